@@ -1,0 +1,144 @@
+//! Configuration: `buergerkonto.toml` (optional) overlaid by `BUERGERKONTO_*` environment
+//! variables, validated into [`Config`] once at start-up. Nothing reads the environment later.
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use url::Url;
+
+/// What the file and the environment may say, before validation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RawConfig {
+    pub issuer: String,
+    pub listen: String,
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    pub keys_dir: String,
+    pub smtp_url: Option<String>,
+    pub smtp_from: String,
+    pub outbox_dir: String,
+    /// Seconds an ID token and an access token are valid.
+    pub token_ttl_secs: u64,
+    /// Seconds a login session lasts.
+    pub session_ttl_secs: u64,
+    /// Failed logins per account (e-mail) and per client address in the window before refusing.
+    pub login_max_failures_per_account: u64,
+    pub login_max_failures_per_ip: u64,
+    pub login_failure_window_secs: u64,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://data/buergerkonto.db".into(),
+            redis_url: None,
+            keys_dir: "keys".into(),
+            smtp_url: None,
+            smtp_from: "Buergerkonto <noreply@buergerkonto.invalid>".into(),
+            outbox_dir: "data/outbox".into(),
+            token_ttl_secs: 300,
+            session_ttl_secs: 8 * 3600,
+            login_max_failures_per_account: 10,
+            login_max_failures_per_ip: 50,
+            login_failure_window_secs: 900,
+        }
+    }
+}
+
+/// Where mail goes.
+#[derive(Debug, Clone)]
+pub enum MailTransport {
+    Smtp(crate::crypto::Secret),
+    Outbox(PathBuf),
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The issuer identifier, without a trailing slash.
+    pub issuer: Url,
+    pub listen: SocketAddr,
+    pub database_url: crate::crypto::Secret,
+    pub redis_url: Option<crate::crypto::Secret>,
+    pub keys_dir: PathBuf,
+    pub mail: MailTransport,
+    pub smtp_from: String,
+    pub token_ttl_secs: u64,
+    pub session_ttl_secs: u64,
+    pub login_max_failures_per_account: u64,
+    pub login_max_failures_per_ip: u64,
+    pub login_failure_window_secs: u64,
+}
+
+impl Config {
+    /// Reads `buergerkonto.toml` (or the file named by `BUERGERKONTO_CONFIG`) and the environment.
+    ///
+    /// # Errors
+    /// When a value is malformed.
+    pub fn load() -> anyhow::Result<Self> {
+        let file = std::env::var("BUERGERKONTO_CONFIG").unwrap_or_else(|_| "buergerkonto.toml".into());
+        let raw: RawConfig = Figment::from(Serialized::defaults(RawConfig::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("BUERGERKONTO_").ignore(&["CONFIG", "TEST_DATABASE_URL", "TEST_REDIS_URL"]))
+            .extract()
+            .context("reading configuration (buergerkonto.toml, BUERGERKONTO_* variables)")?;
+        Self::from_raw(raw)
+    }
+
+    /// # Errors
+    /// When a value is malformed.
+    pub fn from_raw(raw: RawConfig) -> anyhow::Result<Self> {
+        let issuer = Url::parse(raw.issuer.trim_end_matches('/'))
+            .with_context(|| format!("BUERGERKONTO_ISSUER is not a URL: {}", raw.issuer))?;
+        if !matches!(issuer.scheme(), "http" | "https") || issuer.query().is_some() || issuer.fragment().is_some() {
+            bail!("BUERGERKONTO_ISSUER must be an http(s) URL without query or fragment");
+        }
+        let listen: SocketAddr = raw
+            .listen
+            .parse()
+            .with_context(|| format!("BUERGERKONTO_LISTEN is not an address:port: {}", raw.listen))?;
+        if !(raw.database_url.starts_with("sqlite:") || raw.database_url.starts_with("postgres://") || raw.database_url.starts_with("postgresql://")) {
+            bail!("BUERGERKONTO_DATABASE_URL must start with sqlite: or postgres://");
+        }
+        if let Some(r) = &raw.redis_url
+            && !(r.starts_with("redis://") || r.starts_with("rediss://"))
+        {
+            bail!("BUERGERKONTO_REDIS_URL must start with redis:// or rediss://");
+        }
+        let mail = match raw.smtp_url.filter(|s| !s.is_empty()) {
+            Some(u) => MailTransport::Smtp(crate::crypto::Secret::new(u)),
+            None => MailTransport::Outbox(PathBuf::from(raw.outbox_dir)),
+        };
+        Ok(Self {
+            issuer,
+            listen,
+            database_url: crate::crypto::Secret::new(raw.database_url),
+            redis_url: raw.redis_url.filter(|s| !s.is_empty()).map(crate::crypto::Secret::new),
+            keys_dir: PathBuf::from(raw.keys_dir),
+            mail,
+            smtp_from: raw.smtp_from,
+            token_ttl_secs: raw.token_ttl_secs.clamp(60, 86_400),
+            session_ttl_secs: raw.session_ttl_secs.clamp(300, 30 * 86_400),
+            login_max_failures_per_account: raw.login_max_failures_per_account.max(1),
+            login_max_failures_per_ip: raw.login_max_failures_per_ip.max(1),
+            login_failure_window_secs: raw.login_failure_window_secs.max(1),
+        })
+    }
+
+    /// The issuer as a string without trailing slash: the `iss` value.
+    #[must_use]
+    pub fn issuer_str(&self) -> String {
+        self.issuer.as_str().trim_end_matches('/').to_owned()
+    }
+
+    /// Whether cookies must carry `Secure`.
+    #[must_use]
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.scheme() == "https"
+    }
+}

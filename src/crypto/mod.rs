@@ -1,0 +1,199 @@
+//! Cryptographic helpers: password hashing (Argon2id), constant-time comparison, random
+//! tokens and digests. Depends only on `domain`.
+//!
+//! Passwords of people use Argon2id (RFC 9106, m=19456 KiB, t=2, p=1 as OWASP recommends)
+//! on the blocking pool. Client secrets and one-time tokens are high-entropy random values:
+//! a SHA-256 digest and a constant-time comparison are the right tool for those.
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::fmt;
+use std::sync::OnceLock;
+
+/// A secret string: redacted in `Debug`, no `PartialEq` (compare through [`ct_eq`]).
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    #[must_use]
+    pub fn new(s: String) -> Self {
+        Self(s)
+    }
+
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Constant-time equality of two byte strings (length is not hidden).
+#[must_use]
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// `n` bytes from the operating system's CSPRNG.
+///
+/// # Panics
+/// Only if the operating system cannot provide randomness, in which case nothing secure can go on.
+#[must_use]
+#[allow(clippy::expect_used)]
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    aws_lc_rs::rand::fill(&mut buf).expect("the OS random number generator failed");
+    buf
+}
+
+/// A URL-safe random token with 256 bits of entropy (43 characters).
+#[must_use]
+pub fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
+#[must_use]
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// Digest used to store and look up high-entropy secrets (codes, client secrets, tokens).
+#[must_use]
+pub fn token_digest(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(sha256(token.as_bytes()))
+}
+
+/// HMAC-SHA256.
+#[must_use]
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    let tag = aws_lc_rs::hmac::sign(&k, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+/// The first characters of a secret value, enough to correlate log lines, never to reuse it.
+#[must_use]
+pub fn log_prefix(s: &str) -> &str {
+    s.get(..6).unwrap_or("")
+}
+
+#[allow(clippy::expect_used)]
+fn argon2() -> Argon2<'static> {
+    // OWASP / RFC 9106 second recommended option: m=19 MiB, t=2, p=1.
+    let params = Params::new(19 * 1024, 2, 1, Some(32)).expect("static argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password with Argon2id on the blocking pool. Returns the PHC string.
+///
+/// # Errors
+/// When the blocking task fails or the hasher rejects the input.
+pub async fn hash_password(password: String) -> Result<String, PasswordError> {
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        let _g = span.enter();
+        let salt = random_bytes::<16>();
+        argon2()
+            .hash_password_with_salt(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| PasswordError::Hash(e.to_string()))
+    })
+    .await
+    .map_err(|e| PasswordError::Hash(e.to_string()))?
+}
+
+/// Verifies a password against a PHC string on the blocking pool. With `None` it hashes
+/// against a dummy hash, so a missing account costs the same time as a wrong password.
+///
+/// # Errors
+/// When the blocking task fails.
+pub async fn verify_password(password: String, phc: Option<String>) -> Result<bool, PasswordError> {
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        let _g = span.enter();
+        let dummy = dummy_hash();
+        let (hash, real) = match &phc {
+            Some(h) => (h.as_str(), true),
+            None => (dummy, false),
+        };
+        let ok = argon2().verify_password(password.as_bytes(), hash).is_ok();
+        ok && real
+    })
+    .await
+    .map_err(|e| PasswordError::Hash(e.to_string()))
+}
+
+#[allow(clippy::expect_used)]
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        argon2()
+            .hash_password_with_salt(b"dummy password for timing", &random_bytes::<16>())
+            .expect("hashing a constant works")
+            .to_string()
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+/// PKCE S256 (RFC 7636 §4.6): `BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge`.
+#[must_use]
+pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
+    let computed = URL_SAFE_NO_PAD.encode(sha256(verifier.as_bytes()));
+    ct_eq(computed.as_bytes(), challenge.as_bytes())
+}
+
+/// RFC 7636 §4.1: 43 to 128 characters of `[A-Za-z0-9-._~]` (the same set for a challenge).
+#[must_use]
+pub fn is_pkce_value(s: &str) -> bool {
+    (43..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn password_round_trip() {
+        let h = hash_password("correct horse".into()).await.expect("hash");
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password("correct horse".into(), Some(h.clone())).await.expect("verify"));
+        assert!(!verify_password("wrong horse".into(), Some(h)).await.expect("verify"));
+        assert!(!verify_password("dummy password for timing".into(), None).await.expect("verify"));
+    }
+
+    #[test]
+    fn pkce_rfc7636_appendix_b() {
+        assert!(pkce_s256_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            "E9Melhoa2OwvFWFlbdGXtBpr9ksfYJEiu_PDCoU7YEw"
+        ));
+        assert!(!pkce_s256_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX", "E9Melhoa2OwvFWFlbdGXtBpr9ksfYJEiu_PDCoU7YEw"));
+        assert!(is_pkce_value("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
+        assert!(!is_pkce_value("short"));
+    }
+
+    #[test]
+    fn constant_time_eq() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"abcd"));
+    }
+}

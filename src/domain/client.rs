@@ -1,0 +1,162 @@
+//! Relying parties (portals) and authority systems.
+
+use super::ids::{ClientId, TenantId};
+use super::scope::Scopes;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// A redirect URI as registered: absolute, no fragment. Requests are compared to it byte for
+/// byte (RFC 9700 §4.1.3: exact string matching), never normalised.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RedirectUri(String);
+
+impl RedirectUri {
+    /// # Errors
+    /// When the URI is not absolute, has a fragment, or uses plain http for a host other than
+    /// loopback (RFC 8252 §7.3 allows loopback http for native apps and development).
+    pub fn parse(s: &str) -> Result<Self, &'static str> {
+        let url = Url::parse(s).map_err(|_| "redirect URI is not an absolute URI")?;
+        if url.fragment().is_some() {
+            return Err("redirect URI must not have a fragment");
+        }
+        match url.scheme() {
+            "https" => {}
+            "http" => {
+                let loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
+                if !loopback {
+                    return Err("redirect URI must use https (http only for loopback)");
+                }
+            }
+            _ => return Err("redirect URI must use https"),
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// OAuth grant types a client may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "authorization_code" => Some(Self::AuthorizationCode),
+            "refresh_token" => Some(Self::RefreshToken),
+            "client_credentials" => Some(Self::ClientCredentials),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+/// How the `sub` claim is formed for a client (OIDC Core §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectType {
+    /// One `sub` per tenant (sector): the default.
+    Pairwise,
+    /// The account id itself, the same at every client that an admin configured this way.
+    Public,
+}
+
+/// JWS algorithms for ID tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SigningAlg {
+    RS256,
+    ES256,
+}
+
+impl SigningAlg {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "RS256" => Some(Self::RS256),
+            "ES256" => Some(Self::ES256),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::ES256 => "ES256",
+        }
+    }
+}
+
+/// A registered client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub id: ClientId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    /// SHA-256 of the client secret; `None` for public clients.
+    pub secret_hash: Option<Vec<u8>>,
+    pub redirect_uris: Vec<RedirectUri>,
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    pub grant_types: Vec<GrantType>,
+    pub scopes: Scopes,
+    pub subject_type: SubjectType,
+    pub id_token_alg: SigningAlg,
+}
+
+impl Client {
+    #[must_use]
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    /// Exact, byte-for-byte match against the registered redirect URIs.
+    #[must_use]
+    pub fn redirect_uri(&self, requested: &str) -> Option<&RedirectUri> {
+        self.redirect_uris.iter().find(|r| r.as_str() == requested)
+    }
+
+    #[must_use]
+    pub fn post_logout_redirect_uri(&self, requested: &str) -> Option<&RedirectUri> {
+        self.post_logout_redirect_uris
+            .iter()
+            .find(|r| r.as_str() == requested)
+    }
+
+    #[must_use]
+    pub fn allows_grant(&self, g: GrantType) -> bool {
+        self.grant_types.contains(&g)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris() {
+        assert!(RedirectUri::parse("https://portal.example/cb").is_ok());
+        assert!(RedirectUri::parse("http://127.0.0.1:9000/cb").is_ok());
+        assert!(RedirectUri::parse("http://portal.example/cb").is_err());
+        assert!(RedirectUri::parse("https://portal.example/cb#x").is_err());
+        assert!(RedirectUri::parse("/cb").is_err());
+        assert!(RedirectUri::parse("javascript:alert(1)").is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! Pure types and rules: no I/O, no axum, no sqlx.
+//!
+//! Everything that crosses the edge of the system is parsed into one of these types first
+//! (ids, e-mail addresses, redirect URIs, scopes, assurance levels), so the rest of the code
+//! never handles an unchecked string.
+
+pub mod account;
+pub mod client;
+pub mod ids;
+pub mod level;
+pub mod scope;
+pub mod lang;
+pub mod params;

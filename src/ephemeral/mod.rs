@@ -1,0 +1,109 @@
+//! Short-lived state: authorization codes, login sessions, pending authorization requests,
+//! one-time e-mail tokens, rate-limit counters.
+//!
+//! Two backends with one interface: [`memory::MemoryStore`] (in-process, the embedded
+//! default) and [`redis::RedisStore`] (production, shared by every instance). Every value
+//! has an expiry; single-use values are taken atomically ([`Ephemeral::take`] is `GETDEL` in
+//! Redis and a remove under the lock in memory), so a code can be redeemed only once even
+//! when two instances race. This is the one place where two implementations of one
+//! interface are right: the backends really differ. Dispatch is an enum (no boxed futures).
+
+pub mod memory;
+pub mod redis;
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EphemeralError {
+    #[error("short-lived store unavailable: {0}")]
+    Backend(String),
+}
+
+pub type EphResult<T> = Result<T, EphemeralError>;
+
+/// The short-lived store.
+#[derive(Clone)]
+pub enum Ephemeral {
+    Memory(memory::MemoryStore),
+    Redis(redis::RedisStore),
+}
+
+macro_rules! dispatch {
+    ($self:expr, |$s:ident| $body:expr) => {
+        match $self {
+            Ephemeral::Memory($s) => $body,
+            Ephemeral::Redis($s) => $body,
+        }
+    };
+}
+
+impl Ephemeral {
+    /// Connects to Redis when a URL is given, else an in-process store.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached.
+    pub async fn connect(redis_url: Option<&str>) -> EphResult<Self> {
+        Ok(match redis_url {
+            Some(url) => Ephemeral::Redis(redis::RedisStore::connect(url).await?),
+            None => Ephemeral::Memory(memory::MemoryStore::new()),
+        })
+    }
+
+    /// Stores `value` under `key` for `ttl`, replacing what was there.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn put(&self, key: &str, value: &str, ttl: Duration) -> EphResult<()> {
+        dispatch!(self, |s| s.put(key, value, ttl).await)
+    }
+
+    /// Stores `value` only if `key` is absent. Returns whether it was stored.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn put_if_absent(&self, key: &str, value: &str, ttl: Duration) -> EphResult<bool> {
+        dispatch!(self, |s| s.put_if_absent(key, value, ttl).await)
+    }
+
+    /// # Errors
+    /// When the backend fails.
+    pub async fn get(&self, key: &str) -> EphResult<Option<String>> {
+        dispatch!(self, |s| s.get(key).await)
+    }
+
+    /// Removes and returns the value atomically: at most one caller ever gets it.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn take(&self, key: &str) -> EphResult<Option<String>> {
+        dispatch!(self, |s| s.take(key).await)
+    }
+
+    /// # Errors
+    /// When the backend fails.
+    pub async fn delete(&self, key: &str) -> EphResult<()> {
+        dispatch!(self, |s| s.delete(key).await)
+    }
+
+    /// Increments a counter that expires `window` after its first increment; returns the new count.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn incr_window(&self, key: &str, window: Duration) -> EphResult<u64> {
+        dispatch!(self, |s| s.incr_window(key, window).await)
+    }
+
+    /// Reads a counter without changing it (0 when absent).
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn count(&self, key: &str) -> EphResult<u64> {
+        Ok(self.get(key).await?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// # Errors
+    /// When the backend fails.
+    pub async fn ping(&self) -> EphResult<()> {
+        dispatch!(self, |s| s.ping().await)
+    }
+}

@@ -1,0 +1,410 @@
+//! Key material in the `keys/` folder: JWT signing keys and the pairwise-subject secret.
+//!
+//! Layout: `keys/signing/<kid>.json` holds one signing key (algorithm, creation and
+//! retirement time, PKCS#8 private key in PEM) with mode 0600; `keys/pairwise.key` holds 32
+//! random bytes. Keys are generated on first start. `keys rotate` adds a new key for an
+//! algorithm and retires the old one: a retired key no longer signs but stays in the JWKS for
+//! [`RETIRED_KEY_RETENTION`], so tokens it signed still verify. Running servers notice a
+//! rotation by the folder's modification time ([`Keyring::reload_if_changed`]).
+//!
+//! Keys are generated with aws-lc-rs; signing and verification go through jsonwebtoken with
+//! its aws-lc-rs backend. The `kid` is the RFC 7638 JWK thumbprint.
+
+use crate::crypto::{random_bytes, sha256};
+use crate::domain::client::SigningAlg;
+use anyhow::{Context, anyhow, bail};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+/// How long a retired key stays in the JWKS: longer than any token or `id_token_hint` we
+/// still accept.
+pub const RETIRED_KEY_RETENTION: ChronoDuration = ChronoDuration::days(2);
+
+/// The algorithms for which a key always exists.
+pub const ALGS: [SigningAlg; 2] = [SigningAlg::RS256, SigningAlg::ES256];
+
+#[derive(Serialize, Deserialize)]
+struct KeyFile {
+    kid: String,
+    alg: SigningAlg,
+    created_at: DateTime<Utc>,
+    retired_at: Option<DateTime<Utc>>,
+    private_key_pem: String,
+}
+
+struct SigningKey {
+    kid: String,
+    alg: SigningAlg,
+    key: EncodingKey,
+}
+
+struct VerifyKey {
+    alg: SigningAlg,
+    key: DecodingKey,
+}
+
+struct KeySet {
+    signing: HashMap<SigningAlg, Arc<SigningKey>>,
+    verify: HashMap<String, Arc<VerifyKey>>,
+    jwks: Arc<Value>,
+}
+
+/// Signing keys and secrets, shared by all handlers.
+pub struct Keyring {
+    dir: PathBuf,
+    set: RwLock<Arc<KeySet>>,
+    seen_mtime: Mutex<Option<SystemTime>>,
+    pairwise_secret: [u8; 32],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("no key for algorithm {0:?}")]
+    NoKey(SigningAlg),
+    #[error("malformed token")]
+    Malformed,
+    #[error("unknown key id")]
+    UnknownKey,
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+fn jwt_alg(a: SigningAlg) -> Algorithm {
+    match a {
+        SigningAlg::RS256 => Algorithm::RS256,
+        SigningAlg::ES256 => Algorithm::ES256,
+    }
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+fn pem_body(pem: &str) -> anyhow::Result<Vec<u8>> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    STANDARD.decode(body.trim()).context("decoding PEM")
+}
+
+/// Public JWK members of a PKCS#8 private key (without `kid`/`alg`/`use`).
+fn public_jwk(alg: SigningAlg, pkcs8: &[u8]) -> anyhow::Result<Value> {
+    Ok(match alg {
+        SigningAlg::RS256 => {
+            let kp = aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8).map_err(|e| anyhow!("RSA key: {e}"))?;
+            let pk = kp.public_key();
+            json!({
+                "kty": "RSA",
+                "n": URL_SAFE_NO_PAD.encode(pk.modulus().big_endian_without_leading_zero()),
+                "e": URL_SAFE_NO_PAD.encode(pk.exponent().big_endian_without_leading_zero()),
+            })
+        }
+        SigningAlg::ES256 => {
+            let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                .map_err(|e| anyhow!("EC key: {e}"))?;
+            let point = kp.public_key().as_ref();
+            if point.len() != 65 || point[0] != 4 {
+                bail!("unexpected EC public key encoding");
+            }
+            json!({
+                "kty": "EC",
+                "crv": "P-256",
+                "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+                "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+            })
+        }
+    })
+}
+
+/// RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order.
+fn thumbprint(jwk: &Value) -> String {
+    let canonical = match jwk["kty"].as_str() {
+        Some("RSA") => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, jwk["e"].as_str().unwrap_or(""), jwk["n"].as_str().unwrap_or("")),
+        _ => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            jwk["crv"].as_str().unwrap_or(""),
+            jwk["x"].as_str().unwrap_or(""),
+            jwk["y"].as_str().unwrap_or("")
+        ),
+    };
+    URL_SAFE_NO_PAD.encode(sha256(canonical.as_bytes()))
+}
+
+fn generate(alg: SigningAlg) -> anyhow::Result<KeyFile> {
+    let pkcs8: Vec<u8> = match alg {
+        SigningAlg::RS256 => aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+            .map_err(|e| anyhow!("generating RSA key: {e}"))?
+            .as_der()
+            .map_err(|e| anyhow!("encoding RSA key: {e}"))?
+            .as_ref()
+            .to_vec(),
+        SigningAlg::ES256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .map_err(|e| anyhow!("generating EC key: {e}"))?
+            .to_pkcs8v1()
+            .map_err(|e| anyhow!("encoding EC key: {e}"))?
+            .as_ref()
+            .to_vec(),
+    };
+    let jwk = public_jwk(alg, &pkcs8)?;
+    Ok(KeyFile {
+        kid: thumbprint(&jwk),
+        alg,
+        created_at: Utc::now(),
+        retired_at: None,
+        private_key_pem: pem("PRIVATE KEY", &pkcs8),
+    })
+}
+
+/// Writes a file readable only by its owner, atomically (temp file + rename).
+fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+fn signing_dir(dir: &Path) -> PathBuf {
+    dir.join("signing")
+}
+
+fn read_key_files(dir: &Path) -> anyhow::Result<Vec<KeyFile>> {
+    let sdir = signing_dir(dir);
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&sdir).with_context(|| format!("reading {}", sdir.display()))? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let kf: KeyFile = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        out.push(kf);
+    }
+    out.sort_by_key(|k| k.created_at);
+    Ok(out)
+}
+
+fn save_key_file(dir: &Path, kf: &KeyFile) -> anyhow::Result<()> {
+    let path = signing_dir(dir).join(format!("{}.json", kf.kid));
+    write_private(&path, serde_json::to_string_pretty(kf)?.as_bytes())
+}
+
+fn build_set(files: &[KeyFile]) -> anyhow::Result<KeySet> {
+    let now = Utc::now();
+    let mut signing = HashMap::new();
+    let mut verify = HashMap::new();
+    let mut jwks = Vec::new();
+    for kf in files {
+        if kf.retired_at.is_some_and(|r| r + RETIRED_KEY_RETENTION < now) {
+            continue;
+        }
+        let der = pem_body(&kf.private_key_pem)?;
+        let mut jwk = public_jwk(kf.alg, &der).with_context(|| format!("key {}", kf.kid))?;
+        let decoding = match kf.alg {
+            SigningAlg::RS256 => DecodingKey::from_rsa_components(
+                jwk["n"].as_str().unwrap_or_default(),
+                jwk["e"].as_str().unwrap_or_default(),
+            ),
+            SigningAlg::ES256 => DecodingKey::from_ec_components(
+                jwk["x"].as_str().unwrap_or_default(),
+                jwk["y"].as_str().unwrap_or_default(),
+            ),
+        }
+        .map_err(|e| anyhow!("key {}: {e}", kf.kid))?;
+        verify.insert(kf.kid.clone(), Arc::new(VerifyKey { alg: kf.alg, key: decoding }));
+        jwk["kid"] = json!(kf.kid);
+        jwk["alg"] = json!(kf.alg.as_str());
+        jwk["use"] = json!("sig");
+        jwks.push(jwk);
+        if kf.retired_at.is_none() {
+            let key = match kf.alg {
+                SigningAlg::RS256 => EncodingKey::from_rsa_pem(kf.private_key_pem.as_bytes()),
+                SigningAlg::ES256 => EncodingKey::from_ec_pem(kf.private_key_pem.as_bytes()),
+            }
+            .map_err(|e| anyhow!("key {}: {e}", kf.kid))?;
+            // Files are sorted by creation: the newest active key of an algorithm signs.
+            signing.insert(kf.alg, Arc::new(SigningKey { kid: kf.kid.clone(), alg: kf.alg, key }));
+        }
+    }
+    Ok(KeySet { signing, verify, jwks: Arc::new(json!({ "keys": jwks })) })
+}
+
+fn dir_mtime(dir: &Path) -> Option<SystemTime> {
+    std::fs::metadata(signing_dir(dir)).and_then(|m| m.modified()).ok()
+}
+
+fn create_private_dir(path: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", path.display()))?;
+    }
+    Ok(())
+}
+
+impl Keyring {
+    /// Loads `dir`, generating whatever is missing (a signing key per algorithm in [`ALGS`],
+    /// the pairwise secret).
+    ///
+    /// # Errors
+    /// When the folder cannot be read or written, or a key file is malformed.
+    pub fn load_or_init(dir: &Path) -> anyhow::Result<Self> {
+        create_private_dir(dir)?;
+        create_private_dir(&signing_dir(dir))?;
+        let pw_path = dir.join("pairwise.key");
+        let pairwise_secret: [u8; 32] = match std::fs::read(&pw_path) {
+            Ok(bytes) => URL_SAFE_NO_PAD
+                .decode(String::from_utf8_lossy(&bytes).trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| anyhow!("{} is malformed", pw_path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let s = random_bytes::<32>();
+                write_private(&pw_path, URL_SAFE_NO_PAD.encode(s).as_bytes())?;
+                s
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", pw_path.display())),
+        };
+        let mut files = read_key_files(dir)?;
+        for alg in ALGS {
+            if !files.iter().any(|k| k.alg == alg && k.retired_at.is_none()) {
+                let kf = generate(alg)?;
+                save_key_file(dir, &kf)?;
+                tracing::info!(kid = %kf.kid, alg = alg.as_str(), "generated signing key");
+                files.push(kf);
+            }
+        }
+        let set = build_set(&files)?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            set: RwLock::new(Arc::new(set)),
+            seen_mtime: Mutex::new(dir_mtime(dir)),
+            pairwise_secret,
+        })
+    }
+
+    /// Adds a new key for `alg` and retires the current one(s). Returns the new `kid`.
+    ///
+    /// # Errors
+    /// When the folder cannot be written.
+    pub fn rotate(dir: &Path, alg: SigningAlg) -> anyhow::Result<String> {
+        // Make sure the folder and the other keys exist.
+        drop(Self::load_or_init(dir)?);
+        let new = generate(alg)?;
+        save_key_file(dir, &new)?;
+        for mut kf in read_key_files(dir)? {
+            if kf.alg == alg && kf.retired_at.is_none() && kf.kid != new.kid {
+                kf.retired_at = Some(Utc::now());
+                save_key_file(dir, &kf)?;
+            }
+        }
+        Ok(new.kid)
+    }
+
+    /// Re-reads the key folder if it changed since the last look (after `keys rotate`).
+    ///
+    /// # Errors
+    /// When the folder cannot be read; the old keys stay in use then.
+    pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
+        let now = dir_mtime(&self.dir);
+        let mut seen = self.seen_mtime.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *seen == now {
+            return Ok(false);
+        }
+        let set = build_set(&read_key_files(&self.dir)?)?;
+        *self.set.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
+        *seen = now;
+        Ok(true)
+    }
+
+    fn current(&self) -> Arc<KeySet> {
+        self.set.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The public JWK Set.
+    #[must_use]
+    pub fn jwks(&self) -> Arc<Value> {
+        self.current().jwks.clone()
+    }
+
+    /// The secret for pairwise subject identifiers.
+    #[must_use]
+    pub fn pairwise_secret(&self) -> &[u8; 32] {
+        &self.pairwise_secret
+    }
+
+    /// The `kid` that currently signs for `alg`.
+    #[must_use]
+    pub fn current_kid(&self, alg: SigningAlg) -> Option<String> {
+        self.current().signing.get(&alg).map(|k| k.kid.clone())
+    }
+
+    /// Signs `claims` as a compact JWS with the current key for `alg`.
+    ///
+    /// # Errors
+    /// When no key exists for `alg` or signing fails.
+    pub fn sign<T: Serialize>(&self, alg: SigningAlg, typ: &str, claims: &T) -> Result<String, TokenError> {
+        let set = self.current();
+        let key = set.signing.get(&alg).ok_or(TokenError::NoKey(alg))?;
+        let mut header = Header::new(jwt_alg(key.alg));
+        header.kid = Some(key.kid.clone());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, &key.key).map_err(|e| TokenError::Sign(e.to_string()))
+    }
+
+    /// Verifies the signature of a token signed by one of our keys (found by `kid`), then
+    /// lets `configure` set the claim checks.
+    ///
+    /// # Errors
+    /// When the token is malformed, signed by an unknown key, or fails validation.
+    pub fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        configure: impl FnOnce(&mut Validation),
+    ) -> Result<T, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let kid = header.kid.ok_or(TokenError::UnknownKey)?;
+        let set = self.current();
+        let key = set.verify.get(&kid).ok_or(TokenError::UnknownKey)?;
+        if header.alg != jwt_alg(key.alg) {
+            return Err(TokenError::Invalid("algorithm does not match key".into()));
+        }
+        let mut v = Validation::new(jwt_alg(key.alg));
+        v.leeway = 30;
+        configure(&mut v);
+        jsonwebtoken::decode::<T>(token, &key.key, &v)
+            .map(|d| d.claims)
+            .map_err(|e| TokenError::Invalid(e.to_string()))
+    }
+}

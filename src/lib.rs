@@ -1,0 +1,38 @@
+//! # Bürgerkonto
+//!
+//! An OpenID Connect provider with eIDAS assurance levels and central citizen accounts for
+//! the municipalities of a Verbund.
+//!
+//! # Layout
+//!
+//! ```text
+//! main.rs      parse the command line, call cli::run; nothing else
+//! cli.rs       commands (serve, migrate, tenant/client/user add, keys rotate); prints JSON
+//! config.rs    buergerkonto.toml + BUERGERKONTO_* -> validated Config
+//! app.rs       Application::build(Config): database, short-lived store, keys, mailer -> router
+//! telemetry.rs tracing subscriber
+//! domain/      pure types and rules: ids, e-mail, redirect URIs, scopes, levels, parameters
+//! crypto/      Argon2id, constant-time comparison, random tokens, digests, PKCE
+//! keyring/     keys/ folder: signing keys (generate, rotate with overlap, JWKS, sign/verify)
+//! store/       the only module with SQL: Db {Pg, Sqlite}, one file per aggregate
+//! ephemeral/   short-lived state with expiry and take-once: in-process or Redis
+//! mail/        SMTP or outbox folder; de/en templates
+//! account/     registration, e-mail verification, password login with throttling
+//! authn/       login sessions (sid, auth_time, amr, acr)
+//! oidc/        the protocol engine: authorize, token, userinfo, discovery, logout
+//! web/         the only module that imports axum: router, middleware, pages, endpoints
+//! ```
+//!
+//! Dependency rule (`A <- B`: B may use A): domain <- crypto, keyring <- store, ephemeral,
+//! mail <- account, authn, oidc <- web <- app <- cli <- main.
+
+pub mod account;
+pub mod authn;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod ephemeral;
+pub mod keyring;
+pub mod mail;
+pub mod oidc;
+pub mod store;

@@ -1,0 +1,436 @@
+//! The authorization endpoint (OIDC Core §3.1.2, RFC 6749 §4.1, RFC 7636, RFC 9207).
+//!
+//! [`validate`] turns raw parameters into an [`AuthRequest`] or an error that says whether it
+//! may be sent back to the client: until the client and its exactly-registered redirect URI
+//! are known, errors are shown to the citizen and never redirected (RFC 6749 §4.1.2.1).
+//! [`decide`] then compares the request with the browser's session and the stored consent.
+
+use super::claims::{sector, subject};
+use super::error::ErrorCode;
+use super::{CODE_TTL_SECS, PENDING_TTL_SECS, Provider, SUPPORTED_SCOPES};
+use crate::authn::Session;
+use crate::crypto::{is_pkce_value, random_token, token_digest};
+use crate::domain::client::{Client, GrantType};
+use crate::domain::ids::AccountId;
+use crate::domain::lang::Lang;
+use crate::domain::level::{Amr, Loa};
+use crate::domain::params::Params;
+use crate::domain::scope::Scopes;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use url::Url;
+
+/// Errors that must not be redirected: shown as a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageReason {
+    MalformedParameters,
+    MissingClientId,
+    UnknownClient,
+    MissingRedirectUri,
+    UnregisteredRedirectUri,
+    /// A pending request expired or does not exist.
+    UnknownRequest,
+}
+
+/// An error that is sent to the client's registered redirect URI.
+#[derive(Clone, Debug)]
+pub struct RedirectError {
+    pub redirect_uri: String,
+    pub code: ErrorCode,
+    pub description: String,
+    pub state: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum AuthorizeError {
+    Page(PageReason, String),
+    Redirect(RedirectError),
+    Internal(String),
+}
+
+impl From<crate::store::StoreError> for AuthorizeError {
+    fn from(e: crate::store::StoreError) -> Self {
+        AuthorizeError::Internal(e.to_string())
+    }
+}
+impl From<crate::ephemeral::EphemeralError> for AuthorizeError {
+    fn from(e: crate::ephemeral::EphemeralError) -> Self {
+        AuthorizeError::Internal(e.to_string())
+    }
+}
+
+/// `prompt` values (OIDC Core §3.1.2.1).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+/// A validated authorization request.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuthRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Prompt,
+    pub max_age: Option<u64>,
+    pub login_hint: Option<String>,
+    pub lang: Option<Lang>,
+    /// The level the request demands (acr_values / claims), at least low.
+    pub required_level: Loa,
+    /// Unix time when the request arrived: a login or consent after it satisfies
+    /// `prompt=login` / `prompt=consent`.
+    pub created_at: i64,
+}
+
+impl AuthRequest {
+    fn error(&self, code: ErrorCode, description: &str) -> AuthorizeError {
+        AuthorizeError::Redirect(RedirectError {
+            redirect_uri: self.redirect_uri.clone(),
+            code,
+            description: description.into(),
+            state: self.state.clone(),
+        })
+    }
+
+    #[must_use]
+    pub fn scopes(&self) -> Scopes {
+        Scopes::parse(&self.scope).unwrap_or_default()
+    }
+}
+
+const MAX_STATE: usize = 1024;
+const MAX_NONCE: usize = 512;
+
+/// Validates an authorization request.
+///
+/// # Errors
+/// A page error before the redirect URI is trusted, a redirect error after.
+pub async fn validate(p: &Provider, raw_query: &[u8]) -> Result<(Client, AuthRequest), AuthorizeError> {
+    let params = Params::parse(raw_query)
+        .map_err(|e| AuthorizeError::Page(PageReason::MalformedParameters, e.to_string()))?;
+    let client_id = params
+        .get("client_id")
+        .ok_or_else(|| AuthorizeError::Page(PageReason::MissingClientId, "client_id is missing".into()))?;
+    let client = match p.db.clients().by_id(client_id).await {
+        Ok(c) => c,
+        Err(crate::store::StoreError::NotFound) => {
+            return Err(AuthorizeError::Page(PageReason::UnknownClient, "unknown client_id".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let redirect_uri = params
+        .get("redirect_uri")
+        .ok_or_else(|| AuthorizeError::Page(PageReason::MissingRedirectUri, "redirect_uri is missing".into()))?;
+    if client.redirect_uri(redirect_uri).is_none() {
+        return Err(AuthorizeError::Page(
+            PageReason::UnregisteredRedirectUri,
+            "redirect_uri is not registered for this client".into(),
+        ));
+    }
+    // From here on, errors go back to the client.
+    let state = params.get("state").map(str::to_owned);
+    let mut req = AuthRequest {
+        client_id: client.id.0.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        scope: String::new(),
+        state,
+        nonce: None,
+        code_challenge: None,
+        prompt: Prompt::default(),
+        max_age: None,
+        login_hint: None,
+        lang: None,
+        required_level: Loa::Low,
+        created_at: chrono::Utc::now().timestamp(),
+    };
+    if req.state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
+        req.state = None;
+        return Err(req.error(ErrorCode::InvalidRequest, "state is too long"));
+    }
+    if params.get("request").is_some() {
+        return Err(req.error(ErrorCode::RequestNotSupported, "request objects are not supported"));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(req.error(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+    }
+    match params.get("response_type") {
+        Some("code") => {}
+        Some(_) => return Err(req.error(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")),
+        None => return Err(req.error(ErrorCode::InvalidRequest, "response_type is missing")),
+    }
+    if let Some(mode) = params.get("response_mode")
+        && mode != "query"
+    {
+        return Err(req.error(ErrorCode::InvalidRequest, "only response_mode=query is supported"));
+    }
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(req.error(ErrorCode::UnauthorizedClient, "client may not use the authorization code flow"));
+    }
+    let scopes = Scopes::parse(params.get("scope").unwrap_or(""))
+        .map_err(|e| req.error(ErrorCode::InvalidScope, e))?;
+    if !scopes.contains("openid") {
+        return Err(req.error(ErrorCode::InvalidScope, "scope must contain openid"));
+    }
+    let unknown: Vec<String> = scopes
+        .difference(&client.scopes)
+        .into_iter()
+        .chain(scopes.iter().filter(|s| !SUPPORTED_SCOPES.contains(s)).map(str::to_owned))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(req.error(ErrorCode::InvalidScope, &format!("scope not allowed: {}", unknown.join(" "))));
+    }
+    req.scope = scopes.to_string();
+
+    // PKCE (RFC 7636): S256 only; required for public clients.
+    match (params.get("code_challenge"), params.get("code_challenge_method")) {
+        (Some(c), Some("S256")) if is_pkce_value(c) => req.code_challenge = Some(c.to_owned()),
+        (Some(_), Some("S256")) => return Err(req.error(ErrorCode::InvalidRequest, "code_challenge is malformed")),
+        (Some(_), None) => {
+            return Err(req.error(ErrorCode::InvalidRequest, "code_challenge_method must be S256 (plain is not supported)"));
+        }
+        (_, Some(_)) => {
+            return Err(req.error(ErrorCode::InvalidRequest, "code_challenge_method must be S256 with a code_challenge"));
+        }
+        (None, None) if client.is_public() => {
+            return Err(req.error(ErrorCode::InvalidRequest, "PKCE (S256) is required for public clients"));
+        }
+        (None, None) => {}
+    }
+
+    if let Some(n) = params.get("nonce") {
+        if n.len() > MAX_NONCE {
+            return Err(req.error(ErrorCode::InvalidRequest, "nonce is too long"));
+        }
+        req.nonce = Some(n.to_owned());
+    }
+    if let Some(pr) = params.get("prompt") {
+        for v in pr.split(' ').filter(|v| !v.is_empty()) {
+            match v {
+                "none" => req.prompt.none = true,
+                "login" => req.prompt.login = true,
+                "consent" => req.prompt.consent = true,
+                "select_account" => {}
+                _ => return Err(req.error(ErrorCode::InvalidRequest, "unsupported prompt value")),
+            }
+        }
+        if req.prompt.none && pr.split(' ').filter(|v| !v.is_empty()).count() > 1 {
+            return Err(req.error(ErrorCode::InvalidRequest, "prompt=none cannot be combined with other values"));
+        }
+    }
+    if let Some(m) = params.get("max_age") {
+        req.max_age = Some(m.parse().map_err(|_| req.error(ErrorCode::InvalidRequest, "max_age must be a non-negative integer"))?);
+    }
+    req.login_hint = params.get("login_hint").filter(|h| h.len() <= 254).map(str::to_owned);
+    req.lang = params.get("ui_locales").and_then(Lang::pick);
+    req.required_level = required_level(&params).map_err(|e| req.error(ErrorCode::InvalidRequest, e))?;
+    if params.get("process").is_some() {
+        // The process catalogue is not built yet: naming a process must not fall back to a
+        // silent low-level login.
+        return Err(req.error(ErrorCode::InvalidRequest, "unknown process"));
+    }
+    Ok((client, req))
+}
+
+/// The level demanded by `acr_values` and an essential `acr` in the `claims` parameter.
+/// Among listed values any one satisfies the request, so the lowest known one counts.
+fn required_level(params: &Params) -> Result<Loa, &'static str> {
+    let mut level = Loa::Low;
+    if let Some(v) = params.get("acr_values") {
+        if let Some(l) = v.split(' ').filter_map(Loa::from_acr).min() {
+            level = level.max(l);
+        }
+    }
+    if let Some(c) = params.get("claims") {
+        let claims: serde_json::Value = serde_json::from_str(c).map_err(|_| "claims is not valid JSON")?;
+        if !claims.is_object() {
+            return Err("claims must be a JSON object");
+        }
+        for member in ["id_token", "userinfo"] {
+            let acr = &claims[member]["acr"];
+            if acr["essential"].as_bool() != Some(true) {
+                continue;
+            }
+            let values: Vec<Loa> = match (&acr["value"], &acr["values"]) {
+                (serde_json::Value::String(s), _) => Loa::from_acr(s).into_iter().collect(),
+                (_, serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str()).filter_map(Loa::from_acr).collect(),
+                _ => Vec::new(),
+            };
+            match values.into_iter().min() {
+                Some(l) => level = level.max(l),
+                None => return Err("essential acr names no supported level"),
+            }
+        }
+    }
+    Ok(level)
+}
+
+/// What to do with a validated request in this browser.
+#[derive(Debug)]
+pub enum Decision {
+    /// Ask the citizen to log in (again).
+    Login,
+    /// Ask the citizen to consent to the scopes.
+    Consent,
+    /// Everything is in place: issue a code.
+    Issue,
+}
+
+/// Decides the next step (OIDC Core §3.1.2.3). `consented` are the scopes the account has
+/// already granted to this client.
+///
+/// # Errors
+/// A redirect error for `prompt=none` when interaction would be needed, and
+/// `unmet_authentication_requirements` when the level cannot be reached.
+pub fn decide(req: &AuthRequest, session: Option<&Session>, consented: Option<&Scopes>, now: i64) -> Result<Decision, AuthorizeError> {
+    let needs_login = match session {
+        None => true,
+        Some(s) => {
+            (req.prompt.login && s.auth_time < req.created_at)
+                || req.max_age.is_some_and(|m| now.saturating_sub(s.auth_time) > i64::try_from(m).unwrap_or(i64::MAX))
+        }
+    };
+    if needs_login {
+        return if req.prompt.none {
+            Err(req.error(ErrorCode::LoginRequired, "the citizen is not logged in"))
+        } else {
+            Ok(Decision::Login)
+        };
+    }
+    if let Some(s) = session
+        && s.acr < req.required_level
+    {
+        // Step-up with second factors and identity proofing come with the assurance-level
+        // work; until then a higher level cannot be reached, and a token never claims it.
+        return Err(req.error(
+            ErrorCode::UnmetAuthenticationRequirements,
+            "the requested assurance level cannot be reached with this account",
+        ));
+    }
+    let covered = consented.is_some_and(|c| req.scopes().is_subset(c));
+    if !covered || req.prompt.consent {
+        return if req.prompt.none {
+            Err(req.error(ErrorCode::ConsentRequired, "consent is required"))
+        } else {
+            Ok(Decision::Consent)
+        };
+    }
+    Ok(Decision::Issue)
+}
+
+/// A request waiting for the citizen to log in or consent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Pending {
+    pub req: AuthRequest,
+    pub client_name: String,
+}
+
+/// What an authorization code stands for; stored under the code's digest, taken once.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CodeGrant {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub account_id: AccountId,
+    pub sub: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub acr: Loa,
+    pub amr: Vec<Amr>,
+    pub sid: String,
+}
+
+impl Provider {
+    /// Stores a pending request; returns its id.
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn save_pending(&self, pending: &Pending) -> Result<String, AuthorizeError> {
+        let id = random_token();
+        self.eph
+            .put(&format!("authreq:{id}"), &serde_json::to_string(pending).unwrap_or_default(), Duration::from_secs(PENDING_TTL_SECS))
+            .await?;
+        Ok(id)
+    }
+
+    /// # Errors
+    /// `UnknownRequest` when the id is unknown or expired.
+    pub async fn load_pending(&self, id: &str) -> Result<Pending, AuthorizeError> {
+        if id.len() > 64 {
+            return Err(AuthorizeError::Page(PageReason::UnknownRequest, "unknown request".into()));
+        }
+        self.eph
+            .get(&format!("authreq:{id}"))
+            .await?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .ok_or_else(|| AuthorizeError::Page(PageReason::UnknownRequest, "unknown or expired request".into()))
+    }
+
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn drop_pending(&self, id: &str) -> Result<(), AuthorizeError> {
+        Ok(self.eph.delete(&format!("authreq:{id}")).await?)
+    }
+
+    /// Issues an authorization code and returns the redirect URL with `code`, `state` and `iss`.
+    ///
+    /// # Errors
+    /// When storage fails or the client disappeared.
+    pub async fn issue_code(&self, req: &AuthRequest, session: &Session) -> Result<String, AuthorizeError> {
+        let client = self.db.clients().by_id(&req.client_id).await?;
+        let sub = subject(self.keys.pairwise_secret(), &client, session.account_id);
+        self.db.subjects().remember(&sector(&client), &sub, session.account_id).await?;
+        let code = random_token();
+        let grant = CodeGrant {
+            client_id: req.client_id.clone(),
+            redirect_uri: req.redirect_uri.clone(),
+            account_id: session.account_id,
+            sub,
+            scope: req.scope.clone(),
+            nonce: req.nonce.clone(),
+            code_challenge: req.code_challenge.clone(),
+            auth_time: session.auth_time,
+            acr: session.acr,
+            amr: session.amr.clone(),
+            sid: session.sid.clone(),
+        };
+        self.eph
+            .put(&format!("code:{}", token_digest(&code)), &serde_json::to_string(&grant).unwrap_or_default(), Duration::from_secs(CODE_TTL_SECS))
+            .await?;
+        tracing::info!(client_id = %req.client_id, code = crate::crypto::log_prefix(&code), "issued authorization code");
+        Ok(self.response_url(&req.redirect_uri, &[("code", &code)], req.state.as_deref()))
+    }
+
+    /// The redirect for an error (RFC 6749 §4.1.2.1 plus RFC 9207 `iss`).
+    #[must_use]
+    pub fn error_url(&self, e: &RedirectError) -> String {
+        self.response_url(
+            &e.redirect_uri,
+            &[("error", e.code.as_str()), ("error_description", &e.description)],
+            e.state.as_deref(),
+        )
+    }
+
+    fn response_url(&self, redirect_uri: &str, pairs: &[(&str, &str)], state: Option<&str>) -> String {
+        // The redirect URI was matched against a registered, parsed URI; parsing cannot fail.
+        let Ok(mut url) = Url::parse(redirect_uri) else {
+            return redirect_uri.to_owned();
+        };
+        {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in pairs {
+                q.append_pair(k, v);
+            }
+            if let Some(s) = state {
+                q.append_pair("state", s);
+            }
+            q.append_pair("iss", &self.issuer);
+        }
+        url.into()
+    }
+}

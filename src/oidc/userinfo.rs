@@ -1,0 +1,40 @@
+//! The UserInfo endpoint (OIDC Core §5.3).
+
+use super::Provider;
+use super::claims::sector;
+use super::error::{ErrorCode, OAuthError};
+use crate::domain::scope::Scopes;
+use crate::store::StoreError;
+use serde_json::{Value, json};
+
+impl Provider {
+    /// Claims for a bearer access token.
+    ///
+    /// # Errors
+    /// `invalid_token` for bad, expired or orphaned tokens; `insufficient_scope` without `openid`.
+    pub async fn userinfo(&self, access_token: &str) -> Result<Value, OAuthError> {
+        let at = self.verify_access_token(access_token)?;
+        let scopes = Scopes::parse(&at.scope).unwrap_or_default();
+        if !scopes.contains("openid") {
+            return Err(OAuthError::new(ErrorCode::InsufficientScope, "the token lacks the openid scope"));
+        }
+        let gone = || OAuthError::new(ErrorCode::InvalidToken, "the access token is no longer valid");
+        let client = match self.db.clients().by_id(&at.client_id).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound) => return Err(gone()),
+            Err(e) => return Err(e.into()),
+        };
+        let account_id = self.db.subjects().resolve(&sector(&client), &at.sub).await?.ok_or_else(gone)?;
+        let account = match self.db.accounts().by_id(account_id).await {
+            Ok(a) => a,
+            Err(StoreError::NotFound) => return Err(gone()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut claims = json!({ "sub": at.sub });
+        if scopes.contains("email") {
+            claims["email"] = json!(account.email.as_str());
+            claims["email_verified"] = json!(account.email_verified);
+        }
+        Ok(claims)
+    }
+}

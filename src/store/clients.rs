@@ -1,0 +1,105 @@
+//! Registered clients: portals (relying parties) and authority systems.
+
+use super::{Db, StoreError, StoreResult, on_db, parse_list};
+use crate::domain::client::{Client, GrantType, RedirectUri, SigningAlg, SubjectType};
+use crate::domain::ids::{ClientId, TenantId};
+use crate::domain::scope::Scopes;
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    tenant_id: Uuid,
+    name: String,
+    secret_hash: Option<Vec<u8>>,
+    redirect_uris: Json<Vec<String>>,
+    post_logout_redirect_uris: Json<Vec<String>>,
+    grant_types: Json<Vec<String>>,
+    scopes: Json<Vec<String>>,
+    subject_type: String,
+    id_token_alg: String,
+    #[allow(dead_code)]
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<Row> for Client {
+    type Error = StoreError;
+    fn try_from(r: Row) -> StoreResult<Self> {
+        Ok(Client {
+            id: ClientId(r.id),
+            tenant_id: TenantId(r.tenant_id),
+            name: r.name,
+            secret_hash: r.secret_hash,
+            redirect_uris: parse_list(r.redirect_uris.0, |s| RedirectUri::parse(s).ok(), "redirect_uri")?,
+            post_logout_redirect_uris: parse_list(
+                r.post_logout_redirect_uris.0,
+                |s| RedirectUri::parse(s).ok(),
+                "post_logout_redirect_uri",
+            )?,
+            grant_types: parse_list(r.grant_types.0, GrantType::parse, "grant_type")?,
+            scopes: Scopes::from_iter(r.scopes.0),
+            subject_type: match r.subject_type.as_str() {
+                "public" => SubjectType::Public,
+                "pairwise" => SubjectType::Pairwise,
+                other => return Err(StoreError::Corrupt(format!("subject_type {other}"))),
+            },
+            id_token_alg: SigningAlg::parse(&r.id_token_alg)
+                .ok_or_else(|| StoreError::Corrupt(format!("id_token_alg {}", r.id_token_alg)))?,
+        })
+    }
+}
+
+pub struct Clients<'a>(&'a Db);
+
+impl Db {
+    #[must_use]
+    pub fn clients(&self) -> Clients<'_> {
+        Clients(self)
+    }
+}
+
+const INSERT: &str = "INSERT INTO clients (id, tenant_id, name, secret_hash, redirect_uris, \
+    post_logout_redirect_uris, grant_types, scopes, subject_type, id_token_alg, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+const BY_ID: &str = "SELECT id, tenant_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
+    grant_types, scopes, subject_type, id_token_alg, created_at FROM clients WHERE id = $1";
+
+fn strings<T>(items: &[T], f: impl Fn(&T) -> &str) -> Json<Vec<String>> {
+    Json(items.iter().map(|i| f(i).to_owned()).collect())
+}
+
+impl Clients<'_> {
+    /// # Errors
+    /// `Conflict` when the id is taken or the tenant does not exist.
+    pub async fn insert(&self, c: &Client) -> StoreResult<()> {
+        let subject_type = match c.subject_type {
+            SubjectType::Pairwise => "pairwise",
+            SubjectType::Public => "public",
+        };
+        on_db!(self.0, |p| sqlx::query(INSERT)
+            .bind(c.id.as_str())
+            .bind(c.tenant_id.0)
+            .bind(&c.name)
+            .bind(c.secret_hash.as_deref())
+            .bind(strings(&c.redirect_uris, RedirectUri::as_str))
+            .bind(strings(&c.post_logout_redirect_uris, RedirectUri::as_str))
+            .bind(strings(&c.grant_types, |g| g.as_str()))
+            .bind(Json(c.scopes.to_vec()))
+            .bind(subject_type)
+            .bind(c.id_token_alg.as_str())
+            .bind(Utc::now())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// # Errors
+    /// `NotFound` or a backend error.
+    pub async fn by_id(&self, id: &str) -> StoreResult<Client> {
+        let row: Option<Row> = on_db!(self.0, |p| sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await)?;
+        row.ok_or(StoreError::NotFound)?.try_into()
+    }
+}
