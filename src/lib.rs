@@ -27,7 +27,9 @@
 //! mail <- account, authn, oidc <- web <- app <- cli <- main.
 
 pub mod account;
+pub mod app;
 pub mod authn;
+pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod domain;
@@ -36,3 +38,5 @@ pub mod keyring;
 pub mod mail;
 pub mod oidc;
 pub mod store;
+pub mod telemetry;
+pub mod web;

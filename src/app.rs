@@ -1,0 +1,120 @@
+//! Application assembly: `Application::build(Config)` connects the database (and migrates),
+//! the short-lived store, loads or creates keys, builds the mailer and the router, and binds
+//! the listener. `serve` and every integration test use the same builder.
+
+use crate::account::{AccountService, LoginLimits};
+use crate::authn::Sessions;
+use crate::config::Config;
+use crate::ephemeral::Ephemeral;
+use crate::keyring::Keyring;
+use crate::mail::Mailer;
+use crate::oidc::Provider;
+use crate::store::Db;
+use crate::web::state::{AppState, WebConfig};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    router: axum::Router,
+    keys: Arc<Keyring>,
+}
+
+/// The services, for commands that need them without HTTP.
+pub struct Services {
+    pub db: Db,
+    pub eph: Ephemeral,
+    pub keys: Arc<Keyring>,
+    pub accounts: AccountService,
+    pub provider: Provider,
+}
+
+impl Services {
+    /// # Errors
+    /// When a backend cannot be reached or keys cannot be loaded.
+    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        let db = Db::connect(config.database_url.expose()).await?;
+        let eph = Ephemeral::connect(config.redis_url.as_ref().map(|s| s.expose()))
+            .await
+            .context("connecting to Redis (BUERGERKONTO_REDIS_URL)")?;
+        let keys = Arc::new(Keyring::load_or_init(&config.keys_dir).context("loading keys")?);
+        let mailer = Mailer::new(&config.mail, &config.smtp_from)?;
+        let issuer = config.issuer_str();
+        let limits = LoginLimits {
+            per_account: config.login_max_failures_per_account,
+            per_ip: config.login_max_failures_per_ip,
+            window: Duration::from_secs(config.login_failure_window_secs),
+        };
+        let accounts = AccountService::new(db.clone(), eph.clone(), mailer, issuer.clone(), limits);
+        let provider = Provider { db: db.clone(), eph: eph.clone(), keys: keys.clone(), issuer, token_ttl: config.token_ttl_secs };
+        Ok(Self { db, eph, keys, accounts, provider })
+    }
+}
+
+impl Application {
+    /// # Errors
+    /// When a backend cannot be reached or the address cannot be bound.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let services = Services::connect(&config).await?;
+        let state = AppState {
+            sessions: Sessions::new(services.eph.clone(), Duration::from_secs(config.session_ttl_secs)),
+            provider: services.provider,
+            accounts: services.accounts,
+            web: WebConfig { secure_cookies: config.secure_cookies(), session_ttl_secs: config.session_ttl_secs },
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let port = listener.local_addr()?.port();
+        Ok(Self { listener, port, router: crate::web::router(state), keys: services.keys })
+    }
+
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes running requests.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let keys = self.keys.clone();
+        let reload = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                match keys.reload_if_changed() {
+                    Ok(true) => tracing::info!("reloaded signing keys"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not reload keys; keeping the current ones"),
+                }
+            }
+        });
+        let result = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving HTTP");
+        reload.abort();
+        result
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

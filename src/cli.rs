@@ -1,0 +1,224 @@
+//! Commands. Each prints JSON on stdout where it creates something; calls services and the
+//! store API, never SQL.
+
+use crate::app::{Application, Services};
+use crate::config::Config;
+use crate::crypto::{random_bytes, random_token, sha256};
+use crate::domain::client::{Client, GrantType, RedirectUri, SigningAlg, SubjectType};
+use crate::domain::ids::{ClientId, TenantSlug};
+use crate::domain::scope::Scopes;
+use crate::keyring::Keyring;
+use crate::store::Db;
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use std::io::Read;
+
+#[derive(Parser, Debug)]
+#[command(name = "buergerkonto", version, about = "Bürgerkonto: OpenID Connect provider for municipalities")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        cmd: TenantCmd,
+    },
+    /// Manage clients (portals and authority systems).
+    Client {
+        #[command(subcommand)]
+        cmd: ClientCmd,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
+    /// Manage signing keys.
+    Keys {
+        #[command(subcommand)]
+        cmd: KeysCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCmd {
+    /// Add a tenant (a Landkreis or Kommune).
+    Add {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCmd {
+    /// Register a client; prints {"client_id", "client_secret"}.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A public client (no secret; PKCE required).
+        #[arg(long)]
+        public: bool,
+        /// authorization_code, refresh_token, client_credentials (default: authorization_code
+        /// with redirect URIs, client_credentials without).
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// Allowed scopes (default: openid email).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// pairwise (default: one subject per tenant) or public.
+        #[arg(long = "subject-type", default_value = "pairwise")]
+        subject_type: String,
+        /// ID token signing algorithm: RS256 (default) or ES256.
+        #[arg(long = "id-token-alg", default_value = "RS256")]
+        id_token_alg: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Add a verified account (level low); the password is read from standard input.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long = "password-stdin")]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCmd {
+    /// Create a new signing key and retire the current one (it stays in the JWKS for a while).
+    Rotate {
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
+}
+
+/// Runs a command.
+///
+/// # Errors
+/// Any failure, for `main` to print and turn into an exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            crate::telemetry::init("info,sqlx=warn");
+            let app = Application::build(config.clone()).await?;
+            tracing::info!(issuer = %config.issuer_str(), port = app.port(), "Bürgerkonto is listening");
+            app.run_until_stopped().await
+        }
+        Command::Migrate => {
+            let db = Db::connect(config.database_url.expose()).await?;
+            db.close().await;
+            println!("{}", json!({ "migrated": true }));
+            Ok(())
+        }
+        Command::Tenant { cmd: TenantCmd::Add { slug, name } } => {
+            let slug = TenantSlug::parse(&slug).map_err(anyhow::Error::msg)?;
+            if name.trim().is_empty() {
+                bail!("--name must not be empty");
+            }
+            let db = Db::connect(config.database_url.expose()).await?;
+            let t = match db.tenants().insert(&slug, name.trim()).await {
+                Err(e) if e.is_conflict_on("slug") => bail!("a tenant with slug {slug} exists already"),
+                other => other?,
+            };
+            println!("{}", json!({ "id": t.id, "slug": t.slug, "name": t.name }));
+            Ok(())
+        }
+        Command::Client { cmd } => add_client(&config, cmd).await,
+        Command::User { cmd: UserCmd::Add { email, password_stdin } } => {
+            if !password_stdin {
+                bail!("pass the password on standard input with --password-stdin");
+            }
+            let mut pw = String::new();
+            std::io::stdin().read_to_string(&mut pw).context("reading the password from standard input")?;
+            let pw = pw.trim_end_matches(['\n', '\r']);
+            let services = Services::connect(&config).await?;
+            let id = services.accounts.create_verified(&email, pw).await?;
+            println!("{}", json!({ "id": id }));
+            Ok(())
+        }
+        Command::Keys { cmd: KeysCmd::Rotate { alg } } => {
+            let alg = SigningAlg::parse(&alg).with_context(|| format!("unsupported algorithm {alg} (RS256, ES256)"))?;
+            let kid = Keyring::rotate(&config.keys_dir, alg)?;
+            println!("{}", json!({ "kid": kid, "alg": alg.as_str() }));
+            Ok(())
+        }
+    }
+}
+
+async fn add_client(config: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
+    let ClientCmd::Add { tenant, name, redirect_uris, post_logout_redirect_uris, public, grant_types, scopes, subject_type, id_token_alg } = cmd;
+    let redirect_uris = redirect_uris
+        .iter()
+        .map(|u| RedirectUri::parse(u).map_err(|e| anyhow::anyhow!("{u}: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let post_logout_redirect_uris = post_logout_redirect_uris
+        .iter()
+        .map(|u| RedirectUri::parse(u).map_err(|e| anyhow::anyhow!("{u}: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut grants = grant_types
+        .iter()
+        .map(|g| GrantType::parse(g).with_context(|| format!("unknown grant type {g}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if grants.is_empty() {
+        grants.push(if redirect_uris.is_empty() { GrantType::ClientCredentials } else { GrantType::AuthorizationCode });
+    }
+    if grants.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+        bail!("authorization_code needs at least one --redirect-uri");
+    }
+    if public && grants.contains(&GrantType::ClientCredentials) {
+        bail!("a public client cannot use client_credentials");
+    }
+    let scopes = if scopes.is_empty() { Scopes::from_iter(["openid", "email"]) } else { Scopes::parse(&scopes.join(" ")).map_err(anyhow::Error::msg)? };
+    let subject_type = match subject_type.as_str() {
+        "pairwise" => SubjectType::Pairwise,
+        "public" => SubjectType::Public,
+        other => bail!("unknown subject type {other} (pairwise, public)"),
+    };
+    let id_token_alg = SigningAlg::parse(&id_token_alg).with_context(|| format!("unsupported algorithm {id_token_alg}"))?;
+    if name.trim().is_empty() {
+        bail!("--name must not be empty");
+    }
+    let db = Db::connect(config.database_url.expose()).await?;
+    let tenant = match db.tenants().by_slug(&tenant).await {
+        Err(crate::store::StoreError::NotFound) => bail!("unknown tenant {tenant}"),
+        other => other?,
+    };
+    let secret = (!public).then(random_token);
+    let client = Client {
+        id: ClientId(URL_SAFE_NO_PAD.encode(random_bytes::<16>())),
+        tenant_id: tenant.id,
+        name: name.trim().to_owned(),
+        secret_hash: secret.as_ref().map(|s| sha256(s.as_bytes()).to_vec()),
+        redirect_uris,
+        post_logout_redirect_uris,
+        grant_types: grants,
+        scopes,
+        subject_type,
+        id_token_alg,
+    };
+    db.clients().insert(&client).await?;
+    println!("{}", json!({ "client_id": client.id, "client_secret": secret }));
+    Ok(())
+}

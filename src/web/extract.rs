@@ -1,0 +1,150 @@
+//! Our own extractors and cookie helpers, so malformed input gets a 4xx in our format
+//! (an HTML page for people, OAuth JSON at the token endpoint), never axum's plain text.
+
+use super::i18n::{Texts, texts};
+use super::pages::PageError;
+use crate::domain::lang::Lang;
+use crate::domain::params::Params;
+use crate::oidc::error::{ErrorCode, OAuthError};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::HeaderMap;
+use axum::http::header::{ACCEPT_LANGUAGE, CONTENT_TYPE, COOKIE};
+use axum::http::request::Parts;
+
+pub const SESSION_COOKIE: &str = "bk_session";
+pub const CSRF_COOKIE: &str = "bk_csrf";
+pub const LANG_COOKIE: &str = "bk_lang";
+
+/// The value of a cookie, if sent.
+#[must_use]
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure when served over https.
+#[must_use]
+pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(a) = max_age {
+        c.push_str(&format!("; Max-Age={a}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+/// The page language: the `bk_lang` cookie, else `Accept-Language`, else German.
+#[derive(Clone, Copy, Debug)]
+pub struct PageLang(pub Lang);
+
+impl PageLang {
+    #[must_use]
+    pub fn t(self) -> &'static Texts {
+        texts(self.0)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PageLang(lang_of(&parts.headers)))
+    }
+}
+
+#[must_use]
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    if let Some(l) = cookie(headers, LANG_COOKIE).and_then(|c| Lang::pick(&c)) {
+        return l;
+    }
+    headers
+        .get(ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::pick)
+        .unwrap_or_default()
+}
+
+/// The raw query string, strictly parsed.
+pub struct Query(pub Params);
+
+impl<S: Send + Sync> FromRequestParts<S> for Query {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        Params::parse(q.as_bytes())
+            .map(Query)
+            .map_err(|_| PageError::bad_request(lang_of(&parts.headers)))
+    }
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
+/// A form body for pages: wrong content type, oversized or malformed -> an HTML 400 page.
+pub struct PageForm(pub Params);
+
+impl<S: Send + Sync> FromRequest<S> for PageForm {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let lang = lang_of(req.headers());
+        if !is_form(req.headers()) {
+            return Err(PageError::bad_request(lang));
+        }
+        let body = Bytes::from_request(req, state).await.map_err(|_| PageError::too_large(lang))?;
+        Params::parse(&body).map(PageForm).map_err(|_| PageError::bad_request(lang))
+    }
+}
+
+/// A form body for the OAuth endpoints: errors are RFC 6749 §5.2 JSON.
+pub struct OAuthForm(pub Params);
+
+impl<S: Send + Sync> FromRequest<S> for OAuthForm {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_form(req.headers()) {
+            return Err(OAuthError::new(ErrorCode::InvalidRequest, "the body must be application/x-www-form-urlencoded"));
+        }
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "the request body is too large or unreadable"))?;
+        Params::parse(&body).map(OAuthForm).map_err(|e| OAuthError::new(ErrorCode::InvalidRequest, e.to_string()))
+    }
+}
+
+/// Parameters of a request that may come as query (GET) or form body (POST), as the
+/// authorization and logout endpoints allow (OIDC Core §3.1.2.1).
+pub struct GetOrPost(pub Vec<u8>);
+
+impl<S: Send + Sync> FromRequest<S> for GetOrPost {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let lang = lang_of(req.headers());
+        if req.method() == axum::http::Method::POST {
+            if !is_form(req.headers()) {
+                return Err(PageError::bad_request(lang));
+            }
+            let body = Bytes::from_request(req, state).await.map_err(|_| PageError::too_large(lang))?;
+            Ok(GetOrPost(body.to_vec()))
+        } else {
+            Ok(GetOrPost(req.uri().query().unwrap_or("").as_bytes().to_vec()))
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! HTTP: the only module that imports axum. Handlers stay thin: extract, call a service,
+//! render. Middleware: request ids, tracing, body and URI limits, timeouts, security headers.
+
+pub mod csrf;
+pub mod extract;
+pub mod i18n;
+pub mod oidc;
+pub mod pages;
+pub mod state;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use extract::PageLang;
+use pages::PageError;
+use state::AppState;
+use std::time::Duration;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body we read (forms, token requests).
+pub const MAX_BODY: usize = 64 * 1024;
+/// Longest request target (path and query) we accept.
+pub const MAX_URI: usize = 8 * 1024;
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+const CSS: &[u8] = include_bytes!("static/style.css");
+
+/// The complete router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(|| async { pages::see_other("/konto", &[]) }))
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/jwks.json", get(oidc::jwks))
+        .route("/authorize", get(oidc::authorize).post(oidc::authorize))
+        .route("/authorize/resume", get(oidc::resume))
+        .route("/consent", get(oidc::consent_get).post(oidc::consent_post))
+        .route("/token", axum::routing::post(oidc::token))
+        .route("/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .route("/logout", get(oidc::logout).post(oidc::logout))
+        .route("/logout/confirm", axum::routing::post(oidc::logout_confirm))
+        .route("/login", get(pages::login::get).post(pages::login::post))
+        .route("/register", get(pages::register::get).post(pages::register::post))
+        .route("/verify-email", get(pages::register::verify_get).post(pages::register::verify_post))
+        .route("/konto", get(pages::account::get))
+        .route("/lang", get(pages::login::switch))
+        .route("/static/style.css", get(css))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(limit_uri))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header_layer(header::CACHE_CONTROL, "no-store"))
+        .layer(header_layer(HeaderName::from_static("cross-origin-opener-policy"), "same-origin"))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Sets a security header on every response that does not set it itself.
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+async fn limit_uri(PageLang(lang): PageLang, req: Request, next: Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if len > MAX_URI {
+        return PageError::new(StatusCode::URI_TOO_LONG, lang, |t| t.error_too_large).into_response();
+    }
+    next.run(req).await
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+async fn not_found(PageLang(lang): PageLang) -> Response {
+    PageError::new(StatusCode::NOT_FOUND, lang, |t| t.error_not_found).into_response()
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    let db = state.provider.db.ping().await;
+    let eph = state.provider.eph.ping().await;
+    match (db, eph) {
+        (Ok(()), Ok(())) => (StatusCode::OK, "ready").into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response(),
+    }
+}

@@ -1,0 +1,389 @@
+//! HTTP adapters for the protocol engine (`crate::oidc`): they extract, call, and map
+//! errors to the form each spec demands: JSON at the token and userinfo endpoints, a
+//! redirect with `error` only to a registered redirect URI, an HTML page otherwise.
+
+use super::csrf;
+use super::extract::{GetOrPost, OAuthForm, PageLang, Query, SESSION_COOKIE, set_cookie};
+use super::i18n::{Texts, texts};
+use super::pages::login::current_session;
+use super::pages::{PageError, html, lang_switch, message, req_id, see_other, with_cookies};
+use super::state::AppState;
+use crate::authn::Session;
+use crate::domain::lang::Lang;
+use crate::domain::params::Params;
+use crate::oidc::Provider;
+use crate::oidc::authorize::{AuthRequest, AuthorizeError, Decision, PageReason, Pending, decide, validate};
+use crate::oidc::client_auth::presented;
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::token::TokenRequest;
+use askama::Template;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        if let Some(c) = &self.cause {
+            tracing::error!(error = self.code.as_str(), cause = %c, "OAuth request failed");
+        }
+        let status = match self.code {
+            ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let mut resp = (status, Json(json!({ "error": self.code.as_str(), "error_description": self.description }))).into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        match self.code {
+            ErrorCode::InvalidClient => {
+                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"buergerkonto\""));
+            }
+            ErrorCode::InvalidToken | ErrorCode::InsufficientScope => {
+                let v = format!("Bearer realm=\"buergerkonto\", error=\"{}\"", self.code.as_str());
+                if let Ok(v) = HeaderValue::from_str(&v) {
+                    h.insert(header::WWW_AUTHENTICATE, v);
+                }
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+fn public_json(v: &serde_json::Value) -> Response {
+    let mut resp = Json(v).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    resp.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    resp
+}
+
+pub async fn discovery(State(p): State<Provider>) -> Response {
+    public_json(&p.discovery())
+}
+
+pub async fn jwks(State(p): State<Provider>) -> Response {
+    let mut resp = public_json(&p.keys.jwks());
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
+    resp
+}
+
+/// Maps an authorization error to a page or a redirect to the registered redirect URI.
+fn authorize_error(p: &Provider, e: AuthorizeError, lang: Lang) -> Response {
+    match e {
+        AuthorizeError::Redirect(r) => see_other(&p.error_url(&r), &[]),
+        AuthorizeError::Page(reason, detail) => {
+            tracing::info!(detail, "authorization request refused");
+            let text: fn(&Texts) -> &str = match reason {
+                PageReason::UnknownClient | PageReason::MissingClientId => |t| t.error_unknown_client,
+                PageReason::UnregisteredRedirectUri | PageReason::MissingRedirectUri => |t| t.error_redirect_uri,
+                PageReason::UnknownRequest => |t| t.error_expired,
+                PageReason::MalformedParameters => |t| t.error_bad_request,
+            };
+            PageError::new(StatusCode::BAD_REQUEST, lang, text).into_response()
+        }
+        AuthorizeError::Internal(c) => PageError::internal(lang, c).into_response(),
+    }
+}
+
+/// Runs the decision for a request and answers with the next step.
+async fn proceed(state: &AppState, req: AuthRequest, client_name: String, session: Option<(String, Session)>, pending_id: Option<String>, lang: Lang) -> Response {
+    let p = &state.provider;
+    let consented = match &session {
+        Some((_, s)) => match p.db.consents().get(s.account_id, &crate::domain::ids::ClientId(req.client_id.clone())).await {
+            Ok(c) => c,
+            Err(e) => return PageError::internal(lang, e).into_response(),
+        },
+        None => None,
+    };
+    let now = chrono::Utc::now().timestamp();
+    match decide(&req, session.as_ref().map(|(_, s)| s), consented.as_ref(), now) {
+        Err(e) => {
+            if let Some(id) = &pending_id {
+                let _ = p.drop_pending(id).await;
+            }
+            authorize_error(p, e, lang)
+        }
+        Ok(Decision::Issue) => {
+            let Some((token, mut s)) = session else {
+                return PageError::internal(lang, "issue without session").into_response();
+            };
+            if let Some(id) = &pending_id
+                && let Err(e) = p.drop_pending(id).await
+            {
+                return authorize_error(p, e, lang);
+            }
+            finish(state, &req, &token, &mut s, lang).await
+        }
+        Ok(next) => {
+            let id = match pending_id {
+                Some(id) => id,
+                None => match p.save_pending(&Pending { req, client_name }).await {
+                    Ok(id) => id,
+                    Err(e) => return authorize_error(p, e, lang),
+                },
+            };
+            let path = if matches!(next, Decision::Login) { "/login" } else { "/consent" };
+            see_other(&format!("{path}?req={id}"), &[])
+        }
+    }
+}
+
+/// Issues the code, remembers the client in the session, redirects to the portal.
+async fn finish(state: &AppState, req: &AuthRequest, token: &str, s: &mut Session, lang: Lang) -> Response {
+    match state.provider.issue_code(req, s).await {
+        Ok(url) => {
+            if !s.clients.contains(&req.client_id) {
+                s.clients.push(req.client_id.clone());
+                if let Err(e) = state.sessions.save(token, s).await {
+                    return PageError::internal(lang, e).into_response();
+                }
+            }
+            see_other(&url, &[])
+        }
+        Err(e) => authorize_error(&state.provider, e, lang),
+    }
+}
+
+/// `GET|POST /authorize`.
+pub async fn authorize(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap, GetOrPost(raw): GetOrPost) -> Response {
+    let (client, req) = match validate(&state.provider, &raw).await {
+        Ok(v) => v,
+        Err(e) => return authorize_error(&state.provider, e, lang),
+    };
+    let lang = req.lang.unwrap_or(lang);
+    let session = match current_session(&state.sessions, &headers, lang).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    proceed(&state, req, client.name, session, None, lang).await
+}
+
+/// `GET /authorize/resume?req=ID`: after login.
+pub async fn resume(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap, Query(q): Query) -> Response {
+    let id = req_id(q.get("req"));
+    let pending = match state.provider.load_pending(&id).await {
+        Ok(p) => p,
+        Err(e) => return authorize_error(&state.provider, e, lang),
+    };
+    let lang = pending.req.lang.unwrap_or(lang);
+    let session = match current_session(&state.sessions, &headers, lang).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    proceed(&state, pending.req, pending.client_name, session, Some(id), lang).await
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    csrf: &'a str,
+    req: &'a str,
+    client_name: &'a str,
+    scopes: Vec<&'static str>,
+}
+
+fn scope_labels(t: &'static Texts, req: &AuthRequest) -> Vec<&'static str> {
+    req.scopes()
+        .iter()
+        .filter_map(|s| match s {
+            "openid" => Some(t.scope_openid),
+            "email" => Some(t.scope_email),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `GET /consent?req=ID`.
+pub async fn consent_get(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap, Query(q): Query) -> Response {
+    let id = req_id(q.get("req"));
+    let pending = match state.provider.load_pending(&id).await {
+        Ok(p) => p,
+        Err(e) => return authorize_error(&state.provider, e, lang),
+    };
+    let lang = pending.req.lang.unwrap_or(lang);
+    match current_session(&state.sessions, &headers, lang).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return see_other(&format!("/login?req={id}"), &[]),
+        Err(e) => return e.into_response(),
+    }
+    let t = texts(lang);
+    let (token, set) = csrf::token(&headers, state.web.secure_cookies);
+    let page = ConsentPage {
+        t,
+        lang_switch: lang_switch(t, &format!("/consent?req={id}")),
+        csrf: &token,
+        req: &id,
+        client_name: &pending.client_name,
+        scopes: scope_labels(t, &pending.req),
+    };
+    with_cookies(html(StatusCode::OK, &page), set)
+}
+
+/// `POST /consent`: allow records the consent and issues the code; deny answers `access_denied`.
+pub async fn consent_post(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap, super::extract::PageForm(form): super::extract::PageForm) -> Response {
+    if !csrf::verify(&headers, &form) {
+        return PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf).into_response();
+    }
+    let p = &state.provider;
+    let id = req_id(form.get("req"));
+    let pending = match p.load_pending(&id).await {
+        Ok(x) => x,
+        Err(e) => return authorize_error(p, e, lang),
+    };
+    let lang = pending.req.lang.unwrap_or(lang);
+    let Some((token, mut session)) = (match current_session(&state.sessions, &headers, lang).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    }) else {
+        return see_other(&format!("/login?req={id}"), &[]);
+    };
+    if let Err(e) = p.drop_pending(&id).await {
+        return authorize_error(p, e, lang);
+    }
+    let req = pending.req;
+    if form.get("decision") != Some("allow") {
+        let e = crate::oidc::authorize::RedirectError {
+            redirect_uri: req.redirect_uri.clone(),
+            code: ErrorCode::AccessDenied,
+            description: "the citizen denied consent".into(),
+            state: req.state.clone(),
+        };
+        return see_other(&p.error_url(&e), &[]);
+    }
+    let client_id = crate::domain::ids::ClientId(req.client_id.clone());
+    if let Err(e) = p.db.consents().grant(session.account_id, &client_id, &req.scopes()).await {
+        return PageError::internal(lang, e).into_response();
+    }
+    finish(&state, &req, &token, &mut session, lang).await
+}
+
+/// `POST /token`.
+pub async fn token(State(p): State<Provider>, headers: HeaderMap, form: Result<OAuthForm, OAuthError>) -> Response {
+    let result = async {
+        let OAuthForm(form) = form?;
+        let auth = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}"));
+        let creds = presented(auth, &form)?;
+        let client = p.authenticate_client(&creds).await?;
+        let req = TokenRequest::parse(&form)?;
+        p.token(&client, req).await
+    }
+    .await;
+    match result {
+        Ok(t) => {
+            let mut resp = Json(t).into_response();
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET|POST /userinfo` with a bearer token (RFC 6750 §2.1).
+pub async fn userinfo(State(p): State<Provider>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned());
+    let Some(token) = token else {
+        // RFC 6750 §3.1: no error code when the request has no authentication.
+        let mut resp = StatusCode::UNAUTHORIZED.into_response();
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"buergerkonto\""));
+        return resp;
+    };
+    match p.userinfo(&token).await {
+        Ok(claims) => {
+            let mut resp = Json(claims).into_response();
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    csrf: &'a str,
+    carry: Vec<(&'static str, String)>,
+}
+
+const LOGOUT_PARAMS: [&str; 5] = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales"];
+
+/// `GET|POST /logout` (RP-Initiated Logout 1.0).
+pub async fn logout(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap, GetOrPost(raw): GetOrPost) -> Response {
+    let Ok(params) = Params::parse(&raw) else {
+        return PageError::bad_request(lang).into_response();
+    };
+    let req = match state.provider.validate_logout(&params).await {
+        Ok(r) => r,
+        Err(e) => return logout_error(e, lang),
+    };
+    let lang = req.lang.unwrap_or(lang);
+    let session = match current_session(&state.sessions, &headers, lang).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    // Without a hint naming this very session, ask first: a logout link must not be a way
+    // for any page to log the citizen out.
+    if let Some((_, s)) = &session
+        && req.hint_sid.as_deref() != Some(s.sid.as_str())
+    {
+        let t = texts(lang);
+        let (token, set) = csrf::token(&headers, state.web.secure_cookies);
+        let carry = LOGOUT_PARAMS.iter().filter_map(|k| params.get(k).map(|v| (*k, v.to_owned()))).collect();
+        return with_cookies(html(StatusCode::OK, &LogoutPage { t, lang_switch: lang_switch(t, "/konto"), csrf: &token, carry }), set);
+    }
+    end_session(&state, &req, session.map(|(t, _)| t), lang).await
+}
+
+/// `POST /logout/confirm`: the citizen confirmed (from the question or the account page).
+pub async fn logout_confirm(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap, super::extract::PageForm(form): super::extract::PageForm) -> Response {
+    if !csrf::verify(&headers, &form) {
+        return PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf).into_response();
+    }
+    let req = match state.provider.validate_logout(&form).await {
+        Ok(r) => r,
+        Err(e) => return logout_error(e, lang),
+    };
+    let lang = req.lang.unwrap_or(lang);
+    let token = super::extract::cookie(&headers, SESSION_COOKIE);
+    end_session(&state, &req, token, lang).await
+}
+
+fn logout_error(e: crate::oidc::logout::LogoutError, lang: Lang) -> Response {
+    match e {
+        crate::oidc::logout::LogoutError::Invalid(d) => {
+            tracing::info!(detail = d, "logout request refused");
+            PageError::bad_request(lang).into_response()
+        }
+        crate::oidc::logout::LogoutError::Internal(c) => PageError::internal(lang, c).into_response(),
+    }
+}
+
+async fn end_session(state: &AppState, req: &crate::oidc::logout::LogoutRequest, token: Option<String>, lang: Lang) -> Response {
+    if let Some(t) = token {
+        match state.sessions.destroy(&t).await {
+            Ok(Some(s)) => {
+                let _ = state.provider.db.audit().record("session.logout", Some(s.account_id), None, json!({ "sid_prefix": crate::crypto::log_prefix(&s.sid) })).await;
+            }
+            Ok(None) => {}
+            Err(e) => return PageError::internal(lang, e).into_response(),
+        }
+    }
+    let clear = set_cookie(SESSION_COOKIE, "", Some(0), state.web.secure_cookies);
+    match state.provider.logout_redirect(req) {
+        Some(url) => see_other(&url, &[clear]),
+        None => with_cookies(message(lang, StatusCode::OK, |t| t.logged_out_title, |t| t.logged_out_text, None), [clear]),
+    }
+}
