@@ -38,9 +38,12 @@ impl Services {
     /// When a backend cannot be reached or keys cannot be loaded.
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         let db = Db::connect(config.database_url.expose()).await?;
-        let eph = Ephemeral::connect(config.redis_url.as_ref().map(|s| s.expose()))
-            .await
-            .context("connecting to Redis (BUERGERKONTO_REDIS_URL)")?;
+        let eph = Ephemeral::connect(
+            config.redis_url.as_ref().map(|s| s.expose()),
+            &config.redis_prefix,
+        )
+        .await
+        .context("connecting to Redis (BUERGERKONTO_REDIS_URL)")?;
         let keys = Arc::new(Keyring::load_or_init(&config.keys_dir).context("loading keys")?);
         let mailer = Mailer::new(&config.mail, &config.smtp_from)?;
         let issuer = config.issuer_str();
@@ -50,8 +53,20 @@ impl Services {
             window: Duration::from_secs(config.login_failure_window_secs),
         };
         let accounts = AccountService::new(db.clone(), eph.clone(), mailer, issuer.clone(), limits);
-        let provider = Provider { db: db.clone(), eph: eph.clone(), keys: keys.clone(), issuer, token_ttl: config.token_ttl_secs };
-        Ok(Self { db, eph, keys, accounts, provider })
+        let provider = Provider {
+            db: db.clone(),
+            eph: eph.clone(),
+            keys: keys.clone(),
+            issuer,
+            token_ttl: config.token_ttl_secs,
+        };
+        Ok(Self {
+            db,
+            eph,
+            keys,
+            accounts,
+            provider,
+        })
     }
 }
 
@@ -59,18 +74,38 @@ impl Application {
     /// # Errors
     /// When a backend cannot be reached or the address cannot be bound.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let services = Services::connect(&config).await?;
-        let state = AppState {
-            sessions: Sessions::new(services.eph.clone(), Duration::from_secs(config.session_ttl_secs)),
-            provider: services.provider,
-            accounts: services.accounts,
-            web: WebConfig { secure_cookies: config.secure_cookies(), session_ttl_secs: config.session_ttl_secs },
-        };
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Builds on a listener bound by the caller (tests bind port 0 first, to know the
+    /// issuer URL before the configuration is made).
+    ///
+    /// # Errors
+    /// When a backend cannot be reached.
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+        let services = Services::connect(&config).await?;
+        let state = AppState {
+            sessions: Sessions::new(
+                services.eph.clone(),
+                Duration::from_secs(config.session_ttl_secs),
+            ),
+            provider: services.provider,
+            accounts: services.accounts,
+            web: WebConfig {
+                secure_cookies: config.secure_cookies(),
+                session_ttl_secs: config.session_ttl_secs,
+            },
+        };
         let port = listener.local_addr()?.port();
-        Ok(Self { listener, port, router: crate::web::router(state), keys: services.keys })
+        Ok(Self {
+            listener,
+            port,
+            router: crate::web::router(state),
+            keys: services.keys,
+        })
     }
 
     #[must_use]
@@ -91,14 +126,20 @@ impl Application {
                 match keys.reload_if_changed() {
                     Ok(true) => tracing::info!("reloaded signing keys"),
                     Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not reload keys; keeping the current ones"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not reload keys; keeping the current ones")
+                    }
                 }
             }
         });
-        let result = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving HTTP");
+        let result = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP");
         reload.abort();
         result
     }
@@ -110,7 +151,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -17,7 +17,11 @@ use serde_json::json;
 use std::io::Read;
 
 #[derive(Parser, Debug)]
-#[command(name = "buergerkonto", version, about = "Bürgerkonto: OpenID Connect provider for municipalities")]
+#[command(
+    name = "buergerkonto",
+    version,
+    about = "Bürgerkonto: OpenID Connect provider for municipalities"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -132,34 +136,48 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", json!({ "migrated": true }));
             Ok(())
         }
-        Command::Tenant { cmd: TenantCmd::Add { slug, name } } => {
+        Command::Tenant {
+            cmd: TenantCmd::Add { slug, name },
+        } => {
             let slug = TenantSlug::parse(&slug).map_err(anyhow::Error::msg)?;
             if name.trim().is_empty() {
                 bail!("--name must not be empty");
             }
             let db = Db::connect(config.database_url.expose()).await?;
             let t = match db.tenants().insert(&slug, name.trim()).await {
-                Err(e) if e.is_conflict_on("slug") => bail!("a tenant with slug {slug} exists already"),
+                Err(e) if e.is_conflict_on("slug") => {
+                    bail!("a tenant with slug {slug} exists already")
+                }
                 other => other?,
             };
             println!("{}", json!({ "id": t.id, "slug": t.slug, "name": t.name }));
             Ok(())
         }
         Command::Client { cmd } => add_client(&config, cmd).await,
-        Command::User { cmd: UserCmd::Add { email, password_stdin } } => {
+        Command::User {
+            cmd: UserCmd::Add {
+                email,
+                password_stdin,
+            },
+        } => {
             if !password_stdin {
                 bail!("pass the password on standard input with --password-stdin");
             }
             let mut pw = String::new();
-            std::io::stdin().read_to_string(&mut pw).context("reading the password from standard input")?;
+            std::io::stdin()
+                .read_to_string(&mut pw)
+                .context("reading the password from standard input")?;
             let pw = pw.trim_end_matches(['\n', '\r']);
             let services = Services::connect(&config).await?;
             let id = services.accounts.create_verified(&email, pw).await?;
             println!("{}", json!({ "id": id }));
             Ok(())
         }
-        Command::Keys { cmd: KeysCmd::Rotate { alg } } => {
-            let alg = SigningAlg::parse(&alg).with_context(|| format!("unsupported algorithm {alg} (RS256, ES256)"))?;
+        Command::Keys {
+            cmd: KeysCmd::Rotate { alg },
+        } => {
+            let alg = SigningAlg::parse(&alg)
+                .with_context(|| format!("unsupported algorithm {alg} (RS256, ES256)"))?;
             let kid = Keyring::rotate(&config.keys_dir, alg)?;
             println!("{}", json!({ "kid": kid, "alg": alg.as_str() }));
             Ok(())
@@ -168,7 +186,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn add_client(config: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
-    let ClientCmd::Add { tenant, name, redirect_uris, post_logout_redirect_uris, public, grant_types, scopes, subject_type, id_token_alg } = cmd;
+    let ClientCmd::Add {
+        tenant,
+        name,
+        redirect_uris,
+        post_logout_redirect_uris,
+        public,
+        grant_types,
+        scopes,
+        subject_type,
+        id_token_alg,
+    } = cmd;
     let redirect_uris = redirect_uris
         .iter()
         .map(|u| RedirectUri::parse(u).map_err(|e| anyhow::anyhow!("{u}: {e}")))
@@ -182,7 +210,11 @@ async fn add_client(config: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
         .map(|g| GrantType::parse(g).with_context(|| format!("unknown grant type {g}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if grants.is_empty() {
-        grants.push(if redirect_uris.is_empty() { GrantType::ClientCredentials } else { GrantType::AuthorizationCode });
+        grants.push(if redirect_uris.is_empty() {
+            GrantType::ClientCredentials
+        } else {
+            GrantType::AuthorizationCode
+        });
     }
     if grants.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
         bail!("authorization_code needs at least one --redirect-uri");
@@ -190,13 +222,18 @@ async fn add_client(config: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
     if public && grants.contains(&GrantType::ClientCredentials) {
         bail!("a public client cannot use client_credentials");
     }
-    let scopes = if scopes.is_empty() { Scopes::from_iter(["openid", "email"]) } else { Scopes::parse(&scopes.join(" ")).map_err(anyhow::Error::msg)? };
+    let scopes = if scopes.is_empty() {
+        Scopes::from_iter(["openid", "email"])
+    } else {
+        Scopes::parse(&scopes.join(" ")).map_err(anyhow::Error::msg)?
+    };
     let subject_type = match subject_type.as_str() {
         "pairwise" => SubjectType::Pairwise,
         "public" => SubjectType::Public,
         other => bail!("unknown subject type {other} (pairwise, public)"),
     };
-    let id_token_alg = SigningAlg::parse(&id_token_alg).with_context(|| format!("unsupported algorithm {id_token_alg}"))?;
+    let id_token_alg = SigningAlg::parse(&id_token_alg)
+        .with_context(|| format!("unsupported algorithm {id_token_alg}"))?;
     if name.trim().is_empty() {
         bail!("--name must not be empty");
     }
@@ -219,6 +256,9 @@ async fn add_client(config: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
         id_token_alg,
     };
     db.clients().insert(&client).await?;
-    println!("{}", json!({ "client_id": client.id, "client_secret": secret }));
+    println!(
+        "{}",
+        json!({ "client_id": client.id, "client_secret": secret })
+    );
     Ok(())
 }

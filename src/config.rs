@@ -16,6 +16,8 @@ pub struct RawConfig {
     pub listen: String,
     pub database_url: String,
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key, so several installations can share one Redis.
+    pub redis_prefix: String,
     pub keys_dir: String,
     pub smtp_url: Option<String>,
     pub smtp_from: String,
@@ -37,6 +39,7 @@ impl Default for RawConfig {
             listen: "127.0.0.1:8080".into(),
             database_url: "sqlite://data/buergerkonto.db".into(),
             redis_url: None,
+            redis_prefix: "bk:".into(),
             keys_dir: "keys".into(),
             smtp_url: None,
             smtp_from: "Buergerkonto <noreply@buergerkonto.invalid>".into(),
@@ -65,6 +68,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database_url: crate::crypto::Secret,
     pub redis_url: Option<crate::crypto::Secret>,
+    pub redis_prefix: String,
     pub keys_dir: PathBuf,
     pub mail: MailTransport,
     pub smtp_from: String,
@@ -81,10 +85,15 @@ impl Config {
     /// # Errors
     /// When a value is malformed.
     pub fn load() -> anyhow::Result<Self> {
-        let file = std::env::var("BUERGERKONTO_CONFIG").unwrap_or_else(|_| "buergerkonto.toml".into());
+        let file =
+            std::env::var("BUERGERKONTO_CONFIG").unwrap_or_else(|_| "buergerkonto.toml".into());
         let raw: RawConfig = Figment::from(Serialized::defaults(RawConfig::default()))
             .merge(Toml::file(&file))
-            .merge(Env::prefixed("BUERGERKONTO_").ignore(&["CONFIG", "TEST_DATABASE_URL", "TEST_REDIS_URL"]))
+            .merge(Env::prefixed("BUERGERKONTO_").ignore(&[
+                "CONFIG",
+                "TEST_DATABASE_URL",
+                "TEST_REDIS_URL",
+            ]))
             .extract()
             .context("reading configuration (buergerkonto.toml, BUERGERKONTO_* variables)")?;
         Self::from_raw(raw)
@@ -95,14 +104,19 @@ impl Config {
     pub fn from_raw(raw: RawConfig) -> anyhow::Result<Self> {
         let issuer = Url::parse(raw.issuer.trim_end_matches('/'))
             .with_context(|| format!("BUERGERKONTO_ISSUER is not a URL: {}", raw.issuer))?;
-        if !matches!(issuer.scheme(), "http" | "https") || issuer.query().is_some() || issuer.fragment().is_some() {
+        if !matches!(issuer.scheme(), "http" | "https")
+            || issuer.query().is_some()
+            || issuer.fragment().is_some()
+        {
             bail!("BUERGERKONTO_ISSUER must be an http(s) URL without query or fragment");
         }
-        let listen: SocketAddr = raw
-            .listen
-            .parse()
-            .with_context(|| format!("BUERGERKONTO_LISTEN is not an address:port: {}", raw.listen))?;
-        if !(raw.database_url.starts_with("sqlite:") || raw.database_url.starts_with("postgres://") || raw.database_url.starts_with("postgresql://")) {
+        let listen: SocketAddr = raw.listen.parse().with_context(|| {
+            format!("BUERGERKONTO_LISTEN is not an address:port: {}", raw.listen)
+        })?;
+        if !(raw.database_url.starts_with("sqlite:")
+            || raw.database_url.starts_with("postgres://")
+            || raw.database_url.starts_with("postgresql://"))
+        {
             bail!("BUERGERKONTO_DATABASE_URL must start with sqlite: or postgres://");
         }
         if let Some(r) = &raw.redis_url
@@ -118,7 +132,11 @@ impl Config {
             issuer,
             listen,
             database_url: crate::crypto::Secret::new(raw.database_url),
-            redis_url: raw.redis_url.filter(|s| !s.is_empty()).map(crate::crypto::Secret::new),
+            redis_url: raw
+                .redis_url
+                .filter(|s| !s.is_empty())
+                .map(crate::crypto::Secret::new),
+            redis_prefix: raw.redis_prefix,
             keys_dir: PathBuf::from(raw.keys_dir),
             mail,
             smtp_from: raw.smtp_from,

@@ -6,7 +6,7 @@ use crate::domain::account::{Account, EmailAddress, PasswordProblem, check_new_p
 use crate::domain::ids::AccountId;
 use crate::domain::lang::Lang;
 use crate::domain::level::Loa;
-use crate::ephemeral::{EphemeralError, Ephemeral};
+use crate::ephemeral::{Ephemeral, EphemeralError};
 use crate::mail::{self, MailError, Mailer};
 use crate::store::{Db, StoreError};
 use serde::{Deserialize, Serialize};
@@ -70,8 +70,20 @@ pub struct AccountService {
 
 impl AccountService {
     #[must_use]
-    pub fn new(db: Db, eph: Ephemeral, mailer: Mailer, issuer: String, limits: LoginLimits) -> Self {
-        Self { db, eph, mailer, issuer, limits }
+    pub fn new(
+        db: Db,
+        eph: Ephemeral,
+        mailer: Mailer,
+        issuer: String,
+        limits: LoginLimits,
+    ) -> Self {
+        Self {
+            db,
+            eph,
+            mailer,
+            issuer,
+            limits,
+        }
     }
 
     /// Registers a new account and mails a verification link. If the address is taken, the
@@ -81,32 +93,64 @@ impl AccountService {
     /// # Errors
     /// Invalid input, or an internal failure.
     #[tracing::instrument(skip_all)]
-    pub async fn register(&self, email: &str, password: &str, lang: Lang, cont: Option<&str>) -> Result<(), AccountError> {
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        lang: Lang,
+        cont: Option<&str>,
+    ) -> Result<(), AccountError> {
         let email = EmailAddress::parse(email).map_err(|_| AccountError::InvalidEmail)?;
         check_new_password(password).map_err(AccountError::Password)?;
         let hash = crypto::hash_password(password.to_owned()).await?;
-        match self.db.accounts().insert(&email, &hash, false, Loa::Low).await {
+        match self
+            .db
+            .accounts()
+            .insert(&email, &hash, false, Loa::Low)
+            .await
+        {
             Ok(id) => {
-                self.db.audit().record("account.registered", Some(id), None, json!({})).await?;
+                self.db
+                    .audit()
+                    .record("account.registered", Some(id), None, json!({}))
+                    .await?;
                 self.send_verification(id, &email, lang, cont).await
             }
             Err(e) if e.is_conflict_on("email") => {
                 let link = format!("{}/login", self.issuer);
-                self.mailer.send(&email, mail::already_registered(lang, &link)?).await?;
+                self.mailer
+                    .send(&email, mail::already_registered(lang, &link)?)
+                    .await?;
                 Ok(())
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn send_verification(&self, id: AccountId, email: &EmailAddress, lang: Lang, cont: Option<&str>) -> Result<(), AccountError> {
+    async fn send_verification(
+        &self,
+        id: AccountId,
+        email: &EmailAddress,
+        lang: Lang,
+        cont: Option<&str>,
+    ) -> Result<(), AccountError> {
         let token = random_token();
-        let data = VerifyToken { account: id, cont: cont.map(str::to_owned), lang };
+        let data = VerifyToken {
+            account: id,
+            cont: cont.map(str::to_owned),
+            lang,
+        };
         self.eph
-            .put(&format!("verify:{}", token_digest(&token)), &serde_json::to_string(&data).unwrap_or_default(), VERIFY_TTL)
+            .put(
+                &format!("verify:{}", token_digest(&token)),
+                &serde_json::to_string(&data).unwrap_or_default(),
+                VERIFY_TTL,
+            )
             .await?;
         let link = format!("{}/verify-email?token={token}", self.issuer);
-        self.mailer.send(email, mail::verification(lang, &link)?).await?;
+        self.mailer
+            .send(email, mail::verification(lang, &link)?)
+            .await?;
         Ok(())
     }
 
@@ -115,20 +159,39 @@ impl AccountService {
     ///
     /// # Errors
     /// `InvalidToken` for unknown, used or expired links.
-    pub async fn verify_email(&self, token: &str) -> Result<(AccountId, Option<String>), AccountError> {
+    pub async fn verify_email(
+        &self,
+        token: &str,
+    ) -> Result<(AccountId, Option<String>), AccountError> {
         if token.len() > 64 {
             return Err(AccountError::InvalidToken);
         }
-        let raw = self.eph.take(&format!("verify:{}", token_digest(token))).await?;
+        let raw = self
+            .eph
+            .take(&format!("verify:{}", token_digest(token)))
+            .await?;
         let data: VerifyToken = raw
             .and_then(|r| serde_json::from_str(&r).ok())
             .ok_or(AccountError::InvalidToken)?;
-        match self.db.accounts().set_email_verified(data.account, true).await {
+        match self
+            .db
+            .accounts()
+            .set_email_verified(data.account, true)
+            .await
+        {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Err(AccountError::InvalidToken),
             Err(e) => return Err(e.into()),
         }
-        self.db.audit().record("account.email_verified", Some(data.account), None, json!({})).await?;
+        self.db
+            .audit()
+            .record(
+                "account.email_verified",
+                Some(data.account),
+                None,
+                json!({}),
+            )
+            .await?;
         Ok((data.account, data.cont))
     }
 
@@ -139,11 +202,20 @@ impl AccountService {
     /// # Errors
     /// `InvalidCredentials`, `Throttled`, `Unverified`, or an internal failure.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, email: &str, password: &str, ip: IpAddr, lang: Lang, cont: Option<&str>) -> Result<Account, AccountError> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        ip: IpAddr,
+        lang: Lang,
+        cont: Option<&str>,
+    ) -> Result<Account, AccountError> {
         let normalized = email.trim().to_lowercase();
         let acct_key = format!("fail:acct:{}", token_digest(&normalized));
         let ip_key = format!("fail:ip:{ip}");
-        if self.eph.count(&acct_key).await? >= self.limits.per_account || self.eph.count(&ip_key).await? >= self.limits.per_ip {
+        if self.eph.count(&acct_key).await? >= self.limits.per_account
+            || self.eph.count(&ip_key).await? >= self.limits.per_ip
+        {
             return Err(AccountError::Throttled);
         }
         let found = match EmailAddress::parse(email) {
@@ -155,7 +227,11 @@ impl AccountService {
             Err(_) => None,
         };
         let ok = password.len() <= crate::domain::account::PASSWORD_MAX_BYTES
-            && crypto::verify_password(password.to_owned(), found.as_ref().map(|a| a.password_hash.clone())).await?;
+            && crypto::verify_password(
+                password.to_owned(),
+                found.as_ref().map(|a| a.password_hash.clone()),
+            )
+            .await?;
         let Some(found) = found.filter(|_| ok) else {
             self.eph.incr_window(&acct_key, self.limits.window).await?;
             self.eph.incr_window(&ip_key, self.limits.window).await?;
@@ -164,10 +240,19 @@ impl AccountService {
         self.eph.delete(&acct_key).await?;
         let account = found.account;
         if !account.email_verified {
-            self.send_verification(account.id, &account.email, lang, cont).await?;
+            self.send_verification(account.id, &account.email, lang, cont)
+                .await?;
             return Err(AccountError::Unverified);
         }
-        self.db.audit().record("account.login", Some(account.id), None, json!({ "amr": ["pwd"] })).await?;
+        self.db
+            .audit()
+            .record(
+                "account.login",
+                Some(account.id),
+                None,
+                json!({ "amr": ["pwd"] }),
+            )
+            .await?;
         Ok(account)
     }
 
@@ -175,16 +260,28 @@ impl AccountService {
     ///
     /// # Errors
     /// Invalid input, `EmailTaken`, or an internal failure.
-    pub async fn create_verified(&self, email: &str, password: &str) -> Result<AccountId, AccountError> {
+    pub async fn create_verified(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<AccountId, AccountError> {
         let email = EmailAddress::parse(email).map_err(|_| AccountError::InvalidEmail)?;
         check_new_password(password).map_err(AccountError::Password)?;
         let hash = crypto::hash_password(password.to_owned()).await?;
-        let id = match self.db.accounts().insert(&email, &hash, true, Loa::Low).await {
+        let id = match self
+            .db
+            .accounts()
+            .insert(&email, &hash, true, Loa::Low)
+            .await
+        {
             Ok(id) => id,
             Err(e) if e.is_conflict_on("email") => return Err(AccountError::EmailTaken),
             Err(e) => return Err(e.into()),
         };
-        self.db.audit().record("account.created_by_operator", Some(id), None, json!({})).await?;
+        self.db
+            .audit()
+            .record("account.created_by_operator", Some(id), None, json!({}))
+            .await?;
         Ok(id)
     }
 

@@ -46,7 +46,12 @@ impl Sessions {
     ///
     /// # Errors
     /// When the short-lived store fails.
-    pub async fn create(&self, account: AccountId, proofing: Loa, amr: Vec<Amr>) -> EphResult<(String, Session)> {
+    pub async fn create(
+        &self,
+        account: AccountId,
+        proofing: Loa,
+        amr: Vec<Amr>,
+    ) -> EphResult<(String, Session)> {
         let token = random_token();
         let session = Session {
             sid: random_token(),
@@ -68,7 +73,11 @@ impl Sessions {
         if token.len() > 64 {
             return Ok(None);
         }
-        Ok(self.eph.get(&key(token)).await?.and_then(|s| serde_json::from_str(&s).ok()))
+        Ok(self
+            .eph
+            .get(&key(token))
+            .await?
+            .and_then(|s| serde_json::from_str(&s).ok()))
     }
 
     /// # Errors
@@ -86,6 +95,10 @@ impl Sessions {
         if token.len() > 64 {
             return Ok(None);
         }
-        Ok(self.eph.take(&key(token)).await?.and_then(|s| serde_json::from_str(&s).ok()))
+        Ok(self
+            .eph
+            .take(&key(token))
+            .await?
+            .and_then(|s| serde_json::from_str(&s).ok()))
     }
 }

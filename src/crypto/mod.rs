@@ -91,7 +91,8 @@ pub fn log_prefix(s: &str) -> &str {
 #[allow(clippy::expect_used)]
 fn argon2() -> Argon2<'static> {
     // OWASP / RFC 9106 second recommended option: m=19 MiB, t=2, p=1.
-    let params = Params::new(19 * 1024, 2, 1, Some(32)).expect("static argon2 parameters are valid");
+    let params =
+        Params::new(19 * 1024, 2, 1, Some(32)).expect("static argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -174,18 +175,33 @@ mod tests {
     async fn password_round_trip() {
         let h = hash_password("correct horse".into()).await.expect("hash");
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify_password("correct horse".into(), Some(h.clone())).await.expect("verify"));
-        assert!(!verify_password("wrong horse".into(), Some(h)).await.expect("verify"));
-        assert!(!verify_password("dummy password for timing".into(), None).await.expect("verify"));
+        assert!(
+            verify_password("correct horse".into(), Some(h.clone()))
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify_password("wrong horse".into(), Some(h))
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify_password("dummy password for timing".into(), None)
+                .await
+                .expect("verify")
+        );
     }
 
     #[test]
     fn pkce_rfc7636_appendix_b() {
         assert!(pkce_s256_matches(
             "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-            "E9Melhoa2OwvFWFlbdGXtBpr9ksfYJEiu_PDCoU7YEw"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         ));
-        assert!(!pkce_s256_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX", "E9Melhoa2OwvFWFlbdGXtBpr9ksfYJEiu_PDCoU7YEw"));
+        assert!(!pkce_s256_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
         assert!(is_pkce_value("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
         assert!(!is_pkce_value("short"));
     }

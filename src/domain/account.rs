@@ -91,19 +91,35 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(
-            EmailAddress::parse(" Anna.Muster@Example.DE ").expect("valid").as_str(),
+            EmailAddress::parse(" Anna.Muster@Example.DE ")
+                .expect("valid")
+                .as_str(),
             "anna.muster@example.de"
         );
-        for bad in ["", "a", "a@b", "@example.de", "a@.de", "a b@example.de", "a@example.de."] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@example.de",
+            "a@.de",
+            "a b@example.de",
+            "a@example.de.",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn passwords() {
-        assert_eq!(check_new_password("1234567"), Err(PasswordProblem::TooShort));
+        assert_eq!(
+            check_new_password("1234567"),
+            Err(PasswordProblem::TooShort)
+        );
         assert_eq!(check_new_password("12345678"), Ok(()));
         assert_eq!(check_new_password("äöüäöüäö"), Ok(()));
-        assert_eq!(check_new_password(&"x".repeat(2000)), Err(PasswordProblem::TooLong));
+        assert_eq!(
+            check_new_password(&"x".repeat(2000)),
+            Err(PasswordProblem::TooLong)
+        );
     }
 }

@@ -68,7 +68,9 @@ impl TenantSlug {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !(2..=63).contains(&s.len()) || !ok_chars || s.starts_with('-') || s.ends_with('-') {
-            return Err("a slug is 2 to 63 characters of a-z, 0-9 and '-', not starting or ending with '-'");
+            return Err(
+                "a slug is 2 to 63 characters of a-z, 0-9 and '-', not starting or ending with '-'",
+            );
         }
         Ok(Self(s.to_owned()))
     }

@@ -25,7 +25,13 @@ impl Lang {
     #[must_use]
     pub fn pick(tags: &str) -> Option<Lang> {
         tags.split([' ', ','])
-            .map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|t| {
+                t.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .find_map(|t| match t.split('-').next() {
                 Some("de") => Some(Lang::De),
                 Some("en") => Some(Lang::En),

@@ -146,7 +146,10 @@ mod tests {
     #[test]
     fn strength() {
         assert_eq!(strength_of(&[Amr::Pwd]), Loa::Low);
-        assert_eq!(strength_of(&[Amr::Pwd, Amr::Otp, Amr::Mfa]), Loa::Substantial);
+        assert_eq!(
+            strength_of(&[Amr::Pwd, Amr::Otp, Amr::Mfa]),
+            Loa::Substantial
+        );
         assert_eq!(strength_of(&[Amr::Hwk]), Loa::Substantial);
         assert_eq!(strength_of(&[Amr::Hwk, Amr::User]), Loa::High);
     }

@@ -7,7 +7,7 @@
 pub mod account;
 pub mod client;
 pub mod ids;
-pub mod level;
-pub mod scope;
 pub mod lang;
+pub mod level;
 pub mod params;
+pub mod scope;

@@ -30,7 +30,10 @@ impl std::fmt::Display for ParamError {
 pub struct Params(HashMap<String, String>);
 
 fn decode(s: &[u8]) -> Result<String, ParamError> {
-    let plus: Vec<u8> = s.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    let plus: Vec<u8> = s
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
     percent_decode(&plus)
         .decode_utf8()
         .map(std::borrow::Cow::into_owned)
@@ -64,7 +67,10 @@ impl Params {
     /// The value of `name`, or `None` when absent or empty.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -78,8 +84,14 @@ mod tests {
         assert_eq!(p.get("a"), Some("1"));
         assert_eq!(p.get("b"), Some("x y!"));
         assert_eq!(p.get("c"), None);
-        assert_eq!(Params::parse(b"a=1&a=2").err(), Some(ParamError::Repeated("a".into())));
+        assert_eq!(
+            Params::parse(b"a=1&a=2").err(),
+            Some(ParamError::Repeated("a".into()))
+        );
         assert_eq!(Params::parse(b"a=%ff").err(), Some(ParamError::NotUtf8));
-        assert_eq!(Params::parse(b"a=%C3%A4").expect("utf8").get("a"), Some("\u{e4}"));
+        assert_eq!(
+            Params::parse(b"a=%C3%A4").expect("utf8").get("a"),
+            Some("\u{e4}")
+        );
     }
 }

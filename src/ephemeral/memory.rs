@@ -56,7 +56,11 @@ impl MemoryStore {
     }
 
     pub async fn get(&self, key: &str) -> EphResult<Option<String>> {
-        Ok(self.with(|m, now| m.get(key).filter(|(_, exp)| *exp > now).map(|(v, _)| v.clone())))
+        Ok(self.with(|m, now| {
+            m.get(key)
+                .filter(|(_, exp)| *exp > now)
+                .map(|(v, _)| v.clone())
+        }))
     }
 
     pub async fn take(&self, key: &str) -> EphResult<Option<String>> {
@@ -70,7 +74,9 @@ impl MemoryStore {
 
     pub async fn incr_window(&self, key: &str, window: Duration) -> EphResult<u64> {
         Ok(self.with(|m, now| {
-            let entry = m.entry(key.to_owned()).or_insert_with(|| ("0".into(), now + window));
+            let entry = m
+                .entry(key.to_owned())
+                .or_insert_with(|| ("0".into(), now + window));
             if entry.1 <= now {
                 *entry = ("0".into(), now + window);
             }

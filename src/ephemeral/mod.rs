@@ -42,9 +42,9 @@ impl Ephemeral {
     ///
     /// # Errors
     /// When Redis cannot be reached.
-    pub async fn connect(redis_url: Option<&str>) -> EphResult<Self> {
+    pub async fn connect(redis_url: Option<&str>, prefix: &str) -> EphResult<Self> {
         Ok(match redis_url {
-            Some(url) => Ephemeral::Redis(redis::RedisStore::connect(url).await?),
+            Some(url) => Ephemeral::Redis(redis::RedisStore::connect(url, prefix).await?),
             None => Ephemeral::Memory(memory::MemoryStore::new()),
         })
     }
@@ -98,7 +98,11 @@ impl Ephemeral {
     /// # Errors
     /// When the backend fails.
     pub async fn count(&self, key: &str) -> EphResult<u64> {
-        Ok(self.get(key).await?.and_then(|v| v.parse().ok()).unwrap_or(0))
+        Ok(self
+            .get(key)
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
     }
 
     /// # Errors

@@ -1,5 +1,5 @@
 //! Redis short-lived store: `SET .. PX`, `SET .. NX PX`, `GETDEL` (Redis >= 6.2) and a small
-//! script for fixed-window counters. All keys carry the `bk:` prefix.
+//! script for fixed-window counters. All keys carry a configurable prefix (`bk:`).
 
 use super::{EphResult, EphemeralError};
 use redis::aio::ConnectionManager;
@@ -8,14 +8,11 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
+    prefix: std::sync::Arc<str>,
 }
 
 fn err(e: &redis::RedisError) -> EphemeralError {
     EphemeralError::Backend(e.to_string())
-}
-
-fn k(key: &str) -> String {
-    format!("bk:{key}")
 }
 
 fn ms(d: Duration) -> u64 {
@@ -26,15 +23,22 @@ const INCR_WINDOW: &str = "local n = redis.call('INCR', KEYS[1]) \
     if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n";
 
 impl RedisStore {
+    fn k(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
     /// # Errors
     /// When the URL is malformed or the server cannot be reached.
-    pub async fn connect(url: &str) -> EphResult<Self> {
+    pub async fn connect(url: &str, prefix: &str) -> EphResult<Self> {
         let client = redis::Client::open(url).map_err(|e| err(&e))?;
         let conn = tokio::time::timeout(Duration::from_secs(10), client.get_connection_manager())
             .await
             .map_err(|_| EphemeralError::Backend("timed out connecting to Redis".into()))?
             .map_err(|e| err(&e))?;
-        let s = Self { conn };
+        let s = Self {
+            conn,
+            prefix: prefix.into(),
+        };
         s.ping().await?;
         Ok(s)
     }
@@ -42,7 +46,7 @@ impl RedisStore {
     pub async fn put(&self, key: &str, value: &str, ttl: Duration) -> EphResult<()> {
         let mut c = self.conn.clone();
         redis::cmd("SET")
-            .arg(k(key))
+            .arg(self.k(key))
             .arg(value)
             .arg("PX")
             .arg(ms(ttl))
@@ -54,7 +58,7 @@ impl RedisStore {
     pub async fn put_if_absent(&self, key: &str, value: &str, ttl: Duration) -> EphResult<bool> {
         let mut c = self.conn.clone();
         let r: Option<String> = redis::cmd("SET")
-            .arg(k(key))
+            .arg(self.k(key))
             .arg(value)
             .arg("NX")
             .arg("PX")
@@ -67,23 +71,35 @@ impl RedisStore {
 
     pub async fn get(&self, key: &str) -> EphResult<Option<String>> {
         let mut c = self.conn.clone();
-        redis::cmd("GET").arg(k(key)).query_async(&mut c).await.map_err(|e| err(&e))
+        redis::cmd("GET")
+            .arg(self.k(key))
+            .query_async(&mut c)
+            .await
+            .map_err(|e| err(&e))
     }
 
     pub async fn take(&self, key: &str) -> EphResult<Option<String>> {
         let mut c = self.conn.clone();
-        redis::cmd("GETDEL").arg(k(key)).query_async(&mut c).await.map_err(|e| err(&e))
+        redis::cmd("GETDEL")
+            .arg(self.k(key))
+            .query_async(&mut c)
+            .await
+            .map_err(|e| err(&e))
     }
 
     pub async fn delete(&self, key: &str) -> EphResult<()> {
         let mut c = self.conn.clone();
-        redis::cmd("DEL").arg(k(key)).query_async::<()>(&mut c).await.map_err(|e| err(&e))
+        redis::cmd("DEL")
+            .arg(self.k(key))
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| err(&e))
     }
 
     pub async fn incr_window(&self, key: &str, window: Duration) -> EphResult<u64> {
         let mut c = self.conn.clone();
         redis::Script::new(INCR_WINDOW)
-            .key(k(key))
+            .key(self.k(key))
             .arg(ms(window))
             .invoke_async(&mut c)
             .await
@@ -92,6 +108,9 @@ impl RedisStore {
 
     pub async fn ping(&self) -> EphResult<()> {
         let mut c = self.conn.clone();
-        redis::cmd("PING").query_async::<()>(&mut c).await.map_err(|e| err(&e))
+        redis::cmd("PING")
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| err(&e))
     }
 }

@@ -110,7 +110,8 @@ fn pem_body(pem: &str) -> anyhow::Result<Vec<u8>> {
 fn public_jwk(alg: SigningAlg, pkcs8: &[u8]) -> anyhow::Result<Value> {
     Ok(match alg {
         SigningAlg::RS256 => {
-            let kp = aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8).map_err(|e| anyhow!("RSA key: {e}"))?;
+            let kp =
+                aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8).map_err(|e| anyhow!("RSA key: {e}"))?;
             let pk = kp.public_key();
             json!({
                 "kty": "RSA",
@@ -138,7 +139,11 @@ fn public_jwk(alg: SigningAlg, pkcs8: &[u8]) -> anyhow::Result<Value> {
 /// RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order.
 fn thumbprint(jwk: &Value) -> String {
     let canonical = match jwk["kty"].as_str() {
-        Some("RSA") => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, jwk["e"].as_str().unwrap_or(""), jwk["n"].as_str().unwrap_or("")),
+        Some("RSA") => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            jwk["e"].as_str().unwrap_or(""),
+            jwk["n"].as_str().unwrap_or("")
+        ),
         _ => format!(
             r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
             jwk["crv"].as_str().unwrap_or(""),
@@ -185,7 +190,9 @@ fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(0o600);
         }
-        let mut f = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        let mut f = opts
+            .open(&tmp)
+            .with_context(|| format!("writing {}", tmp.display()))?;
         f.write_all(data)?;
         f.sync_all()?;
     }
@@ -205,8 +212,10 @@ fn read_key_files(dir: &Path) -> anyhow::Result<Vec<KeyFile>> {
         if path.extension().and_then(|e| e.to_str()) != Some("json") {
             continue;
         }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let kf: KeyFile = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let kf: KeyFile =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         out.push(kf);
     }
     out.sort_by_key(|k| k.created_at);
@@ -224,7 +233,10 @@ fn build_set(files: &[KeyFile]) -> anyhow::Result<KeySet> {
     let mut verify = HashMap::new();
     let mut jwks = Vec::new();
     for kf in files {
-        if kf.retired_at.is_some_and(|r| r + RETIRED_KEY_RETENTION < now) {
+        if kf
+            .retired_at
+            .is_some_and(|r| r + RETIRED_KEY_RETENTION < now)
+        {
             continue;
         }
         let der = pem_body(&kf.private_key_pem)?;
@@ -240,7 +252,13 @@ fn build_set(files: &[KeyFile]) -> anyhow::Result<KeySet> {
             ),
         }
         .map_err(|e| anyhow!("key {}: {e}", kf.kid))?;
-        verify.insert(kf.kid.clone(), Arc::new(VerifyKey { alg: kf.alg, key: decoding }));
+        verify.insert(
+            kf.kid.clone(),
+            Arc::new(VerifyKey {
+                alg: kf.alg,
+                key: decoding,
+            }),
+        );
         jwk["kid"] = json!(kf.kid);
         jwk["alg"] = json!(kf.alg.as_str());
         jwk["use"] = json!("sig");
@@ -252,14 +270,27 @@ fn build_set(files: &[KeyFile]) -> anyhow::Result<KeySet> {
             }
             .map_err(|e| anyhow!("key {}: {e}", kf.kid))?;
             // Files are sorted by creation: the newest active key of an algorithm signs.
-            signing.insert(kf.alg, Arc::new(SigningKey { kid: kf.kid.clone(), alg: kf.alg, key }));
+            signing.insert(
+                kf.alg,
+                Arc::new(SigningKey {
+                    kid: kf.kid.clone(),
+                    alg: kf.alg,
+                    key,
+                }),
+            );
         }
     }
-    Ok(KeySet { signing, verify, jwks: Arc::new(json!({ "keys": jwks })) })
+    Ok(KeySet {
+        signing,
+        verify,
+        jwks: Arc::new(json!({ "keys": jwks })),
+    })
 }
 
 fn dir_mtime(dir: &Path) -> Option<SystemTime> {
-    std::fs::metadata(signing_dir(dir)).and_then(|m| m.modified()).ok()
+    std::fs::metadata(signing_dir(dir))
+        .and_then(|m| m.modified())
+        .ok()
 }
 
 fn create_private_dir(path: &Path) -> anyhow::Result<()> {
@@ -338,18 +369,27 @@ impl Keyring {
     /// When the folder cannot be read; the old keys stay in use then.
     pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
         let now = dir_mtime(&self.dir);
-        let mut seen = self.seen_mtime.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = self
+            .seen_mtime
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if *seen == now {
             return Ok(false);
         }
         let set = build_set(&read_key_files(&self.dir)?)?;
-        *self.set.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
+        *self
+            .set
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
         *seen = now;
         Ok(true)
     }
 
     fn current(&self) -> Arc<KeySet> {
-        self.set.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.set
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The public JWK Set.
@@ -374,7 +414,12 @@ impl Keyring {
     ///
     /// # Errors
     /// When no key exists for `alg` or signing fails.
-    pub fn sign<T: Serialize>(&self, alg: SigningAlg, typ: &str, claims: &T) -> Result<String, TokenError> {
+    pub fn sign<T: Serialize>(
+        &self,
+        alg: SigningAlg,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, TokenError> {
         let set = self.current();
         let key = set.signing.get(&alg).ok_or(TokenError::NoKey(alg))?;
         let mut header = Header::new(jwt_alg(key.alg));

@@ -59,7 +59,12 @@ struct AlreadyHtml<'a> {
 pub fn verification(lang: Lang, link: &str) -> Result<Mail, MailError> {
     let de = lang == Lang::De;
     Ok(Mail {
-        subject: if de { "Bitte bestätigen Sie Ihre E-Mail-Adresse" } else { "Please confirm your e-mail address" }.into(),
+        subject: if de {
+            "Bitte bestätigen Sie Ihre E-Mail-Adresse"
+        } else {
+            "Please confirm your e-mail address"
+        }
+        .into(),
         text: VerifyTxt { de, link }.render()?,
         html: VerifyHtml { de, link }.render()?,
     })
@@ -73,7 +78,12 @@ pub fn verification(lang: Lang, link: &str) -> Result<Mail, MailError> {
 pub fn already_registered(lang: Lang, link: &str) -> Result<Mail, MailError> {
     let de = lang == Lang::De;
     Ok(Mail {
-        subject: if de { "Sie haben bereits ein Bürgerkonto" } else { "You already have a Bürgerkonto" }.into(),
+        subject: if de {
+            "Sie haben bereits ein Bürgerkonto"
+        } else {
+            "You already have a Bürgerkonto"
+        }
+        .into(),
         text: AlreadyTxt { de, link }.render()?,
         html: AlreadyHtml { de, link }.render()?,
     })
@@ -82,8 +92,14 @@ pub fn already_registered(lang: Lang, link: &str) -> Result<Mail, MailError> {
 /// Sends mail through SMTP or into the outbox folder.
 #[derive(Clone)]
 pub enum Mailer {
-    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
-    Outbox { dir: PathBuf, from: Mailbox },
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+    Outbox {
+        dir: PathBuf,
+        from: Mailbox,
+    },
 }
 
 impl Mailer {
@@ -91,7 +107,9 @@ impl Mailer {
     /// When the SMTP URL or the sender address is malformed, or the outbox cannot be created.
     pub fn new(transport: &MailTransport, from: &str) -> anyhow::Result<Self> {
         use anyhow::Context;
-        let from: Mailbox = from.parse().context("BUERGERKONTO_SMTP_FROM is not a mailbox")?;
+        let from: Mailbox = from
+            .parse()
+            .context("BUERGERKONTO_SMTP_FROM is not a mailbox")?;
         Ok(match transport {
             MailTransport::Smtp(url) => Mailer::Smtp {
                 transport: AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
@@ -100,8 +118,12 @@ impl Mailer {
                 from,
             },
             MailTransport::Outbox(dir) => {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-                Mailer::Outbox { dir: dir.clone(), from }
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                Mailer::Outbox {
+                    dir: dir.clone(),
+                    from,
+                }
             }
         })
     }
@@ -114,7 +136,10 @@ impl Mailer {
         let from = match self {
             Mailer::Smtp { from, .. } | Mailer::Outbox { from, .. } => from.clone(),
         };
-        let to: Mailbox = to.as_str().parse().map_err(|e: lettre::address::AddressError| MailError::Build(e.to_string()))?;
+        let to: Mailbox = to
+            .as_str()
+            .parse()
+            .map_err(|e: lettre::address::AddressError| MailError::Build(e.to_string()))?;
         let msg = Message::builder()
             .from(from)
             .to(to)
@@ -123,13 +148,24 @@ impl Mailer {
             .map_err(|e| MailError::Build(e.to_string()))?;
         match self {
             Mailer::Smtp { transport, .. } => {
-                transport.send(msg).await.map_err(|e| MailError::Deliver(e.to_string()))?;
+                transport
+                    .send(msg)
+                    .await
+                    .map_err(|e| MailError::Deliver(e.to_string()))?;
             }
             Mailer::Outbox { dir, .. } => {
-                let name = format!("{}-{}.eml", chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"), uuid::Uuid::new_v4());
+                let name = format!(
+                    "{}-{}.eml",
+                    chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"),
+                    uuid::Uuid::new_v4()
+                );
                 let tmp = dir.join(format!(".{name}.tmp"));
-                tokio::fs::write(&tmp, msg.formatted()).await.map_err(|e| MailError::Deliver(e.to_string()))?;
-                tokio::fs::rename(&tmp, dir.join(name)).await.map_err(|e| MailError::Deliver(e.to_string()))?;
+                tokio::fs::write(&tmp, msg.formatted())
+                    .await
+                    .map_err(|e| MailError::Deliver(e.to_string()))?;
+                tokio::fs::rename(&tmp, dir.join(name))
+                    .await
+                    .map_err(|e| MailError::Deliver(e.to_string()))?;
             }
         }
         Ok(())

@@ -110,22 +110,31 @@ const MAX_NONCE: usize = 512;
 ///
 /// # Errors
 /// A page error before the redirect URI is trusted, a redirect error after.
-pub async fn validate(p: &Provider, raw_query: &[u8]) -> Result<(Client, AuthRequest), AuthorizeError> {
+pub async fn validate(
+    p: &Provider,
+    raw_query: &[u8],
+) -> Result<(Client, AuthRequest), AuthorizeError> {
     let params = Params::parse(raw_query)
         .map_err(|e| AuthorizeError::Page(PageReason::MalformedParameters, e.to_string()))?;
-    let client_id = params
-        .get("client_id")
-        .ok_or_else(|| AuthorizeError::Page(PageReason::MissingClientId, "client_id is missing".into()))?;
+    let client_id = params.get("client_id").ok_or_else(|| {
+        AuthorizeError::Page(PageReason::MissingClientId, "client_id is missing".into())
+    })?;
     let client = match p.db.clients().by_id(client_id).await {
         Ok(c) => c,
         Err(crate::store::StoreError::NotFound) => {
-            return Err(AuthorizeError::Page(PageReason::UnknownClient, "unknown client_id".into()));
+            return Err(AuthorizeError::Page(
+                PageReason::UnknownClient,
+                "unknown client_id".into(),
+            ));
         }
         Err(e) => return Err(e.into()),
     };
-    let redirect_uri = params
-        .get("redirect_uri")
-        .ok_or_else(|| AuthorizeError::Page(PageReason::MissingRedirectUri, "redirect_uri is missing".into()))?;
+    let redirect_uri = params.get("redirect_uri").ok_or_else(|| {
+        AuthorizeError::Page(
+            PageReason::MissingRedirectUri,
+            "redirect_uri is missing".into(),
+        )
+    })?;
     if client.redirect_uri(redirect_uri).is_none() {
         return Err(AuthorizeError::Page(
             PageReason::UnregisteredRedirectUri,
@@ -153,23 +162,40 @@ pub async fn validate(p: &Provider, raw_query: &[u8]) -> Result<(Client, AuthReq
         return Err(req.error(ErrorCode::InvalidRequest, "state is too long"));
     }
     if params.get("request").is_some() {
-        return Err(req.error(ErrorCode::RequestNotSupported, "request objects are not supported"));
+        return Err(req.error(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
     }
     if params.get("request_uri").is_some() {
-        return Err(req.error(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+        return Err(req.error(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
     }
     match params.get("response_type") {
         Some("code") => {}
-        Some(_) => return Err(req.error(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")),
+        Some(_) => {
+            return Err(req.error(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
+        }
         None => return Err(req.error(ErrorCode::InvalidRequest, "response_type is missing")),
     }
     if let Some(mode) = params.get("response_mode")
         && mode != "query"
     {
-        return Err(req.error(ErrorCode::InvalidRequest, "only response_mode=query is supported"));
+        return Err(req.error(
+            ErrorCode::InvalidRequest,
+            "only response_mode=query is supported",
+        ));
     }
     if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(req.error(ErrorCode::UnauthorizedClient, "client may not use the authorization code flow"));
+        return Err(req.error(
+            ErrorCode::UnauthorizedClient,
+            "client may not use the authorization code flow",
+        ));
     }
     let scopes = Scopes::parse(params.get("scope").unwrap_or(""))
         .map_err(|e| req.error(ErrorCode::InvalidScope, e))?;
@@ -179,25 +205,47 @@ pub async fn validate(p: &Provider, raw_query: &[u8]) -> Result<(Client, AuthReq
     let unknown: Vec<String> = scopes
         .difference(&client.scopes)
         .into_iter()
-        .chain(scopes.iter().filter(|s| !SUPPORTED_SCOPES.contains(s)).map(str::to_owned))
+        .chain(
+            scopes
+                .iter()
+                .filter(|s| !SUPPORTED_SCOPES.contains(s))
+                .map(str::to_owned),
+        )
         .collect();
     if !unknown.is_empty() {
-        return Err(req.error(ErrorCode::InvalidScope, &format!("scope not allowed: {}", unknown.join(" "))));
+        return Err(req.error(
+            ErrorCode::InvalidScope,
+            &format!("scope not allowed: {}", unknown.join(" ")),
+        ));
     }
     req.scope = scopes.to_string();
 
     // PKCE (RFC 7636): S256 only; required for public clients.
-    match (params.get("code_challenge"), params.get("code_challenge_method")) {
+    match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
         (Some(c), Some("S256")) if is_pkce_value(c) => req.code_challenge = Some(c.to_owned()),
-        (Some(_), Some("S256")) => return Err(req.error(ErrorCode::InvalidRequest, "code_challenge is malformed")),
+        (Some(_), Some("S256")) => {
+            return Err(req.error(ErrorCode::InvalidRequest, "code_challenge is malformed"));
+        }
         (Some(_), None) => {
-            return Err(req.error(ErrorCode::InvalidRequest, "code_challenge_method must be S256 (plain is not supported)"));
+            return Err(req.error(
+                ErrorCode::InvalidRequest,
+                "code_challenge_method must be S256 (plain is not supported)",
+            ));
         }
         (_, Some(_)) => {
-            return Err(req.error(ErrorCode::InvalidRequest, "code_challenge_method must be S256 with a code_challenge"));
+            return Err(req.error(
+                ErrorCode::InvalidRequest,
+                "code_challenge_method must be S256 with a code_challenge",
+            ));
         }
         (None, None) if client.is_public() => {
-            return Err(req.error(ErrorCode::InvalidRequest, "PKCE (S256) is required for public clients"));
+            return Err(req.error(
+                ErrorCode::InvalidRequest,
+                "PKCE (S256) is required for public clients",
+            ));
         }
         (None, None) => {}
     }
@@ -219,15 +267,27 @@ pub async fn validate(p: &Provider, raw_query: &[u8]) -> Result<(Client, AuthReq
             }
         }
         if req.prompt.none && pr.split(' ').filter(|v| !v.is_empty()).count() > 1 {
-            return Err(req.error(ErrorCode::InvalidRequest, "prompt=none cannot be combined with other values"));
+            return Err(req.error(
+                ErrorCode::InvalidRequest,
+                "prompt=none cannot be combined with other values",
+            ));
         }
     }
     if let Some(m) = params.get("max_age") {
-        req.max_age = Some(m.parse().map_err(|_| req.error(ErrorCode::InvalidRequest, "max_age must be a non-negative integer"))?);
+        req.max_age = Some(m.parse().map_err(|_| {
+            req.error(
+                ErrorCode::InvalidRequest,
+                "max_age must be a non-negative integer",
+            )
+        })?);
     }
-    req.login_hint = params.get("login_hint").filter(|h| h.len() <= 254).map(str::to_owned);
+    req.login_hint = params
+        .get("login_hint")
+        .filter(|h| h.len() <= 254)
+        .map(str::to_owned);
     req.lang = params.get("ui_locales").and_then(Lang::pick);
-    req.required_level = required_level(&params).map_err(|e| req.error(ErrorCode::InvalidRequest, e))?;
+    req.required_level =
+        required_level(&params).map_err(|e| req.error(ErrorCode::InvalidRequest, e))?;
     if params.get("process").is_some() {
         // The process catalogue is not built yet: naming a process must not fall back to a
         // silent low-level login.
@@ -246,7 +306,8 @@ fn required_level(params: &Params) -> Result<Loa, &'static str> {
         }
     }
     if let Some(c) = params.get("claims") {
-        let claims: serde_json::Value = serde_json::from_str(c).map_err(|_| "claims is not valid JSON")?;
+        let claims: serde_json::Value =
+            serde_json::from_str(c).map_err(|_| "claims is not valid JSON")?;
         if !claims.is_object() {
             return Err("claims must be a JSON object");
         }
@@ -257,7 +318,11 @@ fn required_level(params: &Params) -> Result<Loa, &'static str> {
             }
             let values: Vec<Loa> = match (&acr["value"], &acr["values"]) {
                 (serde_json::Value::String(s), _) => Loa::from_acr(s).into_iter().collect(),
-                (_, serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str()).filter_map(Loa::from_acr).collect(),
+                (_, serde_json::Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .filter_map(Loa::from_acr)
+                    .collect(),
                 _ => Vec::new(),
             };
             match values.into_iter().min() {
@@ -286,12 +351,19 @@ pub enum Decision {
 /// # Errors
 /// A redirect error for `prompt=none` when interaction would be needed, and
 /// `unmet_authentication_requirements` when the level cannot be reached.
-pub fn decide(req: &AuthRequest, session: Option<&Session>, consented: Option<&Scopes>, now: i64) -> Result<Decision, AuthorizeError> {
+pub fn decide(
+    req: &AuthRequest,
+    session: Option<&Session>,
+    consented: Option<&Scopes>,
+    now: i64,
+) -> Result<Decision, AuthorizeError> {
     let needs_login = match session {
         None => true,
         Some(s) => {
             (req.prompt.login && s.auth_time < req.created_at)
-                || req.max_age.is_some_and(|m| now.saturating_sub(s.auth_time) > i64::try_from(m).unwrap_or(i64::MAX))
+                || req.max_age.is_some_and(|m| {
+                    now.saturating_sub(s.auth_time) > i64::try_from(m).unwrap_or(i64::MAX)
+                })
         }
     };
     if needs_login {
@@ -353,7 +425,11 @@ impl Provider {
     pub async fn save_pending(&self, pending: &Pending) -> Result<String, AuthorizeError> {
         let id = random_token();
         self.eph
-            .put(&format!("authreq:{id}"), &serde_json::to_string(pending).unwrap_or_default(), Duration::from_secs(PENDING_TTL_SECS))
+            .put(
+                &format!("authreq:{id}"),
+                &serde_json::to_string(pending).unwrap_or_default(),
+                Duration::from_secs(PENDING_TTL_SECS),
+            )
             .await?;
         Ok(id)
     }
@@ -362,13 +438,21 @@ impl Provider {
     /// `UnknownRequest` when the id is unknown or expired.
     pub async fn load_pending(&self, id: &str) -> Result<Pending, AuthorizeError> {
         if id.len() > 64 {
-            return Err(AuthorizeError::Page(PageReason::UnknownRequest, "unknown request".into()));
+            return Err(AuthorizeError::Page(
+                PageReason::UnknownRequest,
+                "unknown request".into(),
+            ));
         }
         self.eph
             .get(&format!("authreq:{id}"))
             .await?
             .and_then(|s| serde_json::from_str(&s).ok())
-            .ok_or_else(|| AuthorizeError::Page(PageReason::UnknownRequest, "unknown or expired request".into()))
+            .ok_or_else(|| {
+                AuthorizeError::Page(
+                    PageReason::UnknownRequest,
+                    "unknown or expired request".into(),
+                )
+            })
     }
 
     /// # Errors
@@ -381,10 +465,17 @@ impl Provider {
     ///
     /// # Errors
     /// When storage fails or the client disappeared.
-    pub async fn issue_code(&self, req: &AuthRequest, session: &Session) -> Result<String, AuthorizeError> {
+    pub async fn issue_code(
+        &self,
+        req: &AuthRequest,
+        session: &Session,
+    ) -> Result<String, AuthorizeError> {
         let client = self.db.clients().by_id(&req.client_id).await?;
         let sub = subject(self.keys.pairwise_secret(), &client, session.account_id);
-        self.db.subjects().remember(&sector(&client), &sub, session.account_id).await?;
+        self.db
+            .subjects()
+            .remember(&sector(&client), &sub, session.account_id)
+            .await?;
         let code = random_token();
         let grant = CodeGrant {
             client_id: req.client_id.clone(),
@@ -400,7 +491,11 @@ impl Provider {
             sid: session.sid.clone(),
         };
         self.eph
-            .put(&format!("code:{}", token_digest(&code)), &serde_json::to_string(&grant).unwrap_or_default(), Duration::from_secs(CODE_TTL_SECS))
+            .put(
+                &format!("code:{}", token_digest(&code)),
+                &serde_json::to_string(&grant).unwrap_or_default(),
+                Duration::from_secs(CODE_TTL_SECS),
+            )
             .await?;
         tracing::info!(client_id = %req.client_id, code = crate::crypto::log_prefix(&code), "issued authorization code");
         Ok(self.response_url(&req.redirect_uri, &[("code", &code)], req.state.as_deref()))
@@ -411,12 +506,20 @@ impl Provider {
     pub fn error_url(&self, e: &RedirectError) -> String {
         self.response_url(
             &e.redirect_uri,
-            &[("error", e.code.as_str()), ("error_description", &e.description)],
+            &[
+                ("error", e.code.as_str()),
+                ("error_description", &e.description),
+            ],
             e.state.as_deref(),
         )
     }
 
-    fn response_url(&self, redirect_uri: &str, pairs: &[(&str, &str)], state: Option<&str>) -> String {
+    fn response_url(
+        &self,
+        redirect_uri: &str,
+        pairs: &[(&str, &str)],
+        state: Option<&str>,
+    ) -> String {
         // The redirect URI was matched against a registered, parsed URI; parsing cannot fail.
         let Ok(mut url) = Url::parse(redirect_uri) else {
             return redirect_uri.to_owned();

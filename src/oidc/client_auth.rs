@@ -31,25 +31,50 @@ pub fn presented(authorization: Option<&str>, form: &Params) -> Result<Presented
     if let Some(h) = authorization {
         let (scheme, value) = h.split_once(' ').unwrap_or((h, ""));
         if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(OAuthError::new(ErrorCode::InvalidRequest, "unsupported Authorization scheme"));
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "unsupported Authorization scheme",
+            ));
         }
         let bad = || OAuthError::new(ErrorCode::InvalidClient, "malformed Basic credentials");
         let decoded = STANDARD.decode(value.trim()).map_err(|_| bad())?;
         let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
         let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
         // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-        let id = percent_decode_str(&id.replace('+', " ")).decode_utf8().map_err(|_| bad())?.into_owned();
-        let secret = percent_decode_str(&secret.replace('+', " ")).decode_utf8().map_err(|_| bad())?.into_owned();
+        let id = percent_decode_str(&id.replace('+', " "))
+            .decode_utf8()
+            .map_err(|_| bad())?
+            .into_owned();
+        let secret = percent_decode_str(&secret.replace('+', " "))
+            .decode_utf8()
+            .map_err(|_| bad())?
+            .into_owned();
         if form_secret.is_some() {
-            return Err(OAuthError::new(ErrorCode::InvalidRequest, "use one client authentication method"));
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "use one client authentication method",
+            ));
         }
         if form_id.is_some_and(|f| f != id) {
-            return Err(OAuthError::new(ErrorCode::InvalidRequest, "client_id does not match the credentials"));
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "client_id does not match the credentials",
+            ));
         }
-        return Ok(Presented { client_id: id, secret: Some(secret), via_basic: true });
+        return Ok(Presented {
+            client_id: id,
+            secret: Some(secret),
+            via_basic: true,
+        });
     }
-    let id = form_id.ok_or_else(|| OAuthError::new(ErrorCode::InvalidClient, "client authentication is missing"))?;
-    Ok(Presented { client_id: id.to_owned(), secret: form_secret.map(str::to_owned), via_basic: false })
+    let id = form_id.ok_or_else(|| {
+        OAuthError::new(ErrorCode::InvalidClient, "client authentication is missing")
+    })?;
+    Ok(Presented {
+        client_id: id.to_owned(),
+        secret: form_secret.map(str::to_owned),
+        via_basic: false,
+    })
 }
 
 impl Provider {

@@ -63,14 +63,22 @@ pub struct OAuthError {
 impl OAuthError {
     #[must_use]
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self { code, description: description.into(), cause: None }
+        Self {
+            code,
+            description: description.into(),
+            cause: None,
+        }
     }
 
     /// An internal failure: the caller sees `server_error` (or `temporarily_unavailable`),
     /// the log gets the cause.
     #[must_use]
     pub fn internal(cause: impl fmt::Display) -> Self {
-        Self { code: ErrorCode::ServerError, description: "internal error".into(), cause: Some(cause.to_string()) }
+        Self {
+            code: ErrorCode::ServerError,
+            description: "internal error".into(),
+            cause: Some(cause.to_string()),
+        }
     }
 }
 
@@ -88,7 +96,11 @@ impl From<crate::store::StoreError> for OAuthError {
 
 impl From<crate::ephemeral::EphemeralError> for OAuthError {
     fn from(e: crate::ephemeral::EphemeralError) -> Self {
-        Self { code: ErrorCode::TemporarilyUnavailable, description: "try again later".into(), cause: Some(e.to_string()) }
+        Self {
+            code: ErrorCode::TemporarilyUnavailable,
+            description: "try again later".into(),
+            cause: Some(e.to_string()),
+        }
     }
 }
 

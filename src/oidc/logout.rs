@@ -62,16 +62,24 @@ impl Provider {
                     v.set_issuer(&[&self.issuer]);
                     v.set_required_spec_claims(&["iss"]);
                 })
-                .map_err(|_| LogoutError::Invalid("id_token_hint is not a valid ID token of this provider"))?;
+                .map_err(|_| {
+                    LogoutError::Invalid("id_token_hint is not a valid ID token of this provider")
+                })?;
             hint_aud = match claims.aud {
                 serde_json::Value::String(s) => Some(s),
-                serde_json::Value::Array(a) => a.first().and_then(|v| v.as_str()).map(str::to_owned),
+                serde_json::Value::Array(a) => {
+                    a.first().and_then(|v| v.as_str()).map(str::to_owned)
+                }
                 _ => None,
             };
             hint_sid = claims.sid;
         }
         let client_id = match (params.get("client_id"), hint_aud.as_deref()) {
-            (Some(c), Some(a)) if c != a => return Err(LogoutError::Invalid("client_id does not match id_token_hint")),
+            (Some(c), Some(a)) if c != a => {
+                return Err(LogoutError::Invalid(
+                    "client_id does not match id_token_hint",
+                ));
+            }
             (Some(c), _) => Some(c.to_owned()),
             (None, a) => a.map(str::to_owned),
         };
@@ -87,11 +95,13 @@ impl Provider {
         let post_logout_redirect_uri = match params.get("post_logout_redirect_uri") {
             None => None,
             Some(uri) => {
-                let c = client
-                    .as_ref()
-                    .ok_or(LogoutError::Invalid("post_logout_redirect_uri needs id_token_hint or client_id"))?;
+                let c = client.as_ref().ok_or(LogoutError::Invalid(
+                    "post_logout_redirect_uri needs id_token_hint or client_id",
+                ))?;
                 if c.post_logout_redirect_uri(uri).is_none() {
-                    return Err(LogoutError::Invalid("post_logout_redirect_uri is not registered for this client"));
+                    return Err(LogoutError::Invalid(
+                        "post_logout_redirect_uri is not registered for this client",
+                    ));
                 }
                 Some(uri.to_owned())
             }
@@ -100,7 +110,10 @@ impl Provider {
             client,
             hint_sid,
             post_logout_redirect_uri,
-            state: params.get("state").filter(|s| s.len() <= 1024).map(str::to_owned),
+            state: params
+                .get("state")
+                .filter(|s| s.len() <= 1024)
+                .map(str::to_owned),
             lang: params.get("ui_locales").and_then(Lang::pick),
         })
     }

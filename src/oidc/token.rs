@@ -12,7 +12,11 @@ use serde::Serialize;
 /// A token request, one variant per supported `grant_type`.
 #[derive(Debug)]
 pub enum TokenRequest {
-    AuthorizationCode { code: String, redirect_uri: Option<String>, code_verifier: Option<String> },
+    AuthorizationCode {
+        code: String,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    },
 }
 
 impl TokenRequest {
@@ -28,8 +32,14 @@ impl TokenRequest {
                 redirect_uri: form.get("redirect_uri").map(str::to_owned),
                 code_verifier: form.get("code_verifier").map(str::to_owned),
             }),
-            Some(_) => Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "grant_type is not supported")),
-            None => Err(OAuthError::new(ErrorCode::InvalidRequest, "grant_type is missing")),
+            Some(_) => Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                "grant_type is not supported",
+            )),
+            None => Err(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "grant_type is missing",
+            )),
         }
     }
 }
@@ -50,10 +60,24 @@ impl Provider {
     ///
     /// # Errors
     /// The OAuth error to answer with.
-    pub async fn token(&self, client: &Client, req: TokenRequest) -> Result<TokenResponse, OAuthError> {
+    pub async fn token(
+        &self,
+        client: &Client,
+        req: TokenRequest,
+    ) -> Result<TokenResponse, OAuthError> {
         match req {
-            TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
-                self.exchange_code(client, &code, redirect_uri.as_deref(), code_verifier.as_deref()).await
+            TokenRequest::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                self.exchange_code(
+                    client,
+                    &code,
+                    redirect_uri.as_deref(),
+                    code_verifier.as_deref(),
+                )
+                .await
             }
         }
     }
@@ -67,7 +91,10 @@ impl Provider {
         verifier: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
         if !client.allows_grant(GrantType::AuthorizationCode) {
-            return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "client may not use this grant"));
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "client may not use this grant",
+            ));
         }
         let invalid = |d: &str| OAuthError::new(ErrorCode::InvalidGrant, d);
         if code.len() > 64 {
@@ -84,12 +111,18 @@ impl Provider {
             return Err(invalid("the code was issued to another client"));
         }
         if redirect_uri != Some(grant.redirect_uri.as_str()) {
-            return Err(invalid("redirect_uri does not match the authorization request"));
+            return Err(invalid(
+                "redirect_uri does not match the authorization request",
+            ));
         }
         match (&grant.code_challenge, verifier) {
             (Some(ch), Some(v)) if is_pkce_value(v) && pkce_s256_matches(v, ch) => {}
             (Some(_), _) => return Err(invalid("code_verifier is missing or wrong")),
-            (None, Some(_)) => return Err(invalid("code_verifier given but no code_challenge was sent")),
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "code_verifier given but no code_challenge was sent",
+                ));
+            }
             (None, None) => {}
         }
         let now = chrono::Utc::now().timestamp();
@@ -138,7 +171,10 @@ impl Provider {
     /// `invalid_token` when it does not verify.
     pub fn verify_access_token(&self, token: &str) -> Result<AccessTokenClaims, OAuthError> {
         if token.len() > 4096 {
-            return Err(OAuthError::new(ErrorCode::InvalidToken, "the access token is invalid"));
+            return Err(OAuthError::new(
+                ErrorCode::InvalidToken,
+                "the access token is invalid",
+            ));
         }
         self.keys
             .verify::<AccessTokenClaims>(token, |v| {
@@ -146,6 +182,11 @@ impl Provider {
                 v.set_audience(&[&self.issuer]);
                 v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
             })
-            .map_err(|_| OAuthError::new(ErrorCode::InvalidToken, "the access token is invalid or expired"))
+            .map_err(|_| {
+                OAuthError::new(
+                    ErrorCode::InvalidToken,
+                    "the access token is invalid or expired",
+                )
+            })
     }
 }

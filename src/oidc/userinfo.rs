@@ -16,15 +16,28 @@ impl Provider {
         let at = self.verify_access_token(access_token)?;
         let scopes = Scopes::parse(&at.scope).unwrap_or_default();
         if !scopes.contains("openid") {
-            return Err(OAuthError::new(ErrorCode::InsufficientScope, "the token lacks the openid scope"));
+            return Err(OAuthError::new(
+                ErrorCode::InsufficientScope,
+                "the token lacks the openid scope",
+            ));
         }
-        let gone = || OAuthError::new(ErrorCode::InvalidToken, "the access token is no longer valid");
+        let gone = || {
+            OAuthError::new(
+                ErrorCode::InvalidToken,
+                "the access token is no longer valid",
+            )
+        };
         let client = match self.db.clients().by_id(&at.client_id).await {
             Ok(c) => c,
             Err(StoreError::NotFound) => return Err(gone()),
             Err(e) => return Err(e.into()),
         };
-        let account_id = self.db.subjects().resolve(&sector(&client), &at.sub).await?.ok_or_else(gone)?;
+        let account_id = self
+            .db
+            .subjects()
+            .resolve(&sector(&client), &at.sub)
+            .await?
+            .ok_or_else(gone)?;
         let account = match self.db.accounts().by_id(account_id).await {
             Ok(a) => a,
             Err(StoreError::NotFound) => return Err(gone()),

@@ -32,8 +32,9 @@ impl TryFrom<Row> for AccountWithHash {
                 id: AccountId(r.id),
                 email: EmailAddress::parse(&r.email).map_err(|e| StoreError::Corrupt(e.into()))?,
                 email_verified: r.email_verified,
-                proofing: Loa::from_name(&r.proofing_level)
-                    .ok_or_else(|| StoreError::Corrupt(format!("proofing_level {}", r.proofing_level)))?,
+                proofing: Loa::from_name(&r.proofing_level).ok_or_else(|| {
+                    StoreError::Corrupt(format!("proofing_level {}", r.proofing_level))
+                })?,
                 created_at: r.created_at,
             },
             password_hash: r.password_hash,
@@ -82,22 +83,29 @@ impl Accounts<'_> {
             .await)?;
         match got {
             Some((id,)) => Ok(AccountId(id)),
-            None => Err(StoreError::Conflict { constraint: "accounts_email_key".into() }),
+            None => Err(StoreError::Conflict {
+                constraint: "accounts_email_key".into(),
+            }),
         }
     }
 
     /// # Errors
     /// `NotFound` or a backend error.
     pub async fn by_email(&self, email: &EmailAddress) -> StoreResult<AccountWithHash> {
-        let row: Option<Row> =
-            on_db!(self.0, |p| sqlx::query_as(BY_EMAIL).bind(email.as_str()).fetch_optional(p).await)?;
+        let row: Option<Row> = on_db!(self.0, |p| sqlx::query_as(BY_EMAIL)
+            .bind(email.as_str())
+            .fetch_optional(p)
+            .await)?;
         row.ok_or(StoreError::NotFound)?.try_into()
     }
 
     /// # Errors
     /// `NotFound` or a backend error.
     pub async fn by_id(&self, id: AccountId) -> StoreResult<Account> {
-        let row: Option<Row> = on_db!(self.0, |p| sqlx::query_as(BY_ID).bind(id.0).fetch_optional(p).await)?;
+        let row: Option<Row> = on_db!(self.0, |p| sqlx::query_as(BY_ID)
+            .bind(id.0)
+            .fetch_optional(p)
+            .await)?;
         Ok(AccountWithHash::try_from(row.ok_or(StoreError::NotFound)?)?.account)
     }
 
@@ -111,7 +119,11 @@ impl Accounts<'_> {
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
-        if r == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if r == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
     /// # Errors
@@ -124,7 +136,10 @@ impl Accounts<'_> {
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
-        if r == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if r == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 }
-

@@ -26,8 +26,7 @@ impl Db {
     }
 }
 
-const INSERT: &str =
-    "INSERT INTO audit_events (id, at, kind, account_id, client_id, detail) VALUES ($1, $2, $3, $4, $5, $6)";
+const INSERT: &str = "INSERT INTO audit_events (id, at, kind, account_id, client_id, detail) VALUES ($1, $2, $3, $4, $5, $6)";
 const FOR_ACCOUNT: &str = "SELECT id, at, kind, account_id, client_id, detail FROM audit_events \
     WHERE account_id = $1 ORDER BY at DESC, id DESC LIMIT $2";
 
@@ -60,7 +59,11 @@ impl Audit<'_> {
     ///
     /// # Errors
     /// A backend error.
-    pub async fn for_account(&self, account: AccountId, limit: i64) -> StoreResult<Vec<AuditEvent>> {
+    pub async fn for_account(
+        &self,
+        account: AccountId,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEvent>> {
         Ok(on_db!(self.0, |p| sqlx::query_as(FOR_ACCOUNT)
             .bind(account.0)
             .bind(limit)

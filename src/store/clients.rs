@@ -32,7 +32,11 @@ impl TryFrom<Row> for Client {
             tenant_id: TenantId(r.tenant_id),
             name: r.name,
             secret_hash: r.secret_hash,
-            redirect_uris: parse_list(r.redirect_uris.0, |s| RedirectUri::parse(s).ok(), "redirect_uri")?,
+            redirect_uris: parse_list(
+                r.redirect_uris.0,
+                |s| RedirectUri::parse(s).ok(),
+                "redirect_uri",
+            )?,
             post_logout_redirect_uris: parse_list(
                 r.post_logout_redirect_uris.0,
                 |s| RedirectUri::parse(s).ok(),
@@ -99,7 +103,10 @@ impl Clients<'_> {
     /// # Errors
     /// `NotFound` or a backend error.
     pub async fn by_id(&self, id: &str) -> StoreResult<Client> {
-        let row: Option<Row> = on_db!(self.0, |p| sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await)?;
+        let row: Option<Row> = on_db!(self.0, |p| sqlx::query_as(BY_ID)
+            .bind(id)
+            .fetch_optional(p)
+            .await)?;
         row.ok_or(StoreError::NotFound)?.try_into()
     }
 }

@@ -37,7 +37,12 @@ impl Consents<'_> {
     ///
     /// # Errors
     /// A backend error, or `Conflict` if the account or client is gone.
-    pub async fn grant(&self, account: AccountId, client: &ClientId, scopes: &Scopes) -> StoreResult<()> {
+    pub async fn grant(
+        &self,
+        account: AccountId,
+        client: &ClientId,
+        scopes: &Scopes,
+    ) -> StoreResult<()> {
         on_db!(self.0, |p| sqlx::query(UPSERT)
             .bind(account.0)
             .bind(client.as_str())

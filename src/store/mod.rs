@@ -76,7 +76,9 @@ impl StoreError {
     #[must_use]
     pub fn is_conflict_on(&self, name: &str) -> bool {
         match self {
-            StoreError::Conflict { constraint } => constraint == "unique" || constraint.contains(name),
+            StoreError::Conflict { constraint } => {
+                constraint == "unique" || constraint.contains(name)
+            }
             _ => false,
         }
     }
@@ -144,7 +146,10 @@ impl Db {
     /// # Errors
     /// When the database does not answer.
     pub async fn ping(&self) -> StoreResult<()> {
-        on_db!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
+        on_db!(self, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 

@@ -14,8 +14,7 @@ impl Db {
     }
 }
 
-const INSERT: &str =
-    "INSERT INTO subjects (sector, sub, account_id) VALUES ($1, $2, $3) ON CONFLICT (sector, sub) DO NOTHING";
+const INSERT: &str = "INSERT INTO subjects (sector, sub, account_id) VALUES ($1, $2, $3) ON CONFLICT (sector, sub) DO NOTHING";
 const RESOLVE: &str = "SELECT account_id FROM subjects WHERE sector = $1 AND sub = $2";
 
 impl Subjects<'_> {
@@ -37,8 +36,11 @@ impl Subjects<'_> {
     /// # Errors
     /// A backend error.
     pub async fn resolve(&self, sector: &str, sub: &str) -> StoreResult<Option<AccountId>> {
-        let row: Option<(Uuid,)> =
-            on_db!(self.0, |p| sqlx::query_as(RESOLVE).bind(sector).bind(sub).fetch_optional(p).await)?;
+        let row: Option<(Uuid,)> = on_db!(self.0, |p| sqlx::query_as(RESOLVE)
+            .bind(sector)
+            .bind(sub)
+            .fetch_optional(p)
+            .await)?;
         Ok(row.map(|(id,)| AccountId(id)))
     }
 }

@@ -50,7 +50,12 @@ impl Tenants<'_> {
     /// # Errors
     /// `Conflict` when the slug is taken.
     pub async fn insert(&self, slug: &TenantSlug, name: &str) -> StoreResult<Tenant> {
-        let t = Tenant { id: TenantId::new(), slug: slug.clone(), name: name.to_owned(), created_at: Utc::now() };
+        let t = Tenant {
+            id: TenantId::new(),
+            slug: slug.clone(),
+            name: name.to_owned(),
+            created_at: Utc::now(),
+        };
         on_db!(self.0, |p| sqlx::query(INSERT)
             .bind(t.id.0)
             .bind(t.slug.as_str())
@@ -65,14 +70,20 @@ impl Tenants<'_> {
     /// # Errors
     /// `NotFound` or a backend error.
     pub async fn by_slug(&self, slug: &str) -> StoreResult<Tenant> {
-        let row: Option<Row> = on_db!(self.0, |p| sqlx::query_as(BY_SLUG).bind(slug).fetch_optional(p).await)?;
+        let row: Option<Row> = on_db!(self.0, |p| sqlx::query_as(BY_SLUG)
+            .bind(slug)
+            .fetch_optional(p)
+            .await)?;
         row.ok_or(StoreError::NotFound)?.try_into()
     }
 
     /// # Errors
     /// `NotFound` or a backend error.
     pub async fn by_id(&self, id: TenantId) -> StoreResult<Tenant> {
-        let row: Option<Row> = on_db!(self.0, |p| sqlx::query_as(BY_ID).bind(id.0).fetch_optional(p).await)?;
+        let row: Option<Row> = on_db!(self.0, |p| sqlx::query_as(BY_ID)
+            .bind(id.0)
+            .fetch_optional(p)
+            .await)?;
         row.ok_or(StoreError::NotFound)?.try_into()
     }
 }

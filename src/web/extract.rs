@@ -92,7 +92,10 @@ fn is_form(headers: &HeaderMap) -> bool {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 /// A form body for pages: wrong content type, oversized or malformed -> an HTML 400 page.
@@ -106,8 +109,12 @@ impl<S: Send + Sync> FromRequest<S> for PageForm {
         if !is_form(req.headers()) {
             return Err(PageError::bad_request(lang));
         }
-        let body = Bytes::from_request(req, state).await.map_err(|_| PageError::too_large(lang))?;
-        Params::parse(&body).map(PageForm).map_err(|_| PageError::bad_request(lang))
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| PageError::too_large(lang))?;
+        Params::parse(&body)
+            .map(PageForm)
+            .map_err(|_| PageError::bad_request(lang))
     }
 }
 
@@ -119,12 +126,20 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_form(req.headers()) {
-            return Err(OAuthError::new(ErrorCode::InvalidRequest, "the body must be application/x-www-form-urlencoded"));
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "the body must be application/x-www-form-urlencoded",
+            ));
         }
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "the request body is too large or unreadable"))?;
-        Params::parse(&body).map(OAuthForm).map_err(|e| OAuthError::new(ErrorCode::InvalidRequest, e.to_string()))
+        let body = Bytes::from_request(req, state).await.map_err(|_| {
+            OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "the request body is too large or unreadable",
+            )
+        })?;
+        Params::parse(&body)
+            .map(OAuthForm)
+            .map_err(|e| OAuthError::new(ErrorCode::InvalidRequest, e.to_string()))
     }
 }
 
@@ -141,10 +156,14 @@ impl<S: Send + Sync> FromRequest<S> for GetOrPost {
             if !is_form(req.headers()) {
                 return Err(PageError::bad_request(lang));
             }
-            let body = Bytes::from_request(req, state).await.map_err(|_| PageError::too_large(lang))?;
+            let body = Bytes::from_request(req, state)
+                .await
+                .map_err(|_| PageError::too_large(lang))?;
             Ok(GetOrPost(body.to_vec()))
         } else {
-            Ok(GetOrPost(req.uri().query().unwrap_or("").as_bytes().to_vec()))
+            Ok(GetOrPost(
+                req.uri().query().unwrap_or("").as_bytes().to_vec(),
+            ))
         }
     }
 }

@@ -45,8 +45,14 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", get(oidc::logout).post(oidc::logout))
         .route("/logout/confirm", axum::routing::post(oidc::logout_confirm))
         .route("/login", get(pages::login::get).post(pages::login::post))
-        .route("/register", get(pages::register::get).post(pages::register::post))
-        .route("/verify-email", get(pages::register::verify_get).post(pages::register::verify_post))
+        .route(
+            "/register",
+            get(pages::register::get).post(pages::register::post),
+        )
+        .route(
+            "/verify-email",
+            get(pages::register::verify_get).post(pages::register::verify_post),
+        )
         .route("/konto", get(pages::account::get))
         .route("/lang", get(pages::login::switch))
         .route("/static/style.css", get(css))
@@ -56,13 +62,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(limit_uri))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
         .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
         .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header_layer(header::CACHE_CONTROL, "no-store"))
-        .layer(header_layer(HeaderName::from_static("cross-origin-opener-policy"), "same-origin"))
+        .layer(header_layer(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -76,7 +88,8 @@ fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer
 async fn limit_uri(PageLang(lang): PageLang, req: Request, next: Next) -> Response {
     let len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if len > MAX_URI {
-        return PageError::new(StatusCode::URI_TOO_LONG, lang, |t| t.error_too_large).into_response();
+        return PageError::new(StatusCode::URI_TOO_LONG, lang, |t| t.error_too_large)
+            .into_response();
     }
     next.run(req).await
 }
@@ -84,8 +97,14 @@ async fn limit_uri(PageLang(lang): PageLang, req: Request, next: Next) -> Respon
 async fn css() -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
         ],
         CSS,
     )

@@ -12,7 +12,9 @@ use crate::authn::Session;
 use crate::domain::lang::Lang;
 use crate::domain::params::Params;
 use crate::oidc::Provider;
-use crate::oidc::authorize::{AuthRequest, AuthorizeError, Decision, PageReason, Pending, decide, validate};
+use crate::oidc::authorize::{
+    AuthRequest, AuthorizeError, Decision, PageReason, Pending, decide, validate,
+};
 use crate::oidc::client_auth::presented;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::token::TokenRequest;
@@ -35,15 +37,25 @@ impl IntoResponse for OAuthError {
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
-        let mut resp = (status, Json(json!({ "error": self.code.as_str(), "error_description": self.description }))).into_response();
+        let mut resp = (
+            status,
+            Json(json!({ "error": self.code.as_str(), "error_description": self.description })),
+        )
+            .into_response();
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match self.code {
             ErrorCode::InvalidClient => {
-                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"buergerkonto\""));
+                h.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"buergerkonto\""),
+                );
             }
             ErrorCode::InvalidToken | ErrorCode::InsufficientScope => {
-                let v = format!("Bearer realm=\"buergerkonto\", error=\"{}\"", self.code.as_str());
+                let v = format!(
+                    "Bearer realm=\"buergerkonto\", error=\"{}\"",
+                    self.code.as_str()
+                );
                 if let Ok(v) = HeaderValue::from_str(&v) {
                     h.insert(header::WWW_AUTHENTICATE, v);
                 }
@@ -56,8 +68,14 @@ impl IntoResponse for OAuthError {
 
 fn public_json(v: &serde_json::Value) -> Response {
     let mut resp = Json(v).into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-    resp.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    resp.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     resp
 }
 
@@ -67,7 +85,10 @@ pub async fn discovery(State(p): State<Provider>) -> Response {
 
 pub async fn jwks(State(p): State<Provider>) -> Response {
     let mut resp = public_json(&p.keys.jwks());
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/jwk-set+json"),
+    );
     resp
 }
 
@@ -78,8 +99,12 @@ fn authorize_error(p: &Provider, e: AuthorizeError, lang: Lang) -> Response {
         AuthorizeError::Page(reason, detail) => {
             tracing::info!(detail, "authorization request refused");
             let text: fn(&Texts) -> &str = match reason {
-                PageReason::UnknownClient | PageReason::MissingClientId => |t| t.error_unknown_client,
-                PageReason::UnregisteredRedirectUri | PageReason::MissingRedirectUri => |t| t.error_redirect_uri,
+                PageReason::UnknownClient | PageReason::MissingClientId => {
+                    |t| t.error_unknown_client
+                }
+                PageReason::UnregisteredRedirectUri | PageReason::MissingRedirectUri => {
+                    |t| t.error_redirect_uri
+                }
                 PageReason::UnknownRequest => |t| t.error_expired,
                 PageReason::MalformedParameters => |t| t.error_bad_request,
             };
@@ -90,17 +115,37 @@ fn authorize_error(p: &Provider, e: AuthorizeError, lang: Lang) -> Response {
 }
 
 /// Runs the decision for a request and answers with the next step.
-async fn proceed(state: &AppState, req: AuthRequest, client_name: String, session: Option<(String, Session)>, pending_id: Option<String>, lang: Lang) -> Response {
+async fn proceed(
+    state: &AppState,
+    req: AuthRequest,
+    client_name: String,
+    session: Option<(String, Session)>,
+    pending_id: Option<String>,
+    lang: Lang,
+) -> Response {
     let p = &state.provider;
     let consented = match &session {
-        Some((_, s)) => match p.db.consents().get(s.account_id, &crate::domain::ids::ClientId(req.client_id.clone())).await {
+        Some((_, s)) => match p
+            .db
+            .consents()
+            .get(
+                s.account_id,
+                &crate::domain::ids::ClientId(req.client_id.clone()),
+            )
+            .await
+        {
             Ok(c) => c,
             Err(e) => return PageError::internal(lang, e).into_response(),
         },
         None => None,
     };
     let now = chrono::Utc::now().timestamp();
-    match decide(&req, session.as_ref().map(|(_, s)| s), consented.as_ref(), now) {
+    match decide(
+        &req,
+        session.as_ref().map(|(_, s)| s),
+        consented.as_ref(),
+        now,
+    ) {
         Err(e) => {
             if let Some(id) = &pending_id {
                 let _ = p.drop_pending(id).await;
@@ -126,14 +171,24 @@ async fn proceed(state: &AppState, req: AuthRequest, client_name: String, sessio
                     Err(e) => return authorize_error(p, e, lang),
                 },
             };
-            let path = if matches!(next, Decision::Login) { "/login" } else { "/consent" };
+            let path = if matches!(next, Decision::Login) {
+                "/login"
+            } else {
+                "/consent"
+            };
             see_other(&format!("{path}?req={id}"), &[])
         }
     }
 }
 
 /// Issues the code, remembers the client in the session, redirects to the portal.
-async fn finish(state: &AppState, req: &AuthRequest, token: &str, s: &mut Session, lang: Lang) -> Response {
+async fn finish(
+    state: &AppState,
+    req: &AuthRequest,
+    token: &str,
+    s: &mut Session,
+    lang: Lang,
+) -> Response {
     match state.provider.issue_code(req, s).await {
         Ok(url) => {
             if !s.clients.contains(&req.client_id) {
@@ -149,7 +204,12 @@ async fn finish(state: &AppState, req: &AuthRequest, token: &str, s: &mut Sessio
 }
 
 /// `GET|POST /authorize`.
-pub async fn authorize(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap, GetOrPost(raw): GetOrPost) -> Response {
+pub async fn authorize(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    GetOrPost(raw): GetOrPost,
+) -> Response {
     let (client, req) = match validate(&state.provider, &raw).await {
         Ok(v) => v,
         Err(e) => return authorize_error(&state.provider, e, lang),
@@ -163,7 +223,12 @@ pub async fn authorize(State(state): State<AppState>, PageLang(lang): PageLang, 
 }
 
 /// `GET /authorize/resume?req=ID`: after login.
-pub async fn resume(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap, Query(q): Query) -> Response {
+pub async fn resume(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Query(q): Query,
+) -> Response {
     let id = req_id(q.get("req"));
     let pending = match state.provider.load_pending(&id).await {
         Ok(p) => p,
@@ -174,7 +239,15 @@ pub async fn resume(State(state): State<AppState>, PageLang(lang): PageLang, hea
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    proceed(&state, pending.req, pending.client_name, session, Some(id), lang).await
+    proceed(
+        &state,
+        pending.req,
+        pending.client_name,
+        session,
+        Some(id),
+        lang,
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -200,7 +273,12 @@ fn scope_labels(t: &'static Texts, req: &AuthRequest) -> Vec<&'static str> {
 }
 
 /// `GET /consent?req=ID`.
-pub async fn consent_get(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap, Query(q): Query) -> Response {
+pub async fn consent_get(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Query(q): Query,
+) -> Response {
     let id = req_id(q.get("req"));
     let pending = match state.provider.load_pending(&id).await {
         Ok(p) => p,
@@ -226,7 +304,12 @@ pub async fn consent_get(State(state): State<AppState>, PageLang(lang): PageLang
 }
 
 /// `POST /consent`: allow records the consent and issues the code; deny answers `access_denied`.
-pub async fn consent_post(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap, super::extract::PageForm(form): super::extract::PageForm) -> Response {
+pub async fn consent_post(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    super::extract::PageForm(form): super::extract::PageForm,
+) -> Response {
     if !csrf::verify(&headers, &form) {
         return PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf).into_response();
     }
@@ -257,17 +340,27 @@ pub async fn consent_post(State(state): State<AppState>, PageLang(lang): PageLan
         return see_other(&p.error_url(&e), &[]);
     }
     let client_id = crate::domain::ids::ClientId(req.client_id.clone());
-    if let Err(e) = p.db.consents().grant(session.account_id, &client_id, &req.scopes()).await {
+    if let Err(e) =
+        p.db.consents()
+            .grant(session.account_id, &client_id, &req.scopes())
+            .await
+    {
         return PageError::internal(lang, e).into_response();
     }
     finish(&state, &req, &token, &mut session, lang).await
 }
 
 /// `POST /token`.
-pub async fn token(State(p): State<Provider>, headers: HeaderMap, form: Result<OAuthForm, OAuthError>) -> Response {
+pub async fn token(
+    State(p): State<Provider>,
+    headers: HeaderMap,
+    form: Result<OAuthForm, OAuthError>,
+) -> Response {
     let result = async {
         let OAuthForm(form) = form?;
-        let auth = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}"));
+        let auth = headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("\u{0}"));
         let creds = presented(auth, &form)?;
         let client = p.authenticate_client(&creds).await?;
         let req = TokenRequest::parse(&form)?;
@@ -277,8 +370,10 @@ pub async fn token(State(p): State<Provider>, headers: HeaderMap, form: Result<O
     match result {
         Ok(t) => {
             let mut resp = Json(t).into_response();
-            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp.headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             resp
         }
         Err(e) => e.into_response(),
@@ -296,13 +391,17 @@ pub async fn userinfo(State(p): State<Provider>, headers: HeaderMap) -> Response
     let Some(token) = token else {
         // RFC 6750 §3.1: no error code when the request has no authentication.
         let mut resp = StatusCode::UNAUTHORIZED.into_response();
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"buergerkonto\""));
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"buergerkonto\""),
+        );
         return resp;
     };
     match p.userinfo(&token).await {
         Ok(claims) => {
             let mut resp = Json(claims).into_response();
-            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
         Err(e) => e.into_response(),
@@ -318,10 +417,21 @@ struct LogoutPage<'a> {
     carry: Vec<(&'static str, String)>,
 }
 
-const LOGOUT_PARAMS: [&str; 5] = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales"];
+const LOGOUT_PARAMS: [&str; 5] = [
+    "id_token_hint",
+    "client_id",
+    "post_logout_redirect_uri",
+    "state",
+    "ui_locales",
+];
 
 /// `GET|POST /logout` (RP-Initiated Logout 1.0).
-pub async fn logout(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap, GetOrPost(raw): GetOrPost) -> Response {
+pub async fn logout(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    GetOrPost(raw): GetOrPost,
+) -> Response {
     let Ok(params) = Params::parse(&raw) else {
         return PageError::bad_request(lang).into_response();
     };
@@ -341,14 +451,33 @@ pub async fn logout(State(state): State<AppState>, PageLang(lang): PageLang, hea
     {
         let t = texts(lang);
         let (token, set) = csrf::token(&headers, state.web.secure_cookies);
-        let carry = LOGOUT_PARAMS.iter().filter_map(|k| params.get(k).map(|v| (*k, v.to_owned()))).collect();
-        return with_cookies(html(StatusCode::OK, &LogoutPage { t, lang_switch: lang_switch(t, "/konto"), csrf: &token, carry }), set);
+        let carry = LOGOUT_PARAMS
+            .iter()
+            .filter_map(|k| params.get(k).map(|v| (*k, v.to_owned())))
+            .collect();
+        return with_cookies(
+            html(
+                StatusCode::OK,
+                &LogoutPage {
+                    t,
+                    lang_switch: lang_switch(t, "/konto"),
+                    csrf: &token,
+                    carry,
+                },
+            ),
+            set,
+        );
     }
     end_session(&state, &req, session.map(|(t, _)| t), lang).await
 }
 
 /// `POST /logout/confirm`: the citizen confirmed (from the question or the account page).
-pub async fn logout_confirm(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap, super::extract::PageForm(form): super::extract::PageForm) -> Response {
+pub async fn logout_confirm(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    super::extract::PageForm(form): super::extract::PageForm,
+) -> Response {
     if !csrf::verify(&headers, &form) {
         return PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf).into_response();
     }
@@ -367,15 +496,32 @@ fn logout_error(e: crate::oidc::logout::LogoutError, lang: Lang) -> Response {
             tracing::info!(detail = d, "logout request refused");
             PageError::bad_request(lang).into_response()
         }
-        crate::oidc::logout::LogoutError::Internal(c) => PageError::internal(lang, c).into_response(),
+        crate::oidc::logout::LogoutError::Internal(c) => {
+            PageError::internal(lang, c).into_response()
+        }
     }
 }
 
-async fn end_session(state: &AppState, req: &crate::oidc::logout::LogoutRequest, token: Option<String>, lang: Lang) -> Response {
+async fn end_session(
+    state: &AppState,
+    req: &crate::oidc::logout::LogoutRequest,
+    token: Option<String>,
+    lang: Lang,
+) -> Response {
     if let Some(t) = token {
         match state.sessions.destroy(&t).await {
             Ok(Some(s)) => {
-                let _ = state.provider.db.audit().record("session.logout", Some(s.account_id), None, json!({ "sid_prefix": crate::crypto::log_prefix(&s.sid) })).await;
+                let _ = state
+                    .provider
+                    .db
+                    .audit()
+                    .record(
+                        "session.logout",
+                        Some(s.account_id),
+                        None,
+                        json!({ "sid_prefix": crate::crypto::log_prefix(&s.sid) }),
+                    )
+                    .await;
             }
             Ok(None) => {}
             Err(e) => return PageError::internal(lang, e).into_response(),
@@ -384,6 +530,15 @@ async fn end_session(state: &AppState, req: &crate::oidc::logout::LogoutRequest,
     let clear = set_cookie(SESSION_COOKIE, "", Some(0), state.web.secure_cookies);
     match state.provider.logout_redirect(req) {
         Some(url) => see_other(&url, &[clear]),
-        None => with_cookies(message(lang, StatusCode::OK, |t| t.logged_out_title, |t| t.logged_out_text, None), [clear]),
+        None => with_cookies(
+            message(
+                lang,
+                StatusCode::OK,
+                |t| t.logged_out_title,
+                |t| t.logged_out_text,
+                None,
+            ),
+            [clear],
+        ),
     }
 }

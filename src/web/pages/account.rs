@@ -22,11 +22,19 @@ struct AccountPage<'a> {
     level: &'a str,
 }
 
-pub async fn get(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap) -> Result<Response, PageError> {
+pub async fn get(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
         return Ok(see_other("/login", &[]));
     };
-    let account = state.accounts.get(session.account_id).await.map_err(|e| PageError::internal(lang, e))?;
+    let account = state
+        .accounts
+        .get(session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
     let t = texts(lang);
     let level = match session.acr {
         Loa::Low => t.level_low,
@@ -34,6 +42,12 @@ pub async fn get(State(state): State<AppState>, PageLang(lang): PageLang, header
         Loa::High => t.level_high,
     };
     let (token, set) = csrf::token(&headers, state.web.secure_cookies);
-    let page = AccountPage { t, lang_switch: lang_switch(t, "/konto"), csrf: &token, email: account.email.as_str(), level };
+    let page = AccountPage {
+        t,
+        lang_switch: lang_switch(t, "/konto"),
+        csrf: &token,
+        email: account.email.as_str(),
+        level,
+    };
     Ok(with_cookies(html(StatusCode::OK, &page), set))
 }

@@ -7,7 +7,9 @@ use crate::domain::lang::Lang;
 use crate::domain::level::Amr;
 use crate::oidc::Provider;
 use crate::web::csrf;
-use crate::web::extract::{LANG_COOKIE, PageForm, PageLang, Query, SESSION_COOKIE, cookie, set_cookie};
+use crate::web::extract::{
+    LANG_COOKIE, PageForm, PageLang, Query, SESSION_COOKIE, cookie, set_cookie,
+};
 use crate::web::i18n::{Texts, texts};
 use crate::web::state::{AppState, WebConfig};
 use askama::Template;
@@ -29,21 +31,50 @@ struct LoginPage<'a> {
 }
 
 /// The language for a page within a flow: the request's `ui_locales` wins.
-async fn flow_lang(p: &Provider, req: &str, fallback: Lang) -> (Lang, Option<String>, Option<String>) {
+async fn flow_lang(
+    p: &Provider,
+    req: &str,
+    fallback: Lang,
+) -> (Lang, Option<String>, Option<String>) {
     if req.is_empty() {
         return (fallback, None, None);
     }
     match p.load_pending(req).await {
-        Ok(pending) => (pending.req.lang.unwrap_or(fallback), Some(pending.client_name), pending.req.login_hint),
+        Ok(pending) => (
+            pending.req.lang.unwrap_or(fallback),
+            Some(pending.client_name),
+            pending.req.login_hint,
+        ),
         Err(_) => (fallback, None, None),
     }
 }
 
-fn render(status: StatusCode, headers: &HeaderMap, web: &WebConfig, lang: Lang, req: &str, email: &str, client_name: Option<&str>, error: Option<&str>) -> Response {
+fn render(
+    status: StatusCode,
+    headers: &HeaderMap,
+    web: &WebConfig,
+    lang: Lang,
+    req: &str,
+    email: &str,
+    client_name: Option<&str>,
+    error: Option<&str>,
+) -> Response {
     let (token, set) = csrf::token(headers, web.secure_cookies);
     let t = texts(lang);
-    let back = if req.is_empty() { "/login".to_owned() } else { format!("/login?req={req}") };
-    let page = LoginPage { t, lang_switch: lang_switch(t, &back), csrf: &token, req, email, client_name, error };
+    let back = if req.is_empty() {
+        "/login".to_owned()
+    } else {
+        format!("/login?req={req}")
+    };
+    let page = LoginPage {
+        t,
+        lang_switch: lang_switch(t, &back),
+        csrf: &token,
+        req,
+        email,
+        client_name,
+        error,
+    };
     with_cookies(html(status, &page), set)
 }
 
@@ -56,7 +87,16 @@ pub async fn get(
     let req = req_id(q.get("req"));
     let (lang, client_name, hint) = flow_lang(&state.provider, &req, lang).await;
     let email = hint.unwrap_or_default();
-    Ok(render(StatusCode::OK, &headers, &state.web, lang, &req, &email, client_name.as_deref(), None))
+    Ok(render(
+        StatusCode::OK,
+        &headers,
+        &state.web,
+        lang,
+        &req,
+        &email,
+        client_name.as_deref(),
+        None,
+    ))
 }
 
 pub async fn post(
@@ -71,22 +111,45 @@ pub async fn post(
     let t = texts(lang);
     let email = form.get("email").unwrap_or("");
     let email_shown = email.chars().take(254).collect::<String>();
-    let again = |status, msg: &str| render(status, &headers, &state.web, lang, &req, &email_shown, client_name.as_deref(), Some(msg));
+    let again = |status, msg: &str| {
+        render(
+            status,
+            &headers,
+            &state.web,
+            lang,
+            &req,
+            &email_shown,
+            client_name.as_deref(),
+            Some(msg),
+        )
+    };
     if !csrf::verify(&headers, &form) {
         return Ok(again(StatusCode::FORBIDDEN, t.err_csrf));
     }
     let password = form.get("password").unwrap_or("");
     let cont = (!req.is_empty()).then_some(req.as_str());
-    let account = match state.accounts.login(email, password, addr.ip(), lang, cont).await {
+    let account = match state
+        .accounts
+        .login(email, password, addr.ip(), lang, cont)
+        .await
+    {
         Ok(a) => a,
-        Err(AccountError::InvalidCredentials) => return Ok(again(StatusCode::UNAUTHORIZED, t.err_credentials)),
-        Err(AccountError::Throttled) => return Ok(again(StatusCode::TOO_MANY_REQUESTS, t.err_throttled)),
+        Err(AccountError::InvalidCredentials) => {
+            return Ok(again(StatusCode::UNAUTHORIZED, t.err_credentials));
+        }
+        Err(AccountError::Throttled) => {
+            return Ok(again(StatusCode::TOO_MANY_REQUESTS, t.err_throttled));
+        }
         Err(AccountError::Unverified) => return Ok(again(StatusCode::FORBIDDEN, t.err_unverified)),
         Err(e) => return Err(PageError::internal(lang, e)),
     };
     // A fresh session id at every login; the old one ends.
     if let Some(old) = cookie(&headers, SESSION_COOKIE) {
-        state.sessions.destroy(&old).await.map_err(|e| PageError::internal(lang, e))?;
+        state
+            .sessions
+            .destroy(&old)
+            .await
+            .map_err(|e| PageError::internal(lang, e))?;
     }
     let (token, _) = state
         .sessions
@@ -94,7 +157,11 @@ pub async fn post(
         .await
         .map_err(|e| PageError::internal(lang, e))?;
     let cookie = set_cookie(SESSION_COOKIE, &token, None, state.web.secure_cookies);
-    let next = if req.is_empty() { "/konto".to_owned() } else { format!("/authorize/resume?req={req}") };
+    let next = if req.is_empty() {
+        "/konto".to_owned()
+    } else {
+        format!("/authorize/resume?req={req}")
+    };
     Ok(see_other(&next, &[cookie]))
 }
 
@@ -105,12 +172,29 @@ pub async fn switch(State(web): State<WebConfig>, Query(q): Query) -> Response {
         .get("back")
         .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
         .unwrap_or("/konto");
-    see_other(back, &[set_cookie(LANG_COOKIE, lang.code(), Some(365 * 86_400), web.secure_cookies)])
+    see_other(
+        back,
+        &[set_cookie(
+            LANG_COOKIE,
+            lang.code(),
+            Some(365 * 86_400),
+            web.secure_cookies,
+        )],
+    )
 }
 
 /// Reads the session of this browser, if any.
-pub async fn current_session(sessions: &Sessions, headers: &HeaderMap, lang: Lang) -> Result<Option<(String, crate::authn::Session)>, PageError> {
-    let Some(token) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
-    let s = sessions.get(&token).await.map_err(|e| PageError::internal(lang, e))?;
+pub async fn current_session(
+    sessions: &Sessions,
+    headers: &HeaderMap,
+    lang: Lang,
+) -> Result<Option<(String, crate::authn::Session)>, PageError> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let s = sessions
+        .get(&token)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
     Ok(s.map(|s| (token, s)))
 }

@@ -14,7 +14,15 @@ use axum::response::{IntoResponse, Response};
 /// Renders a template as an HTML response.
 pub fn html<T: Template>(status: StatusCode, tpl: &T) -> Response {
     match tpl.render() {
-        Ok(body) => (status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], body).into_response(),
+        Ok(body) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            )],
+            body,
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "template rendering failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
@@ -42,9 +50,25 @@ pub fn lang_switch(t: &Texts, back: &str) -> String {
 
 /// An informational page.
 #[must_use]
-pub fn message(lang: Lang, status: StatusCode, title: fn(&Texts) -> &str, text: fn(&Texts) -> &str, link: Option<(String, &'static str)>) -> Response {
+pub fn message(
+    lang: Lang,
+    status: StatusCode,
+    title: fn(&Texts) -> &str,
+    text: fn(&Texts) -> &str,
+    link: Option<(String, &'static str)>,
+) -> Response {
     let t = texts(lang);
-    html(status, &MessagePage { t, lang_switch: lang_switch(t, "/konto"), title: title(t), text: text(t), link, is_error: false })
+    html(
+        status,
+        &MessagePage {
+            t,
+            lang_switch: lang_switch(t, "/konto"),
+            title: title(t),
+            text: text(t),
+            link,
+            is_error: false,
+        },
+    )
 }
 
 /// An error shown to a person, in their language.
@@ -60,7 +84,12 @@ pub struct PageError {
 impl PageError {
     #[must_use]
     pub fn new(status: StatusCode, lang: Lang, text: fn(&Texts) -> &str) -> Self {
-        Self { status, lang, text, cause: None }
+        Self {
+            status,
+            lang,
+            text,
+            cause: None,
+        }
     }
     #[must_use]
     pub fn bad_request(lang: Lang) -> Self {
@@ -76,7 +105,12 @@ impl PageError {
     }
     #[must_use]
     pub fn internal(lang: Lang, cause: impl std::fmt::Display) -> Self {
-        Self { status: StatusCode::INTERNAL_SERVER_ERROR, lang, text: |t| t.error_internal, cause: Some(cause.to_string()) }
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            lang,
+            text: |t| t.error_internal,
+            cause: Some(cause.to_string()),
+        }
     }
 }
 
@@ -102,7 +136,11 @@ impl IntoResponse for PageError {
 
 /// A 303 redirect (post/redirect/get), optionally setting cookies.
 pub fn see_other(location: &str, cookies: &[String]) -> Response {
-    let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, location.to_owned())]).into_response();
+    let mut resp = (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location.to_owned())],
+    )
+        .into_response();
     for c in cookies {
         if let Ok(v) = HeaderValue::from_str(c) {
             resp.headers_mut().append(header::SET_COOKIE, v);
@@ -124,7 +162,11 @@ pub fn with_cookies(mut resp: Response, cookies: impl IntoIterator<Item = String
 /// A pending-request id from a form or query: URL-safe base64 of at most 64 characters.
 #[must_use]
 pub fn req_id(v: Option<&str>) -> String {
-    v.filter(|r| r.len() <= 64 && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        .unwrap_or("")
-        .to_owned()
+    v.filter(|r| {
+        r.len() <= 64
+            && r.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+    .unwrap_or("")
+    .to_owned()
 }

@@ -24,14 +24,34 @@ struct RegisterPage<'a> {
     error: Option<&'a str>,
 }
 
-fn render(status: StatusCode, headers: &HeaderMap, web: &WebConfig, lang: Lang, req: &str, email: &str, error: Option<&str>) -> Response {
+fn render(
+    status: StatusCode,
+    headers: &HeaderMap,
+    web: &WebConfig,
+    lang: Lang,
+    req: &str,
+    email: &str,
+    error: Option<&str>,
+) -> Response {
     let (token, set) = csrf::token(headers, web.secure_cookies);
     let t = texts(lang);
-    let page = RegisterPage { t, lang_switch: lang_switch(t, "/register"), csrf: &token, req, email, error };
+    let page = RegisterPage {
+        t,
+        lang_switch: lang_switch(t, "/register"),
+        csrf: &token,
+        req,
+        email,
+        error,
+    };
     with_cookies(html(status, &page), set)
 }
 
-pub async fn get(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap, Query(q): Query) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Query(q): Query,
+) -> Response {
     let req = req_id(q.get("req"));
     render(StatusCode::OK, &headers, &state.web, lang, &req, "", None)
 }
@@ -46,16 +66,31 @@ pub async fn post(
     let req = req_id(form.get("req"));
     let email = form.get("email").unwrap_or("");
     let shown: String = email.chars().take(254).collect();
-    let again = |status, msg: &str| render(status, &headers, &state.web, lang, &req, &shown, Some(msg));
+    let again =
+        |status, msg: &str| render(status, &headers, &state.web, lang, &req, &shown, Some(msg));
     if !csrf::verify(&headers, &form) {
         return Ok(again(StatusCode::FORBIDDEN, t.err_csrf));
     }
     let cont = (!req.is_empty()).then_some(req.as_str());
-    match state.accounts.register(email, form.get("password").unwrap_or(""), lang, cont).await {
-        Ok(()) => Ok(message(lang, StatusCode::OK, |t| t.register_done_title, |t| t.register_done_text, None)),
+    match state
+        .accounts
+        .register(email, form.get("password").unwrap_or(""), lang, cont)
+        .await
+    {
+        Ok(()) => Ok(message(
+            lang,
+            StatusCode::OK,
+            |t| t.register_done_title,
+            |t| t.register_done_text,
+            None,
+        )),
         Err(AccountError::InvalidEmail) => Ok(again(StatusCode::BAD_REQUEST, t.err_email)),
-        Err(AccountError::Password(PasswordProblem::TooShort)) => Ok(again(StatusCode::BAD_REQUEST, t.err_pw_short)),
-        Err(AccountError::Password(PasswordProblem::TooLong)) => Ok(again(StatusCode::BAD_REQUEST, t.err_pw_long)),
+        Err(AccountError::Password(PasswordProblem::TooShort)) => {
+            Ok(again(StatusCode::BAD_REQUEST, t.err_pw_short))
+        }
+        Err(AccountError::Password(PasswordProblem::TooLong)) => {
+            Ok(again(StatusCode::BAD_REQUEST, t.err_pw_long))
+        }
         Err(e) => Err(PageError::internal(lang, e)),
     }
 }
@@ -71,24 +106,55 @@ struct VerifyPage<'a> {
 
 /// `GET /verify-email?token=...`: a confirmation button, so that mail scanners that fetch
 /// links do not use up the single-use token.
-pub async fn verify_get(State(web): State<WebConfig>, PageLang(lang): PageLang, headers: HeaderMap, Query(q): Query) -> Response {
+pub async fn verify_get(
+    State(web): State<WebConfig>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Query(q): Query,
+) -> Response {
     let t = texts(lang);
     let token = q.get("token").filter(|t| t.len() <= 64).unwrap_or("");
     let (csrf_token, set) = csrf::token(&headers, web.secure_cookies);
-    with_cookies(html(StatusCode::OK, &VerifyPage { t, lang_switch: lang_switch(t, "/konto"), csrf: &csrf_token, token }), set)
+    with_cookies(
+        html(
+            StatusCode::OK,
+            &VerifyPage {
+                t,
+                lang_switch: lang_switch(t, "/konto"),
+                csrf: &csrf_token,
+                token,
+            },
+        ),
+        set,
+    )
 }
 
-pub async fn verify_post(State(state): State<AppState>, PageLang(lang): PageLang, headers: HeaderMap, PageForm(form): PageForm) -> Result<Response, PageError> {
+pub async fn verify_post(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
     if !csrf::verify(&headers, &form) {
         return Err(PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf));
     }
-    match state.accounts.verify_email(form.get("token").unwrap_or("")).await {
+    match state
+        .accounts
+        .verify_email(form.get("token").unwrap_or(""))
+        .await
+    {
         Ok((_, cont)) => {
             let next = match cont {
                 Some(r) => format!("/login?req={}", req_id(Some(&r))),
                 None => "/login".into(),
             };
-            Ok(message(lang, StatusCode::OK, |t| t.verified_title, |t| t.verified_text, Some((next, texts(lang).continue_link))))
+            Ok(message(
+                lang,
+                StatusCode::OK,
+                |t| t.verified_title,
+                |t| t.verified_text,
+                Some((next, texts(lang).continue_link)),
+            ))
         }
         Err(AccountError::InvalidToken) => Ok(message(
             lang,

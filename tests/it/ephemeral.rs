@@ -1,0 +1,136 @@
+//! The short-lived store: in-process always, Redis when `BUERGERKONTO_TEST_REDIS_URL` is set.
+
+use crate::helpers::test_redis_url;
+use buergerkonto::ephemeral::Ephemeral;
+use std::time::Duration;
+
+async fn stores() -> Vec<Ephemeral> {
+    let mut v = vec![Ephemeral::connect(None, "").await.expect("memory")];
+    if let Some(url) = test_redis_url() {
+        let prefix = format!("bkt:{}:", uuid::Uuid::new_v4().simple());
+        v.push(
+            Ephemeral::connect(Some(&url), &prefix)
+                .await
+                .expect("BUERGERKONTO_TEST_REDIS_URL must be reachable"),
+        );
+    }
+    v
+}
+
+#[tokio::test]
+async fn put_get_take_once_and_counters() {
+    for s in stores().await {
+        s.put("k", "v", Duration::from_secs(60)).await.expect("put");
+        assert_eq!(s.get("k").await.expect("get").as_deref(), Some("v"));
+        assert!(
+            !s.put_if_absent("k", "w", Duration::from_secs(60))
+                .await
+                .expect("nx")
+        );
+        assert!(
+            s.put_if_absent("k2", "w", Duration::from_secs(60))
+                .await
+                .expect("nx")
+        );
+        assert_eq!(s.take("k").await.expect("take").as_deref(), Some("v"));
+        assert_eq!(s.take("k").await.expect("take"), None, "taken once");
+        s.delete("k2").await.expect("delete");
+        assert_eq!(s.get("k2").await.expect("get"), None);
+        assert_eq!(
+            s.incr_window("c", Duration::from_secs(60))
+                .await
+                .expect("incr"),
+            1
+        );
+        assert_eq!(
+            s.incr_window("c", Duration::from_secs(60))
+                .await
+                .expect("incr"),
+            2
+        );
+        assert_eq!(s.count("c").await.expect("count"), 2);
+        assert_eq!(s.count("none").await.expect("count"), 0);
+        s.ping().await.expect("ping");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_takes_yield_exactly_one_winner() {
+    for s in stores().await {
+        for round in 0..20 {
+            let key = format!("code-{round}");
+            s.put(&key, "grant", Duration::from_secs(60))
+                .await
+                .expect("put");
+            let tasks: Vec<_> = (0..8)
+                .map(|_| {
+                    let s = s.clone();
+                    let key = key.clone();
+                    tokio::spawn(async move { s.take(&key).await.expect("take") })
+                })
+                .collect();
+            let mut winners = 0;
+            for t in tasks {
+                if t.await.expect("join").is_some() {
+                    winners += 1;
+                }
+            }
+            assert_eq!(winners, 1);
+        }
+    }
+}
+
+#[tokio::test]
+async fn values_expire() {
+    // Redis: real time, short TTL.
+    for s in stores()
+        .await
+        .into_iter()
+        .filter(|s| matches!(s, Ephemeral::Redis(_)))
+    {
+        s.put("short", "v", Duration::from_millis(150))
+            .await
+            .expect("put");
+        s.incr_window("win", Duration::from_millis(150))
+            .await
+            .expect("incr");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(s.get("short").await.expect("get"), None);
+        assert_eq!(s.take("short").await.expect("take"), None);
+        assert_eq!(
+            s.incr_window("win", Duration::from_secs(60))
+                .await
+                .expect("incr"),
+            1,
+            "a new window"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn memory_values_expire_with_paused_time() {
+    let s = Ephemeral::connect(None, "").await.expect("memory");
+    s.put("short", "v", Duration::from_secs(60))
+        .await
+        .expect("put");
+    s.incr_window("win", Duration::from_secs(60))
+        .await
+        .expect("incr");
+    tokio::time::advance(Duration::from_secs(59)).await;
+    assert_eq!(s.get("short").await.expect("get").as_deref(), Some("v"));
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert_eq!(s.get("short").await.expect("get"), None);
+    assert_eq!(s.take("short").await.expect("take"), None);
+    assert!(
+        s.put_if_absent("short", "w", Duration::from_secs(1))
+            .await
+            .expect("nx"),
+        "an expired key counts as absent"
+    );
+    assert_eq!(
+        s.incr_window("win", Duration::from_secs(60))
+            .await
+            .expect("incr"),
+        1
+    );
+}

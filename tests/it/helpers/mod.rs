@@ -1,0 +1,417 @@
+//! `spawn_app`, `TestApp` and a browser with a cookie jar.
+//!
+//! Backends: SQLite and the in-process store by default; PostgreSQL (a fresh database per
+//! test) and Redis (a fresh key prefix per test) when `BUERGERKONTO_TEST_DATABASE_URL` /
+//! `BUERGERKONTO_TEST_REDIS_URL` are set. In CI (`CI=true`) both must be set.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod rp;
+
+use buergerkonto::app::Application;
+use buergerkonto::config::{Config, RawConfig};
+use reqwest::redirect::Policy;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Once;
+
+/// Which backends a test app uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL + Redis when configured, else SQLite + memory.
+    Default,
+    /// Always SQLite + memory.
+    Embedded,
+}
+
+pub fn test_pg_url() -> Option<String> {
+    let v = std::env::var("BUERGERKONTO_TEST_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty());
+    if v.is_none() && std::env::var("CI").is_ok_and(|c| c == "true") {
+        panic!(
+            "CI=true but BUERGERKONTO_TEST_DATABASE_URL is not set: backend tests must not be skipped in CI"
+        );
+    }
+    v
+}
+
+pub fn test_redis_url() -> Option<String> {
+    let v = std::env::var("BUERGERKONTO_TEST_REDIS_URL")
+        .ok()
+        .filter(|v| !v.is_empty());
+    if v.is_none() && std::env::var("CI").is_ok_and(|c| c == "true") {
+        panic!(
+            "CI=true but BUERGERKONTO_TEST_REDIS_URL is not set: backend tests must not be skipped in CI"
+        );
+    }
+    v
+}
+
+/// Creates a fresh PostgreSQL database and returns its URL.
+pub async fn fresh_pg_database(base: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(base)
+        .await
+        .expect("BUERGERKONTO_TEST_DATABASE_URL must be reachable");
+    let name = format!("bk_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(base).expect("database URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+pub fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            buergerkonto::telemetry::init("debug,sqlx=warn,hyper=info");
+        }
+    });
+}
+
+pub struct TestApp {
+    pub addr: String,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+    pub browser: reqwest::Client,
+    pub http: reqwest::Client,
+    pub tenant: String,
+    pub backend_is_pg: bool,
+}
+
+pub struct AppOptions {
+    pub backend: Backend,
+    pub tweak: fn(&mut RawConfig),
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Default,
+            tweak: |_| {},
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
+    init_logs();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let addr = format!("http://127.0.0.1:{port}");
+    let mut raw = RawConfig {
+        issuer: addr.clone(),
+        listen: format!("127.0.0.1:{port}"),
+        database_url: format!("sqlite://{}", dir.path().join("db.sqlite").display()),
+        keys_dir: dir.path().join("keys").display().to_string(),
+        outbox_dir: dir.path().join("outbox").display().to_string(),
+        ..RawConfig::default()
+    };
+    let mut backend_is_pg = false;
+    if opts.backend == Backend::Default {
+        if let Some(pg) = test_pg_url() {
+            raw.database_url = fresh_pg_database(&pg).await;
+            backend_is_pg = true;
+        }
+        if let Some(r) = test_redis_url() {
+            raw.redis_url = Some(r);
+            raw.redis_prefix = format!("bkt:{}:", uuid::Uuid::new_v4().simple());
+        }
+    }
+    (opts.tweak)(&mut raw);
+    let config = Config::from_raw(raw).expect("valid test config");
+    let app = Application::build_on(config.clone(), listener)
+        .await
+        .expect("build app");
+    tokio::spawn(app.run_until_stopped());
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client");
+    let http = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client");
+    let mut app = TestApp {
+        addr,
+        port,
+        dir,
+        config,
+        browser,
+        http,
+        tenant: String::new(),
+        backend_is_pg,
+    };
+    app.tenant = app.add_tenant("gemeinde-a", "Gemeinde A").await;
+    app
+}
+
+/// A registered test client.
+#[derive(Clone, Debug)]
+pub struct TestClient {
+    pub id: String,
+    pub secret: Option<String>,
+    pub redirect_uri: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.addr)
+    }
+
+    /// Runs the real binary with this app's configuration (same database and keys).
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> (bool, Value, String) {
+        use std::io::Write;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_buergerkonto"));
+        cmd.args(args)
+            .env(
+                "BUERGERKONTO_DATABASE_URL",
+                self.config.database_url.expose(),
+            )
+            .env("BUERGERKONTO_KEYS_DIR", &self.config.keys_dir)
+            .env("BUERGERKONTO_ISSUER", &self.addr)
+            .env("BUERGERKONTO_OUTBOX_DIR", self.outbox_dir())
+            .env_remove("BUERGERKONTO_REDIS_URL")
+            .current_dir(self.dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("run buergerkonto");
+        if let Some(s) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(s.as_bytes())
+                .expect("write stdin");
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().expect("wait");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+        (
+            out.status.success(),
+            json,
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    }
+
+    pub async fn add_tenant(&self, slug: &str, name: &str) -> String {
+        let (ok, json, err) = self.cli(&["tenant", "add", "--slug", slug, "--name", name], None);
+        assert!(ok, "tenant add failed: {err}");
+        assert_eq!(json["slug"], slug);
+        slug.to_owned()
+    }
+
+    /// A confidential portal client of `tenant` with a loopback redirect URI.
+    pub async fn add_client(&self, tenant: &str, extra: &[&str]) -> TestClient {
+        let redirect_uri = format!("http://127.0.0.1:9/cb/{}", uuid::Uuid::new_v4().simple());
+        let plr = "http://127.0.0.1:9/logged-out";
+        let mut args = vec![
+            "client",
+            "add",
+            "--tenant",
+            tenant,
+            "--name",
+            "Bürgerportal Test",
+            "--redirect-uri",
+            &redirect_uri,
+            "--post-logout-redirect-uri",
+            plr,
+        ];
+        args.extend_from_slice(extra);
+        let (ok, json, err) = self.cli(&args, None);
+        assert!(ok, "client add failed: {err}");
+        TestClient {
+            id: json["client_id"].as_str().expect("client_id").to_owned(),
+            secret: json["client_secret"].as_str().map(str::to_owned),
+            redirect_uri,
+        }
+    }
+
+    /// A verified account created by the operator command.
+    pub async fn add_user(&self, email: &str, password: &str) -> String {
+        let (ok, json, err) = self.cli(
+            &["user", "add", "--email", email, "--password-stdin"],
+            Some(password),
+        );
+        assert!(ok, "user add failed: {err}");
+        json["id"].as_str().expect("id").to_owned()
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        match &self.config.mail {
+            buergerkonto::config::MailTransport::Outbox(d) => d.clone(),
+            buergerkonto::config::MailTransport::Smtp(_) => panic!("tests use the outbox"),
+        }
+    }
+
+    /// All mails in the outbox, decoded enough to find links.
+    pub fn mails(&self) -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(self.outbox_dir())
+            .map(|r| {
+                r.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .map(|p| decode_mail(&std::fs::read_to_string(p).expect("read mail")))
+            .collect()
+    }
+
+    /// The newest link to `path` in mails to `to`.
+    pub fn mailed_link(&self, to: &str, path: &str) -> Option<String> {
+        self.mails()
+            .iter()
+            .rev()
+            .filter(|m| m.contains(&format!("To: {to}")))
+            .find_map(|m| {
+                let start = m.find(&format!("{}{path}", self.addr))?;
+                let rest = &m[start..];
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || c == '"' || c == '<')
+                    .unwrap_or(rest.len());
+                Some(rest[..end].to_owned())
+            })
+    }
+
+    /// GET with the browser.
+    pub async fn get(&self, path_or_url: &str) -> reqwest::Response {
+        let url = if path_or_url.starts_with("http") {
+            path_or_url.to_owned()
+        } else {
+            self.url(path_or_url)
+        };
+        self.browser.get(url).send().await.expect("GET")
+    }
+
+    /// POST a form with the browser.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.browser
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Fetches a page and returns the CSRF token of its form.
+    pub async fn csrf_of(&self, path: &str) -> String {
+        let body = self.get(path).await.text().await.expect("body");
+        hidden(&body, "csrf").expect("page has a csrf field")
+    }
+
+    /// Registers through the pages and confirms the mailed link.
+    pub async fn register_and_verify(&self, email: &str, password: &str) {
+        let csrf = self.csrf_of("/register").await;
+        let r = self
+            .post_form(
+                "/register",
+                &[
+                    ("csrf", &csrf),
+                    ("email", email),
+                    ("password", password),
+                    ("req", ""),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let link = self
+            .mailed_link(email, "/verify-email")
+            .expect("verification mail");
+        let page = self.get(&link).await.text().await.expect("body");
+        let token = hidden(&page, "token").expect("token field");
+        let csrf = hidden(&page, "csrf").expect("csrf");
+        let r = self
+            .post_form("/verify-email", &[("csrf", &csrf), ("token", &token)])
+            .await;
+        assert_eq!(r.status(), 200, "verification succeeds");
+    }
+
+    /// Logs in on the login page of a pending request (or plain `/login`).
+    pub async fn login(&self, req: &str, email: &str, password: &str) -> reqwest::Response {
+        let path = if req.is_empty() {
+            "/login".to_owned()
+        } else {
+            format!("/login?req={req}")
+        };
+        let csrf = self.csrf_of(&path).await;
+        self.post_form(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("req", req),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+}
+
+/// Value of `<input type="hidden" name="NAME" value="...">` in a page.
+pub fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(
+        html[start..start + end]
+            .replace("&#x2d;", "-")
+            .replace("&#x5f;", "_"),
+    )
+}
+
+/// Undoes quoted-printable soft breaks and `=3D`, and appends base64 parts decoded.
+fn decode_mail(raw: &str) -> String {
+    use base64::Engine;
+    let mut out = raw
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    for block in raw.split("\r\n\r\n") {
+        let compact: String = block.lines().map(str::trim).collect();
+        if compact.len() > 40
+            && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&compact)
+        {
+            out.push('\n');
+            out.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    out
+}
+
+/// The `Location` header of a redirect.
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .expect("a Location header")
+        .to_str()
+        .expect("ascii")
+        .to_owned()
+}
+
+/// A query parameter of a URL.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let u = url::Url::parse(url)
+        .or_else(|_| url::Url::parse(&format!("http://x{url}")))
+        .ok()?;
+    u.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}

@@ -1,0 +1,359 @@
+//! Pages for people: headers, cookies, forms, languages, messages that reveal nothing.
+
+use crate::helpers::{AppOptions, hidden, spawn_app, spawn_app_with};
+
+const PW: &str = "ein langes Passwort";
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_accessible_forms() {
+    let app = spawn_app().await;
+    let r = app.get("/login").await;
+    assert_eq!(r.status(), 200);
+    let h = r.headers().clone();
+    let csp = h["content-security-policy"].to_str().expect("csp");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    let set = h
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap_or("").to_owned())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        set.contains("bk_csrf=") && set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    assert!(
+        !set.contains("Secure"),
+        "no Secure on a plain-http loopback issuer"
+    );
+    let body = r.text().await.expect("body");
+    assert!(body.contains("<html lang=\"de\""));
+    assert!(body.contains(r#"<label for="email">"#) && body.contains(r#"id="email""#));
+    assert!(
+        body.contains(r#"autocomplete="username""#)
+            && body.contains(r#"autocomplete="current-password""#)
+    );
+    let reg = app.get("/register").await.text().await.expect("body");
+    assert!(
+        reg.contains(r#"autocomplete="new-password""#) && reg.contains(r#"autocomplete="email""#)
+    );
+    for path in [
+        "/.well-known/openid-configuration",
+        "/jwks.json",
+        "/nope",
+        "/static/style.css",
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn session_cookie_is_secure_on_an_https_issuer() {
+    let app = spawn_app_with(AppOptions {
+        tweak: |c| c.issuer = c.issuer.replace("http://", "https://"),
+        ..AppOptions::default()
+    })
+    .await;
+    app.add_user("s@example.org", PW).await;
+    let r = app.login("", "s@example.org", PW).await;
+    assert_eq!(r.status(), 303);
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap_or("").to_owned())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        set.contains("bk_session=")
+            && set.contains("Secure")
+            && set.contains("HttpOnly")
+            && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+}
+
+#[tokio::test]
+async fn english_through_accept_language_and_the_switch() {
+    let app = spawn_app().await;
+    let r = app
+        .browser
+        .get(app.url("/login"))
+        .header("accept-language", "en-GB,en;q=0.9")
+        .send()
+        .await
+        .expect("get");
+    let body = r.text().await.expect("body");
+    assert!(body.contains("<html lang=\"en\"") && body.contains("Log in"));
+    let r = app.get("/lang?to=en&back=/register").await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/register");
+    assert!(
+        app.get("/register")
+            .await
+            .text()
+            .await
+            .expect("body")
+            .contains("Create a Bürgerkonto")
+    );
+    // The switch only goes back to local paths.
+    let r = app.get("/lang?to=de&back=//evil.example/").await;
+    assert_eq!(r.headers()["location"], "/konto");
+}
+
+#[tokio::test]
+async fn login_failures_reveal_nothing_and_are_throttled() {
+    let app = spawn_app_with(AppOptions {
+        tweak: |c| c.login_max_failures_per_account = 3,
+        ..AppOptions::default()
+    })
+    .await;
+    app.add_user("known@example.org", PW).await;
+    let wrong_known = app
+        .login("", "known@example.org", "falsches Passwort")
+        .await;
+    assert_eq!(wrong_known.status(), 401);
+    let a = wrong_known.text().await.expect("body");
+    let wrong_unknown = app
+        .login("", "unknown@example.org", "falsches Passwort")
+        .await;
+    assert_eq!(wrong_unknown.status(), 401);
+    let b = wrong_unknown.text().await.expect("body");
+    let msg = "E-Mail-Adresse oder Passwort ist falsch";
+    assert!(a.contains(msg) && b.contains(msg));
+    // The third failure (the address in any case) reaches the limit: then even the right
+    // password is refused until the window ends.
+    assert_eq!(
+        app.login("", "known@example.org", "nochmal falsch")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.login("", "KNOWN@example.org", "nochmal falsch")
+            .await
+            .status(),
+        401
+    );
+    let r = app.login("", "known@example.org", PW).await;
+    assert_eq!(r.status(), 429);
+    assert!(r.text().await.expect("body").contains("15 Minuten"));
+    // Another account is not affected.
+    app.add_user("other@example.org", PW).await;
+    assert_eq!(app.login("", "other@example.org", PW).await.status(), 303);
+}
+
+#[tokio::test]
+async fn throttling_per_client_address() {
+    let app = spawn_app_with(AppOptions {
+        tweak: |c| c.login_max_failures_per_ip = 2,
+        ..AppOptions::default()
+    })
+    .await;
+    app.add_user("ip@example.org", PW).await;
+    assert_eq!(
+        app.login("", "a1@example.org", "falsch falsch")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.login("", "a2@example.org", "falsch falsch")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(app.login("", "ip@example.org", PW).await.status(), 429);
+}
+
+#[tokio::test]
+async fn forms_need_the_csrf_token() {
+    let app = spawn_app().await;
+    app.add_user("x@example.org", PW).await;
+    let _ = app.get("/login").await; // sets the CSRF cookie
+    let r = app
+        .post_form("/login", &[("email", "x@example.org"), ("password", PW)])
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = app
+        .post_form(
+            "/login",
+            &[
+                ("csrf", "forged"),
+                ("email", "x@example.org"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("csrf", "forged"),
+                ("email", "y@example.org"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let fresh = reqwest::Client::new();
+    let r = fresh
+        .post(app.url("/login"))
+        .form(&[("csrf", "x"), ("email", "x@example.org"), ("password", PW)])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 403, "no cookie, no login");
+    // Malformed bodies are a 400 page, not a 5xx.
+    let r = app
+        .browser
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(b"email=%FF&email=2".to_vec())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn registration_rules_and_no_account_enumeration() {
+    let app = spawn_app().await;
+    let csrf = app.csrf_of("/register").await;
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("csrf", &csrf),
+                ("email", "neu@example.org"),
+                ("password", "kurz"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("mindestens 8 Zeichen")
+    );
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("csrf", &csrf),
+                ("email", "kein-at-zeichen"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("gültige E-Mail-Adresse")
+    );
+
+    app.add_user("taken@example.org", PW).await;
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("csrf", &csrf),
+                ("email", "Taken@Example.org"),
+                ("password", "anderes Passwort"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let taken_page = r.text().await.expect("body");
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("csrf", &csrf),
+                ("email", "fresh@example.org"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    let fresh_page = r.text().await.expect("body");
+    let strip = |s: &str| s.replace(char::is_whitespace, "");
+    assert_eq!(
+        strip(&taken_page).len(),
+        strip(&fresh_page).len(),
+        "the same answer for taken and new addresses"
+    );
+    assert!(
+        app.mailed_link("taken@example.org", "/login").is_some(),
+        "the holder is told instead"
+    );
+    assert!(
+        app.mailed_link("taken@example.org", "/verify-email")
+            .is_none()
+    );
+    // The old password still works: nothing was overwritten.
+    assert_eq!(app.login("", "taken@example.org", PW).await.status(), 303);
+}
+
+#[tokio::test]
+async fn unverified_accounts_cannot_log_in_and_links_are_single_use() {
+    let app = spawn_app().await;
+    let csrf = app.csrf_of("/register").await;
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("csrf", &csrf),
+                ("email", "v@example.org"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app.login("", "v@example.org", PW).await;
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("noch nicht bestätigt")
+    );
+    assert_eq!(app.mails().len(), 2, "a fresh link was sent");
+    let link = app
+        .mailed_link("v@example.org", "/verify-email")
+        .expect("link");
+    let page = app.get(&link).await.text().await.expect("page");
+    let token = hidden(&page, "token").expect("token");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    assert_eq!(
+        app.post_form("/verify-email", &[("csrf", &csrf), ("token", &token)])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.post_form("/verify-email", &[("csrf", &csrf), ("token", &token)])
+            .await
+            .status(),
+        400,
+        "used up"
+    );
+    assert_eq!(
+        app.post_form("/verify-email", &[("csrf", &csrf), ("token", "made-up")])
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(app.login("", "v@example.org", PW).await.status(), 303);
+    let konto = app.get("/konto").await.text().await.expect("page");
+    assert!(konto.contains("v@example.org") && konto.contains("niedrig"));
+}

@@ -1,0 +1,196 @@
+//! Every store method on SQLite, and on PostgreSQL when `BUERGERKONTO_TEST_DATABASE_URL` is set.
+
+use crate::helpers::{fresh_pg_database, test_pg_url};
+use buergerkonto::domain::account::EmailAddress;
+use buergerkonto::domain::client::{Client, GrantType, RedirectUri, SigningAlg, SubjectType};
+use buergerkonto::domain::ids::{AccountId, ClientId, TenantSlug};
+use buergerkonto::domain::level::Loa;
+use buergerkonto::domain::scope::Scopes;
+use buergerkonto::store::{Db, StoreError};
+use serde_json::json;
+
+async fn backends() -> Vec<(tempfile::TempDir, Db)> {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sqlite = Db::connect(&format!("sqlite://{}", dir.path().join("s.db").display()))
+        .await
+        .expect("sqlite");
+    let mut v = vec![(dir, sqlite)];
+    if let Some(pg) = test_pg_url() {
+        let url = fresh_pg_database(&pg).await;
+        v.push((
+            tempfile::tempdir().expect("tmp"),
+            Db::connect(&url).await.expect("postgres"),
+        ));
+    }
+    v
+}
+
+#[tokio::test]
+async fn tenants_clients_accounts_consents_subjects_audit() {
+    for (_dir, db) in backends().await {
+        let kind = match db {
+            Db::Pg(_) => "postgres",
+            Db::Sqlite(_) => "sqlite",
+        };
+        // Tenants: unique slug.
+        let slug = TenantSlug::parse("kreis-x").expect("slug");
+        let t = db.tenants().insert(&slug, "Kreis X").await.expect("insert");
+        assert!(
+            matches!(
+                db.tenants().insert(&slug, "again").await,
+                Err(StoreError::Conflict { .. })
+            ),
+            "{kind}"
+        );
+        assert_eq!(
+            db.tenants().by_slug("kreis-x").await.expect("by slug").id,
+            t.id
+        );
+        assert_eq!(
+            db.tenants().by_id(t.id).await.expect("by id").name,
+            "Kreis X"
+        );
+        assert!(matches!(
+            db.tenants().by_slug("none").await,
+            Err(StoreError::NotFound)
+        ));
+
+        // Clients round-trip every field.
+        let c = Client {
+            id: ClientId("c1".into()),
+            tenant_id: t.id,
+            name: "Portal".into(),
+            secret_hash: Some(vec![1, 2, 3]),
+            redirect_uris: vec![RedirectUri::parse("https://p.example/cb").expect("uri")],
+            post_logout_redirect_uris: vec![
+                RedirectUri::parse("https://p.example/bye").expect("uri"),
+            ],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            scopes: Scopes::from_iter(["openid", "email"]),
+            subject_type: SubjectType::Public,
+            id_token_alg: SigningAlg::ES256,
+        };
+        db.clients().insert(&c).await.expect("insert client");
+        let back = db.clients().by_id("c1").await.expect("client");
+        assert_eq!(back.secret_hash, c.secret_hash);
+        assert_eq!(back.redirect_uris, c.redirect_uris);
+        assert_eq!(back.post_logout_redirect_uris, c.post_logout_redirect_uris);
+        assert_eq!(back.grant_types, c.grant_types);
+        assert_eq!(back.scopes, c.scopes);
+        assert_eq!(back.subject_type, SubjectType::Public);
+        assert_eq!(back.id_token_alg, SigningAlg::ES256);
+        assert!(
+            db.clients().insert(&c).await.is_err(),
+            "duplicate client id"
+        );
+        let orphan = Client {
+            id: ClientId("c2".into()),
+            tenant_id: buergerkonto::domain::ids::TenantId::new(),
+            ..c.clone()
+        };
+        assert!(
+            matches!(
+                db.clients().insert(&orphan).await,
+                Err(StoreError::Conflict { .. })
+            ),
+            "foreign key on tenant ({kind})"
+        );
+
+        // Accounts: unique e-mail enforced by the database.
+        let email = EmailAddress::parse("a@example.org").expect("email");
+        let id = db
+            .accounts()
+            .insert(&email, "$argon2id$hash", false, Loa::Low)
+            .await
+            .expect("insert account");
+        assert!(
+            db.accounts()
+                .insert(&email, "other", true, Loa::High)
+                .await
+                .expect_err("dup")
+                .is_conflict_on("email")
+        );
+        let found = db.accounts().by_email(&email).await.expect("by email");
+        assert_eq!(found.account.id, id);
+        assert_eq!(found.password_hash, "$argon2id$hash");
+        assert!(!found.account.email_verified);
+        db.accounts()
+            .set_email_verified(id, true)
+            .await
+            .expect("verify");
+        db.accounts()
+            .set_password_hash(id, "new")
+            .await
+            .expect("pw");
+        let acc = db.accounts().by_id(id).await.expect("by id");
+        assert!(acc.email_verified);
+        assert_eq!(
+            db.accounts()
+                .by_email(&email)
+                .await
+                .expect("again")
+                .password_hash,
+            "new"
+        );
+        assert!(matches!(
+            db.accounts()
+                .set_email_verified(AccountId::new(), true)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+
+        // Consents: upsert.
+        assert!(db.consents().get(id, &c.id).await.expect("get").is_none());
+        db.consents()
+            .grant(id, &c.id, &Scopes::from_iter(["openid"]))
+            .await
+            .expect("grant");
+        db.consents()
+            .grant(id, &c.id, &Scopes::from_iter(["openid", "email"]))
+            .await
+            .expect("regrant");
+        assert_eq!(
+            db.consents().get(id, &c.id).await.expect("get"),
+            Some(Scopes::from_iter(["openid", "email"]))
+        );
+
+        // Subjects: idempotent remember, resolve by sector.
+        db.subjects()
+            .remember("tenant:x", "sub1", id)
+            .await
+            .expect("remember");
+        db.subjects()
+            .remember("tenant:x", "sub1", id)
+            .await
+            .expect("remember twice");
+        assert_eq!(
+            db.subjects()
+                .resolve("tenant:x", "sub1")
+                .await
+                .expect("resolve"),
+            Some(id)
+        );
+        assert_eq!(
+            db.subjects()
+                .resolve("tenant:y", "sub1")
+                .await
+                .expect("resolve"),
+            None
+        );
+
+        // Audit log.
+        db.audit()
+            .record("test.event", Some(id), Some(&c.id), json!({"k": 1}))
+            .await
+            .expect("record");
+        db.audit()
+            .record("test.other", Some(id), None, json!({}))
+            .await
+            .expect("record");
+        let events = db.audit().for_account(id, 10).await.expect("events");
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].kind, "test.other", "newest first");
+        assert_eq!(events[1].detail.0["k"], 1);
+        db.ping().await.expect("ping");
+    }
+}
