@@ -28,11 +28,6 @@ impl Scopes {
     }
 
     #[must_use]
-    pub fn from_iter<I: IntoIterator<Item = S>, S: Into<String>>(it: I) -> Self {
-        Self(it.into_iter().map(Into::into).collect())
-    }
-
-    #[must_use]
     pub fn contains(&self, s: &str) -> bool {
         self.0.contains(s)
     }
@@ -60,6 +55,12 @@ impl Scopes {
     #[must_use]
     pub fn to_vec(&self) -> Vec<String> {
         self.0.iter().cloned().collect()
+    }
+}
+
+impl<S: Into<String>> FromIterator<S> for Scopes {
+    fn from_iter<I: IntoIterator<Item = S>>(it: I) -> Self {
+        Self(it.into_iter().map(Into::into).collect())
     }
 }
 

@@ -300,10 +300,11 @@ pub async fn validate(
 /// Among listed values any one satisfies the request, so the lowest known one counts.
 fn required_level(params: &Params) -> Result<Loa, &'static str> {
     let mut level = Loa::Low;
-    if let Some(v) = params.get("acr_values") {
-        if let Some(l) = v.split(' ').filter_map(Loa::from_acr).min() {
-            level = level.max(l);
-        }
+    if let Some(l) = params
+        .get("acr_values")
+        .and_then(|v| v.split(' ').filter_map(Loa::from_acr).min())
+    {
+        level = level.max(l);
     }
     if let Some(c) = params.get("claims") {
         let claims: serde_json::Value =

@@ -49,18 +49,25 @@ async fn flow_lang(
     }
 }
 
+/// The login page's context within an authorization flow.
+struct Flow {
+    lang: Lang,
+    req: String,
+    client_name: Option<String>,
+}
+
 fn render(
     status: StatusCode,
     headers: &HeaderMap,
     web: &WebConfig,
-    lang: Lang,
-    req: &str,
+    flow: &Flow,
     email: &str,
-    client_name: Option<&str>,
     error: Option<&str>,
 ) -> Response {
     let (token, set) = csrf::token(headers, web.secure_cookies);
-    let t = texts(lang);
+    let t = texts(flow.lang);
+    let req = flow.req.as_str();
+    let client_name = flow.client_name.as_deref();
     let back = if req.is_empty() {
         "/login".to_owned()
     } else {
@@ -87,14 +94,17 @@ pub async fn get(
     let req = req_id(q.get("req"));
     let (lang, client_name, hint) = flow_lang(&state.provider, &req, lang).await;
     let email = hint.unwrap_or_default();
+    let flow = Flow {
+        lang,
+        req,
+        client_name,
+    };
     Ok(render(
         StatusCode::OK,
         &headers,
         &state.web,
-        lang,
-        &req,
+        &flow,
         &email,
-        client_name.as_deref(),
         None,
     ))
 }
@@ -111,18 +121,13 @@ pub async fn post(
     let t = texts(lang);
     let email = form.get("email").unwrap_or("");
     let email_shown = email.chars().take(254).collect::<String>();
-    let again = |status, msg: &str| {
-        render(
-            status,
-            &headers,
-            &state.web,
-            lang,
-            &req,
-            &email_shown,
-            client_name.as_deref(),
-            Some(msg),
-        )
+    let flow = Flow {
+        lang,
+        req: req.clone(),
+        client_name,
     };
+    let again =
+        |status, msg: &str| render(status, &headers, &state.web, &flow, &email_shown, Some(msg));
     if !csrf::verify(&headers, &form) {
         return Ok(again(StatusCode::FORBIDDEN, t.err_csrf));
     }
