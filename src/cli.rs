@@ -110,10 +110,14 @@ pub enum UserCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCmd {
-    /// Create a new signing key and retire the current one (it stays in the JWKS for a while).
+    /// Create a new signing key: published in the JWKS at once, signing after the delay; the
+    /// current key signs until then and stays in the JWKS for two more days.
     Rotate {
         #[arg(long, default_value = "RS256")]
         alg: String,
+        /// Seconds until the new key signs (longer than relying parties cache the JWKS).
+        #[arg(long = "activate-in-secs", default_value_t = 600)]
+        activate_in_secs: u32,
     },
 }
 
@@ -174,12 +178,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys {
-            cmd: KeysCmd::Rotate { alg },
+            cmd:
+                KeysCmd::Rotate {
+                    alg,
+                    activate_in_secs,
+                },
         } => {
             let alg = SigningAlg::parse(&alg)
                 .with_context(|| format!("unsupported algorithm {alg} (RS256, ES256)"))?;
-            let kid = Keyring::rotate(&config.keys_dir, alg)?;
-            println!("{}", json!({ "kid": kid, "alg": alg.as_str() }));
+            let delay = chrono::Duration::seconds(i64::from(activate_in_secs));
+            let (kid, activates_at) = Keyring::rotate(&config.keys_dir, alg, delay)?;
+            println!(
+                "{}",
+                json!({ "kid": kid, "alg": alg.as_str(), "activates_at": activates_at })
+            );
             Ok(())
         }
     }

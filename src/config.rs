@@ -110,6 +110,13 @@ impl Config {
         {
             bail!("BUERGERKONTO_ISSUER must be an http(s) URL without query or fragment");
         }
+        if issuer.path() != "/" && !issuer.path().is_empty() {
+            // Pages and endpoints are served at the root of the host; a path prefix would
+            // need every link to carry it.
+            bail!(
+                "BUERGERKONTO_ISSUER must not have a path (serve Bürgerkonto at the root of its host name)"
+            );
+        }
         let listen: SocketAddr = raw.listen.parse().with_context(|| {
             format!("BUERGERKONTO_LISTEN is not an address:port: {}", raw.listen)
         })?;
@@ -158,5 +165,35 @@ impl Config {
     #[must_use]
     pub fn secure_cookies(&self) -> bool {
         self.issuer.scheme() == "https"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_issuer_and_urls() {
+        let ok = Config::from_raw(RawConfig::default()).expect("defaults are valid");
+        assert_eq!(ok.issuer_str(), "http://127.0.0.1:8080");
+        assert!(!ok.secure_cookies());
+        let with = |f: fn(&mut RawConfig)| {
+            let mut r = RawConfig::default();
+            f(&mut r);
+            Config::from_raw(r)
+        };
+        assert!(
+            with(|r| r.issuer = "https://konto.example.de/".into())
+                .expect("trailing slash")
+                .secure_cookies()
+        );
+        assert!(
+            with(|r| r.issuer = "https://example.de/konto".into()).is_err(),
+            "no path"
+        );
+        assert!(with(|r| r.issuer = "ftp://example.de".into()).is_err());
+        assert!(with(|r| r.listen = "localhost".into()).is_err());
+        assert!(with(|r| r.database_url = "mysql://x".into()).is_err());
+        assert!(with(|r| r.redis_url = Some("http://x".into())).is_err());
     }
 }

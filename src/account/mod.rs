@@ -54,6 +54,11 @@ pub struct LoginLimits {
 #[derive(Serialize, Deserialize)]
 struct VerifyToken {
     account: AccountId,
+    /// A password chosen when registering again for a not yet verified address: it replaces
+    /// the stored one only when this link is used, so whoever registered an address first
+    /// (perhaps not its owner) cannot keep a password on the owner's account.
+    #[serde(default)]
+    password_hash: Option<String>,
     /// The pending authorization request to continue after verification.
     cont: Option<String>,
     lang: Lang,
@@ -117,11 +122,19 @@ impl AccountService {
                 self.send_verification(id, &email, lang, cont).await
             }
             Err(e) if e.is_conflict_on("email") => {
-                let link = format!("{}/login", self.issuer);
-                self.mailer
-                    .send(&email, mail::already_registered(lang, &link)?)
-                    .await?;
-                Ok(())
+                let existing = self.db.accounts().by_email(&email).await?;
+                if existing.account.email_verified {
+                    let link = format!("{}/login", self.issuer);
+                    self.mailer
+                        .send(&email, mail::already_registered(lang, &link)?)
+                        .await?;
+                    Ok(())
+                } else {
+                    // Registered before but never confirmed (a lost mail, or someone else
+                    // typed this address): a new link that sets the new password.
+                    self.send_verification_with(existing.account.id, &email, lang, cont, Some(hash))
+                        .await
+                }
             }
             Err(e) => Err(e.into()),
         }
@@ -134,9 +147,22 @@ impl AccountService {
         lang: Lang,
         cont: Option<&str>,
     ) -> Result<(), AccountError> {
+        self.send_verification_with(id, email, lang, cont, None)
+            .await
+    }
+
+    async fn send_verification_with(
+        &self,
+        id: AccountId,
+        email: &EmailAddress,
+        lang: Lang,
+        cont: Option<&str>,
+        password_hash: Option<String>,
+    ) -> Result<(), AccountError> {
         let token = random_token();
         let data = VerifyToken {
             account: id,
+            password_hash,
             cont: cont.map(str::to_owned),
             lang,
         };
@@ -173,6 +199,18 @@ impl AccountService {
         let data: VerifyToken = raw
             .and_then(|r| serde_json::from_str(&r).ok())
             .ok_or(AccountError::InvalidToken)?;
+        if let Some(hash) = &data.password_hash {
+            match self
+                .db
+                .accounts()
+                .set_password_hash(data.account, hash)
+                .await
+            {
+                Ok(()) => {}
+                Err(StoreError::NotFound) => return Err(AccountError::InvalidToken),
+                Err(e) => return Err(e.into()),
+            }
+        }
         match self
             .db
             .accounts()

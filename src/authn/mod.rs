@@ -24,6 +24,8 @@ pub struct Session {
     pub acr: Loa,
     /// Client ids that received tokens in this session.
     pub clients: Vec<String>,
+    /// Unix time when the session ends; saving it again does not extend it.
+    pub expires_at: i64,
 }
 
 #[derive(Clone)]
@@ -53,10 +55,12 @@ impl Sessions {
         amr: Vec<Amr>,
     ) -> EphResult<(String, Session)> {
         let token = random_token();
+        let now = chrono::Utc::now().timestamp();
         let session = Session {
+            expires_at: now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2),
             sid: random_token(),
             account_id: account,
-            auth_time: chrono::Utc::now().timestamp(),
+            auth_time: now,
             acr: effective(proofing, strength_of(&amr)),
             amr,
             clients: Vec::new(),
@@ -83,8 +87,14 @@ impl Sessions {
     /// # Errors
     /// When the short-lived store fails.
     pub async fn save(&self, token: &str, session: &Session) -> EphResult<()> {
+        let left = session.expires_at - chrono::Utc::now().timestamp();
+        let Ok(left) = u64::try_from(left) else {
+            return self.eph.delete(&key(token)).await;
+        };
         let json = serde_json::to_string(session).unwrap_or_default();
-        self.eph.put(&key(token), &json, self.ttl).await
+        self.eph
+            .put(&key(token), &json, Duration::from_secs(left.max(1)))
+            .await
     }
 
     /// Ends a session; returns what it was.

@@ -3,9 +3,12 @@
 //! Layout: `keys/signing/<kid>.json` holds one signing key (algorithm, creation and
 //! retirement time, PKCS#8 private key in PEM) with mode 0600; `keys/pairwise.key` holds 32
 //! random bytes. Keys are generated on first start. `keys rotate` adds a new key for an
-//! algorithm and retires the old one: a retired key no longer signs but stays in the JWKS for
-//! [`RETIRED_KEY_RETENTION`], so tokens it signed still verify. Running servers notice a
-//! rotation by the folder's modification time ([`Keyring::reload_if_changed`]).
+//! algorithm that is published in the JWKS at once but signs only from its activation time
+//! (by default [`DEFAULT_ACTIVATION_DELAY`] later), so relying parties that cache the JWKS
+//! and every instance of a cluster know it before the first token it signs. The old key
+//! signs until then and stays in the JWKS for [`RETIRED_KEY_RETENTION`] after, so tokens it
+//! signed still verify. Running servers notice a rotation by the folder's modification time
+//! ([`Keyring::reload_if_changed`]); which key signs is decided at signing time.
 //!
 //! Keys are generated with aws-lc-rs; signing and verification go through jsonwebtoken with
 //! its aws-lc-rs backend. The `kid` is the RFC 7638 JWK thumbprint.
@@ -32,6 +35,10 @@ use std::time::SystemTime;
 /// still accept.
 pub const RETIRED_KEY_RETENTION: ChronoDuration = ChronoDuration::days(2);
 
+/// How long after `keys rotate` the new key starts signing: longer than the JWKS cache
+/// lifetime (5 minutes) plus the reload interval of running servers (30 seconds).
+pub const DEFAULT_ACTIVATION_DELAY: ChronoDuration = ChronoDuration::minutes(10);
+
 /// The algorithms for which a key always exists.
 pub const ALGS: [SigningAlg; 2] = [SigningAlg::RS256, SigningAlg::ES256];
 
@@ -40,14 +47,37 @@ struct KeyFile {
     kid: String,
     alg: SigningAlg,
     created_at: DateTime<Utc>,
+    /// From when the key signs; `None` means from its creation.
+    #[serde(default)]
+    activates_at: Option<DateTime<Utc>>,
+    /// From when the key no longer signs.
     retired_at: Option<DateTime<Utc>>,
     private_key_pem: String,
+}
+
+impl KeyFile {
+    fn activates(&self) -> DateTime<Utc> {
+        self.activates_at.unwrap_or(self.created_at)
+    }
+
+    /// Whether the key signs now or will sign later (not retired).
+    fn is_current(&self, now: DateTime<Utc>) -> bool {
+        self.retired_at.is_none_or(|r| r > now)
+    }
 }
 
 struct SigningKey {
     kid: String,
     alg: SigningAlg,
     key: EncodingKey,
+    activates: DateTime<Utc>,
+    retired: Option<DateTime<Utc>>,
+}
+
+impl SigningKey {
+    fn signs_at(&self, now: DateTime<Utc>) -> bool {
+        self.activates <= now && self.retired.is_none_or(|r| r > now)
+    }
 }
 
 struct VerifyKey {
@@ -56,7 +86,8 @@ struct VerifyKey {
 }
 
 struct KeySet {
-    signing: HashMap<SigningAlg, Arc<SigningKey>>,
+    /// Per algorithm, the keys that sign now or later, oldest activation first.
+    signing: HashMap<SigningAlg, Vec<Arc<SigningKey>>>,
     verify: HashMap<String, Arc<VerifyKey>>,
     jwks: Arc<Value>,
 }
@@ -174,6 +205,7 @@ fn generate(alg: SigningAlg) -> anyhow::Result<KeyFile> {
         kid: thumbprint(&jwk),
         alg,
         created_at: Utc::now(),
+        activates_at: None,
         retired_at: None,
         private_key_pem: pem("PRIVATE KEY", &pkcs8),
     })
@@ -229,7 +261,7 @@ fn save_key_file(dir: &Path, kf: &KeyFile) -> anyhow::Result<()> {
 
 fn build_set(files: &[KeyFile]) -> anyhow::Result<KeySet> {
     let now = Utc::now();
-    let mut signing = HashMap::new();
+    let mut signing: HashMap<SigningAlg, Vec<Arc<SigningKey>>> = HashMap::new();
     let mut verify = HashMap::new();
     let mut jwks = Vec::new();
     for kf in files {
@@ -263,22 +295,26 @@ fn build_set(files: &[KeyFile]) -> anyhow::Result<KeySet> {
         jwk["alg"] = json!(kf.alg.as_str());
         jwk["use"] = json!("sig");
         jwks.push(jwk);
-        if kf.retired_at.is_none() {
+        if kf.is_current(now) {
             let key = match kf.alg {
                 SigningAlg::RS256 => EncodingKey::from_rsa_pem(kf.private_key_pem.as_bytes()),
                 SigningAlg::ES256 => EncodingKey::from_ec_pem(kf.private_key_pem.as_bytes()),
             }
             .map_err(|e| anyhow!("key {}: {e}", kf.kid))?;
-            // Files are sorted by creation: the newest active key of an algorithm signs.
-            signing.insert(
-                kf.alg,
-                Arc::new(SigningKey {
+            signing
+                .entry(kf.alg)
+                .or_default()
+                .push(Arc::new(SigningKey {
                     kid: kf.kid.clone(),
                     alg: kf.alg,
                     key,
-                }),
-            );
+                    activates: kf.activates(),
+                    retired: kf.retired_at,
+                }));
         }
+    }
+    for keys in signing.values_mut() {
+        keys.sort_by_key(|k| k.activates);
     }
     Ok(KeySet {
         signing,
@@ -293,7 +329,12 @@ fn dir_mtime(dir: &Path) -> Option<SystemTime> {
         .ok()
 }
 
+/// Creates a folder only its owner can enter. An existing folder is left as it is, so a
+/// read-only mount of prepared keys works.
 fn create_private_dir(path: &Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
     std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
     #[cfg(unix)]
     {
@@ -329,7 +370,8 @@ impl Keyring {
         };
         let mut files = read_key_files(dir)?;
         for alg in ALGS {
-            if !files.iter().any(|k| k.alg == alg && k.retired_at.is_none()) {
+            let now = Utc::now();
+            if !files.iter().any(|k| k.alg == alg && k.is_current(now)) {
                 let kf = generate(alg)?;
                 save_key_file(dir, &kf)?;
                 tracing::info!(kid = %kf.kid, alg = alg.as_str(), "generated signing key");
@@ -345,22 +387,30 @@ impl Keyring {
         })
     }
 
-    /// Adds a new key for `alg` and retires the current one(s). Returns the new `kid`.
+    /// Adds a new key for `alg` that signs from `now + activate_in`, and retires the current
+    /// key(s) at that moment. Returns the new `kid` and its activation time.
     ///
     /// # Errors
     /// When the folder cannot be written.
-    pub fn rotate(dir: &Path, alg: SigningAlg) -> anyhow::Result<String> {
+    pub fn rotate(
+        dir: &Path,
+        alg: SigningAlg,
+        activate_in: ChronoDuration,
+    ) -> anyhow::Result<(String, DateTime<Utc>)> {
         // Make sure the folder and the other keys exist.
         drop(Self::load_or_init(dir)?);
-        let new = generate(alg)?;
+        let mut new = generate(alg)?;
+        let now = Utc::now();
+        let activates = now + activate_in.max(ChronoDuration::zero());
+        new.activates_at = Some(activates);
         save_key_file(dir, &new)?;
         for mut kf in read_key_files(dir)? {
-            if kf.alg == alg && kf.retired_at.is_none() && kf.kid != new.kid {
-                kf.retired_at = Some(Utc::now());
+            if kf.alg == alg && kf.is_current(now) && kf.kid != new.kid {
+                kf.retired_at = Some(activates.min(kf.retired_at.unwrap_or(activates)));
                 save_key_file(dir, &kf)?;
             }
         }
-        Ok(new.kid)
+        Ok((new.kid, activates))
     }
 
     /// Re-reads the key folder if it changed since the last look (after `keys rotate`).
@@ -407,7 +457,19 @@ impl Keyring {
     /// The `kid` that currently signs for `alg`.
     #[must_use]
     pub fn current_kid(&self, alg: SigningAlg) -> Option<String> {
-        self.current().signing.get(&alg).map(|k| k.kid.clone())
+        self.signing_key(alg).map(|k| k.kid.clone())
+    }
+
+    /// The newest key of `alg` that signs now.
+    fn signing_key(&self, alg: SigningAlg) -> Option<Arc<SigningKey>> {
+        let now = Utc::now();
+        self.current()
+            .signing
+            .get(&alg)?
+            .iter()
+            .rev()
+            .find(|k| k.signs_at(now))
+            .cloned()
     }
 
     /// Signs `claims` as a compact JWS with the current key for `alg`.
@@ -420,8 +482,7 @@ impl Keyring {
         typ: &str,
         claims: &T,
     ) -> Result<String, TokenError> {
-        let set = self.current();
-        let key = set.signing.get(&alg).ok_or(TokenError::NoKey(alg))?;
+        let key = self.signing_key(alg).ok_or(TokenError::NoKey(alg))?;
         let mut header = Header::new(jwt_alg(key.alg));
         header.kid = Some(key.kid.clone());
         header.typ = Some(typ.to_owned());

@@ -76,8 +76,23 @@ pub fn router(state: AppState) -> Router {
             "same-origin",
         ))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The request span: method, matched route (or path), request id. Never the query string,
+/// which can carry codes and tokens.
+fn request_span(req: &Request) -> tracing::Span {
+    let path = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| req.uri().path().to_owned(), |m| m.as_str().to_owned());
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id)
 }
 
 /// Sets a security header on every response that does not set it itself.

@@ -118,6 +118,12 @@ async fn commands_print_json_and_refuse_bad_input() {
             .status(),
         303
     );
+    let (ok, json, _) = app.cli(&["keys", "rotate", "--alg", "ES256"], None);
+    assert!(
+        ok && json["alg"] == "ES256" && json["kid"].is_string() && json["activates_at"].is_string()
+    );
+    let (ok, _, _) = app.cli(&["keys", "rotate", "--alg", "HS256"], None);
+    assert!(!ok, "symmetric algorithms are refused");
     let (ok, json, _) = app.cli(&["migrate"], None);
     assert!(ok && json == json!({"migrated": true}));
 }
@@ -153,12 +159,35 @@ async fn rotated_keys_keep_verifying_and_private_keys_are_never_served() {
             &json!({"iss": "x", "exp": 4_000_000_000u64}),
         )
         .expect("sign");
-    let new_kid = Keyring::rotate(dir.path(), SigningAlg::RS256).expect("rotate");
-    assert_ne!(old_kid, new_kid);
+    // Default rotation: the new key is published first and signs only after the delay.
+    let (later_kid, _) = Keyring::rotate(
+        dir.path(),
+        SigningAlg::RS256,
+        buergerkonto::keyring::DEFAULT_ACTIVATION_DELAY,
+    )
+    .expect("rotate");
     assert!(
         ring.reload_if_changed().expect("reload"),
         "the running keyring notices the rotation"
     );
+    assert_eq!(
+        ring.current_kid(SigningAlg::RS256).as_deref(),
+        Some(old_kid.as_str()),
+        "the old key still signs"
+    );
+    assert!(
+        ring.jwks()["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .any(|k| k["kid"] == later_kid.as_str()),
+        "the new key is published"
+    );
+    // An immediate rotation: the newest key signs at once; the older ones still verify.
+    let (new_kid, _) =
+        Keyring::rotate(dir.path(), SigningAlg::RS256, chrono::Duration::zero()).expect("rotate");
+    assert_ne!(old_kid, new_kid);
+    ring.reload_if_changed().expect("reload");
     assert_eq!(
         ring.current_kid(SigningAlg::RS256).as_deref(),
         Some(new_kid.as_str()),
@@ -174,7 +203,12 @@ async fn rotated_keys_keep_verifying_and_private_keys_are_never_served() {
         .iter()
         .map(|k| k["kid"].as_str().unwrap_or("").to_owned())
         .collect();
-    assert!(kids.contains(&old_kid) && kids.contains(&new_kid) && kids.len() == 3);
+    assert!(
+        kids.contains(&old_kid)
+            && kids.contains(&new_kid)
+            && kids.contains(&later_kid)
+            && kids.len() == 4
+    );
     // A second start loads the same keys instead of making new ones.
     let again = Keyring::load_or_init(dir.path()).expect("reload");
     assert_eq!(again.current_kid(SigningAlg::RS256), Some(new_kid));

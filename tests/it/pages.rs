@@ -357,3 +357,31 @@ async fn unverified_accounts_cannot_log_in_and_links_are_single_use() {
     let konto = app.get("/konto").await.text().await.expect("page");
     assert!(konto.contains("v@example.org") && konto.contains("niedrig"));
 }
+
+#[tokio::test]
+async fn registering_an_unconfirmed_address_again_lets_the_owner_set_the_password() {
+    let app = spawn_app().await;
+    // Someone registers the victim's address with their own password and never confirms.
+    let csrf = app.csrf_of("/register").await;
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("csrf", &csrf),
+                ("email", "opfer@example.org"),
+                ("password", "Passwort des Angreifers"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // The owner registers and confirms with the newest link.
+    app.register_and_verify("opfer@example.org", PW).await;
+    assert_eq!(
+        app.login("", "opfer@example.org", "Passwort des Angreifers")
+            .await
+            .status(),
+        401,
+        "the first password is gone"
+    );
+    assert_eq!(app.login("", "opfer@example.org", PW).await.status(), 303);
+}
