@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::ephemeral::Ephemeral;
 use crate::keyring::Keyring;
 use crate::mail::Mailer;
-use crate::oidc::Provider;
+use crate::oidc::{Provider, TokenSettings};
 use crate::store::Db;
 use crate::web::state::{AppState, WebConfig};
 use anyhow::Context;
@@ -22,6 +22,7 @@ pub struct Application {
     port: u16,
     router: axum::Router,
     keys: Arc<Keyring>,
+    db: Db,
 }
 
 /// The services, for commands that need them without HTTP.
@@ -53,13 +54,12 @@ impl Services {
             window: Duration::from_secs(config.login_failure_window_secs),
         };
         let accounts = AccountService::new(db.clone(), eph.clone(), mailer, issuer.clone(), limits);
-        let provider = Provider {
-            db: db.clone(),
-            eph: eph.clone(),
-            keys: keys.clone(),
-            issuer,
+        let settings = TokenSettings {
             token_ttl: config.token_ttl_secs,
+            refresh_ttl: config.refresh_token_ttl_secs,
+            refresh_idle: config.refresh_token_idle_secs,
         };
+        let provider = Provider::new(db.clone(), eph.clone(), keys.clone(), issuer, settings)?;
         Ok(Self {
             db,
             eph,
@@ -97,6 +97,7 @@ impl Application {
             web: WebConfig {
                 secure_cookies: config.secure_cookies(),
                 session_ttl_secs: config.session_ttl_secs,
+                trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             },
         };
         let port = listener.local_addr()?.port();
@@ -105,6 +106,7 @@ impl Application {
             port,
             router: crate::web::router(state),
             keys: services.keys,
+            db: services.db,
         })
     }
 
@@ -119,10 +121,21 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let keys = self.keys.clone();
+        let db = self.db.clone();
         let reload = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(30));
+            let mut n: u64 = 0;
             loop {
                 tick.tick().await;
+                n += 1;
+                // Hourly: delete refresh-token families past their absolute lifetime.
+                if n % 120 == 1 {
+                    match db.refresh_tokens().purge_expired(chrono::Utc::now()).await {
+                        Ok(0) => {}
+                        Ok(k) => tracing::info!(deleted = k, "purged expired refresh tokens"),
+                        Err(e) => tracing::warn!(error = %e, "could not purge refresh tokens"),
+                    }
+                }
                 match keys.reload_if_changed() {
                     Ok(true) => tracing::info!("reloaded signing keys"),
                     Ok(false) => {}

@@ -3,15 +3,12 @@
 
 use crate::app::{Application, Services};
 use crate::config::Config;
-use crate::crypto::{random_bytes, random_token, sha256};
-use crate::domain::client::{Client, GrantType, RedirectUri, SigningAlg, SubjectType};
-use crate::domain::ids::{ClientId, TenantSlug};
-use crate::domain::scope::Scopes;
+use crate::domain::client::SigningAlg;
+use crate::domain::ids::TenantSlug;
 use crate::keyring::Keyring;
+use crate::registry::{self, NewClient};
 use crate::store::Db;
 use anyhow::{Context, bail};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use std::io::Read;
@@ -94,6 +91,19 @@ pub enum ClientCmd {
         /// ID token signing algorithm: RS256 (default) or ES256.
         #[arg(long = "id-token-alg", default_value = "RS256")]
         id_token_alg: String,
+        /// Token endpoint authentication: client_secret_basic (default), client_secret_post,
+        /// private_key_jwt (with --jwks or --jwks-uri).
+        #[arg(long = "auth-method")]
+        auth_method: Option<String>,
+        /// The client's public keys for private_key_jwt: a JWK Set as JSON or a file holding it.
+        #[arg(long)]
+        jwks: Option<String>,
+        /// Where the client publishes its JWK Set.
+        #[arg(long = "jwks-uri")]
+        jwks_uri: Option<String>,
+        /// Where logout tokens are sent (OpenID Connect Back-Channel Logout).
+        #[arg(long = "backchannel-logout-uri")]
+        backchannel_logout_uri: Option<String>,
     },
 }
 
@@ -208,65 +218,43 @@ async fn add_client(config: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
         scopes,
         subject_type,
         id_token_alg,
+        auth_method,
+        jwks,
+        jwks_uri,
+        backchannel_logout_uri,
     } = cmd;
-    let redirect_uris = redirect_uris
-        .iter()
-        .map(|u| RedirectUri::parse(u).map_err(|e| anyhow::anyhow!("{u}: {e}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let post_logout_redirect_uris = post_logout_redirect_uris
-        .iter()
-        .map(|u| RedirectUri::parse(u).map_err(|e| anyhow::anyhow!("{u}: {e}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut grants = grant_types
-        .iter()
-        .map(|g| GrantType::parse(g).with_context(|| format!("unknown grant type {g}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if grants.is_empty() {
-        grants.push(if redirect_uris.is_empty() {
-            GrantType::ClientCredentials
-        } else {
-            GrantType::AuthorizationCode
-        });
-    }
-    if grants.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
-        bail!("authorization_code needs at least one --redirect-uri");
-    }
-    if public && grants.contains(&GrantType::ClientCredentials) {
-        bail!("a public client cannot use client_credentials");
-    }
-    let scopes = if scopes.is_empty() {
-        Scopes::from_iter(["openid", "email"])
-    } else {
-        Scopes::parse(&scopes.join(" ")).map_err(anyhow::Error::msg)?
+    let jwks = match jwks {
+        None => None,
+        Some(j) if j.trim_start().starts_with('{') => {
+            Some(serde_json::from_str(&j).context("--jwks is not JSON")?)
+        }
+        Some(path) => Some(
+            serde_json::from_str(
+                &std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?,
+            )
+            .context("--jwks file is not JSON")?,
+        ),
     };
-    let subject_type = match subject_type.as_str() {
-        "pairwise" => SubjectType::Pairwise,
-        "public" => SubjectType::Public,
-        other => bail!("unknown subject type {other} (pairwise, public)"),
+    let req = NewClient {
+        name,
+        redirect_uris,
+        post_logout_redirect_uris,
+        public,
+        token_endpoint_auth_method: auth_method,
+        grant_types,
+        scopes,
+        subject_type: Some(subject_type),
+        id_token_signed_response_alg: Some(id_token_alg),
+        jwks,
+        jwks_uri,
+        backchannel_logout_uri,
     };
-    let id_token_alg = SigningAlg::parse(&id_token_alg)
-        .with_context(|| format!("unsupported algorithm {id_token_alg}"))?;
-    if name.trim().is_empty() {
-        bail!("--name must not be empty");
-    }
     let db = Db::connect(config.database_url.expose()).await?;
     let tenant = match db.tenants().by_slug(&tenant).await {
         Err(crate::store::StoreError::NotFound) => bail!("unknown tenant {tenant}"),
         other => other?,
     };
-    let secret = (!public).then(random_token);
-    let client = Client {
-        id: ClientId(URL_SAFE_NO_PAD.encode(random_bytes::<16>())),
-        tenant_id: tenant.id,
-        name: name.trim().to_owned(),
-        secret_hash: secret.as_ref().map(|s| sha256(s.as_bytes()).to_vec()),
-        redirect_uris,
-        post_logout_redirect_uris,
-        grant_types: grants,
-        scopes,
-        subject_type,
-        id_token_alg,
-    };
+    let (client, secret) = registry::register(tenant.id, req).map_err(anyhow::Error::msg)?;
     db.clients().insert(&client).await?;
     println!(
         "{}",

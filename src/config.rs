@@ -24,12 +24,17 @@ pub struct RawConfig {
     pub outbox_dir: String,
     /// Seconds an ID token and an access token are valid.
     pub token_ttl_secs: u64,
+    /// Seconds a refresh token family lives at most, and unused at most.
+    pub refresh_token_ttl_secs: u64,
+    pub refresh_token_idle_secs: u64,
     /// Seconds a login session lasts.
     pub session_ttl_secs: u64,
     /// Failed logins per account (e-mail) and per client address in the window before refusing.
     pub login_max_failures_per_account: u64,
     pub login_max_failures_per_ip: u64,
     pub login_failure_window_secs: u64,
+    /// Comma-separated addresses of reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: String,
 }
 
 impl Default for RawConfig {
@@ -45,10 +50,13 @@ impl Default for RawConfig {
             smtp_from: "Buergerkonto <noreply@buergerkonto.invalid>".into(),
             outbox_dir: "data/outbox".into(),
             token_ttl_secs: 300,
+            refresh_token_ttl_secs: 30 * 86_400,
+            refresh_token_idle_secs: 7 * 86_400,
             session_ttl_secs: 8 * 3600,
             login_max_failures_per_account: 10,
             login_max_failures_per_ip: 50,
             login_failure_window_secs: 900,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -73,10 +81,13 @@ pub struct Config {
     pub mail: MailTransport,
     pub smtp_from: String,
     pub token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub refresh_token_idle_secs: u64,
     pub session_ttl_secs: u64,
     pub login_max_failures_per_account: u64,
     pub login_max_failures_per_ip: u64,
     pub login_failure_window_secs: u64,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Config {
@@ -131,6 +142,17 @@ impl Config {
         {
             bail!("BUERGERKONTO_REDIS_URL must start with redis:// or rediss://");
         }
+        let trusted_proxies = raw
+            .trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse().with_context(|| {
+                    format!("BUERGERKONTO_TRUSTED_PROXIES: {p} is not an IP address")
+                })
+            })
+            .collect::<anyhow::Result<Vec<std::net::IpAddr>>>()?;
         let mail = match raw.smtp_url.filter(|s| !s.is_empty()) {
             Some(u) => MailTransport::Smtp(crate::crypto::Secret::new(u)),
             None => MailTransport::Outbox(PathBuf::from(raw.outbox_dir)),
@@ -148,10 +170,13 @@ impl Config {
             mail,
             smtp_from: raw.smtp_from,
             token_ttl_secs: raw.token_ttl_secs.clamp(60, 86_400),
+            refresh_token_ttl_secs: raw.refresh_token_ttl_secs.clamp(1, 365 * 86_400),
+            refresh_token_idle_secs: raw.refresh_token_idle_secs.clamp(1, 365 * 86_400),
             session_ttl_secs: raw.session_ttl_secs.clamp(300, 30 * 86_400),
             login_max_failures_per_account: raw.login_max_failures_per_account.max(1),
             login_max_failures_per_ip: raw.login_max_failures_per_ip.max(1),
             login_failure_window_secs: raw.login_failure_window_secs.max(1),
+            trusted_proxies,
         })
     }
 
@@ -195,5 +220,13 @@ mod tests {
         assert!(with(|r| r.listen = "localhost".into()).is_err());
         assert!(with(|r| r.database_url = "mysql://x".into()).is_err());
         assert!(with(|r| r.redis_url = Some("http://x".into())).is_err());
+        assert_eq!(
+            with(|r| r.trusted_proxies = "10.0.0.1, ::1".into())
+                .expect("proxies")
+                .trusted_proxies
+                .len(),
+            2
+        );
+        assert!(with(|r| r.trusted_proxies = "10.0.0.0/8".into()).is_err());
     }
 }

@@ -19,7 +19,9 @@
 //! mail/        SMTP or outbox folder; de/en templates
 //! account/     registration, e-mail verification, password login with throttling
 //! authn/       login sessions (sid, auth_time, amr, acr)
-//! oidc/        the protocol engine: authorize, token, userinfo, discovery, logout
+//! oidc/        the protocol engine: authorize, token, refresh, introspection, revocation,
+//!              client authentication, userinfo, discovery, logout (RP-initiated, back-channel)
+//! registry.rs  checks client registrations and makes credentials
 //! web/         the only module that imports axum: router, middleware, pages, endpoints
 //! ```
 //!
@@ -37,6 +39,7 @@ pub mod ephemeral;
 pub mod keyring;
 pub mod mail;
 pub mod oidc;
+pub mod registry;
 pub mod store;
 pub mod telemetry;
 pub mod web;

@@ -14,6 +14,11 @@ use serde_json::json;
 use std::net::IpAddr;
 use std::time::Duration;
 
+/// How long a password reset link is valid.
+pub const RESET_TTL: Duration = Duration::from_secs(3600);
+/// At most one reset mail per address in this time (no mail bombing).
+pub const RESET_MAIL_INTERVAL: Duration = Duration::from_secs(60);
+
 /// How long an e-mail verification link is valid.
 pub const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -292,6 +297,99 @@ impl AccountService {
             )
             .await?;
         Ok(account)
+    }
+
+    /// Mails a single-use reset link if an account has this address. The caller shows the
+    /// same answer either way.
+    ///
+    /// # Errors
+    /// `InvalidEmail` for malformed input, or an internal failure.
+    pub async fn request_reset(&self, email: &str, lang: Lang) -> Result<(), AccountError> {
+        let email = EmailAddress::parse(email).map_err(|_| AccountError::InvalidEmail)?;
+        let gate = format!("reset-sent:{}", token_digest(email.as_str()));
+        if !self
+            .eph
+            .put_if_absent(&gate, "1", RESET_MAIL_INTERVAL)
+            .await?
+        {
+            return Ok(());
+        }
+        let account = match self.db.accounts().by_email(&email).await {
+            Ok(a) => a.account,
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let token = random_token();
+        self.eph
+            .put(
+                &format!("reset:{}", token_digest(&token)),
+                &account.id.to_string(),
+                RESET_TTL,
+            )
+            .await?;
+        let link = format!("{}/password/reset?token={token}", self.issuer);
+        self.mailer
+            .send(&email, mail::password_reset(lang, &link)?)
+            .await?;
+        self.db
+            .audit()
+            .record(
+                "account.password_reset_requested",
+                Some(account.id),
+                None,
+                json!({}),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a new password with a reset link (once). Proves control of the mailbox, so the
+    /// address counts as verified. The caller ends the account's sessions.
+    ///
+    /// # Errors
+    /// `Password` for a password that breaks the policy (the link stays usable),
+    /// `InvalidToken` for unknown, used or expired links.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        password: &str,
+    ) -> Result<AccountId, AccountError> {
+        check_new_password(password).map_err(AccountError::Password)?;
+        if token.len() > 64 {
+            return Err(AccountError::InvalidToken);
+        }
+        let id: AccountId = self
+            .eph
+            .take(&format!("reset:{}", token_digest(token)))
+            .await?
+            .and_then(|s| s.parse().ok())
+            .map(AccountId)
+            .ok_or(AccountError::InvalidToken)?;
+        let hash = crypto::hash_password(password.to_owned()).await?;
+        match self.db.accounts().set_password_hash(id, &hash).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(AccountError::InvalidToken),
+            Err(e) => return Err(e.into()),
+        }
+        self.db.accounts().set_email_verified(id, true).await?;
+        self.db
+            .audit()
+            .record("account.password_reset", Some(id), None, json!({}))
+            .await?;
+        Ok(id)
+    }
+
+    /// Whether a reset link is (still) usable, without using it.
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn reset_link_valid(&self, token: &str) -> Result<bool, AccountError> {
+        Ok(token.len() <= 64
+            && self
+                .eph
+                .get(&format!("reset:{}", token_digest(token)))
+                .await?
+                .is_some())
     }
 
     /// Creates a verified account (operator command `user add`).

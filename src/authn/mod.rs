@@ -1,9 +1,11 @@
 //! Login sessions: who is logged in in this browser, since when, with which methods, at
 //! which level, and which portals were given tokens in this session (for logout).
 //!
-//! A session lives in the short-lived store under the SHA-256 of its cookie value, so a leak
-//! of the store does not hand out cookies. The `sid` claim is a separate random value: portals
-//! see `sid`, never the cookie. Every login creates a fresh cookie value (no fixation).
+//! A session lives in the short-lived store under the SHA-256 of its cookie value (its
+//! *handle*), so a leak of the store does not hand out cookies. The `sid` claim is a separate
+//! random value: portals see `sid`, never the cookie. Every login creates a fresh cookie value
+//! (no fixation). Each account has an index of its session handles, so the citizen can see
+//! and end sessions, and a password reset can end them all.
 
 use crate::crypto::{random_token, token_digest};
 use crate::domain::ids::AccountId;
@@ -24,8 +26,14 @@ pub struct Session {
     pub acr: Loa,
     /// Client ids that received tokens in this session.
     pub clients: Vec<String>,
+    /// Unix time when the session started.
+    #[serde(default)]
+    pub created_at: i64,
     /// Unix time when the session ends; saving it again does not extend it.
     pub expires_at: i64,
+    /// The browser's `User-Agent`, shortened, so the citizen can recognise the session.
+    #[serde(default)]
+    pub user_agent: String,
 }
 
 #[derive(Clone)]
@@ -34,8 +42,24 @@ pub struct Sessions {
     ttl: Duration,
 }
 
-fn key(token: &str) -> String {
-    format!("sess:{}", token_digest(token))
+/// The store handle of a session: the digest of its cookie value.
+#[must_use]
+pub fn handle_of(token: &str) -> String {
+    token_digest(token)
+}
+
+fn key(handle: &str) -> String {
+    format!("sess:{handle}")
+}
+
+fn index(account: AccountId) -> String {
+    format!("acct-sess:{account}")
+}
+
+fn valid_handle(h: &str) -> bool {
+    h.len() == 43
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Sessions {
@@ -53,19 +77,29 @@ impl Sessions {
         account: AccountId,
         proofing: Loa,
         amr: Vec<Amr>,
+        user_agent: &str,
     ) -> EphResult<(String, Session)> {
         let token = random_token();
         let now = chrono::Utc::now().timestamp();
         let session = Session {
             expires_at: now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            created_at: now,
             sid: random_token(),
             account_id: account,
             auth_time: now,
             acr: effective(proofing, strength_of(&amr)),
             amr,
             clients: Vec::new(),
+            user_agent: user_agent
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect(),
         };
         self.save(&token, &session).await?;
+        self.eph
+            .set_add(&index(account), &handle_of(&token), self.ttl)
+            .await?;
         Ok((token, session))
     }
 
@@ -77,27 +111,34 @@ impl Sessions {
         if token.len() > 64 {
             return Ok(None);
         }
+        self.get_handle(&handle_of(token)).await
+    }
+
+    async fn get_handle(&self, handle: &str) -> EphResult<Option<Session>> {
         Ok(self
             .eph
-            .get(&key(token))
+            .get(&key(handle))
             .await?
             .and_then(|s| serde_json::from_str(&s).ok()))
     }
 
+    /// Stores a changed session, keeping its expiry.
+    ///
     /// # Errors
     /// When the short-lived store fails.
     pub async fn save(&self, token: &str, session: &Session) -> EphResult<()> {
+        let handle = handle_of(token);
         let left = session.expires_at - chrono::Utc::now().timestamp();
         let Ok(left) = u64::try_from(left) else {
-            return self.eph.delete(&key(token)).await;
+            return self.eph.delete(&key(&handle)).await;
         };
         let json = serde_json::to_string(session).unwrap_or_default();
         self.eph
-            .put(&key(token), &json, Duration::from_secs(left.max(1)))
+            .put(&key(&handle), &json, Duration::from_secs(left.max(1)))
             .await
     }
 
-    /// Ends a session; returns what it was.
+    /// Ends the session of a cookie value; returns what it was.
     ///
     /// # Errors
     /// When the short-lived store fails.
@@ -105,10 +146,63 @@ impl Sessions {
         if token.len() > 64 {
             return Ok(None);
         }
-        Ok(self
+        self.destroy_handle(&handle_of(token)).await
+    }
+
+    async fn destroy_handle(&self, handle: &str) -> EphResult<Option<Session>> {
+        let s: Option<Session> = self
             .eph
-            .take(&key(token))
+            .take(&key(handle))
             .await?
-            .and_then(|s| serde_json::from_str(&s).ok()))
+            .and_then(|s| serde_json::from_str(&s).ok());
+        if let Some(s) = &s {
+            self.eph.set_remove(&index(s.account_id), handle).await?;
+        }
+        Ok(s)
+    }
+
+    /// The account's live sessions with their handles, newest first.
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn list(&self, account: AccountId) -> EphResult<Vec<(String, Session)>> {
+        let mut out = Vec::new();
+        for handle in self.eph.set_members(&index(account)).await? {
+            match self.get_handle(&handle).await? {
+                Some(s) if s.account_id == account => out.push((handle, s)),
+                // Expired: drop it from the index.
+                _ => self.eph.set_remove(&index(account), &handle).await?,
+            }
+        }
+        out.sort_by_key(|(_, s)| std::cmp::Reverse(s.created_at));
+        Ok(out)
+    }
+
+    /// Ends one of the account's sessions by handle (from the account page).
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn end(&self, account: AccountId, handle: &str) -> EphResult<Option<Session>> {
+        if !valid_handle(handle) {
+            return Ok(None);
+        }
+        match self.get_handle(handle).await? {
+            Some(s) if s.account_id == account => self.destroy_handle(handle).await,
+            _ => Ok(None),
+        }
+    }
+
+    /// Ends every session of an account; returns them.
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn end_all(&self, account: AccountId) -> EphResult<Vec<Session>> {
+        let mut ended = Vec::new();
+        for (handle, _) in self.list(account).await? {
+            if let Some(s) = self.destroy_handle(&handle).await? {
+                ended.push(s);
+            }
+        }
+        Ok(ended)
     }
 }

@@ -105,14 +105,56 @@ impl SigningAlg {
     }
 }
 
+/// How a client authenticates at the token endpoint (OIDC Core §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// A shared secret; `client_secret_basic` and `client_secret_post` are both accepted.
+    ClientSecretBasic,
+    ClientSecretPost,
+    /// A JWT signed with a key from the client's registered JWKS (RFC 7523).
+    PrivateKeyJwt,
+    /// A public client: no authentication, PKCE instead.
+    None,
+}
+
+impl ClientAuthMethod {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "client_secret_post" => Some(Self::ClientSecretPost),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
+        }
+    }
+}
+
 /// A registered client.
 #[derive(Clone, Debug)]
 pub struct Client {
     pub id: ClientId,
     pub tenant_id: TenantId,
     pub name: String,
-    /// SHA-256 of the client secret; `None` for public clients.
+    pub auth_method: ClientAuthMethod,
+    /// SHA-256 of the client secret, for the secret methods.
     pub secret_hash: Option<Vec<u8>>,
+    /// Public keys for `private_key_jwt`: a JWK Set, or where to fetch it.
+    pub jwks: Option<serde_json::Value>,
+    pub jwks_uri: Option<String>,
+    /// Where back-channel logout tokens go (OIDC Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<RedirectUri>,
     pub redirect_uris: Vec<RedirectUri>,
     pub post_logout_redirect_uris: Vec<RedirectUri>,
     pub grant_types: Vec<GrantType>,
@@ -124,7 +166,7 @@ pub struct Client {
 impl Client {
     #[must_use]
     pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none()
+        self.auth_method == ClientAuthMethod::None
     }
 
     /// Exact, byte-for-byte match against the registered redirect URIs.

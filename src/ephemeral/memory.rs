@@ -86,6 +86,54 @@ impl MemoryStore {
         }))
     }
 
+    // Sets are stored as newline-separated members (members never contain newlines).
+    pub async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> EphResult<()> {
+        self.with(|m, now| {
+            let entry = m
+                .entry(key.to_owned())
+                .or_insert_with(|| (String::new(), now + ttl));
+            if entry.1 <= now {
+                *entry = (String::new(), now + ttl);
+            }
+            entry.1 = entry.1.max(now + ttl);
+            if !entry.0.lines().any(|l| l == member) {
+                if !entry.0.is_empty() {
+                    entry.0.push('\n');
+                }
+                entry.0.push_str(member);
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn set_remove(&self, key: &str, member: &str) -> EphResult<()> {
+        self.with(|m, _| {
+            if let Some(entry) = m.get_mut(key) {
+                entry.0 = entry
+                    .0
+                    .lines()
+                    .filter(|l| *l != member)
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn set_members(&self, key: &str) -> EphResult<Vec<String>> {
+        Ok(self.with(|m, now| {
+            m.get(key)
+                .filter(|(_, exp)| *exp > now)
+                .map(|(v, _)| {
+                    v.lines()
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        }))
+    }
+
     pub async fn ping(&self) -> EphResult<()> {
         Ok(())
     }

@@ -105,6 +105,26 @@ impl Ephemeral {
             .unwrap_or(0))
     }
 
+    /// Adds `member` to the set at `key`; the set lives at least `ttl` from now.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> EphResult<()> {
+        dispatch!(self, |s| s.set_add(key, member, ttl).await)
+    }
+
+    /// # Errors
+    /// When the backend fails.
+    pub async fn set_remove(&self, key: &str, member: &str) -> EphResult<()> {
+        dispatch!(self, |s| s.set_remove(key, member).await)
+    }
+
+    /// # Errors
+    /// When the backend fails.
+    pub async fn set_members(&self, key: &str) -> EphResult<Vec<String>> {
+        dispatch!(self, |s| s.set_members(key).await)
+    }
+
     /// # Errors
     /// When the backend fails.
     pub async fn ping(&self) -> EphResult<()> {

@@ -19,6 +19,8 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+const SET_ADD: &str = "redis.call('SADD', KEYS[1], ARGV[1]) \
+    if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 1";
 const INCR_WINDOW: &str = "local n = redis.call('INCR', KEYS[1]) \
     if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n";
 
@@ -102,6 +104,36 @@ impl RedisStore {
             .key(self.k(key))
             .arg(ms(window))
             .invoke_async(&mut c)
+            .await
+            .map_err(|e| err(&e))
+    }
+
+    pub async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> EphResult<()> {
+        let mut c = self.conn.clone();
+        redis::Script::new(SET_ADD)
+            .key(self.k(key))
+            .arg(member)
+            .arg(ms(ttl))
+            .invoke_async::<()>(&mut c)
+            .await
+            .map_err(|e| err(&e))
+    }
+
+    pub async fn set_remove(&self, key: &str, member: &str) -> EphResult<()> {
+        let mut c = self.conn.clone();
+        redis::cmd("SREM")
+            .arg(self.k(key))
+            .arg(member)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| err(&e))
+    }
+
+    pub async fn set_members(&self, key: &str) -> EphResult<Vec<String>> {
+        let mut c = self.conn.clone();
+        redis::cmd("SMEMBERS")
+            .arg(self.k(key))
+            .query_async(&mut c)
             .await
             .map_err(|e| err(&e))
     }

@@ -89,6 +89,37 @@ pub fn already_registered(lang: Lang, link: &str) -> Result<Mail, MailError> {
     })
 }
 
+#[derive(Template)]
+#[template(path = "mail/reset.txt")]
+struct ResetTxt<'a> {
+    de: bool,
+    link: &'a str,
+}
+#[derive(Template)]
+#[template(path = "mail/reset.html")]
+struct ResetHtml<'a> {
+    de: bool,
+    link: &'a str,
+}
+
+/// The password reset mail.
+///
+/// # Errors
+/// When a template fails to render.
+pub fn password_reset(lang: Lang, link: &str) -> Result<Mail, MailError> {
+    let de = lang == Lang::De;
+    Ok(Mail {
+        subject: if de {
+            "Neues Passwort für Ihr Bürgerkonto"
+        } else {
+            "A new password for your Bürgerkonto"
+        }
+        .into(),
+        text: ResetTxt { de, link }.render()?,
+        html: ResetHtml { de, link }.render()?,
+    })
+}
+
 /// Sends mail through SMTP or into the outbox folder.
 #[derive(Clone)]
 pub enum Mailer {

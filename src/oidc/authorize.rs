@@ -202,6 +202,10 @@ pub async fn validate(
     if !scopes.contains("openid") {
         return Err(req.error(ErrorCode::InvalidScope, "scope must contain openid"));
     }
+    // offline_access (OIDC Core §11) depends on the refresh_token grant, not on the
+    // registered scopes; for clients without that grant it is ignored, as the spec says.
+    let offline = scopes.contains("offline_access") && client.allows_grant(GrantType::RefreshToken);
+    let scopes: Scopes = scopes.iter().filter(|s| *s != "offline_access").collect();
     let unknown: Vec<String> = scopes
         .difference(&client.scopes)
         .into_iter()
@@ -218,6 +222,10 @@ pub async fn validate(
             &format!("scope not allowed: {}", unknown.join(" ")),
         ));
     }
+    let scopes: Scopes = scopes
+        .iter()
+        .chain(offline.then_some("offline_access"))
+        .collect();
     req.scope = scopes.to_string();
 
     // PKCE (RFC 7636): S256 only; required for public clients.

@@ -73,6 +73,10 @@ pub struct AccessTokenClaims {
     pub acr: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The grant this token belongs to (one code exchange and its refresh tokens), so that
+    /// revoking the grant revokes the token.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gid: Option<uuid::Uuid>,
 }
 
 /// Signing algorithm for access tokens: ES256 is about 20 times cheaper than RS256.

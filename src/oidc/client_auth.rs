@@ -1,33 +1,71 @@
-//! Client authentication at the token endpoint (RFC 6749 §2.3, OIDC Core §9):
-//! `client_secret_basic`, `client_secret_post`, and `none` for public clients (which must
-//! then prove possession through PKCE).
+//! Client authentication (RFC 6749 §2.3, OIDC Core §9): `client_secret_basic`,
+//! `client_secret_post`, `private_key_jwt` (RFC 7523 §2.2), and `none` for public clients
+//! (which must then prove possession through PKCE).
 
 use super::Provider;
 use super::error::{ErrorCode, OAuthError};
-use crate::crypto::{ct_eq, sha256};
-use crate::domain::client::Client;
+use crate::crypto::{ct_eq, sha256, token_digest};
+use crate::domain::client::{Client, ClientAuthMethod};
 use crate::domain::params::Params;
 use crate::store::StoreError;
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use percent_encoding::percent_decode_str;
+use serde::Deserialize;
+use std::time::Duration;
+
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Credentials as presented.
 #[derive(Debug)]
-pub struct Presented {
-    pub client_id: String,
-    pub secret: Option<String>,
-    pub via_basic: bool,
+pub enum Presented {
+    Secret {
+        client_id: String,
+        secret: String,
+    },
+    Assertion {
+        client_id: Option<String>,
+        assertion: String,
+    },
+    None {
+        client_id: String,
+    },
 }
 
-/// Reads the credentials from an `Authorization: Basic` header and/or the form.
+fn invalid_client(d: &str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidClient, d)
+}
+
+/// Reads the credentials from an `Authorization: Basic` header, the form, or a client assertion.
 ///
 /// # Errors
-/// `invalid_request` for a malformed header or two methods at once; `invalid_client` when
-/// no client is named.
+/// `invalid_request` for two methods at once; `invalid_client` for malformed or missing credentials.
 pub fn presented(authorization: Option<&str>, form: &Params) -> Result<Presented, OAuthError> {
     let form_id = form.get("client_id");
     let form_secret = form.get("client_secret");
+    let assertion_type = form.get("client_assertion_type");
+    let assertion = form.get("client_assertion");
+    let methods = usize::from(authorization.is_some())
+        + usize::from(form_secret.is_some())
+        + usize::from(assertion_type.is_some() || assertion.is_some());
+    if methods > 1 {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "use one client authentication method",
+        ));
+    }
+    if assertion_type.is_some() || assertion.is_some() {
+        if assertion_type != Some(JWT_BEARER) {
+            return Err(invalid_client("unsupported client_assertion_type"));
+        }
+        let assertion = assertion.ok_or_else(|| invalid_client("client_assertion is missing"))?;
+        return Ok(Presented::Assertion {
+            client_id: form_id.map(str::to_owned),
+            assertion: assertion.to_owned(),
+        });
+    }
     if let Some(h) = authorization {
         let (scheme, value) = h.split_once(' ').unwrap_or((h, ""));
         if !scheme.eq_ignore_ascii_case("basic") {
@@ -36,7 +74,7 @@ pub fn presented(authorization: Option<&str>, form: &Params) -> Result<Presented
                 "unsupported Authorization scheme",
             ));
         }
-        let bad = || OAuthError::new(ErrorCode::InvalidClient, "malformed Basic credentials");
+        let bad = || invalid_client("malformed Basic credentials");
         let decoded = STANDARD.decode(value.trim()).map_err(|_| bad())?;
         let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
         let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
@@ -49,53 +87,177 @@ pub fn presented(authorization: Option<&str>, form: &Params) -> Result<Presented
             .decode_utf8()
             .map_err(|_| bad())?
             .into_owned();
-        if form_secret.is_some() {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidRequest,
-                "use one client authentication method",
-            ));
-        }
         if form_id.is_some_and(|f| f != id) {
             return Err(OAuthError::new(
                 ErrorCode::InvalidRequest,
                 "client_id does not match the credentials",
             ));
         }
-        return Ok(Presented {
+        return Ok(Presented::Secret {
             client_id: id,
-            secret: Some(secret),
-            via_basic: true,
+            secret,
         });
     }
-    let id = form_id.ok_or_else(|| {
-        OAuthError::new(ErrorCode::InvalidClient, "client authentication is missing")
-    })?;
-    Ok(Presented {
-        client_id: id.to_owned(),
-        secret: form_secret.map(str::to_owned),
-        via_basic: false,
+    let id = form_id
+        .ok_or_else(|| invalid_client("client authentication is missing"))?
+        .to_owned();
+    Ok(match form_secret {
+        Some(s) => Presented::Secret {
+            client_id: id,
+            secret: s.to_owned(),
+        },
+        None => Presented::None { client_id: id },
     })
 }
 
+#[derive(Deserialize)]
+struct AssertionClaims {
+    iss: String,
+    sub: String,
+    exp: i64,
+    jti: String,
+}
+
+/// Algorithms accepted for client assertions (asymmetric only).
+const ASSERTION_ALGS: [Algorithm; 6] = [
+    Algorithm::RS256,
+    Algorithm::PS256,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+    Algorithm::RS512,
+];
+
+/// The longest an assertion may be valid for: bounds the replay store.
+const MAX_ASSERTION_LIFETIME: i64 = 3600;
+
 impl Provider {
-    /// Authenticates the client. Unknown clients and wrong secrets are the same error.
+    /// Authenticates the client. Unknown clients and wrong credentials are the same error.
+    /// `endpoint` is the URL the request was sent to (an accepted assertion audience).
     ///
     /// # Errors
     /// `invalid_client` (401) on any failure to authenticate.
-    pub async fn authenticate_client(&self, p: &Presented) -> Result<Client, OAuthError> {
-        let invalid = || OAuthError::new(ErrorCode::InvalidClient, "client authentication failed");
-        if p.client_id.len() > 128 {
-            return Err(invalid());
+    pub async fn authenticate_client(
+        &self,
+        p: &Presented,
+        endpoint: &str,
+    ) -> Result<Client, OAuthError> {
+        let failed = || invalid_client("client authentication failed");
+        let id = match p {
+            Presented::Secret { client_id, .. } | Presented::None { client_id } => {
+                client_id.clone()
+            }
+            Presented::Assertion {
+                client_id: Some(id),
+                ..
+            } => id.clone(),
+            Presented::Assertion {
+                client_id: None,
+                assertion,
+            } => unverified_iss(assertion).ok_or_else(failed)?,
+        };
+        if id.len() > 128 {
+            return Err(failed());
         }
-        let client = match self.db.clients().by_id(&p.client_id).await {
+        let client = match self.client(&id).await {
             Ok(c) => c,
-            Err(StoreError::NotFound) => return Err(invalid()),
+            Err(StoreError::NotFound) => return Err(failed()),
             Err(e) => return Err(e.into()),
         };
-        match (&client.secret_hash, &p.secret) {
-            (Some(hash), Some(secret)) if ct_eq(hash, &sha256(secret.as_bytes())) => Ok(client),
-            (None, None) => Ok(client),
-            _ => Err(invalid()),
+        match (p, client.auth_method) {
+            (
+                Presented::Secret { secret, .. },
+                ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost,
+            ) => match &client.secret_hash {
+                Some(hash) if ct_eq(hash, &sha256(secret.as_bytes())) => Ok(client),
+                _ => Err(failed()),
+            },
+            (Presented::None { .. }, ClientAuthMethod::None) => Ok(client),
+            (Presented::Assertion { assertion, .. }, ClientAuthMethod::PrivateKeyJwt) => {
+                self.check_assertion(&client, assertion, endpoint).await.map_err(|e| {
+                    tracing::info!(client_id = %client.id, reason = %e, "client assertion refused");
+                    failed()
+                })?;
+                Ok(client)
+            }
+            _ => Err(failed()),
         }
     }
+
+    /// RFC 7523 §3: signature by a registered key, iss = sub = client_id, our audience,
+    /// expiry, and a `jti` never seen before.
+    async fn check_assertion(
+        &self,
+        client: &Client,
+        assertion: &str,
+        endpoint: &str,
+    ) -> Result<(), String> {
+        if assertion.len() > 8192 {
+            return Err("assertion too large".into());
+        }
+        let header = jsonwebtoken::decode_header(assertion).map_err(|_| "malformed assertion")?;
+        if !ASSERTION_ALGS.contains(&header.alg) {
+            return Err("assertion algorithm not allowed".into());
+        }
+        let set: JwkSet = serde_json::from_value(self.client_jwks(client).await?)
+            .map_err(|e| format!("client JWKS malformed: {e}"))?;
+        let candidates: Vec<_> = set
+            .keys
+            .iter()
+            .filter(|k| header.kid.is_none() || k.common.key_id == header.kid)
+            .collect();
+        let audiences = [
+            self.issuer.clone(),
+            format!("{}/token", self.issuer),
+            endpoint.to_owned(),
+        ];
+        let mut last = String::from("no matching key");
+        for jwk in candidates {
+            let Ok(key) = DecodingKey::from_jwk(jwk) else {
+                continue;
+            };
+            let mut v = Validation::new(header.alg);
+            v.leeway = 30;
+            v.set_issuer(&[&client.id.0]);
+            v.set_audience(&audiences);
+            v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+            match jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &v) {
+                Ok(data) => {
+                    let c = data.claims;
+                    let now = chrono::Utc::now().timestamp();
+                    if c.sub != client.id.0 || c.iss != client.id.0 {
+                        return Err("iss and sub must be the client_id".into());
+                    }
+                    if c.exp - now > MAX_ASSERTION_LIFETIME {
+                        return Err("assertion lives too long".into());
+                    }
+                    if c.jti.is_empty() || c.jti.len() > 256 {
+                        return Err("jti missing".into());
+                    }
+                    let ttl =
+                        Duration::from_secs(u64::try_from(c.exp - now + 60).unwrap_or(60).max(60));
+                    let key = format!("jti:{}:{}", client.id, token_digest(&c.jti));
+                    if !self
+                        .eph
+                        .put_if_absent(&key, "1", ttl)
+                        .await
+                        .map_err(|e| e.to_string())?
+                    {
+                        return Err("assertion jti replayed".into());
+                    }
+                    return Ok(());
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(last)
+    }
+}
+
+/// The `iss` of a JWT, without verifying it (only to find the client whose keys verify it).
+fn unverified_iss(jwt: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v["iss"].as_str().map(str::to_owned)
 }

@@ -2,23 +2,41 @@
 //! tokens. No axum and no SQL: it works on parsed parameters and calls `store`, `ephemeral`
 //! and `keyring`; `web::oidc` adapts it to HTTP.
 //!
-//! Specs: OpenID Connect Core 1.0, Discovery 1.0, RP-Initiated Logout 1.0; RFC 6749 (OAuth
-//! 2.0), RFC 7636 (PKCE), RFC 9207 (`iss` in authorization responses), RFC 9068 (JWT access
-//! tokens), RFC 9700 (security BCP).
+//! Specs: OpenID Connect Core 1.0, Discovery 1.0, RP-Initiated Logout 1.0, Back-Channel
+//! Logout 1.0; RFC 6749 (OAuth 2.0), RFC 7636 (PKCE), RFC 7009 (revocation), RFC 7523
+//! (`private_key_jwt`), RFC 7662 (introspection), RFC 9068 (JWT access tokens), RFC 9207
+//! (`iss` in authorization responses), RFC 9700 (security BCP).
 
 pub mod authorize;
+pub mod backchannel;
 pub mod claims;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
+pub mod introspect;
 pub mod logout;
+pub mod revoke;
 pub mod token;
 pub mod userinfo;
 
+use crate::domain::client::Client;
 use crate::ephemeral::Ephemeral;
 use crate::keyring::Keyring;
-use crate::store::Db;
-use std::sync::Arc;
+use crate::store::{Db, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Lifetimes and limits of issued tokens.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenSettings {
+    /// ID and access tokens, seconds.
+    pub token_ttl: u64,
+    /// Absolute lifetime of a refresh token family, seconds.
+    pub refresh_ttl: u64,
+    /// How long a refresh token may lie unused, seconds.
+    pub refresh_idle: u64,
+}
 
 /// Everything the protocol engine needs.
 #[derive(Clone)]
@@ -30,11 +48,111 @@ pub struct Provider {
     pub issuer: String,
     /// Lifetime of ID and access tokens, seconds.
     pub token_ttl: u64,
+    pub settings: TokenSettings,
+    /// Outgoing HTTP: client `jwks_uri`s and back-channel logout.
+    pub http: reqwest::Client,
+    clients: Arc<Mutex<HashMap<String, (Client, Instant)>>>,
+    jwks: Arc<Mutex<HashMap<String, (serde_json::Value, Instant)>>>,
 }
 
 /// Scopes this provider knows.
-pub const SUPPORTED_SCOPES: [&str; 2] = ["openid", "email"];
+pub const SUPPORTED_SCOPES: [&str; 3] = ["openid", "email", "offline_access"];
 /// How long an authorization code is valid (RFC 6749 §4.1.2 recommends at most 10 minutes).
 pub const CODE_TTL_SECS: u64 = 60;
 /// How long a pending authorization request (while the citizen logs in) is kept.
 pub const PENDING_TTL_SECS: u64 = 30 * 60;
+/// How long a client registration is cached in each instance: changes by `client add` and
+/// the admin API take effect within this time.
+pub const CLIENT_CACHE: Duration = Duration::from_secs(10);
+/// How long a fetched client JWKS is cached.
+pub const JWKS_CACHE: Duration = Duration::from_secs(300);
+
+impl Provider {
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(
+        db: Db,
+        eph: Ephemeral,
+        keys: Arc<Keyring>,
+        issuer: String,
+        settings: TokenSettings,
+    ) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(3))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("buergerkonto")
+            .build()?;
+        Ok(Self {
+            db,
+            eph,
+            keys,
+            issuer,
+            token_ttl: settings.token_ttl,
+            settings,
+            http,
+            clients: Arc::default(),
+            jwks: Arc::default(),
+        })
+    }
+
+    /// A client by id, from a short cache (the token endpoint's hot path).
+    ///
+    /// # Errors
+    /// `NotFound` or a backend error.
+    pub async fn client(&self, id: &str) -> Result<Client, StoreError> {
+        let now = Instant::now();
+        if let Some((c, at)) = lock(&self.clients).get(id)
+            && now.duration_since(*at) < CLIENT_CACHE
+        {
+            return Ok(c.clone());
+        }
+        let c = self.db.clients().by_id(id).await?;
+        let mut cache = lock(&self.clients);
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(id.to_owned(), (c.clone(), now));
+        Ok(c)
+    }
+
+    /// The client's JWK Set: registered inline, or fetched from its `jwks_uri` (cached).
+    ///
+    /// # Errors
+    /// A description when the set cannot be had.
+    pub async fn client_jwks(&self, client: &Client) -> Result<serde_json::Value, String> {
+        if let Some(j) = &client.jwks {
+            return Ok(j.clone());
+        }
+        let uri = client.jwks_uri.as_ref().ok_or("client has no JWKS")?;
+        if let Some((j, at)) = lock(&self.jwks).get(uri)
+            && at.elapsed() < JWKS_CACHE
+        {
+            return Ok(j.clone());
+        }
+        let resp = self
+            .http
+            .get(uri)
+            .send()
+            .await
+            .map_err(|e| format!("fetching jwks_uri: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("jwks_uri answered {}", resp.status()));
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| format!("reading jwks_uri: {e}"))?;
+        if bytes.len() > 64 * 1024 {
+            return Err("jwks_uri document too large".into());
+        }
+        let j: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| format!("jwks_uri is not JSON: {e}"))?;
+        lock(&self.jwks).insert(uri.clone(), (j.clone(), Instant::now()));
+        Ok(j)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

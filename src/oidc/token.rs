@@ -1,4 +1,4 @@
-//! The token endpoint (RFC 6749 §3.2, §4.1.3; OIDC Core §3.1.3).
+//! The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; OIDC Core §3.1.3, §12).
 
 use super::Provider;
 use super::authorize::CodeGrant;
@@ -6,8 +6,15 @@ use super::claims::{ACCESS_TOKEN_ALG, AccessTokenClaims, IdTokenClaims, at_hash}
 use super::error::{ErrorCode, OAuthError};
 use crate::crypto::{is_pkce_value, log_prefix, pkce_s256_matches, random_token, token_digest};
 use crate::domain::client::{Client, GrantType};
+use crate::domain::ids::AccountId;
+use crate::domain::level::{Amr, Loa};
 use crate::domain::params::Params;
+use crate::domain::scope::Scopes;
+use crate::store::refresh_tokens::{RefreshRecord, Rotation};
+use chrono::{Duration as ChronoDuration, Utc};
 use serde::Serialize;
+use std::time::Duration;
+use uuid::Uuid;
 
 /// A token request, one variant per supported `grant_type`.
 #[derive(Debug)]
@@ -17,6 +24,18 @@ pub enum TokenRequest {
         redirect_uri: Option<String>,
         code_verifier: Option<String>,
     },
+    RefreshToken {
+        refresh_token: String,
+        scope: Option<String>,
+    },
+    ClientCredentials {
+        scope: Option<String>,
+    },
+}
+
+fn required<'a>(form: &'a Params, name: &str) -> Result<&'a str, OAuthError> {
+    form.get(name)
+        .ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, format!("{name} is missing")))
 }
 
 impl TokenRequest {
@@ -25,12 +44,16 @@ impl TokenRequest {
     pub fn parse(form: &Params) -> Result<Self, OAuthError> {
         match form.get("grant_type") {
             Some("authorization_code") => Ok(TokenRequest::AuthorizationCode {
-                code: form
-                    .get("code")
-                    .ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, "code is missing"))?
-                    .to_owned(),
+                code: required(form, "code")?.to_owned(),
                 redirect_uri: form.get("redirect_uri").map(str::to_owned),
                 code_verifier: form.get("code_verifier").map(str::to_owned),
+            }),
+            Some("refresh_token") => Ok(TokenRequest::RefreshToken {
+                refresh_token: required(form, "refresh_token")?.to_owned(),
+                scope: form.get("scope").map(str::to_owned),
+            }),
+            Some("client_credentials") => Ok(TokenRequest::ClientCredentials {
+                scope: form.get("scope").map(str::to_owned),
             }),
             Some(_) => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
@@ -40,6 +63,14 @@ impl TokenRequest {
                 ErrorCode::InvalidRequest,
                 "grant_type is missing",
             )),
+        }
+    }
+
+    fn grant_type(&self) -> GrantType {
+        match self {
+            TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
+            TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
         }
     }
 }
@@ -52,7 +83,22 @@ pub struct TokenResponse {
     pub expires_in: u64,
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+}
+
+/// What a citizen's tokens are about: the same for a code exchange and a refresh.
+struct Grant {
+    gid: Uuid,
+    account_id: AccountId,
+    sub: String,
+    scope: String,
+    auth_time: i64,
+    acr: Loa,
+    amr: Vec<Amr>,
+    sid: String,
+    nonce: Option<String>,
 }
 
 impl Provider {
@@ -65,6 +111,12 @@ impl Provider {
         client: &Client,
         req: TokenRequest,
     ) -> Result<TokenResponse, OAuthError> {
+        if !client.allows_grant(req.grant_type()) {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "the client may not use this grant type",
+            ));
+        }
         match req {
             TokenRequest::AuthorizationCode {
                 code,
@@ -79,6 +131,13 @@ impl Provider {
                 )
                 .await
             }
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope,
+            } => self.refresh(client, &refresh_token, scope.as_deref()).await,
+            TokenRequest::ClientCredentials { scope } => {
+                self.client_credentials(client, scope.as_deref())
+            }
         }
     }
 
@@ -90,23 +149,28 @@ impl Provider {
         redirect_uri: Option<&str>,
         verifier: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
-        if !client.allows_grant(GrantType::AuthorizationCode) {
-            return Err(OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                "client may not use this grant",
-            ));
-        }
         let invalid = |d: &str| OAuthError::new(ErrorCode::InvalidGrant, d);
         if code.len() > 64 {
             return Err(invalid("invalid authorization code"));
         }
+        let digest = token_digest(code);
         // Take-once: a replayed code finds nothing.
-        let grant: CodeGrant = self
-            .eph
-            .take(&format!("code:{}", token_digest(code)))
-            .await?
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .ok_or_else(|| invalid("invalid, expired or already used authorization code"))?;
+        let Some(raw) = self.eph.take(&format!("code:{digest}")).await? else {
+            // RFC 6749 §4.1.2: a code used twice revokes what it produced.
+            if let Some(gid) = self
+                .eph
+                .get(&format!("code-used:{digest}"))
+                .await?
+                .and_then(|g| g.parse().ok())
+            {
+                tracing::warn!("authorization code replayed: revoking its grant");
+                self.revoke_grant(gid).await?;
+            }
+            return Err(invalid(
+                "invalid, expired or already used authorization code",
+            ));
+        };
+        let grant: CodeGrant = serde_json::from_str(&raw).map_err(OAuthError::internal)?;
         if grant.client_id != client.id.0 {
             return Err(invalid("the code was issued to another client"));
         }
@@ -125,33 +189,104 @@ impl Provider {
             }
             (None, None) => {}
         }
-        let now = chrono::Utc::now().timestamp();
+        let gid = Uuid::now_v7();
+        self.eph
+            .put(
+                &format!("code-used:{digest}"),
+                &gid.to_string(),
+                Duration::from_secs(self.settings.token_ttl.max(600)),
+            )
+            .await?;
+        let scopes = crate::domain::scope::Scopes::parse(&grant.scope).unwrap_or_default();
+        let g = Grant {
+            gid,
+            account_id: grant.account_id,
+            sub: grant.sub,
+            scope: grant.scope,
+            auth_time: grant.auth_time,
+            acr: grant.acr,
+            amr: grant.amr,
+            sid: grant.sid,
+            nonce: grant.nonce,
+        };
+        // OIDC Core §11: a refresh token only with offline_access, for clients allowed to use it.
+        let refresh =
+            if scopes.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
+                let now = Utc::now();
+                Some(
+                    self.new_refresh_token(client, &g, now + secs(self.settings.refresh_ttl))
+                        .await?,
+                )
+            } else {
+                None
+            };
+        self.issue(client, &g, refresh)
+    }
+
+    async fn new_refresh_token(
+        &self,
+        client: &Client,
+        g: &Grant,
+        family_expires_at: chrono::DateTime<Utc>,
+    ) -> Result<String, OAuthError> {
+        let token = random_token();
+        let now = Utc::now();
+        self.db
+            .refresh_tokens()
+            .insert(&RefreshRecord {
+                token_hash: token_digest(&token),
+                family_id: g.gid,
+                client_id: client.id.0.clone(),
+                account_id: g.account_id,
+                sub: g.sub.clone(),
+                scope: g.scope.clone(),
+                auth_time: g.auth_time,
+                acr: g.acr,
+                amr: g.amr.clone(),
+                sid: g.sid.clone(),
+                created_at: now,
+                expires_at: (now + secs(self.settings.refresh_idle)).min(family_expires_at),
+                family_expires_at,
+            })
+            .await?;
+        Ok(token)
+    }
+
+    /// Signs the access token and the ID token of a grant.
+    fn issue(
+        &self,
+        client: &Client,
+        g: &Grant,
+        refresh_token: Option<String>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let now = Utc::now().timestamp();
         let exp = now + i64::try_from(self.token_ttl).unwrap_or(300);
         let access = AccessTokenClaims {
             iss: self.issuer.clone(),
-            sub: grant.sub.clone(),
+            sub: g.sub.clone(),
             aud: self.issuer.clone(),
             exp,
             iat: now,
             jti: random_token(),
             client_id: client.id.0.clone(),
-            scope: grant.scope.clone(),
-            auth_time: Some(grant.auth_time),
-            acr: Some(grant.acr.acr().to_owned()),
-            sid: Some(grant.sid.clone()),
+            scope: g.scope.clone(),
+            auth_time: Some(g.auth_time),
+            acr: Some(g.acr.acr().to_owned()),
+            sid: Some(g.sid.clone()),
+            gid: Some(g.gid),
         };
         let access_token = self.keys.sign(ACCESS_TOKEN_ALG, "at+jwt", &access)?;
         let id = IdTokenClaims {
             iss: self.issuer.clone(),
-            sub: grant.sub,
+            sub: g.sub.clone(),
             aud: client.id.0.clone(),
             exp,
             iat: now,
-            auth_time: grant.auth_time,
-            nonce: grant.nonce,
-            acr: grant.acr.acr().to_owned(),
-            amr: grant.amr.iter().map(|a| a.as_str().to_owned()).collect(),
-            sid: grant.sid,
+            auth_time: g.auth_time,
+            nonce: g.nonce.clone(),
+            acr: g.acr.acr().to_owned(),
+            amr: g.amr.iter().map(|a| a.as_str().to_owned()).collect(),
+            sid: g.sid.clone(),
             azp: client.id.0.clone(),
             at_hash: Some(at_hash(client.id_token_alg, &access_token)),
         };
@@ -160,21 +295,164 @@ impl Provider {
             access_token,
             token_type: "Bearer",
             expires_in: self.token_ttl,
-            scope: grant.scope,
+            scope: g.scope.clone(),
+            refresh_token,
             id_token: Some(id_token),
         })
     }
 
-    /// Verifies one of our access tokens (signature, issuer, audience, expiry).
+    /// Refresh (RFC 6749 §6) with rotation; a reused token revokes its family (RFC 9700 §4.14.2).
+    #[tracing::instrument(skip_all, fields(client_id = %client.id))]
+    async fn refresh(
+        &self,
+        client: &Client,
+        token: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let invalid = |d: &str| OAuthError::new(ErrorCode::InvalidGrant, d);
+        if token.len() > 64 {
+            return Err(invalid("invalid refresh token"));
+        }
+        let rec = match self
+            .db
+            .refresh_tokens()
+            .use_once(&token_digest(token), &client.id.0)
+            .await?
+        {
+            Rotation::Rotated(r) => r,
+            Rotation::Reused { family_id } => {
+                tracing::warn!(family = %family_id, "refresh token reused: family revoked");
+                self.revoke_grant(family_id).await?;
+                self.db
+                    .audit()
+                    .record(
+                        "token.refresh_reuse",
+                        None,
+                        Some(&client.id),
+                        serde_json::json!({ "family": family_id }),
+                    )
+                    .await?;
+                return Err(invalid(
+                    "the refresh token was already used; all tokens of this grant are revoked",
+                ));
+            }
+            Rotation::Invalid => return Err(invalid("invalid or revoked refresh token")),
+        };
+        if rec.is_expired(Utc::now()) {
+            return Err(invalid("the refresh token has expired"));
+        }
+        if self
+            .eph
+            .get(&format!("revoked-gid:{}", rec.family_id))
+            .await?
+            .is_some()
+        {
+            return Err(invalid("the grant was revoked"));
+        }
+        let granted = Scopes::parse(&rec.scope).unwrap_or_default();
+        let scope = match scope {
+            None => rec.scope.clone(),
+            Some(s) => {
+                let asked =
+                    Scopes::parse(s).map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e))?;
+                if !asked.is_subset(&granted) {
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidScope,
+                        "scope exceeds the original grant",
+                    ));
+                }
+                asked.to_string()
+            }
+        };
+        let g = Grant {
+            gid: rec.family_id,
+            account_id: rec.account_id,
+            sub: rec.sub.clone(),
+            // The refresh token keeps the full grant; a narrowed scope applies to this access token.
+            scope: rec.scope.clone(),
+            auth_time: rec.auth_time,
+            acr: rec.acr,
+            amr: rec.amr.clone(),
+            sid: rec.sid.clone(),
+            nonce: None,
+        };
+        let next = self
+            .new_refresh_token(client, &g, rec.family_expires_at)
+            .await?;
+        let g = Grant { scope, ..g };
+        self.issue(client, &g, Some(next))
+    }
+
+    /// client_credentials (RFC 6749 §4.4): a token about the client itself, limited to the
+    /// scopes registered for it.
+    fn client_credentials(
+        &self,
+        client: &Client,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
+        if client.is_public() {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "public clients cannot use client_credentials",
+            ));
+        }
+        let scopes = match scope {
+            None => client.scopes.clone(),
+            Some(s) => {
+                let asked =
+                    Scopes::parse(s).map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e))?;
+                let unknown = asked.difference(&client.scopes);
+                if !unknown.is_empty() {
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidScope,
+                        format!("scope not allowed: {}", unknown.join(" ")),
+                    ));
+                }
+                asked
+            }
+        };
+        let now = Utc::now().timestamp();
+        let claims = AccessTokenClaims {
+            iss: self.issuer.clone(),
+            sub: client.id.0.clone(),
+            aud: self.issuer.clone(),
+            exp: now + i64::try_from(self.token_ttl).unwrap_or(300),
+            iat: now,
+            jti: random_token(),
+            client_id: client.id.0.clone(),
+            scope: scopes.to_string(),
+            auth_time: None,
+            acr: None,
+            sid: None,
+            gid: None,
+        };
+        let access_token = self.keys.sign(ACCESS_TOKEN_ALG, "at+jwt", &claims)?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.token_ttl,
+            scope: claims.scope,
+            refresh_token: None,
+            id_token: None,
+        })
+    }
+
+    /// Verifies one of our access tokens (signature, issuer, audience, expiry). Revocation is
+    /// checked by [`Provider::check_access_token`].
     ///
     /// # Errors
     /// `invalid_token` when it does not verify.
     pub fn verify_access_token(&self, token: &str) -> Result<AccessTokenClaims, OAuthError> {
-        if token.len() > 4096 {
-            return Err(OAuthError::new(
+        let invalid = || {
+            OAuthError::new(
                 ErrorCode::InvalidToken,
-                "the access token is invalid",
-            ));
+                "the access token is invalid or expired",
+            )
+        };
+        // RFC 9068 §4: only tokens typed as access tokens (an ID token is not one).
+        let typ = jsonwebtoken::decode_header(token).ok().and_then(|h| h.typ);
+        if token.len() > 4096 || typ.as_deref() != Some("at+jwt") {
+            return Err(invalid());
         }
         self.keys
             .verify::<AccessTokenClaims>(token, |v| {
@@ -182,11 +460,10 @@ impl Provider {
                 v.set_audience(&[&self.issuer]);
                 v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
             })
-            .map_err(|_| {
-                OAuthError::new(
-                    ErrorCode::InvalidToken,
-                    "the access token is invalid or expired",
-                )
-            })
+            .map_err(|_| invalid())
     }
+}
+
+fn secs(s: u64) -> ChronoDuration {
+    ChronoDuration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 4_000))
 }

@@ -13,7 +13,7 @@ impl Provider {
     /// # Errors
     /// `invalid_token` for bad, expired or orphaned tokens; `insufficient_scope` without `openid`.
     pub async fn userinfo(&self, access_token: &str) -> Result<Value, OAuthError> {
-        let at = self.verify_access_token(access_token)?;
+        let at = self.check_access_token(access_token).await?;
         let scopes = Scopes::parse(&at.scope).unwrap_or_default();
         if !scopes.contains("openid") {
             return Err(OAuthError::new(
@@ -27,7 +27,7 @@ impl Provider {
                 "the access token is no longer valid",
             )
         };
-        let client = match self.db.clients().by_id(&at.client_id).await {
+        let client = match self.client(&at.client_id).await {
             Ok(c) => c,
             Err(StoreError::NotFound) => return Err(gone()),
             Err(e) => return Err(e.into()),

@@ -1,7 +1,9 @@
 //! Registered clients: portals (relying parties) and authority systems.
 
 use super::{Db, StoreError, StoreResult, on_db, parse_list};
-use crate::domain::client::{Client, GrantType, RedirectUri, SigningAlg, SubjectType};
+use crate::domain::client::{
+    Client, ClientAuthMethod, GrantType, RedirectUri, SigningAlg, SubjectType,
+};
 use crate::domain::ids::{ClientId, TenantId};
 use crate::domain::scope::Scopes;
 use chrono::{DateTime, Utc};
@@ -22,6 +24,10 @@ struct Row {
     id_token_alg: String,
     #[allow(dead_code)]
     created_at: DateTime<Utc>,
+    token_endpoint_auth_method: String,
+    jwks: Option<Json<serde_json::Value>>,
+    jwks_uri: Option<String>,
+    backchannel_logout_uri: Option<String>,
 }
 
 impl TryFrom<Row> for Client {
@@ -31,7 +37,16 @@ impl TryFrom<Row> for Client {
             id: ClientId(r.id),
             tenant_id: TenantId(r.tenant_id),
             name: r.name,
+            auth_method: ClientAuthMethod::parse(&r.token_endpoint_auth_method).ok_or_else(
+                || StoreError::Corrupt(format!("auth method {}", r.token_endpoint_auth_method)),
+            )?,
             secret_hash: r.secret_hash,
+            jwks: r.jwks.map(|j| j.0),
+            jwks_uri: r.jwks_uri,
+            backchannel_logout_uri: r
+                .backchannel_logout_uri
+                .map(|u| RedirectUri::parse(&u).map_err(|e| StoreError::Corrupt(e.into())))
+                .transpose()?,
             redirect_uris: parse_list(
                 r.redirect_uris.0,
                 |s| RedirectUri::parse(s).ok(),
@@ -65,10 +80,12 @@ impl Db {
 }
 
 const INSERT: &str = "INSERT INTO clients (id, tenant_id, name, secret_hash, redirect_uris, \
-    post_logout_redirect_uris, grant_types, scopes, subject_type, id_token_alg, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    post_logout_redirect_uris, grant_types, scopes, subject_type, id_token_alg, created_at, \
+    token_endpoint_auth_method, jwks, jwks_uri, backchannel_logout_uri) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 const BY_ID: &str = "SELECT id, tenant_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
-    grant_types, scopes, subject_type, id_token_alg, created_at FROM clients WHERE id = $1";
+    grant_types, scopes, subject_type, id_token_alg, created_at, token_endpoint_auth_method, jwks, jwks_uri, \
+    backchannel_logout_uri FROM clients WHERE id = $1";
 
 fn strings<T>(items: &[T], f: impl Fn(&T) -> &str) -> Json<Vec<String>> {
     Json(items.iter().map(|i| f(i).to_owned()).collect())
@@ -94,6 +111,10 @@ impl Clients<'_> {
             .bind(subject_type)
             .bind(c.id_token_alg.as_str())
             .bind(Utc::now())
+            .bind(c.auth_method.as_str())
+            .bind(c.jwks.as_ref().map(Json))
+            .bind(c.jwks_uri.as_deref())
+            .bind(c.backchannel_logout_uri.as_ref().map(RedirectUri::as_str))
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;

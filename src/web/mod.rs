@@ -41,6 +41,24 @@ pub fn router(state: AppState) -> Router {
         .route("/authorize/resume", get(oidc::resume))
         .route("/consent", get(oidc::consent_get).post(oidc::consent_post))
         .route("/token", axum::routing::post(oidc::token))
+        .route("/introspect", axum::routing::post(oidc::introspect))
+        .route("/revoke", axum::routing::post(oidc::revoke))
+        .route(
+            "/password/forgot",
+            get(pages::password::forgot_get).post(pages::password::forgot_post),
+        )
+        .route(
+            "/password/reset",
+            get(pages::password::reset_get).post(pages::password::reset_post),
+        )
+        .route(
+            "/konto/sessions/end",
+            axum::routing::post(pages::account::end_session),
+        )
+        .route(
+            "/konto/consents/withdraw",
+            axum::routing::post(pages::account::withdraw_consent),
+        )
         .route("/userinfo", get(oidc::userinfo).post(oidc::userinfo))
         .route("/logout", get(oidc::logout).post(oidc::logout))
         .route("/logout/confirm", axum::routing::post(oidc::logout_confirm))

@@ -350,6 +350,32 @@ pub async fn consent_post(
     finish(&state, &req, &token, &mut session, lang).await
 }
 
+/// Reads the form and authenticates the client for a back-channel endpoint at `path`.
+async fn authenticated(
+    p: &Provider,
+    headers: &HeaderMap,
+    form: Result<OAuthForm, OAuthError>,
+    path: &str,
+) -> Result<(crate::domain::client::Client, Params), OAuthError> {
+    let OAuthForm(form) = form?;
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
+    let creds = presented(auth, &form)?;
+    let client = p
+        .authenticate_client(&creds, &format!("{}{path}", p.issuer))
+        .await?;
+    Ok((client, form))
+}
+
+fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
 /// `POST /token`.
 pub async fn token(
     State(p): State<Provider>,
@@ -357,25 +383,53 @@ pub async fn token(
     form: Result<OAuthForm, OAuthError>,
 ) -> Response {
     let result = async {
-        let OAuthForm(form) = form?;
-        let auth = headers
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or("\u{0}"));
-        let creds = presented(auth, &form)?;
-        let client = p.authenticate_client(&creds).await?;
+        let (client, form) = authenticated(&p, &headers, form, "/token").await?;
         let req = TokenRequest::parse(&form)?;
         p.token(&client, req).await
     }
     .await;
     match result {
-        Ok(t) => {
-            let mut resp = Json(t).into_response();
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp.headers_mut()
-                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            resp
+        Ok(t) => no_store(Json(t).into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /introspect` (RFC 7662): confidential clients only.
+pub async fn introspect(
+    State(p): State<Provider>,
+    headers: HeaderMap,
+    form: Result<OAuthForm, OAuthError>,
+) -> Response {
+    let result = async {
+        let (client, form) = authenticated(&p, &headers, form, "/introspect").await?;
+        if client.is_public() {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidClient,
+                "introspection needs client authentication",
+            ));
         }
+        p.introspect(&client, &form).await
+    }
+    .await;
+    match result {
+        Ok(v) => no_store(Json(v).into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /revoke` (RFC 7009): 200 for revoked and for unknown tokens.
+pub async fn revoke(
+    State(p): State<Provider>,
+    headers: HeaderMap,
+    form: Result<OAuthForm, OAuthError>,
+) -> Response {
+    let result = async {
+        let (client, form) = authenticated(&p, &headers, form, "/revoke").await?;
+        p.revoke(&client, &form).await
+    }
+    .await;
+    match result {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => e.into_response(),
     }
 }
@@ -511,6 +565,7 @@ async fn end_session(
     if let Some(t) = token {
         match state.sessions.destroy(&t).await {
             Ok(Some(s)) => {
+                state.provider.backchannel_logout(s.clone());
                 let _ = state
                     .provider
                     .db

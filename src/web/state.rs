@@ -10,6 +10,8 @@ use axum::extract::FromRef;
 pub struct WebConfig {
     pub secure_cookies: bool,
     pub session_ttl_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
 }
 
 #[derive(Clone, FromRef)]

@@ -385,3 +385,99 @@ async fn registering_an_unconfirmed_address_again_lets_the_owner_set_the_passwor
     );
     assert_eq!(app.login("", "opfer@example.org", PW).await.status(), 303);
 }
+
+#[tokio::test]
+async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+    // Not trusted: a spoofed X-Forwarded-For does not escape the per-address limit.
+    let app = spawn_app_with(AppOptions {
+        tweak: |c| c.login_max_failures_per_ip = 2,
+        ..AppOptions::default()
+    })
+    .await;
+    app.add_user("p@example.org", PW).await;
+    for (i, xff) in ["10.0.0.1", "10.0.0.2"].iter().enumerate() {
+        let csrf = app.csrf_of("/login").await;
+        let r = app
+            .browser
+            .post(app.url("/login"))
+            .header("x-forwarded-for", *xff)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", &format!("n{i}@example.org")),
+                ("password", "falsch falsch"),
+            ])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), 401);
+    }
+    let csrf = app.csrf_of("/login").await;
+    let r = app
+        .browser
+        .post(app.url("/login"))
+        .header("x-forwarded-for", "10.0.0.3")
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "p@example.org"),
+            ("password", PW),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 429);
+
+    // Behind a trusted proxy (the loopback peer here), each citizen's address counts alone.
+    let app = spawn_app_with(AppOptions {
+        tweak: |c| {
+            c.login_max_failures_per_ip = 2;
+            c.trusted_proxies = "127.0.0.1".into();
+        },
+        ..AppOptions::default()
+    })
+    .await;
+    app.add_user("p@example.org", PW).await;
+    for i in 0..2 {
+        let csrf = app.csrf_of("/login").await;
+        let r = app
+            .browser
+            .post(app.url("/login"))
+            .header("x-forwarded-for", "203.0.113.7, 127.0.0.1")
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", &format!("m{i}@example.org")),
+                ("password", "falsch falsch"),
+            ])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), 401);
+    }
+    let login_from = |xff: &'static str| {
+        let app = &app;
+        async move {
+            let csrf = app.csrf_of("/login").await;
+            app.browser
+                .post(app.url("/login"))
+                .header("x-forwarded-for", xff)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("email", "p@example.org"),
+                    ("password", PW),
+                ])
+                .send()
+                .await
+                .expect("post")
+                .status()
+        }
+    };
+    assert_eq!(
+        login_from("203.0.113.7").await,
+        429,
+        "the failing address is limited"
+    );
+    assert_eq!(
+        login_from("1.2.3.4, 198.51.100.9").await,
+        303,
+        "another citizen is not (the spoofable left entry is ignored)"
+    );
+}

@@ -2,7 +2,9 @@
 
 use crate::helpers::{fresh_pg_database, test_pg_url};
 use buergerkonto::domain::account::EmailAddress;
-use buergerkonto::domain::client::{Client, GrantType, RedirectUri, SigningAlg, SubjectType};
+use buergerkonto::domain::client::{
+    Client, ClientAuthMethod, GrantType, RedirectUri, SigningAlg, SubjectType,
+};
 use buergerkonto::domain::ids::{AccountId, ClientId, TenantSlug};
 use buergerkonto::domain::level::Loa;
 use buergerkonto::domain::scope::Scopes;
@@ -60,7 +62,11 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
             id: ClientId("c1".into()),
             tenant_id: t.id,
             name: "Portal".into(),
+            auth_method: ClientAuthMethod::PrivateKeyJwt,
             secret_hash: Some(vec![1, 2, 3]),
+            jwks: Some(json!({"keys": []})),
+            jwks_uri: Some("https://p.example/jwks".into()),
+            backchannel_logout_uri: Some(RedirectUri::parse("https://p.example/bcl").expect("uri")),
             redirect_uris: vec![RedirectUri::parse("https://p.example/cb").expect("uri")],
             post_logout_redirect_uris: vec![
                 RedirectUri::parse("https://p.example/bye").expect("uri"),
@@ -79,6 +85,10 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
         assert_eq!(back.scopes, c.scopes);
         assert_eq!(back.subject_type, SubjectType::Public);
         assert_eq!(back.id_token_alg, SigningAlg::ES256);
+        assert_eq!(back.auth_method, ClientAuthMethod::PrivateKeyJwt);
+        assert_eq!(back.jwks, c.jwks);
+        assert_eq!(back.jwks_uri, c.jwks_uri);
+        assert_eq!(back.backchannel_logout_uri, c.backchannel_logout_uri);
         assert!(
             db.clients().insert(&c).await.is_err(),
             "duplicate client id"

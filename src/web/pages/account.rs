@@ -1,16 +1,35 @@
-//! The citizen's account page.
+//! The citizen's account page: the account, its sessions (end any of them) and the portals
+//! with consent (withdraw it, which revokes that portal's refresh tokens).
 
 use super::login::current_session;
 use super::{PageError, html, lang_switch, see_other, with_cookies};
+use crate::authn::handle_of;
+use crate::domain::ids::ClientId;
 use crate::domain::level::Loa;
 use crate::web::csrf;
-use crate::web::extract::PageLang;
+use crate::web::extract::{PageForm, PageLang, SESSION_COOKIE, set_cookie};
 use crate::web::i18n::{Texts, texts};
 use crate::web::state::AppState;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use serde_json::json;
+
+struct SessionRow {
+    handle: String,
+    browser: String,
+    since: String,
+    portals: String,
+    current: bool,
+}
+
+struct ConsentRow {
+    client_id: String,
+    name: String,
+    scopes: String,
+    granted: String,
+}
 
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -20,6 +39,35 @@ struct AccountPage<'a> {
     csrf: &'a str,
     email: &'a str,
     level: &'a str,
+    sessions: Vec<SessionRow>,
+    consents: Vec<ConsentRow>,
+}
+
+fn date(ts: chrono::DateTime<chrono::Utc>) -> String {
+    ts.format("%d.%m.%Y, %H:%M UTC").to_string()
+}
+
+/// A short, recognisable name for a browser from its User-Agent.
+fn browser_name(ua: &str, t: &Texts) -> String {
+    let name = ["Edg/", "Firefox/", "Chrome/", "Safari/"]
+        .iter()
+        .find(|m| ua.contains(*m))
+        .map(|m| match *m {
+            "Edg/" => "Edge",
+            "Firefox/" => "Firefox",
+            "Chrome/" => "Chrome",
+            _ => "Safari",
+        });
+    let os = ["Windows", "Android", "iPhone", "Mac OS", "Linux"]
+        .iter()
+        .find(|o| ua.contains(*o))
+        .copied();
+    match (name, os) {
+        (Some(n), Some(o)) => format!("{n}, {o}"),
+        (Some(n), None) => n.to_owned(),
+        _ if !ua.is_empty() => ua.chars().take(60).collect(),
+        _ => t.unknown_browser.to_owned(),
+    }
 }
 
 pub async fn get(
@@ -27,27 +75,162 @@ pub async fn get(
     PageLang(lang): PageLang,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
+    let Some((token, session)) = current_session(&state.sessions, &headers, lang).await? else {
         return Ok(see_other("/login", &[]));
     };
+    let internal = |e: &dyn std::fmt::Display| PageError::internal(lang, e.to_string());
     let account = state
         .accounts
         .get(session.account_id)
         .await
-        .map_err(|e| PageError::internal(lang, e))?;
+        .map_err(|e| internal(&e))?;
     let t = texts(lang);
     let level = match session.acr {
         Loa::Low => t.level_low,
         Loa::Substantial => t.level_substantial,
         Loa::High => t.level_high,
     };
-    let (token, set) = csrf::token(&headers, state.web.secure_cookies);
+    let current = handle_of(&token);
+    let mut sessions = Vec::new();
+    for (handle, s) in state
+        .sessions
+        .list(account.id)
+        .await
+        .map_err(|e| internal(&e))?
+    {
+        let mut names = Vec::new();
+        for c in &s.clients {
+            if let Ok(client) = state.provider.client(c).await {
+                names.push(client.name);
+            }
+        }
+        sessions.push(SessionRow {
+            current: handle == current,
+            browser: browser_name(&s.user_agent, t),
+            since: date(chrono::DateTime::from_timestamp(s.created_at, 0).unwrap_or_default()),
+            portals: names.join(", "),
+            handle,
+        });
+    }
+    let consents = state
+        .provider
+        .db
+        .consents()
+        .for_account(account.id)
+        .await
+        .map_err(|e| internal(&e))?
+        .into_iter()
+        .map(|c| ConsentRow {
+            scopes: c
+                .scopes
+                .iter()
+                .filter_map(|s| match s {
+                    "openid" => Some(t.scope_openid),
+                    "email" => Some(t.scope_email),
+                    "offline_access" => Some(t.scope_offline),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            client_id: c.client_id,
+            name: c.client_name,
+            granted: date(c.granted_at),
+        })
+        .collect();
+    let (csrf_token, set) = csrf::token(&headers, state.web.secure_cookies);
     let page = AccountPage {
         t,
         lang_switch: lang_switch(t, "/konto"),
-        csrf: &token,
+        csrf: &csrf_token,
         email: account.email.as_str(),
         level,
+        sessions,
+        consents,
     };
     Ok(with_cookies(html(StatusCode::OK, &page), set))
+}
+
+/// `POST /konto/sessions/end`: ends one of the citizen's sessions (this one or another).
+pub async fn end_session(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
+    if !csrf::verify(&headers, &form) {
+        return Err(PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf));
+    }
+    let Some((token, me)) = current_session(&state.sessions, &headers, lang).await? else {
+        return Ok(see_other("/login", &[]));
+    };
+    let handle = form.get("session").unwrap_or("");
+    let ended = state
+        .sessions
+        .end(me.account_id, handle)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    if let Some(s) = ended {
+        let _ = state
+            .provider
+            .db
+            .audit()
+            .record(
+                "session.ended_by_citizen",
+                Some(me.account_id),
+                None,
+                json!({}),
+            )
+            .await;
+        state.provider.backchannel_logout(s);
+    }
+    if handle == handle_of(&token) {
+        let clear = set_cookie(SESSION_COOKIE, "", Some(0), state.web.secure_cookies);
+        return Ok(see_other("/login", &[clear]));
+    }
+    Ok(see_other("/konto", &[]))
+}
+
+/// `POST /konto/consents/withdraw`: withdraws a consent and revokes the portal's refresh tokens.
+pub async fn withdraw_consent(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
+    if !csrf::verify(&headers, &form) {
+        return Err(PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf));
+    }
+    let Some((_, me)) = current_session(&state.sessions, &headers, lang).await? else {
+        return Ok(see_other("/login", &[]));
+    };
+    let client = ClientId(
+        form.get("client_id")
+            .unwrap_or("")
+            .chars()
+            .take(128)
+            .collect(),
+    );
+    let db = &state.provider.db;
+    if db
+        .consents()
+        .withdraw(me.account_id, &client)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?
+    {
+        let revoked = db
+            .refresh_tokens()
+            .revoke_for(me.account_id, client.as_str())
+            .await
+            .map_err(|e| PageError::internal(lang, e))?;
+        let _ = db
+            .audit()
+            .record(
+                "consent.withdrawn",
+                Some(me.account_id),
+                Some(&client),
+                json!({ "refresh_tokens_revoked": revoked }),
+            )
+            .await;
+    }
+    Ok(see_other("/konto", &[]))
 }

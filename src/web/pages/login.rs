@@ -8,15 +8,14 @@ use crate::domain::level::Amr;
 use crate::oidc::Provider;
 use crate::web::csrf;
 use crate::web::extract::{
-    LANG_COOKIE, PageForm, PageLang, Query, SESSION_COOKIE, cookie, set_cookie,
+    ClientIp, LANG_COOKIE, PageForm, PageLang, Query, SESSION_COOKIE, cookie, set_cookie,
 };
 use crate::web::i18n::{Texts, texts};
 use crate::web::state::{AppState, WebConfig};
 use askama::Template;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use std::net::SocketAddr;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -112,7 +111,7 @@ pub async fn get(
 pub async fn post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     PageForm(form): PageForm,
 ) -> Result<Response, PageError> {
@@ -133,11 +132,7 @@ pub async fn post(
     }
     let password = form.get("password").unwrap_or("");
     let cont = (!req.is_empty()).then_some(req.as_str());
-    let account = match state
-        .accounts
-        .login(email, password, addr.ip(), lang, cont)
-        .await
-    {
+    let account = match state.accounts.login(email, password, ip, lang, cont).await {
         Ok(a) => a,
         Err(AccountError::InvalidCredentials) => {
             return Ok(again(StatusCode::UNAUTHORIZED, t.err_credentials));
@@ -158,7 +153,12 @@ pub async fn post(
     }
     let (token, _) = state
         .sessions
-        .create(account.id, account.proofing, vec![Amr::Pwd])
+        .create(
+            account.id,
+            account.proofing,
+            vec![Amr::Pwd],
+            user_agent(&headers),
+        )
         .await
         .map_err(|e| PageError::internal(lang, e))?;
     let cookie = set_cookie(SESSION_COOKIE, &token, None, state.web.secure_cookies);
@@ -202,4 +202,13 @@ pub async fn current_session(
         .await
         .map_err(|e| PageError::internal(lang, e))?;
     Ok(s.map(|s| (token, s)))
+}
+
+/// The browser's `User-Agent`, for the session list.
+#[must_use]
+pub fn user_agent(headers: &HeaderMap) -> &str {
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }

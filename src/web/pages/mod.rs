@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod login;
+pub mod password;
 pub mod register;
 
 use super::i18n::{Texts, texts};

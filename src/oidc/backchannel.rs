@@ -1,0 +1,106 @@
+//! Back-channel logout (OpenID Connect Back-Channel Logout 1.0): when a session ends, each
+//! portal that received tokens in it and registered a `backchannel_logout_uri` is sent a
+//! signed logout token. Delivery runs in the background with bounded timeouts and a few
+//! retries, so a slow or failing portal never holds up the citizen's logout.
+
+use super::Provider;
+use super::claims::subject;
+use crate::authn::Session;
+use crate::crypto::random_token;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+const ATTEMPTS: u32 = 3;
+
+/// Logout token claims (§2.4).
+#[derive(Debug, Serialize)]
+struct LogoutToken {
+    iss: String,
+    sub: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+    jti: String,
+    events: Value,
+    sid: String,
+}
+
+impl Provider {
+    /// Starts delivering logout tokens for an ended session; returns at once.
+    pub fn backchannel_logout(&self, session: Session) {
+        if session.clients.is_empty() {
+            return;
+        }
+        let p = self.clone();
+        tokio::spawn(async move {
+            p.deliver_logouts(&session).await;
+        });
+    }
+
+    /// Delivers logout tokens for a session; returns (client_id, delivered) per portal.
+    pub async fn deliver_logouts(&self, session: &Session) -> Vec<(String, bool)> {
+        let mut results = Vec::new();
+        for client_id in &session.clients {
+            let client = match self.client(client_id).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(client_id, error = %e, "back-channel logout: client unavailable");
+                    continue;
+                }
+            };
+            let Some(uri) = &client.backchannel_logout_uri else {
+                continue;
+            };
+            let now = chrono::Utc::now().timestamp();
+            let token = LogoutToken {
+                iss: self.issuer.clone(),
+                sub: subject(self.keys.pairwise_secret(), &client, session.account_id),
+                aud: client.id.0.clone(),
+                iat: now,
+                exp: now + 120,
+                jti: random_token(),
+                events: json!({ EVENT: {} }),
+                sid: session.sid.clone(),
+            };
+            let jwt = match self.keys.sign(client.id_token_alg, "logout+jwt", &token) {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::error!(error = %e, "back-channel logout: signing failed");
+                    continue;
+                }
+            };
+            let ok = self.post_logout(uri.as_str(), &jwt).await;
+            if !ok {
+                tracing::warn!(client_id, "back-channel logout not delivered");
+            }
+            results.push((client_id.clone(), ok));
+        }
+        results
+    }
+
+    async fn post_logout(&self, uri: &str, jwt: &str) -> bool {
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(500 * 3u64.pow(attempt - 1))).await;
+            }
+            match self
+                .http
+                .post(uri)
+                .form(&[("logout_token", jwt)])
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => return true,
+                // §2.8: 400 means the portal refused this token; trying again will not help.
+                Ok(r) if r.status() == reqwest::StatusCode::BAD_REQUEST => return false,
+                Ok(r) => {
+                    tracing::info!(status = %r.status(), attempt, "back-channel logout failed")
+                }
+                Err(e) => tracing::info!(error = %e, attempt, "back-channel logout failed"),
+            }
+        }
+        false
+    }
+}

@@ -1,0 +1,225 @@
+//! Password reset by a mailed single-use link; a reset ends every session of the account.
+
+use super::{PageError, html, lang_switch, message, with_cookies};
+use crate::account::AccountError;
+use crate::domain::account::PasswordProblem;
+use crate::domain::lang::Lang;
+use crate::web::csrf;
+use crate::web::extract::{PageForm, PageLang, Query};
+use crate::web::i18n::{Texts, texts};
+use crate::web::state::{AppState, WebConfig};
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct ForgotPage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    csrf: &'a str,
+    email: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct ResetPage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    csrf: &'a str,
+    token: &'a str,
+    error: Option<&'a str>,
+}
+
+fn forgot_page(
+    status: StatusCode,
+    headers: &HeaderMap,
+    web: &WebConfig,
+    lang: Lang,
+    email: &str,
+    error: Option<&str>,
+) -> Response {
+    let (token, set) = csrf::token(headers, web.secure_cookies);
+    let t = texts(lang);
+    with_cookies(
+        html(
+            status,
+            &ForgotPage {
+                t,
+                lang_switch: lang_switch(t, "/password/forgot"),
+                csrf: &token,
+                email,
+                error,
+            },
+        ),
+        set,
+    )
+}
+
+fn reset_page(
+    status: StatusCode,
+    headers: &HeaderMap,
+    web: &WebConfig,
+    lang: Lang,
+    token: &str,
+    error: Option<&str>,
+) -> Response {
+    let (csrf_token, set) = csrf::token(headers, web.secure_cookies);
+    let t = texts(lang);
+    with_cookies(
+        html(
+            status,
+            &ResetPage {
+                t,
+                lang_switch: lang_switch(t, "/password/forgot"),
+                csrf: &csrf_token,
+                token,
+                error,
+            },
+        ),
+        set,
+    )
+}
+
+pub async fn forgot_get(
+    State(web): State<WebConfig>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+) -> Response {
+    forgot_page(StatusCode::OK, &headers, &web, lang, "", None)
+}
+
+/// Always the same answer, whether or not the address has an account.
+pub async fn forgot_post(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
+    let t = texts(lang);
+    let email = form.get("email").unwrap_or("");
+    let shown: String = email.chars().take(254).collect();
+    if !csrf::verify(&headers, &form) {
+        return Ok(forgot_page(
+            StatusCode::FORBIDDEN,
+            &headers,
+            &state.web,
+            lang,
+            &shown,
+            Some(t.err_csrf),
+        ));
+    }
+    match state.accounts.request_reset(email, lang).await {
+        Ok(()) => Ok(message(
+            lang,
+            StatusCode::OK,
+            |t| t.forgot_sent_title,
+            |t| t.forgot_sent_text,
+            None,
+        )),
+        Err(AccountError::InvalidEmail) => Ok(forgot_page(
+            StatusCode::BAD_REQUEST,
+            &headers,
+            &state.web,
+            lang,
+            &shown,
+            Some(t.err_email),
+        )),
+        Err(e) => Err(PageError::internal(lang, e)),
+    }
+}
+
+fn invalid_link(lang: Lang) -> Response {
+    message(
+        lang,
+        StatusCode::BAD_REQUEST,
+        |t| t.verify_failed_title,
+        |t| t.reset_invalid_text,
+        Some(("/password/forgot".into(), texts(lang).forgot_title)),
+    )
+}
+
+/// `GET /password/reset?token=...`: the form; the link is used only when it is submitted.
+pub async fn reset_get(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Query(q): Query,
+) -> Result<Response, PageError> {
+    let token = q.get("token").unwrap_or("");
+    match state.accounts.reset_link_valid(token).await {
+        Ok(true) => Ok(reset_page(
+            StatusCode::OK,
+            &headers,
+            &state.web,
+            lang,
+            token,
+            None,
+        )),
+        Ok(false) => Ok(invalid_link(lang)),
+        Err(e) => Err(PageError::internal(lang, e)),
+    }
+}
+
+pub async fn reset_post(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
+    let t = texts(lang);
+    let token = form.get("token").filter(|t| t.len() <= 64).unwrap_or("");
+    if !csrf::verify(&headers, &form) {
+        return Ok(reset_page(
+            StatusCode::FORBIDDEN,
+            &headers,
+            &state.web,
+            lang,
+            token,
+            Some(t.err_csrf),
+        ));
+    }
+    match state
+        .accounts
+        .reset_password(token, form.get("password").unwrap_or(""))
+        .await
+    {
+        Ok(account) => {
+            let ended = state
+                .sessions
+                .end_all(account)
+                .await
+                .map_err(|e| PageError::internal(lang, e))?;
+            for s in ended {
+                state.provider.backchannel_logout(s);
+            }
+            Ok(message(
+                lang,
+                StatusCode::OK,
+                |t| t.reset_done_title,
+                |t| t.reset_done_text,
+                Some(("/login".into(), t.login_link)),
+            ))
+        }
+        Err(AccountError::Password(PasswordProblem::TooShort)) => Ok(reset_page(
+            StatusCode::BAD_REQUEST,
+            &headers,
+            &state.web,
+            lang,
+            token,
+            Some(t.err_pw_short),
+        )),
+        Err(AccountError::Password(PasswordProblem::TooLong)) => Ok(reset_page(
+            StatusCode::BAD_REQUEST,
+            &headers,
+            &state.web,
+            lang,
+            token,
+            Some(t.err_pw_long),
+        )),
+        Err(AccountError::InvalidToken) => Ok(invalid_link(lang)),
+        Err(e) => Err(PageError::internal(lang, e)),
+    }
+}
