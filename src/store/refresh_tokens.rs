@@ -79,7 +79,7 @@ impl TryFrom<Row> for RefreshRecord {
 #[derive(Debug)]
 pub enum Rotation {
     /// The token was valid and is now used; issue its successor.
-    Rotated(RefreshRecord),
+    Rotated(Box<RefreshRecord>),
     /// The token had been used before: its family is now revoked.
     Reused { family_id: Uuid },
     /// Unknown, revoked, or issued to another client.
@@ -146,7 +146,7 @@ impl RefreshTokens<'_> {
             .fetch_optional(p)
             .await)?;
         if let Some(r) = row {
-            return Ok(Rotation::Rotated(r.try_into()?));
+            return Ok(Rotation::Rotated(Box::new(r.try_into()?)));
         }
         type State = (Uuid, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
         let state: Option<State> = on_db!(self.0, |p| sqlx::query_as(STATE)

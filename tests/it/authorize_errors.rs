@@ -3,7 +3,7 @@
 use crate::helpers::{TestApp, TestClient, location, query_param, spawn_app};
 use crate::oidc_flow::urlencode;
 
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+use crate::helpers::CHALLENGE;
 
 fn auth_url(c: &TestClient, extra: &str) -> String {
     format!(

@@ -134,3 +134,27 @@ async fn memory_values_expire_with_paused_time() {
         1
     );
 }
+
+#[tokio::test]
+async fn sets_add_remove_and_expire() {
+    for s in stores().await {
+        s.set_add("set", "a", Duration::from_secs(60))
+            .await
+            .expect("add");
+        s.set_add("set", "b", Duration::from_secs(60))
+            .await
+            .expect("add");
+        s.set_add("set", "a", Duration::from_secs(60))
+            .await
+            .expect("add twice");
+        let mut m = s.set_members("set").await.expect("members");
+        m.sort();
+        assert_eq!(m, vec!["a".to_owned(), "b".to_owned()]);
+        s.set_remove("set", "a").await.expect("remove");
+        assert_eq!(
+            s.set_members("set").await.expect("members"),
+            vec!["b".to_owned()]
+        );
+        assert!(s.set_members("none").await.expect("members").is_empty());
+    }
+}

@@ -1,10 +1,12 @@
 //! The integration-test binary: every test starts the real server on a random loopback port
 //! with a fresh database and drives it as a portal and a browser would.
 
+mod account;
 mod authorize_errors;
 mod cli;
 mod ephemeral;
 mod helpers;
+mod lifecycle;
 mod logout;
 mod oidc_flow;
 mod pages;

@@ -1,59 +1,12 @@
 //! Token and userinfo endpoints: RFC 6749 §5.2 errors, single-use codes, client authentication.
 
-use crate::helpers::{TestApp, TestClient, query_param, spawn_app};
-use crate::oidc_flow::urlencode;
-use base64::Engine;
+use crate::helpers::{TestApp, TestClient, basic, exchange, spawn_app, token};
 use serde_json::Value;
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const PW: &str = "ein langes Passwort";
 
-/// Logs `email` in (once per app) and returns a fresh code for `c`.
 async fn code_for(app: &TestApp, c: &TestClient, email: &str) -> String {
-    let url = format!(
-        "/authorize?client_id={}&redirect_uri={}&response_type=code&scope=openid%20email&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256",
-        c.id,
-        urlencode(&c.redirect_uri)
-    );
-    let cb = crate::helpers::rp::run_browser(app, &app.url(&url), email, PW).await;
-    query_param(&cb, "code").unwrap_or_else(|| {
-        // Consent was remembered: the authorize redirect already carries the code.
-        panic!("no code in {cb}")
-    })
-}
-
-fn basic(c: &TestClient) -> String {
-    let raw = format!("{}:{}", c.id, c.secret.clone().unwrap_or_default());
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
-
-async fn token(
-    app: &TestApp,
-    auth: Option<String>,
-    form: &[(&str, &str)],
-) -> (u16, Value, reqwest::header::HeaderMap) {
-    let mut req = app.http.post(app.url("/token")).form(form);
-    if let Some(a) = auth {
-        req = req.header("authorization", a);
-    }
-    let r = req.send().await.expect("token request");
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    (status, body, headers)
-}
-
-fn exchange<'a>(c: &'a TestClient, code: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", &c.redirect_uri),
-        ("code_verifier", VERIFIER),
-    ]
+    crate::helpers::code_for(app, c, email, PW, "openid email").await
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod portal;
 pub mod rp;
 
 use buergerkonto::app::Application;
@@ -414,4 +415,85 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
     u.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+/// The PKCE pair of RFC 7636 Appendix B.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// Logs `email` in with the browser (if needed), consents, and returns a fresh code for `c`.
+pub async fn code_for(
+    app: &TestApp,
+    c: &TestClient,
+    email: &str,
+    password: &str,
+    scope: &str,
+) -> String {
+    let enc = |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
+    let url = format!(
+        "/authorize?client_id={}&redirect_uri={}&response_type=code&scope={}&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        c.id,
+        enc(&c.redirect_uri),
+        enc(scope)
+    );
+    let cb = rp::run_browser(app, &app.url(&url), email, password).await;
+    query_param(&cb, "code").unwrap_or_else(|| panic!("no code in {cb}"))
+}
+
+/// `Authorization: Basic` for a client.
+pub fn basic(c: &TestClient) -> String {
+    use base64::Engine;
+    let raw = format!("{}:{}", c.id, c.secret.clone().unwrap_or_default());
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// POSTs a form to a back-channel endpoint (`/token`, `/introspect`, `/revoke`).
+pub async fn post_oauth(
+    app: &TestApp,
+    path: &str,
+    auth: Option<String>,
+    form: &[(&str, &str)],
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut req = app.http.post(app.url(path)).form(form);
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    (status, body, headers)
+}
+
+pub async fn token(
+    app: &TestApp,
+    auth: Option<String>,
+    form: &[(&str, &str)],
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    post_oauth(app, "/token", auth, form).await
+}
+
+/// The form of a code exchange with the RFC 7636 verifier.
+pub fn exchange<'a>(c: &'a TestClient, code: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", &c.redirect_uri),
+        ("code_verifier", VERIFIER),
+    ]
+}
+
+/// GET /userinfo with a bearer token; the status.
+pub async fn userinfo_status(app: &TestApp, at: &str) -> u16 {
+    app.http
+        .get(app.url("/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .expect("userinfo")
+        .status()
+        .as_u16()
 }

@@ -1,0 +1,307 @@
+//! The citizen's control: sessions and consents on the account page, password reset.
+
+use crate::helpers::portal::spawn_portal;
+use crate::helpers::{TestApp, basic, code_for, exchange, hidden, location, spawn_app, token};
+use reqwest::redirect::Policy;
+
+const PW: &str = "ein langes Passwort";
+
+/// A second browser (own cookie jar) for the same app.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
+        .build()
+        .expect("client")
+}
+
+async fn login_with(app: &TestApp, b: &reqwest::Client, email: &str) {
+    let page = b
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = b
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("req", ""),
+            ("email", email),
+            ("password", PW),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 303);
+}
+
+/// (handle, is_current) of every session listed on the account page.
+fn sessions_on(page: &str) -> Vec<(String, bool)> {
+    page.split("<li")
+        .skip(1)
+        .filter_map(|li| {
+            Some((
+                hidden(li, "session")?,
+                li.starts_with(" aria-current=\"true\""),
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_account_page_lists_sessions_and_ends_another_one_with_backchannel_logout() {
+    let app = spawn_app().await;
+    let portal = spawn_portal().await;
+    let c = app
+        .add_client(
+            &app.tenant,
+            &["--backchannel-logout-uri", &format!("{}/bcl", portal.base)],
+        )
+        .await;
+    app.add_user("s@example.org", PW).await;
+    let other = browser();
+    login_with(&app, &other, "s@example.org").await;
+    // The main browser logs in through the portal (so its session has a portal).
+    let code = code_for(&app, &c, "s@example.org", PW, "openid").await;
+    assert_eq!(
+        token(&app, Some(basic(&c)), &exchange(&c, &code)).await.0,
+        200
+    );
+
+    let page = app.get("/konto").await.text().await.expect("page");
+    let sessions = sessions_on(&page);
+    assert_eq!(sessions.len(), 2, "{page}");
+    assert_eq!(sessions.iter().filter(|(_, cur)| *cur).count(), 1);
+    assert!(
+        page.contains("Firefox, Linux"),
+        "the other browser is recognisable"
+    );
+    assert!(
+        page.contains("Bürgerportal Test"),
+        "the portal of this session is listed"
+    );
+
+    // End the other browser's session from here.
+    let (theirs, _) = sessions
+        .iter()
+        .find(|(_, cur)| !cur)
+        .cloned()
+        .expect("other");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = app
+        .post_form(
+            "/konto/sessions/end",
+            &[("csrf", &csrf), ("session", &theirs)],
+        )
+        .await;
+    assert_eq!(location(&r), "/konto");
+    let r = other.get(app.url("/konto")).send().await.expect("get");
+    assert_eq!(r.status(), 303, "the other browser is logged out");
+    assert_eq!(
+        sessions_on(&app.get("/konto").await.text().await.expect("page")).len(),
+        1
+    );
+    // Handles of other accounts or made up ones do nothing.
+    let r = app
+        .post_form(
+            "/konto/sessions/end",
+            &[("csrf", &csrf), ("session", "bogus")],
+        )
+        .await;
+    assert_eq!(location(&r), "/konto");
+    assert_eq!(app.get("/konto").await.status(), 200);
+
+    // Ending this session logs out here and tells the portal.
+    let (mine, _) = sessions_on(&app.get("/konto").await.text().await.expect("page")).remove(0);
+    let r = app
+        .post_form(
+            "/konto/sessions/end",
+            &[("csrf", &csrf), ("session", &mine)],
+        )
+        .await;
+    assert_eq!(location(&r), "/login");
+    assert_eq!(app.get("/konto").await.status(), 303);
+    assert_eq!(
+        portal.wait_for_logouts(1).await.len(),
+        1,
+        "back-channel logout for the portal of that session"
+    );
+}
+
+#[tokio::test]
+async fn withdrawing_consent_revokes_the_portals_refresh_tokens() {
+    let app = spawn_app().await;
+    let c = app
+        .add_client(
+            &app.tenant,
+            &[
+                "--grant-type",
+                "authorization_code",
+                "--grant-type",
+                "refresh_token",
+            ],
+        )
+        .await;
+    app.add_user("w@example.org", PW).await;
+    let code = code_for(&app, &c, "w@example.org", PW, "openid offline_access").await;
+    let (_, body, _) = token(&app, Some(basic(&c)), &exchange(&c, &code)).await;
+    let rt = body["refresh_token"].as_str().expect("rt").to_owned();
+    let page = app.get("/konto").await.text().await.expect("page");
+    assert!(
+        page.contains("Bürgerportal Test")
+            && page.contains("auch dann, wenn Sie gerade nicht angemeldet sind")
+    );
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    assert_eq!(
+        app.post_form(
+            "/konto/consents/withdraw",
+            &[("csrf", "forged"), ("client_id", &c.id)]
+        )
+        .await
+        .status(),
+        403
+    );
+    let r = app
+        .post_form(
+            "/konto/consents/withdraw",
+            &[("csrf", &csrf), ("client_id", &c.id)],
+        )
+        .await;
+    assert_eq!(location(&r), "/konto");
+    let (s, b, _) = token(
+        &app,
+        Some(basic(&c)),
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+    )
+    .await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
+    assert!(
+        app.get("/konto")
+            .await
+            .text()
+            .await
+            .expect("page")
+            .contains("noch keinem Dienst")
+    );
+    // The next login at the portal asks for consent again.
+    let url = format!(
+        "/authorize?client_id={}&redirect_uri={}&response_type=code&scope=openid&code_challenge={}&code_challenge_method=S256",
+        c.id,
+        crate::oidc_flow::urlencode(&c.redirect_uri),
+        crate::helpers::CHALLENGE
+    );
+    assert!(location(&app.get(&url).await).starts_with("/consent?req="));
+}
+
+#[tokio::test]
+async fn password_reset_by_mailed_link_ends_all_sessions() {
+    let app = spawn_app().await;
+    app.add_user("pw@example.org", PW).await;
+    let other = browser();
+    login_with(&app, &other, "pw@example.org").await;
+
+    // Unknown and known addresses get the same page; only the known one gets mail.
+    let csrf = app.csrf_of("/password/forgot").await;
+    let unknown = app
+        .post_form(
+            "/password/forgot",
+            &[("csrf", &csrf), ("email", "niemand@example.org")],
+        )
+        .await;
+    assert_eq!(unknown.status(), 200);
+    let unknown = unknown.text().await.expect("page");
+    let known = app
+        .post_form(
+            "/password/forgot",
+            &[("csrf", &csrf), ("email", "pw@example.org")],
+        )
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert_eq!(
+        unknown,
+        known.replace(
+            &hidden(&known, "csrf").unwrap_or_default(),
+            &hidden(&unknown, "csrf").unwrap_or_default()
+        )
+    );
+    assert!(
+        app.mailed_link("niemand@example.org", "/password/reset")
+            .is_none()
+    );
+    let link = app
+        .mailed_link("pw@example.org", "/password/reset")
+        .expect("reset mail");
+    // Asking again within a minute sends no second mail.
+    let before = app.mails().len();
+    app.post_form(
+        "/password/forgot",
+        &[("csrf", &csrf), ("email", "pw@example.org")],
+    )
+    .await;
+    assert_eq!(app.mails().len(), before);
+
+    let page = app.get(&link).await.text().await.expect("page");
+    assert!(page.contains(r#"autocomplete="new-password""#));
+    let token_value = hidden(&page, "token").expect("token");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    // A too short password keeps the link usable.
+    let r = app
+        .post_form(
+            "/password/reset",
+            &[
+                ("csrf", &csrf),
+                ("token", &token_value),
+                ("password", "kurz"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let r = app
+        .post_form(
+            "/password/reset",
+            &[
+                ("csrf", &csrf),
+                ("token", &token_value),
+                ("password", "ein neues langes Passwort"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // Single use.
+    let r = app
+        .post_form(
+            "/password/reset",
+            &[
+                ("csrf", &csrf),
+                ("token", &token_value),
+                ("password", "noch ein Passwort"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(app.get(&link).await.status(), 400);
+    // Every session ended; the old password is gone, the new one works.
+    assert_eq!(
+        other
+            .get(app.url("/konto"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        303
+    );
+    assert_eq!(app.login("", "pw@example.org", PW).await.status(), 401);
+    assert_eq!(
+        app.login("", "pw@example.org", "ein neues langes Passwort")
+            .await
+            .status(),
+        303
+    );
+}
