@@ -69,13 +69,23 @@ struct VerifyToken {
     lang: Lang,
 }
 
+/// Account operations; cheap to clone (one `Arc`).
 #[derive(Clone)]
-pub struct AccountService {
+pub struct AccountService(std::sync::Arc<Inner>);
+
+pub struct Inner {
     db: Db,
     eph: Ephemeral,
     mailer: Mailer,
     issuer: String,
     limits: LoginLimits,
+}
+
+impl std::ops::Deref for AccountService {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
 }
 
 impl AccountService {
@@ -87,13 +97,7 @@ impl AccountService {
         issuer: String,
         limits: LoginLimits,
     ) -> Self {
-        Self {
-            db,
-            eph,
-            mailer,
-            issuer,
-            limits,
-        }
+        Self(std::sync::Arc::new(Inner { db, eph, mailer, issuer, limits }))
     }
 
     /// Registers a new account and mails a verification link. If the address is taken, the

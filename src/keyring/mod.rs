@@ -10,8 +10,10 @@
 //! signed still verify. Running servers notice a rotation by the folder's modification time
 //! ([`Keyring::reload_if_changed`]); which key signs is decided at signing time.
 //!
-//! Keys are generated with aws-lc-rs; signing and verification go through jsonwebtoken with
-//! its aws-lc-rs backend. The `kid` is the RFC 7638 JWK thumbprint.
+//! Keys are generated with aws-lc-rs. Signing uses aws-lc-rs key pairs parsed once at load:
+//! jsonwebtoken 11's aws-lc-rs backend parses the PKCS#8 key again for every signature,
+//! which cost more than the signature itself on the token endpoint (see docs/performance.md).
+//! Verification goes through jsonwebtoken. The `kid` is the RFC 7638 JWK thumbprint.
 
 use crate::crypto::{random_bytes, sha256};
 use crate::domain::client::SigningAlg;
@@ -21,7 +23,7 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPai
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -66,10 +68,16 @@ impl KeyFile {
     }
 }
 
+/// A private key, parsed once.
+enum Signer {
+    Rsa(aws_lc_rs::rsa::KeyPair),
+    Ec(EcdsaKeyPair),
+}
+
 struct SigningKey {
     kid: String,
     alg: SigningAlg,
-    key: EncodingKey,
+    key: Signer,
     activates: DateTime<Utc>,
     retired: Option<DateTime<Utc>>,
 }
@@ -297,10 +305,11 @@ fn build_set(files: &[KeyFile]) -> anyhow::Result<KeySet> {
         jwks.push(jwk);
         if kf.is_current(now) {
             let key = match kf.alg {
-                SigningAlg::RS256 => EncodingKey::from_rsa_pem(kf.private_key_pem.as_bytes()),
-                SigningAlg::ES256 => EncodingKey::from_ec_pem(kf.private_key_pem.as_bytes()),
-            }
-            .map_err(|e| anyhow!("key {}: {e}", kf.kid))?;
+                SigningAlg::RS256 => aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).map(Signer::Rsa).map_err(|e| anyhow!("key {}: {e}", kf.kid))?,
+                SigningAlg::ES256 => EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+                    .map(Signer::Ec)
+                    .map_err(|e| anyhow!("key {}: {e}", kf.kid))?,
+            };
             signing
                 .entry(kf.alg)
                 .or_default()
@@ -483,10 +492,23 @@ impl Keyring {
         claims: &T,
     ) -> Result<String, TokenError> {
         let key = self.signing_key(alg).ok_or(TokenError::NoKey(alg))?;
-        let mut header = Header::new(jwt_alg(key.alg));
-        header.kid = Some(key.kid.clone());
-        header.typ = Some(typ.to_owned());
-        jsonwebtoken::encode(&header, claims, &key.key).map_err(|e| TokenError::Sign(e.to_string()))
+        let header = json!({ "alg": key.alg.as_str(), "kid": key.kid, "typ": typ });
+        let sign_err = |e: &dyn std::fmt::Display| TokenError::Sign(e.to_string());
+        let mut out = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(|e| sign_err(&e))?);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims).map_err(|e| sign_err(&e))?, &mut out);
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let signature = match &key.key {
+            Signer::Rsa(kp) => {
+                let mut sig = vec![0; kp.public_modulus_len()];
+                kp.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, out.as_bytes(), &mut sig).map_err(|e| sign_err(&e))?;
+                sig
+            }
+            Signer::Ec(kp) => kp.sign(&rng, out.as_bytes()).map_err(|e| sign_err(&e))?.as_ref().to_vec(),
+        };
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut out);
+        Ok(out)
     }
 
     /// Verifies the signature of a token signed by one of our keys (found by `kid`), then

@@ -141,7 +141,7 @@ impl Provider {
         &self,
         p: &Presented,
         endpoint: &str,
-    ) -> Result<Client, OAuthError> {
+    ) -> Result<std::sync::Arc<Client>, OAuthError> {
         let failed = || invalid_client("client authentication failed");
         let id = match p {
             Presented::Secret { client_id, .. } | Presented::None { client_id } => {

@@ -38,9 +38,18 @@ pub struct TokenSettings {
     pub refresh_idle: u64,
 }
 
-/// Everything the protocol engine needs.
+/// Everything the protocol engine needs; cheap to clone (one `Arc`), as every request does.
 #[derive(Clone)]
-pub struct Provider {
+pub struct Provider(Arc<ProviderInner>);
+
+impl std::ops::Deref for Provider {
+    type Target = ProviderInner;
+    fn deref(&self) -> &ProviderInner {
+        &self.0
+    }
+}
+
+pub struct ProviderInner {
     pub db: Db,
     pub eph: Ephemeral,
     pub keys: Arc<Keyring>,
@@ -51,8 +60,8 @@ pub struct Provider {
     pub settings: TokenSettings,
     /// Outgoing HTTP: client `jwks_uri`s and back-channel logout.
     pub http: reqwest::Client,
-    clients: Arc<Mutex<HashMap<String, (Client, Instant)>>>,
-    jwks: Arc<Mutex<HashMap<String, (serde_json::Value, Instant)>>>,
+    clients: Mutex<HashMap<String, (Arc<Client>, Instant)>>,
+    jwks: Mutex<HashMap<String, (serde_json::Value, Instant)>>,
 }
 
 /// Scopes this provider knows.
@@ -83,7 +92,7 @@ impl Provider {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("buergerkonto")
             .build()?;
-        Ok(Self {
+        Ok(Self(Arc::new(ProviderInner {
             db,
             eph,
             keys,
@@ -91,23 +100,23 @@ impl Provider {
             token_ttl: settings.token_ttl,
             settings,
             http,
-            clients: Arc::default(),
-            jwks: Arc::default(),
-        })
+            clients: Mutex::default(),
+            jwks: Mutex::default(),
+        })))
     }
 
     /// A client by id, from a short cache (the token endpoint's hot path).
     ///
     /// # Errors
     /// `NotFound` or a backend error.
-    pub async fn client(&self, id: &str) -> Result<Client, StoreError> {
+    pub async fn client(&self, id: &str) -> Result<Arc<Client>, StoreError> {
         let now = Instant::now();
         if let Some((c, at)) = lock(&self.clients).get(id)
             && now.duration_since(*at) < CLIENT_CACHE
         {
             return Ok(c.clone());
         }
-        let c = self.db.clients().by_id(id).await?;
+        let c = Arc::new(self.db.clients().by_id(id).await?);
         let mut cache = lock(&self.clients);
         if cache.len() > 10_000 {
             cache.clear();

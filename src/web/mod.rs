@@ -18,8 +18,7 @@ use extract::PageLang;
 use pages::PageError;
 use state::AppState;
 use std::time::Duration;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -84,43 +83,67 @@ pub fn router(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
-        .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
-        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
-        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(header_layer(header::CACHE_CONTROL, "no-store"))
-        .layer(header_layer(
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ))
+        .layer(middleware::map_response(security_headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(MakeId::new()))
 }
 
 /// The request span: method, matched route (or path), request id. Never the query string,
 /// which can carry codes and tokens.
 fn request_span(req: &Request) -> tracing::Span {
-    let path = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| req.uri().path().to_owned(), |m| m.as_str().to_owned());
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id)
+    // Borrowed values only: when the span is disabled, nothing is allocated.
+    let matched = req.extensions().get::<axum::extract::MatchedPath>();
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %matched.map_or(req.uri().path(), |m| m.as_str()),
+        request_id = %req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or(""),
+    )
 }
 
-/// Sets a security header on every response that does not set it itself.
-fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
-    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+/// Request ids: a random per-process prefix and a counter (unique across instances, and
+/// no system call per request as a random UUID would need).
+#[derive(Clone)]
+struct MakeId {
+    prefix: std::sync::Arc<str>,
+    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
-async fn limit_uri(PageLang(lang): PageLang, req: Request, next: Next) -> Response {
+impl MakeId {
+    fn new() -> Self {
+        let prefix = crate::crypto::random_token();
+        Self { prefix: prefix[..10].into(), next: std::sync::Arc::default() }
+    }
+}
+
+impl tower_http::request_id::MakeRequestId for MakeId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<tower_http::request_id::RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix)).ok().map(tower_http::request_id::RequestId::new)
+    }
+}
+
+/// Security headers on every response that does not set them itself (one layer for all).
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CACHE_CONTROL, "no-store"),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+    ] {
+        h.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+    res
+}
+
+async fn limit_uri(req: Request, next: Next) -> Response {
     let len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if len > MAX_URI {
+        let lang = extract::lang_of(req.headers());
         return PageError::new(StatusCode::URI_TOO_LONG, lang, |t| t.error_too_large)
             .into_response();
     }

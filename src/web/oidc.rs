@@ -356,7 +356,7 @@ async fn authenticated(
     headers: &HeaderMap,
     form: Result<OAuthForm, OAuthError>,
     path: &str,
-) -> Result<(crate::domain::client::Client, Params), OAuthError> {
+) -> Result<(std::sync::Arc<crate::domain::client::Client>, Params), OAuthError> {
     let OAuthForm(form) = form?;
     let auth = headers
         .get(header::AUTHORIZATION)

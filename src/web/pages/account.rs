@@ -101,7 +101,7 @@ pub async fn get(
         let mut names = Vec::new();
         for c in &s.clients {
             if let Ok(client) = state.provider.client(c).await {
-                names.push(client.name);
+                names.push(client.name.clone());
             }
         }
         sessions.push(SessionRow {
