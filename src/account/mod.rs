@@ -97,7 +97,13 @@ impl AccountService {
         issuer: String,
         limits: LoginLimits,
     ) -> Self {
-        Self(std::sync::Arc::new(Inner { db, eph, mailer, issuer, limits }))
+        Self(std::sync::Arc::new(Inner {
+            db,
+            eph,
+            mailer,
+            issuer,
+            limits,
+        }))
     }
 
     /// Registers a new account and mails a verification link. If the address is taken, the
@@ -189,47 +195,66 @@ impl AccountService {
         Ok(())
     }
 
-    /// Redeems a verification link (once). Returns the pending authorization request to
-    /// continue, if the registration started at a portal.
+    /// Redeems a verification link (once). The person must also give the password chosen at
+    /// that registration: a link alone (perhaps from someone else's registration of this
+    /// address) never activates an account with a password its holder does not know.
+    /// Returns the pending authorization request to continue, if the registration started at
+    /// a portal.
     ///
     /// # Errors
-    /// `InvalidToken` for unknown, used or expired links.
+    /// `InvalidToken` for unknown, used or expired links; `InvalidCredentials` for a wrong
+    /// password (the link stays usable); `Throttled` after too many wrong passwords.
     pub async fn verify_email(
         &self,
         token: &str,
+        password: &str,
     ) -> Result<(AccountId, Option<String>), AccountError> {
         if token.len() > 64 {
             return Err(AccountError::InvalidToken);
         }
-        let raw = self
+        let key = format!("verify:{}", token_digest(token));
+        let data: VerifyToken = self
             .eph
-            .take(&format!("verify:{}", token_digest(token)))
-            .await?;
-        let data: VerifyToken = raw
+            .get(&key)
+            .await?
             .and_then(|r| serde_json::from_str(&r).ok())
             .ok_or(AccountError::InvalidToken)?;
-        if let Some(hash) = &data.password_hash {
-            match self
-                .db
-                .accounts()
-                .set_password_hash(data.account, hash)
-                .await
-            {
-                Ok(()) => {}
-                Err(StoreError::NotFound) => return Err(AccountError::InvalidToken),
-                Err(e) => return Err(e.into()),
-            }
+        let fail_key = format!("fail:verify:{}", data.account);
+        if self.eph.count(&fail_key).await? >= self.limits.per_account {
+            return Err(AccountError::Throttled);
         }
-        match self
-            .db
-            .accounts()
-            .set_email_verified(data.account, true)
-            .await
-        {
-            Ok(()) => {}
+        let account = match self.db.accounts().by_id(data.account).await {
+            Ok(a) => a,
             Err(StoreError::NotFound) => return Err(AccountError::InvalidToken),
             Err(e) => return Err(e.into()),
+        };
+        let stored = self
+            .db
+            .accounts()
+            .by_email(&account.email)
+            .await?
+            .password_hash;
+        let expected = data.password_hash.clone().unwrap_or(stored);
+        let ok = password.len() <= crate::domain::account::PASSWORD_MAX_BYTES
+            && crypto::verify_password(password.to_owned(), Some(expected)).await?;
+        if !ok {
+            self.eph.incr_window(&fail_key, self.limits.window).await?;
+            return Err(AccountError::InvalidCredentials);
         }
+        // Single use: of two concurrent confirmations only one gets here.
+        if self.eph.take(&key).await?.is_none() {
+            return Err(AccountError::InvalidToken);
+        }
+        if let Some(hash) = &data.password_hash {
+            self.db
+                .accounts()
+                .set_password_hash(data.account, hash)
+                .await?;
+        }
+        self.db
+            .accounts()
+            .set_email_verified(data.account, true)
+            .await?;
         self.db
             .audit()
             .record(
@@ -332,9 +357,15 @@ impl AccountService {
             )
             .await?;
         let link = format!("{}/password/reset?token={token}", self.issuer);
-        self.mailer
-            .send(&email, mail::password_reset(lang, &link)?)
-            .await?;
+        let message = mail::password_reset(lang, &link)?;
+        // Sent in the background: the answer must take as long for known addresses as for
+        // unknown ones.
+        let mailer = self.mailer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send(&email, message).await {
+                tracing::error!(error = %e, "password reset mail not sent");
+            }
+        });
         self.db
             .audit()
             .record(
@@ -348,7 +379,8 @@ impl AccountService {
     }
 
     /// Sets a new password with a reset link (once). Proves control of the mailbox, so the
-    /// address counts as verified. The caller ends the account's sessions.
+    /// address counts as verified. Revokes the account's refresh tokens; the caller ends
+    /// its sessions.
     ///
     /// # Errors
     /// `Password` for a password that breaks the policy (the link stays usable),
@@ -376,9 +408,16 @@ impl AccountService {
             Err(e) => return Err(e.into()),
         }
         self.db.accounts().set_email_verified(id, true).await?;
+        // Whoever knew the old password may hold a portal's offline access: end it.
+        let revoked = self.db.refresh_tokens().revoke_all_for(id).await?;
         self.db
             .audit()
-            .record("account.password_reset", Some(id), None, json!({}))
+            .record(
+                "account.password_reset",
+                Some(id),
+                None,
+                json!({ "refresh_tokens_revoked": revoked }),
+            )
             .await?;
         Ok(id)
     }

@@ -305,10 +305,14 @@ fn build_set(files: &[KeyFile]) -> anyhow::Result<KeySet> {
         jwks.push(jwk);
         if kf.is_current(now) {
             let key = match kf.alg {
-                SigningAlg::RS256 => aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).map(Signer::Rsa).map_err(|e| anyhow!("key {}: {e}", kf.kid))?,
-                SigningAlg::ES256 => EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
-                    .map(Signer::Ec)
+                SigningAlg::RS256 => aws_lc_rs::rsa::KeyPair::from_pkcs8(&der)
+                    .map(Signer::Rsa)
                     .map_err(|e| anyhow!("key {}: {e}", kf.kid))?,
+                SigningAlg::ES256 => {
+                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+                        .map(Signer::Ec)
+                        .map_err(|e| anyhow!("key {}: {e}", kf.kid))?
+                }
             };
             signing
                 .entry(kf.alg)
@@ -494,17 +498,31 @@ impl Keyring {
         let key = self.signing_key(alg).ok_or(TokenError::NoKey(alg))?;
         let header = json!({ "alg": key.alg.as_str(), "kid": key.kid, "typ": typ });
         let sign_err = |e: &dyn std::fmt::Display| TokenError::Sign(e.to_string());
-        let mut out = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(|e| sign_err(&e))?);
+        let mut out =
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(|e| sign_err(&e))?);
         out.push('.');
-        URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims).map_err(|e| sign_err(&e))?, &mut out);
+        URL_SAFE_NO_PAD.encode_string(
+            serde_json::to_vec(claims).map_err(|e| sign_err(&e))?,
+            &mut out,
+        );
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let signature = match &key.key {
             Signer::Rsa(kp) => {
                 let mut sig = vec![0; kp.public_modulus_len()];
-                kp.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, out.as_bytes(), &mut sig).map_err(|e| sign_err(&e))?;
+                kp.sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &rng,
+                    out.as_bytes(),
+                    &mut sig,
+                )
+                .map_err(|e| sign_err(&e))?;
                 sig
             }
-            Signer::Ec(kp) => kp.sign(&rng, out.as_bytes()).map_err(|e| sign_err(&e))?.as_ref().to_vec(),
+            Signer::Ec(kp) => kp
+                .sign(&rng, out.as_bytes())
+                .map_err(|e| sign_err(&e))?
+                .as_ref()
+                .to_vec(),
         };
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut out);

@@ -104,6 +104,10 @@ const STATE: &str = "SELECT family_id, used_at, revoked_at FROM refresh_tokens W
 const REVOKE_FAMILY: &str =
     "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL";
 const REVOKE_FOR: &str = "UPDATE refresh_tokens SET revoked_at = $3 WHERE account_id = $1 AND client_id = $2 AND revoked_at IS NULL";
+const REVOKE_ALL: &str =
+    "UPDATE refresh_tokens SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL";
+const LOOKUP: &str = "SELECT token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, created_at, expires_at, \
+    family_expires_at FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2";
 const ACTIVE: &str = "SELECT token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, created_at, expires_at, \
     family_expires_at FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL";
 const PURGE: &str = "DELETE FROM refresh_tokens WHERE family_expires_at < $1";
@@ -133,12 +137,23 @@ impl RefreshTokens<'_> {
     }
 
     /// Marks the token used, atomically: of two concurrent uses exactly one rotates and the
-    /// other is reuse. Expiry is checked by the caller on the returned record.
+    /// other is reuse. An expired token is `Invalid` and left as it is (presenting it again
+    /// is not reuse).
     ///
     /// # Errors
     /// A backend error.
     pub async fn use_once(&self, token_hash: &str, client_id: &str) -> StoreResult<Rotation> {
         let now = Utc::now();
+        let found: Option<Row> = on_db!(self.0, |p| sqlx::query_as(LOOKUP)
+            .bind(token_hash)
+            .bind(client_id)
+            .fetch_optional(p)
+            .await)?;
+        match found.map(RefreshRecord::try_from).transpose()? {
+            None => return Ok(Rotation::Invalid),
+            Some(r) if r.is_expired(now) => return Ok(Rotation::Invalid),
+            Some(_) => {}
+        }
         let row: Option<Row> = on_db!(self.0, |p| sqlx::query_as(USE)
             .bind(token_hash)
             .bind(client_id)
@@ -170,6 +185,19 @@ impl RefreshTokens<'_> {
     pub async fn revoke_family(&self, family_id: Uuid) -> StoreResult<u64> {
         Ok(on_db!(self.0, |p| sqlx::query(REVOKE_FAMILY)
             .bind(family_id)
+            .bind(Utc::now())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?)
+    }
+
+    /// Revokes every refresh token of an account (password reset).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn revoke_all_for(&self, account: AccountId) -> StoreResult<u64> {
+        Ok(on_db!(self.0, |p| sqlx::query(REVOKE_ALL)
+            .bind(account.0)
             .bind(Utc::now())
             .execute(p)
             .await

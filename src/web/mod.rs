@@ -113,14 +113,22 @@ struct MakeId {
 impl MakeId {
     fn new() -> Self {
         let prefix = crate::crypto::random_token();
-        Self { prefix: prefix[..10].into(), next: std::sync::Arc::default() }
+        Self {
+            prefix: prefix[..10].into(),
+            next: std::sync::Arc::default(),
+        }
     }
 }
 
 impl tower_http::request_id::MakeRequestId for MakeId {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<tower_http::request_id::RequestId> {
+    fn make_request_id<B>(
+        &mut self,
+        _: &axum::http::Request<B>,
+    ) -> Option<tower_http::request_id::RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n}", self.prefix)).ok().map(tower_http::request_id::RequestId::new)
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+            .ok()
+            .map(tower_http::request_id::RequestId::new)
     }
 }
 
@@ -133,7 +141,10 @@ async fn security_headers(mut res: Response) -> Response {
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::CACHE_CONTROL, "no-store"),
-        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
     ] {
         h.entry(name).or_insert(HeaderValue::from_static(value));
     }

@@ -332,27 +332,31 @@ async fn unverified_accounts_cannot_log_in_and_links_are_single_use() {
         .mailed_link("v@example.org", "/verify-email")
         .expect("link");
     let page = app.get(&link).await.text().await.expect("page");
+    assert!(
+        page.contains(r#"autocomplete="current-password""#),
+        "confirming asks for the password"
+    );
     let token = hidden(&page, "token").expect("token");
     let csrf = hidden(&page, "csrf").expect("csrf");
-    assert_eq!(
-        app.post_form("/verify-email", &[("csrf", &csrf), ("token", &token)])
+    let confirm = |pw: &'static str, tok: String| {
+        let (app, csrf) = (&app, csrf.clone());
+        async move {
+            app.post_form(
+                "/verify-email",
+                &[("csrf", &csrf), ("token", &tok), ("password", pw)],
+            )
             .await
-            .status(),
-        200
-    );
+            .status()
+        }
+    };
     assert_eq!(
-        app.post_form("/verify-email", &[("csrf", &csrf), ("token", &token)])
-            .await
-            .status(),
-        400,
-        "used up"
+        confirm("nicht das Passwort", token.clone()).await,
+        401,
+        "a wrong password does not confirm"
     );
-    assert_eq!(
-        app.post_form("/verify-email", &[("csrf", &csrf), ("token", "made-up")])
-            .await
-            .status(),
-        400
-    );
+    assert_eq!(confirm(PW, token.clone()).await, 200);
+    assert_eq!(confirm(PW, token).await, 400, "used up");
+    assert_eq!(confirm(PW, "made-up".into()).await, 400);
     assert_eq!(app.login("", "v@example.org", PW).await.status(), 303);
     let konto = app.get("/konto").await.text().await.expect("page");
     assert!(konto.contains("v@example.org") && konto.contains("niedrig"));
@@ -374,8 +378,56 @@ async fn registering_an_unconfirmed_address_again_lets_the_owner_set_the_passwor
         )
         .await;
     assert_eq!(r.status(), 200);
-    // The owner registers and confirms with the newest link.
-    app.register_and_verify("opfer@example.org", PW).await;
+    let attackers_link = app
+        .mailed_link("opfer@example.org", "/verify-email")
+        .expect("first link");
+    // The owner registers too; before confirming, the first link does not accept the owner's
+    // password (it would keep the first registrant's).
+    let csrf = app.csrf_of("/register").await;
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("csrf", &csrf),
+                ("email", "opfer@example.org"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let owners_link = app
+        .mailed_link("opfer@example.org", "/verify-email")
+        .expect("second link");
+    assert_ne!(owners_link, attackers_link);
+    let page = app.get(&attackers_link).await.text().await.expect("page");
+    let (token, csrf) = (
+        hidden(&page, "token").expect("token"),
+        hidden(&page, "csrf").expect("csrf"),
+    );
+    let r = app
+        .post_form(
+            "/verify-email",
+            &[("csrf", &csrf), ("token", &token), ("password", PW)],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        401,
+        "the first registrant's link needs the first registrant's password"
+    );
+    // The owner's link with the owner's password confirms and sets that password.
+    let page = app.get(&owners_link).await.text().await.expect("page");
+    let (token, csrf) = (
+        hidden(&page, "token").expect("token"),
+        hidden(&page, "csrf").expect("csrf"),
+    );
+    let r = app
+        .post_form(
+            "/verify-email",
+            &[("csrf", &csrf), ("token", &token), ("password", PW)],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
     assert_eq!(
         app.login("", "opfer@example.org", "Passwort des Angreifers")
             .await

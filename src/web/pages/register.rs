@@ -102,31 +102,44 @@ struct VerifyPage<'a> {
     lang_switch: String,
     csrf: &'a str,
     token: &'a str,
+    error: Option<&'a str>,
 }
 
-/// `GET /verify-email?token=...`: a confirmation button, so that mail scanners that fetch
-/// links do not use up the single-use token.
+fn verify_page(
+    status: StatusCode,
+    headers: &HeaderMap,
+    web: &WebConfig,
+    lang: Lang,
+    token: &str,
+    error: Option<&str>,
+) -> Response {
+    let t = texts(lang);
+    let (csrf_token, set) = csrf::token(headers, web.secure_cookies);
+    with_cookies(
+        html(
+            status,
+            &VerifyPage {
+                t,
+                lang_switch: lang_switch(t, "/konto"),
+                csrf: &csrf_token,
+                token,
+                error,
+            },
+        ),
+        set,
+    )
+}
+
+/// `GET /verify-email?token=...`: a form (the password of the registration), so that mail
+/// scanners that fetch links do not use up the single-use token.
 pub async fn verify_get(
     State(web): State<WebConfig>,
     PageLang(lang): PageLang,
     headers: HeaderMap,
     Query(q): Query,
 ) -> Response {
-    let t = texts(lang);
     let token = q.get("token").filter(|t| t.len() <= 64).unwrap_or("");
-    let (csrf_token, set) = csrf::token(&headers, web.secure_cookies);
-    with_cookies(
-        html(
-            StatusCode::OK,
-            &VerifyPage {
-                t,
-                lang_switch: lang_switch(t, "/konto"),
-                csrf: &csrf_token,
-                token,
-            },
-        ),
-        set,
-    )
+    verify_page(StatusCode::OK, &headers, &web, lang, token, None)
 }
 
 pub async fn verify_post(
@@ -135,12 +148,21 @@ pub async fn verify_post(
     headers: HeaderMap,
     PageForm(form): PageForm,
 ) -> Result<Response, PageError> {
+    let t = texts(lang);
+    let token = form.get("token").filter(|t| t.len() <= 64).unwrap_or("");
     if !csrf::verify(&headers, &form) {
-        return Err(PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf));
+        return Ok(verify_page(
+            StatusCode::FORBIDDEN,
+            &headers,
+            &state.web,
+            lang,
+            token,
+            Some(t.err_csrf),
+        ));
     }
     match state
         .accounts
-        .verify_email(form.get("token").unwrap_or(""))
+        .verify_email(token, form.get("password").unwrap_or(""))
         .await
     {
         Ok((_, cont)) => {
@@ -153,15 +175,31 @@ pub async fn verify_post(
                 StatusCode::OK,
                 |t| t.verified_title,
                 |t| t.verified_text,
-                Some((next, texts(lang).continue_link)),
+                Some((next, t.continue_link)),
             ))
         }
+        Err(AccountError::InvalidCredentials) => Ok(verify_page(
+            StatusCode::UNAUTHORIZED,
+            &headers,
+            &state.web,
+            lang,
+            token,
+            Some(t.err_verify_password),
+        )),
+        Err(AccountError::Throttled) => Ok(verify_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers,
+            &state.web,
+            lang,
+            token,
+            Some(t.err_throttled),
+        )),
         Err(AccountError::InvalidToken) => Ok(message(
             lang,
             StatusCode::BAD_REQUEST,
             |t| t.verify_failed_title,
             |t| t.verify_failed_text,
-            Some(("/login".into(), texts(lang).login_link)),
+            Some(("/login".into(), t.login_link)),
         )),
         Err(e) => Err(PageError::internal(lang, e)),
     }

@@ -340,7 +340,10 @@ impl TestApp {
         let token = hidden(&page, "token").expect("token field");
         let csrf = hidden(&page, "csrf").expect("csrf");
         let r = self
-            .post_form("/verify-email", &[("csrf", &csrf), ("token", &token)])
+            .post_form(
+                "/verify-email",
+                &[("csrf", &csrf), ("token", &token), ("password", password)],
+            )
             .await;
         assert_eq!(r.status(), 200, "verification succeeds");
     }
