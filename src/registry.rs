@@ -64,6 +64,7 @@ pub fn register(tenant: TenantId, req: NewClient) -> Result<(Client, Option<Stri
             GrantType::AuthorizationCode
         });
     }
+    grants.sort_by_key(|g| g.as_str());
     grants.dedup();
     if grants.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
         return Err("authorization_code needs at least one redirect URI".into());
@@ -112,6 +113,9 @@ pub fn register(tenant: TenantId, req: NewClient) -> Result<(Client, Option<Stri
     } else {
         Scopes::parse(&req.scopes.join(" "))?
     };
+    if grants.contains(&GrantType::AuthorizationCode) && !scopes.contains("openid") {
+        return Err("a client of the authorization code flow needs the openid scope".into());
+    }
     let subject_type = match req.subject_type.as_deref() {
         None | Some("pairwise") => SubjectType::Pairwise,
         Some("public") => SubjectType::Public,

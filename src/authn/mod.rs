@@ -30,6 +30,7 @@ pub struct Session {
     #[serde(default)]
     pub created_at: i64,
     /// Unix time when the session ends; saving it again does not extend it.
+    #[serde(default)]
     pub expires_at: i64,
     /// The browser's `User-Agent`, shortened, so the citizen can recognise the session.
     #[serde(default)]

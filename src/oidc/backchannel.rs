@@ -41,7 +41,7 @@ impl Provider {
 
     /// Delivers logout tokens for a session; returns (client_id, delivered) per portal.
     pub async fn deliver_logouts(&self, session: &Session) -> Vec<(String, bool)> {
-        let mut results = Vec::new();
+        let mut deliveries = tokio::task::JoinSet::new();
         for client_id in &session.clients {
             let client = match self.client(client_id).await {
                 Ok(c) => c,
@@ -71,11 +71,22 @@ impl Provider {
                     continue;
                 }
             };
-            let ok = self.post_logout(uri.as_str(), &jwt).await;
-            if !ok {
-                tracing::warn!(client_id, "back-channel logout not delivered");
+            // Portals are told in parallel: a dead one does not delay the others.
+            let p = self.clone();
+            let (uri, client_id) = (uri.as_str().to_owned(), client_id.clone());
+            deliveries.spawn(async move {
+                let ok = p.post_logout(&uri, &jwt).await;
+                if !ok {
+                    tracing::warn!(client_id, "back-channel logout not delivered");
+                }
+                (client_id, ok)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(r) = deliveries.join_next().await {
+            if let Ok(r) = r {
+                results.push(r);
             }
-            results.push((client_id.clone(), ok));
         }
         results
     }

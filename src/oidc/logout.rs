@@ -53,6 +53,11 @@ impl Provider {
         let mut hint_aud = None;
         let mut hint_sid = None;
         if let Some(hint) = params.get("id_token_hint") {
+            // Only our ID tokens (typ JWT) are hints, not access or logout tokens.
+            let typ = jsonwebtoken::decode_header(hint).ok().and_then(|h| h.typ);
+            if typ.as_deref() != Some("JWT") {
+                return Err(LogoutError::Invalid("id_token_hint is not an ID token"));
+            }
             // Expired ID tokens are fine as hints (§2): only the signature and issuer count.
             let claims: HintClaims = self
                 .keys

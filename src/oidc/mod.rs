@@ -148,6 +148,9 @@ impl Provider {
         if !resp.status().is_success() {
             return Err(format!("jwks_uri answered {}", resp.status()));
         }
+        if resp.content_length().is_some_and(|n| n > 64 * 1024) {
+            return Err("jwks_uri document too large".into());
+        }
         let bytes = resp
             .bytes()
             .await

@@ -200,18 +200,70 @@ pub fn client_ip(
     headers: &HeaderMap,
     trusted: &[std::net::IpAddr],
 ) -> std::net::IpAddr {
+    // IPv4 peers on an IPv6 socket arrive as ::ffff:a.b.c.d.
+    let peer = peer.to_canonical();
     if !trusted.contains(&peer) {
         return peer;
     }
-    let hops: Vec<std::net::IpAddr> = headers
+    let hops: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|h| h.trim().parse().ok())
+        .map(str::trim)
         .collect();
-    hops.into_iter()
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-        .unwrap_or(peer)
+    let mut client = peer;
+    // From the nearest hop outwards: stop at the first address no trusted proxy vouches for.
+    // An entry that is not an address (garbage, or with a port) ends the walk there.
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>().map(|ip| ip.to_canonical()) {
+            Ok(ip) if trusted.contains(&ip) => client = ip,
+            Ok(ip) => return ip,
+            Err(_) => return client,
+        }
+    }
+    client
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_walk() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        let trusted = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert("x-forwarded-for", v.parse().expect("header"));
+            m
+        };
+        assert_eq!(
+            client_ip(ip("1.1.1.1"), &h("9.9.9.9"), &trusted),
+            ip("1.1.1.1"),
+            "untrusted peer"
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &h("6.6.6.6, 9.9.9.9"), &trusted),
+            ip("9.9.9.9")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &h("9.9.9.9, 10.0.0.2"), &trusted),
+            ip("9.9.9.9")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &h("6.6.6.6, garbage"), &trusted),
+            ip("10.0.0.1"),
+            "garbage stops the walk"
+        );
+        assert_eq!(
+            client_ip(ip("::ffff:10.0.0.1"), &h("9.9.9.9"), &trusted),
+            ip("9.9.9.9"),
+            "mapped IPv4 peer"
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &HeaderMap::new(), &trusted),
+            ip("10.0.0.1")
+        );
+    }
 }

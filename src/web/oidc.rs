@@ -267,6 +267,7 @@ fn scope_labels(t: &'static Texts, req: &AuthRequest) -> Vec<&'static str> {
         .filter_map(|s| match s {
             "openid" => Some(t.scope_openid),
             "email" => Some(t.scope_email),
+            "offline_access" => Some(t.scope_offline),
             _ => None,
         })
         .collect()

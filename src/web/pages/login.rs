@@ -144,12 +144,15 @@ pub async fn post(
         Err(e) => return Err(PageError::internal(lang, e)),
     };
     // A fresh session id at every login; the old one ends.
-    if let Some(old) = cookie(&headers, SESSION_COOKIE) {
-        state
+    if let Some(old) = cookie(&headers, SESSION_COOKIE)
+        && let Some(ended) = state
             .sessions
             .destroy(&old)
             .await
-            .map_err(|e| PageError::internal(lang, e))?;
+            .map_err(|e| PageError::internal(lang, e))?
+    {
+        // Portals of the replaced session learn that it ended.
+        state.provider.backchannel_logout(ended);
     }
     let (token, _) = state
         .sessions
