@@ -271,6 +271,19 @@ pub static EN: Texts = Texts {
     home_link: "My Bürgerkonto",
 };
 
+impl Texts {
+    /// What a scope means for the citizen, for consent and account pages.
+    #[must_use]
+    pub fn scope_label(&'static self, scope: &str) -> Option<&'static str> {
+        match scope {
+            "openid" => Some(self.scope_openid),
+            "email" => Some(self.scope_email),
+            "offline_access" => Some(self.scope_offline),
+            _ => None,
+        }
+    }
+}
+
 #[must_use]
 pub fn texts(lang: Lang) -> &'static Texts {
     match lang {

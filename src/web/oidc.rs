@@ -264,12 +264,7 @@ struct ConsentPage<'a> {
 fn scope_labels(t: &'static Texts, req: &AuthRequest) -> Vec<&'static str> {
     req.scopes()
         .iter()
-        .filter_map(|s| match s {
-            "openid" => Some(t.scope_openid),
-            "email" => Some(t.scope_email),
-            "offline_access" => Some(t.scope_offline),
-            _ => None,
-        })
+        .filter_map(|s| t.scope_label(s))
         .collect()
 }
 

@@ -124,12 +124,7 @@ pub async fn get(
             scopes: c
                 .scopes
                 .iter()
-                .filter_map(|s| match s {
-                    "openid" => Some(t.scope_openid),
-                    "email" => Some(t.scope_email),
-                    "offline_access" => Some(t.scope_offline),
-                    _ => None,
-                })
+                .filter_map(|s| t.scope_label(s))
                 .collect::<Vec<_>>()
                 .join("; "),
             client_id: c.client_id,
@@ -150,6 +145,20 @@ pub async fn get(
     Ok(with_cookies(html(StatusCode::OK, &page), set))
 }
 
+/// The prelude of the account page's forms: a valid CSRF token and a logged-in citizen.
+/// `Ok(None)` means: not logged in (the caller sends the browser to the login page).
+async fn citizen(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &crate::domain::params::Params,
+    lang: crate::domain::lang::Lang,
+) -> Result<Option<(String, crate::authn::Session)>, PageError> {
+    if !csrf::verify(headers, form) {
+        return Err(PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf));
+    }
+    current_session(&state.sessions, headers, lang).await
+}
+
 /// `POST /konto/sessions/end`: ends one of the citizen's sessions (this one or another).
 pub async fn end_session(
     State(state): State<AppState>,
@@ -157,10 +166,7 @@ pub async fn end_session(
     headers: HeaderMap,
     PageForm(form): PageForm,
 ) -> Result<Response, PageError> {
-    if !csrf::verify(&headers, &form) {
-        return Err(PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf));
-    }
-    let Some((token, me)) = current_session(&state.sessions, &headers, lang).await? else {
+    let Some((token, me)) = citizen(&state, &headers, &form, lang).await? else {
         return Ok(see_other("/login", &[]));
     };
     let handle = form.get("session").unwrap_or("");
@@ -197,10 +203,7 @@ pub async fn withdraw_consent(
     headers: HeaderMap,
     PageForm(form): PageForm,
 ) -> Result<Response, PageError> {
-    if !csrf::verify(&headers, &form) {
-        return Err(PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf));
-    }
-    let Some((_, me)) = current_session(&state.sessions, &headers, lang).await? else {
+    let Some((_, me)) = citizen(&state, &headers, &form, lang).await? else {
         return Ok(see_other("/login", &[]));
     };
     let client = ClientId(
