@@ -5,6 +5,8 @@ use crate::app::{Application, Services};
 use crate::config::Config;
 use crate::domain::client::SigningAlg;
 use crate::domain::ids::TenantSlug;
+use crate::domain::level::Loa;
+use crate::domain::process::ProcessScope;
 use crate::keyring::Keyring;
 use crate::registry::{self, NewClient};
 use crate::store::Db;
@@ -46,6 +48,11 @@ pub enum Command {
     User {
         #[command(subcommand)]
         cmd: UserCmd,
+    },
+    /// Manage the process catalogue.
+    Process {
+        #[command(subcommand)]
+        cmd: ProcessCmd,
     },
     /// Manage signing keys.
     Keys {
@@ -121,6 +128,22 @@ pub enum UserCmd {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum ProcessCmd {
+    /// Set a process's level for the whole Verbund, or raise it for one tenant (--tenant).
+    Set {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// low, substantial or high.
+        #[arg(long)]
+        level: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum KeysCmd {
     /// Create a new signing key: published in the JWKS at once, signing after the delay; the
     /// current key signs until then and stays in the JWKS for two more days.
@@ -170,6 +193,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Client { cmd } => add_client(&config, cmd).await,
+        Command::Process {
+            cmd:
+                ProcessCmd::Set {
+                    id,
+                    name,
+                    level,
+                    tenant,
+                },
+        } => {
+            let level = Loa::from_name(&level)
+                .with_context(|| format!("unknown level {level} (low, substantial, high)"))?;
+            let db = Db::connect(config.database_url.expose()).await?;
+            let scope = match &tenant {
+                None => ProcessScope::Verbund,
+                Some(slug) => match db.tenants().by_slug(slug).await {
+                    Err(crate::store::StoreError::NotFound) => bail!("unknown tenant {slug}"),
+                    other => ProcessScope::Tenant(other?.id),
+                },
+            };
+            let p = crate::catalogue::set(&db, &id, &name, level, scope).await?;
+            println!(
+                "{}",
+                json!({ "id": p.id.as_str(), "name": p.name, "level": p.level.name(), "tenant": tenant })
+            );
+            Ok(())
+        }
         Command::User {
             cmd: UserCmd::Add {
                 email,

@@ -22,6 +22,7 @@
 //! oidc/        the protocol engine: authorize, token, refresh, introspection, revocation,
 //!              client authentication, userinfo, discovery, logout (RP-initiated, back-channel)
 //! registry.rs  checks client registrations and makes credentials
+//! catalogue.rs the process catalogue: one level per process, raised (never lowered) per tenant
 //! web/         the only module that imports axum: router, middleware, pages, endpoints
 //! ```
 //!
@@ -31,6 +32,7 @@
 pub mod account;
 pub mod app;
 pub mod authn;
+pub mod catalogue;
 pub mod cli;
 pub mod config;
 pub mod crypto;

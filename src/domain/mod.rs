@@ -10,4 +10,5 @@ pub mod ids;
 pub mod lang;
 pub mod level;
 pub mod params;
+pub mod process;
 pub mod scope;

@@ -296,10 +296,15 @@ pub async fn validate(
     req.lang = params.get("ui_locales").and_then(Lang::pick);
     req.required_level =
         required_level(&params).map_err(|e| req.error(ErrorCode::InvalidRequest, e))?;
-    if params.get("process").is_some() {
-        // The process catalogue is not built yet: naming a process must not fall back to a
-        // silent low-level login.
-        return Err(req.error(ErrorCode::InvalidRequest, "unknown process"));
+    // A named process demands its catalogue level (the Verbund's, or the tenant's if higher);
+    // an unknown process is an error, never a silent low-level login.
+    if let Some(pid) = params.get("process") {
+        let unknown = || req.error(ErrorCode::InvalidRequest, "unknown process");
+        let id = crate::domain::process::ProcessId::parse(pid).map_err(|_| unknown())?;
+        match crate::catalogue::lookup(&p.db, &id, Some(client.tenant_id)).await? {
+            Some((_, level)) => req.required_level = req.required_level.max(level),
+            None => return Err(unknown()),
+        }
     }
     Ok((client, req))
 }

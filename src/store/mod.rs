@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod audit;
 pub mod clients;
 pub mod consents;
+pub mod processes;
 pub mod refresh_tokens;
 pub mod subjects;
 pub mod tenants;

@@ -1,6 +1,7 @@
 //! HTTP: the only module that imports axum. Handlers stay thin: extract, call a service,
 //! render. Middleware: request ids, tracing, body and URI limits, timeouts, security headers.
 
+pub mod api;
 pub mod csrf;
 pub mod extract;
 pub mod i18n;
@@ -73,6 +74,10 @@ pub fn router(state: AppState) -> Router {
         .route("/konto", get(pages::account::get))
         .route("/lang", get(pages::login::switch))
         .route("/static/style.css", get(css))
+        .route(
+            "/api/v1/processes/{id}",
+            get(api::processes::get).put(api::processes::put),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(not_found)

@@ -10,5 +10,6 @@ mod lifecycle;
 mod logout;
 mod oidc_flow;
 mod pages;
+mod processes;
 mod store;
 mod token;

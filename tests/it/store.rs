@@ -201,6 +201,55 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].kind, "test.other", "newest first");
         assert_eq!(events[1].detail.0["k"], 1);
+        // Process catalogue: one entry per scope, replaced on upsert.
+        use buergerkonto::domain::process::{Process, ProcessId, ProcessScope};
+        let pid = ProcessId::parse("bauantrag").expect("id");
+        let verbund = Process {
+            id: pid.clone(),
+            scope: ProcessScope::Verbund,
+            name: "Bauantrag".into(),
+            level: Loa::Substantial,
+        };
+        db.processes().upsert(&verbund).await.expect("upsert");
+        db.processes()
+            .upsert(&Process {
+                level: Loa::High,
+                ..verbund.clone()
+            })
+            .await
+            .expect("replace");
+        let own = Process {
+            scope: ProcessScope::Tenant(t.id),
+            level: Loa::High,
+            ..verbund.clone()
+        };
+        db.processes().upsert(&own).await.expect("tenant entry");
+        assert_eq!(
+            db.processes()
+                .get(&pid, ProcessScope::Verbund)
+                .await
+                .expect("get")
+                .map(|p| p.level),
+            Some(Loa::High)
+        );
+        assert_eq!(
+            db.processes()
+                .get(&pid, ProcessScope::Tenant(t.id))
+                .await
+                .expect("get")
+                .map(|p| p.name),
+            Some("Bauantrag".into())
+        );
+        assert!(
+            db.processes()
+                .get(
+                    &ProcessId::parse("none").expect("id"),
+                    ProcessScope::Verbund
+                )
+                .await
+                .expect("get")
+                .is_none()
+        );
         db.ping().await.expect("ping");
     }
 }

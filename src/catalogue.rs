@@ -1,0 +1,86 @@
+//! The process catalogue service: the Verbund sets one level per process, a tenant may raise
+//! it for its own portals. Uses domain rules and the store; callers are the CLI, the admin
+//! API and the authorization endpoint.
+
+use crate::domain::ids::TenantId;
+use crate::domain::level::Loa;
+use crate::domain::process::{
+    CatalogueRule, Process, ProcessId, ProcessScope, check_tenant_level, effective,
+};
+use crate::store::{Db, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("the Verbund has no process with this id")]
+    UnknownProcess,
+    #[error("a tenant may raise a process's level, not lower it below the Verbund's {0}")]
+    WouldLower(Loa),
+    #[error("{0}")]
+    Invalid(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Sets a process's level for the Verbund or for one tenant.
+///
+/// # Errors
+/// A rule violation, invalid input, or a backend error.
+pub async fn set(
+    db: &Db,
+    id: &str,
+    name: &str,
+    level: Loa,
+    scope: ProcessScope,
+) -> Result<Process, CatalogueError> {
+    let id = ProcessId::parse(id).map_err(CatalogueError::Invalid)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(CatalogueError::Invalid(
+            "a process name is 1 to 200 characters",
+        ));
+    }
+    if let ProcessScope::Tenant(_) = scope {
+        let verbund = db
+            .processes()
+            .get(&id, ProcessScope::Verbund)
+            .await?
+            .map(|p| p.level);
+        check_tenant_level(verbund, level).map_err(|r| match r {
+            CatalogueRule::UnknownProcess => CatalogueError::UnknownProcess,
+            CatalogueRule::WouldLower { verbund } => CatalogueError::WouldLower(verbund),
+        })?;
+    }
+    let p = Process {
+        id,
+        scope,
+        name: name.to_owned(),
+        level,
+    };
+    db.processes().upsert(&p).await?;
+    Ok(p)
+}
+
+/// The Verbund's entry and the level that applies for `tenant`'s portals (or for the Verbund
+/// when `tenant` is `None`).
+///
+/// # Errors
+/// A backend error.
+pub async fn lookup(
+    db: &Db,
+    id: &ProcessId,
+    tenant: Option<TenantId>,
+) -> Result<Option<(Process, Loa)>, StoreError> {
+    let Some(verbund) = db.processes().get(id, ProcessScope::Verbund).await? else {
+        return Ok(None);
+    };
+    let own = match tenant {
+        Some(t) => db
+            .processes()
+            .get(id, ProcessScope::Tenant(t))
+            .await?
+            .map(|p| p.level),
+        None => None,
+    };
+    let level = effective(verbund.level, own);
+    Ok(Some((verbund, level)))
+}

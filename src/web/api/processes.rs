@@ -1,0 +1,137 @@
+//! `GET /api/v1/processes/{id}` (anyone: levels are public) and `PUT` for admins: scope
+//! `catalogue.admin` sets the Verbund's level, scope `catalogue.tenant` raises it for the
+//! calling client's own tenant.
+
+use super::{ApiError, bearer};
+use crate::catalogue::{self, CatalogueError};
+use crate::domain::level::Loa;
+use crate::domain::process::{Process, ProcessId, ProcessScope};
+use crate::oidc::Provider;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+fn body(p: &Process, level: Loa, tenant: Option<&str>) -> serde_json::Value {
+    json!({ "id": p.id.as_str(), "name": p.name, "level": level.name(), "acr": level.acr(), "tenant": tenant })
+}
+
+/// `GET /api/v1/processes/{id}[?tenant=SLUG]`: the level that applies (for the tenant's portals).
+pub async fn get(
+    State(p): State<Provider>,
+    Path(id): Path<String>,
+    crate::web::extract::Query(q): crate::web::extract::Query,
+) -> Response {
+    let result = async {
+        let not_found = || ApiError::new(StatusCode::NOT_FOUND, "unknown process");
+        let id = ProcessId::parse(&id).map_err(|_| not_found())?;
+        let tenant = match q.get("tenant") {
+            None => None,
+            Some(slug) => match p.db.tenants().by_slug(slug).await {
+                Ok(t) => Some(t),
+                Err(crate::store::StoreError::NotFound) => {
+                    return Err(ApiError::new(StatusCode::NOT_FOUND, "unknown tenant"));
+                }
+                Err(e) => return Err(ApiError::internal(e)),
+            },
+        };
+        let (process, level) = catalogue::lookup(&p.db, &id, tenant.as_ref().map(|t| t.id))
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(not_found)?;
+        Ok(body(
+            &process,
+            level,
+            tenant.as_ref().map(|t| t.slug.as_str()),
+        ))
+    }
+    .await;
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SetProcess {
+    name: String,
+    level: String,
+}
+
+/// `PUT /api/v1/processes/{id}` with `{"name", "level"}`.
+pub async fn put(
+    State(p): State<Provider>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body_json: Result<Json<SetProcess>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let result = async {
+        let (scope, tenant_slug) = match bearer(&p, &headers, "catalogue.admin").await {
+            Ok(_) => (ProcessScope::Verbund, None),
+            Err(e) if e.status == StatusCode::FORBIDDEN => {
+                let at = bearer(&p, &headers, "catalogue.tenant").await?;
+                let client = p
+                    .client(&at.client_id)
+                    .await
+                    .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "unknown client"))?;
+                let tenant =
+                    p.db.tenants()
+                        .by_id(client.tenant_id)
+                        .await
+                        .map_err(ApiError::internal)?;
+                (ProcessScope::Tenant(tenant.id), Some(tenant.slug))
+            }
+            Err(e) => return Err(e),
+        };
+        let Json(req) = body_json.map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the body must be JSON {{\"name\", \"level\"}}: {}",
+                    e.body_text()
+                ),
+            )
+        })?;
+        let level = Loa::from_name(&req.level).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "level must be low, substantial or high",
+            )
+        })?;
+        let process = catalogue::set(&p.db, &id, &req.name, level, scope)
+            .await
+            .map_err(|e| match e {
+                CatalogueError::Invalid(d) => ApiError::new(StatusCode::BAD_REQUEST, d),
+                CatalogueError::UnknownProcess => {
+                    ApiError::new(StatusCode::NOT_FOUND, e.to_string())
+                }
+                CatalogueError::WouldLower(_) => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+                }
+                CatalogueError::Store(s) => ApiError::internal(s),
+            })?;
+        let applied = catalogue::lookup(
+            &p.db,
+            &process.id,
+            match scope {
+                ProcessScope::Tenant(t) => Some(t),
+                ProcessScope::Verbund => None,
+            },
+        )
+        .await
+        .map_err(ApiError::internal)?
+        .map_or(level, |(_, l)| l);
+        Ok(body(
+            &process,
+            applied,
+            tenant_slug.as_ref().map(|s| s.as_str()),
+        ))
+    }
+    .await;
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
