@@ -119,7 +119,13 @@ impl AccountService {
         password: &str,
         lang: Lang,
         cont: Option<&str>,
+        ip: IpAddr,
     ) -> Result<(), AccountError> {
+        // Every registration sends a mail and costs an Argon2 hash: limited per address.
+        let ip_key = format!("register:ip:{ip}");
+        if self.eph.incr_window(&ip_key, self.limits.window).await? > self.limits.per_ip {
+            return Err(AccountError::Throttled);
+        }
         let email = EmailAddress::parse(email).map_err(|_| AccountError::InvalidEmail)?;
         check_new_password(password).map_err(AccountError::Password)?;
         let hash = crypto::hash_password(password.to_owned()).await?;
@@ -360,21 +366,24 @@ impl AccountService {
         let message = mail::password_reset(lang, &link)?;
         // Sent in the background: the answer must take as long for known addresses as for
         // unknown ones.
-        let mailer = self.mailer.clone();
+        let (mailer, db, id) = (self.mailer.clone(), self.db.clone(), account.id);
         tokio::spawn(async move {
             if let Err(e) = mailer.send(&email, message).await {
                 tracing::error!(error = %e, "password reset mail not sent");
             }
+            if let Err(e) = db
+                .audit()
+                .record(
+                    "account.password_reset_requested",
+                    Some(id),
+                    None,
+                    json!({}),
+                )
+                .await
+            {
+                tracing::error!(error = %e, "audit event not written");
+            }
         });
-        self.db
-            .audit()
-            .record(
-                "account.password_reset_requested",
-                Some(account.id),
-                None,
-                json!({}),
-            )
-            .await?;
         Ok(())
     }
 

@@ -97,7 +97,10 @@ impl Sessions {
                 .take(200)
                 .collect(),
         };
-        self.save(&token, &session).await?;
+        let json = serde_json::to_string(&session).unwrap_or_default();
+        self.eph
+            .put(&key(&handle_of(&token)), &json, self.ttl)
+            .await?;
         self.eph
             .set_add(&index(account), &handle_of(&token), self.ttl)
             .await?;
@@ -123,20 +126,25 @@ impl Sessions {
             .and_then(|s| serde_json::from_str(&s).ok()))
     }
 
-    /// Stores a changed session, keeping its expiry.
+    /// Stores a changed session, keeping its expiry. A session that was ended meanwhile (a
+    /// logout in another tab, a password reset) stays ended.
     ///
     /// # Errors
     /// When the short-lived store fails.
     pub async fn save(&self, token: &str, session: &Session) -> EphResult<()> {
-        let handle = handle_of(token);
         let left = session.expires_at - chrono::Utc::now().timestamp();
         let Ok(left) = u64::try_from(left) else {
-            return self.eph.delete(&key(&handle)).await;
+            return Ok(());
         };
         let json = serde_json::to_string(session).unwrap_or_default();
         self.eph
-            .put(&key(&handle), &json, Duration::from_secs(left.max(1)))
-            .await
+            .replace(
+                &key(&handle_of(token)),
+                &json,
+                Duration::from_secs(left.max(1)),
+            )
+            .await?;
+        Ok(())
     }
 
     /// Ends the session of a cookie value; returns what it was.

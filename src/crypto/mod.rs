@@ -96,11 +96,19 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// At most this many Argon2 computations run at once (19 MiB each); further ones wait their
+/// turn, so a burst of logins cannot exhaust memory or the blocking pool.
+static HASH_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 /// Hashes a password with Argon2id on the blocking pool. Returns the PHC string.
 ///
 /// # Errors
 /// When the blocking task fails or the hasher rejects the input.
 pub async fn hash_password(password: String) -> Result<String, PasswordError> {
+    let _slot = HASH_SLOTS
+        .acquire()
+        .await
+        .map_err(|e| PasswordError::Hash(e.to_string()))?;
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _g = span.enter();
@@ -120,6 +128,10 @@ pub async fn hash_password(password: String) -> Result<String, PasswordError> {
 /// # Errors
 /// When the blocking task fails.
 pub async fn verify_password(password: String, phc: Option<String>) -> Result<bool, PasswordError> {
+    let _slot = HASH_SLOTS
+        .acquire()
+        .await
+        .map_err(|e| PasswordError::Hash(e.to_string()))?;
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _g = span.enter();

@@ -45,6 +45,16 @@ impl MemoryStore {
         Ok(())
     }
 
+    pub async fn replace(&self, key: &str, value: &str, ttl: Duration) -> EphResult<bool> {
+        Ok(self.with(|m, now| match m.get_mut(key) {
+            Some(entry) if entry.1 > now => {
+                *entry = (value.to_owned(), now + ttl);
+                true
+            }
+            _ => false,
+        }))
+    }
+
     pub async fn put_if_absent(&self, key: &str, value: &str, ttl: Duration) -> EphResult<bool> {
         Ok(self.with(|m, now| match m.get(key) {
             Some((_, exp)) if *exp > now => false,

@@ -57,6 +57,15 @@ impl Ephemeral {
         dispatch!(self, |s| s.put(key, value, ttl).await)
     }
 
+    /// Replaces the value of `key` only if it still exists (never brings back a deleted or
+    /// expired key). Returns whether it was replaced.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn replace(&self, key: &str, value: &str, ttl: Duration) -> EphResult<bool> {
+        dispatch!(self, |s| s.replace(key, value, ttl).await)
+    }
+
     /// Stores `value` only if `key` is absent. Returns whether it was stored.
     ///
     /// # Errors

@@ -57,6 +57,20 @@ impl RedisStore {
             .map_err(|e| err(&e))
     }
 
+    pub async fn replace(&self, key: &str, value: &str, ttl: Duration) -> EphResult<bool> {
+        let mut c = self.conn.clone();
+        let r: Option<String> = redis::cmd("SET")
+            .arg(self.k(key))
+            .arg(value)
+            .arg("XX")
+            .arg("PX")
+            .arg(ms(ttl))
+            .query_async(&mut c)
+            .await
+            .map_err(|e| err(&e))?;
+        Ok(r.is_some())
+    }
+
     pub async fn put_if_absent(&self, key: &str, value: &str, ttl: Duration) -> EphResult<bool> {
         let mut c = self.conn.clone();
         let r: Option<String> = redis::cmd("SET")

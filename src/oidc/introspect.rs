@@ -25,6 +25,15 @@ impl Provider {
             if self.is_revoked(&at).await? {
                 return Ok(inactive);
             }
+            // Pairwise subjects are per tenant: a client learns about tokens of its own
+            // tenant's clients only, never another Kommune's subjects.
+            let same_tenant = match self.client(&at.client_id).await {
+                Ok(owner) => owner.tenant_id == client.tenant_id,
+                Err(_) => false,
+            };
+            if !same_tenant {
+                return Ok(inactive);
+            }
             let mut v = json!({
                 "active": true,
                 "token_type": "Bearer",

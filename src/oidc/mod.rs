@@ -69,7 +69,7 @@ pub const SUPPORTED_SCOPES: [&str; 3] = ["openid", "email", "offline_access"];
 /// How long an authorization code is valid (RFC 6749 §4.1.2 recommends at most 10 minutes).
 pub const CODE_TTL_SECS: u64 = 60;
 /// How long a pending authorization request (while the citizen logs in) is kept.
-pub const PENDING_TTL_SECS: u64 = 30 * 60;
+pub const PENDING_TTL_SECS: u64 = 10 * 60;
 /// How long a client registration is cached in each instance: changes by `client add` and
 /// the admin API take effect within this time.
 pub const CLIENT_CACHE: Duration = Duration::from_secs(10);

@@ -150,6 +150,8 @@ async fn security_headers(mut res: Response) -> Response {
             HeaderName::from_static("cross-origin-opener-policy"),
             "same-origin",
         ),
+        // Ignored by browsers on plain http (development); binding on https.
+        (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"),
     ] {
         h.entry(name).or_insert(HeaderValue::from_static(value));
     }

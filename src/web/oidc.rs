@@ -269,6 +269,38 @@ fn scope_labels(t: &'static Texts, req: &AuthRequest) -> Vec<&'static str> {
 }
 
 /// `GET /consent?req=ID`.
+/// The consent step is only reachable when the request needs nothing but consent: the login
+/// (`prompt=login`, `max_age`) and the level must be satisfied first, so a browser cannot skip
+/// them by going to the consent page directly.
+async fn consent_gate(
+    state: &AppState,
+    pending: &Pending,
+    id: &str,
+    session: &Session,
+    lang: Lang,
+) -> Result<(), Response> {
+    let p = &state.provider;
+    let client_id = crate::domain::ids::ClientId(pending.req.client_id.clone());
+    let consented =
+        p.db.consents()
+            .get(session.account_id, &client_id)
+            .await
+            .map_err(|e| PageError::internal(lang, e).into_response())?;
+    match decide(
+        &pending.req,
+        Some(session),
+        consented.as_ref(),
+        chrono::Utc::now().timestamp(),
+    ) {
+        Ok(Decision::Consent | Decision::Issue) => Ok(()),
+        Ok(Decision::Login) => Err(see_other(&format!("/login?req={id}"), &[])),
+        Err(e) => {
+            let _ = p.drop_pending(id).await;
+            Err(authorize_error(p, e, lang))
+        }
+    }
+}
+
 pub async fn consent_get(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
@@ -282,7 +314,11 @@ pub async fn consent_get(
     };
     let lang = pending.req.lang.unwrap_or(lang);
     match current_session(&state.sessions, &headers, lang).await {
-        Ok(Some(_)) => {}
+        Ok(Some((_, session))) => {
+            if let Err(r) = consent_gate(&state, &pending, &id, &session, lang).await {
+                return r;
+            }
+        }
         Ok(None) => return see_other(&format!("/login?req={id}"), &[]),
         Err(e) => return e.into_response(),
     }
@@ -322,6 +358,9 @@ pub async fn consent_post(
     }) else {
         return see_other(&format!("/login?req={id}"), &[]);
     };
+    if let Err(r) = consent_gate(&state, &pending, &id, &session, lang).await {
+        return r;
+    }
     if let Err(e) = p.drop_pending(&id).await {
         return authorize_error(p, e, lang);
     }

@@ -236,7 +236,8 @@ async fn password_reset_by_mailed_link_ends_all_sessions() {
             .is_none()
     );
     let link = app
-        .mailed_link("pw@example.org", "/password/reset")
+        .wait_for_link("pw@example.org", "/password/reset")
+        .await
         .expect("reset mail");
     // Asking again within a minute sends no second mail.
     let before = app.mails().len();
@@ -245,6 +246,8 @@ async fn password_reset_by_mailed_link_ends_all_sessions() {
         &[("csrf", &csrf), ("email", "pw@example.org")],
     )
     .await;
+    // Mail goes out in the background: give a (wrongly) sent one time to arrive.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(app.mails().len(), before);
 
     let page = app.get(&link).await.text().await.expect("page");

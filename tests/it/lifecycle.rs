@@ -262,6 +262,13 @@ async fn introspection_and_revocation() {
     for junk in ["nonsense", &"x".repeat(5000)] {
         assert_eq!(introspect(&app, &c, junk).await, json!({"active": false}));
     }
+    // Another Kommune's system learns nothing about this tenant's tokens.
+    app.add_tenant("gemeinde-z", "Gemeinde Z").await;
+    let foreign = app.add_client("gemeinde-z", &[]).await;
+    assert_eq!(
+        introspect(&app, &foreign, &at).await,
+        json!({"active": false})
+    );
     // An expired access token, signed with the server's own key.
     let ring = Keyring::load_or_init(&app.config.keys_dir).expect("keys");
     let now = chrono::Utc::now().timestamp();

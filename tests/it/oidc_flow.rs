@@ -336,3 +336,80 @@ async fn a_level_above_the_reachable_one_is_refused_not_faked() {
     let cb = location(&app.get(&flow.url).await);
     assert!(query_param(&cb, "code").is_some(), "{cb}");
 }
+
+#[tokio::test]
+async fn the_consent_page_cannot_skip_a_required_login_or_level() {
+    let app = spawn_app().await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    app.add_user("skip@example.org", PW).await;
+    let rp = discover(&app, &client).await;
+    let flow = start(&rp, &[], &[]);
+    run_browser(&app, &flow.url, "skip@example.org", PW).await;
+
+    // prompt=login: going straight to the consent page leads back to the login.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let flow = start(&rp, &["email"], &[("prompt", "login")]);
+    let next = location(&app.get(&flow.url).await);
+    assert!(next.starts_with("/login?req="), "{next}");
+    let req = query_param(&next, "req").expect("req");
+    let r = app.get(&format!("/consent?req={req}")).await;
+    assert_eq!(location(&r), format!("/login?req={req}"));
+    let csrf = app.csrf_of("/login").await;
+    let r = app
+        .post_form(
+            "/consent",
+            &[("csrf", &csrf), ("req", &req), ("decision", "allow")],
+        )
+        .await;
+    assert_eq!(
+        location(&r),
+        format!("/login?req={req}"),
+        "no code without the fresh login"
+    );
+
+    // A level the account cannot reach: after the password, the consent page answers with the error.
+    let fresh = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let flow = start(
+        &rp,
+        &["email"],
+        &[("acr_values", "http://eidas.europa.eu/LoA/substantial")],
+    );
+    let next = location(&fresh.get(&flow.url).send().await.expect("get"));
+    let req = query_param(&next, "req").expect("req");
+    let page = fresh
+        .get(app.url(&next))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("page");
+    let csrf = crate::helpers::hidden(&page, "csrf").expect("csrf");
+    let r = fresh
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("req", req.as_str()),
+            ("email", "skip@example.org"),
+            ("password", PW),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 303);
+    let r = fresh
+        .get(app.url(&format!("/consent?req={req}")))
+        .send()
+        .await
+        .expect("get");
+    let cb = location(&r);
+    assert_eq!(
+        query_param(&cb, "error").as_deref(),
+        Some("unmet_authentication_requirements"),
+        "{cb}"
+    );
+}

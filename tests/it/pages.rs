@@ -17,6 +17,7 @@ async fn pages_carry_security_headers_and_accessible_forms() {
     );
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h.contains_key("strict-transport-security"));
     let set = h
         .get_all("set-cookie")
         .iter()
@@ -105,6 +106,16 @@ async fn english_through_accept_language_and_the_switch() {
     // The switch only goes back to local paths.
     let r = app.get("/lang?to=de&back=//evil.example/").await;
     assert_eq!(r.headers()["location"], "/konto");
+    for evil in [
+        "/%09/evil.example",
+        "/%0A/evil.example",
+        "/%5C/evil.example",
+        "https://evil.example",
+    ] {
+        let r = app.get(&format!("/lang?to=de&back={evil}")).await;
+        assert_eq!(r.status(), 303, "{evil}");
+        assert_eq!(r.headers()["location"], "/konto", "{evil}");
+    }
 }
 
 #[tokio::test]
@@ -531,5 +542,30 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
         login_from("1.2.3.4, 198.51.100.9").await,
         303,
         "another citizen is not (the spoofable left entry is ignored)"
+    );
+}
+
+#[tokio::test]
+async fn registrations_are_limited_per_client_address() {
+    let app = spawn_app_with(AppOptions {
+        tweak: |c| c.login_max_failures_per_ip = 2,
+        ..AppOptions::default()
+    })
+    .await;
+    let csrf = app.csrf_of("/register").await;
+    for (i, expected) in [(1, 200), (2, 200), (3, 429)] {
+        let email = format!("viele{i}@example.org");
+        let r = app
+            .post_form(
+                "/register",
+                &[("csrf", &csrf), ("email", &email), ("password", PW)],
+            )
+            .await;
+        assert_eq!(r.status(), expected, "registration {i}");
+    }
+    assert!(
+        app.mailed_link("viele3@example.org", "/verify-email")
+            .is_none(),
+        "no mail when refused"
     );
 }

@@ -176,9 +176,17 @@ pub async fn post(
 /// `GET /lang?to=en&back=/login?...`: remembers the language and goes back (local paths only).
 pub async fn switch(State(web): State<WebConfig>, Query(q): Query) -> Response {
     let lang = q.get("to").and_then(Lang::pick).unwrap_or_default();
+    // Only plain local paths: no scheme, no host, no control characters (browsers drop tabs
+    // and newlines, which would turn "/\t/evil" into "//evil").
     let back = q
         .get("back")
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .filter(|b| {
+            b.starts_with('/')
+                && !b.starts_with("//")
+                && b.len() <= 512
+                && b.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"/?=&_.~%-".contains(&c))
+        })
         .unwrap_or("/konto");
     see_other(
         back,

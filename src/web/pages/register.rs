@@ -5,7 +5,7 @@ use crate::account::AccountError;
 use crate::domain::account::PasswordProblem;
 use crate::domain::lang::Lang;
 use crate::web::csrf;
-use crate::web::extract::{PageForm, PageLang, Query};
+use crate::web::extract::{ClientIp, PageForm, PageLang, Query};
 use crate::web::i18n::{Texts, texts};
 use crate::web::state::{AppState, WebConfig};
 use askama::Template;
@@ -59,6 +59,7 @@ pub async fn get(
 pub async fn post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     PageForm(form): PageForm,
 ) -> Result<Response, PageError> {
@@ -74,7 +75,7 @@ pub async fn post(
     let cont = (!req.is_empty()).then_some(req.as_str());
     match state
         .accounts
-        .register(email, form.get("password").unwrap_or(""), lang, cont)
+        .register(email, form.get("password").unwrap_or(""), lang, cont, ip)
         .await
     {
         Ok(()) => Ok(message(
@@ -84,6 +85,7 @@ pub async fn post(
             |t| t.register_done_text,
             None,
         )),
+        Err(AccountError::Throttled) => Ok(again(StatusCode::TOO_MANY_REQUESTS, t.err_too_many)),
         Err(AccountError::InvalidEmail) => Ok(again(StatusCode::BAD_REQUEST, t.err_email)),
         Err(AccountError::Password(PasswordProblem::TooShort)) => {
             Ok(again(StatusCode::BAD_REQUEST, t.err_pw_short))

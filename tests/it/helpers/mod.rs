@@ -292,6 +292,17 @@ impl TestApp {
             })
     }
 
+    /// Waits up to 5 s for a link in a mail sent in the background.
+    pub async fn wait_for_link(&self, to: &str, path: &str) -> Option<String> {
+        for _ in 0..50 {
+            if let Some(l) = self.mailed_link(to, path) {
+                return Some(l);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        None
+    }
+
     /// GET with the browser.
     pub async fn get(&self, path_or_url: &str) -> reqwest::Response {
         let url = if path_or_url.starts_with("http") {
