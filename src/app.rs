@@ -91,6 +91,7 @@ impl Application {
             sessions: Sessions::new(
                 services.eph.clone(),
                 Duration::from_secs(config.session_ttl_secs),
+                config.secure_cookies(),
             ),
             provider: services.provider,
             accounts: services.accounts,

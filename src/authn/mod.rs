@@ -41,6 +41,7 @@ pub struct Session {
 pub struct Sessions {
     eph: Ephemeral,
     ttl: Duration,
+    secure_cookies: bool,
 }
 
 /// The store handle of a session: the digest of its cookie value.
@@ -65,8 +66,18 @@ fn valid_handle(h: &str) -> bool {
 
 impl Sessions {
     #[must_use]
-    pub fn new(eph: Ephemeral, ttl: Duration) -> Self {
-        Self { eph, ttl }
+    pub fn new(eph: Ephemeral, ttl: Duration, secure_cookies: bool) -> Self {
+        Self {
+            eph,
+            ttl,
+            secure_cookies,
+        }
+    }
+
+    /// Whether the session cookie is sent over https only (and so carries `__Host-`).
+    #[must_use]
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies
     }
 
     /// Starts a session after a successful authentication. Returns the cookie value.

@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 /// The token for a form, and a `Set-Cookie` value if a new one had to be made.
 #[must_use]
 pub fn token(headers: &HeaderMap, secure: bool) -> (String, Option<String>) {
-    match cookie(headers, CSRF_COOKIE).filter(|c| c.len() == 43) {
+    match cookie(headers, CSRF_COOKIE, secure).filter(|c| c.len() == 43) {
         Some(t) => (t, None),
         None => {
             let t = random_token();
@@ -22,8 +22,8 @@ pub fn token(headers: &HeaderMap, secure: bool) -> (String, Option<String>) {
 
 /// Whether the form's token matches the cookie.
 #[must_use]
-pub fn verify(headers: &HeaderMap, form: &Params) -> bool {
-    match (cookie(headers, CSRF_COOKIE), form.get("csrf")) {
+pub fn verify(headers: &HeaderMap, form: &Params, secure: bool) -> bool {
+    match (cookie(headers, CSRF_COOKIE, secure), form.get("csrf")) {
         (Some(c), Some(f)) => c.len() == 43 && ct_eq(c.as_bytes(), f.as_bytes()),
         _ => false,
     }

@@ -16,9 +16,22 @@ pub const SESSION_COOKIE: &str = "bk_session";
 pub const CSRF_COOKIE: &str = "bk_csrf";
 pub const LANG_COOKIE: &str = "bk_lang";
 
-/// The value of a cookie, if sent.
+/// The name a cookie has on the wire: with `Secure`, the `__Host-` prefix, which browsers
+/// accept only from this exact host over https with `Path=/` and no `Domain` (so a sibling
+/// subdomain cannot plant a session or CSRF cookie).
 #[must_use]
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub fn wire_name(name: &str, secure: bool) -> String {
+    if secure {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// The value of a cookie, if sent (under its wire name).
+#[must_use]
+pub fn cookie(headers: &HeaderMap, name: &str, secure: bool) -> Option<String> {
+    let name = wire_name(name, secure);
     headers
         .get_all(COOKIE)
         .iter()
@@ -32,7 +45,10 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure when served over https.
 #[must_use]
 pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -> String {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    let mut c = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax",
+        wire_name(name, secure)
+    );
     if let Some(a) = max_age {
         c.push_str(&format!("; Max-Age={a}"));
     }
@@ -63,7 +79,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PageLang {
 
 #[must_use]
 pub fn lang_of(headers: &HeaderMap) -> Lang {
-    if let Some(l) = cookie(headers, LANG_COOKIE).and_then(|c| Lang::pick(&c)) {
+    if let Some(l) = cookie(headers, LANG_COOKIE, false)
+        .or_else(|| cookie(headers, LANG_COOKIE, true))
+        .and_then(|c| Lang::pick(&c))
+    {
         return l;
     }
     headers

@@ -342,7 +342,7 @@ pub async fn consent_post(
     headers: HeaderMap,
     super::extract::PageForm(form): super::extract::PageForm,
 ) -> Response {
-    if !csrf::verify(&headers, &form) {
+    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
         return PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf).into_response();
     }
     let p = &state.provider;
@@ -567,7 +567,7 @@ pub async fn logout_confirm(
     headers: HeaderMap,
     super::extract::PageForm(form): super::extract::PageForm,
 ) -> Response {
-    if !csrf::verify(&headers, &form) {
+    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
         return PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf).into_response();
     }
     let req = match state.provider.validate_logout(&form).await {
@@ -575,7 +575,7 @@ pub async fn logout_confirm(
         Err(e) => return logout_error(e, lang),
     };
     let lang = req.lang.unwrap_or(lang);
-    let token = super::extract::cookie(&headers, SESSION_COOKIE);
+    let token = super::extract::cookie(&headers, SESSION_COOKIE, state.web.secure_cookies);
     end_session(&state, &req, token, lang).await
 }
 

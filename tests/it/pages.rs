@@ -78,6 +78,10 @@ async fn session_cookie_is_secure_on_an_https_issuer() {
             && set.contains("SameSite=Lax"),
         "{set}"
     );
+    assert!(
+        set.contains("__Host-bk_session="),
+        "a __Host- cookie cannot be planted by a sibling subdomain: {set}"
+    );
 }
 
 #[tokio::test]

@@ -153,7 +153,7 @@ async fn citizen(
     form: &crate::domain::params::Params,
     lang: crate::domain::lang::Lang,
 ) -> Result<Option<(String, crate::authn::Session)>, PageError> {
-    if !csrf::verify(headers, form) {
+    if !csrf::verify(headers, form, state.web.secure_cookies) {
         return Err(PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf));
     }
     current_session(&state.sessions, headers, lang).await

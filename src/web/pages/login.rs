@@ -127,7 +127,7 @@ pub async fn post(
     };
     let again =
         |status, msg: &str| render(status, &headers, &state.web, &flow, &email_shown, Some(msg));
-    if !csrf::verify(&headers, &form) {
+    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
         return Ok(again(StatusCode::FORBIDDEN, t.err_csrf));
     }
     let password = form.get("password").unwrap_or("");
@@ -144,7 +144,7 @@ pub async fn post(
         Err(e) => return Err(PageError::internal(lang, e)),
     };
     // A fresh session id at every login; the old one ends.
-    if let Some(old) = cookie(&headers, SESSION_COOKIE)
+    if let Some(old) = cookie(&headers, SESSION_COOKIE, state.web.secure_cookies)
         && let Some(ended) = state
             .sessions
             .destroy(&old)
@@ -205,7 +205,7 @@ pub async fn current_session(
     headers: &HeaderMap,
     lang: Lang,
 ) -> Result<Option<(String, crate::authn::Session)>, PageError> {
-    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+    let Some(token) = cookie(headers, SESSION_COOKIE, sessions.secure_cookies()) else {
         return Ok(None);
     };
     let s = sessions

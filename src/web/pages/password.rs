@@ -101,7 +101,7 @@ pub async fn forgot_post(
     let t = texts(lang);
     let email = form.get("email").unwrap_or("");
     let shown: String = email.chars().take(254).collect();
-    if !csrf::verify(&headers, &form) {
+    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
         return Ok(forgot_page(
             StatusCode::FORBIDDEN,
             &headers,
@@ -171,7 +171,7 @@ pub async fn reset_post(
 ) -> Result<Response, PageError> {
     let t = texts(lang);
     let token = form.get("token").filter(|t| t.len() <= 64).unwrap_or("");
-    if !csrf::verify(&headers, &form) {
+    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
         return Ok(reset_page(
             StatusCode::FORBIDDEN,
             &headers,

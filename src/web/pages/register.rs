@@ -69,7 +69,7 @@ pub async fn post(
     let shown: String = email.chars().take(254).collect();
     let again =
         |status, msg: &str| render(status, &headers, &state.web, lang, &req, &shown, Some(msg));
-    if !csrf::verify(&headers, &form) {
+    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
         return Ok(again(StatusCode::FORBIDDEN, t.err_csrf));
     }
     let cont = (!req.is_empty()).then_some(req.as_str());
@@ -152,7 +152,7 @@ pub async fn verify_post(
 ) -> Result<Response, PageError> {
     let t = texts(lang);
     let token = form.get("token").filter(|t| t.len() <= 64).unwrap_or("");
-    if !csrf::verify(&headers, &form) {
+    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
         return Ok(verify_page(
             StatusCode::FORBIDDEN,
             &headers,
