@@ -64,90 +64,42 @@ async fn put(app: &TestApp, at: Option<&str>, id: &str, body: &Value) -> (u16, V
 async fn the_verbund_sets_levels_and_tenants_may_only_raise_them() {
     let app = spawn_app().await;
     app.add_tenant("gemeinde-b", "Gemeinde B").await;
-    let (ok, out, err) = app.cli(
-        &[
-            "process",
-            "set",
-            "--id",
-            "bauantrag",
-            "--name",
-            "Bauantrag",
-            "--level",
-            "high",
-        ],
-        None,
-    );
+    let (ok, out, err) = set_process(&app, "bauantrag", "Bauantrag", "high", None);
     assert!(ok, "{err}");
     assert_eq!(
         out,
         json!({"id": "bauantrag", "name": "Bauantrag", "level": "high", "tenant": null})
     );
-    let (ok, _, err) = app.cli(
-        &[
-            "process",
-            "set",
-            "--id",
-            "bauantrag",
-            "--name",
-            "Bauantrag",
-            "--level",
-            "low",
-            "--tenant",
-            "gemeinde-a",
-        ],
-        None,
-    );
+    let (ok, _, err) = set_process(&app, "bauantrag", "Bauantrag", "low", Some("gemeinde-a"));
     assert!(
         !ok && err.contains("not lower"),
         "a tenant cannot lower the Verbund's level: {err}"
     );
-    let (ok, _, err) = app.cli(
-        &[
-            "process",
-            "set",
-            "--id",
-            "hundesteuer",
-            "--name",
-            "Hundesteuer",
-            "--level",
-            "high",
-            "--tenant",
-            "gemeinde-a",
-        ],
-        None,
+    let (ok, _, err) = set_process(
+        &app,
+        "hundesteuer",
+        "Hundesteuer",
+        "high",
+        Some("gemeinde-a"),
     );
     assert!(!ok && err.contains("no process"), "{err}");
     assert!(
-        app.cli(
-            &[
-                "process",
-                "set",
-                "--id",
-                "meldebescheinigung",
-                "--name",
-                "Meldebescheinigung",
-                "--level",
-                "low"
-            ],
+        set_process(
+            &app,
+            "meldebescheinigung",
+            "Meldebescheinigung",
+            "low",
             None
         )
         .0
     );
     assert!(
-        app.cli(
-            &[
-                "process",
-                "set",
-                "--id",
-                "meldebescheinigung",
-                "--name",
-                "Meldebescheinigung",
-                "--level",
-                "substantial",
-                "--tenant",
-                "gemeinde-a"
-            ],
-            None
+        set_process(
+            &app,
+            "meldebescheinigung",
+            "Meldebescheinigung",
+            "substantial",
+            Some("gemeinde-a")
         )
         .0
     );
@@ -182,6 +134,23 @@ async fn the_verbund_sets_levels_and_tenants_may_only_raise_them() {
             .0,
         404
     );
+}
+
+/// `buergerkonto process set ...`: (success, JSON out, stderr).
+fn set_process(
+    app: &TestApp,
+    id: &str,
+    name: &str,
+    level: &str,
+    tenant: Option<&str>,
+) -> (bool, Value, String) {
+    let mut args = vec![
+        "process", "set", "--id", id, "--name", name, "--level", level,
+    ];
+    if let Some(t) = tenant {
+        args.extend(["--tenant", t]);
+    }
+    app.cli(&args, None)
 }
 
 async fn app_get(app: &TestApp, path: &str) -> (u16, Value) {
@@ -262,34 +231,13 @@ async fn a_named_process_demands_its_level_at_login() {
     let app = spawn_app().await;
     let c = app.add_client(&app.tenant, &[]).await;
     app.add_user("p@example.org", PW).await;
+    assert!(set_process(&app, "bauantrag", "Bauantrag", "high", None).0);
     assert!(
-        app.cli(
-            &[
-                "process",
-                "set",
-                "--id",
-                "bauantrag",
-                "--name",
-                "Bauantrag",
-                "--level",
-                "high"
-            ],
-            None
-        )
-        .0
-    );
-    assert!(
-        app.cli(
-            &[
-                "process",
-                "set",
-                "--id",
-                "meldebescheinigung",
-                "--name",
-                "Meldebescheinigung",
-                "--level",
-                "low"
-            ],
+        set_process(
+            &app,
+            "meldebescheinigung",
+            "Meldebescheinigung",
+            "low",
             None
         )
         .0
@@ -314,20 +262,12 @@ async fn a_named_process_demands_its_level_at_login() {
     );
     // Raised by this tenant: its portal is now refused for a password-only login.
     assert!(
-        app.cli(
-            &[
-                "process",
-                "set",
-                "--id",
-                "meldebescheinigung",
-                "--name",
-                "Meldebescheinigung",
-                "--level",
-                "substantial",
-                "--tenant",
-                &app.tenant
-            ],
-            None
+        set_process(
+            &app,
+            "meldebescheinigung",
+            "Meldebescheinigung",
+            "substantial",
+            Some(&app.tenant)
         )
         .0
     );
