@@ -118,6 +118,20 @@ pub enum ClientCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum UserCmd {
+    /// Record that a clerk confirmed the holder's identity in person (raises the proofing level).
+    VerifyIdentity {
+        #[arg(long)]
+        email: String,
+        /// substantial (ID document checked) or high (electronic ID card read).
+        #[arg(long)]
+        level: String,
+        /// The document checked, e.g. personalausweis, reisepass, aufenthaltstitel.
+        #[arg(long = "document-type")]
+        document_type: String,
+        /// Who confirmed it (name or staff id of the clerk).
+        #[arg(long)]
+        clerk: String,
+    },
     /// Add a verified account (level low); the password is read from standard input.
     Add {
         #[arg(long)]
@@ -236,6 +250,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let services = Services::connect(&config).await?;
             let id = services.accounts.create_verified(&email, pw).await?;
             println!("{}", json!({ "id": id }));
+            Ok(())
+        }
+        Command::User {
+            cmd:
+                UserCmd::VerifyIdentity {
+                    email,
+                    level,
+                    document_type,
+                    clerk,
+                },
+        } => {
+            let level = Loa::from_name(&level)
+                .filter(|l| *l > Loa::Low)
+                .with_context(|| format!("level must be substantial or high, not {level}"))?;
+            if document_type.trim().is_empty() || clerk.trim().is_empty() {
+                bail!("--document-type and --clerk must not be empty");
+            }
+            let services = Services::connect(&config).await?;
+            let id = match services
+                .accounts
+                .verify_identity(&email, level, document_type.trim(), clerk.trim())
+                .await
+            {
+                Err(crate::account::AccountError::InvalidEmail) => {
+                    bail!("no account with the address {email}")
+                }
+                other => other?,
+            };
+            println!("{}", json!({ "id": id, "proofing_level": level.name() }));
             Ok(())
         }
         Command::Keys {

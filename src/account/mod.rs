@@ -1,6 +1,8 @@
 //! Account lifecycle: registration with e-mail verification, password login with throttling,
 //! and accounts created by an operator. Uses store, crypto, mail and the short-lived store.
 
+pub mod factors;
+
 use crate::crypto::{self, random_token, token_digest};
 use crate::domain::account::{Account, EmailAddress, PasswordProblem, check_new_password};
 use crate::domain::ids::AccountId;

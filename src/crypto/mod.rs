@@ -5,6 +5,8 @@
 //! on the blocking pool. Client secrets and one-time tokens are high-entropy random values:
 //! a SHA-256 digest and a constant-time comparison are the right tool for those.
 
+pub mod totp;
+
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -353,22 +353,43 @@ fn required_level(params: &Params) -> Result<Loa, &'static str> {
 pub enum Decision {
     /// Ask the citizen to log in (again).
     Login,
+    /// Ask for the missing second factor (step-up), without a new login.
+    StepUp,
+    /// The level cannot be reached with this account now: explain why, then answer the
+    /// portal with `unmet_authentication_requirements`.
+    CannotReach(Obstacle),
     /// Ask the citizen to consent to the scopes.
     Consent,
     /// Everything is in place: issue a code.
     Issue,
 }
 
+/// Why a level cannot be reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Obstacle {
+    /// The holder's identity is not proven well enough (design: identity proofing).
+    Proofing,
+    /// No second factor that would reach the level is set up.
+    Factor,
+}
+
+/// What the decision needs to know about the logged-in account.
+#[derive(Clone, Copy, Debug)]
+pub struct AccountFacts {
+    pub proofing: Loa,
+    pub has_totp: bool,
+}
+
 /// Decides the next step (OIDC Core §3.1.2.3). `consented` are the scopes the account has
-/// already granted to this client.
+/// already granted to this client; `facts` describe the session's account.
 ///
 /// # Errors
-/// A redirect error for `prompt=none` when interaction would be needed, and
-/// `unmet_authentication_requirements` when the level cannot be reached.
+/// A redirect error for `prompt=none` when interaction would be needed.
 pub fn decide(
     req: &AuthRequest,
     session: Option<&Session>,
     consented: Option<&Scopes>,
+    facts: Option<AccountFacts>,
     now: i64,
 ) -> Result<Decision, AuthorizeError> {
     let needs_login = match session {
@@ -390,12 +411,32 @@ pub fn decide(
     if let Some(s) = session
         && s.acr < req.required_level
     {
-        // Step-up with second factors and identity proofing come with the assurance-level
-        // work; until then a higher level cannot be reached, and a token never claims it.
-        return Err(req.error(
-            ErrorCode::UnmetAuthenticationRequirements,
-            "the requested assurance level cannot be reached with this account",
-        ));
+        // The level is min(proofing, strength): a second factor helps only if the proofing
+        // already reaches the level. A token never claims a level that was not reached.
+        let facts = facts.unwrap_or(AccountFacts {
+            proofing: Loa::Low,
+            has_totp: false,
+        });
+        if req.prompt.none {
+            return Err(req.error(
+                ErrorCode::UnmetAuthenticationRequirements,
+                "a higher assurance level needs interaction",
+            ));
+        }
+        if facts.proofing < req.required_level {
+            return Ok(Decision::CannotReach(Obstacle::Proofing));
+        }
+        let mut with_otp = s.amr.clone();
+        with_otp.push(Amr::Otp);
+        let reachable = crate::domain::level::effective(
+            facts.proofing,
+            crate::domain::level::strength_of(&with_otp),
+        );
+        return Ok(if facts.has_totp && reachable >= req.required_level {
+            Decision::StepUp
+        } else {
+            Decision::CannotReach(Obstacle::Factor)
+        });
     }
     let covered = consented.is_some_and(|c| req.scopes().is_subset(c));
     if !covered || req.prompt.consent {

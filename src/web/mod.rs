@@ -52,6 +52,14 @@ pub fn router(state: AppState) -> Router {
             get(pages::password::reset_get).post(pages::password::reset_post),
         )
         .route(
+            "/login/otp",
+            get(pages::factors::otp_get).post(pages::factors::otp_post),
+        )
+        .route(
+            "/konto/totp",
+            get(pages::factors::totp_get).post(pages::factors::totp_post),
+        )
+        .route(
             "/konto/sessions/end",
             axum::routing::post(pages::account::end_session),
         )

@@ -13,7 +13,8 @@ use crate::domain::lang::Lang;
 use crate::domain::params::Params;
 use crate::oidc::Provider;
 use crate::oidc::authorize::{
-    AuthRequest, AuthorizeError, Decision, PageReason, Pending, decide, validate,
+    AccountFacts, AuthRequest, AuthorizeError, Decision, Obstacle, PageReason, Pending, decide,
+    validate,
 };
 use crate::oidc::client_auth::presented;
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -140,10 +141,18 @@ async fn proceed(
         None => None,
     };
     let now = chrono::Utc::now().timestamp();
+    let facts = match &session {
+        Some((_, s)) => match account_facts(state, s).await {
+            Ok(f) => Some(f),
+            Err(r) => return r,
+        },
+        None => None,
+    };
     match decide(
         &req,
         session.as_ref().map(|(_, s)| s),
         consented.as_ref(),
+        facts,
         now,
     ) {
         Err(e) => {
@@ -163,6 +172,12 @@ async fn proceed(
             }
             finish(state, &req, &token, &mut s, lang).await
         }
+        Ok(Decision::CannotReach(obstacle)) => {
+            if let Some(id) = &pending_id {
+                let _ = p.drop_pending(id).await;
+            }
+            cannot_reach(p, &req, obstacle, lang)
+        }
         Ok(next) => {
             let id = match pending_id {
                 Some(id) => id,
@@ -171,14 +186,69 @@ async fn proceed(
                     Err(e) => return authorize_error(p, e, lang),
                 },
             };
-            let path = if matches!(next, Decision::Login) {
-                "/login"
-            } else {
-                "/consent"
+            let path = match next {
+                Decision::Login => "/login",
+                Decision::StepUp => "/login/otp",
+                _ => "/consent",
             };
             see_other(&format!("{path}?req={id}"), &[])
         }
     }
+}
+
+/// The account's proofing level and second factors, for the decision.
+pub(crate) async fn account_facts(state: &AppState, s: &Session) -> Result<AccountFacts, Response> {
+    let account = state
+        .accounts
+        .get(s.account_id)
+        .await
+        .map_err(|e| PageError::internal(Lang::De, e).into_response())?;
+    let has_totp = state
+        .accounts
+        .has_totp(s.account_id)
+        .await
+        .map_err(|e| PageError::internal(Lang::De, e).into_response())?;
+    Ok(AccountFacts {
+        proofing: account.proofing,
+        has_totp,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "cannot_reach.html")]
+struct CannotReachPage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    text: &'a str,
+    back: &'a str,
+    setup: bool,
+}
+
+/// Explains why the level cannot be reached and how to change that; the way back to the
+/// portal carries `unmet_authentication_requirements`.
+fn cannot_reach(p: &Provider, req: &AuthRequest, obstacle: Obstacle, lang: Lang) -> Response {
+    let e = crate::oidc::authorize::RedirectError {
+        redirect_uri: req.redirect_uri.clone(),
+        code: ErrorCode::UnmetAuthenticationRequirements,
+        description: "the requested assurance level cannot be reached with this account".into(),
+        state: req.state.clone(),
+    };
+    let back = p.error_url(&e);
+    let t = texts(lang);
+    let (text, setup) = match obstacle {
+        Obstacle::Proofing => (t.reach_proofing, false),
+        Obstacle::Factor => (t.reach_factor, true),
+    };
+    html(
+        StatusCode::OK,
+        &CannotReachPage {
+            t,
+            lang_switch: lang_switch(t, "/konto"),
+            text,
+            back: &back,
+            setup,
+        },
+    )
 }
 
 /// Issues the code, remembers the client in the session, redirects to the portal.
@@ -286,14 +356,21 @@ async fn consent_gate(
             .get(session.account_id, &client_id)
             .await
             .map_err(|e| PageError::internal(lang, e).into_response())?;
+    let facts = account_facts(state, session).await?;
     match decide(
         &pending.req,
         Some(session),
         consented.as_ref(),
+        Some(facts),
         chrono::Utc::now().timestamp(),
     ) {
         Ok(Decision::Consent | Decision::Issue) => Ok(()),
         Ok(Decision::Login) => Err(see_other(&format!("/login?req={id}"), &[])),
+        Ok(Decision::StepUp) => Err(see_other(&format!("/login/otp?req={id}"), &[])),
+        Ok(Decision::CannotReach(o)) => {
+            let _ = p.drop_pending(id).await;
+            Err(cannot_reach(p, &pending.req, o, lang))
+        }
         Err(e) => {
             let _ = p.drop_pending(id).await;
             Err(authorize_error(p, e, lang))

@@ -6,6 +6,7 @@ mod authorize_errors;
 mod cli;
 mod ephemeral;
 mod helpers;
+mod levels;
 mod lifecycle;
 mod logout;
 mod oidc_flow;

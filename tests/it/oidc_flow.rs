@@ -323,7 +323,7 @@ async fn a_level_above_the_reachable_one_is_refused_not_faked() {
         ("claims", claims),
     ] {
         let flow = start(&rp, &[], &[extra]);
-        let cb = location(&app.get(&flow.url).await);
+        let cb = crate::helpers::unmet_target(app.get(&flow.url).await).await;
         assert_eq!(
             query_param(&cb, "error").as_deref(),
             Some("unmet_authentication_requirements"),
@@ -406,7 +406,7 @@ async fn the_consent_page_cannot_skip_a_required_login_or_level() {
         .send()
         .await
         .expect("get");
-    let cb = location(&r);
+    let cb = crate::helpers::unmet_target(r).await;
     assert_eq!(
         query_param(&cb, "error").as_deref(),
         Some("unmet_authentication_requirements"),

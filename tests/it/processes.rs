@@ -255,7 +255,7 @@ async fn a_named_process_demands_its_level_at_login() {
         "a low process works with a password: {cb}"
     );
     // A high process cannot be reached with this account: refused, not faked.
-    let cb = location(&app.get(&authorize(&c, "bauantrag")).await);
+    let cb = crate::helpers::unmet_target(app.get(&authorize(&c, "bauantrag")).await).await;
     assert_eq!(
         query_param(&cb, "error").as_deref(),
         Some("unmet_authentication_requirements")
@@ -271,7 +271,8 @@ async fn a_named_process_demands_its_level_at_login() {
         )
         .0
     );
-    let cb = location(&app.get(&authorize(&c, "meldebescheinigung")).await);
+    let cb =
+        crate::helpers::unmet_target(app.get(&authorize(&c, "meldebescheinigung")).await).await;
     assert_eq!(
         query_param(&cb, "error").as_deref(),
         Some("unmet_authentication_requirements")

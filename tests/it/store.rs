@@ -250,6 +250,55 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
                 .expect("get")
                 .is_none()
         );
+        // Second factors: each TOTP step once, each recovery code once.
+        db.credentials()
+            .set_totp(id, b"secret", 100, &["d1".into(), "d2".into()])
+            .await
+            .expect("totp");
+        assert_eq!(
+            db.credentials().totp(id).await.expect("get"),
+            Some((b"secret".to_vec(), 100))
+        );
+        assert!(
+            !db.credentials().use_step(id, 100).await.expect("step"),
+            "a used step again"
+        );
+        assert!(db.credentials().use_step(id, 101).await.expect("step"));
+        assert!(!db.credentials().use_step(id, 101).await.expect("step"));
+        assert!(
+            db.credentials()
+                .use_recovery_code(id, "d1")
+                .await
+                .expect("code")
+        );
+        assert!(
+            !db.credentials()
+                .use_recovery_code(id, "d1")
+                .await
+                .expect("code"),
+            "once"
+        );
+        assert!(
+            !db.credentials()
+                .use_recovery_code(id, "nope")
+                .await
+                .expect("code")
+        );
+        // Identity proofing raises the account's level.
+        db.proofings()
+            .record(
+                id,
+                Loa::Substantial,
+                "in_person",
+                Some("personalausweis"),
+                "clerk",
+            )
+            .await
+            .expect("proofing");
+        assert_eq!(
+            db.accounts().by_id(id).await.expect("account").proofing,
+            Loa::Substantial
+        );
         db.ping().await.expect("ping");
     }
 }

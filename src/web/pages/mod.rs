@@ -2,6 +2,7 @@
 //! verification, consent and account handlers.
 
 pub mod account;
+pub mod factors;
 pub mod login;
 pub mod password;
 pub mod register;

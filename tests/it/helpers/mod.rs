@@ -511,3 +511,23 @@ pub async fn userinfo_status(app: &TestApp, at: &str) -> u16 {
         .status()
         .as_u16()
 }
+
+/// Where a refused level sends the browser: the redirect itself, or the "back to the service"
+/// link of the page that explains why the level cannot be reached.
+pub async fn unmet_target(r: reqwest::Response) -> String {
+    if r.status().is_redirection() {
+        return location(&r);
+    }
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.expect("page");
+    page.split("href=\"")
+        .skip(1)
+        .filter_map(|p| p.split('"').next())
+        .map(|h| {
+            h.replace("&amp;", "&")
+                .replace("&#x3d;", "=")
+                .replace("&#x26;", "&")
+        })
+        .find(|h| h.contains("error=unmet_authentication_requirements"))
+        .unwrap_or_else(|| panic!("no way back with the error on the page: {page}"))
+}

@@ -1,0 +1,196 @@
+//! Second factors (TOTP with recovery codes) and identity proofing by a clerk.
+
+use super::{AccountError, AccountService};
+use crate::crypto::totp::{base32, matching_step};
+use crate::crypto::{random_bytes, token_digest};
+use crate::domain::account::EmailAddress;
+use crate::domain::ids::AccountId;
+use crate::domain::level::Loa;
+use crate::store::StoreError;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+use std::time::Duration;
+
+/// How long an enrolment may take between showing the secret and confirming a code.
+pub const ENROL_TTL: Duration = Duration::from_secs(600);
+pub const RECOVERY_CODES: usize = 10;
+
+/// What the enrolment page shows.
+pub struct TotpEnrolment {
+    pub secret_base32: String,
+    pub otpauth_uri: String,
+    pub qr_svg: String,
+}
+
+fn enrol_key(account: AccountId) -> String {
+    format!("totp-enrol:{account}")
+}
+
+fn normalize_recovery(code: &str) -> String {
+    code.trim().to_ascii_lowercase().replace(['-', ' '], "")
+}
+
+impl AccountService {
+    /// Starts a TOTP enrolment: a new secret, kept for [`ENROL_TTL`] until a code confirms it.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn totp_start(
+        &self,
+        account: AccountId,
+        email: &EmailAddress,
+    ) -> Result<TotpEnrolment, AccountError> {
+        // A pending enrolment keeps its secret (the page may be shown again after a typo).
+        let pending = self
+            .eph
+            .get(&enrol_key(account))
+            .await?
+            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
+        let secret = match pending {
+            Some(s) => s,
+            None => {
+                let s = random_bytes::<20>().to_vec();
+                self.eph
+                    .put(&enrol_key(account), &URL_SAFE_NO_PAD.encode(&s), ENROL_TTL)
+                    .await?;
+                s
+            }
+        };
+        let secret_base32 = base32(&secret);
+        let enc =
+            |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
+        let otpauth_uri = format!(
+            "otpauth://totp/{}:{}?secret={secret_base32}&issuer={}&algorithm=SHA1&digits=6&period=30",
+            enc("Bürgerkonto"),
+            enc(email.as_str()),
+            enc("Bürgerkonto")
+        );
+        let qr_svg = qrcode::QrCode::new(otpauth_uri.as_bytes())
+            .map(|q| {
+                q.render::<qrcode::render::svg::Color<'_>>()
+                    .min_dimensions(200, 200)
+                    .build()
+            })
+            .unwrap_or_default();
+        Ok(TotpEnrolment {
+            secret_base32,
+            otpauth_uri,
+            qr_svg,
+        })
+    }
+
+    /// Confirms an enrolment with a code from the app; returns the recovery codes, shown once.
+    ///
+    /// # Errors
+    /// `InvalidToken` when no enrolment is pending, `InvalidCredentials` for a wrong code.
+    pub async fn totp_confirm(
+        &self,
+        account: AccountId,
+        code: &str,
+    ) -> Result<Vec<String>, AccountError> {
+        let secret = self
+            .eph
+            .get(&enrol_key(account))
+            .await?
+            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+            .ok_or(AccountError::InvalidToken)?;
+        let step = matching_step(&secret, code, chrono::Utc::now().timestamp())
+            .ok_or(AccountError::InvalidCredentials)?;
+        let codes: Vec<String> = (0..RECOVERY_CODES)
+            .map(|_| {
+                let raw = base32(&random_bytes::<5>()).to_ascii_lowercase();
+                format!("{}-{}", &raw[..4], &raw[4..])
+            })
+            .collect();
+        let digests: Vec<String> = codes
+            .iter()
+            .map(|c| token_digest(&normalize_recovery(c)))
+            .collect();
+        self.db
+            .credentials()
+            .set_totp(account, &secret, step, &digests)
+            .await?;
+        self.eph.delete(&enrol_key(account)).await?;
+        self.db
+            .audit()
+            .record("factor.totp_added", Some(account), None, json!({}))
+            .await?;
+        Ok(codes)
+    }
+
+    /// Whether the account has TOTP.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn has_totp(&self, account: AccountId) -> Result<bool, AccountError> {
+        Ok(self.db.credentials().totp(account).await?.is_some())
+    }
+
+    /// Checks a second-factor code: a TOTP code (each time step once) or a recovery code
+    /// (each once). Failures are throttled like logins.
+    ///
+    /// # Errors
+    /// `InvalidCredentials`, `Throttled`, or storage failures.
+    pub async fn check_second_factor(
+        &self,
+        account: AccountId,
+        code: &str,
+    ) -> Result<(), AccountError> {
+        let fail_key = format!("fail:2fa:{account}");
+        if self.eph.count(&fail_key).await? >= self.limits.per_account {
+            return Err(AccountError::Throttled);
+        }
+        if code.len() <= 64 {
+            if let Some((secret, _)) = self.db.credentials().totp(account).await?
+                && let Some(step) = matching_step(&secret, code, chrono::Utc::now().timestamp())
+                && self.db.credentials().use_step(account, step).await?
+            {
+                return Ok(());
+            }
+            if self
+                .db
+                .credentials()
+                .use_recovery_code(account, &token_digest(&normalize_recovery(code)))
+                .await?
+            {
+                self.db
+                    .audit()
+                    .record("factor.recovery_code_used", Some(account), None, json!({}))
+                    .await?;
+                return Ok(());
+            }
+        }
+        self.eph.incr_window(&fail_key, self.limits.window).await?;
+        Err(AccountError::InvalidCredentials)
+    }
+
+    /// A clerk confirmed the holder's identity in person (operator command): records who,
+    /// how and at which level, and raises the account's proofing level.
+    ///
+    /// # Errors
+    /// `InvalidEmail` when no account has this address, or storage failures.
+    pub async fn verify_identity(
+        &self,
+        email: &str,
+        level: Loa,
+        document_type: &str,
+        clerk: &str,
+    ) -> Result<AccountId, AccountError> {
+        let email = EmailAddress::parse(email).map_err(|_| AccountError::InvalidEmail)?;
+        let account = match self.db.accounts().by_email(&email).await {
+            Ok(a) => a.account,
+            Err(StoreError::NotFound) => return Err(AccountError::InvalidEmail),
+            Err(e) => return Err(e.into()),
+        };
+        self.db
+            .proofings()
+            .record(account.id, level, "in_person", Some(document_type), clerk)
+            .await?;
+        self.db
+            .audit()
+            .record("account.identity_verified", Some(account.id), None, json!({ "level": level.name(), "method": "in_person", "document_type": document_type, "verified_by": clerk }))
+            .await?;
+        Ok(account.id)
+    }
+}

@@ -1,0 +1,58 @@
+//! Identity proofing: who confirmed an account holder's identity, how, and at which level.
+//! Recording it and raising the account's level happen in one transaction.
+
+use super::{Db, StoreResult, on_db};
+use crate::domain::ids::AccountId;
+use crate::domain::level::Loa;
+use chrono::Utc;
+use uuid::Uuid;
+
+pub struct Proofings<'a>(&'a Db);
+
+impl Db {
+    #[must_use]
+    pub fn proofings(&self) -> Proofings<'_> {
+        Proofings(self)
+    }
+}
+
+const INSERT: &str = "INSERT INTO identity_proofings (id, account_id, level, method, document_type, verified_by, at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const SET_LEVEL: &str = "UPDATE accounts SET proofing_level = $2, updated_at = $3 WHERE id = $1";
+
+impl Proofings<'_> {
+    /// Records a proofing and sets the account's level to it.
+    ///
+    /// # Errors
+    /// A backend error; `Conflict` when the account does not exist.
+    pub async fn record(
+        &self,
+        account: AccountId,
+        level: Loa,
+        method: &str,
+        document_type: Option<&str>,
+        verified_by: &str,
+    ) -> StoreResult<()> {
+        on_db!(self.0, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(INSERT)
+                .bind(Uuid::now_v7())
+                .bind(account.0)
+                .bind(level.name())
+                .bind(method)
+                .bind(document_type)
+                .bind(verified_by)
+                .bind(Utc::now())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(SET_LEVEL)
+                .bind(account.0)
+                .bind(level.name())
+                .bind(Utc::now())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,263 @@
+//! Second factors: the step-up page during a login (`/login/otp`) and TOTP enrolment on the
+//! account page (`/konto/totp`).
+
+use super::login::current_session;
+use super::{PageError, html, lang_switch, req_id, see_other, with_cookies};
+use crate::account::AccountError;
+use crate::domain::lang::Lang;
+use crate::domain::level::{Amr, effective, strength_of};
+use crate::web::csrf;
+use crate::web::extract::{PageForm, PageLang, Query};
+use crate::web::i18n::{Texts, texts};
+use crate::web::state::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::json;
+
+#[derive(Template)]
+#[template(path = "otp.html")]
+struct OtpPage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    csrf: &'a str,
+    req: &'a str,
+    error: Option<&'a str>,
+}
+
+fn otp_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    status: StatusCode,
+    req: &str,
+    error: Option<&str>,
+) -> Response {
+    let t = texts(lang);
+    let (token, set) = csrf::token(headers, state.web.secure_cookies);
+    with_cookies(
+        html(
+            status,
+            &OtpPage {
+                t,
+                lang_switch: lang_switch(t, &format!("/login/otp?req={req}")),
+                csrf: &token,
+                req,
+                error,
+            },
+        ),
+        set,
+    )
+}
+
+/// `GET /login/otp?req=ID`: asks for the missing second factor.
+pub async fn otp_get(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Query(q): Query,
+) -> Result<Response, PageError> {
+    let req = req_id(q.get("req"));
+    if current_session(&state.sessions, &headers, lang)
+        .await?
+        .is_none()
+    {
+        return Ok(see_other(&format!("/login?req={req}"), &[]));
+    }
+    Ok(otp_page(&state, &headers, lang, StatusCode::OK, &req, None))
+}
+
+/// `POST /login/otp`: a valid code adds `otp` (and `mfa`) to the session and raises its level
+/// to what the account's proofing allows; then the authorization continues.
+pub async fn otp_post(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
+    let t = texts(lang);
+    let req = req_id(form.get("req"));
+    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+        return Ok(otp_page(
+            &state,
+            &headers,
+            lang,
+            StatusCode::FORBIDDEN,
+            &req,
+            Some(t.err_csrf),
+        ));
+    }
+    let Some((token, mut session)) = current_session(&state.sessions, &headers, lang).await? else {
+        return Ok(see_other(&format!("/login?req={req}"), &[]));
+    };
+    match state
+        .accounts
+        .check_second_factor(session.account_id, form.get("code").unwrap_or(""))
+        .await
+    {
+        Ok(()) => {}
+        Err(AccountError::InvalidCredentials) => {
+            return Ok(otp_page(
+                &state,
+                &headers,
+                lang,
+                StatusCode::UNAUTHORIZED,
+                &req,
+                Some(t.err_otp),
+            ));
+        }
+        Err(AccountError::Throttled) => {
+            return Ok(otp_page(
+                &state,
+                &headers,
+                lang,
+                StatusCode::TOO_MANY_REQUESTS,
+                &req,
+                Some(t.err_throttled),
+            ));
+        }
+        Err(e) => return Err(PageError::internal(lang, e)),
+    }
+    let account = state
+        .accounts
+        .get(session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    for m in [Amr::Otp, Amr::Mfa] {
+        if !session.amr.contains(&m) {
+            session.amr.push(m);
+        }
+    }
+    session.acr = effective(account.proofing, strength_of(&session.amr));
+    session.auth_time = chrono::Utc::now().timestamp();
+    state
+        .sessions
+        .save(&token, &session)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    let _ = state
+        .provider
+        .db
+        .audit()
+        .record(
+            "session.step_up",
+            Some(session.account_id),
+            None,
+            json!({ "acr": session.acr.name() }),
+        )
+        .await;
+    let next = if req.is_empty() {
+        "/konto".to_owned()
+    } else {
+        format!("/authorize/resume?req={req}")
+    };
+    Ok(see_other(&next, &[]))
+}
+
+#[derive(Template)]
+#[template(path = "totp.html")]
+struct TotpPage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    csrf: &'a str,
+    qr: &'a str,
+    secret: &'a str,
+    error: Option<&'a str>,
+    recovery: Option<Vec<String>>,
+}
+
+async fn totp_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let Some((_, session)) = current_session(&state.sessions, headers, lang).await? else {
+        return Ok(see_other("/login", &[]));
+    };
+    let account = state
+        .accounts
+        .get(session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    let enrol = state
+        .accounts
+        .totp_start(account.id, &account.email)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    let t = texts(lang);
+    let (token, set) = csrf::token(headers, state.web.secure_cookies);
+    let page = TotpPage {
+        t,
+        lang_switch: lang_switch(t, "/konto/totp"),
+        csrf: &token,
+        qr: &enrol.qr_svg,
+        secret: &enrol.secret_base32,
+        error,
+        recovery: None,
+    };
+    Ok(with_cookies(html(status, &page), set))
+}
+
+/// `GET /konto/totp`: the secret as QR code and text.
+pub async fn totp_get(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    totp_page(&state, &headers, lang, StatusCode::OK, None).await
+}
+
+/// `POST /konto/totp`: a code from the app confirms the enrolment; the recovery codes are shown once.
+pub async fn totp_post(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
+    let t = texts(lang);
+    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+        return totp_page(
+            &state,
+            &headers,
+            lang,
+            StatusCode::FORBIDDEN,
+            Some(t.err_csrf),
+        )
+        .await;
+    }
+    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
+        return Ok(see_other("/login", &[]));
+    };
+    match state
+        .accounts
+        .totp_confirm(session.account_id, form.get("code").unwrap_or(""))
+        .await
+    {
+        Ok(codes) => {
+            let page = TotpPage {
+                t,
+                lang_switch: lang_switch(t, "/konto"),
+                csrf: "",
+                qr: "",
+                secret: "",
+                error: None,
+                recovery: Some(codes),
+            };
+            Ok(html(StatusCode::OK, &page))
+        }
+        Err(AccountError::InvalidCredentials | AccountError::InvalidToken) => {
+            totp_page(
+                &state,
+                &headers,
+                lang,
+                StatusCode::BAD_REQUEST,
+                Some(t.err_otp),
+            )
+            .await
+        }
+        Err(e) => Err(PageError::internal(lang, e)),
+    }
+}

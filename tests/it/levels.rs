@@ -1,0 +1,213 @@
+//! Assurance levels: a clerk's identity check raises the proofing, a TOTP second factor
+//! raises the strength, step-up asks for exactly the missing factor, and no token claims a
+//! level that was not reached.
+
+use crate::helpers::rp::{discover, finish, jwt_payload, start};
+use crate::helpers::{TestApp, hidden, location, query_param, spawn_app, unmet_target};
+use buergerkonto::crypto::totp::{base32_decode, code_at, step_of};
+use openidconnect::TokenResponse;
+
+const PW: &str = "ein langes Passwort";
+const SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
+
+/// Enrols TOTP on the account page of the logged-in browser; returns the secret and the recovery codes.
+async fn enrol_totp(app: &TestApp) -> (Vec<u8>, i64, Vec<String>) {
+    let page = app.get("/konto/totp").await.text().await.expect("page");
+    assert!(page.contains("<svg"), "a QR code is shown");
+    let start = page.find("id=\"secret\">").expect("secret") + "id=\"secret\">".len();
+    let secret_b32 = &page[start..start + page[start..].find('<').expect("end")];
+    let secret = base32_decode(secret_b32).expect("base32 secret");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = app
+        .post_form("/konto/totp", &[("csrf", &csrf), ("code", "000000")])
+        .await;
+    assert_eq!(r.status(), 400, "a wrong code does not enrol");
+    let again = r.text().await.expect("page");
+    assert!(
+        again.contains(secret_b32),
+        "the same secret is offered again after a typo"
+    );
+    let step = step_of(chrono::Utc::now().timestamp());
+    let code = format!("{:06}", code_at(&secret, step));
+    let r = app
+        .post_form("/konto/totp", &[("csrf", &csrf), ("code", &code)])
+        .await;
+    assert_eq!(r.status(), 200);
+    let done = r.text().await.expect("page");
+    let codes: Vec<String> = done
+        .split("<code>")
+        .skip(1)
+        .filter_map(|c| c.split("</code>").next())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(codes.len(), 10, "ten recovery codes, shown once");
+    (secret, step, codes)
+}
+
+fn verify_identity(app: &TestApp, email: &str, level: &str) -> (bool, String) {
+    let (ok, _, err) = app.cli(
+        &[
+            "user",
+            "verify-identity",
+            "--email",
+            email,
+            "--level",
+            level,
+            "--document-type",
+            "personalausweis",
+            "--clerk",
+            "Bürgerbüro Musterstadt, M. Muster",
+        ],
+        None,
+    );
+    (ok, err)
+}
+
+#[tokio::test]
+async fn step_up_by_totp_reaches_substantial_after_a_clerks_identity_check() {
+    let app = spawn_app().await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    app.add_user("stufe@example.org", PW).await;
+    assert!(
+        !verify_identity(&app, "niemand@example.org", "substantial").0,
+        "unknown address"
+    );
+    assert!(
+        !verify_identity(&app, "stufe@example.org", "low").0,
+        "a clerk raises, low is no check"
+    );
+    let (ok, err) = verify_identity(&app, "stufe@example.org", "substantial");
+    assert!(ok, "{err}");
+    assert_eq!(app.login("", "stufe@example.org", PW).await.status(), 303);
+    let (secret, enrol_step, recovery) = enrol_totp(&app).await;
+
+    // The portal asks for substantial: the password session is stepped up by exactly the OTP.
+    let rp = discover(&app, &client).await;
+    let flow = start(&rp, &["email"], &[("acr_values", SUBSTANTIAL)]);
+    let next = location(&app.get(&flow.url).await);
+    assert!(
+        next.starts_with("/login/otp?req="),
+        "asked for the second factor, not a new login: {next}"
+    );
+    let req = query_param(&next, "req").expect("req");
+    let page = app.get(&next).await.text().await.expect("page");
+    assert!(page.contains(r#"autocomplete="one-time-code""#));
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[("csrf", &csrf), ("req", &req), ("code", "123456")],
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    // The code of the time step used at enrolment is not accepted twice; the next step's is.
+    let used = format!("{:06}", code_at(&secret, enrol_step));
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[("csrf", &csrf), ("req", &req), ("code", &used)],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        401,
+        "a code of an already used time step is refused"
+    );
+    let code = format!("{:06}", code_at(&secret, enrol_step + 1));
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[("csrf", &csrf), ("req", &req), ("code", &code)],
+        )
+        .await;
+    assert_eq!(location(&r), format!("/authorize/resume?req={req}"));
+    let cb =
+        crate::helpers::rp::run_browser(&app, &app.url(&location(&r)), "stufe@example.org", PW)
+            .await;
+    let nonce = flow.nonce.clone();
+    let tokens = finish(&app, &rp, flow, &cb).await;
+    let claims = tokens
+        .id_token()
+        .expect("id")
+        .claims(&rp.id_token_verifier(), &nonce)
+        .expect("verifies");
+    assert_eq!(
+        claims.auth_context_ref().map(|a| a.as_str()),
+        Some(SUBSTANTIAL)
+    );
+    let amr = jwt_payload(&tokens.id_token().expect("id").to_string())["amr"].clone();
+    assert_eq!(amr, serde_json::json!(["pwd", "otp", "mfa"]));
+
+    // A new login and a recovery code instead of the app; each recovery code works once.
+    let flow = start(
+        &rp,
+        &[],
+        &[("acr_values", SUBSTANTIAL), ("prompt", "login")],
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let next = location(&app.get(&flow.url).await);
+    let req = query_param(&next, "req").expect("req");
+    assert_eq!(app.login(&req, "stufe@example.org", PW).await.status(), 303);
+    let next = location(&app.get(&format!("/authorize/resume?req={req}")).await);
+    assert!(next.starts_with("/login/otp?req="), "{next}");
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[("csrf", &csrf), ("req", &req), ("code", &recovery[0])],
+        )
+        .await;
+    assert_eq!(location(&r), format!("/authorize/resume?req={req}"));
+    let cb = location(&app.get(&location(&r)).await);
+    assert!(query_param(&cb, "code").is_some(), "{cb}");
+    // The same recovery code a second time is refused.
+    let flow = start(
+        &rp,
+        &[],
+        &[("acr_values", SUBSTANTIAL), ("prompt", "login")],
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let next = location(&app.get(&flow.url).await);
+    let req = query_param(&next, "req").expect("req");
+    app.login(&req, "stufe@example.org", PW).await;
+    app.get(&format!("/authorize/resume?req={req}")).await;
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[("csrf", &csrf), ("req", &req), ("code", &recovery[0])],
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn without_proofing_or_factor_the_page_explains_and_the_portal_gets_unmet() {
+    let app = spawn_app().await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    app.add_user("ohne@example.org", PW).await;
+    assert_eq!(app.login("", "ohne@example.org", PW).await.status(), 303);
+    let rp = discover(&app, &client).await;
+    // Proofing too low: the Bürgerbüro is explained.
+    let flow = start(&rp, &[], &[("acr_values", SUBSTANTIAL)]);
+    let r = app.get(&flow.url).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains("Bürgerbüro") && page.contains("error=unmet_authentication_requirements")
+    );
+    // Proofing enough but no second factor: the setup is offered.
+    assert!(verify_identity(&app, "ohne@example.org", "substantial").0);
+    let flow = start(&rp, &[], &[("acr_values", SUBSTANTIAL)]);
+    let page = app.get(&flow.url).await.text().await.expect("page");
+    assert!(page.contains("/konto/totp"), "{page}");
+    // prompt=none cannot step up: the error goes straight back.
+    let flow = start(&rp, &[], &[("acr_values", SUBSTANTIAL), ("prompt", "none")]);
+    let cb = unmet_target(app.get(&flow.url).await).await;
+    assert_eq!(
+        query_param(&cb, "error").as_deref(),
+        Some("unmet_authentication_requirements")
+    );
+    assert_eq!(
+        query_param(&cb, "state").as_deref(),
+        Some(flow.state.secret().as_str())
+    );
+}
