@@ -211,3 +211,27 @@ async fn without_proofing_or_factor_the_page_explains_and_the_portal_gets_unmet(
         Some(flow.state.secret().as_str())
     );
 }
+
+#[tokio::test]
+async fn replacing_the_authenticator_needs_the_current_one() {
+    let app = spawn_app().await;
+    app.add_user("tausch@example.org", PW).await;
+    assert_eq!(app.login("", "tausch@example.org", PW).await.status(), 303);
+    let (secret, step, _) = enrol_totp(&app).await;
+    // A fresh login with the password only cannot swap the authenticator.
+    assert_eq!(app.login("", "tausch@example.org", PW).await.status(), 303);
+    let r = app.get("/konto/totp").await;
+    assert_eq!(location(&r), "/login/otp");
+    // After confirming with the current authenticator it can.
+    let page = app.get("/login/otp").await.text().await.expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let code = format!("{:06}", code_at(&secret, step + 1));
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[("csrf", &csrf), ("req", ""), ("code", &code)],
+        )
+        .await;
+    assert_eq!(location(&r), "/konto");
+    assert_eq!(app.get("/konto/totp").await.status(), 200);
+}

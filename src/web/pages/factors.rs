@@ -177,6 +177,9 @@ async fn totp_page(
     let Some((_, session)) = current_session(&state.sessions, headers, lang).await? else {
         return Ok(see_other("/login", &[]));
     };
+    if let Some(r) = needs_current_factor(state, &session, lang).await? {
+        return Ok(r);
+    }
     let account = state
         .accounts
         .get(session.account_id)
@@ -199,6 +202,21 @@ async fn totp_page(
         recovery: None,
     };
     Ok(with_cookies(html(status, &page), set))
+}
+
+/// Replacing an existing authenticator needs the current one: a password alone (perhaps a
+/// stolen one) must not swap the second factor for the attacker's.
+async fn needs_current_factor(
+    state: &AppState,
+    session: &crate::authn::Session,
+    lang: Lang,
+) -> Result<Option<Response>, PageError> {
+    let has = state
+        .accounts
+        .has_totp(session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    Ok((has && !session.amr.contains(&Amr::Otp)).then(|| see_other("/login/otp", &[])))
 }
 
 /// `GET /konto/totp`: the secret as QR code and text.
@@ -231,6 +249,9 @@ pub async fn totp_post(
     let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
         return Ok(see_other("/login", &[]));
     };
+    if let Some(r) = needs_current_factor(&state, &session, lang).await? {
+        return Ok(r);
+    }
     match state
         .accounts
         .totp_confirm(session.account_id, form.get("code").unwrap_or(""))
