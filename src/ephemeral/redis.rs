@@ -45,44 +45,39 @@ impl RedisStore {
         Ok(s)
     }
 
-    pub async fn put(&self, key: &str, value: &str, ttl: Duration) -> EphResult<()> {
+    /// `SET key value [NX|XX] PX ttl`; whether it was set.
+    async fn set(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+        condition: Option<&str>,
+    ) -> EphResult<bool> {
         let mut c = self.conn.clone();
-        redis::cmd("SET")
-            .arg(self.k(key))
-            .arg(value)
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.k(key)).arg(value);
+        if let Some(cond) = condition {
+            cmd.arg(cond);
+        }
+        let r: Option<String> = cmd
             .arg("PX")
             .arg(ms(ttl))
-            .query_async::<()>(&mut c)
+            .query_async(&mut c)
             .await
-            .map_err(|e| err(&e))
+            .map_err(|e| err(&e))?;
+        Ok(r.is_some())
+    }
+
+    pub async fn put(&self, key: &str, value: &str, ttl: Duration) -> EphResult<()> {
+        self.set(key, value, ttl, None).await.map(|_| ())
     }
 
     pub async fn replace(&self, key: &str, value: &str, ttl: Duration) -> EphResult<bool> {
-        let mut c = self.conn.clone();
-        let r: Option<String> = redis::cmd("SET")
-            .arg(self.k(key))
-            .arg(value)
-            .arg("XX")
-            .arg("PX")
-            .arg(ms(ttl))
-            .query_async(&mut c)
-            .await
-            .map_err(|e| err(&e))?;
-        Ok(r.is_some())
+        self.set(key, value, ttl, Some("XX")).await
     }
 
     pub async fn put_if_absent(&self, key: &str, value: &str, ttl: Duration) -> EphResult<bool> {
-        let mut c = self.conn.clone();
-        let r: Option<String> = redis::cmd("SET")
-            .arg(self.k(key))
-            .arg(value)
-            .arg("NX")
-            .arg("PX")
-            .arg(ms(ttl))
-            .query_async(&mut c)
-            .await
-            .map_err(|e| err(&e))?;
-        Ok(r.is_some())
+        self.set(key, value, ttl, Some("NX")).await
     }
 
     pub async fn get(&self, key: &str) -> EphResult<Option<String>> {

@@ -113,13 +113,14 @@ const MAX_NONCE: usize = 512;
 pub async fn validate(
     p: &Provider,
     raw_query: &[u8],
-) -> Result<(Client, AuthRequest), AuthorizeError> {
+) -> Result<(std::sync::Arc<Client>, AuthRequest), AuthorizeError> {
     let params = Params::parse(raw_query)
         .map_err(|e| AuthorizeError::Page(PageReason::MalformedParameters, e.to_string()))?;
     let client_id = params.get("client_id").ok_or_else(|| {
         AuthorizeError::Page(PageReason::MissingClientId, "client_id is missing".into())
     })?;
-    let client = match p.db.clients().by_id(client_id).await {
+    // The per-instance client cache: this is on the path of every SSO round trip.
+    let client = match p.client(client_id).await {
         Ok(c) => c,
         Err(crate::store::StoreError::NotFound) => {
             return Err(AuthorizeError::Page(
@@ -525,7 +526,7 @@ impl Provider {
         req: &AuthRequest,
         session: &Session,
     ) -> Result<String, AuthorizeError> {
-        let client = self.db.clients().by_id(&req.client_id).await?;
+        let client = self.client(&req.client_id).await?;
         let sub = subject(self.keys.pairwise_secret(), &client, session.account_id);
         self.db
             .subjects()

@@ -22,7 +22,7 @@ struct HintClaims {
 /// A validated logout request.
 #[derive(Debug)]
 pub struct LogoutRequest {
-    pub client: Option<Client>,
+    pub client: Option<std::sync::Arc<Client>>,
     /// The `sid` from a valid `id_token_hint`.
     pub hint_sid: Option<String>,
     pub post_logout_redirect_uri: Option<String>,
@@ -89,7 +89,7 @@ impl Provider {
             (None, a) => a.map(str::to_owned),
         };
         let client = match client_id {
-            Some(id) if id.len() <= 128 => match self.db.clients().by_id(&id).await {
+            Some(id) if id.len() <= 128 => match self.client(&id).await {
                 Ok(c) => Some(c),
                 Err(StoreError::NotFound) => return Err(LogoutError::Invalid("unknown client_id")),
                 Err(e) => return Err(e.into()),

@@ -244,6 +244,17 @@ pub fn client_ip(
     client
 }
 
+/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1), if any.
+#[must_use]
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

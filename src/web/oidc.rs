@@ -142,8 +142,8 @@ async fn proceed(
     };
     let now = chrono::Utc::now().timestamp();
     let facts = match &session {
-        Some((_, s)) => match account_facts(state, s).await {
-            Ok(f) => Some(f),
+        Some((_, s)) => match account_facts(state, &req, s, lang).await {
+            Ok(f) => f,
             Err(r) => return r,
         },
         None => None,
@@ -196,22 +196,28 @@ async fn proceed(
     }
 }
 
-/// The account's proofing level and second factors, for the decision.
-pub(crate) async fn account_facts(state: &AppState, s: &Session) -> Result<AccountFacts, Response> {
-    let account = state
-        .accounts
-        .get(s.account_id)
-        .await
-        .map_err(|e| PageError::internal(Lang::De, e).into_response())?;
+/// The account's proofing level and second factors, for the decision. Only looked up when
+/// the session is below the requested level: the common SSO case costs no extra queries.
+pub(crate) async fn account_facts(
+    state: &AppState,
+    req: &AuthRequest,
+    s: &Session,
+    lang: Lang,
+) -> Result<Option<AccountFacts>, Response> {
+    if s.acr >= req.required_level {
+        return Ok(None);
+    }
+    let internal = |e: crate::account::AccountError| PageError::internal(lang, e).into_response();
+    let account = state.accounts.get(s.account_id).await.map_err(internal)?;
     let has_totp = state
         .accounts
         .has_totp(s.account_id)
         .await
-        .map_err(|e| PageError::internal(Lang::De, e).into_response())?;
-    Ok(AccountFacts {
+        .map_err(internal)?;
+    Ok(Some(AccountFacts {
         proofing: account.proofing,
         has_totp,
-    })
+    }))
 }
 
 #[derive(Template)]
@@ -289,7 +295,7 @@ pub async fn authorize(
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    proceed(&state, req, client.name, session, None, lang).await
+    proceed(&state, req, client.name.clone(), session, None, lang).await
 }
 
 /// `GET /authorize/resume?req=ID`: after login.
@@ -356,12 +362,12 @@ async fn consent_gate(
             .get(session.account_id, &client_id)
             .await
             .map_err(|e| PageError::internal(lang, e).into_response())?;
-    let facts = account_facts(state, session).await?;
+    let facts = account_facts(state, &pending.req, session, lang).await?;
     match decide(
         &pending.req,
         Some(session),
         consented.as_ref(),
-        Some(facts),
+        facts,
         chrono::Utc::now().timestamp(),
     ) {
         Ok(Decision::Consent | Decision::Issue) => Ok(()),
@@ -480,6 +486,14 @@ async fn authenticated(
     Ok((client, form))
 }
 
+/// The answer of a back-channel endpoint: JSON that is never cached, or the OAuth error.
+fn oauth_json<T: serde::Serialize>(result: Result<T, OAuthError>) -> Response {
+    match result {
+        Ok(v) => no_store(Json(v).into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
 fn no_store(mut resp: Response) -> Response {
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -500,10 +514,7 @@ pub async fn token(
         p.token(&client, req).await
     }
     .await;
-    match result {
-        Ok(t) => no_store(Json(t).into_response()),
-        Err(e) => e.into_response(),
-    }
+    oauth_json(result)
 }
 
 /// `POST /introspect` (RFC 7662): confidential clients only.
@@ -523,10 +534,7 @@ pub async fn introspect(
         p.introspect(&client, &form).await
     }
     .await;
-    match result {
-        Ok(v) => no_store(Json(v).into_response()),
-        Err(e) => e.into_response(),
-    }
+    oauth_json(result)
 }
 
 /// `POST /revoke` (RFC 7009): 200 for revoked and for unknown tokens.
@@ -548,12 +556,7 @@ pub async fn revoke(
 
 /// `GET|POST /userinfo` with a bearer token (RFC 6750 §2.1).
 pub async fn userinfo(State(p): State<Provider>, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned());
+    let token = super::extract::bearer_token(&headers);
     let Some(token) = token else {
         // RFC 6750 §3.1: no error code when the request has no authentication.
         let mut resp = StatusCode::UNAUTHORIZED.into_response();

@@ -160,6 +160,28 @@ async fn app_get(app: &TestApp, path: &str) -> (u16, Value) {
 }
 
 #[tokio::test]
+async fn malformed_process_ids_get_problem_json() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .get(app.url("/api/v1/processes/%FF%FE"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let admin = m2m(&app, "catalogue.admin").await;
+    let (s, v) = put(
+        &app,
+        Some(&admin),
+        "%FF",
+        &json!({"name": "X", "level": "low"}),
+    )
+    .await;
+    assert_eq!((s, v["status"].as_i64()), (400, Some(400)));
+}
+
+#[tokio::test]
 async fn the_admin_api_needs_the_right_scope() {
     let app = spawn_app().await;
     let admin = m2m(&app, "catalogue.admin").await;

@@ -63,18 +63,12 @@ pub async fn bearer(
     headers: &HeaderMap,
     scope: &str,
 ) -> Result<AccessTokenClaims, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "a bearer access token is required",
-            )
-        })?;
+    let token = crate::web::extract::bearer_token(headers).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "a bearer access token is required",
+        )
+    })?;
     let at = p.check_access_token(&token).await.map_err(|_| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -21,11 +21,12 @@ fn body(p: &Process, level: Loa, tenant: Option<&str>) -> serde_json::Value {
 /// `GET /api/v1/processes/{id}[?tenant=SLUG]`: the level that applies (for the tenant's portals).
 pub async fn get(
     State(p): State<Provider>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
     crate::web::extract::Query(q): crate::web::extract::Query,
 ) -> Response {
     let result = async {
         let not_found = || ApiError::new(StatusCode::NOT_FOUND, "unknown process");
+        let Path(id) = id.map_err(|_| not_found())?;
         let id = ProcessId::parse(&id).map_err(|_| not_found())?;
         let tenant = match q.get("tenant") {
             None => None,
@@ -63,11 +64,13 @@ pub struct SetProcess {
 /// `PUT /api/v1/processes/{id}` with `{"name", "level"}`.
 pub async fn put(
     State(p): State<Provider>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
     headers: HeaderMap,
     body_json: Result<Json<SetProcess>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let result = async {
+        let Path(id) =
+            id.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "the process id is malformed"))?;
         let (scope, tenant_slug) = match bearer(&p, &headers, "catalogue.admin").await {
             Ok(_) => (ProcessScope::Verbund, None),
             Err(e) if e.status == StatusCode::FORBIDDEN => {
