@@ -93,6 +93,11 @@ impl Application {
                 Duration::from_secs(config.session_ttl_secs),
                 config.secure_cookies(),
             ),
+            broker: crate::broker::Broker::new(
+                config.upstreams.clone(),
+                services.eph.clone(),
+                &config.issuer_str(),
+            )?,
             provider: services.provider,
             accounts: services.accounts,
             web: WebConfig {

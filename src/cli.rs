@@ -113,6 +113,9 @@ pub enum ClientCmd {
         /// Where logout tokens are sent (OpenID Connect Back-Channel Logout).
         #[arg(long = "backchannel-logout-uri")]
         backchannel_logout_uri: Option<String>,
+        /// The level every login for this portal needs: low, substantial or high.
+        #[arg(long = "default-level")]
+        default_level: Option<String>,
     },
 }
 
@@ -131,6 +134,15 @@ pub enum UserCmd {
         /// Who confirmed it (name or staff id of the clerk).
         #[arg(long)]
         clerk: String,
+        /// Given name(s) as on the document; stored as verified data.
+        #[arg(long = "given-name")]
+        given_name: Option<String>,
+        /// Family name as on the document.
+        #[arg(long = "family-name")]
+        family_name: Option<String>,
+        /// Birth date as on the document, YYYY-MM-DD.
+        #[arg(long)]
+        birthdate: Option<String>,
     },
     /// Add a verified account (level low); the password is read from standard input.
     Add {
@@ -259,6 +271,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     level,
                     document_type,
                     clerk,
+                    given_name,
+                    family_name,
+                    birthdate,
                 },
         } => {
             let level = Loa::from_name(&level)
@@ -267,10 +282,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if document_type.trim().is_empty() || clerk.trim().is_empty() {
                 bail!("--document-type and --clerk must not be empty");
             }
+            if let Some(b) = &birthdate
+                && chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").is_err()
+            {
+                bail!("--birthdate must be YYYY-MM-DD");
+            }
+            let claims: Vec<(String, String)> = [
+                ("given_name", given_name),
+                ("family_name", family_name),
+                ("birthdate", birthdate),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| {
+                v.map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty() && v.len() <= 256)
+                    .map(|v| (k.to_owned(), json!(v).to_string()))
+            })
+            .collect();
             let services = Services::connect(&config).await?;
             let id = match services
                 .accounts
-                .verify_identity(&email, level, document_type.trim(), clerk.trim())
+                .verify_identity(&email, level, document_type.trim(), clerk.trim(), &claims)
                 .await
             {
                 Err(crate::account::AccountError::InvalidEmail) => {
@@ -316,6 +348,7 @@ async fn add_client(config: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
         jwks,
         jwks_uri,
         backchannel_logout_uri,
+        default_level,
     } = cmd;
     let jwks = match jwks {
         None => None,
@@ -342,6 +375,7 @@ async fn add_client(config: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
         jwks,
         jwks_uri,
         backchannel_logout_uri,
+        default_level,
     };
     let db = Db::connect(config.database_url.expose()).await?;
     let tenant = match db.tenants().by_slug(&tenant).await {

@@ -35,6 +35,37 @@ pub struct RawConfig {
     pub login_failure_window_secs: u64,
     /// Comma-separated addresses of reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: String,
+    /// Upstream identity providers a citizen may link (`[[upstreams]]` tables in the file).
+    #[serde(default)]
+    pub upstreams: Vec<UpstreamConfig>,
+}
+
+/// An upstream OpenID provider (BundID, ELSTER, an eID gateway, ...) that confirms identities.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    /// Short id used in URLs and as the provenance of verified data (`upstream:ID`).
+    pub id: String,
+    /// Name shown to citizens.
+    pub name: String,
+    /// The upstream issuer; its discovery document is read from
+    /// `ISSUER/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Scopes to ask for.
+    #[serde(default = "default_upstream_scopes")]
+    pub scopes: String,
+    /// `acr_values` to send upstream, if any.
+    #[serde(default)]
+    pub acr_values: Option<String>,
+    /// Upstream `acr` value -> our level (`low`, `substantial`, `high`). An `acr` that is not
+    /// listed counts as `low`.
+    #[serde(default)]
+    pub acr_map: std::collections::BTreeMap<String, String>,
+}
+
+fn default_upstream_scopes() -> String {
+    "openid profile address".into()
 }
 
 impl Default for RawConfig {
@@ -57,6 +88,7 @@ impl Default for RawConfig {
             login_max_failures_per_ip: 50,
             login_failure_window_secs: 900,
             trusted_proxies: String::new(),
+            upstreams: Vec::new(),
         }
     }
 }
@@ -66,6 +98,33 @@ impl Default for RawConfig {
 pub enum MailTransport {
     Smtp(crate::crypto::Secret),
     Outbox(PathBuf),
+}
+
+fn check_upstream(u: &UpstreamConfig) -> anyhow::Result<()> {
+    if u.id.is_empty()
+        || u.id.len() > 32
+        || !u
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        bail!("upstream id {:?} must be 1-32 of a-z, 0-9 and -", u.id);
+    }
+    let issuer =
+        Url::parse(&u.issuer).with_context(|| format!("upstream {}: issuer is not a URL", u.id))?;
+    let loopback = matches!(issuer.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if issuer.scheme() != "https" && !(issuer.scheme() == "http" && loopback) {
+        bail!("upstream {}: the issuer must use https", u.id);
+    }
+    for (acr, level) in &u.acr_map {
+        if crate::domain::level::Loa::from_name(level).is_none() {
+            bail!(
+                "upstream {}: acr_map[{acr:?}] = {level:?} must be low, substantial or high",
+                u.id
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Validated configuration.
@@ -88,6 +147,7 @@ pub struct Config {
     pub login_max_failures_per_ip: u64,
     pub login_failure_window_secs: u64,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub upstreams: Vec<UpstreamConfig>,
 }
 
 impl Config {
@@ -153,6 +213,9 @@ impl Config {
                 })
             })
             .collect::<anyhow::Result<Vec<std::net::IpAddr>>>()?;
+        for u in &raw.upstreams {
+            check_upstream(u)?;
+        }
         let mail = match raw.smtp_url.filter(|s| !s.is_empty()) {
             Some(u) => MailTransport::Smtp(crate::crypto::Secret::new(u)),
             None => MailTransport::Outbox(PathBuf::from(raw.outbox_dir)),
@@ -177,6 +240,7 @@ impl Config {
             login_max_failures_per_ip: raw.login_max_failures_per_ip.max(1),
             login_failure_window_secs: raw.login_failure_window_secs.max(1),
             trusted_proxies,
+            upstreams: raw.upstreams,
         })
     }
 

@@ -32,6 +32,7 @@
 pub mod account;
 pub mod app;
 pub mod authn;
+pub mod broker;
 pub mod catalogue;
 pub mod cli;
 pub mod config;

@@ -33,6 +33,9 @@ pub struct NewClient {
     pub jwks: Option<serde_json::Value>,
     pub jwks_uri: Option<String>,
     pub backchannel_logout_uri: Option<String>,
+    /// `low`, `substantial` or `high`: the level every login for this client needs.
+    #[serde(default)]
+    pub default_level: Option<String>,
 }
 
 /// Checks a registration request and makes the client; returns the secret in clear (shown
@@ -150,6 +153,14 @@ pub fn register(tenant: TenantId, req: NewClient) -> Result<(Client, Option<Stri
         scopes,
         subject_type,
         id_token_alg,
+        default_level: req
+            .default_level
+            .as_deref()
+            .map(|l| {
+                crate::domain::level::Loa::from_name(l)
+                    .ok_or_else(|| format!("unknown level {l} (low, substantial, high)"))
+            })
+            .transpose()?,
     };
     Ok((client, secret))
 }

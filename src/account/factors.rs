@@ -16,6 +16,21 @@ use std::time::Duration;
 pub const ENROL_TTL: Duration = Duration::from_secs(600);
 pub const RECOVERY_CODES: usize = 10;
 
+/// The second factors of an account.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Factors {
+    pub totp: bool,
+    pub passkeys: usize,
+}
+
+impl Factors {
+    /// How many second factors there are (each passkey counts).
+    #[must_use]
+    pub fn count(self) -> usize {
+        usize::from(self.totp) + self.passkeys
+    }
+}
+
 /// What the enrolment page shows.
 pub struct TotpEnrolment {
     pub secret_base32: String,
@@ -127,6 +142,31 @@ impl AccountService {
         Ok(self.db.credentials().totp(account).await?.is_some())
     }
 
+    /// Which second factors the account has.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn factors(&self, account: AccountId) -> Result<Factors, AccountError> {
+        Ok(Factors {
+            totp: self.has_totp(account).await?,
+            passkeys: self.db.passkeys().list(account).await?.len(),
+        })
+    }
+
+    /// Removes the TOTP authenticator and its recovery codes. The caller has made sure that
+    /// whoever asks proved a second factor, and re-entered the password when it is the last.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn totp_remove(&self, account: AccountId) -> Result<(), AccountError> {
+        self.db.credentials().remove_totp(account).await?;
+        self.db
+            .audit()
+            .record("factor.totp_removed", Some(account), None, json!({}))
+            .await?;
+        Ok(())
+    }
+
     /// Checks a second-factor code: a TOTP code (each time step once) or a recovery code
     /// (each once). Failures are throttled like logins.
     ///
@@ -176,6 +216,7 @@ impl AccountService {
         level: Loa,
         document_type: &str,
         clerk: &str,
+        claims: &[(String, String)],
     ) -> Result<AccountId, AccountError> {
         let email = EmailAddress::parse(email).map_err(|_| AccountError::InvalidEmail)?;
         let account = match self.db.accounts().by_email(&email).await {
@@ -187,10 +228,78 @@ impl AccountService {
             .proofings()
             .record(account.id, level, "in_person", Some(document_type), clerk)
             .await?;
+        if !claims.is_empty() {
+            self.db
+                .identities()
+                .set_claims(account.id, &format!("clerk:{clerk}"), level, claims)
+                .await?;
+        }
         self.db
             .audit()
             .record("account.identity_verified", Some(account.id), None, json!({ "level": level.name(), "method": "in_person", "document_type": document_type, "verified_by": clerk }))
             .await?;
         Ok(account.id)
+    }
+}
+
+/// What the account page shows about confirmed identity.
+pub struct Identity {
+    pub claims: Vec<crate::store::identities::VerifiedClaim>,
+    pub links: Vec<crate::store::identities::UpstreamLink>,
+}
+
+impl AccountService {
+    /// Verified claims and upstream links of an account.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn identity(&self, account: AccountId) -> Result<Identity, AccountError> {
+        Ok(Identity {
+            claims: self.db.identities().claims(account).await?,
+            links: self.db.identities().links(account).await?,
+        })
+    }
+
+    /// Records what an upstream provider confirmed: the link, the verified claims with their
+    /// source and level, and a proofing record. The account's proofing level only rises.
+    /// Returns the account's proofing level afterwards.
+    ///
+    /// # Errors
+    /// `Store(Conflict)` when the upstream identity is linked to another account; storage
+    /// failures.
+    pub async fn link_upstream(&self, a: &crate::broker::Assertion) -> Result<Loa, AccountError> {
+        if let Some(owner) = self
+            .db
+            .identities()
+            .linked_account(&a.upstream, &a.upstream_sub)
+            .await?
+            && owner != a.account
+        {
+            return Err(StoreError::Conflict {
+                constraint: "upstream_links_pkey".into(),
+            }
+            .into());
+        }
+        self.db
+            .identities()
+            .link(a.account, &a.upstream, &a.upstream_sub, a.level, &a.claims)
+            .await?;
+        let current = self.db.accounts().by_id(a.account).await?.proofing;
+        let level = current.max(a.level);
+        let source = format!("upstream:{}", a.upstream);
+        self.db
+            .proofings()
+            .record(a.account, level, "upstream", None, &source)
+            .await?;
+        self.db
+            .audit()
+            .record(
+                "account.identity_linked",
+                Some(a.account),
+                None,
+                json!({ "upstream": a.upstream, "asserted_level": a.level.name(), "level": level.name(), "claims": a.claims.iter().map(|(c, _)| c).collect::<Vec<_>>() }),
+            )
+            .await?;
+        Ok(level)
     }
 }

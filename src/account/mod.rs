@@ -2,6 +2,7 @@
 //! and accounts created by an operator. Uses store, crypto, mail and the short-lived store.
 
 pub mod factors;
+pub mod passkeys;
 
 use crate::crypto::{self, random_token, token_digest};
 use crate::domain::account::{Account, EmailAddress, PasswordProblem, check_new_password};
@@ -40,6 +41,12 @@ pub enum AccountError {
     InvalidToken,
     #[error("e-mail address taken")]
     EmailTaken,
+    #[error("not available with this configuration")]
+    Unavailable,
+    #[error("limit reached")]
+    TooMany,
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -81,6 +88,7 @@ pub struct Inner {
     mailer: Mailer,
     issuer: String,
     limits: LoginLimits,
+    webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl std::ops::Deref for AccountService {
@@ -99,12 +107,14 @@ impl AccountService {
         issuer: String,
         limits: LoginLimits,
     ) -> Self {
+        let webauthn = passkeys::relying_party(&issuer);
         Self(std::sync::Arc::new(Inner {
             db,
             eph,
             mailer,
             issuer,
             limits,
+            webauthn,
         }))
     }
 

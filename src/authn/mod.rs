@@ -35,6 +35,10 @@ pub struct Session {
     /// The browser's `User-Agent`, shortened, so the citizen can recognise the session.
     #[serde(default)]
     pub user_agent: String,
+    /// A second factor was added in this session (it may then manage its factors without
+    /// proving one first; it does not raise the level).
+    #[serde(default)]
+    pub factor_enrolled: bool,
 }
 
 #[derive(Clone)]
@@ -107,6 +111,7 @@ impl Sessions {
                 .filter(|c| !c.is_control())
                 .take(200)
                 .collect(),
+            factor_enrolled: false,
         };
         let json = serde_json::to_string(&session).unwrap_or_default();
         self.eph

@@ -161,6 +161,8 @@ pub struct Client {
     pub scopes: Scopes,
     pub subject_type: SubjectType,
     pub id_token_alg: SigningAlg,
+    /// The level every login for this client needs at least.
+    pub default_level: Option<crate::domain::level::Loa>,
 }
 
 impl Client {

@@ -295,8 +295,9 @@ pub async fn validate(
         .filter(|h| h.len() <= 254)
         .map(str::to_owned);
     req.lang = params.get("ui_locales").and_then(Lang::pick);
-    req.required_level =
-        required_level(&params).map_err(|e| req.error(ErrorCode::InvalidRequest, e))?;
+    req.required_level = required_level(&params)
+        .map_err(|e| req.error(ErrorCode::InvalidRequest, e))?
+        .max(client.default_level.unwrap_or(Loa::Low));
     // A named process demands its catalogue level (the Verbund's, or the tenant's if higher);
     // an unknown process is an error, never a silent low-level login.
     if let Some(pid) = params.get("process") {
@@ -379,6 +380,7 @@ pub enum Obstacle {
 pub struct AccountFacts {
     pub proofing: Loa,
     pub has_totp: bool,
+    pub has_passkey: bool,
 }
 
 /// Decides the next step (OIDC Core §3.1.2.3). `consented` are the scopes the account has
@@ -417,6 +419,7 @@ pub fn decide(
         let facts = facts.unwrap_or(AccountFacts {
             proofing: Loa::Low,
             has_totp: false,
+            has_passkey: false,
         });
         if req.prompt.none {
             return Err(req.error(
@@ -427,13 +430,15 @@ pub fn decide(
         if facts.proofing < req.required_level {
             return Ok(Decision::CannotReach(Obstacle::Proofing));
         }
-        let mut with_otp = s.amr.clone();
-        with_otp.push(Amr::Otp);
-        let reachable = crate::domain::level::effective(
-            facts.proofing,
-            crate::domain::level::strength_of(&with_otp),
-        );
-        return Ok(if facts.has_totp && reachable >= req.required_level {
+        let reachable_with = |extra: &[Amr]| {
+            let mut amr = s.amr.clone();
+            amr.extend_from_slice(extra);
+            crate::domain::level::effective(facts.proofing, crate::domain::level::strength_of(&amr))
+        };
+        let by_otp = facts.has_totp && reachable_with(&[Amr::Otp]) >= req.required_level;
+        let by_passkey =
+            facts.has_passkey && reachable_with(&[Amr::Hwk, Amr::User]) >= req.required_level;
+        return Ok(if by_otp || by_passkey {
             Decision::StepUp
         } else {
             Decision::CannotReach(Obstacle::Factor)

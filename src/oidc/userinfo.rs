@@ -48,6 +48,20 @@ impl Provider {
             claims["email"] = json!(account.email.as_str());
             claims["email_verified"] = json!(account.email_verified);
         }
+        // Verified personal data, only for the scopes the citizen consented to for this portal.
+        let (profile, address) = (scopes.contains("profile"), scopes.contains("address"));
+        if profile || address {
+            for c in self.db.identities().claims(account_id).await? {
+                let wanted = if c.claim == "address" {
+                    address
+                } else {
+                    profile
+                };
+                if wanted && let Ok(v) = serde_json::from_str::<Value>(&c.value) {
+                    claims[c.claim.as_str()] = v;
+                }
+            }
+        }
         Ok(claims)
     }
 }

@@ -5,6 +5,7 @@ use crate::domain::client::{
     Client, ClientAuthMethod, GrantType, RedirectUri, SigningAlg, SubjectType,
 };
 use crate::domain::ids::{ClientId, TenantId};
+use crate::domain::level::Loa;
 use crate::domain::scope::Scopes;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -28,6 +29,7 @@ struct Row {
     jwks: Option<Json<serde_json::Value>>,
     jwks_uri: Option<String>,
     backchannel_logout_uri: Option<String>,
+    default_level: Option<String>,
 }
 
 impl TryFrom<Row> for Client {
@@ -66,6 +68,12 @@ impl TryFrom<Row> for Client {
             },
             id_token_alg: SigningAlg::parse(&r.id_token_alg)
                 .ok_or_else(|| StoreError::Corrupt(format!("id_token_alg {}", r.id_token_alg)))?,
+            default_level: r
+                .default_level
+                .map(|l| {
+                    Loa::from_name(&l).ok_or_else(|| StoreError::Corrupt(format!("level {l}")))
+                })
+                .transpose()?,
         })
     }
 }
@@ -81,11 +89,11 @@ impl Db {
 
 const INSERT: &str = "INSERT INTO clients (id, tenant_id, name, secret_hash, redirect_uris, \
     post_logout_redirect_uris, grant_types, scopes, subject_type, id_token_alg, created_at, \
-    token_endpoint_auth_method, jwks, jwks_uri, backchannel_logout_uri) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+    token_endpoint_auth_method, jwks, jwks_uri, backchannel_logout_uri, default_level) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 const BY_ID: &str = "SELECT id, tenant_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
     grant_types, scopes, subject_type, id_token_alg, created_at, token_endpoint_auth_method, jwks, jwks_uri, \
-    backchannel_logout_uri FROM clients WHERE id = $1";
+    backchannel_logout_uri, default_level FROM clients WHERE id = $1";
 
 fn strings<T>(items: &[T], f: impl Fn(&T) -> &str) -> Json<Vec<String>> {
     Json(items.iter().map(|i| f(i).to_owned()).collect())
@@ -115,6 +123,7 @@ impl Clients<'_> {
             .bind(c.jwks.as_ref().map(Json))
             .bind(c.jwks_uri.as_deref())
             .bind(c.backchannel_logout_uri.as_ref().map(RedirectUri::as_str))
+            .bind(c.default_level.map(Loa::name))
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;

@@ -21,6 +21,7 @@ const USE_STEP: &str =
     "UPDATE totp_credentials SET last_used_step = $2 WHERE account_id = $1 AND last_used_step < $2";
 const DELETE_CODES: &str = "DELETE FROM recovery_codes WHERE account_id = $1";
 const ADD_CODE: &str = "INSERT INTO recovery_codes (account_id, code_hash) VALUES ($1, $2)";
+const DELETE_TOTP: &str = "DELETE FROM totp_credentials WHERE account_id = $1";
 const USE_CODE: &str = "UPDATE recovery_codes SET used_at = $3 WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL";
 
 impl Credentials<'_> {
@@ -84,6 +85,26 @@ impl Credentials<'_> {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(n == 1)
+    }
+
+    /// Removes the account's TOTP secret and recovery codes.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn remove_totp(&self, account: AccountId) -> StoreResult<()> {
+        on_db!(self.0, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(DELETE_TOTP)
+                .bind(account.0)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(DELETE_CODES)
+                .bind(account.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })?;
+        Ok(())
     }
 
     /// Uses a recovery code once.

@@ -17,6 +17,8 @@ pub mod audit;
 pub mod clients;
 pub mod consents;
 pub mod credentials;
+pub mod identities;
+pub mod passkeys;
 pub mod processes;
 pub mod proofings;
 pub mod refresh_tokens;

@@ -28,8 +28,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// Longest request target (path and query) we accept.
 pub const MAX_URI: usize = 8 * 1024;
 
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 const CSS: &[u8] = include_bytes!("static/style.css");
+const PASSKEY_JS: &[u8] = include_bytes!("static/passkey.js");
 
 /// The complete router.
 pub fn router(state: AppState) -> Router {
@@ -82,6 +83,36 @@ pub fn router(state: AppState) -> Router {
         .route("/konto", get(pages::account::get))
         .route("/lang", get(pages::login::switch))
         .route("/static/style.css", get(css))
+        .route("/static/passkey.js", get(passkey_js))
+        .route(
+            "/login/passkey",
+            get(pages::passkeys::login_get).post(pages::passkeys::login_post),
+        )
+        .route(
+            "/login/otp/passkey",
+            axum::routing::post(pages::passkeys::stepup_post),
+        )
+        .route(
+            "/konto/verknuepfen/callback",
+            get(pages::identity::callback),
+        )
+        .route(
+            "/konto/verknuepfen/{upstream}",
+            axum::routing::post(pages::identity::begin),
+        )
+        .route("/konto/sicherheit", get(pages::passkeys::security_get))
+        .route(
+            "/konto/passkeys",
+            axum::routing::post(pages::passkeys::add_post),
+        )
+        .route(
+            "/konto/passkeys/rename",
+            axum::routing::post(pages::passkeys::rename_post),
+        )
+        .route(
+            "/konto/factors/remove",
+            axum::routing::post(pages::passkeys::remove_post),
+        )
         .route(
             "/api/v1/processes/{id}",
             get(api::processes::get).put(api::processes::put),
@@ -177,18 +208,23 @@ async fn limit_uri(req: Request, next: Next) -> Response {
 }
 
 async fn css() -> Response {
+    asset("text/css; charset=utf-8", CSS)
+}
+
+async fn passkey_js() -> Response {
+    asset("text/javascript; charset=utf-8", PASSKEY_JS)
+}
+
+fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/css; charset=utf-8"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=3600"),
             ),
         ],
-        CSS,
+        body,
     )
         .into_response()
 }

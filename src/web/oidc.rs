@@ -209,14 +209,15 @@ pub(crate) async fn account_facts(
     }
     let internal = |e: crate::account::AccountError| PageError::internal(lang, e).into_response();
     let account = state.accounts.get(s.account_id).await.map_err(internal)?;
-    let has_totp = state
+    let factors = state
         .accounts
-        .has_totp(s.account_id)
+        .factors(s.account_id)
         .await
         .map_err(internal)?;
     Ok(Some(AccountFacts {
         proofing: account.proofing,
-        has_totp,
+        has_totp: factors.totp,
+        has_passkey: factors.passkeys > 0,
     }))
 }
 

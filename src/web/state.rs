@@ -19,5 +19,6 @@ pub struct AppState {
     pub provider: Provider,
     pub accounts: AccountService,
     pub sessions: Sessions,
+    pub broker: crate::broker::Broker,
     pub web: WebConfig,
 }

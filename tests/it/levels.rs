@@ -11,7 +11,7 @@ const PW: &str = "ein langes Passwort";
 const SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
 
 /// Enrols TOTP on the account page of the logged-in browser; returns the secret and the recovery codes.
-async fn enrol_totp(app: &TestApp) -> (Vec<u8>, i64, Vec<String>) {
+pub(crate) async fn enrol_totp(app: &TestApp) -> (Vec<u8>, i64, Vec<String>) {
     let page = app.get("/konto/totp").await.text().await.expect("page");
     assert!(page.contains("<svg"), "a QR code is shown");
     let start = page.find("id=\"secret\">").expect("secret") + "id=\"secret\">".len();
@@ -44,7 +44,7 @@ async fn enrol_totp(app: &TestApp) -> (Vec<u8>, i64, Vec<String>) {
     (secret, step, codes)
 }
 
-fn verify_identity(app: &TestApp, email: &str, level: &str) -> (bool, String) {
+pub(crate) fn verify_identity(app: &TestApp, email: &str, level: &str) -> (bool, String) {
     let (ok, _, err) = app.cli(
         &[
             "user",
@@ -234,4 +234,60 @@ async fn replacing_the_authenticator_needs_the_current_one() {
         .await;
     assert_eq!(location(&r), "/konto");
     assert_eq!(app.get("/konto/totp").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_clients_default_level_applies_to_every_login_for_it() {
+    let app = spawn_app().await;
+    let (ok, _, err) = app.cli(
+        &[
+            "client",
+            "add",
+            "--tenant",
+            &app.tenant,
+            "--name",
+            "Falsch",
+            "--redirect-uri",
+            "http://127.0.0.1:9/cb",
+            "--default-level",
+            "mittel",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("unknown level"), "{err}");
+    let client = app
+        .add_client(&app.tenant, &["--default-level", "substantial"])
+        .await;
+    app.add_user("standard@example.org", PW).await;
+    assert_eq!(
+        app.login("", "standard@example.org", PW).await.status(),
+        303
+    );
+    let rp = discover(&app, &client).await;
+    // No acr_values at all: the client's default still demands substantial.
+    let flow = start(&rp, &[], &[("prompt", "none")]);
+    let cb = unmet_target(app.get(&flow.url).await).await;
+    assert_eq!(
+        query_param(&cb, "error").as_deref(),
+        Some("unmet_authentication_requirements")
+    );
+    // Once reachable (clerk + TOTP), the token carries substantial.
+    assert!(verify_identity(&app, "standard@example.org", "substantial").0);
+    let (secret, step, _) = enrol_totp(&app).await;
+    let flow = start(&rp, &["email"], &[]);
+    let next = location(&app.get(&flow.url).await);
+    assert!(next.starts_with("/login/otp?req="), "{next}");
+    let req = query_param(&next, "req").expect("req");
+    let csrf = hidden(&app.get(&next).await.text().await.expect("page"), "csrf").expect("csrf");
+    let code = format!("{:06}", code_at(&secret, step + 1));
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[("csrf", &csrf), ("req", &req), ("code", &code)],
+        )
+        .await;
+    let cb = crate::helpers::rp::run_browser(&app, &app.url(&location(&r)), "", "").await;
+    let tokens = finish(&app, &rp, flow, &cb).await;
+    let id = jwt_payload(&tokens.id_token().expect("id").to_string());
+    assert_eq!(id["acr"], SUBSTANTIAL);
 }

@@ -3,6 +3,7 @@
 
 mod account;
 mod authorize_errors;
+mod brokering;
 mod cli;
 mod ephemeral;
 mod helpers;
@@ -11,6 +12,7 @@ mod lifecycle;
 mod logout;
 mod oidc_flow;
 mod pages;
+mod passkeys;
 mod processes;
 mod store;
 mod token;

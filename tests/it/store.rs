@@ -75,6 +75,7 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
             scopes: Scopes::from_iter(["openid", "email"]),
             subject_type: SubjectType::Public,
             id_token_alg: SigningAlg::ES256,
+            default_level: Some(Loa::Substantial),
         };
         db.clients().insert(&c).await.expect("insert client");
         let back = db.clients().by_id("c1").await.expect("client");
@@ -83,6 +84,7 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
         assert_eq!(back.post_logout_redirect_uris, c.post_logout_redirect_uris);
         assert_eq!(back.grant_types, c.grant_types);
         assert_eq!(back.scopes, c.scopes);
+        assert_eq!(back.default_level, Some(Loa::Substantial));
         assert_eq!(back.subject_type, SubjectType::Public);
         assert_eq!(back.id_token_alg, SigningAlg::ES256);
         assert_eq!(back.auth_method, ClientAuthMethod::PrivateKeyJwt);
@@ -298,6 +300,82 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
         assert_eq!(
             db.accounts().by_id(id).await.expect("account").proofing,
             Loa::Substantial
+        );
+        // Passkeys: a credential id belongs to one account; rename and remove only one's own.
+        let pk = db
+            .passkeys()
+            .add(id, "cred-1", "Laptop", "{}")
+            .await
+            .expect("passkey");
+        assert!(matches!(
+            db.passkeys().add(id, "cred-1", "again", "{}").await,
+            Err(StoreError::Conflict { .. })
+        ));
+        assert!(
+            db.passkeys()
+                .rename(id, pk, "Telefon")
+                .await
+                .expect("rename")
+        );
+        assert!(
+            !db.passkeys()
+                .rename(AccountId::new(), pk, "fremd")
+                .await
+                .expect("rename"),
+            "not another account's"
+        );
+        db.passkeys()
+            .used("cred-1", "{\"c\":1}")
+            .await
+            .expect("used");
+        let row = db
+            .passkeys()
+            .by_credential("cred-1")
+            .await
+            .expect("by credential")
+            .expect("found");
+        assert_eq!(
+            (row.name.as_str(), row.passkey.as_str()),
+            ("Telefon", "{\"c\":1}")
+        );
+        assert!(row.last_used_at.is_some());
+        assert!(
+            !db.passkeys()
+                .remove(AccountId::new(), pk)
+                .await
+                .expect("remove")
+        );
+        assert!(db.passkeys().remove(id, pk).await.expect("remove"));
+        assert!(db.passkeys().list(id).await.expect("list").is_empty());
+        // Upstream links and verified claims with their source.
+        let claims = vec![("given_name".to_owned(), "\"Erika\"".to_owned())];
+        db.identities()
+            .link(id, "land-id", "sub-1", Loa::Substantial, &claims)
+            .await
+            .expect("link");
+        assert_eq!(
+            db.identities()
+                .linked_account("land-id", "sub-1")
+                .await
+                .expect("owner"),
+            Some(id)
+        );
+        let got = db.identities().claims(id).await.expect("claims");
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].source.as_str(), got[0].level.as_str()),
+            ("upstream:land-id", "substantial")
+        );
+        db.identities()
+            .link(id, "land-id", "sub-2", Loa::High, &[])
+            .await
+            .expect("relink replaces");
+        assert_eq!(
+            db.identities()
+                .linked_account("land-id", "sub-1")
+                .await
+                .expect("owner"),
+            None
         );
         db.ping().await.expect("ping");
     }

@@ -4,6 +4,7 @@
 use super::login::current_session;
 use super::{PageError, html, lang_switch, req_id, see_other, with_cookies};
 use crate::account::AccountError;
+use crate::account::passkeys::Ceremony;
 use crate::domain::lang::Lang;
 use crate::domain::level::{Amr, effective, strength_of};
 use crate::web::csrf;
@@ -24,19 +25,42 @@ struct OtpPage<'a> {
     csrf: &'a str,
     req: &'a str,
     error: Option<&'a str>,
+    totp: bool,
+    /// A passkey ceremony (id, options) when the account has passkeys.
+    passkey: Option<Ceremony>,
 }
 
-fn otp_page(
+/// The step-up page: a TOTP code form and/or a passkey button, whichever the account has.
+pub(crate) async fn otp_page(
     state: &AppState,
     headers: &HeaderMap,
     lang: Lang,
     status: StatusCode,
     req: &str,
     error: Option<&str>,
-) -> Response {
+) -> Result<Response, PageError> {
+    let Some((_, session)) = current_session(&state.sessions, headers, lang).await? else {
+        return Ok(see_other(&format!("/login?req={req}"), &[]));
+    };
+    let factors = state
+        .accounts
+        .factors(session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    let passkey = if factors.passkeys > 0 && state.accounts.passkeys_available() {
+        Some(
+            state
+                .accounts
+                .passkey_auth_start(Some(session.account_id))
+                .await
+                .map_err(|e| PageError::internal(lang, e))?,
+        )
+    } else {
+        None
+    };
     let t = texts(lang);
     let (token, set) = csrf::token(headers, state.web.secure_cookies);
-    with_cookies(
+    Ok(with_cookies(
         html(
             status,
             &OtpPage {
@@ -45,10 +69,62 @@ fn otp_page(
                 csrf: &token,
                 req,
                 error,
+                totp: factors.totp,
+                passkey,
             },
         ),
         set,
-    )
+    ))
+}
+
+/// Adds the methods of a second factor to the session, raises its level to what the
+/// account's proofing allows, and continues the authorization (or goes to the account page).
+pub(crate) async fn raise_session(
+    state: &AppState,
+    token: &str,
+    mut session: crate::authn::Session,
+    methods: &[Amr],
+    req: &str,
+    lang: Lang,
+) -> Result<Response, PageError> {
+    let account = state
+        .accounts
+        .get(session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    for m in methods {
+        if !session.amr.contains(m) {
+            session.amr.push(*m);
+        }
+    }
+    if session.amr.len() > 1 && session.amr.contains(&Amr::Pwd) && !session.amr.contains(&Amr::Mfa)
+    {
+        session.amr.push(Amr::Mfa);
+    }
+    session.acr = effective(account.proofing, strength_of(&session.amr));
+    session.auth_time = chrono::Utc::now().timestamp();
+    state
+        .sessions
+        .save(token, &session)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    let _ = state
+        .provider
+        .db
+        .audit()
+        .record(
+            "session.step_up",
+            Some(session.account_id),
+            None,
+            json!({ "acr": session.acr.name(), "amr": session.amr }),
+        )
+        .await;
+    let next = if req.is_empty() {
+        "/konto".to_owned()
+    } else {
+        format!("/authorize/resume?req={req}")
+    };
+    Ok(see_other(&next, &[]))
 }
 
 /// `GET /login/otp?req=ID`: asks for the missing second factor.
@@ -65,7 +141,7 @@ pub async fn otp_get(
     {
         return Ok(see_other(&format!("/login?req={req}"), &[]));
     }
-    Ok(otp_page(&state, &headers, lang, StatusCode::OK, &req, None))
+    otp_page(&state, &headers, lang, StatusCode::OK, &req, None).await
 }
 
 /// `POST /login/otp`: a valid code adds `otp` (and `mfa`) to the session and raises its level
@@ -79,16 +155,17 @@ pub async fn otp_post(
     let t = texts(lang);
     let req = req_id(form.get("req"));
     if !csrf::verify(&headers, &form, state.web.secure_cookies) {
-        return Ok(otp_page(
+        return otp_page(
             &state,
             &headers,
             lang,
             StatusCode::FORBIDDEN,
             &req,
             Some(t.err_csrf),
-        ));
+        )
+        .await;
     }
-    let Some((token, mut session)) = current_session(&state.sessions, &headers, lang).await? else {
+    let Some((token, session)) = current_session(&state.sessions, &headers, lang).await? else {
         return Ok(see_other(&format!("/login?req={req}"), &[]));
     };
     match state
@@ -98,61 +175,30 @@ pub async fn otp_post(
     {
         Ok(()) => {}
         Err(AccountError::InvalidCredentials) => {
-            return Ok(otp_page(
+            return otp_page(
                 &state,
                 &headers,
                 lang,
                 StatusCode::UNAUTHORIZED,
                 &req,
                 Some(t.err_otp),
-            ));
+            )
+            .await;
         }
         Err(AccountError::Throttled) => {
-            return Ok(otp_page(
+            return otp_page(
                 &state,
                 &headers,
                 lang,
                 StatusCode::TOO_MANY_REQUESTS,
                 &req,
                 Some(t.err_throttled),
-            ));
+            )
+            .await;
         }
         Err(e) => return Err(PageError::internal(lang, e)),
     }
-    let account = state
-        .accounts
-        .get(session.account_id)
-        .await
-        .map_err(|e| PageError::internal(lang, e))?;
-    for m in [Amr::Otp, Amr::Mfa] {
-        if !session.amr.contains(&m) {
-            session.amr.push(m);
-        }
-    }
-    session.acr = effective(account.proofing, strength_of(&session.amr));
-    session.auth_time = chrono::Utc::now().timestamp();
-    state
-        .sessions
-        .save(&token, &session)
-        .await
-        .map_err(|e| PageError::internal(lang, e))?;
-    let _ = state
-        .provider
-        .db
-        .audit()
-        .record(
-            "session.step_up",
-            Some(session.account_id),
-            None,
-            json!({ "acr": session.acr.name() }),
-        )
-        .await;
-    let next = if req.is_empty() {
-        "/konto".to_owned()
-    } else {
-        format!("/authorize/resume?req={req}")
-    };
-    Ok(see_other(&next, &[]))
+    raise_session(&state, &token, session, &[Amr::Otp], &req, lang).await
 }
 
 #[derive(Template)]
@@ -204,19 +250,22 @@ async fn totp_page(
     Ok(with_cookies(html(status, &page), set))
 }
 
-/// Replacing an existing authenticator needs the current one: a password alone (perhaps a
-/// stolen one) must not swap the second factor for the attacker's.
-async fn needs_current_factor(
+/// Changing second factors needs one of the current ones: a password alone (perhaps a
+/// stolen one) must not swap or add a second factor for the attacker.
+pub(crate) async fn needs_current_factor(
     state: &AppState,
     session: &crate::authn::Session,
     lang: Lang,
 ) -> Result<Option<Response>, PageError> {
-    let has = state
+    let factors = state
         .accounts
-        .has_totp(session.account_id)
+        .factors(session.account_id)
         .await
         .map_err(|e| PageError::internal(lang, e))?;
-    Ok((has && !session.amr.contains(&Amr::Otp)).then(|| see_other("/login/otp", &[])))
+    let proved = session.factor_enrolled
+        || session.amr.contains(&Amr::Otp)
+        || session.amr.contains(&Amr::Hwk);
+    Ok((factors.count() > 0 && !proved).then(|| see_other("/login/otp", &[])))
 }
 
 /// `GET /konto/totp`: the secret as QR code and text.
@@ -246,7 +295,7 @@ pub async fn totp_post(
         )
         .await;
     }
-    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
+    let Some((token, mut session)) = current_session(&state.sessions, &headers, lang).await? else {
         return Ok(see_other("/login", &[]));
     };
     if let Some(r) = needs_current_factor(&state, &session, lang).await? {
@@ -258,6 +307,12 @@ pub async fn totp_post(
         .await
     {
         Ok(codes) => {
+            session.factor_enrolled = true;
+            state
+                .sessions
+                .save(&token, &session)
+                .await
+                .map_err(|e| PageError::internal(lang, e))?;
             let page = TotpPage {
                 t,
                 lang_switch: lang_switch(t, "/konto"),

@@ -143,8 +143,20 @@ pub async fn post(
         Err(AccountError::Unverified) => return Ok(again(StatusCode::FORBIDDEN, t.err_unverified)),
         Err(e) => return Err(PageError::internal(lang, e)),
     };
-    // A fresh session id at every login; the old one ends.
-    if let Some(old) = cookie(&headers, SESSION_COOKIE, state.web.secure_cookies)
+    start_session(&state, &headers, &account, vec![Amr::Pwd], &req, lang).await
+}
+
+/// Starts a session after a successful authentication (a fresh session id at every login;
+/// the old one ends) and continues the authorization request, or goes to the account page.
+pub(crate) async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    account: &crate::domain::account::Account,
+    amr: Vec<Amr>,
+    req: &str,
+    lang: Lang,
+) -> Result<Response, PageError> {
+    if let Some(old) = cookie(headers, SESSION_COOKIE, state.web.secure_cookies)
         && let Some(ended) = state
             .sessions
             .destroy(&old)
@@ -156,12 +168,7 @@ pub async fn post(
     }
     let (token, _) = state
         .sessions
-        .create(
-            account.id,
-            account.proofing,
-            vec![Amr::Pwd],
-            user_agent(&headers),
-        )
+        .create(account.id, account.proofing, amr, user_agent(headers))
         .await
         .map_err(|e| PageError::internal(lang, e))?;
     let cookie = set_cookie(SESSION_COOKIE, &token, None, state.web.secure_cookies);

@@ -3,7 +3,9 @@
 
 pub mod account;
 pub mod factors;
+pub mod identity;
 pub mod login;
+pub mod passkeys;
 pub mod password;
 pub mod register;
 

@@ -8,6 +8,7 @@
 
 pub mod portal;
 pub mod rp;
+pub mod webauthn;
 
 use buergerkonto::app::Application;
 use buergerkonto::config::{Config, RawConfig};
@@ -104,6 +105,12 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
+    spawn_app_configured(opts.backend, opts.tweak).await
+}
+
+/// Like [`spawn_app_with`], with a configuration step that may capture (for instance, to
+/// register this server as a client of another one once its address is known).
+pub async fn spawn_app_configured(backend: Backend, tweak: impl FnOnce(&mut RawConfig)) -> TestApp {
     init_logs();
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -120,7 +127,7 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
         ..RawConfig::default()
     };
     let mut backend_is_pg = false;
-    if opts.backend == Backend::Default {
+    if backend == Backend::Default {
         if let Some(pg) = test_pg_url() {
             raw.database_url = fresh_pg_database(&pg).await;
             backend_is_pg = true;
@@ -130,7 +137,11 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
             raw.redis_prefix = format!("bkt:{}:", uuid::Uuid::new_v4().simple());
         }
     }
-    (opts.tweak)(&mut raw);
+    tweak(&mut raw);
+    // A test may serve under another host name (passkeys need one): pages are then
+    // requested there too.
+    // (The server itself speaks plain HTTP; an https issuer is a proxy's business.)
+    let addr = raw.issuer.replacen("https://", "http://", 1);
     let config = Config::from_raw(raw).expect("valid test config");
     let app = Application::build_on(config.clone(), listener)
         .await

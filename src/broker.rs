@@ -1,0 +1,352 @@
+//! Identity brokering: a citizen links an account at an upstream OpenID provider (BundID,
+//! ELSTER, an eID gateway). We are the relying party there: code flow with PKCE, state and
+//! nonce; the ID token is verified with the upstream's JWKS; its `acr` is mapped to our levels
+//! by configuration; verified attributes come from the upstream's userinfo.
+
+use crate::config::UpstreamConfig;
+use crate::crypto::{random_token, sha256};
+use crate::domain::ids::AccountId;
+use crate::domain::level::Loa;
+use crate::ephemeral::{Ephemeral, EphemeralError};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the citizen may take at the upstream provider.
+pub const LINK_TTL: Duration = Duration::from_secs(600);
+/// The claims taken over from an upstream, with their standard names.
+pub const VERIFIED_CLAIMS: [&str; 4] = ["given_name", "family_name", "birthdate", "address"];
+/// Largest upstream response read.
+const MAX_RESPONSE: usize = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("unknown upstream provider")]
+    UnknownUpstream,
+    #[error("the link request is unknown or expired")]
+    InvalidState,
+    #[error("the upstream provider refused: {0}")]
+    Refused(String),
+    #[error("the upstream provider's answer is invalid: {0}")]
+    Invalid(String),
+    #[error("the upstream provider cannot be reached: {0}")]
+    Unreachable(String),
+    #[error(transparent)]
+    Ephemeral(#[from] EphemeralError),
+}
+
+/// What the upstream confirmed about the citizen.
+#[derive(Debug, Clone)]
+pub struct Assertion {
+    pub account: AccountId,
+    pub upstream: String,
+    pub upstream_sub: String,
+    /// Our level for the upstream's `acr`.
+    pub level: Loa,
+    /// Verified claims as (name, JSON value).
+    pub claims: Vec<(String, String)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    account: AccountId,
+    upstream: String,
+    nonce: String,
+    verifier: String,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    #[serde(default)]
+    userinfo_endpoint: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    id_token: String,
+    access_token: String,
+}
+
+#[derive(Deserialize)]
+struct IdClaims {
+    sub: String,
+    #[serde(default)]
+    nonce: Option<String>,
+    #[serde(default)]
+    acr: Option<String>,
+    #[serde(default)]
+    azp: Option<String>,
+}
+
+/// The configured upstream providers; cheap to clone.
+#[derive(Clone)]
+pub struct Broker(Arc<Inner>);
+
+struct Inner {
+    upstreams: Vec<UpstreamConfig>,
+    eph: Ephemeral,
+    http: reqwest::Client,
+    redirect_uri: String,
+}
+
+impl Broker {
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(
+        upstreams: Vec<UpstreamConfig>,
+        eph: Ephemeral,
+        issuer: &str,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(3))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("buergerkonto")
+            .build()?;
+        Ok(Self(Arc::new(Inner {
+            upstreams,
+            eph,
+            http,
+            redirect_uri: format!("{issuer}/konto/verknuepfen/callback"),
+        })))
+    }
+
+    /// (id, name) of each configured upstream.
+    pub fn upstreams(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .upstreams
+            .iter()
+            .map(|u| (u.id.as_str(), u.name.as_str()))
+    }
+
+    fn upstream(&self, id: &str) -> Result<&UpstreamConfig, BrokerError> {
+        self.0
+            .upstreams
+            .iter()
+            .find(|u| u.id == id)
+            .ok_or(BrokerError::UnknownUpstream)
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, BrokerError> {
+        let unreachable = |e: reqwest::Error| BrokerError::Unreachable(e.to_string());
+        let resp = req.send().await.map_err(unreachable)?;
+        let status = resp.status();
+        if resp
+            .content_length()
+            .is_some_and(|l| l > MAX_RESPONSE as u64)
+        {
+            return Err(BrokerError::Invalid("response too large".into()));
+        }
+        let body = resp.bytes().await.map_err(unreachable)?;
+        if body.len() > MAX_RESPONSE {
+            return Err(BrokerError::Invalid("response too large".into()));
+        }
+        if !status.is_success() {
+            let err: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            return Err(BrokerError::Refused(
+                err["error"].as_str().unwrap_or(status.as_str()).to_owned(),
+            ));
+        }
+        serde_json::from_slice(&body).map_err(|e| BrokerError::Invalid(e.to_string()))
+    }
+
+    async fn metadata(&self, u: &UpstreamConfig) -> Result<Metadata, BrokerError> {
+        let issuer = u.issuer.trim_end_matches('/');
+        let m: Metadata = self
+            .get_json(
+                self.0
+                    .http
+                    .get(format!("{issuer}/.well-known/openid-configuration")),
+            )
+            .await?;
+        if m.issuer.trim_end_matches('/') != issuer {
+            return Err(BrokerError::Invalid(
+                "issuer in discovery does not match".into(),
+            ));
+        }
+        Ok(m)
+    }
+
+    /// Starts linking: remembers state, nonce and PKCE verifier, and returns the upstream
+    /// authorization URL to send the browser to.
+    ///
+    /// # Errors
+    /// Unknown upstream, an unreachable upstream, or the short-lived store.
+    pub async fn begin(&self, upstream: &str, account: AccountId) -> Result<String, BrokerError> {
+        let u = self.upstream(upstream)?;
+        let m = self.metadata(u).await?;
+        let state = random_token();
+        let pending = Pending {
+            account,
+            upstream: u.id.clone(),
+            nonce: random_token(),
+            verifier: random_token(),
+        };
+        let challenge = URL_SAFE_NO_PAD.encode(sha256(pending.verifier.as_bytes()));
+        let mut url = url::Url::parse(&m.authorization_endpoint)
+            .map_err(|e| BrokerError::Invalid(e.to_string()))?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &u.client_id)
+                .append_pair("redirect_uri", &self.0.redirect_uri)
+                .append_pair("scope", &u.scopes)
+                .append_pair("state", &state)
+                .append_pair("nonce", &pending.nonce)
+                .append_pair("code_challenge", &challenge)
+                .append_pair("code_challenge_method", "S256");
+            if let Some(acr) = &u.acr_values {
+                q.append_pair("acr_values", acr);
+            }
+        }
+        let json = serde_json::to_string(&pending).unwrap_or_default();
+        self.0
+            .eph
+            .put(&format!("link:{state}"), &json, LINK_TTL)
+            .await?;
+        Ok(url.into())
+    }
+
+    /// Finishes linking with the upstream's answer (each state once). `session_account` is
+    /// the account of the browser's session: it must be the one that started the link.
+    ///
+    /// # Errors
+    /// `InvalidState` for an unknown state or another account, `Refused`/`Invalid`/
+    /// `Unreachable` for upstream problems.
+    pub async fn complete(
+        &self,
+        state: &str,
+        code: &str,
+        iss: Option<&str>,
+        session_account: AccountId,
+    ) -> Result<Assertion, BrokerError> {
+        let pending: Pending = self
+            .0
+            .eph
+            .take(&format!("link:{state}"))
+            .await?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .filter(|p: &Pending| p.account == session_account)
+            .ok_or(BrokerError::InvalidState)?;
+        let u = self.upstream(&pending.upstream)?;
+        let m = self.metadata(u).await?;
+        // RFC 9207: an answer from another issuer is a mix-up attack.
+        if iss.is_some_and(|i| i.trim_end_matches('/') != m.issuer.trim_end_matches('/')) {
+            return Err(BrokerError::Invalid("iss does not match".into()));
+        }
+        let tokens: TokenResponse = self
+            .get_json(
+                self.0
+                    .http
+                    .post(&m.token_endpoint)
+                    .basic_auth(form_enc(&u.client_id), Some(form_enc(&u.client_secret)))
+                    .form(&[
+                        ("grant_type", "authorization_code"),
+                        ("code", code),
+                        ("redirect_uri", &self.0.redirect_uri),
+                        ("code_verifier", &pending.verifier),
+                    ]),
+            )
+            .await?;
+        let claims = self.verify_id_token(u, &m, &tokens.id_token).await?;
+        if claims.nonce.as_deref() != Some(pending.nonce.as_str()) {
+            return Err(BrokerError::Invalid("nonce does not match".into()));
+        }
+        if claims.azp.as_ref().is_some_and(|a| a != &u.client_id) {
+            return Err(BrokerError::Invalid("azp is another client".into()));
+        }
+        let level = claims
+            .acr
+            .as_deref()
+            .and_then(|a| u.acr_map.get(a))
+            .and_then(|l| Loa::from_name(l))
+            .unwrap_or(Loa::Low);
+        let mut verified = Vec::new();
+        if let Some(ep) = &m.userinfo_endpoint {
+            let info: Value = self
+                .get_json(self.0.http.get(ep).bearer_auth(&tokens.access_token))
+                .await?;
+            // OIDC Core §5.3.2: userinfo for another subject must not be used.
+            if info["sub"].as_str() != Some(claims.sub.as_str()) {
+                return Err(BrokerError::Invalid("userinfo sub does not match".into()));
+            }
+            for name in VERIFIED_CLAIMS {
+                match &info[name] {
+                    Value::String(s) if !s.is_empty() && s.len() <= 256 => {
+                        verified.push((name.to_owned(), Value::String(s.clone()).to_string()));
+                    }
+                    Value::Object(o) if name == "address" => {
+                        let v = Value::Object(o.clone()).to_string();
+                        if v.len() <= 2048 {
+                            verified.push((name.to_owned(), v));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(Assertion {
+            account: pending.account,
+            upstream: u.id.clone(),
+            upstream_sub: claims.sub,
+            level,
+            claims: verified,
+        })
+    }
+
+    async fn verify_id_token(
+        &self,
+        u: &UpstreamConfig,
+        m: &Metadata,
+        id_token: &str,
+    ) -> Result<IdClaims, BrokerError> {
+        let header = jsonwebtoken::decode_header(id_token)
+            .map_err(|e| BrokerError::Invalid(format!("id_token: {e}")))?;
+        if !matches!(
+            header.alg,
+            Algorithm::RS256 | Algorithm::ES256 | Algorithm::PS256 | Algorithm::EdDSA
+        ) {
+            return Err(BrokerError::Invalid(
+                "id_token algorithm not allowed".into(),
+            ));
+        }
+        let set: JwkSet = self.get_json(self.0.http.get(&m.jwks_uri)).await?;
+        let mut last = String::from("no matching key");
+        for jwk in set
+            .keys
+            .iter()
+            .filter(|k| header.kid.is_none() || k.common.key_id == header.kid)
+        {
+            let Ok(key) = DecodingKey::from_jwk(jwk) else {
+                continue;
+            };
+            let mut v = Validation::new(header.alg);
+            v.leeway = 30;
+            v.set_issuer(&[&m.issuer]);
+            v.set_audience(&[&u.client_id]);
+            v.set_required_spec_claims(&["exp", "iat", "iss", "sub", "aud"]);
+            match jsonwebtoken::decode::<IdClaims>(id_token, &key, &v) {
+                Ok(d) => return Ok(d.claims),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(BrokerError::Invalid(format!("id_token: {last}")))
+    }
+}
+
+/// RFC 6749 §2.3.1: client id and secret are form-encoded before Basic authentication.
+fn form_enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

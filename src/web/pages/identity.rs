@@ -1,0 +1,131 @@
+//! Linking an upstream identity provider from the sign-in methods page: `POST
+//! /konto/verknuepfen/{upstream}` sends the browser there, `GET /konto/verknuepfen/callback`
+//! takes the answer, records what was confirmed and shows the resulting level.
+
+use super::login::current_session;
+use super::passkeys::security_page;
+use super::{PageError, see_other};
+use crate::account::AccountError;
+use crate::broker::BrokerError;
+use crate::domain::level::Loa;
+use crate::web::csrf;
+use crate::web::extract::{PageForm, PageLang, Query};
+use crate::web::i18n::texts;
+use crate::web::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+/// `POST /konto/verknuepfen/{upstream}`.
+pub async fn begin(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    upstream: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
+    let t = texts(lang);
+    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+        return security_page(
+            &state,
+            &headers,
+            lang,
+            StatusCode::FORBIDDEN,
+            None,
+            Some(t.err_csrf),
+        )
+        .await;
+    }
+    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
+        return Ok(see_other("/login", &[]));
+    };
+    let Ok(Path(upstream)) = upstream else {
+        return Err(PageError::new(StatusCode::NOT_FOUND, lang, |t| {
+            t.error_not_found
+        }));
+    };
+    match state.broker.begin(&upstream, session.account_id).await {
+        Ok(url) => Ok(see_other(&url, &[])),
+        Err(BrokerError::UnknownUpstream) => {
+            Err(PageError::new(StatusCode::NOT_FOUND, lang, |t| {
+                t.error_not_found
+            }))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, upstream, "linking could not start");
+            security_page(
+                &state,
+                &headers,
+                lang,
+                StatusCode::BAD_GATEWAY,
+                None,
+                Some(t.link_failed),
+            )
+            .await
+        }
+    }
+}
+
+/// `GET /konto/verknuepfen/callback?code=...&state=...&iss=...` (or `error=...`).
+pub async fn callback(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Query(q): Query,
+) -> Result<Response, PageError> {
+    let t = texts(lang);
+    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
+        return Ok(see_other("/login", &[]));
+    };
+    let (Some(st), Some(code)) = (q.get("state"), q.get("code")) else {
+        // The citizen cancelled upstream, or the upstream answered with an error.
+        return security_page(
+            &state,
+            &headers,
+            lang,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some(t.link_failed),
+        )
+        .await;
+    };
+    let assertion = match state
+        .broker
+        .complete(st, code, q.get("iss"), session.account_id)
+        .await
+    {
+        Ok(a) => a,
+        Err(BrokerError::Ephemeral(e)) => return Err(PageError::internal(lang, e)),
+        Err(e) => {
+            tracing::warn!(error = %e, "linking failed");
+            let status = match e {
+                BrokerError::InvalidState | BrokerError::UnknownUpstream => StatusCode::BAD_REQUEST,
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            return security_page(&state, &headers, lang, status, None, Some(t.link_failed)).await;
+        }
+    };
+    match state.accounts.link_upstream(&assertion).await {
+        Ok(level) => {
+            let level = match level {
+                Loa::Low => t.level_low,
+                Loa::Substantial => t.level_substantial,
+                Loa::High => t.level_high,
+            };
+            let notice = format!("{} {level}", t.link_done);
+            security_page(&state, &headers, lang, StatusCode::OK, Some(&notice), None).await
+        }
+        Err(AccountError::Store(crate::store::StoreError::Conflict { .. })) => {
+            security_page(
+                &state,
+                &headers,
+                lang,
+                StatusCode::CONFLICT,
+                None,
+                Some(t.link_taken),
+            )
+            .await
+        }
+        Err(e) => Err(PageError::internal(lang, e)),
+    }
+}

@@ -1,0 +1,532 @@
+//! Passkey pages: login with a passkey alone (`/login/passkey`), step-up with a passkey
+//! (`/login/otp/passkey`), and the sign-in methods page (`/konto/sicherheit`): passkeys
+//! (add, rename, remove), the authenticator app (remove), verified personal data and links to
+//! upstream identity providers.
+
+use super::factors::{needs_current_factor, otp_page, raise_session};
+use super::login::{current_session, start_session};
+use super::{PageError, html, lang_switch, req_id, see_other, with_cookies};
+use crate::account::AccountError;
+use crate::account::passkeys::Ceremony;
+use crate::domain::lang::Lang;
+use crate::domain::level::{Amr, Loa};
+use crate::web::csrf;
+use crate::web::extract::{ClientIp, PageForm, PageLang, Query};
+use crate::web::i18n::{Texts, texts};
+use crate::web::state::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use std::collections::HashMap;
+
+fn date(ts: chrono::DateTime<chrono::Utc>) -> String {
+    ts.format("%d.%m.%Y").to_string()
+}
+
+fn level_text(t: &Texts, l: Loa) -> &'static str {
+    match l {
+        Loa::Low => t.level_low,
+        Loa::Substantial => t.level_substantial,
+        Loa::High => t.level_high,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "passkey_login.html")]
+struct LoginPage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    csrf: &'a str,
+    req: &'a str,
+    error: Option<&'a str>,
+    passkey: Option<Ceremony>,
+}
+
+async fn login_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    status: StatusCode,
+    req: &str,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let passkey = match state.accounts.passkey_auth_start(None).await {
+        Ok(c) => Some(c),
+        Err(AccountError::Unavailable) => None,
+        Err(e) => return Err(PageError::internal(lang, e)),
+    };
+    let t = texts(lang);
+    let (token, set) = csrf::token(headers, state.web.secure_cookies);
+    let page = LoginPage {
+        t,
+        lang_switch: lang_switch(t, &format!("/login/passkey?req={req}")),
+        csrf: &token,
+        req,
+        error: error.or(passkey.is_none().then_some(t.pk_unavailable)),
+        passkey,
+    };
+    Ok(with_cookies(html(status, &page), set))
+}
+
+/// `GET /login/passkey?req=ID`: log in with a passkey alone.
+pub async fn login_get(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Query(q): Query,
+) -> Result<Response, PageError> {
+    let req = req_id(q.get("req"));
+    login_page(&state, &headers, lang, StatusCode::OK, &req, None).await
+}
+
+/// `POST /login/passkey`: a verified passkey starts a session with `hwk` (and `user` when
+/// the authenticator verified the user).
+pub async fn login_post(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
+    let t = texts(lang);
+    let req = req_id(form.get("req"));
+    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+        return login_page(
+            &state,
+            &headers,
+            lang,
+            StatusCode::FORBIDDEN,
+            &req,
+            Some(t.err_csrf),
+        )
+        .await;
+    }
+    let result = state
+        .accounts
+        .passkey_auth_finish(
+            form.get("ceremony").unwrap_or(""),
+            form.get("credential").unwrap_or(""),
+            None,
+        )
+        .await;
+    let login = match result {
+        Ok(l) => l,
+        Err(AccountError::InvalidCredentials | AccountError::InvalidToken) => {
+            return login_page(
+                &state,
+                &headers,
+                lang,
+                StatusCode::UNAUTHORIZED,
+                &req,
+                Some(t.pk_failed),
+            )
+            .await;
+        }
+        Err(e) => return Err(PageError::internal(lang, e)),
+    };
+    let account = state
+        .accounts
+        .get(login.account)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    let mut amr = vec![Amr::Hwk];
+    if login.user_verified {
+        amr.push(Amr::User);
+    }
+    let _ = state
+        .provider
+        .db
+        .audit()
+        .record(
+            "account.login",
+            Some(account.id),
+            None,
+            serde_json::json!({ "amr": amr }),
+        )
+        .await;
+    start_session(&state, &headers, &account, amr, &req, lang).await
+}
+
+/// `POST /login/otp/passkey`: step-up with one of the session account's passkeys.
+pub async fn stepup_post(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
+    let t = texts(lang);
+    let req = req_id(form.get("req"));
+    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+        return otp_page(
+            &state,
+            &headers,
+            lang,
+            StatusCode::FORBIDDEN,
+            &req,
+            Some(t.err_csrf),
+        )
+        .await;
+    }
+    let Some((token, session)) = current_session(&state.sessions, &headers, lang).await? else {
+        return Ok(see_other(&format!("/login?req={req}"), &[]));
+    };
+    let result = state
+        .accounts
+        .passkey_auth_finish(
+            form.get("ceremony").unwrap_or(""),
+            form.get("credential").unwrap_or(""),
+            Some(session.account_id),
+        )
+        .await;
+    match result {
+        Ok(login) => {
+            let methods: &[Amr] = if login.user_verified {
+                &[Amr::Hwk, Amr::User]
+            } else {
+                &[Amr::Hwk]
+            };
+            raise_session(&state, &token, session, methods, &req, lang).await
+        }
+        Err(AccountError::InvalidCredentials | AccountError::InvalidToken) => {
+            otp_page(
+                &state,
+                &headers,
+                lang,
+                StatusCode::UNAUTHORIZED,
+                &req,
+                Some(t.pk_failed),
+            )
+            .await
+        }
+        Err(e) => Err(PageError::internal(lang, e)),
+    }
+}
+
+struct PasskeyRow {
+    id: String,
+    name: String,
+    created: String,
+    last_used: Option<String>,
+}
+
+struct ClaimRow {
+    claim: String,
+    value: String,
+    source: String,
+    level: &'static str,
+    date: String,
+}
+
+struct UpstreamRow {
+    id: String,
+    name: String,
+    linked: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "security.html")]
+struct SecurityPage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    csrf: &'a str,
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+    totp: bool,
+    passkeys: Vec<PasskeyRow>,
+    last_factor: bool,
+    add: Option<Ceremony>,
+    add_note: Option<&'a str>,
+    claims: Vec<ClaimRow>,
+    upstreams: Vec<UpstreamRow>,
+}
+
+/// Renders the sign-in methods page for the session's account; `None` when there is no
+/// session (the caller sends the browser to the login).
+pub(crate) async fn security_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    status: StatusCode,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let Some((_, session)) = current_session(&state.sessions, headers, lang).await? else {
+        return Ok(see_other("/login", &[]));
+    };
+    if let Some(r) = needs_current_factor(state, &session, lang).await? {
+        return Ok(r);
+    }
+    let internal = |e: AccountError| PageError::internal(lang, e);
+    let account = state
+        .accounts
+        .get(session.account_id)
+        .await
+        .map_err(internal)?;
+    let t = texts(lang);
+    let factors = state.accounts.factors(account.id).await.map_err(internal)?;
+    let passkeys = state
+        .accounts
+        .passkeys(account.id)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|p| PasskeyRow {
+            id: p.id.to_string(),
+            name: p.name,
+            created: date(p.created_at),
+            last_used: p.last_used_at.map(date),
+        })
+        .collect();
+    let (add, add_note) = match state.accounts.passkey_register_start(&account).await {
+        Ok(c) => (Some(c), None),
+        Err(AccountError::Unavailable) => (None, Some(t.pk_unavailable)),
+        Err(AccountError::TooMany) => (None, Some(t.pk_too_many)),
+        Err(e) => return Err(internal(e)),
+    };
+    let identity = state
+        .accounts
+        .identity(account.id)
+        .await
+        .map_err(internal)?;
+    let claims = identity
+        .claims
+        .into_iter()
+        .map(|c| ClaimRow {
+            level: level_text(t, Loa::from_name(&c.level).unwrap_or(Loa::Low)),
+            date: date(c.verified_at),
+            claim: c.claim,
+            value: c.value,
+            source: c.source,
+        })
+        .collect();
+    let linked: HashMap<String, String> = identity
+        .links
+        .into_iter()
+        .map(|l| (l.upstream, date(l.linked_at)))
+        .collect();
+    let upstreams = state
+        .broker
+        .upstreams()
+        .map(|(id, name)| UpstreamRow {
+            linked: linked.get(id).cloned(),
+            id: id.to_owned(),
+            name: name.to_owned(),
+        })
+        .collect();
+    let (token, set) = csrf::token(headers, state.web.secure_cookies);
+    let page = SecurityPage {
+        t,
+        lang_switch: lang_switch(t, "/konto/sicherheit"),
+        csrf: &token,
+        notice,
+        error,
+        totp: factors.totp,
+        passkeys,
+        last_factor: factors.count() == 1,
+        add,
+        add_note,
+        claims,
+        upstreams,
+    };
+    Ok(with_cookies(html(status, &page), set))
+}
+
+/// `GET /konto/sicherheit`.
+pub async fn security_get(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    security_page(&state, &headers, lang, StatusCode::OK, None, None).await
+}
+
+/// The session of a form post on the security page, after CSRF and second-factor checks;
+/// otherwise the response to send.
+async fn checked_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &crate::domain::params::Params,
+    lang: Lang,
+) -> Result<Result<(String, crate::authn::Session), Response>, PageError> {
+    let t = texts(lang);
+    if !csrf::verify(headers, form, state.web.secure_cookies) {
+        return security_page(
+            state,
+            headers,
+            lang,
+            StatusCode::FORBIDDEN,
+            None,
+            Some(t.err_csrf),
+        )
+        .await
+        .map(Err);
+    }
+    let Some((token, session)) = current_session(&state.sessions, headers, lang).await? else {
+        return Ok(Err(see_other("/login", &[])));
+    };
+    if let Some(r) = needs_current_factor(state, &session, lang).await? {
+        return Ok(Err(r));
+    }
+    Ok(Ok((token, session)))
+}
+
+/// `POST /konto/passkeys`: finishes adding a passkey.
+pub async fn add_post(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
+    let t = texts(lang);
+    let (token, mut session) = match checked_session(&state, &headers, &form, lang).await? {
+        Ok(s) => s,
+        Err(r) => return Ok(r),
+    };
+    match state
+        .accounts
+        .passkey_register_finish(
+            session.account_id,
+            form.get("ceremony").unwrap_or(""),
+            form.get("credential").unwrap_or(""),
+            form.get("name").unwrap_or(""),
+        )
+        .await
+    {
+        Ok(()) => {
+            session.factor_enrolled = true;
+            state
+                .sessions
+                .save(&token, &session)
+                .await
+                .map_err(|e| PageError::internal(lang, e))?;
+            security_page(
+                &state,
+                &headers,
+                lang,
+                StatusCode::OK,
+                Some(t.pk_added),
+                None,
+            )
+            .await
+        }
+        Err(
+            AccountError::InvalidCredentials
+            | AccountError::InvalidToken
+            | AccountError::Store(crate::store::StoreError::Conflict { .. }),
+        ) => {
+            security_page(
+                &state,
+                &headers,
+                lang,
+                StatusCode::BAD_REQUEST,
+                None,
+                Some(t.pk_failed),
+            )
+            .await
+        }
+        Err(e) => Err(PageError::internal(lang, e)),
+    }
+}
+
+/// `POST /konto/passkeys/rename`.
+pub async fn rename_post(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
+    let (_, session) = match checked_session(&state, &headers, &form, lang).await? {
+        Ok(s) => s,
+        Err(r) => return Ok(r),
+    };
+    let Some(id) = form.get("id").and_then(|i| uuid::Uuid::parse_str(i).ok()) else {
+        return Err(PageError::bad_request(lang));
+    };
+    match state
+        .accounts
+        .passkey_rename(session.account_id, id, form.get("name").unwrap_or(""))
+        .await
+    {
+        Ok(()) => Ok(see_other("/konto/sicherheit", &[])),
+        Err(AccountError::InvalidToken) => Err(PageError::bad_request(lang)),
+        Err(e) => Err(PageError::internal(lang, e)),
+    }
+}
+
+/// `POST /konto/factors/remove` with `kind=totp` or `kind=passkey&id=...`. The session must
+/// have proved a second factor; removing the last one also asks for the password again.
+pub async fn remove_post(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
+    let t = texts(lang);
+    let (_, session) = match checked_session(&state, &headers, &form, lang).await? {
+        Ok(s) => s,
+        Err(r) => return Ok(r),
+    };
+    let internal = |e: AccountError| PageError::internal(lang, e);
+    let factors = state
+        .accounts
+        .factors(session.account_id)
+        .await
+        .map_err(internal)?;
+    if factors.count() == 1 {
+        let account = state
+            .accounts
+            .get(session.account_id)
+            .await
+            .map_err(internal)?;
+        let again = state
+            .accounts
+            .login(
+                account.email.as_str(),
+                form.get("password").unwrap_or(""),
+                ip,
+                lang,
+                None,
+            )
+            .await;
+        match again {
+            Ok(a) if a.id == account.id => {}
+            Ok(_) | Err(AccountError::InvalidCredentials) => {
+                return security_page(
+                    &state,
+                    &headers,
+                    lang,
+                    StatusCode::UNAUTHORIZED,
+                    None,
+                    Some(t.err_reauth),
+                )
+                .await;
+            }
+            Err(AccountError::Throttled) => {
+                return security_page(
+                    &state,
+                    &headers,
+                    lang,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    None,
+                    Some(t.err_throttled),
+                )
+                .await;
+            }
+            Err(e) => return Err(internal(e)),
+        }
+    }
+    let removed = match form.get("kind") {
+        Some("totp") if factors.totp => state.accounts.totp_remove(session.account_id).await,
+        Some("passkey") => match form.get("id").and_then(|i| uuid::Uuid::parse_str(i).ok()) {
+            Some(id) => state.accounts.passkey_remove(session.account_id, id).await,
+            None => return Err(PageError::bad_request(lang)),
+        },
+        _ => return Err(PageError::bad_request(lang)),
+    };
+    match removed {
+        Ok(()) => Ok(see_other("/konto/sicherheit", &[])),
+        Err(AccountError::InvalidToken) => Err(PageError::bad_request(lang)),
+        Err(e) => Err(internal(e)),
+    }
+}

@@ -1,0 +1,277 @@
+//! Identity brokering against a second Bürgerkonto as the upstream provider: the citizen links
+//! it from the sign-in methods page, the upstream `acr` is mapped by configuration, verified
+//! data is stored with its source and released downstream only with consent and scope.
+
+use crate::helpers::rp::{discover, finish, start};
+use crate::helpers::{
+    Backend, TestApp, hidden, location, query_param, spawn_app, spawn_app_configured,
+};
+use crate::levels::enrol_totp;
+use buergerkonto::config::UpstreamConfig;
+use openidconnect::OAuth2TokenResponse;
+
+const PW: &str = "ein langes Passwort";
+const SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
+
+/// The downstream server, configured with `upstream` as identity provider "land-id".
+async fn spawn_downstream(upstream: &TestApp) -> TestApp {
+    spawn_app_configured(Backend::Default, |raw| {
+        let callback = format!("{}/konto/verknuepfen/callback", raw.issuer);
+        let (ok, json, err) = upstream.cli(
+            &[
+                "client",
+                "add",
+                "--tenant",
+                &upstream.tenant,
+                "--name",
+                "Bürgerkonto Landkreis",
+                "--redirect-uri",
+                &callback,
+                "--scope",
+                "openid",
+                "--scope",
+                "profile",
+                "--scope",
+                "address",
+            ],
+            None,
+        );
+        assert!(ok, "{err}");
+        raw.upstreams.push(UpstreamConfig {
+            id: "land-id".into(),
+            name: "Land-ID".into(),
+            issuer: upstream.addr.clone(),
+            client_id: json["client_id"].as_str().expect("id").into(),
+            client_secret: json["client_secret"].as_str().expect("secret").into(),
+            scopes: "openid profile address".into(),
+            acr_values: Some(SUBSTANTIAL.into()),
+            acr_map: [
+                (SUBSTANTIAL.to_owned(), "substantial".to_owned()),
+                (
+                    "http://eidas.europa.eu/LoA/high".to_owned(),
+                    "high".to_owned(),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        });
+    })
+    .await
+}
+
+/// Starts linking on the downstream page; returns the upstream authorization URL.
+async fn begin_link(down: &TestApp) -> String {
+    let page = down
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Land-ID"), "{page}");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = down
+        .post_form("/konto/verknuepfen/land-id", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status(), 303);
+    let url = location(&r);
+    assert!(url.starts_with(&down_upstream_prefix(&url)));
+    url
+}
+
+fn down_upstream_prefix(url: &str) -> String {
+    url.split("/authorize").next().expect("prefix").to_owned()
+}
+
+/// Logs in at the upstream (with TOTP step-up when asked) and consents; returns the
+/// redirect to the downstream callback.
+async fn at_upstream(up: &TestApp, url: &str, email: &str, totp: Option<(&[u8], i64)>) -> String {
+    let next = location(&up.get(url).await);
+    if !next.starts_with('/') {
+        // Single sign-on at the upstream: straight back.
+        return next;
+    }
+    let req = query_param(&next, "req").expect("req");
+    if next.starts_with("/login?") {
+        assert_eq!(up.login(&req, email, PW).await.status(), 303);
+    }
+    let mut next = location(&up.get(&format!("/authorize/resume?req={req}")).await);
+    if next.starts_with("/login/otp") {
+        let (secret, step) = totp.expect("a second factor is asked for");
+        let csrf = up.csrf_of(&next).await;
+        let code = format!(
+            "{:06}",
+            buergerkonto::crypto::totp::code_at(secret, step + 1)
+        );
+        let r = up
+            .post_form(
+                "/login/otp",
+                &[("csrf", &csrf), ("req", &req), ("code", &code)],
+            )
+            .await;
+        next = location(&up.get(&location(&r)).await);
+    }
+    assert!(next.starts_with("/consent"), "{next}");
+    let page = up.get(&next).await.text().await.expect("page");
+    assert!(
+        page.contains("Ihr bestätigter Name und Ihr Geburtsdatum"),
+        "{page}"
+    );
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = up
+        .post_form(
+            "/consent",
+            &[("csrf", &csrf), ("req", &req), ("decision", "allow")],
+        )
+        .await;
+    location(&r)
+}
+
+#[tokio::test]
+async fn linking_an_upstream_maps_its_acr_and_stores_verified_data_with_provenance() {
+    let up = spawn_app().await;
+    // At the upstream: a low account, and one a clerk checked, with TOTP.
+    up.add_user("schwach@example.org", PW).await;
+    up.add_user("erika@example.org", PW).await;
+    let (ok, _, err) = up.cli(
+        &[
+            "user",
+            "verify-identity",
+            "--email",
+            "erika@example.org",
+            "--level",
+            "substantial",
+            "--document-type",
+            "personalausweis",
+            "--clerk",
+            "Bürgerbüro Land",
+            "--given-name",
+            "Erika",
+            "--family-name",
+            "Mustermann",
+            "--birthdate",
+            "1964-08-12",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(up.login("", "erika@example.org", PW).await.status(), 303);
+    let (secret, step, _) = enrol_totp(&up).await;
+    let mut up = up;
+    up.browser = fresh_browser();
+
+    let mut down = spawn_downstream(&up).await;
+    down.add_user("erika.m@example.org", PW).await;
+    assert_eq!(
+        down.login("", "erika.m@example.org", PW).await.status(),
+        303
+    );
+
+    // The upstream cannot reach substantial for the low account: the link is refused with
+    // unmet_authentication_requirements and nothing is stored.
+    let url = begin_link(&down).await;
+    assert!(
+        url.contains("acr_values=") && url.contains("code_challenge="),
+        "{url}"
+    );
+    let next = location(&up.get(&url).await);
+    let req = query_param(&next, "req").expect("req");
+    assert_eq!(
+        up.login(&req, "schwach@example.org", PW).await.status(),
+        303
+    );
+    let r = up.get(&format!("/authorize/resume?req={req}")).await;
+    let back = crate::helpers::unmet_target(r).await;
+    assert!(back.contains("/konto/verknuepfen/callback"), "{back}");
+    let r = down.get(&back).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.expect("page").contains("nicht geklappt"));
+    up.browser = fresh_browser();
+
+    // Erika: password and TOTP upstream, substantial asserted, mapped to substantial.
+    let url = begin_link(&down).await;
+    let callback = at_upstream(&up, &url, "erika@example.org", Some((&secret, step))).await;
+    let r = down.get(&callback).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains("Bestätigtes Vertrauensniveau: substantiell"),
+        "{page}"
+    );
+    assert!(page.contains("Erika") && page.contains("Mustermann") && page.contains("1964-08-12"));
+    assert!(
+        page.contains("upstream:land-id"),
+        "provenance is shown: {page}"
+    );
+    // The state is single-use.
+    assert_eq!(down.get(&callback).await.status(), 400);
+
+    // The proofing rose: asking for substantial now offers a second factor, not a clerk.
+    let client = down
+        .add_client(
+            &down.tenant,
+            &[
+                "--scope", "openid", "--scope", "profile", "--scope", "email",
+            ],
+        )
+        .await;
+    let rp = discover(&down, &client).await;
+    let flow = start(&rp, &[], &[("acr_values", SUBSTANTIAL)]);
+    let page = down.get(&flow.url).await.text().await.expect("page");
+    assert!(page.contains("/konto/totp"), "{page}");
+    assert!(!page.contains("Bürgerbüro"), "{page}");
+
+    // Verified data is released with consent to a portal that asks for profile, and only then.
+    let flow = start(&rp, &["profile"], &[]);
+    let next = location(&down.get(&flow.url).await);
+    assert!(next.starts_with("/consent"), "{next}");
+    let consent = down.get(&next).await.text().await.expect("page");
+    assert!(consent.contains("Ihr bestätigter Name und Ihr Geburtsdatum"));
+    let cb = crate::helpers::rp::run_browser(&down, &flow.url, "", "").await;
+    let tokens = finish(&down, &rp, flow, &cb).await;
+    let info = down
+        .http
+        .get(down.url("/userinfo"))
+        .bearer_auth(tokens.access_token().secret())
+        .send()
+        .await
+        .expect("userinfo")
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    assert_eq!(info["given_name"], "Erika");
+    assert_eq!(info["family_name"], "Mustermann");
+    assert_eq!(info["birthdate"], "1964-08-12");
+    let flow = start(&rp, &["email"], &[]);
+    let cb = crate::helpers::rp::run_browser(&down, &flow.url, "", "").await;
+    let tokens = finish(&down, &rp, flow, &cb).await;
+    let info = down
+        .http
+        .get(down.url("/userinfo"))
+        .bearer_auth(tokens.access_token().secret())
+        .send()
+        .await
+        .expect("userinfo")
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    assert!(
+        info.get("given_name").is_none(),
+        "not without the profile scope: {info}"
+    );
+
+    // The same upstream identity cannot be linked to a second account.
+    down.browser = fresh_browser();
+    down.add_user("zweit@example.org", PW).await;
+    assert_eq!(down.login("", "zweit@example.org", PW).await.status(), 303);
+    let url = begin_link(&down).await;
+    let callback = at_upstream(&up, &url, "erika@example.org", Some((&secret, step + 2))).await;
+    assert_eq!(down.get(&callback).await.status(), 409);
+}
+
+fn fresh_browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}

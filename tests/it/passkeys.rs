@@ -1,0 +1,397 @@
+//! Passkeys: added from the sign-in methods page with a software authenticator, used for
+//! step-up (substantial) and for a login alone (high, with user verification), renamed and
+//! removed (the last factor only with the password).
+
+use crate::helpers::rp::{discover, finish, jwt_payload, start};
+use crate::helpers::webauthn::{SoftPasskey, options_of};
+use crate::helpers::{AppOptions, TestApp, hidden, location, query_param, spawn_app_with};
+use crate::levels::{enrol_totp, verify_identity};
+
+const PW: &str = "ein langes Passwort";
+const SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
+const HIGH: &str = "http://eidas.europa.eu/LoA/high";
+
+/// A server whose issuer is a host name (WebAuthn needs a domain as relying party id).
+async fn spawn_named() -> TestApp {
+    spawn_app_with(AppOptions {
+        tweak: |raw| raw.issuer = raw.issuer.replace("127.0.0.1", "localhost"),
+        ..AppOptions::default()
+    })
+    .await
+}
+
+/// Adds a passkey on the sign-in methods page of the logged-in browser.
+async fn add_passkey(app: &TestApp, name: &str) -> SoftPasskey {
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("/static/passkey.js"), "{page}");
+    let (ceremony, options) = options_of(&page, "/konto/passkeys");
+    assert_eq!(
+        options["publicKey"]["authenticatorSelection"]["residentKey"], "required",
+        "a discoverable credential is requested"
+    );
+    assert_eq!(
+        options["publicKey"]["authenticatorSelection"]["userVerification"],
+        "required"
+    );
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let mut key = SoftPasskey::new(&app.addr);
+    let credential = key.register(&options);
+    let r = app
+        .post_form(
+            "/konto/passkeys",
+            &[
+                ("csrf", &csrf),
+                ("ceremony", &ceremony),
+                ("credential", &credential),
+                ("name", name),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.expect("page");
+    assert!(page.contains(name), "the passkey is listed: {page}");
+    // The same ceremony cannot be used twice.
+    let r = app
+        .post_form(
+            "/konto/passkeys",
+            &[
+                ("csrf", &csrf),
+                ("ceremony", &ceremony),
+                ("credential", &credential),
+                ("name", "noch einmal"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    key
+}
+
+#[tokio::test]
+async fn a_passkey_steps_a_password_session_up_and_alone_reaches_high() {
+    let app = spawn_named().await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    app.add_user("pk@example.org", PW).await;
+    assert!(verify_identity(&app, "pk@example.org", "high").0);
+    assert_eq!(app.login("", "pk@example.org", PW).await.status(), 303);
+    let mut key = add_passkey(&app, "Laptop Küche").await;
+
+    // A fresh password login; the portal asks for substantial: the passkey steps it up.
+    let rp = discover(&app, &client).await;
+    let flow = start(
+        &rp,
+        &["email"],
+        &[("acr_values", SUBSTANTIAL), ("prompt", "login")],
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let next = location(&app.get(&flow.url).await);
+    let req = query_param(&next, "req").expect("req");
+    assert_eq!(app.login(&req, "pk@example.org", PW).await.status(), 303);
+    let next = location(&app.get(&format!("/authorize/resume?req={req}")).await);
+    assert!(next.starts_with("/login/otp?req="), "{next}");
+    let page = app.get(&next).await.text().await.expect("page");
+    assert!(!page.contains("one-time-code"), "no TOTP form without TOTP");
+    let (ceremony, options) = options_of(&page, "/login/otp/passkey");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    assert_eq!(
+        options["publicKey"]["allowCredentials"][0]["id"],
+        serde_json::json!(base64_url(&key.credential_id)),
+        "step-up asks for this account's passkey"
+    );
+    // An answer signed by another key is refused.
+    let mut stranger = SoftPasskey::new(&app.addr);
+    stranger.credential_id = key.credential_id.clone();
+    let forged = stranger.authenticate(&options);
+    let r = app
+        .post_form(
+            "/login/otp/passkey",
+            &[
+                ("csrf", &csrf),
+                ("req", &req),
+                ("ceremony", &ceremony),
+                ("credential", &forged),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 401, "a forged assertion fails");
+    // The ceremony was used up by the failure; a new page gives a new one.
+    let page = app.get(&next).await.text().await.expect("page");
+    let (ceremony, options) = options_of(&page, "/login/otp/passkey");
+    let assertion = key.authenticate(&options);
+    let r = app
+        .post_form(
+            "/login/otp/passkey",
+            &[
+                ("csrf", &csrf),
+                ("req", &req),
+                ("ceremony", &ceremony),
+                ("credential", &assertion),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), format!("/authorize/resume?req={req}"));
+    // Replaying the same answer is refused.
+    let r = app
+        .post_form(
+            "/login/otp/passkey",
+            &[
+                ("csrf", &csrf),
+                ("req", &req),
+                ("ceremony", &ceremony),
+                ("credential", &assertion),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    let cb =
+        crate::helpers::rp::run_browser(&app, &app.url(&location_of_resume(&req)), "", "").await;
+    let tokens = finish(&app, &rp, flow, &cb).await;
+    let id = jwt_payload(
+        &openidconnect::TokenResponse::id_token(&tokens)
+            .expect("id")
+            .to_string(),
+    );
+    // Proofing high and a verified passkey: the session is high; substantial was asked for,
+    // the token says what was reached.
+    assert_eq!(id["acr"], HIGH);
+    assert_eq!(id["amr"], serde_json::json!(["pwd", "hwk", "user", "mfa"]));
+
+    // Login with the passkey alone, in a new browser.
+    let mut other = app;
+    other.browser = fresh_browser();
+    let flow = start(&rp, &[], &[("acr_values", HIGH)]);
+    let next = location(&other.get(&flow.url).await);
+    assert!(next.starts_with("/login?req="), "{next}");
+    let req = query_param(&next, "req").expect("req");
+    let login = other.get(&next).await.text().await.expect("page");
+    assert!(
+        login.contains(&format!("/login/passkey?req={req}")),
+        "{login}"
+    );
+    let page = other
+        .get(&format!("/login/passkey?req={req}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let (ceremony, options) = options_of(&page, "/login/passkey");
+    assert!(
+        options["publicKey"]["allowCredentials"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "any discoverable passkey"
+    );
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = other
+        .post_form(
+            "/login/passkey",
+            &[
+                ("csrf", &csrf),
+                ("req", &req),
+                ("ceremony", &ceremony),
+                ("credential", &key.authenticate(&options)),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), format!("/authorize/resume?req={req}"));
+    let cb = crate::helpers::rp::run_browser(&other, &other.url(&location(&r)), "", "").await;
+    let tokens = finish(&other, &rp, flow, &cb).await;
+    let id = jwt_payload(
+        &openidconnect::TokenResponse::id_token(&tokens)
+            .expect("id")
+            .to_string(),
+    );
+    assert_eq!(id["acr"], HIGH);
+    assert_eq!(id["amr"], serde_json::json!(["hwk", "user"]));
+
+    // Without user verification the passkey is a possession factor only: substantial.
+    key.user_verified = false;
+    let mut third = other;
+    third.browser = fresh_browser();
+    let page = third
+        .get("/login/passkey")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let (ceremony, options) = options_of(&page, "/login/passkey");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = third
+        .post_form(
+            "/login/passkey",
+            &[
+                ("csrf", &csrf),
+                ("req", ""),
+                ("ceremony", &ceremony),
+                ("credential", &key.authenticate(&options)),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 401, "passkey logins require user verification");
+}
+
+fn fresh_browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+fn base64_url(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn location_of_resume(req: &str) -> String {
+    format!("/authorize/resume?req={req}")
+}
+
+#[tokio::test]
+async fn passkeys_are_renamed_and_the_last_factor_is_removed_only_with_the_password() {
+    let app = spawn_named().await;
+    app.add_user("weg@example.org", PW).await;
+    assert_eq!(app.login("", "weg@example.org", PW).await.status(), 303);
+    let mut key = add_passkey(&app, "Telefon").await;
+    // Confirming with the passkey without a pending request leads to the account page.
+    let page = app.get("/login/otp").await.text().await.expect("page");
+    let (ceremony, options) = options_of(&page, "/login/otp/passkey");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = app
+        .post_form(
+            "/login/otp/passkey",
+            &[
+                ("csrf", &csrf),
+                ("req", ""),
+                ("ceremony", &ceremony),
+                ("credential", &key.authenticate(&options)),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/konto");
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let id = hidden(&page, "id").expect("passkey id");
+    let r = app
+        .post_form(
+            "/konto/passkeys/rename",
+            &[("csrf", &csrf), ("id", &id), ("name", "Diensthandy")],
+        )
+        .await;
+    assert_eq!(location(&r), "/konto/sicherheit");
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Diensthandy") && !page.contains("Telefon"));
+    // A password session on an account with a passkey cannot remove it...
+    assert_eq!(app.login("", "weg@example.org", PW).await.status(), 303);
+    let r = app
+        .post_form(
+            "/konto/factors/remove",
+            &[
+                ("csrf", &csrf),
+                ("kind", "passkey"),
+                ("id", &id),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(
+        location(&r),
+        "/login/otp",
+        "a second factor is needed first"
+    );
+    assert!(
+        app.get("/konto/sicherheit").await.status().is_redirection(),
+        "nor manage factors"
+    );
+}
+
+#[tokio::test]
+async fn removing_the_last_factor_asks_for_the_password_again() {
+    let app = spawn_named().await;
+    app.add_user("letzter@example.org", PW).await;
+    assert_eq!(app.login("", "letzter@example.org", PW).await.status(), 303);
+    // TOTP first (enrolling does not count as proving it: confirm it on the step-up page),
+    // then a passkey.
+    let (secret, step, _) = enrol_totp(&app).await;
+    let page = app.get("/login/otp").await.text().await.expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let code = format!(
+        "{:06}",
+        buergerkonto::crypto::totp::code_at(&secret, step + 1)
+    );
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[("csrf", &csrf), ("req", ""), ("code", &code)],
+        )
+        .await;
+    assert_eq!(location(&r), "/konto");
+    add_passkey(&app, "Schlüssel").await;
+    // Two factors: removing TOTP needs no password.
+    let r = app
+        .post_form(
+            "/konto/factors/remove",
+            &[("csrf", &csrf), ("kind", "totp")],
+        )
+        .await;
+    assert_eq!(location(&r), "/konto/sicherheit");
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("/konto/totp"),
+        "TOTP is gone and offered again"
+    );
+    // The passkey is the last factor now: the page asks for the password...
+    assert!(page.contains(r#"name="password""#), "{page}");
+    let id = hidden(&page, "id").expect("passkey id");
+    let r = app
+        .post_form(
+            "/konto/factors/remove",
+            &[
+                ("csrf", &csrf),
+                ("kind", "passkey"),
+                ("id", &id),
+                ("password", "falsch falsch"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    let page = r.text().await.expect("page");
+    assert!(page.contains("Schlüssel"), "still there");
+    let r = app
+        .post_form(
+            "/konto/factors/remove",
+            &[
+                ("csrf", &csrf),
+                ("kind", "passkey"),
+                ("id", &id),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/konto/sicherheit");
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(!page.contains("Schlüssel"));
+}
