@@ -28,7 +28,7 @@ impl Provider {
             "revocation_endpoint": format!("{i}/revoke"),
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
             "code_challenge_methods_supported": ["S256"],
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "email", "email_verified"],
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "email", "email_verified", "given_name", "family_name", "birthdate", "address"],
             "acr_values_supported": Loa::ALL.iter().map(|l| l.acr()).collect::<Vec<_>>(),
             "claims_parameter_supported": true,
             "request_parameter_supported": false,

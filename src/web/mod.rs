@@ -117,6 +117,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/processes/{id}",
             get(api::processes::get).put(api::processes::put),
         )
+        .route(
+            "/api/v1/identity-proofings",
+            axum::routing::post(api::proofings::post),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(not_found)

@@ -291,3 +291,66 @@ async fn a_clients_default_level_applies_to_every_login_for_it() {
     let id = jwt_payload(&tokens.id_token().expect("id").to_string());
     assert_eq!(id["acr"], SUBSTANTIAL);
 }
+
+#[tokio::test]
+async fn a_clerks_system_records_an_identity_check_through_the_api() {
+    let app = spawn_app().await;
+    app.add_user("amt@example.org", PW).await;
+    let clerk = crate::processes::m2m(&app, "identity.verify").await;
+    let other = crate::processes::m2m(&app, "catalogue.admin").await;
+    let post = |token: String, body: serde_json::Value| {
+        let http = app.http.clone();
+        let url = app.url("/api/v1/identity-proofings");
+        async move {
+            let r = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("post");
+            let status = r.status().as_u16();
+            let ct = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap_or("").to_owned())
+                .unwrap_or_default();
+            (
+                status,
+                ct,
+                r.json::<serde_json::Value>().await.expect("json"),
+            )
+        }
+    };
+    let check = serde_json::json!({
+        "email": "amt@example.org", "level": "substantial", "document_type": "reisepass",
+        "clerk": "Bürgerbüro Nord, K. Beispiel", "given_name": "Karl", "birthdate": "1990-01-31"
+    });
+    let (s, ct, _) = post(other.clone(), check.clone()).await;
+    assert_eq!((s, ct.as_str()), (403, "application/problem+json"));
+    assert_eq!(post(String::new(), check.clone()).await.0, 401);
+    let mut bad = check.clone();
+    bad["birthdate"] = "31.01.1990".into();
+    assert_eq!(post(clerk.clone(), bad).await.0, 400);
+    let mut low = check.clone();
+    low["level"] = "low".into();
+    assert_eq!(post(clerk.clone(), low).await.0, 400);
+    let mut unknown = check.clone();
+    unknown["email"] = "niemand@example.org".into();
+    assert_eq!(post(clerk.clone(), unknown).await.0, 404);
+    let (s, _, body) = post(clerk.clone(), check).await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["proofing_level"], "substantial");
+    // The account page shows the verified data with the clerk as source.
+    assert_eq!(app.login("", "amt@example.org", PW).await.status(), 303);
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("Karl") && page.contains("clerk:Bürgerbüro Nord"),
+        "{page}"
+    );
+}

@@ -17,7 +17,7 @@ fn authorize(c: &TestClient, process: &str) -> String {
     )
 }
 
-async fn m2m(app: &TestApp, scope: &str) -> String {
+pub(crate) async fn m2m(app: &TestApp, scope: &str) -> String {
     let (ok, out, err) = app.cli(
         &[
             "client",

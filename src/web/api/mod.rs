@@ -2,6 +2,7 @@
 //! (RFC 9457, `application/problem+json`); callers authenticate with a bearer access token.
 
 pub mod processes;
+pub mod proofings;
 
 use crate::domain::scope::Scopes;
 use crate::oidc::Provider;

@@ -1,0 +1,89 @@
+//! `POST /api/v1/identity-proofings`: a clerk's system records an in-person identity check
+//! (scope `identity.verify`). The same as `buergerkonto user verify-identity`.
+
+use super::{ApiError, bearer};
+use crate::account::AccountError;
+use crate::domain::level::Loa;
+use crate::web::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProofing {
+    email: String,
+    level: String,
+    document_type: String,
+    clerk: String,
+    #[serde(default)]
+    given_name: Option<String>,
+    #[serde(default)]
+    family_name: Option<String>,
+    #[serde(default)]
+    birthdate: Option<String>,
+}
+
+fn bad(detail: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, detail)
+}
+
+/// `POST /api/v1/identity-proofings`.
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<NewProofing>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let result = async {
+        let at = bearer(&state.provider, &headers, "identity.verify").await?;
+        let Json(req) = body.map_err(|e| bad(&format!("malformed body: {}", e.body_text())))?;
+        let level = Loa::from_name(&req.level)
+            .filter(|l| *l > Loa::Low)
+            .ok_or_else(|| bad("level must be substantial or high"))?;
+        let (document, clerk) = (req.document_type.trim(), req.clerk.trim());
+        if document.is_empty() || clerk.is_empty() || document.len() > 100 || clerk.len() > 200 {
+            return Err(bad(
+                "document_type and clerk must be 1-100 and 1-200 characters",
+            ));
+        }
+        if let Some(b) = &req.birthdate
+            && chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").is_err()
+        {
+            return Err(bad("birthdate must be YYYY-MM-DD"));
+        }
+        let mut claims = Vec::new();
+        for (name, value) in [
+            ("given_name", req.given_name),
+            ("family_name", req.family_name),
+            ("birthdate", req.birthdate),
+        ] {
+            if let Some(v) = value.map(|v| v.trim().to_owned()) {
+                if v.is_empty() || v.len() > 256 {
+                    return Err(bad(&format!("{name} must be 1-256 characters")));
+                }
+                claims.push((name.to_owned(), json!(v).to_string()));
+            }
+        }
+        let clerk = format!("{clerk} (via {})", at.client_id);
+        match state
+            .accounts
+            .verify_identity(&req.email, level, document, &clerk, &claims)
+            .await
+        {
+            Ok(id) => Ok(json!({ "account_id": id, "proofing_level": level.name() })),
+            Err(AccountError::InvalidEmail) => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no account has this e-mail address",
+            )),
+            Err(e) => Err(ApiError::internal(e)),
+        }
+    }
+    .await;
+    match result {
+        Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
