@@ -7,7 +7,9 @@ use crate::authn::Sessions;
 use crate::config::Config;
 use crate::ephemeral::Ephemeral;
 use crate::keyring::Keyring;
+use crate::keyring::mailbox::MasterKeys;
 use crate::mail::Mailer;
+use crate::mailbox::{MailboxService, Settings as MailboxSettings};
 use crate::oidc::{Provider, TokenSettings};
 use crate::store::Db;
 use crate::web::state::{AppState, WebConfig};
@@ -23,6 +25,8 @@ pub struct Application {
     router: axum::Router,
     keys: Arc<Keyring>,
     db: Db,
+    mailbox: MailboxService,
+    mailbox_interval: Duration,
 }
 
 /// The services, for commands that need them without HTTP.
@@ -32,6 +36,7 @@ pub struct Services {
     pub keys: Arc<Keyring>,
     pub accounts: AccountService,
     pub provider: Provider,
+    pub mailbox: MailboxService,
 }
 
 impl Services {
@@ -47,6 +52,20 @@ impl Services {
         .context("connecting to Redis (BUERGERKONTO_REDIS_URL)")?;
         let keys = Arc::new(Keyring::load_or_init(&config.keys_dir).context("loading keys")?);
         let mailer = Mailer::new(&config.mail, &config.smtp_from)?;
+        let master = Arc::new(
+            MasterKeys::load_or_init(&config.keys_dir).context("loading the mailbox master key")?,
+        );
+        let mailbox = MailboxService::new(
+            db.clone(),
+            master,
+            keys.clone(),
+            mailer.clone(),
+            config.issuer_str(),
+            MailboxSettings {
+                notify_delay: Duration::from_secs(config.mailbox_notify_delay_secs),
+                retention: Duration::from_secs(config.mailbox_retention_days * 86_400),
+            },
+        );
         let issuer = config.issuer_str();
         let limits = LoginLimits {
             per_account: config.login_max_failures_per_account,
@@ -66,6 +85,7 @@ impl Services {
             keys,
             accounts,
             provider,
+            mailbox,
         })
     }
 }
@@ -100,6 +120,7 @@ impl Application {
             )?,
             provider: services.provider,
             accounts: services.accounts,
+            mailbox: services.mailbox.clone(),
             web: WebConfig {
                 secure_cookies: config.secure_cookies(),
                 session_ttl_secs: config.session_ttl_secs,
@@ -113,6 +134,8 @@ impl Application {
             router: crate::web::router(state),
             keys: services.keys,
             db: services.db,
+            mailbox: services.mailbox,
+            mailbox_interval: Duration::from_secs(config.mailbox_interval_secs),
         })
     }
 
@@ -128,6 +151,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let keys = self.keys.clone();
         let db = self.db.clone();
+        let worker = self.mailbox.clone().spawn_worker(self.mailbox_interval);
         let reload = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(30));
             let mut n: u64 = 0;
@@ -160,6 +184,7 @@ impl Application {
         .await
         .context("serving HTTP");
         reload.abort();
+        worker.abort();
         result
     }
 }

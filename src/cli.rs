@@ -54,11 +54,13 @@ pub enum Command {
         #[command(subcommand)]
         cmd: ProcessCmd,
     },
-    /// Manage signing keys.
+    /// Manage signing keys and the mailbox master key.
     Keys {
         #[command(subcommand)]
         cmd: KeysCmd,
     },
+    /// Print the OpenAPI description of the JSON APIs (what docs/openapi.json holds).
+    Openapi,
 }
 
 #[derive(Subcommand, Debug)]
@@ -180,6 +182,9 @@ pub enum KeysCmd {
         #[arg(long = "activate-in-secs", default_value_t = 600)]
         activate_in_secs: u32,
     },
+    /// Create a new mailbox master key and re-wrap every message's data key with it (the
+    /// content is not re-encrypted). Old master keys can be removed from keys/mailbox/ after.
+    RotateMailbox,
 }
 
 /// Runs a command.
@@ -328,6 +333,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}",
                 json!({ "kid": kid, "alg": alg.as_str(), "activates_at": activates_at })
             );
+            Ok(())
+        }
+        Command::Keys {
+            cmd: KeysCmd::RotateMailbox,
+        } => {
+            let services = Services::connect(&config).await?;
+            let (key_id, rewrapped) = services.mailbox.rotate_master_key().await?;
+            println!("{}", json!({ "key_id": key_id, "rewrapped": rewrapped }));
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", crate::web::api::openapi::document());
             Ok(())
         }
     }

@@ -38,6 +38,25 @@ pub struct RawConfig {
     /// Upstream identity providers a citizen may link (`[[upstreams]]` tables in the file).
     #[serde(default)]
     pub upstreams: Vec<UpstreamConfig>,
+    /// Seconds after the first new message before the citizen is mailed (one mail per burst).
+    #[serde(default = "default_notify_delay")]
+    pub mailbox_notify_delay_secs: u64,
+    /// Days that deleted and expired messages keep their content before it is purged.
+    #[serde(default = "default_retention_days")]
+    pub mailbox_retention_days: u64,
+    /// Seconds between the mailbox's background rounds (notifications, expiry, purging).
+    #[serde(default = "default_mailbox_interval")]
+    pub mailbox_interval_secs: u64,
+}
+
+fn default_notify_delay() -> u64 {
+    60
+}
+fn default_retention_days() -> u64 {
+    90
+}
+fn default_mailbox_interval() -> u64 {
+    10
 }
 
 /// An upstream OpenID provider (BundID, ELSTER, an eID gateway, ...) that confirms identities.
@@ -89,6 +108,9 @@ impl Default for RawConfig {
             login_failure_window_secs: 900,
             trusted_proxies: String::new(),
             upstreams: Vec::new(),
+            mailbox_notify_delay_secs: default_notify_delay(),
+            mailbox_retention_days: default_retention_days(),
+            mailbox_interval_secs: default_mailbox_interval(),
         }
     }
 }
@@ -148,6 +170,9 @@ pub struct Config {
     pub login_failure_window_secs: u64,
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub upstreams: Vec<UpstreamConfig>,
+    pub mailbox_notify_delay_secs: u64,
+    pub mailbox_retention_days: u64,
+    pub mailbox_interval_secs: u64,
 }
 
 impl Config {
@@ -241,6 +266,9 @@ impl Config {
             login_failure_window_secs: raw.login_failure_window_secs.max(1),
             trusted_proxies,
             upstreams: raw.upstreams,
+            mailbox_notify_delay_secs: raw.mailbox_notify_delay_secs.min(86_400),
+            mailbox_retention_days: raw.mailbox_retention_days.min(3650),
+            mailbox_interval_secs: raw.mailbox_interval_secs.clamp(1, 3600),
         })
     }
 

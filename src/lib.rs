@@ -41,6 +41,7 @@ pub mod domain;
 pub mod ephemeral;
 pub mod keyring;
 pub mod mail;
+pub mod mailbox;
 pub mod oidc;
 pub mod registry;
 pub mod store;

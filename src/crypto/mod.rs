@@ -5,6 +5,7 @@
 //! on the blocking pool. Client secrets and one-time tokens are high-entropy random values:
 //! a SHA-256 digest and a constant-time comparison are the right tool for those.
 
+pub mod aead;
 pub mod totp;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod client;
+pub mod evidence;
 pub mod ids;
 pub mod lang;
 pub mod level;

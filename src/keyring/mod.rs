@@ -15,6 +15,8 @@
 //! which cost more than the signature itself on the token endpoint (see docs/performance.md).
 //! Verification goes through jsonwebtoken. The `kid` is the RFC 7638 JWK thumbprint.
 
+pub mod mailbox;
+
 use crate::crypto::{random_bytes, sha256};
 use crate::domain::client::SigningAlg;
 use anyhow::{Context, anyhow, bail};

@@ -120,6 +120,39 @@ pub fn password_reset(lang: Lang, link: &str) -> Result<Mail, MailError> {
     })
 }
 
+#[derive(Template)]
+#[template(path = "mail/new_mail.txt")]
+struct NewMailTxt<'a> {
+    de: bool,
+    count: usize,
+    link: &'a str,
+}
+#[derive(Template)]
+#[template(path = "mail/new_mail.html")]
+struct NewMailHtml<'a> {
+    de: bool,
+    count: usize,
+    link: &'a str,
+}
+
+/// "New mail in your mailbox": a count and a link, never content.
+///
+/// # Errors
+/// When a template fails to render.
+pub fn new_mail(lang: Lang, count: usize, link: &str) -> Result<Mail, MailError> {
+    let de = lang == Lang::De;
+    Ok(Mail {
+        subject: if de {
+            "Neue Nachricht in Ihrem Bürgerkonto-Postfach"
+        } else {
+            "New message in your Bürgerkonto mailbox"
+        }
+        .into(),
+        text: NewMailTxt { de, count, link }.render()?,
+        html: NewMailHtml { de, count, link }.render()?,
+    })
+}
+
 /// Sends mail through SMTP or into the outbox folder.
 #[derive(Clone)]
 pub enum Mailer {

@@ -65,7 +65,14 @@ pub struct ProviderInner {
 }
 
 /// Scopes this provider knows.
-pub const SUPPORTED_SCOPES: [&str; 5] = ["openid", "email", "profile", "address", "offline_access"];
+pub const SUPPORTED_SCOPES: [&str; 6] = [
+    "openid",
+    "email",
+    "profile",
+    "address",
+    "mailbox.read",
+    "offline_access",
+];
 /// How long an authorization code is valid (RFC 6749 §4.1.2 recommends at most 10 minutes).
 pub const CODE_TTL_SECS: u64 = 60;
 /// How long a pending authorization request (while the citizen logs in) is kept.

@@ -1,13 +1,48 @@
 //! The UserInfo endpoint (OIDC Core §5.3).
 
 use super::Provider;
-use super::claims::sector;
+use super::claims::{AccessTokenClaims, sector};
 use super::error::{ErrorCode, OAuthError};
 use crate::domain::scope::Scopes;
 use crate::store::StoreError;
 use serde_json::{Value, json};
 
 impl Provider {
+    /// The client and the citizen an access token was issued for (`invalid_token` when
+    /// either is gone, or for a token without a citizen).
+    ///
+    /// # Errors
+    /// `invalid_token`, or storage failures.
+    pub async fn citizen_of(
+        &self,
+        at: &AccessTokenClaims,
+    ) -> Result<
+        (
+            std::sync::Arc<crate::domain::client::Client>,
+            crate::domain::ids::AccountId,
+        ),
+        OAuthError,
+    > {
+        let gone = || {
+            OAuthError::new(
+                ErrorCode::InvalidToken,
+                "the access token is no longer valid",
+            )
+        };
+        let client = match self.client(&at.client_id).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound) => return Err(gone()),
+            Err(e) => return Err(e.into()),
+        };
+        let account = self
+            .db
+            .subjects()
+            .resolve(&sector(&client), &at.sub)
+            .await?
+            .ok_or_else(gone)?;
+        Ok((client, account))
+    }
+
     /// Claims for a bearer access token.
     ///
     /// # Errors
@@ -27,17 +62,7 @@ impl Provider {
                 "the access token is no longer valid",
             )
         };
-        let client = match self.client(&at.client_id).await {
-            Ok(c) => c,
-            Err(StoreError::NotFound) => return Err(gone()),
-            Err(e) => return Err(e.into()),
-        };
-        let account_id = self
-            .db
-            .subjects()
-            .resolve(&sector(&client), &at.sub)
-            .await?
-            .ok_or_else(gone)?;
+        let (_, account_id) = self.citizen_of(&at).await?;
         let account = match self.db.accounts().by_id(account_id).await {
             Ok(a) => a,
             Err(StoreError::NotFound) => return Err(gone()),

@@ -18,6 +18,7 @@ pub mod clients;
 pub mod consents;
 pub mod credentials;
 pub mod identities;
+pub mod mailbox;
 pub mod passkeys;
 pub mod processes;
 pub mod proofings;

@@ -23,7 +23,13 @@ pub fn token(headers: &HeaderMap, secure: bool) -> (String, Option<String>) {
 /// Whether the form's token matches the cookie.
 #[must_use]
 pub fn verify(headers: &HeaderMap, form: &Params, secure: bool) -> bool {
-    match (cookie(headers, CSRF_COOKIE, secure), form.get("csrf")) {
+    verify_token(headers, form.get("csrf"), secure)
+}
+
+/// Whether a form token (from a multipart form, say) matches the cookie.
+#[must_use]
+pub fn verify_token(headers: &HeaderMap, token: Option<&str>, secure: bool) -> bool {
+    match (cookie(headers, CSRF_COOKIE, secure), token) {
         (Some(c), Some(f)) => c.len() == 43 && ct_eq(c.as_bytes(), f.as_bytes()),
         _ => false,
     }

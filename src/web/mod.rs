@@ -117,6 +117,43 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/processes/{id}",
             get(api::processes::get).put(api::processes::put),
         )
+        .route("/api/openapi.json", get(api::openapi::serve))
+        .route("/postfach", get(pages::postfach::list))
+        .route("/postfach/{id}", get(pages::postfach::message))
+        .route(
+            "/postfach/{id}/anhang/{attachment}",
+            get(pages::postfach::attachment),
+        )
+        .route(
+            "/postfach/{id}/antwort",
+            axum::routing::post(pages::postfach::reply)
+                .layer(DefaultBodyLimit::max(crate::mailbox::limits::REQUEST_BYTES)),
+        )
+        .route(
+            "/postfach/{id}/archivieren",
+            axum::routing::post(pages::postfach::archive),
+        )
+        .route(
+            "/postfach/{id}/loeschen",
+            axum::routing::post(pages::postfach::delete),
+        )
+        .route(
+            "/api/v1/mailbox/messages",
+            axum::routing::post(api::mailbox::send)
+                .layer(DefaultBodyLimit::max(crate::mailbox::limits::REQUEST_BYTES)),
+        )
+        .route("/api/v1/mailbox/messages/{id}", get(api::mailbox::status))
+        .route(
+            "/api/v1/mailbox/messages/{id}/receipt",
+            get(api::mailbox::receipt),
+        )
+        .route("/api/v1/mailbox/replies", get(api::mailbox::replies))
+        .route("/api/v1/mailbox/inbox", get(api::mailbox::inbox))
+        .route("/api/v1/mailbox/inbox/{id}", get(api::mailbox::open))
+        .route(
+            "/api/v1/mailbox/inbox/{id}/attachments/{attachment}",
+            get(api::mailbox::attachment),
+        )
         .route(
             "/api/v1/identity-proofings",
             axum::routing::post(api::proofings::post),

@@ -20,5 +20,6 @@ pub struct AppState {
     pub accounts: AccountService,
     pub sessions: Sessions,
     pub broker: crate::broker::Broker,
+    pub mailbox: crate::mailbox::MailboxService,
     pub web: WebConfig,
 }

@@ -10,6 +10,7 @@ mod helpers;
 mod levels;
 mod lifecycle;
 mod logout;
+mod mailbox;
 mod oidc_flow;
 mod pages;
 mod passkeys;

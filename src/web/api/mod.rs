@@ -1,6 +1,8 @@
 //! JSON APIs for portals, authority systems and admins. Errors are problem details
 //! (RFC 9457, `application/problem+json`); callers authenticate with a bearer access token.
 
+pub mod mailbox;
+pub mod openapi;
 pub mod processes;
 pub mod proofings;
 
@@ -18,6 +20,22 @@ pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
     pub cause: Option<String>,
+    /// A Bearer error for `WWW-Authenticate` (RFC 6750 §3, RFC 9470) and the level to ask for.
+    pub auth_error: Option<(&'static str, Option<crate::domain::level::Loa>)>,
+}
+
+/// A problem detail (RFC 9457), as every API error is answered.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    #[schema(example = "about:blank")]
+    pub kind: String,
+    #[schema(example = "Unprocessable Entity")]
+    pub title: String,
+    #[schema(example = 422)]
+    pub status: u16,
+    #[schema(example = "recipient_sub is not known to your tenant")]
+    pub detail: String,
 }
 
 impl ApiError {
@@ -26,13 +44,26 @@ impl ApiError {
             status,
             detail: detail.into(),
             cause: None,
+            auth_error: None,
         }
+    }
+
+    /// Adds `WWW-Authenticate: Bearer error="..."` (and `acr_values` for RFC 9470).
+    #[must_use]
+    pub fn with_auth_error(
+        mut self,
+        error: &'static str,
+        level: Option<crate::domain::level::Loa>,
+    ) -> Self {
+        self.auth_error = Some((error, level));
+        self
     }
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             detail: "internal error".into(),
             cause: Some(cause.to_string()),
+            auth_error: None,
         }
     }
 }
@@ -48,6 +79,16 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some((error, level)) = self.auth_error {
+            let acr = level
+                .map(|l| format!(", acr_values=\"{}\"", l.acr()))
+                .unwrap_or_default();
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "Bearer realm=\"buergerkonto\", error=\"{error}\"{acr}"
+            )) {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -18,7 +18,30 @@ fn body(p: &Process, level: Loa, tenant: Option<&str>) -> serde_json::Value {
     json!({ "id": p.id.as_str(), "name": p.name, "level": level.name(), "acr": level.acr(), "tenant": tenant })
 }
 
-/// `GET /api/v1/processes/{id}[?tenant=SLUG]`: the level that applies (for the tenant's portals).
+/// A process and the level that applies.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ProcessOut {
+    #[schema(example = "bauantrag")]
+    id: String,
+    #[schema(example = "Bauantrag")]
+    name: String,
+    #[schema(example = "high")]
+    level: String,
+    #[schema(example = "http://eidas.europa.eu/LoA/high")]
+    acr: String,
+    /// The tenant asked about, if any.
+    tenant: Option<String>,
+}
+
+/// The level of a process: the Verbund's, or the tenant's if it raised it. Public.
+#[utoipa::path(
+    get,
+    path = "/api/v1/processes/{id}",
+    tag = "admin",
+    params(("id" = String, Path), ("tenant" = Option<String>, Query, description = "A tenant slug")),
+    responses((status = 200, body = ProcessOut), (status = 404, body = super::Problem))
+)]
 pub async fn get(
     State(p): State<Provider>,
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
@@ -55,13 +78,29 @@ pub async fn get(
     }
 }
 
-#[derive(Deserialize)]
+/// A process's name and level.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SetProcess {
     name: String,
     level: String,
 }
 
-/// `PUT /api/v1/processes/{id}` with `{"name", "level"}`.
+/// Sets a process's level: for the Verbund (scope `catalogue.admin`) or raised for the
+/// caller's tenant (scope `catalogue.tenant`; `422` if it would be lower than the Verbund's).
+#[utoipa::path(
+    put,
+    path = "/api/v1/processes/{id}",
+    tag = "admin",
+    params(("id" = String, Path)),
+    request_body = SetProcess,
+    responses(
+        (status = 200, body = ProcessOut),
+        (status = 400, body = super::Problem),
+        (status = 404, description = "Unknown process (tenant scope)", body = super::Problem),
+        (status = 422, description = "Would lower the Verbund's level", body = super::Problem),
+    ),
+    security(("bearer" = ["catalogue.admin"]), ("bearer" = ["catalogue.tenant"]))
+)]
 pub async fn put(
     State(p): State<Provider>,
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-#[derive(Deserialize)]
+/// An in-person identity check.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProofing {
     email: String,
@@ -31,7 +32,28 @@ fn bad(detail: &str) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, detail)
 }
 
-/// `POST /api/v1/identity-proofings`.
+/// The recorded check.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ProofingOut {
+    account_id: uuid::Uuid,
+    #[schema(example = "substantial")]
+    proofing_level: String,
+}
+
+/// Records that a clerk confirmed an account holder's identity; raises the account's level.
+#[utoipa::path(
+    post,
+    path = "/api/v1/identity-proofings",
+    tag = "admin",
+    request_body = NewProofing,
+    responses(
+        (status = 201, body = ProofingOut),
+        (status = 400, body = super::Problem),
+        (status = 404, description = "No account with this e-mail address", body = super::Problem),
+    ),
+    security(("bearer" = ["identity.verify"]))
+)]
 pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,

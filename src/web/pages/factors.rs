@@ -24,6 +24,7 @@ struct OtpPage<'a> {
     lang_switch: String,
     csrf: &'a str,
     req: &'a str,
+    next: &'a str,
     error: Option<&'a str>,
     totp: bool,
     /// A passkey ceremony (id, options) when the account has passkeys.
@@ -31,12 +32,58 @@ struct OtpPage<'a> {
 }
 
 /// The step-up page: a TOTP code form and/or a passkey button, whichever the account has.
+/// Whether a step-up (a second factor the account has) reaches `required`; false when the
+/// account's proofing or factors cannot.
+///
+/// # Errors
+/// Storage failures.
+pub(crate) async fn needs_level_step_up(
+    state: &AppState,
+    session: &crate::authn::Session,
+    required: crate::domain::level::Loa,
+    lang: Lang,
+) -> Result<bool, PageError> {
+    let internal = |e: AccountError| PageError::internal(lang, e);
+    let account = state
+        .accounts
+        .get(session.account_id)
+        .await
+        .map_err(internal)?;
+    let factors = state
+        .accounts
+        .factors(session.account_id)
+        .await
+        .map_err(internal)?;
+    let with = |extra: &[Amr]| {
+        let mut amr = session.amr.clone();
+        amr.extend_from_slice(extra);
+        effective(account.proofing, strength_of(&amr))
+    };
+    Ok((factors.totp && with(&[Amr::Otp]) >= required)
+        || (factors.passkeys > 0 && with(&[Amr::Hwk, Amr::User]) >= required))
+}
+
+/// Where to go after a step-up outside an authorization: only a mailbox message.
+#[must_use]
+pub fn local_next(v: Option<&str>) -> String {
+    v.filter(|n| {
+        n.strip_prefix("/postfach/").is_some_and(|id| {
+            !id.is_empty()
+                && id.len() <= 40
+                && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        })
+    })
+    .unwrap_or("")
+    .to_owned()
+}
+
 pub(crate) async fn otp_page(
     state: &AppState,
     headers: &HeaderMap,
     lang: Lang,
     status: StatusCode,
     req: &str,
+    next: &str,
     error: Option<&str>,
 ) -> Result<Response, PageError> {
     let Some((_, session)) = current_session(&state.sessions, headers, lang).await? else {
@@ -68,6 +115,7 @@ pub(crate) async fn otp_page(
                 lang_switch: lang_switch(t, &format!("/login/otp?req={req}")),
                 csrf: &token,
                 req,
+                next,
                 error,
                 totp: factors.totp,
                 passkey,
@@ -85,6 +133,7 @@ pub(crate) async fn raise_session(
     mut session: crate::authn::Session,
     methods: &[Amr],
     req: &str,
+    next: &str,
     lang: Lang,
 ) -> Result<Response, PageError> {
     let account = state
@@ -119,10 +168,12 @@ pub(crate) async fn raise_session(
             json!({ "acr": session.acr.name(), "amr": session.amr }),
         )
         .await;
-    let next = if req.is_empty() {
-        "/konto".to_owned()
-    } else {
+    let next = if !req.is_empty() {
         format!("/authorize/resume?req={req}")
+    } else if !next.is_empty() {
+        next.to_owned()
+    } else {
+        "/konto".to_owned()
     };
     Ok(see_other(&next, &[]))
 }
@@ -141,7 +192,8 @@ pub async fn otp_get(
     {
         return Ok(see_other(&format!("/login?req={req}"), &[]));
     }
-    otp_page(&state, &headers, lang, StatusCode::OK, &req, None).await
+    let next = local_next(q.get("next"));
+    otp_page(&state, &headers, lang, StatusCode::OK, &req, &next, None).await
 }
 
 /// `POST /login/otp`: a valid code adds `otp` (and `mfa`) to the session and raises its level
@@ -154,6 +206,7 @@ pub async fn otp_post(
 ) -> Result<Response, PageError> {
     let t = texts(lang);
     let req = req_id(form.get("req"));
+    let next = local_next(form.get("next"));
     if !csrf::verify(&headers, &form, state.web.secure_cookies) {
         return otp_page(
             &state,
@@ -161,6 +214,7 @@ pub async fn otp_post(
             lang,
             StatusCode::FORBIDDEN,
             &req,
+            &next,
             Some(t.err_csrf),
         )
         .await;
@@ -181,6 +235,7 @@ pub async fn otp_post(
                 lang,
                 StatusCode::UNAUTHORIZED,
                 &req,
+                &next,
                 Some(t.err_otp),
             )
             .await;
@@ -192,13 +247,14 @@ pub async fn otp_post(
                 lang,
                 StatusCode::TOO_MANY_REQUESTS,
                 &req,
+                &next,
                 Some(t.err_throttled),
             )
             .await;
         }
         Err(e) => return Err(PageError::internal(lang, e)),
     }
-    raise_session(&state, &token, session, &[Amr::Otp], &req, lang).await
+    raise_session(&state, &token, session, &[Amr::Otp], &req, &next, lang).await
 }
 
 #[derive(Template)]

@@ -7,6 +7,7 @@ pub mod identity;
 pub mod login;
 pub mod passkeys;
 pub mod password;
+pub mod postfach;
 pub mod register;
 
 use super::i18n::{Texts, texts};

@@ -156,6 +156,7 @@ pub async fn stepup_post(
 ) -> Result<Response, PageError> {
     let t = texts(lang);
     let req = req_id(form.get("req"));
+    let next = super::factors::local_next(form.get("next"));
     if !csrf::verify(&headers, &form, state.web.secure_cookies) {
         return otp_page(
             &state,
@@ -163,6 +164,7 @@ pub async fn stepup_post(
             lang,
             StatusCode::FORBIDDEN,
             &req,
+            &next,
             Some(t.err_csrf),
         )
         .await;
@@ -185,7 +187,7 @@ pub async fn stepup_post(
             } else {
                 &[Amr::Hwk]
             };
-            raise_session(&state, &token, session, methods, &req, lang).await
+            raise_session(&state, &token, session, methods, &req, &next, lang).await
         }
         Err(AccountError::InvalidCredentials | AccountError::InvalidToken) => {
             otp_page(
@@ -194,6 +196,7 @@ pub async fn stepup_post(
                 lang,
                 StatusCode::UNAUTHORIZED,
                 &req,
+                &next,
                 Some(t.pk_failed),
             )
             .await

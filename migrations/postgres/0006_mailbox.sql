@@ -1,0 +1,75 @@
+-- The mailbox (Postfach): messages from authority systems to citizens, their attachments,
+-- the citizens' replies, and the hash-chained evidence log. Subject, body, file names and
+-- contents are AES-256-GCM ciphertexts under a data key per message (or reply), which is
+-- stored wrapped by a master key from keys/mailbox/.
+
+CREATE TABLE mailbox_messages (
+    id               UUID PRIMARY KEY,
+    sender_client_id TEXT NOT NULL,
+    sender_tenant_id UUID NOT NULL REFERENCES tenants (id),
+    account_id       UUID NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    recipient_sub    TEXT NOT NULL,
+    reference        TEXT,
+    process          TEXT,
+    required_level   TEXT NOT NULL CHECK (required_level IN ('low', 'substantial', 'high')),
+    reply_allowed    BOOLEAN NOT NULL,
+    expires_at       TIMESTAMPTZ,
+    created_at       TIMESTAMPTZ NOT NULL,
+    state            TEXT NOT NULL,
+    opened_at        TIMESTAMPTZ,
+    notified_at      TIMESTAMPTZ,
+    archived_at      TIMESTAMPTZ,
+    deleted_at       TIMESTAMPTZ,
+    purged_at        TIMESTAMPTZ,
+    key_id           TEXT,
+    wrapped_key      BYTEA,
+    subject          BYTEA,
+    body             BYTEA,
+    idempotency_key  TEXT,
+    request_hash     TEXT,
+    UNIQUE (sender_client_id, idempotency_key)
+);
+CREATE INDEX mailbox_messages_inbox_idx ON mailbox_messages (account_id, deleted_at, created_at);
+CREATE INDEX mailbox_messages_notify_idx ON mailbox_messages (notified_at, created_at);
+
+CREATE TABLE mailbox_replies (
+    id          UUID PRIMARY KEY,
+    message_id  UUID NOT NULL REFERENCES mailbox_messages (id) ON DELETE CASCADE,
+    client_id   TEXT NOT NULL,
+    cursor_no   BIGINT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    key_id      TEXT,
+    wrapped_key BYTEA,
+    body        BYTEA,
+    UNIQUE (client_id, cursor_no)
+);
+
+-- One counter per receiving client: taking the next cursor locks the row until the reply is
+-- committed, so cursors become visible in increasing order and paging never skips one.
+CREATE TABLE mailbox_reply_cursors (
+    client_id  TEXT PRIMARY KEY,
+    last       BIGINT NOT NULL
+);
+
+CREATE TABLE mailbox_attachments (
+    id            UUID PRIMARY KEY,
+    message_id    UUID NOT NULL REFERENCES mailbox_messages (id) ON DELETE CASCADE,
+    reply_id      UUID REFERENCES mailbox_replies (id) ON DELETE CASCADE,
+    position      INTEGER NOT NULL,
+    content_type  TEXT NOT NULL,
+    size          BIGINT NOT NULL,
+    filename      BYTEA NOT NULL,
+    content       BYTEA
+);
+CREATE INDEX mailbox_attachments_message_idx ON mailbox_attachments (message_id, reply_id, position);
+
+CREATE TABLE mailbox_events (
+    message_id  UUID NOT NULL REFERENCES mailbox_messages (id) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    PRIMARY KEY (message_id, seq)
+);

@@ -1,0 +1,138 @@
+//! The evidence log of a mailbox message: events hash-chained per message, so that changing,
+//! removing or reordering an event breaks the chain. Pure functions; the store appends, the
+//! mailbox verifies and the keyring signs the chain as a receipt.
+
+use serde::{Deserialize, Serialize};
+
+/// What happened to a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// The authority system handed the message over and it was stored.
+    Sent,
+    /// It is in the citizen's mailbox.
+    Delivered,
+    /// The citizen was told by e-mail that mail arrived.
+    Notified,
+    /// The citizen opened it (recorded once).
+    Opened,
+    /// The citizen answered.
+    Replied,
+    /// Its `expires_at` passed.
+    Expired,
+    /// The citizen deleted it.
+    Deleted,
+    /// Its content was purged after the retention period (the evidence stays).
+    Purged,
+}
+
+impl EventKind {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Notified => "notified",
+            Self::Opened => "opened",
+            Self::Replied => "replied",
+            Self::Expired => "expired",
+            Self::Deleted => "deleted",
+            Self::Purged => "purged",
+        }
+    }
+}
+
+/// The hash before the first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One stored event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: i32,
+    pub kind: String,
+    /// RFC 3339 time, stored as text so that the hashed form never changes.
+    pub at: String,
+    /// JSON object with details (may be `{}`).
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// SHA-256 (hex) over the previous hash and the event's fields, separated by newlines.
+#[must_use]
+pub fn event_hash(
+    prev: &str,
+    message_id: &str,
+    seq: i32,
+    kind: &str,
+    at: &str,
+    detail: &str,
+) -> String {
+    let input = format!("{prev}\n{message_id}\n{seq}\n{kind}\n{at}\n{detail}");
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, input.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Checks a message's chain: numbered from 1 without gaps, each linked to the one before and
+/// each hash matching its content. Returns the first broken sequence number.
+///
+/// # Errors
+/// The `seq` of the first event that does not verify.
+pub fn verify_chain(message_id: &str, events: &[Event]) -> Result<(), i32> {
+    let mut prev = GENESIS.to_owned();
+    for (i, e) in events.iter().enumerate() {
+        let expected_seq = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        if e.seq != expected_seq
+            || e.prev_hash != prev
+            || e.hash != event_hash(&prev, message_id, e.seq, &e.kind, &e.at, &e.detail)
+        {
+            return Err(expected_seq);
+        }
+        prev.clone_from(&e.hash);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: i32) -> Vec<Event> {
+        let mut prev = GENESIS.to_owned();
+        (1..=n)
+            .map(|seq| {
+                let at = format!("2026-11-23T00:00:0{seq}Z");
+                let hash = event_hash(&prev, "m", seq, "sent", &at, "{}");
+                let e = Event {
+                    seq,
+                    kind: "sent".into(),
+                    at,
+                    detail: "{}".into(),
+                    prev_hash: prev.clone(),
+                    hash: hash.clone(),
+                };
+                prev = hash;
+                e
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_changed_removed_or_reordered_event_breaks_the_chain() {
+        let good = chain(3);
+        assert_eq!(verify_chain("m", &good), Ok(()));
+        assert_eq!(verify_chain("other", &good), Err(1), "bound to the message");
+        let mut changed = good.clone();
+        changed[1].kind = "opened".into();
+        assert_eq!(verify_chain("m", &changed), Err(2));
+        let mut removed = good.clone();
+        removed.remove(1);
+        assert_eq!(verify_chain("m", &removed), Err(2));
+        let mut swapped = good.clone();
+        swapped.swap(1, 2);
+        assert_eq!(verify_chain("m", &swapped), Err(2));
+    }
+}

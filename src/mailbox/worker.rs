@@ -1,0 +1,94 @@
+//! The mailbox's background round: notification mails (one per citizen for everything that
+//! arrived since the last one, sent `notify_delay` after the first new message), expiry, and
+//! purging content after the retention period. Every instance runs it; claims in the
+//! database make sure a message is notified once.
+
+use super::{MailboxError, MailboxService};
+use crate::domain::lang::Lang;
+use chrono::Utc;
+use std::time::Duration;
+
+/// What one round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    pub mails: usize,
+    pub expired: usize,
+    pub purged: usize,
+}
+
+impl MailboxService {
+    /// One round of notifications, expiry and purging.
+    ///
+    /// # Errors
+    /// Storage failures (a failed mail is retried in the next round).
+    pub async fn run_round(&self) -> Result<Round, MailboxError> {
+        let now = Utc::now();
+        let mut round = Round::default();
+        let delay = chrono::Duration::from_std(self.settings.notify_delay).unwrap_or_default();
+        let mut due: Vec<_> = self
+            .db
+            .mailbox()
+            .due_notifications(now - delay)
+            .await?
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect();
+        due.sort_by_key(|a| a.0);
+        due.dedup();
+        for account in due {
+            let mut claimed = Vec::new();
+            for id in self.db.mailbox().unnotified(account).await? {
+                if self.db.mailbox().mark_notified(id).await? {
+                    claimed.push(id);
+                }
+            }
+            if claimed.is_empty() {
+                continue;
+            }
+            let sent = async {
+                let acc = self.db.accounts().by_id(account).await?;
+                let mail = crate::mail::new_mail(
+                    Lang::De,
+                    claimed.len(),
+                    &format!("{}/postfach", self.issuer),
+                )
+                .map_err(|e| e.to_string())
+                .map_err(MailboxError::Sign)?;
+                self.mailer
+                    .send(&acc.email, mail)
+                    .await
+                    .map_err(|e| MailboxError::Sign(e.to_string()))
+            }
+            .await;
+            match sent {
+                Ok(()) => round.mails += 1,
+                Err(e) => {
+                    tracing::warn!(error = %e, "notification mail failed; retrying next round");
+                    for id in claimed {
+                        self.db.mailbox().unmark_notified(id).await?;
+                    }
+                }
+            }
+        }
+        round.expired = self.db.mailbox().expire_due(now).await?;
+        let keep = chrono::Duration::from_std(self.settings.retention).unwrap_or_default();
+        round.purged = self.db.mailbox().purge_due(now - keep).await?;
+        Ok(round)
+    }
+
+    /// Runs [`MailboxService::run_round`] every `tick` until the process ends.
+    pub fn spawn_worker(self, tick: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                match self.run_round().await {
+                    Ok(r) if r != Round::default() => tracing::info!(?r, "mailbox round"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "mailbox round failed"),
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,720 @@
+//! The mailbox tables: messages, attachments, replies with their cursor counters, and the
+//! hash-chained evidence events. Content columns hold ciphertexts only; this module never
+//! sees plaintext. Every state change and its evidence event commit together.
+
+use super::{Db, StoreError, StoreResult, on_db};
+use crate::domain::evidence::{Event, EventKind, GENESIS, event_hash};
+use crate::domain::ids::AccountId;
+use crate::domain::level::Loa;
+use chrono::{DateTime, SecondsFormat, Utc};
+use uuid::Uuid;
+
+pub struct Mailbox<'a>(&'a Db);
+
+impl Db {
+    #[must_use]
+    pub fn mailbox(&self) -> Mailbox<'_> {
+        Mailbox(self)
+    }
+}
+
+/// A message to store.
+pub struct NewMessage<'a> {
+    pub id: Uuid,
+    pub sender_client_id: &'a str,
+    pub sender_tenant_id: Uuid,
+    pub account: AccountId,
+    pub recipient_sub: &'a str,
+    pub reference: Option<&'a str>,
+    pub process: Option<&'a str>,
+    pub required_level: Loa,
+    pub reply_allowed: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub key_id: &'a str,
+    pub wrapped_key: &'a [u8],
+    pub subject: &'a [u8],
+    pub body: &'a [u8],
+    pub idempotency_key: Option<&'a str>,
+    pub request_hash: Option<&'a str>,
+}
+
+/// An encrypted attachment to store.
+pub struct NewAttachment {
+    pub id: Uuid,
+    pub content_type: String,
+    pub size: i64,
+    pub filename: Vec<u8>,
+    pub content: Vec<u8>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct MessageRow {
+    pub id: Uuid,
+    pub sender_client_id: String,
+    pub sender_tenant_id: Uuid,
+    pub account_id: Uuid,
+    pub recipient_sub: String,
+    pub reference: Option<String>,
+    pub process: Option<String>,
+    pub required_level: String,
+    pub reply_allowed: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub state: String,
+    pub opened_at: Option<DateTime<Utc>>,
+    pub notified_at: Option<DateTime<Utc>>,
+    pub archived_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub purged_at: Option<DateTime<Utc>>,
+    pub key_id: Option<String>,
+    pub wrapped_key: Option<Vec<u8>>,
+    pub subject: Option<Vec<u8>>,
+    pub body: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AttachmentRow {
+    pub id: Uuid,
+    pub message_id: Uuid,
+    pub reply_id: Option<Uuid>,
+    pub position: i32,
+    pub content_type: String,
+    pub size: i64,
+    pub filename: Vec<u8>,
+    pub content: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ReplyRow {
+    pub id: Uuid,
+    pub message_id: Uuid,
+    pub client_id: String,
+    pub cursor_no: i64,
+    pub created_at: DateTime<Utc>,
+    pub key_id: Option<String>,
+    pub wrapped_key: Option<Vec<u8>>,
+    pub body: Option<Vec<u8>>,
+}
+
+/// Which table a wrapped data key lives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sealed {
+    Message,
+    Reply,
+}
+
+const MESSAGE_COLUMNS: &str = "id, sender_client_id, sender_tenant_id, account_id, recipient_sub, reference, process, \
+    required_level, reply_allowed, expires_at, created_at, state, opened_at, notified_at, archived_at, deleted_at, \
+    purged_at, key_id, wrapped_key, subject, body";
+const INSERT_MESSAGE: &str = "INSERT INTO mailbox_messages (id, sender_client_id, sender_tenant_id, account_id, \
+    recipient_sub, reference, process, required_level, reply_allowed, expires_at, created_at, state, key_id, \
+    wrapped_key, subject, body, idempotency_key, request_hash) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'delivered', $12, $13, $14, $15, $16, $17)";
+const INSERT_ATTACHMENT: &str = "INSERT INTO mailbox_attachments (id, message_id, reply_id, position, content_type, size, filename, content) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const BY_IDEMPOTENCY: &str = "SELECT id, request_hash FROM mailbox_messages WHERE sender_client_id = $1 AND idempotency_key = $2";
+const ATTACHMENT_COLUMNS: &str =
+    "id, message_id, reply_id, position, content_type, size, filename, content";
+const LAST_EVENT: &str =
+    "SELECT seq, hash FROM mailbox_events WHERE message_id = $1 ORDER BY seq DESC LIMIT 1";
+const INSERT_EVENT: &str = "INSERT INTO mailbox_events (message_id, seq, kind, at, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const EVENTS: &str = "SELECT seq, kind, at, detail, prev_hash, hash FROM mailbox_events WHERE message_id = $1 ORDER BY seq";
+const OPEN: &str = "UPDATE mailbox_messages SET opened_at = $2, state = CASE WHEN state IN ('delivered', 'notified') THEN 'opened' ELSE state END \
+    WHERE id = $1 AND opened_at IS NULL AND deleted_at IS NULL AND purged_at IS NULL";
+const ARCHIVE: &str =
+    "UPDATE mailbox_messages SET archived_at = $2 WHERE id = $1 AND deleted_at IS NULL";
+const DELETE: &str = "UPDATE mailbox_messages SET deleted_at = $2, state = 'deleted' WHERE id = $1 AND deleted_at IS NULL";
+const NEXT_CURSOR: &str = "INSERT INTO mailbox_reply_cursors (client_id, last) VALUES ($1, 1) \
+    ON CONFLICT (client_id) DO UPDATE SET last = mailbox_reply_cursors.last + 1 RETURNING last";
+const INSERT_REPLY: &str = "INSERT INTO mailbox_replies (id, message_id, client_id, cursor_no, created_at, key_id, wrapped_key, body) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const REPLIED: &str = "UPDATE mailbox_messages SET state = 'replied' WHERE id = $1 AND state IN ('delivered', 'notified', 'opened')";
+const REPLY_COLUMNS: &str =
+    "id, message_id, client_id, cursor_no, created_at, key_id, wrapped_key, body";
+const DUE_NOTIFY: &str = "SELECT account_id, id FROM mailbox_messages WHERE notified_at IS NULL AND deleted_at IS NULL \
+    AND purged_at IS NULL AND created_at <= $1 ORDER BY account_id, created_at LIMIT 1000";
+const UNNOTIFIED: &str = "SELECT id FROM mailbox_messages WHERE account_id = $1 AND notified_at IS NULL \
+    AND deleted_at IS NULL AND purged_at IS NULL ORDER BY created_at LIMIT 1000";
+const NOTIFIED: &str = "UPDATE mailbox_messages SET notified_at = $2, state = CASE WHEN state = 'delivered' THEN 'notified' ELSE state END \
+    WHERE id = $1 AND notified_at IS NULL";
+const UNNOTIFY: &str = "UPDATE mailbox_messages SET notified_at = NULL WHERE id = $1";
+const DUE_EXPIRY: &str = "SELECT id FROM mailbox_messages WHERE expires_at <= $1 AND state NOT IN ('expired', 'deleted') \
+    AND purged_at IS NULL LIMIT 1000";
+const EXPIRE: &str = "UPDATE mailbox_messages SET state = 'expired' WHERE id = $1 AND state NOT IN ('expired', 'deleted')";
+const DUE_PURGE: &str = "SELECT id FROM mailbox_messages WHERE purged_at IS NULL AND \
+    ((deleted_at IS NOT NULL AND deleted_at <= $1) OR (state = 'expired' AND expires_at <= $1)) LIMIT 1000";
+const PURGE: &str = "UPDATE mailbox_messages SET subject = NULL, body = NULL, wrapped_key = NULL, purged_at = $2 WHERE id = $1 AND purged_at IS NULL";
+const PURGE_ATTACHMENTS: &str = "DELETE FROM mailbox_attachments WHERE message_id = $1";
+const PURGE_REPLIES: &str =
+    "UPDATE mailbox_replies SET body = NULL, wrapped_key = NULL WHERE message_id = $1";
+const WRAPPED_MESSAGES: &str = "SELECT id, key_id, wrapped_key FROM mailbox_messages WHERE wrapped_key IS NOT NULL AND key_id <> $1 LIMIT 500";
+const WRAPPED_REPLIES: &str = "SELECT id, key_id, wrapped_key FROM mailbox_replies WHERE wrapped_key IS NOT NULL AND key_id <> $1 LIMIT 500";
+const REWRAP_MESSAGE: &str =
+    "UPDATE mailbox_messages SET key_id = $3, wrapped_key = $4 WHERE id = $1 AND key_id = $2";
+const REWRAP_REPLY: &str =
+    "UPDATE mailbox_replies SET key_id = $3, wrapped_key = $4 WHERE id = $1 AND key_id = $2";
+
+fn now_text(now: DateTime<Utc>) -> String {
+    now.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Appends an event inside an open transaction `$tx`: reads the last hash, links to it.
+macro_rules! append_event {
+    ($tx:expr, $id:expr, $kind:expr, $detail:expr, $now:expr) => {{
+        let last: Option<(i32, String)> = sqlx::query_as(LAST_EVENT)
+            .bind($id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        let (seq, prev) = last.map_or((1, GENESIS.to_owned()), |(s, h)| (s + 1, h));
+        let at = now_text($now);
+        let kind: EventKind = $kind;
+        let detail: &str = $detail;
+        let hash = event_hash(&prev, &$id.to_string(), seq, kind.as_str(), &at, detail);
+        sqlx::query(INSERT_EVENT)
+            .bind($id)
+            .bind(seq)
+            .bind(kind.as_str())
+            .bind(at)
+            .bind(detail)
+            .bind(prev)
+            .bind(hash)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
+/// Runs `f` again when a concurrent event append took the same sequence number.
+async fn retry_conflicts<T, F, Fut>(mut f: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<T>>,
+{
+    let mut attempts = 0;
+    loop {
+        match f().await {
+            Err(StoreError::Conflict { constraint })
+                if attempts < 5 && constraint.contains("event") =>
+            {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(5 * attempts)).await;
+            }
+            Err(StoreError::Conflict { .. }) if attempts < 5 => {
+                // SQLite reports no constraint name: retry on any conflict of the events key.
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(5 * attempts)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+impl Mailbox<'_> {
+    /// Stores a message, its attachments and the `sent` and `delivered` events in one
+    /// transaction. `Conflict` when the sender used the idempotency key before.
+    ///
+    /// # Errors
+    /// A backend error or `Conflict`.
+    pub async fn insert_message(
+        &self,
+        m: &NewMessage<'_>,
+        attachments: &[NewAttachment],
+    ) -> StoreResult<()> {
+        let now = Utc::now();
+        on_db!(self.0, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(INSERT_MESSAGE)
+                .bind(m.id)
+                .bind(m.sender_client_id)
+                .bind(m.sender_tenant_id)
+                .bind(m.account.0)
+                .bind(m.recipient_sub)
+                .bind(m.reference)
+                .bind(m.process)
+                .bind(m.required_level.name())
+                .bind(m.reply_allowed)
+                .bind(m.expires_at)
+                .bind(now)
+                .bind(m.key_id)
+                .bind(m.wrapped_key)
+                .bind(m.subject)
+                .bind(m.body)
+                .bind(m.idempotency_key)
+                .bind(m.request_hash)
+                .execute(&mut *tx)
+                .await?;
+            for (i, a) in attachments.iter().enumerate() {
+                sqlx::query(INSERT_ATTACHMENT)
+                    .bind(a.id)
+                    .bind(m.id)
+                    .bind(None::<Uuid>)
+                    .bind(i32::try_from(i).unwrap_or(i32::MAX))
+                    .bind(&a.content_type)
+                    .bind(a.size)
+                    .bind(&a.filename)
+                    .bind(&a.content)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            append_event!(tx, m.id, EventKind::Sent, "{}", now);
+            append_event!(tx, m.id, EventKind::Delivered, "{}", now);
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// The message a sender stored under an idempotency key, with its request hash.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn by_idempotency(
+        &self,
+        client: &str,
+        key: &str,
+    ) -> StoreResult<Option<(Uuid, Option<String>)>> {
+        Ok(on_db!(self.0, |p| sqlx::query_as(BY_IDEMPOTENCY)
+            .bind(client)
+            .bind(key)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    /// # Errors
+    /// A backend error.
+    pub async fn message(&self, id: Uuid) -> StoreResult<Option<MessageRow>> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM mailbox_messages WHERE id = $1");
+        Ok(on_db!(self.0, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql.as_str()
+        ))
+        .bind(id)
+        .fetch_optional(p)
+        .await)?)
+    }
+
+    /// An account's mailbox, unread first, newest first; without bodies. `tenant` limits it
+    /// to one sender tenant; `archived` picks the archive instead of the inbox.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn inbox(
+        &self,
+        account: AccountId,
+        tenant: Option<Uuid>,
+        archived: bool,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<MessageRow>> {
+        let cols = MESSAGE_COLUMNS.replace(", body", ", NULL AS body");
+        let archive = if archived { "IS NOT NULL" } else { "IS NULL" };
+        let tenant_filter = if tenant.is_some() {
+            "AND sender_tenant_id = $4"
+        } else {
+            "AND $4 IS NULL"
+        };
+        let sql = format!(
+            "SELECT {cols} FROM mailbox_messages WHERE account_id = $1 AND deleted_at IS NULL AND purged_at IS NULL \
+             AND state <> 'expired' AND archived_at {archive} {tenant_filter} \
+             ORDER BY CASE WHEN opened_at IS NULL THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        );
+        Ok(on_db!(self.0, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql.as_str()
+        ))
+        .bind(account.0)
+        .bind(limit)
+        .bind(offset)
+        .bind(tenant)
+        .fetch_all(p)
+        .await)?)
+    }
+
+    /// The attachments of a message (`reply = None`) or of one of its replies.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn attachments(
+        &self,
+        message: Uuid,
+        reply: Option<Uuid>,
+    ) -> StoreResult<Vec<AttachmentRow>> {
+        let filter = if reply.is_some() {
+            "reply_id = $2"
+        } else {
+            "reply_id IS NULL AND $2 IS NULL"
+        };
+        let sql = format!(
+            "SELECT {ATTACHMENT_COLUMNS} FROM mailbox_attachments WHERE message_id = $1 AND {filter} ORDER BY position"
+        );
+        Ok(on_db!(self.0, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql.as_str()
+        ))
+        .bind(message)
+        .bind(reply)
+        .fetch_all(p)
+        .await)?)
+    }
+
+    /// # Errors
+    /// A backend error.
+    pub async fn events(&self, message: Uuid) -> StoreResult<Vec<Event>> {
+        let rows: Vec<(i32, String, String, String, String, String)> =
+            on_db!(self.0, |p| sqlx::query_as(EVENTS)
+                .bind(message)
+                .fetch_all(p)
+                .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, kind, at, detail, prev_hash, hash)| Event {
+                seq,
+                kind,
+                at,
+                detail,
+                prev_hash,
+                hash,
+            })
+            .collect())
+    }
+
+    /// Marks the message opened, once: true (and an `opened` event) only the first time.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn open_once(&self, id: Uuid, via: &str) -> StoreResult<bool> {
+        let detail = serde_json::json!({ "via": via }).to_string();
+        retry_conflicts(|| async {
+            let now = Utc::now();
+            Ok(on_db!(self.0, |p| {
+                let mut tx = p.begin().await?;
+                let n = sqlx::query(OPEN)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    append_event!(tx, id, EventKind::Opened, &detail, now);
+                }
+                tx.commit().await.map(|()| n == 1)
+            })?)
+        })
+        .await
+    }
+
+    /// Moves the message into the archive or back.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn archive(&self, id: Uuid, archived: bool) -> StoreResult<bool> {
+        let at = archived.then(Utc::now);
+        let n = on_db!(self.0, |p| sqlx::query(ARCHIVE)
+            .bind(id)
+            .bind(at)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// The citizen deletes the message: hidden at once, purged after the retention period.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn delete(&self, id: Uuid) -> StoreResult<bool> {
+        retry_conflicts(|| async {
+            let now = Utc::now();
+            Ok(on_db!(self.0, |p| {
+                let mut tx = p.begin().await?;
+                let n = sqlx::query(DELETE)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    append_event!(tx, id, EventKind::Deleted, "{}", now);
+                }
+                tx.commit().await.map(|()| n == 1)
+            })?)
+        })
+        .await
+    }
+
+    /// Stores a reply with its attachments, gives it the receiving client's next cursor,
+    /// and records `replied`. Returns the cursor.
+    ///
+    /// # Errors
+    /// A backend error.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_reply(
+        &self,
+        id: Uuid,
+        message: Uuid,
+        client: &str,
+        key_id: &str,
+        wrapped_key: &[u8],
+        body: &[u8],
+        attachments: &[NewAttachment],
+    ) -> StoreResult<i64> {
+        let detail = serde_json::json!({ "reply": id }).to_string();
+        retry_conflicts(|| async {
+            let now = Utc::now();
+            Ok(on_db!(self.0, |p| {
+                let mut tx = p.begin().await?;
+                let (cursor,): (i64,) = sqlx::query_as(NEXT_CURSOR)
+                    .bind(client)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query(INSERT_REPLY)
+                    .bind(id)
+                    .bind(message)
+                    .bind(client)
+                    .bind(cursor)
+                    .bind(now)
+                    .bind(key_id)
+                    .bind(wrapped_key)
+                    .bind(body)
+                    .execute(&mut *tx)
+                    .await?;
+                for (i, a) in attachments.iter().enumerate() {
+                    sqlx::query(INSERT_ATTACHMENT)
+                        .bind(a.id)
+                        .bind(message)
+                        .bind(Some(id))
+                        .bind(i32::try_from(i).unwrap_or(i32::MAX))
+                        .bind(&a.content_type)
+                        .bind(a.size)
+                        .bind(&a.filename)
+                        .bind(&a.content)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query(REPLIED).bind(message).execute(&mut *tx).await?;
+                append_event!(tx, message, EventKind::Replied, &detail, now);
+                tx.commit().await.map(|()| cursor)
+            })?)
+        })
+        .await
+    }
+
+    /// The replies to a client's messages after `cursor`, oldest first.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn replies_after(
+        &self,
+        client: &str,
+        cursor: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ReplyRow>> {
+        let sql = format!(
+            "SELECT {REPLY_COLUMNS} FROM mailbox_replies WHERE client_id = $1 AND cursor_no > $2 ORDER BY cursor_no LIMIT $3"
+        );
+        Ok(on_db!(self.0, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql.as_str()
+        ))
+        .bind(client)
+        .bind(cursor)
+        .bind(limit)
+        .fetch_all(p)
+        .await)?)
+    }
+
+    /// The replies to one message, oldest first.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn replies_to(&self, message: Uuid) -> StoreResult<Vec<ReplyRow>> {
+        let sql = format!(
+            "SELECT {REPLY_COLUMNS} FROM mailbox_replies WHERE message_id = $1 ORDER BY cursor_no"
+        );
+        Ok(on_db!(self.0, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql.as_str()
+        ))
+        .bind(message)
+        .fetch_all(p)
+        .await)?)
+    }
+
+    /// Messages created at or before `before` whose recipient was not told yet, as
+    /// (account, message).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn due_notifications(
+        &self,
+        before: DateTime<Utc>,
+    ) -> StoreResult<Vec<(AccountId, Uuid)>> {
+        let rows: Vec<(Uuid, Uuid)> = on_db!(self.0, |p| sqlx::query_as(DUE_NOTIFY)
+            .bind(before)
+            .fetch_all(p)
+            .await)?;
+        Ok(rows.into_iter().map(|(a, m)| (AccountId(a), m)).collect())
+    }
+
+    /// All of an account's messages whose recipient was not told yet.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn unnotified(&self, account: AccountId) -> StoreResult<Vec<Uuid>> {
+        let rows: Vec<(Uuid,)> = on_db!(self.0, |p| sqlx::query_as(UNNOTIFIED)
+            .bind(account.0)
+            .fetch_all(p)
+            .await)?;
+        Ok(rows.into_iter().map(|(m,)| m).collect())
+    }
+
+    /// Claims a message for notification (true once) and records `notified`.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn mark_notified(&self, id: Uuid) -> StoreResult<bool> {
+        retry_conflicts(|| async {
+            let now = Utc::now();
+            Ok(on_db!(self.0, |p| {
+                let mut tx = p.begin().await?;
+                let n = sqlx::query(NOTIFIED)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    append_event!(tx, id, EventKind::Notified, "{}", now);
+                }
+                tx.commit().await.map(|()| n == 1)
+            })?)
+        })
+        .await
+    }
+
+    /// Releases a claim when the mail could not be sent (the next round tries again).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn unmark_notified(&self, id: Uuid) -> StoreResult<()> {
+        on_db!(self.0, |p| sqlx::query(UNNOTIFY)
+            .bind(id)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Marks messages whose expiry passed as expired (with an event); returns how many.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn expire_due(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let ids: Vec<(Uuid,)> = on_db!(self.0, |p| sqlx::query_as(DUE_EXPIRY)
+            .bind(now)
+            .fetch_all(p)
+            .await)?;
+        let mut n = 0;
+        for (id,) in ids {
+            let changed = retry_conflicts(|| async {
+                let now = Utc::now();
+                Ok(on_db!(self.0, |p| {
+                    let mut tx = p.begin().await?;
+                    let c = sqlx::query(EXPIRE)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if c == 1 {
+                        append_event!(tx, id, EventKind::Expired, "{}", now);
+                    }
+                    tx.commit().await.map(|()| c == 1)
+                })?)
+            })
+            .await?;
+            n += usize::from(changed);
+        }
+        Ok(n)
+    }
+
+    /// Removes the content of messages deleted or expired at or before `before` (subject,
+    /// body, attachments, replies' bodies, wrapped keys); the evidence stays. Returns how many.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn purge_due(&self, before: DateTime<Utc>) -> StoreResult<usize> {
+        let ids: Vec<(Uuid,)> = on_db!(self.0, |p| sqlx::query_as(DUE_PURGE)
+            .bind(before)
+            .fetch_all(p)
+            .await)?;
+        let mut n = 0;
+        for (id,) in ids {
+            let purged = retry_conflicts(|| async {
+                let now = Utc::now();
+                Ok(on_db!(self.0, |p| {
+                    let mut tx = p.begin().await?;
+                    let c = sqlx::query(PURGE)
+                        .bind(id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if c == 1 {
+                        sqlx::query(PURGE_ATTACHMENTS)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(PURGE_REPLIES)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        append_event!(tx, id, EventKind::Purged, "{}", now);
+                    }
+                    tx.commit().await.map(|()| c == 1)
+                })?)
+            })
+            .await?;
+            n += usize::from(purged);
+        }
+        Ok(n)
+    }
+
+    /// Up to 500 wrapped data keys not under `current` master key: (id, key id, wrapped).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn wrapped_keys(
+        &self,
+        which: Sealed,
+        current: &str,
+    ) -> StoreResult<Vec<(Uuid, String, Vec<u8>)>> {
+        let sql = match which {
+            Sealed::Message => WRAPPED_MESSAGES,
+            Sealed::Reply => WRAPPED_REPLIES,
+        };
+        Ok(on_db!(self.0, |p| sqlx::query_as(sql)
+            .bind(current)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Replaces a wrapped data key (only if it is still under `old`).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn rewrap(
+        &self,
+        which: Sealed,
+        id: Uuid,
+        old: &str,
+        new: &str,
+        wrapped: &[u8],
+    ) -> StoreResult<bool> {
+        let sql = match which {
+            Sealed::Message => REWRAP_MESSAGE,
+            Sealed::Reply => REWRAP_REPLY,
+        };
+        let n = on_db!(self.0, |p| sqlx::query(sql)
+            .bind(id)
+            .bind(old)
+            .bind(new)
+            .bind(wrapped)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+}

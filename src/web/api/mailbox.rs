@@ -1,0 +1,564 @@
+//! The mailbox API. Authority systems (`client_credentials`, scope `mailbox.send`) send
+//! messages, read their status and evidence, fetch signed receipts and poll replies. Portals
+//! (a citizen's access token with scope `mailbox.read`) show the citizen's messages from
+//! their own Kommune.
+
+use super::{ApiError, Problem, bearer};
+use crate::domain::ids::AccountId;
+use crate::domain::level::Loa;
+use crate::mailbox::{File, MailboxError, Opened, Outgoing, ReplyOut, Status, Summary, limits};
+use crate::oidc::claims::AccessTokenClaims;
+use crate::web::extract::Query;
+use crate::web::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// An attachment as sent.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentIn {
+    /// Shown to the citizen; a path is cut off.
+    #[schema(example = "Bescheid.pdf")]
+    pub filename: String,
+    #[schema(example = "application/pdf")]
+    pub content_type: String,
+    /// The file, base64 (RFC 4648 §4).
+    pub content_base64: String,
+}
+
+/// A message to a citizen.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// The citizen's `sub` as your tenant knows it (pairwise).
+    pub recipient_sub: String,
+    /// 1-200 characters.
+    #[schema(example = "Ihr Antrag auf einen Anwohnerparkausweis")]
+    pub subject: String,
+    /// Plain text, at most 100 KiB.
+    pub body: String,
+    /// Your case reference (*Aktenzeichen*), at most 100 characters.
+    #[serde(default)]
+    #[schema(example = "32-1234/2026")]
+    pub reference: Option<String>,
+    /// A process id from the catalogue; its level applies if it is higher.
+    #[serde(default)]
+    pub process: Option<String>,
+    /// `low` (default), `substantial` or `high`: the level needed to read the message.
+    #[serde(default)]
+    pub required_level: Option<String>,
+    #[serde(default)]
+    pub reply_allowed: bool,
+    /// When the message leaves the mailbox (RFC 3339).
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// At most 10 files, 5 MiB each, 10 MiB together.
+    #[serde(default)]
+    pub attachments: Vec<AttachmentIn>,
+}
+
+/// The stored message.
+#[derive(Serialize, ToSchema)]
+pub struct Sent {
+    pub id: Uuid,
+    /// Where status and evidence are.
+    pub status_url: String,
+}
+
+/// Replies after a cursor.
+#[derive(Serialize, ToSchema)]
+pub struct RepliesPage {
+    pub items: Vec<ReplyOut>,
+    /// Pass as `after` to continue; unchanged when there was nothing new.
+    pub next_cursor: String,
+}
+
+/// A page of a citizen's mailbox.
+#[derive(Serialize, ToSchema)]
+pub struct InboxPage {
+    pub items: Vec<Summary>,
+    pub page: u32,
+}
+
+fn problem(e: MailboxError) -> ApiError {
+    match e {
+        MailboxError::UnknownRecipient | MailboxError::Invalid(_) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        MailboxError::TooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+        MailboxError::IdempotencyMismatch => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        MailboxError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "no such message"),
+        MailboxError::NeedsLevel(l) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("the citizen must log in with the level {l} to read this message"),
+        )
+        .with_auth_error("insufficient_user_authentication", Some(l)),
+        MailboxError::ReplyNotAllowed => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        MailboxError::Undecryptable
+        | MailboxError::Store(_)
+        | MailboxError::Sign(_)
+        | MailboxError::Keys(_) => ApiError::internal(e),
+    }
+}
+
+fn respond<T: Serialize>(status: StatusCode, r: Result<T, ApiError>) -> Response {
+    match r {
+        Ok(v) => (status, Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A token of an authority system (no citizen) with `mailbox.send`.
+async fn sender(state: &AppState, headers: &HeaderMap) -> Result<AccessTokenClaims, ApiError> {
+    let at = bearer(&state.provider, headers, "mailbox.send").await?;
+    if at.acr.is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "mailbox.send needs a client_credentials token",
+        ));
+    }
+    Ok(at)
+}
+
+fn message_id(id: Result<Path<String>, PathRejection>) -> Result<Uuid, ApiError> {
+    id.ok()
+        .and_then(|Path(s)| Uuid::parse_str(&s).ok())
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such message"))
+}
+
+fn parse_send(body: &[u8]) -> Result<Outgoing, ApiError> {
+    let bad = |d: String| ApiError::new(StatusCode::BAD_REQUEST, d);
+    let req: SendRequest = serde_json::from_slice(body)
+        .map_err(|e| bad(format!("the body is not a valid message: {e}")))?;
+    let required_level = match req.required_level.as_deref() {
+        None => Loa::Low,
+        Some(l) => Loa::from_name(l)
+            .or_else(|| Loa::from_acr(l))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "required_level must be low, substantial or high",
+                )
+            })?,
+    };
+    let mut attachments = Vec::with_capacity(req.attachments.len());
+    if req.attachments.len() > limits::ATTACHMENTS {
+        return Err(problem(MailboxError::TooLarge(format!(
+            "at most {} attachments",
+            limits::ATTACHMENTS
+        ))));
+    }
+    for a in req.attachments {
+        let unprocessable = |d: &str| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{}: {d}", a.filename),
+            )
+        };
+        let filename = crate::mailbox::clean_filename(&a.filename)
+            .ok_or_else(|| unprocessable("the file name is empty"))?;
+        let content_type = crate::mailbox::clean_content_type(&a.content_type)
+            .ok_or_else(|| unprocessable("content_type must be type/subtype"))?;
+        if a.content_base64.len() > limits::ATTACHMENT_BYTES * 4 / 3 + 4 {
+            return Err(problem(MailboxError::TooLarge(format!(
+                "{filename}: an attachment may have at most {} bytes",
+                limits::ATTACHMENT_BYTES
+            ))));
+        }
+        let content = STANDARD
+            .decode(a.content_base64.trim())
+            .map_err(|_| unprocessable("content_base64 is not base64"))?;
+        attachments.push(File {
+            filename,
+            content_type,
+            content,
+        });
+    }
+    Ok(Outgoing {
+        recipient_sub: req.recipient_sub,
+        subject: req.subject,
+        body: req.body,
+        reference: req.reference,
+        process: req.process,
+        required_level,
+        reply_allowed: req.reply_allowed,
+        expires_at: req.expires_at,
+        attachments,
+    })
+}
+
+/// Sends a message to a citizen's mailbox.
+///
+/// The answer comes after the message is durably stored. With an `Idempotency-Key`, a retry
+/// with the same key and body returns the first answer and stores nothing; the same key with
+/// another body is `409`. An unknown `recipient_sub` and another tenant's are the same `422`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mailbox/messages",
+    tag = "mailbox",
+    request_body = SendRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (at most 200 characters).")),
+    responses(
+        (status = 201, description = "Stored", body = Sent),
+        (status = 400, description = "Malformed JSON", body = Problem),
+        (status = 401, description = "No or bad token", body = Problem),
+        (status = 403, description = "Token without mailbox.send", body = Problem),
+        (status = 409, description = "Idempotency-Key reused with another body", body = Problem),
+        (status = 413, description = "Too large", body = Problem),
+        (status = 422, description = "Unknown recipient, or an invalid field", body = Problem),
+    ),
+    security(("bearer" = ["mailbox.send"]))
+)]
+pub async fn send(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result: Result<(Uuid, bool), ApiError> = async {
+        let at = sender(&state, &headers).await?;
+        let body = body.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the request may have at most {} bytes",
+                        limits::REQUEST_BYTES
+                    ),
+                )
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "the body could not be read")
+            }
+        })?;
+        let key = match headers.get("idempotency-key") {
+            None => None,
+            Some(v) => Some(
+                v.to_str()
+                    .ok()
+                    .filter(|k| !k.is_empty() && k.len() <= limits::IDEMPOTENCY_KEY_CHARS)
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            "Idempotency-Key must be 1-200 visible ASCII characters",
+                        )
+                    })?,
+            ),
+        };
+        let out = parse_send(&body)?;
+        let client = state
+            .provider
+            .client(&at.client_id)
+            .await
+            .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "unknown client"))?;
+        let (id, replayed) = state
+            .mailbox
+            .send(&client, out, key.map(|k| (k, &body[..])))
+            .await
+            .map_err(problem)?;
+        Ok((id, replayed))
+    }
+    .await;
+    match result {
+        Ok((id, replayed)) => {
+            let url = format!("/api/v1/mailbox/messages/{id}");
+            let mut resp = (
+                StatusCode::CREATED,
+                Json(Sent {
+                    id,
+                    status_url: url.clone(),
+                }),
+            )
+                .into_response();
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            if replayed {
+                resp.headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            }
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// State and evidence of one of your messages. `evidence_intact` is `false` when the
+/// hash chain does not verify.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mailbox/messages/{id}",
+    tag = "mailbox",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Status), (status = 404, description = "Not your message", body = Problem)),
+    security(("bearer" = ["mailbox.send"]))
+)]
+pub async fn status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let r = async {
+        let at = sender(&state, &headers).await?;
+        let id = message_id(id)?;
+        state
+            .mailbox
+            .status(&at.client_id, id)
+            .await
+            .map_err(problem)
+    }
+    .await;
+    respond(StatusCode::OK, r)
+}
+
+/// The evidence chain signed by Bürgerkonto: a compact JWS (`typ: evidence+jwt`, ES256),
+/// verifiable with the keys at `/jwks.json`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mailbox/messages/{id}/receipt",
+    tag = "mailbox",
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The JWS", content_type = "application/jose", body = String),
+        (status = 404, description = "Not your message", body = Problem),
+        (status = 422, description = "The evidence chain does not verify", body = Problem),
+    ),
+    security(("bearer" = ["mailbox.send"]))
+)]
+pub async fn receipt(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let r = async {
+        let at = sender(&state, &headers).await?;
+        let id = message_id(id)?;
+        state
+            .mailbox
+            .receipt(&at.client_id, id)
+            .await
+            .map_err(problem)
+    }
+    .await;
+    match r {
+        Ok(jws) => ([(header::CONTENT_TYPE, "application/jose")], jws).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[allow(dead_code)]
+struct RepliesQuery {
+    /// The `next_cursor` of the previous page; empty for the start.
+    after: Option<String>,
+    /// 1-100, default 50.
+    limit: Option<u32>,
+}
+
+/// Replies of citizens to your messages, oldest first. Page with `after=next_cursor`; every
+/// reply comes exactly once, in order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mailbox/replies",
+    tag = "mailbox",
+    params(RepliesQuery),
+    responses((status = 200, body = RepliesPage), (status = 422, description = "Malformed cursor", body = Problem)),
+    security(("bearer" = ["mailbox.send"]))
+)]
+pub async fn replies(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query,
+) -> Response {
+    let r = async {
+        let at = sender(&state, &headers).await?;
+        let limit = match q.get("limit") {
+            None => 50,
+            Some(l) => l
+                .parse()
+                .ok()
+                .filter(|l| (1..=100).contains(l))
+                .ok_or_else(|| {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "limit must be 1-100")
+                })?,
+        };
+        let (items, next_cursor) = state
+            .mailbox
+            .replies(&at.client_id, q.get("after"), limit)
+            .await
+            .map_err(problem)?;
+        Ok(RepliesPage { items, next_cursor })
+    }
+    .await;
+    respond(StatusCode::OK, r)
+}
+
+/// A citizen's token with `mailbox.read`: the account, the token's level and the portal's tenant.
+async fn reader(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(AccountId, Loa, crate::domain::ids::TenantId), ApiError> {
+    let at = bearer(&state.provider, headers, "mailbox.read").await?;
+    let level = at.acr.as_deref().and_then(Loa::from_acr).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "mailbox.read needs a citizen's token",
+        )
+    })?;
+    let (client, account) = state.provider.citizen_of(&at).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "the access token is no longer valid",
+        )
+    })?;
+    Ok((account, level, client.tenant_id))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[allow(dead_code)]
+struct InboxQuery {
+    /// 0-based, 50 per page.
+    page: Option<u32>,
+    /// `true` for the archive.
+    archived: Option<bool>,
+}
+
+/// The citizen's messages from your Kommune, unread first. Subjects of messages that need a
+/// higher level than the token's are `null`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mailbox/inbox",
+    tag = "portal",
+    params(InboxQuery),
+    responses((status = 200, body = InboxPage), (status = 403, body = Problem)),
+    security(("bearer" = ["mailbox.read"]))
+)]
+pub async fn inbox(State(state): State<AppState>, headers: HeaderMap, Query(q): Query) -> Response {
+    let r = async {
+        let (account, level, tenant) = reader(&state, &headers).await?;
+        let page = match q.get("page") {
+            None => 0,
+            Some(p) => p.parse().ok().filter(|p| *p <= 10_000).ok_or_else(|| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "page must be a number")
+            })?,
+        };
+        let archived = q.get("archived") == Some("true");
+        let items = state
+            .mailbox
+            .inbox(account, level, Some(tenant), archived, page, 50)
+            .await
+            .map_err(problem)?;
+        Ok(InboxPage { items, page })
+    }
+    .await;
+    respond(StatusCode::OK, r)
+}
+
+/// Opens one message (recording `opened` the first time). A message that needs a higher level
+/// than the token's is `403` with `WWW-Authenticate: Bearer error="insufficient_user_authentication"`
+/// and `acr_values` (RFC 9470): send the citizen through a new authorization with that level.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mailbox/inbox/{id}",
+    tag = "portal",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Opened), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = ["mailbox.read"]))
+)]
+pub async fn open(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let r = async {
+        let (account, level, tenant) = reader(&state, &headers).await?;
+        let id = message_id(id)?;
+        state
+            .mailbox
+            .open(account, level, Some(tenant), id, "portal")
+            .await
+            .map_err(problem)
+    }
+    .await;
+    respond(StatusCode::OK, r)
+}
+
+/// Downloads an attachment of a message (or of the citizen's reply to it).
+#[utoipa::path(
+    get,
+    path = "/api/v1/mailbox/inbox/{id}/attachments/{attachment}",
+    tag = "portal",
+    params(("id" = Uuid, Path), ("attachment" = Uuid, Path)),
+    responses((status = 200, description = "The file with its Content-Type"), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = ["mailbox.read"]))
+)]
+pub async fn attachment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ids: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    let r = async {
+        let (account, level, tenant) = reader(&state, &headers).await?;
+        let (id, att) = ids
+            .ok()
+            .and_then(|Path((a, b))| Some((Uuid::parse_str(&a).ok()?, Uuid::parse_str(&b).ok()?)))
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such attachment"))?;
+        state
+            .mailbox
+            .attachment(account, level, Some(tenant), id, att)
+            .await
+            .map_err(problem)
+    }
+    .await;
+    match r {
+        Ok(f) => download(f),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A file as a download: its type, `attachment` disposition (RFC 6266, with a UTF-8
+/// `filename*`), and a sandbox so that nothing in it runs on our origin.
+#[must_use]
+pub fn download(f: File) -> Response {
+    let ascii: String = f
+        .filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded =
+        percent_encoding::utf8_percent_encode(&f.filename, percent_encoding::NON_ALPHANUMERIC);
+    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
+    let mut resp = f.content.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&f.content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    resp
+}

@@ -1,0 +1,81 @@
+//! The OpenAPI 3 description of the JSON APIs, generated from the handlers' annotations and
+//! served at `/api/openapi.json`. `docs/openapi.json` is the same document, checked by a test.
+
+use axum::Json;
+use axum::response::IntoResponse;
+use utoipa::openapi::security::{
+    AuthorizationCode, ClientCredentials, Flow, OAuth2, Scopes, SecurityScheme,
+};
+use utoipa::{Modify, OpenApi};
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::OAuth2(OAuth2::new([
+                Flow::ClientCredentials(ClientCredentials::new(
+                    "/token",
+                    Scopes::from_iter([
+                        (
+                            "mailbox.send",
+                            "send messages, read their status, receipts and replies",
+                        ),
+                        ("catalogue.admin", "set the Verbund's level of a process"),
+                        (
+                            "catalogue.tenant",
+                            "raise a process's level for the caller's tenant",
+                        ),
+                        ("identity.verify", "record a clerk's identity check"),
+                    ]),
+                )),
+                Flow::AuthorizationCode(AuthorizationCode::new(
+                    "/authorize",
+                    "/token",
+                    Scopes::from_iter([("mailbox.read", "a portal shows the citizen's mailbox")]),
+                )),
+            ])),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Bürgerkonto API",
+        description = "Mailbox (Postfach) for authority systems and portals, and the admin APIs. Errors are problem details (RFC 9457). Tokens come from the token endpoint of the same server.",
+        license(name = "EUPL-1.2")
+    ),
+    paths(
+        super::mailbox::send,
+        super::mailbox::status,
+        super::mailbox::receipt,
+        super::mailbox::replies,
+        super::mailbox::inbox,
+        super::mailbox::open,
+        super::mailbox::attachment,
+        super::processes::get,
+        super::processes::put,
+        super::proofings::post,
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "mailbox", description = "Authority systems (Fachverfahren): client_credentials with scope mailbox.send"),
+        (name = "portal", description = "Portals: a citizen's access token with scope mailbox.read"),
+        (name = "admin", description = "Process catalogue and identity proofing"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as pretty JSON (what `docs/openapi.json` holds).
+#[must_use]
+pub fn document() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+/// `GET /api/openapi.json`.
+pub async fn serve() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}

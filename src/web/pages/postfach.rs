@@ -1,0 +1,487 @@
+//! The citizen's mailbox pages: `/postfach` (inbox and archive), `/postfach/{id}` (read,
+//! recording `opened` once; a message above the session's level asks for step-up first),
+//! attachments, replies with attachments (multipart, works without JavaScript), archive and
+//! delete.
+
+use super::factors::needs_level_step_up;
+use super::login::current_session;
+use super::{PageError, html, lang_switch, see_other, with_cookies};
+use crate::domain::lang::Lang;
+use crate::domain::level::Loa;
+use crate::mailbox::{File, MailboxError, limits};
+use crate::web::csrf;
+use crate::web::extract::{PageForm, PageLang, Query};
+use crate::web::i18n::{Texts, texts};
+use crate::web::state::AppState;
+use askama::Template;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use uuid::Uuid;
+
+const PER_PAGE: u32 = 50;
+
+fn date(ts: chrono::DateTime<chrono::Utc>) -> String {
+    ts.format("%d.%m.%Y, %H:%M UTC").to_string()
+}
+
+fn level_text(t: &Texts, l: Loa) -> &'static str {
+    match l {
+        Loa::Low => t.level_low,
+        Loa::Substantial => t.level_substantial,
+        Loa::High => t.level_high,
+    }
+}
+
+fn size(n: i64) -> String {
+    match n {
+        n if n >= 1024 * 1024 => format!("{:.1} MB", n as f64 / 1_048_576.0),
+        n if n >= 1024 => format!("{} KB", n / 1024),
+        n => format!("{n} B"),
+    }
+}
+
+fn not_found(lang: Lang) -> PageError {
+    PageError::new(StatusCode::NOT_FOUND, lang, |t| t.error_not_found)
+}
+
+fn mail_error(lang: Lang, e: MailboxError) -> PageError {
+    match e {
+        MailboxError::NotFound => not_found(lang),
+        e => PageError::internal(lang, e),
+    }
+}
+
+struct Row {
+    id: Uuid,
+    subject: Option<String>,
+    level: &'static str,
+    sender: String,
+    date: String,
+    reference: Option<String>,
+    unread: bool,
+}
+
+#[derive(Template)]
+#[template(path = "postfach.html")]
+struct ListPage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    items: Vec<Row>,
+    archived: bool,
+    page: u32,
+    more: bool,
+    notice: Option<&'a str>,
+}
+
+/// `GET /postfach[?archiv=1][&seite=N]`.
+pub async fn list(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Query(q): Query,
+) -> Result<Response, PageError> {
+    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
+        return Ok(see_other("/login", &[]));
+    };
+    let t = texts(lang);
+    let archived = q.get("archiv") == Some("1");
+    let page: u32 = q
+        .get("seite")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
+        .min(10_000);
+    let items = state
+        .mailbox
+        .inbox(
+            session.account_id,
+            session.acr,
+            None,
+            archived,
+            page,
+            PER_PAGE + 1,
+        )
+        .await
+        .map_err(|e| mail_error(lang, e))?;
+    let more = items.len() > PER_PAGE as usize;
+    let items = items
+        .into_iter()
+        .take(PER_PAGE as usize)
+        .map(|s| Row {
+            id: s.id,
+            level: level_text(t, s.required_level),
+            subject: s.subject,
+            sender: s.sender,
+            date: date(s.created_at),
+            reference: s.reference,
+            unread: s.unread,
+        })
+        .collect();
+    let notice = (q.get("geloescht") == Some("1")).then_some(t.pf_deleted);
+    Ok(html(
+        StatusCode::OK,
+        &ListPage {
+            t,
+            lang_switch: lang_switch(t, "/postfach"),
+            items,
+            archived,
+            page,
+            more,
+            notice,
+        },
+    ))
+}
+
+struct AttachmentView {
+    id: Uuid,
+    filename: String,
+    size: String,
+}
+
+struct ReplyRow {
+    date: String,
+    body: String,
+    attachments: Vec<AttachmentView>,
+}
+
+struct MessageView {
+    id: Uuid,
+    sender: String,
+    date: String,
+    reference: Option<String>,
+    expires: Option<String>,
+    body: String,
+    attachments: Vec<AttachmentView>,
+    replies: Vec<ReplyRow>,
+    reply_allowed: bool,
+    archived: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pf_message.html")]
+struct MessagePage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    csrf: &'a str,
+    subject: &'a str,
+    message: Option<MessageView>,
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+fn parse_id(id: Result<Path<String>, PathRejection>, lang: Lang) -> Result<Uuid, PageError> {
+    id.ok()
+        .and_then(|Path(s)| Uuid::parse_str(&s).ok())
+        .ok_or_else(|| not_found(lang))
+}
+
+/// Shows a message, or sends the citizen to step-up when the session is below its level.
+async fn show(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    id: Uuid,
+    status: StatusCode,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let Some((_, session)) = current_session(&state.sessions, headers, lang).await? else {
+        return Ok(see_other("/login", &[]));
+    };
+    let t = texts(lang);
+    let required = state
+        .mailbox
+        .required_level(session.account_id, id)
+        .await
+        .map_err(|e| mail_error(lang, e))?;
+    if session.acr < required {
+        if needs_level_step_up(state, &session, required, lang).await? {
+            return Ok(see_other(&format!("/login/otp?next=/postfach/{id}"), &[]));
+        }
+        let page = MessagePage {
+            t,
+            lang_switch: lang_switch(t, &format!("/postfach/{id}")),
+            csrf: "",
+            subject: t.pf_title,
+            message: None,
+            notice: None,
+            error: None,
+        };
+        return Ok(html(StatusCode::FORBIDDEN, &page));
+    }
+    let m = state
+        .mailbox
+        .open(session.account_id, session.acr, None, id, "web")
+        .await
+        .map_err(|e| mail_error(lang, e))?;
+    let view = |a: &crate::mailbox::AttachmentInfo| AttachmentView {
+        id: a.id,
+        filename: a.filename.clone(),
+        size: size(a.size),
+    };
+    let subject = m.summary.subject.clone().unwrap_or_default();
+    let message = MessageView {
+        id,
+        sender: m.summary.sender.clone(),
+        date: date(m.summary.created_at),
+        reference: m.summary.reference.clone(),
+        expires: m.expires_at.map(date),
+        attachments: m.attachments.iter().map(view).collect(),
+        replies: m
+            .replies
+            .iter()
+            .map(|r| ReplyRow {
+                date: date(r.created_at),
+                body: r.body.clone(),
+                attachments: r.attachments.iter().map(view).collect(),
+            })
+            .collect(),
+        body: m.body,
+        reply_allowed: m.summary.reply_allowed,
+        archived: m.summary.archived,
+    };
+    let (token, set) = csrf::token(headers, state.web.secure_cookies);
+    let page = MessagePage {
+        t,
+        lang_switch: lang_switch(t, &format!("/postfach/{id}")),
+        csrf: &token,
+        subject: &subject,
+        message: Some(message),
+        notice,
+        error,
+    };
+    Ok(with_cookies(html(status, &page), set))
+}
+
+/// `GET /postfach/{id}`.
+pub async fn message(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    Query(q): Query,
+) -> Result<Response, PageError> {
+    let id = parse_id(id, lang)?;
+    let notice = (q.get("gesendet") == Some("1")).then_some(texts(lang).pf_sent);
+    show(&state, &headers, lang, id, StatusCode::OK, notice, None).await
+}
+
+/// `GET /postfach/{id}/anhang/{attachment}`: the file as a download.
+pub async fn attachment(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    ids: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, PageError> {
+    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
+        return Ok(see_other("/login", &[]));
+    };
+    let (id, att) = ids
+        .ok()
+        .and_then(|Path((a, b))| Some((Uuid::parse_str(&a).ok()?, Uuid::parse_str(&b).ok()?)))
+        .ok_or_else(|| not_found(lang))?;
+    match state
+        .mailbox
+        .attachment(session.account_id, session.acr, None, id, att)
+        .await
+    {
+        Ok(f) => Ok(crate::web::api::mailbox::download(f)),
+        Err(MailboxError::NeedsLevel(_)) => Ok(see_other(&format!("/postfach/{id}"), &[])),
+        Err(e) => Err(mail_error(lang, e)),
+    }
+}
+
+/// `POST /postfach/{id}/antwort` (multipart: `csrf`, `body`, `files`).
+pub async fn reply(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, PageError> {
+    let id = parse_id(id, lang)?;
+    let t = texts(lang);
+    let mut multipart = multipart.map_err(|_| PageError::bad_request(lang))?;
+    let (mut token, mut body, mut files) = (None, String::new(), Vec::new());
+    let mut too_large = false;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                too_large = true;
+                break;
+            }
+            Err(_) => return Err(PageError::bad_request(lang)),
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        let filename = field.file_name().map(str::to_owned);
+        let content_type = field.content_type().map(str::to_owned);
+        let data = match field.bytes().await {
+            Ok(d) => d,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                too_large = true;
+                break;
+            }
+            Err(_) => return Err(PageError::bad_request(lang)),
+        };
+        match name.as_str() {
+            "csrf" => token = Some(String::from_utf8_lossy(&data).into_owned()),
+            "body" => body = String::from_utf8_lossy(&data).into_owned(),
+            "files" => {
+                // An empty file input still sends a part without a name and content.
+                let Some(filename) = filename.as_deref().and_then(crate::mailbox::clean_filename)
+                else {
+                    continue;
+                };
+                files.push(File {
+                    filename,
+                    content_type: content_type
+                        .as_deref()
+                        .and_then(crate::mailbox::clean_content_type)
+                        .unwrap_or_else(|| "application/octet-stream".into()),
+                    content: data.to_vec(),
+                });
+                if files.len() > limits::ATTACHMENTS {
+                    too_large = true;
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    if too_large {
+        return show(
+            &state,
+            &headers,
+            lang,
+            id,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+            Some(t.pf_err_large),
+        )
+        .await;
+    }
+    if !csrf::verify_token(&headers, token.as_deref(), state.web.secure_cookies) {
+        return show(
+            &state,
+            &headers,
+            lang,
+            id,
+            StatusCode::FORBIDDEN,
+            None,
+            Some(t.err_csrf),
+        )
+        .await;
+    }
+    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
+        return Ok(see_other("/login", &[]));
+    };
+    match state
+        .mailbox
+        .reply(session.account_id, session.acr, None, id, &body, &files)
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!("/postfach/{id}?gesendet=1"), &[])),
+        Err(MailboxError::Invalid(_)) => {
+            show(
+                &state,
+                &headers,
+                lang,
+                id,
+                StatusCode::BAD_REQUEST,
+                None,
+                Some(t.pf_err_empty),
+            )
+            .await
+        }
+        Err(MailboxError::TooLarge(_)) => {
+            show(
+                &state,
+                &headers,
+                lang,
+                id,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                None,
+                Some(t.pf_err_large),
+            )
+            .await
+        }
+        Err(MailboxError::NeedsLevel(_)) => Ok(see_other(&format!("/postfach/{id}"), &[])),
+        Err(MailboxError::ReplyNotAllowed) => Err(PageError::bad_request(lang)),
+        Err(e) => Err(mail_error(lang, e)),
+    }
+}
+
+/// `POST /postfach/{id}/archivieren` with `archived=1` (or `0` to restore).
+pub async fn archive(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
+    let id = parse_id(id, lang)?;
+    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+        return show(
+            &state,
+            &headers,
+            lang,
+            id,
+            StatusCode::FORBIDDEN,
+            None,
+            Some(texts(lang).err_csrf),
+        )
+        .await;
+    }
+    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
+        return Ok(see_other("/login", &[]));
+    };
+    let archived = form.get("archived") != Some("0");
+    state
+        .mailbox
+        .archive(session.account_id, id, archived)
+        .await
+        .map_err(|e| mail_error(lang, e))?;
+    Ok(see_other(
+        if archived {
+            "/postfach"
+        } else {
+            "/postfach?archiv=1"
+        },
+        &[],
+    ))
+}
+
+/// `POST /postfach/{id}/loeschen`.
+pub async fn delete(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    PageForm(form): PageForm,
+) -> Result<Response, PageError> {
+    let id = parse_id(id, lang)?;
+    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+        return show(
+            &state,
+            &headers,
+            lang,
+            id,
+            StatusCode::FORBIDDEN,
+            None,
+            Some(texts(lang).err_csrf),
+        )
+        .await;
+    }
+    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
+        return Ok(see_other("/login", &[]));
+    };
+    state
+        .mailbox
+        .delete(session.account_id, id)
+        .await
+        .map_err(|e| mail_error(lang, e))?;
+    Ok(see_other("/postfach?geloescht=1", &[]))
+}

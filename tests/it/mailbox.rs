@@ -1,0 +1,889 @@
+//! The mailbox: an authority system sends through the API, the citizen reads and answers on
+//! the pages, a portal shows the inbox with the citizen's token, evidence is hash-chained and
+//! signed, content is encrypted at rest, and notification mails are batched.
+
+use crate::helpers::rp::{discover, finish, jwt_payload, run_browser, start};
+use crate::helpers::{AppOptions, Backend, TestApp, TestClient, hidden, location, spawn_app_with};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use openidconnect::{OAuth2TokenResponse, TokenResponse};
+use serde_json::{Value, json};
+
+const PW: &str = "ein langes Passwort";
+const EMAIL: &str = "post@example.org";
+const PDF: &[u8] = b"%PDF-1.4\n% Bescheid\n%%EOF\n";
+
+struct Fixture {
+    app: TestApp,
+    /// An authority system's token (client_credentials, mailbox.send).
+    authority: String,
+    authority_id: String,
+    /// The citizen's subject at the tenant, and a portal access token with mailbox.read.
+    sub: String,
+    portal_token: String,
+}
+
+fn tweak(raw: &mut buergerkonto::config::RawConfig) {
+    raw.mailbox_notify_delay_secs = 1;
+    raw.mailbox_interval_secs = 1;
+    raw.mailbox_retention_days = 0;
+}
+
+async fn fixture(backend: Backend) -> Fixture {
+    let app = spawn_app_with(AppOptions { backend, tweak }).await;
+    app.add_user(EMAIL, PW).await;
+    let portal = app
+        .add_client(
+            &app.tenant,
+            &["--scope", "openid", "--scope", "mailbox.read"],
+        )
+        .await;
+    let (sub, portal_token) = citizen_at(&app, &portal).await;
+    let (authority, authority_id) = authority(&app, &app.tenant).await;
+    Fixture {
+        app,
+        authority,
+        authority_id,
+        sub,
+        portal_token,
+    }
+}
+
+/// Logs the citizen in at a portal: their `sub` there and an access token with mailbox.read.
+async fn citizen_at(app: &TestApp, portal: &TestClient) -> (String, String) {
+    let rp = discover(app, portal).await;
+    let flow = start(&rp, &["mailbox.read"], &[]);
+    let cb = run_browser(app, &flow.url, EMAIL, PW).await;
+    let tokens = finish(app, &rp, flow, &cb).await;
+    let id = jwt_payload(&tokens.id_token().expect("id token").to_string());
+    (
+        id["sub"].as_str().expect("sub").to_owned(),
+        tokens.access_token().secret().clone(),
+    )
+}
+
+/// An authority system of `tenant`: its token and client id.
+async fn authority(app: &TestApp, tenant: &str) -> (String, String) {
+    let (ok, out, err) = app.cli(
+        &[
+            "client",
+            "add",
+            "--tenant",
+            tenant,
+            "--name",
+            "Fachverfahren",
+            "--scope",
+            "mailbox.send",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let c = TestClient {
+        id: out["client_id"].as_str().expect("id").into(),
+        secret: out["client_secret"].as_str().map(Into::into),
+        redirect_uri: String::new(),
+    };
+    let (s, body, _) = crate::helpers::token(
+        app,
+        Some(crate::helpers::basic(&c)),
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "mailbox.send"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    (
+        body["access_token"].as_str().expect("token").to_owned(),
+        c.id,
+    )
+}
+
+async fn send(
+    app: &TestApp,
+    token: &str,
+    msg: &Value,
+    key: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = app
+        .http
+        .post(app.url("/api/v1/mailbox/messages"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(msg.to_string());
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    let r = req.send().await.expect("send");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn api_get(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let r = app
+        .http
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("get");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.bytes().await.expect("body").to_vec())
+}
+
+fn json_of(b: &[u8]) -> Value {
+    serde_json::from_slice(b).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(b)))
+}
+
+fn letter(sub: &str) -> Value {
+    json!({
+        "recipient_sub": sub,
+        "subject": "Ihr Antrag auf einen Anwohnerparkausweis",
+        "body": "Sehr geehrte Frau Beispiel,\n\nIhr Ausweis liegt zur Abholung bereit.",
+        "reference": "32-1234/2026",
+        "reply_allowed": true,
+        "attachments": [{"filename": "Bescheid.pdf", "content_type": "application/pdf", "content_base64": STANDARD.encode(PDF)}],
+    })
+}
+
+fn kinds(status: &Value) -> Vec<String> {
+    status["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["type"].as_str().expect("type").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_message_is_delivered_read_once_and_its_receipt_verifies_with_the_jwks() {
+    let f = fixture(Backend::Default).await;
+    let app = &f.app;
+    let (s, h, sent) = send(app, &f.authority, &letter(&f.sub), None).await;
+    assert_eq!(s, 201, "{sent}");
+    let id = sent["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        h["location"],
+        format!("/api/v1/mailbox/messages/{id}").as_str()
+    );
+    let (s, _, body) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{id}")).await;
+    assert_eq!(s, 200);
+    let status = json_of(&body);
+    assert_eq!(kinds(&status), ["sent", "delivered"]);
+    assert_eq!(status["evidence_intact"], true);
+    assert_eq!(status["reference"], "32-1234/2026");
+
+    // The citizen's inbox: the message, unread.
+    let page = app.get("/postfach").await.text().await.expect("page");
+    assert!(
+        page.contains("Anwohnerparkausweis") && page.contains("ungelesen"),
+        "{page}"
+    );
+    assert!(page.contains("Gemeinde A") && page.contains("32-1234/2026"));
+    // Opening it twice (and once more through the portal) records `opened` once.
+    let msg = app
+        .get(&format!("/postfach/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        msg.contains("liegt zur Abholung bereit") && msg.contains("Bescheid.pdf"),
+        "{msg}"
+    );
+    app.get(&format!("/postfach/{id}")).await;
+    let (s, _, opened) =
+        api_get(app, &f.portal_token, &format!("/api/v1/mailbox/inbox/{id}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(json_of(&opened)["body"], letter(&f.sub)["body"]);
+    let (_, _, body) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{id}")).await;
+    let status = json_of(&body);
+    assert_eq!(
+        kinds(&status),
+        ["sent", "delivered", "opened"],
+        "opened once"
+    );
+    assert_eq!(status["state"], "opened");
+    let page = app.get("/postfach").await.text().await.expect("page");
+    assert!(!page.contains("ungelesen"));
+
+    // The attachment downloads with its type and as a file, sandboxed.
+    let att = json_of(&opened)["attachments"][0]["id"]
+        .as_str()
+        .expect("attachment")
+        .to_owned();
+    let r = app.get(&format!("/postfach/{id}/anhang/{att}")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let cd = r.headers()["content-disposition"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        cd.starts_with("attachment;") && cd.contains("Bescheid.pdf"),
+        "{cd}"
+    );
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .expect("csp")
+            .contains("sandbox")
+    );
+    assert_eq!(r.bytes().await.expect("file").as_ref(), PDF);
+
+    // The receipt is a JWS over the same chain, signed with a key from the JWKS.
+    let (s, h, jws) = api_get(
+        app,
+        &f.authority,
+        &format!("/api/v1/mailbox/messages/{id}/receipt"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["content-type"], "application/jose");
+    let jws = String::from_utf8(jws).expect("text");
+    let header = jsonwebtoken::decode_header(&jws).expect("header");
+    assert_eq!(header.typ.as_deref(), Some("evidence+jwt"));
+    let jwks: jsonwebtoken::jwk::JwkSet = app
+        .http
+        .get(app.url("/jwks.json"))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let jwk = jwks
+        .find(header.kid.as_deref().expect("kid"))
+        .expect("kid in JWKS");
+    let mut v = jsonwebtoken::Validation::new(header.alg);
+    v.set_audience(&[&f.authority_id]);
+    v.set_issuer(&[&app.addr]);
+    v.set_required_spec_claims(&["iss", "aud", "sub"]);
+    let claims = jsonwebtoken::decode::<Value>(
+        &jws,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).expect("key"),
+        &v,
+    )
+    .expect("the receipt verifies")
+    .claims;
+    assert_eq!(claims["sub"], id.as_str());
+    assert_eq!(claims["events"], status["events"]);
+    assert_eq!(claims["head_hash"], status["events"][2]["hash"]);
+    // Another authority cannot see it: the same 404 as an unknown id.
+    let (other, _) = authority(app, &app.tenant).await;
+    let (s1, _, b1) = api_get(app, &other, &format!("/api/v1/mailbox/messages/{id}")).await;
+    let (s2, _, b2) = api_get(
+        app,
+        &other,
+        &format!("/api/v1/mailbox/messages/{}", uuid::Uuid::now_v7()),
+    )
+    .await;
+    assert_eq!((s1, s2), (404, 404));
+    assert_eq!(json_of(&b1)["detail"], json_of(&b2)["detail"]);
+}
+
+#[tokio::test]
+async fn an_idempotent_retry_stores_nothing_new_and_a_changed_body_is_a_conflict() {
+    let f = fixture(Backend::Default).await;
+    let app = &f.app;
+    let msg = letter(&f.sub);
+    let (s, _, first) = send(app, &f.authority, &msg, Some("antrag-4711")).await;
+    assert_eq!(s, 201);
+    let (s, h, again) = send(app, &f.authority, &msg, Some("antrag-4711")).await;
+    assert_eq!(s, 201);
+    assert_eq!(again["id"], first["id"], "the first result");
+    assert_eq!(h["idempotent-replayed"], "true");
+    let mut changed = msg.clone();
+    changed["subject"] = "Etwas anderes".into();
+    let (s, _, body) = send(app, &f.authority, &changed, Some("antrag-4711")).await;
+    assert_eq!(s, 409, "{body}");
+    // One message in the mailbox.
+    let (_, _, inbox) = api_get(app, &f.portal_token, "/api/v1/mailbox/inbox").await;
+    assert_eq!(json_of(&inbox)["items"].as_array().expect("items").len(), 1);
+    // Concurrent retries with a fresh key: one message.
+    let sends = (0..5).map(|_| send(app, &f.authority, &msg, Some("parallel-1")));
+    let results = futures_join(sends).await;
+    let ids: std::collections::BTreeSet<String> = results
+        .iter()
+        .map(|(s, _, b)| {
+            assert_eq!(*s, 201, "{b}");
+            b["id"].as_str().expect("id").to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "every retry names the same message");
+    let (_, _, inbox) = api_get(app, &f.portal_token, "/api/v1/mailbox/inbox").await;
+    assert_eq!(json_of(&inbox)["items"].as_array().expect("items").len(), 2);
+}
+
+async fn futures_join<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let handles: Vec<_> = fs.collect();
+    let mut out = Vec::new();
+    // Poll all at once.
+    let joined = async {
+        let mut pinned: Vec<_> = handles.into_iter().map(Box::pin).collect();
+        let mut results: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (i, f) in pinned.iter_mut().enumerate() {
+                if results[i].is_none() {
+                    match f.as_mut().poll(cx) {
+                        std::task::Poll::Ready(v) => results[i] = Some(v),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+        results
+            .into_iter()
+            .map(|r| r.expect("done"))
+            .collect::<Vec<_>>()
+    };
+    out.extend(joined.await);
+    out
+}
+
+#[tokio::test]
+async fn a_foreign_tenants_sender_gets_the_same_answer_as_for_an_unknown_subject() {
+    let f = fixture(Backend::Default).await;
+    let app = &f.app;
+    let other = app.add_tenant("gemeinde-b", "Gemeinde B").await;
+    let (foreign, _) = authority(app, &other).await;
+    let (s1, _, b1) = send(app, &foreign, &letter(&f.sub), None).await;
+    let (s2, _, b2) = send(app, &foreign, &letter("niemand-bekannt"), None).await;
+    let (s3, _, b3) = send(app, &f.authority, &letter("niemand-bekannt"), None).await;
+    assert_eq!((s1, s2, s3), (422, 422, 422));
+    assert_eq!(
+        b1, b2,
+        "no difference between a foreign and an unknown subject"
+    );
+    assert_eq!(b1, b3);
+    // The citizen's own tenant reaches them.
+    assert_eq!(send(app, &f.authority, &letter(&f.sub), None).await.0, 201);
+    // A citizen's token cannot send, even with the portal's client.
+    assert_eq!(
+        send(app, &f.portal_token, &letter(&f.sub), None).await.0,
+        403
+    );
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_unauthorised_requests_get_clear_errors() {
+    let f = fixture(Backend::Default).await;
+    let app = &f.app;
+    let check = |(s, h, b): (u16, reqwest::header::HeaderMap, Value), want: u16| {
+        assert_eq!(s, want, "{b}");
+        assert_eq!(h["content-type"], "application/problem+json");
+        assert!(b["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    };
+    check(send(app, "kein-token", &letter(&f.sub), None).await, 401);
+    let r = app
+        .http
+        .post(app.url("/api/v1/mailbox/messages"))
+        .bearer_auth(&f.authority)
+        .header("content-type", "application/json")
+        .body("{\"recipient_sub\": ")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+    let mut m = letter(&f.sub);
+    m["subject"] = "x".repeat(201).into();
+    check(send(app, &f.authority, &m, None).await, 422);
+    let mut m = letter(&f.sub);
+    m["required_level"] = "mittel".into();
+    check(send(app, &f.authority, &m, None).await, 422);
+    let mut m = letter(&f.sub);
+    m["process"] = "gibt-es-nicht".into();
+    check(send(app, &f.authority, &m, None).await, 422);
+    let mut m = letter(&f.sub);
+    m["unknown_field"] = 1.into();
+    check(send(app, &f.authority, &m, None).await, 400);
+    let mut m = letter(&f.sub);
+    m["attachments"][0]["content_base64"] = "nicht base64!".into();
+    check(send(app, &f.authority, &m, None).await, 422);
+    let mut m = letter(&f.sub);
+    m["attachments"] = json!((0..11).map(|i| json!({"filename": format!("{i}.txt"), "content_type": "text/plain", "content_base64": "YQ=="})).collect::<Vec<_>>());
+    check(send(app, &f.authority, &m, None).await, 413);
+    let mut m = letter(&f.sub);
+    m["attachments"][0]["content_base64"] = STANDARD.encode(vec![0u8; 5 * 1024 * 1024 + 1]).into();
+    check(send(app, &f.authority, &m, None).await, 413);
+    // Larger than any valid request: refused before parsing.
+    let huge = "a".repeat(20 * 1024 * 1024);
+    let r = app
+        .http
+        .post(app.url("/api/v1/mailbox/messages"))
+        .bearer_auth(&f.authority)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 413);
+    let r = app
+        .http
+        .post(app.url("/api/v1/mailbox/messages"))
+        .bearer_auth(&f.authority)
+        .header("idempotency-key", "x".repeat(201))
+        .body(letter(&f.sub).to_string())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+    // Malformed ids are 404s in problem JSON.
+    let (s, h, _) = api_get(app, &f.authority, "/api/v1/mailbox/messages/%FF").await;
+    assert_eq!(
+        (s, h["content-type"].to_str().expect("ct")),
+        (404, "application/problem+json")
+    );
+    let (s, _, _) = api_get(app, &f.authority, "/api/v1/mailbox/replies?after=-1").await;
+    assert_eq!(s, 422);
+    // The OpenAPI document is served and is the one in docs/.
+    let (s, _, doc) = api_get(app, "", "/api/openapi.json").await;
+    assert_eq!(s, 200);
+    let served = json_of(&doc);
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json"))
+            .expect("docs/openapi.json"),
+    )
+    .expect("json");
+    assert_eq!(
+        served, file,
+        "docs/openapi.json is stale: run `buergerkonto openapi > docs/openapi.json`"
+    );
+    assert!(served["paths"]["/api/v1/mailbox/messages"]["post"].is_object());
+}
+
+#[tokio::test]
+async fn the_database_holds_no_plaintext_and_a_tampered_event_is_detected() {
+    let f = fixture(Backend::Embedded).await;
+    let app = &f.app;
+    let mut m = letter(&f.sub);
+    m["subject"] = "Geheimer Betreff Quokka".into();
+    m["body"] = "Vertraulicher Inhalt Wombat".into();
+    m["attachments"][0]["filename"] = "Pangolin.pdf".into();
+    m["attachments"][0]["content_base64"] = STANDARD.encode(b"Anlage Kakapo").into();
+    let (s, _, sent) = send(app, &f.authority, &m, None).await;
+    assert_eq!(s, 201);
+    let id = sent["id"].as_str().expect("id").to_owned();
+    let page = app
+        .get(&format!("/postfach/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Wombat"), "readable through the server");
+    // Every file of the database (with its WAL) is free of the plaintext.
+    let mut bytes = Vec::new();
+    for e in std::fs::read_dir(app.dir.path()).expect("dir").flatten() {
+        if e.file_name().to_string_lossy().starts_with("db.sqlite") {
+            bytes.extend(std::fs::read(e.path()).expect("read"));
+        }
+    }
+    assert!(bytes.len() > 10_000);
+    for secret in ["Quokka", "Wombat", "Pangolin", "Kakapo"] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} is stored in plaintext"
+        );
+    }
+    // Changing an event in the database breaks the chain: status says so, no receipt.
+    let url = format!("sqlite://{}", app.dir.path().join("db.sqlite").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("sqlite");
+    let n =
+        sqlx::query("UPDATE mailbox_events SET at = '2020-01-01T00:00:00.000000Z' WHERE seq = 1")
+            .execute(&pool)
+            .await
+            .expect("tamper")
+            .rows_affected();
+    assert_eq!(n, 1);
+    let (_, _, body) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{id}")).await;
+    assert_eq!(json_of(&body)["evidence_intact"], false);
+    let (s, _, _) = api_get(
+        app,
+        &f.authority,
+        &format!("/api/v1/mailbox/messages/{id}/receipt"),
+    )
+    .await;
+    assert_eq!(s, 422);
+}
+
+#[tokio::test]
+async fn a_message_requiring_substantial_cannot_be_read_in_a_low_session() {
+    let f = fixture(Backend::Default).await;
+    let app = &f.app;
+    let mut m = letter(&f.sub);
+    m["required_level"] = "substantial".into();
+    m["subject"] = "Steuerbescheid 2026".into();
+    let (_, _, sent) = send(app, &f.authority, &m, None).await;
+    let id = sent["id"].as_str().expect("id").to_owned();
+    // The list withholds the subject; the page explains; nothing is opened.
+    let list = app.get("/postfach").await.text().await.expect("page");
+    assert!(
+        !list.contains("Steuerbescheid") && list.contains("höheres Vertrauensniveau"),
+        "{list}"
+    );
+    let r = app.get(&format!("/postfach/{id}")).await;
+    assert_eq!(r.status(), 403);
+    let page = r.text().await.expect("page");
+    assert!(
+        !page.contains("Abholung") && page.contains("/konto/sicherheit"),
+        "{page}"
+    );
+    // Nor the attachment, nor the portal with a low token.
+    let (s, h, _) = api_get(app, &f.portal_token, &format!("/api/v1/mailbox/inbox/{id}")).await;
+    assert_eq!(s, 403);
+    let www = h["www-authenticate"].to_str().expect("header");
+    assert!(
+        www.contains("insufficient_user_authentication") && www.contains("LoA/substantial"),
+        "{www}"
+    );
+    let (_, _, body) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{id}")).await;
+    assert_eq!(kinds(&json_of(&body)), ["sent", "delivered"]);
+
+    // With a clerk's check and TOTP, the page asks for the code and then shows the message.
+    assert!(crate::levels::verify_identity(app, EMAIL, "substantial").0);
+    let (secret, step, _) = crate::levels::enrol_totp(app).await;
+    let r = app.get(&format!("/postfach/{id}")).await;
+    let next = location(&r);
+    assert_eq!(next, format!("/login/otp?next=/postfach/{id}"));
+    let page = app.get(&next).await.text().await.expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    assert_eq!(
+        hidden(&page, "next").as_deref(),
+        Some(format!("/postfach/{id}").as_str())
+    );
+    let code = format!(
+        "{:06}",
+        buergerkonto::crypto::totp::code_at(&secret, step + 1)
+    );
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[
+                ("csrf", &csrf),
+                ("req", ""),
+                ("next", &format!("/postfach/{id}")),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), format!("/postfach/{id}"));
+    let page = app
+        .get(&format!("/postfach/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Steuerbescheid 2026") && page.contains("Abholung"));
+    // An open redirect through `next` is not possible.
+    let page = app
+        .get("/login/otp?next=https://evil.example/")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert_eq!(hidden(&page, "next").unwrap_or_default(), "", "{page}");
+}
+
+#[tokio::test]
+async fn replies_are_fetched_by_cursor_without_loss_or_repeat() {
+    let f = fixture(Backend::Default).await;
+    let app = &f.app;
+    let (_, _, sent) = send(app, &f.authority, &letter(&f.sub), None).await;
+    let id = sent["id"].as_str().expect("id").to_owned();
+    let mut closed = letter(&f.sub);
+    closed["reply_allowed"] = false.into();
+    let (_, _, no_reply) = send(app, &f.authority, &closed, None).await;
+    let no_reply = no_reply["id"].as_str().expect("id").to_owned();
+    let page = app
+        .get(&format!("/postfach/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let reply =
+        |text: &'static str, file: Option<(&'static str, &'static [u8])>, target: String| {
+            let csrf = csrf.clone();
+            async move {
+                let mut form = reqwest::multipart::Form::new()
+                    .text("csrf", csrf)
+                    .text("body", text);
+                form = match file {
+                    Some((name, data)) => form.part(
+                        "files",
+                        reqwest::multipart::Part::bytes(data.to_vec())
+                            .file_name(name)
+                            .mime_str("image/png")
+                            .expect("mime"),
+                    ),
+                    None => form.part(
+                        "files",
+                        reqwest::multipart::Part::bytes(Vec::new()).file_name(""),
+                    ),
+                };
+                app.browser
+                    .post(app.url(&format!("/postfach/{target}/antwort")))
+                    .multipart(form)
+                    .send()
+                    .await
+                    .expect("reply")
+            }
+        };
+    let r = reply("Vielen Dank, ich hole ihn Montag ab.", None, id.clone()).await;
+    assert_eq!(location(&r), format!("/postfach/{id}?gesendet=1"));
+    let r = reply(
+        "Hier das Foto.",
+        Some(("foto.png", b"\x89PNG fake")),
+        id.clone(),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        reply("Darf ich?", None, no_reply).await.status(),
+        400,
+        "no replies allowed"
+    );
+    assert_eq!(
+        reply("", None, id.clone()).await.status(),
+        400,
+        "an empty reply"
+    );
+    let page = app
+        .get(&format!("/postfach/{id}?gesendet=1"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("übermittelt") && page.contains("foto.png"));
+
+    // The authority pages through replies: in order, each once.
+    let (s, _, b) = api_get(app, &f.authority, "/api/v1/mailbox/replies?limit=1").await;
+    assert_eq!(s, 200);
+    let p1 = json_of(&b);
+    assert_eq!(
+        p1["items"][0]["body"],
+        "Vielen Dank, ich hole ihn Montag ab."
+    );
+    assert_eq!(p1["items"][0]["reference"], "32-1234/2026");
+    let c1 = p1["next_cursor"].as_str().expect("cursor").to_owned();
+    let (_, _, b) = api_get(
+        app,
+        &f.authority,
+        &format!("/api/v1/mailbox/replies?after={c1}"),
+    )
+    .await;
+    let p2 = json_of(&b);
+    assert_eq!(p2["items"].as_array().expect("items").len(), 1);
+    assert_eq!(p2["items"][0]["body"], "Hier das Foto.");
+    assert_eq!(p2["items"][0]["attachments"][0]["filename"], "foto.png");
+    assert_eq!(
+        STANDARD
+            .decode(
+                p2["items"][0]["attachments"][0]["content_base64"]
+                    .as_str()
+                    .expect("b64")
+            )
+            .expect("b64"),
+        b"\x89PNG fake"
+    );
+    let c2 = p2["next_cursor"].as_str().expect("cursor").to_owned();
+    let (_, _, b) = api_get(
+        app,
+        &f.authority,
+        &format!("/api/v1/mailbox/replies?after={c2}"),
+    )
+    .await;
+    let p3 = json_of(&b);
+    assert!(p3["items"].as_array().expect("items").is_empty());
+    assert_eq!(
+        p3["next_cursor"],
+        c2.as_str(),
+        "nothing new: the cursor stays"
+    );
+    // Many concurrent replies: all arrive, in cursor order, none twice.
+    let rs = futures_join((0..8).map(|_| reply("gleichzeitig", None, id.clone()))).await;
+    assert!(rs.iter().all(|r| r.status() == 303));
+    let (_, _, b) = api_get(
+        app,
+        &f.authority,
+        &format!("/api/v1/mailbox/replies?after={c2}"),
+    )
+    .await;
+    let p4 = json_of(&b);
+    let cursors: Vec<i64> = p4["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["cursor"].as_str().expect("c").parse().expect("n"))
+        .collect();
+    assert_eq!(cursors.len(), 8);
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]));
+    // Another authority sees none of them.
+    let (other, _) = authority(app, &app.tenant).await;
+    let (_, _, b) = api_get(app, &other, "/api/v1/mailbox/replies").await;
+    assert!(json_of(&b)["items"].as_array().expect("items").is_empty());
+    let (_, _, body) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{id}")).await;
+    let status = json_of(&body);
+    assert_eq!(status["state"], "replied");
+    assert_eq!(
+        kinds(&status).iter().filter(|k| *k == "replied").count(),
+        10
+    );
+}
+
+#[tokio::test]
+async fn ten_messages_in_a_minute_are_one_mail_without_content() {
+    let f = fixture(Backend::Default).await;
+    let app = &f.app;
+    let before = app.mails().len();
+    for i in 0..10 {
+        let mut m = letter(&f.sub);
+        m["subject"] = format!("Vertrauliche Sache {i}").into();
+        assert_eq!(send(app, &f.authority, &m, None).await.0, 201);
+    }
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        if app.mails().len() > before {
+            break;
+        }
+    }
+    // Give a second round the chance to (wrongly) send more.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let mails: Vec<String> = app.mails()[before..].to_vec();
+    assert_eq!(mails.len(), 1, "one mail for the burst");
+    let mail = &mails[0];
+    assert!(
+        mail.contains(EMAIL) && mail.contains("/postfach") && mail.contains("10 neue Nachrichten"),
+        "{mail}"
+    );
+    assert!(!mail.contains("Vertrauliche"), "no content in the mail");
+    // Each message records `notified`.
+    let (_, _, inbox) = api_get(app, &f.portal_token, "/api/v1/mailbox/inbox").await;
+    let id = json_of(&inbox)["items"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (_, _, body) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{id}")).await;
+    assert_eq!(kinds(&json_of(&body)), ["sent", "delivered", "notified"]);
+}
+
+#[tokio::test]
+async fn deleted_and_expired_messages_are_purged_and_their_evidence_stays() {
+    let f = fixture(Backend::Default).await;
+    let app = &f.app;
+    let (_, _, a) = send(app, &f.authority, &letter(&f.sub), None).await;
+    let a = a["id"].as_str().expect("id").to_owned();
+    let mut soon = letter(&f.sub);
+    soon["expires_at"] = (chrono::Utc::now() + chrono::Duration::seconds(2))
+        .to_rfc3339()
+        .into();
+    let (s, _, b) = send(app, &f.authority, &soon, None).await;
+    assert_eq!(s, 201, "{b}");
+    let b = b["id"].as_str().expect("id").to_owned();
+    let (_, _, c) = send(app, &f.authority, &letter(&f.sub), None).await;
+    let c = c["id"].as_str().expect("id").to_owned();
+    // Archive c: out of the inbox, into the archive.
+    let csrf = hidden(
+        &app.get(&format!("/postfach/{c}"))
+            .await
+            .text()
+            .await
+            .expect("page"),
+        "csrf",
+    )
+    .expect("csrf");
+    let r = app
+        .post_form(
+            &format!("/postfach/{c}/archivieren"),
+            &[("csrf", &csrf), ("archived", "1")],
+        )
+        .await;
+    assert_eq!(location(&r), "/postfach");
+    let inbox = app.get("/postfach").await.text().await.expect("page");
+    assert!(!inbox.contains(&c) && inbox.contains(&a));
+    assert!(
+        app.get("/postfach?archiv=1")
+            .await
+            .text()
+            .await
+            .expect("page")
+            .contains(&c)
+    );
+    // Delete a (without CSRF: refused).
+    let r = app
+        .post_form(&format!("/postfach/{a}/loeschen"), &[("csrf", "falsch")])
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = app
+        .post_form(&format!("/postfach/{a}/loeschen"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(location(&r), "/postfach?geloescht=1");
+    assert_eq!(app.get(&format!("/postfach/{a}")).await.status(), 404);
+    // Retention 0 days: the next rounds purge a, expire and purge b; evidence stays intact.
+    let mut done = false;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let (_, _, sa) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{a}")).await;
+        let (_, _, sb) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{b}")).await;
+        let (ka, kb) = (kinds(&json_of(&sa)), kinds(&json_of(&sb)));
+        if ka.contains(&"purged".to_owned()) && kb.contains(&"purged".to_owned()) {
+            assert!(ka.contains(&"deleted".to_owned()) && kb.contains(&"expired".to_owned()));
+            assert_eq!(json_of(&sa)["evidence_intact"], true);
+            assert_eq!(json_of(&sb)["evidence_intact"], true);
+            done = true;
+            break;
+        }
+    }
+    assert!(done, "purged within the time");
+    let (s, _, _) = api_get(app, &f.portal_token, &format!("/api/v1/mailbox/inbox/{b}")).await;
+    assert_eq!(s, 404);
+    // The receipt of a purged message still verifies.
+    let (s, _, _) = api_get(
+        app,
+        &f.authority,
+        &format!("/api/v1/mailbox/messages/{a}/receipt"),
+    )
+    .await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn rotating_the_master_key_rewraps_data_keys_and_messages_stay_readable() {
+    let f = fixture(Backend::Default).await;
+    let app = &f.app;
+    let (_, _, sent) = send(app, &f.authority, &letter(&f.sub), None).await;
+    let id = sent["id"].as_str().expect("id").to_owned();
+    let (ok, out, err) = app.cli(&["keys", "rotate-mailbox"], None);
+    assert!(ok, "{err}");
+    assert!(out["rewrapped"].as_u64().expect("count") >= 1, "{out}");
+    let keys: Vec<_> =
+        std::fs::read_dir(std::path::Path::new(&app.config.keys_dir).join("mailbox"))
+            .expect("dir")
+            .flatten()
+            .collect();
+    assert_eq!(keys.len(), 2, "the new master key is added");
+    // The running server picks up the new key and reads the message.
+    let page = app
+        .get(&format!("/postfach/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Abholung"), "{page}");
+    let (ok, out, _) = app.cli(&["keys", "rotate-mailbox"], None);
+    assert!(ok);
+    assert!(out["rewrapped"].as_u64().expect("count") >= 1);
+}
