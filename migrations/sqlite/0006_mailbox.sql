@@ -26,7 +26,10 @@ CREATE TABLE mailbox_messages (
     request_hash     TEXT,
     UNIQUE (sender_client_id, idempotency_key)
 );
-CREATE INDEX mailbox_messages_inbox_idx ON mailbox_messages (account_id, deleted_at, created_at);
+-- The inbox listing (unread first, newest first) walks this index and stops after a page.
+CREATE INDEX mailbox_messages_inbox_idx ON mailbox_messages
+    (account_id, (opened_at IS NOT NULL), created_at DESC, id DESC)
+    WHERE deleted_at IS NULL AND purged_at IS NULL;
 CREATE INDEX mailbox_messages_notify_idx ON mailbox_messages (notified_at, created_at);
 
 CREATE TABLE mailbox_replies (

@@ -40,6 +40,8 @@ pub mod limits {
     pub const FILENAME_CHARS: usize = 200;
     /// A JSON request with this much base64 in it is refused before parsing.
     pub const REQUEST_BYTES: usize = TOTAL_ATTACHMENT_BYTES * 4 / 3 + BODY_BYTES * 2 + 64 * 1024;
+    /// Attachments and text in one page of replies, at most (at least one reply is sent).
+    pub const REPLIES_PAGE_BYTES: usize = 20 * 1024 * 1024;
     /// Longest idempotency key.
     pub const IDEMPOTENCY_KEY_CHARS: usize = 200;
 }
@@ -910,8 +912,8 @@ impl MailboxService {
         let mut out = Vec::new();
         let mut next = after;
         let mut refs: HashMap<Uuid, Option<String>> = HashMap::new();
+        let mut bytes = 0;
         for r in rows {
-            next = r.cursor_no;
             if let std::collections::hash_map::Entry::Vacant(slot) = refs.entry(r.message_id) {
                 let reference = self
                     .db
@@ -927,6 +929,12 @@ impl MailboxService {
             } else {
                 (String::new(), Vec::new())
             };
+            // A page carries at most about PAGE_BYTES of attachments (always one reply).
+            bytes += files.iter().map(|(_, c)| c.len()).sum::<usize>() + body.len();
+            if !out.is_empty() && bytes > limits::REPLIES_PAGE_BYTES {
+                break;
+            }
+            next = r.cursor_no;
             out.push(ReplyOut {
                 cursor: r.cursor_no.to_string(),
                 id: r.id,

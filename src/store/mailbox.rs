@@ -220,6 +220,7 @@ impl Mailbox<'_> {
         attachments: &[NewAttachment],
     ) -> StoreResult<()> {
         let now = Utc::now();
+        let _w = self.0.writer().await;
         on_db!(self.0, |p| {
             let mut tx = p.begin().await?;
             sqlx::query(INSERT_MESSAGE)
@@ -313,7 +314,7 @@ impl Mailbox<'_> {
         let sql = format!(
             "SELECT {cols} FROM mailbox_messages WHERE account_id = $1 AND deleted_at IS NULL AND purged_at IS NULL \
              AND state <> 'expired' AND archived_at {archive} {tenant_filter} \
-             ORDER BY CASE WHEN opened_at IS NULL THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT $2 OFFSET $3"
+             ORDER BY opened_at IS NOT NULL, created_at DESC, id DESC LIMIT $2 OFFSET $3"
         );
         Ok(on_db!(self.0, |p| sqlx::query_as(sqlx::AssertSqlSafe(
             sql.as_str()
@@ -381,6 +382,7 @@ impl Mailbox<'_> {
         let detail = serde_json::json!({ "via": via }).to_string();
         retry_conflicts(|| async {
             let now = Utc::now();
+            let _w = self.0.writer().await;
             Ok(on_db!(self.0, |p| {
                 let mut tx = p.begin().await?;
                 let n = sqlx::query(OPEN)
@@ -420,6 +422,7 @@ impl Mailbox<'_> {
     pub async fn delete(&self, id: Uuid) -> StoreResult<bool> {
         retry_conflicts(|| async {
             let now = Utc::now();
+            let _w = self.0.writer().await;
             Ok(on_db!(self.0, |p| {
                 let mut tx = p.begin().await?;
                 let n = sqlx::query(DELETE)
@@ -456,6 +459,7 @@ impl Mailbox<'_> {
         let detail = serde_json::json!({ "reply": id }).to_string();
         retry_conflicts(|| async {
             let now = Utc::now();
+            let _w = self.0.writer().await;
             Ok(on_db!(self.0, |p| {
                 let mut tx = p.begin().await?;
                 let (cursor,): (i64,) = sqlx::query_as(NEXT_CURSOR)
@@ -568,6 +572,7 @@ impl Mailbox<'_> {
     pub async fn mark_notified(&self, id: Uuid) -> StoreResult<bool> {
         retry_conflicts(|| async {
             let now = Utc::now();
+            let _w = self.0.writer().await;
             Ok(on_db!(self.0, |p| {
                 let mut tx = p.begin().await?;
                 let n = sqlx::query(NOTIFIED)
@@ -611,6 +616,7 @@ impl Mailbox<'_> {
         for (id,) in ids {
             let changed = retry_conflicts(|| async {
                 let now = Utc::now();
+                let _w = self.0.writer().await;
                 Ok(on_db!(self.0, |p| {
                     let mut tx = p.begin().await?;
                     let c = sqlx::query(EXPIRE)
@@ -644,6 +650,7 @@ impl Mailbox<'_> {
         for (id,) in ids {
             let purged = retry_conflicts(|| async {
                 let now = Utc::now();
+                let _w = self.0.writer().await;
                 Ok(on_db!(self.0, |p| {
                     let mut tx = p.begin().await?;
                     let c = sqlx::query(PURGE)

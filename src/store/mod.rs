@@ -36,15 +36,20 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub enum Db {
     Pg(PgPool),
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, SqliteWriter),
 }
+
+/// SQLite has one writer at a time. Queueing write transactions here is fairer and much
+/// faster under load than SQLite's own busy loop, which sleeps up to 100 ms per retry.
+#[derive(Clone, Debug, Default)]
+pub struct SqliteWriter(std::sync::Arc<tokio::sync::Mutex<()>>);
 
 /// Runs the same body against whichever pool `$db` holds; `$p` names the typed pool.
 macro_rules! on_db {
     ($db:expr, |$p:ident| $body:expr) => {
         match $db {
             $crate::store::Db::Pg($p) => $body,
-            $crate::store::Db::Sqlite($p) => $body,
+            $crate::store::Db::Sqlite($p, _) => $body,
         }
     };
 }
@@ -129,10 +134,19 @@ impl Db {
                 .connect_with(opts)
                 .await
                 .context("opening the SQLite database")?;
-            Db::Sqlite(pool)
+            Db::Sqlite(pool, SqliteWriter::default())
         };
         db.migrate().await?;
         Ok(db)
+    }
+
+    /// Waits for the SQLite writer slot (nothing for PostgreSQL); hold it across a write
+    /// transaction.
+    pub(crate) async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self {
+            Db::Pg(_) => None,
+            Db::Sqlite(_, w) => Some(w.0.lock().await),
+        }
     }
 
     /// Applies the migrations of this backend.
@@ -143,7 +157,7 @@ impl Db {
         use anyhow::Context;
         match self {
             Db::Pg(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
-            Db::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
+            Db::Sqlite(p, _) => sqlx::migrate!("./migrations/sqlite").run(p).await,
         }
         .context("applying database migrations")
     }

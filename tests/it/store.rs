@@ -32,7 +32,7 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
     for (_dir, db) in backends().await {
         let kind = match db {
             Db::Pg(_) => "postgres",
-            Db::Sqlite(_) => "sqlite",
+            Db::Sqlite(..) => "sqlite",
         };
         // Tenants: unique slug.
         let slug = TenantSlug::parse("kreis-x").expect("slug");
