@@ -887,3 +887,100 @@ async fn rotating_the_master_key_rewraps_data_keys_and_messages_stay_readable() 
     assert!(ok);
     assert!(out["rewrapped"].as_u64().expect("count") >= 1);
 }
+
+#[tokio::test]
+async fn another_account_cannot_see_or_touch_a_message_and_bad_input_is_a_clear_error() {
+    let f = fixture(Backend::Default).await;
+    let mut app = f.app;
+    let (_, _, sent) = send(&app, &f.authority, &letter(&f.sub), None).await;
+    let id = sent["id"].as_str().expect("id").to_owned();
+    let page = app
+        .get(&format!("/postfach/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let att = page
+        .split(&format!("/postfach/{id}/anhang/"))
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("attachment link")
+        .to_owned();
+    // Malformed ids and a non-multipart reply are 4xx pages, not 5xx.
+    assert_eq!(app.get("/postfach/kein-uuid").await.status(), 404);
+    assert_eq!(
+        app.get(&format!("/postfach/{id}/anhang/kein-uuid"))
+            .await
+            .status(),
+        404
+    );
+    let r = app
+        .browser
+        .post(app.url(&format!("/postfach/{id}/antwort")))
+        .header("content-type", "text/plain")
+        .body("hallo")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 400);
+    // Another citizen, logged in, gets 404 for everything about it.
+    app.browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    app.add_user("fremd@example.org", PW).await;
+    assert_eq!(app.login("", "fremd@example.org", PW).await.status(), 303);
+    assert_eq!(app.get(&format!("/postfach/{id}")).await.status(), 404);
+    assert_eq!(
+        app.get(&format!("/postfach/{id}/anhang/{att}"))
+            .await
+            .status(),
+        404
+    );
+    // (The CSRF token belongs to the browser, not to a page.)
+    let csrf = app.csrf_of("/login").await;
+    for action in ["archivieren", "loeschen"] {
+        let r = app
+            .post_form(&format!("/postfach/{id}/{action}"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(r.status(), 404, "{action}");
+    }
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .text("body", "übernommen?");
+    let r = app
+        .browser
+        .post(app.url(&format!("/postfach/{id}/antwort")))
+        .multipart(form)
+        .send()
+        .await
+        .expect("reply");
+    assert_eq!(r.status(), 404);
+    assert!(
+        !app.get("/postfach")
+            .await
+            .text()
+            .await
+            .expect("page")
+            .contains("Anwohnerparkausweis")
+    );
+    // Not logged in: the pages send the browser to the login.
+    app.browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    assert_eq!(
+        location(&app.get(&format!("/postfach/{id}")).await),
+        "/login"
+    );
+    // The message is untouched.
+    let (_, _, body) = api_get(
+        &app,
+        &f.authority,
+        &format!("/api/v1/mailbox/messages/{id}"),
+    )
+    .await;
+    let status = json_of(&body);
+    assert_eq!(kinds(&status), ["sent", "delivered", "opened"]);
+}
