@@ -90,7 +90,8 @@ fn default_upstream_scopes() -> String {
 impl Default for RawConfig {
     fn default() -> Self {
         Self {
-            issuer: "http://127.0.0.1:8080".into(),
+            // A host name, not an address: browsers offer passkeys only for domains.
+            issuer: "http://localhost:8080".into(),
             listen: "127.0.0.1:8080".into(),
             database_url: "sqlite://data/buergerkonto.db".into(),
             redis_url: None,
@@ -292,7 +293,7 @@ mod tests {
     #[test]
     fn validates_issuer_and_urls() {
         let ok = Config::from_raw(RawConfig::default()).expect("defaults are valid");
-        assert_eq!(ok.issuer_str(), "http://127.0.0.1:8080");
+        assert_eq!(ok.issuer_str(), "http://localhost:8080");
         assert!(!ok.secure_cookies());
         let with = |f: fn(&mut RawConfig)| {
             let mut r = RawConfig::default();

@@ -4,6 +4,7 @@
 mod account;
 mod authorize_errors;
 mod brokering;
+mod browser;
 mod cli;
 mod ephemeral;
 mod helpers;

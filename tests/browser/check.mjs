@@ -1,0 +1,88 @@
+// Headless Chromium against a running Bürgerkonto: logs in through the form, adds a passkey
+// with Chrome's virtual authenticator (so passkey.js and the server meet a real WebAuthn
+// client), logs out, logs in with the passkey alone, and checks every page it sees for
+// script errors (CSP violations included), a language, and labels on every visible field.
+//
+//   node check.mjs BASE EMAIL PASSWORD
+import { chromium } from "playwright-core";
+
+const [base, email, password] = process.argv.slice(2);
+const problems = [];
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const context = await browser.newContext({ locale: "de-DE" });
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e}`));
+  page.on("response", (r) => { if (r.status() >= 400) problems.push(`${r.status()} for ${r.url()}`); });
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+
+  const audit = async (what) => {
+    const found = await page.evaluate(() => {
+      const out = [];
+      if (!document.documentElement.lang) out.push("no lang on <html>");
+      if (!document.querySelector("h1")) out.push("no <h1>");
+      for (const el of document.querySelectorAll("input, textarea, select")) {
+        if (el.type === "hidden") continue;
+        const labelled = (el.id && document.querySelector(`label[for="${el.id}"]`)) || el.closest("label")
+          || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
+        if (!labelled) out.push(`field without label: ${el.name || el.outerHTML.slice(0, 60)}`);
+      }
+      return out;
+    });
+    for (const f of found) problems.push(`${what}: ${f}`);
+  };
+
+  // Password login through the form.
+  await page.goto(`${base}/login`);
+  await audit("login");
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await Promise.all([page.waitForURL(`${base}/konto`), page.click('form[action="/login"] button[type=submit]')]);
+  await audit("account");
+
+  // Add a passkey: the button is enabled by passkey.js, which runs navigator.credentials.create.
+  await page.goto(`${base}/konto/sicherheit`);
+  await audit("security");
+  await page.fill("#pk-name", "Virtueller Schlüssel");
+  const add = page.locator('form[data-passkey="create"] button[type=submit]');
+  await add.waitFor({ state: "visible" });
+  if (await add.isDisabled()) problems.push("the add-passkey button stayed disabled");
+  await Promise.all([page.waitForLoadState("load"), add.click()]);
+  await page.waitForSelector("text=Der Passkey wurde hinzugefügt.", { timeout: 10000 })
+    .catch(() => problems.push("adding the passkey did not succeed"));
+  if (!(await page.content()).includes("Virtueller Schlüssel")) problems.push("the passkey is not listed");
+
+  // Log out, then log in with the passkey alone.
+  await page.goto(`${base}/konto`);
+  await Promise.all([page.waitForLoadState("load"), page.click('form[action="/logout/confirm"] button')]);
+  await page.goto(`${base}/login`);
+  await Promise.all([page.waitForURL(/\/login\/passkey/), page.click('a[href^="/login/passkey"]')]);
+  await audit("passkey login");
+  const login = page.locator('form[data-passkey="get"] button[type=submit]');
+  await login.waitFor({ state: "visible" });
+  await Promise.all([
+    page.waitForURL(`${base}/konto`, { timeout: 10000 }).catch(() => problems.push("passkey login did not reach /konto")),
+    login.click(),
+  ]);
+  await page.goto(`${base}/postfach`);
+  await audit("mailbox");
+} finally {
+  await browser.close();
+}
+if (problems.length) {
+  console.error(problems.join("\n"));
+  process.exit(1);
+}
+console.log("browser check passed");
