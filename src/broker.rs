@@ -68,6 +68,8 @@ struct Metadata {
     jwks_uri: String,
     #[serde(default)]
     userinfo_endpoint: Option<String>,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +87,8 @@ struct IdClaims {
     acr: Option<String>,
     #[serde(default)]
     azp: Option<String>,
+    #[serde(default)]
+    aud: serde_json::Value,
 }
 
 /// The configured upstream providers; cheap to clone.
@@ -176,6 +180,22 @@ impl Broker {
                 "issuer in discovery does not match".into(),
             ));
         }
+        // The client secret and the tokens travel to these: https only (plain http only when
+        // the configured issuer itself is a loopback test setup).
+        let plain_ok = issuer.starts_with("http://");
+        for ep in [
+            Some(&m.authorization_endpoint),
+            Some(&m.token_endpoint),
+            Some(&m.jwks_uri),
+            m.userinfo_endpoint.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !(ep.starts_with("https://") || plain_ok && ep.starts_with("http://")) {
+                return Err(BrokerError::Invalid(format!("endpoint {ep} is not https")));
+            }
+        }
         Ok(m)
     }
 
@@ -243,8 +263,12 @@ impl Broker {
         let u = self.upstream(&pending.upstream)?;
         let m = self.metadata(u).await?;
         // RFC 9207: an answer from another issuer is a mix-up attack.
-        if iss.is_some_and(|i| i.trim_end_matches('/') != m.issuer.trim_end_matches('/')) {
-            return Err(BrokerError::Invalid("iss does not match".into()));
+        if iss.is_some_and(|i| i.trim_end_matches('/') != m.issuer.trim_end_matches('/'))
+            || (iss.is_none() && m.authorization_response_iss_parameter_supported)
+        {
+            return Err(BrokerError::Invalid(
+                "iss is missing or does not match".into(),
+            ));
         }
         let tokens: TokenResponse = self
             .get_json(
@@ -264,8 +288,14 @@ impl Broker {
         if claims.nonce.as_deref() != Some(pending.nonce.as_str()) {
             return Err(BrokerError::Invalid("nonce does not match".into()));
         }
-        if claims.azp.as_ref().is_some_and(|a| a != &u.client_id) {
-            return Err(BrokerError::Invalid("azp is another client".into()));
+        // OIDC Core §3.1.3.7: with several audiences, azp must name us.
+        let several = claims.aud.as_array().is_some_and(|a| a.len() > 1);
+        if claims.azp.as_ref().is_some_and(|a| a != &u.client_id)
+            || (several && claims.azp.is_none())
+        {
+            return Err(BrokerError::Invalid(
+                "azp is missing or another client".into(),
+            ));
         }
         let level = claims
             .acr

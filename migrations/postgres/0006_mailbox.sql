@@ -18,6 +18,7 @@ CREATE TABLE mailbox_messages (
     state            TEXT NOT NULL,
     opened_at        TIMESTAMPTZ,
     notified_at      TIMESTAMPTZ,
+    notify_claimed_at TIMESTAMPTZ,
     archived_at      TIMESTAMPTZ,
     deleted_at       TIMESTAMPTZ,
     purged_at        TIMESTAMPTZ,

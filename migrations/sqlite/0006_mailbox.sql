@@ -15,6 +15,7 @@ CREATE TABLE mailbox_messages (
     state            TEXT NOT NULL,
     opened_at        TEXT,
     notified_at      TEXT,
+    notify_claimed_at TEXT,
     archived_at      TEXT,
     deleted_at       TEXT,
     purged_at        TEXT,

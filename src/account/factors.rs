@@ -131,6 +131,8 @@ impl AccountService {
             .audit()
             .record("factor.totp_added", Some(account), None, json!({}))
             .await?;
+        self.tell_factor_changed(account, true, "Authenticator-App (TOTP)")
+            .await;
         Ok(codes)
     }
 
@@ -140,6 +142,23 @@ impl AccountService {
     /// Storage failures.
     pub async fn has_totp(&self, account: AccountId) -> Result<bool, AccountError> {
         Ok(self.db.credentials().totp(account).await?.is_some())
+    }
+
+    /// Tells the holder by mail that a sign-in method was added or removed. A failed mail is
+    /// logged, not an error: the change itself has happened.
+    pub(crate) async fn tell_factor_changed(&self, account: AccountId, added: bool, what: &str) {
+        let sent = async {
+            let acc = self.db.accounts().by_id(account).await?;
+            let link = format!("{}/konto/sicherheit", self.issuer);
+            let mail =
+                crate::mail::factor_changed(crate::domain::lang::Lang::De, added, what, &link)?;
+            self.mailer.send(&acc.email, mail).await?;
+            Ok::<(), AccountError>(())
+        }
+        .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "could not mail the factor change");
+        }
     }
 
     /// Which second factors the account has.
@@ -164,6 +183,8 @@ impl AccountService {
             .audit()
             .record("factor.totp_removed", Some(account), None, json!({}))
             .await?;
+        self.tell_factor_changed(account, false, "Authenticator-App (TOTP)")
+            .await;
         Ok(())
     }
 
@@ -280,9 +301,26 @@ impl AccountService {
             }
             .into());
         }
+        // Data confirmed at a higher level (by a clerk, or an eID) is not replaced by data
+        // from a weaker source.
+        let stronger: std::collections::HashMap<String, Loa> = self
+            .db
+            .identities()
+            .claims(a.account)
+            .await?
+            .into_iter()
+            .filter_map(|c| Loa::from_name(&c.level).map(|l| (c.claim, l)))
+            .filter(|(_, l)| *l > a.level)
+            .collect();
+        let claims: Vec<(String, String)> = a
+            .claims
+            .iter()
+            .filter(|(name, _)| !stronger.contains_key(name))
+            .cloned()
+            .collect();
         self.db
             .identities()
-            .link(a.account, &a.upstream, &a.upstream_sub, a.level, &a.claims)
+            .link(a.account, &a.upstream, &a.upstream_sub, a.level, &claims)
             .await?;
         let current = self.db.accounts().by_id(a.account).await?.proofing;
         let level = current.max(a.level);

@@ -174,6 +174,10 @@ impl AccountService {
             .filter(|s: &RegState| s.account == account)
             .ok_or(AccountError::InvalidToken)?;
         let reg: RegisterPublicKeyCredential = serde_json::from_str(response).map_err(invalid)?;
+        // Parallel ceremonies could otherwise pass the limit checked at the start.
+        if self.db.passkeys().list(account).await?.len() >= MAX_PASSKEYS {
+            return Err(AccountError::TooMany);
+        }
         let passkey = wa
             .finish_passkey_registration(&reg, &state.state)
             .map_err(invalid)?;
@@ -193,6 +197,8 @@ impl AccountService {
                 json!({ "name": name }),
             )
             .await?;
+        self.tell_factor_changed(account, true, &format!("Passkey „{name}“"))
+            .await;
         Ok(())
     }
 
@@ -256,6 +262,7 @@ impl AccountService {
                 json!({ "id": id }),
             )
             .await?;
+        self.tell_factor_changed(account, false, "Passkey").await;
         Ok(())
     }
 

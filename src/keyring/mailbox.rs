@@ -18,6 +18,13 @@ use std::sync::RwLock;
 pub struct MasterKeys {
     dir: PathBuf,
     keys: RwLock<BTreeMap<String, Key>>,
+    /// The folder's modification time when it was last read: a key added by
+    /// `keys rotate-mailbox` (another process) changes it, and the next wrap reads again.
+    seen: std::sync::Mutex<Option<std::time::SystemTime>>,
+}
+
+fn modified(dir: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(dir).and_then(|m| m.modified()).ok()
 }
 
 fn folder(keys_dir: &Path) -> PathBuf {
@@ -82,6 +89,7 @@ impl MasterKeys {
             tracing::info!("generated the mailbox master key");
         }
         Ok(Self {
+            seen: std::sync::Mutex::new(modified(&dir)),
             dir,
             keys: RwLock::new(keys),
         })
@@ -98,6 +106,10 @@ impl MasterKeys {
     }
 
     fn reload(&self) -> anyhow::Result<()> {
+        *self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = modified(&self.dir);
         let keys = read_all(&self.dir)?;
         *self
             .keys
@@ -107,6 +119,14 @@ impl MasterKeys {
     }
 
     fn current(&self) -> (String, Key) {
+        let changed = *self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            != modified(&self.dir);
+        if changed && let Err(e) = self.reload() {
+            tracing::warn!(error = %e, "could not re-read the mailbox master keys");
+        }
         let keys = self
             .keys
             .read()

@@ -153,6 +153,54 @@ pub fn new_mail(lang: Lang, count: usize, link: &str) -> Result<Mail, MailError>
     })
 }
 
+#[derive(Template)]
+#[template(path = "mail/factor.txt")]
+struct FactorTxt<'a> {
+    de: bool,
+    added: bool,
+    what: &'a str,
+    link: &'a str,
+}
+#[derive(Template)]
+#[template(path = "mail/factor.html")]
+struct FactorHtml<'a> {
+    de: bool,
+    added: bool,
+    what: &'a str,
+    link: &'a str,
+}
+
+/// "A sign-in method was added / removed": so a holder learns when someone else did it.
+///
+/// # Errors
+/// When a template fails to render.
+pub fn factor_changed(lang: Lang, added: bool, what: &str, link: &str) -> Result<Mail, MailError> {
+    let de = lang == Lang::De;
+    Ok(Mail {
+        subject: match (de, added) {
+            (true, true) => "Neues Anmeldeverfahren in Ihrem Bürgerkonto",
+            (true, false) => "Anmeldeverfahren aus Ihrem Bürgerkonto entfernt",
+            (false, true) => "New sign-in method in your Bürgerkonto",
+            (false, false) => "Sign-in method removed from your Bürgerkonto",
+        }
+        .into(),
+        text: FactorTxt {
+            de,
+            added,
+            what,
+            link,
+        }
+        .render()?,
+        html: FactorHtml {
+            de,
+            added,
+            what,
+            link,
+        }
+        .render()?,
+    })
+}
+
 /// Sends mail through SMTP or into the outbox folder.
 #[derive(Clone)]
 pub enum Mailer {

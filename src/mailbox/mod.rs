@@ -42,6 +42,8 @@ pub mod limits {
     pub const REQUEST_BYTES: usize = TOTAL_ATTACHMENT_BYTES * 4 / 3 + BODY_BYTES * 2 + 64 * 1024;
     /// Attachments and text in one page of replies, at most (at least one reply is sent).
     pub const REPLIES_PAGE_BYTES: usize = 20 * 1024 * 1024;
+    /// Replies to one message, at most.
+    pub const REPLIES_PER_MESSAGE: usize = 100;
     /// Longest idempotency key.
     pub const IDEMPOTENCY_KEY_CHARS: usize = 200;
 }
@@ -72,6 +74,8 @@ pub enum MailboxError {
     Sign(String),
     #[error("master key: {0}")]
     Keys(String),
+    #[error("mail: {0}")]
+    Mail(String),
 }
 
 /// A file as received or shown.
@@ -232,6 +236,27 @@ impl std::ops::Deref for MailboxService {
     }
 }
 
+/// The additional data of a wrapped data key: besides the message (or reply) id, what must not
+/// change behind our back: the recipient account (or, for a reply, its message), the level
+/// needed to read, and the client that sent or receives it. A row moved to another account or
+/// given a lower level in the database no longer decrypts.
+fn key_aad(id: Uuid, owner: Uuid, level: Option<&str>, client: &str) -> Vec<u8> {
+    format!("{id}|key|{owner}|{}|{client}", level.unwrap_or("-")).into_bytes()
+}
+
+fn message_key_aad(m: &MessageRow) -> Vec<u8> {
+    key_aad(
+        m.id,
+        m.account_id,
+        Some(&m.required_level),
+        &m.sender_client_id,
+    )
+}
+
+fn reply_key_aad(r: &ReplyRow) -> Vec<u8> {
+    key_aad(r.id, r.message_id, None, &r.client_id)
+}
+
 fn aad(id: Uuid, field: &str) -> Vec<u8> {
     format!("{id}|{field}").into_bytes()
 }
@@ -339,14 +364,14 @@ impl MailboxService {
 
     fn data_key(
         &self,
-        owner: Uuid,
+        binding: &[u8],
         key_id: Option<&str>,
         wrapped: Option<&[u8]>,
     ) -> Result<Key, MailboxError> {
         match (key_id, wrapped) {
             (Some(k), Some(w)) => self
                 .keys
-                .unwrap(k, w, &aad(owner, "key"))
+                .unwrap(k, w, binding)
                 .ok_or(MailboxError::Undecryptable),
             _ => Err(MailboxError::NotFound),
         }
@@ -435,9 +460,10 @@ impl MailboxService {
                 None => return Err(invalid("unknown process")),
             }
         }
-        // The recipient as the sender's tenant knows them; another tenant's subject (or a
-        // made-up one) finds nothing and gets the same answer.
-        let sector = crate::oidc::claims::sector(sender);
+        // The recipient as the sender's tenant knows them (its pairwise sector, whatever the
+        // sender's own subject type: a public subject would reach other tenants' citizens);
+        // another tenant's subject, or a made-up one, finds nothing and gets the same answer.
+        let sector = crate::oidc::claims::tenant_sector(sender.tenant_id);
         let Some(account) = self
             .db
             .subjects()
@@ -448,7 +474,10 @@ impl MailboxService {
         };
         let id = Uuid::now_v7();
         let key: Key = random_bytes::<32>();
-        let (key_id, wrapped) = self.keys.wrap(&key, &aad(id, "key"));
+        let (key_id, wrapped) = self.keys.wrap(
+            &key,
+            &key_aad(id, account.0, Some(required.name()), sender.id.as_str()),
+        );
         let subject_ct = aead::seal(&key, &aad(id, "subject"), subject.as_bytes());
         let body_ct = aead::seal(&key, &aad(id, "body"), out.body.as_bytes());
         let attachments = self.seal_files(id, &key, &out.attachments);
@@ -590,7 +619,11 @@ impl MailboxService {
         let subject = (required <= level)
             .then(|| {
                 let key = self
-                    .data_key(r.id, r.key_id.as_deref(), r.wrapped_key.as_deref())
+                    .data_key(
+                        &message_key_aad(r),
+                        r.key_id.as_deref(),
+                        r.wrapped_key.as_deref(),
+                    )
                     .ok()?;
                 Self::open_text(&key, r.id, "subject", r.subject.as_deref()).ok()
             })
@@ -699,7 +732,11 @@ impl MailboxService {
     ) -> Result<Opened, MailboxError> {
         let m = self.recipients(account, tenant, id).await?;
         Self::check_level(&m, level)?;
-        let key = self.data_key(id, m.key_id.as_deref(), m.wrapped_key.as_deref())?;
+        let key = self.data_key(
+            &message_key_aad(&m),
+            m.key_id.as_deref(),
+            m.wrapped_key.as_deref(),
+        )?;
         let body = Self::open_text(&key, id, "body", m.body.as_deref())?;
         let attachments = self
             .db
@@ -711,12 +748,23 @@ impl MailboxService {
             .collect::<Result<Vec<_>, _>>()?;
         let mut replies = Vec::new();
         for r in self.db.mailbox().replies_to(id).await? {
-            let (body, files) = self.open_reply(&r).await?;
+            if r.body.is_none() {
+                continue;
+            }
+            let (key, body) = self.reply_text(&r)?;
+            let attachments = self
+                .db
+                .mailbox()
+                .attachments(id, Some(r.id))
+                .await?
+                .iter()
+                .map(|a| Self::attachment_info(&key, r.id, a))
+                .collect::<Result<Vec<_>, _>>()?;
             replies.push(ReplyView {
                 id: r.id,
                 body,
                 created_at: r.created_at,
-                attachments: files.into_iter().map(|(info, _)| info).collect(),
+                attachments,
             });
         }
         self.db.mailbox().open_once(id, via).await?;
@@ -737,12 +785,36 @@ impl MailboxService {
         })
     }
 
-    async fn open_reply(
-        &self,
-        r: &ReplyRow,
-    ) -> Result<(String, Vec<(AttachmentInfo, Vec<u8>)>), MailboxError> {
-        let key = self.data_key(r.id, r.key_id.as_deref(), r.wrapped_key.as_deref())?;
+    /// A reply's data key and text.
+    fn reply_text(&self, r: &ReplyRow) -> Result<(Key, String), MailboxError> {
+        let key = self.data_key(
+            &reply_key_aad(r),
+            r.key_id.as_deref(),
+            r.wrapped_key.as_deref(),
+        )?;
         let body = Self::open_text(&key, r.id, "body", r.body.as_deref())?;
+        Ok((key, body))
+    }
+
+    /// Decrypts one attachment (name and content) sealed under `key` for `owner`.
+    fn open_file(key: &Key, owner: Uuid, a: &AttachmentRow) -> Result<File, MailboxError> {
+        let info = Self::attachment_info(key, owner, a)?;
+        let content = aead::open(
+            key,
+            &aad(owner, &format!("{}|content", a.id)),
+            a.content.as_deref().ok_or(MailboxError::NotFound)?,
+        )
+        .ok_or(MailboxError::Undecryptable)?;
+        Ok(File {
+            filename: info.filename,
+            content_type: info.content_type,
+            content,
+        })
+    }
+
+    /// A reply's text and its files with content (for the authority system).
+    async fn open_reply(&self, r: &ReplyRow) -> Result<(String, Vec<File>), MailboxError> {
+        let (key, body) = self.reply_text(r)?;
         let mut files = Vec::new();
         for a in self
             .db
@@ -750,14 +822,7 @@ impl MailboxService {
             .attachments(r.message_id, Some(r.id))
             .await?
         {
-            let info = Self::attachment_info(&key, r.id, &a)?;
-            let content = aead::open(
-                &key,
-                &aad(r.id, &format!("{}|content", a.id)),
-                a.content.as_deref().unwrap_or_default(),
-            )
-            .ok_or(MailboxError::Undecryptable)?;
-            files.push((info, content));
+            files.push(Self::open_file(&key, r.id, &a)?);
         }
         Ok((body, files))
     }
@@ -776,39 +841,34 @@ impl MailboxService {
     ) -> Result<File, MailboxError> {
         let m = self.recipients(account, tenant, id).await?;
         Self::check_level(&m, level)?;
-        if let Some(a) = self
+        let a = self
             .db
             .mailbox()
-            .attachments(id, None)
+            .attachment(id, attachment)
             .await?
-            .into_iter()
-            .find(|a| a.id == attachment)
-        {
-            let key = self.data_key(id, m.key_id.as_deref(), m.wrapped_key.as_deref())?;
-            let info = Self::attachment_info(&key, id, &a)?;
-            let content = aead::open(
-                &key,
-                &aad(id, &format!("{}|content", a.id)),
-                a.content.as_deref().unwrap_or_default(),
-            )
-            .ok_or(MailboxError::Undecryptable)?;
-            return Ok(File {
-                filename: info.filename,
-                content_type: info.content_type,
-                content,
-            });
-        }
-        for r in self.db.mailbox().replies_to(id).await? {
-            let (_, files) = self.open_reply(&r).await?;
-            if let Some((info, content)) = files.into_iter().find(|(i, _)| i.id == attachment) {
-                return Ok(File {
-                    filename: info.filename,
-                    content_type: info.content_type,
-                    content,
-                });
+            .ok_or(MailboxError::NotFound)?;
+        match a.reply_id {
+            None => {
+                let key = self.data_key(
+                    &message_key_aad(&m),
+                    m.key_id.as_deref(),
+                    m.wrapped_key.as_deref(),
+                )?;
+                Self::open_file(&key, id, &a)
+            }
+            Some(reply) => {
+                let r = self
+                    .db
+                    .mailbox()
+                    .replies_to(id)
+                    .await?
+                    .into_iter()
+                    .find(|r| r.id == reply)
+                    .ok_or(MailboxError::NotFound)?;
+                let (key, _) = self.reply_text(&r)?;
+                Self::open_file(&key, reply, &a)
             }
         }
-        Err(MailboxError::NotFound)
     }
 
     /// The recipient answers a message that allows replies.
@@ -829,6 +889,12 @@ impl MailboxService {
         if !m.reply_allowed {
             return Err(MailboxError::ReplyNotAllowed);
         }
+        if self.db.mailbox().replies_to(id).await?.len() >= limits::REPLIES_PER_MESSAGE {
+            return Err(MailboxError::TooLarge(format!(
+                "at most {} replies to one message",
+                limits::REPLIES_PER_MESSAGE
+            )));
+        }
         let body = body.trim();
         if body.is_empty() && files.is_empty() {
             return Err(MailboxError::Invalid("the reply is empty".into()));
@@ -842,7 +908,9 @@ impl MailboxService {
         check_files(files)?;
         let reply = Uuid::now_v7();
         let key: Key = random_bytes::<32>();
-        let (key_id, wrapped) = self.keys.wrap(&key, &aad(reply, "key"));
+        let (key_id, wrapped) = self
+            .keys
+            .wrap(&key, &key_aad(reply, id, None, &m.sender_client_id));
         let body_ct = aead::seal(&key, &aad(reply, "body"), body.as_bytes());
         let attachments = self.seal_files(reply, &key, files);
         self.db
@@ -930,7 +998,7 @@ impl MailboxService {
                 (String::new(), Vec::new())
             };
             // A page carries at most about PAGE_BYTES of attachments (always one reply).
-            bytes += files.iter().map(|(_, c)| c.len()).sum::<usize>() + body.len();
+            bytes += files.iter().map(|f| f.content.len()).sum::<usize>() + body.len();
             if !out.is_empty() && bytes > limits::REPLIES_PAGE_BYTES {
                 break;
             }
@@ -944,14 +1012,14 @@ impl MailboxService {
                 created_at: r.created_at,
                 attachments: files
                     .into_iter()
-                    .map(|(info, content)| FileOut {
-                        filename: info.filename,
-                        content_type: info.content_type,
-                        size: info.size,
+                    .map(|f| FileOut {
+                        size: i64::try_from(f.content.len()).unwrap_or(i64::MAX),
                         content_base64: base64::Engine::encode(
                             &base64::engine::general_purpose::STANDARD,
-                            content,
+                            &f.content,
                         ),
+                        filename: f.filename,
+                        content_type: f.content_type,
                     })
                     .collect(),
             });
@@ -987,16 +1055,17 @@ impl MailboxService {
                 if batch.is_empty() {
                     break;
                 }
-                for (id, old, wrapped) in batch {
+                for w in batch {
+                    let binding = key_aad(w.id, w.owner, w.level.as_deref(), &w.client);
                     let key = self
                         .keys
-                        .unwrap(&old, &wrapped, &aad(id, "key"))
+                        .unwrap(&w.key_id, &w.wrapped, &binding)
                         .ok_or(MailboxError::Undecryptable)?;
-                    let (new_id, rewrapped) = self.keys.wrap(&key, &aad(id, "key"));
+                    let (new_id, rewrapped) = self.keys.wrap(&key, &binding);
                     if self
                         .db
                         .mailbox()
-                        .rewrap(which, id, &old, &new_id, &rewrapped)
+                        .rewrap(which, w.id, &w.key_id, &new_id, &rewrapped)
                         .await?
                     {
                         n += 1;

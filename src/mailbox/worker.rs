@@ -25,10 +25,13 @@ impl MailboxService {
         let now = Utc::now();
         let mut round = Round::default();
         let delay = chrono::Duration::from_std(self.settings.notify_delay).unwrap_or_default();
+        // A claim that was not followed by a sent mail (the mail server failed, the instance
+        // stopped) expires after this long; then the next round tries again.
+        let lease_before = now - chrono::Duration::minutes(5);
         let mut due: Vec<_> = self
             .db
             .mailbox()
-            .due_notifications(now - delay)
+            .due_notifications(now - delay, lease_before)
             .await?
             .into_iter()
             .map(|(a, _)| a)
@@ -36,12 +39,11 @@ impl MailboxService {
         due.sort_by_key(|a| a.0);
         due.dedup();
         for account in due {
-            let mut claimed = Vec::new();
-            for id in self.db.mailbox().unnotified(account).await? {
-                if self.db.mailbox().mark_notified(id).await? {
-                    claimed.push(id);
-                }
-            }
+            let claimed = self
+                .db
+                .mailbox()
+                .claim_notifications(account, now, lease_before)
+                .await?;
             if claimed.is_empty() {
                 continue;
             }
@@ -52,21 +54,23 @@ impl MailboxService {
                     claimed.len(),
                     &format!("{}/postfach", self.issuer),
                 )
-                .map_err(|e| e.to_string())
-                .map_err(MailboxError::Sign)?;
+                .map_err(|e| MailboxError::Mail(e.to_string()))?;
                 self.mailer
                     .send(&acc.email, mail)
                     .await
-                    .map_err(|e| MailboxError::Sign(e.to_string()))
+                    .map_err(|e| MailboxError::Mail(e.to_string()))
             }
             .await;
             match sent {
-                Ok(()) => round.mails += 1,
-                Err(e) => {
-                    tracing::warn!(error = %e, "notification mail failed; retrying next round");
+                // The evidence says `notified` only for mail that went out.
+                Ok(()) => {
+                    round.mails += 1;
                     for id in claimed {
-                        self.db.mailbox().unmark_notified(id).await?;
+                        self.db.mailbox().mark_notified(id).await?;
                     }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "notification mail failed; retrying in 5 minutes")
                 }
             }
         }

@@ -12,9 +12,15 @@ use serde::{Deserialize, Serialize};
 #[must_use]
 pub fn sector(client: &Client) -> String {
     match client.subject_type {
-        SubjectType::Pairwise => format!("tenant:{}", client.tenant_id),
+        SubjectType::Pairwise => tenant_sector(client.tenant_id),
         SubjectType::Public => "public".into(),
     }
+}
+
+/// The pairwise sector of a tenant: the subjects all its pairwise portals share.
+#[must_use]
+pub fn tenant_sector(tenant: crate::domain::ids::TenantId) -> String {
+    format!("tenant:{tenant}")
 }
 
 /// The `sub` for an account at a client: HMAC-SHA256(secret, sector | account) for pairwise,

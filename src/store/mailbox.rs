@@ -96,6 +96,20 @@ pub struct ReplyRow {
     pub body: Option<Vec<u8>>,
 }
 
+/// A wrapped data key with what its wrapping is bound to (see the mailbox).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct WrappedKey {
+    pub id: Uuid,
+    pub key_id: String,
+    pub wrapped: Vec<u8>,
+    /// The recipient account (messages) or the message (replies).
+    pub owner: Uuid,
+    /// The level needed to read (messages only).
+    pub level: Option<String>,
+    /// The sending (messages) or receiving (replies) client.
+    pub client: String,
+}
+
 /// Which table a wrapped data key lives in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sealed {
@@ -132,12 +146,12 @@ const REPLIED: &str = "UPDATE mailbox_messages SET state = 'replied' WHERE id = 
 const REPLY_COLUMNS: &str =
     "id, message_id, client_id, cursor_no, created_at, key_id, wrapped_key, body";
 const DUE_NOTIFY: &str = "SELECT account_id, id FROM mailbox_messages WHERE notified_at IS NULL AND deleted_at IS NULL \
-    AND purged_at IS NULL AND created_at <= $1 ORDER BY account_id, created_at LIMIT 1000";
-const UNNOTIFIED: &str = "SELECT id FROM mailbox_messages WHERE account_id = $1 AND notified_at IS NULL \
-    AND deleted_at IS NULL AND purged_at IS NULL ORDER BY created_at LIMIT 1000";
+    AND purged_at IS NULL AND created_at <= $1 AND (notify_claimed_at IS NULL OR notify_claimed_at <= $2) \
+    ORDER BY created_at LIMIT 1000";
+const CLAIM_NOTIFY: &str = "UPDATE mailbox_messages SET notify_claimed_at = $2 WHERE account_id = $1 AND notified_at IS NULL \
+    AND deleted_at IS NULL AND purged_at IS NULL AND (notify_claimed_at IS NULL OR notify_claimed_at <= $3) RETURNING id";
 const NOTIFIED: &str = "UPDATE mailbox_messages SET notified_at = $2, state = CASE WHEN state = 'delivered' THEN 'notified' ELSE state END \
     WHERE id = $1 AND notified_at IS NULL";
-const UNNOTIFY: &str = "UPDATE mailbox_messages SET notified_at = NULL WHERE id = $1";
 const DUE_EXPIRY: &str = "SELECT id FROM mailbox_messages WHERE expires_at <= $1 AND state NOT IN ('expired', 'deleted') \
     AND purged_at IS NULL LIMIT 1000";
 const EXPIRE: &str = "UPDATE mailbox_messages SET state = 'expired' WHERE id = $1 AND state NOT IN ('expired', 'deleted')";
@@ -147,8 +161,12 @@ const PURGE: &str = "UPDATE mailbox_messages SET subject = NULL, body = NULL, wr
 const PURGE_ATTACHMENTS: &str = "DELETE FROM mailbox_attachments WHERE message_id = $1";
 const PURGE_REPLIES: &str =
     "UPDATE mailbox_replies SET body = NULL, wrapped_key = NULL WHERE message_id = $1";
-const WRAPPED_MESSAGES: &str = "SELECT id, key_id, wrapped_key FROM mailbox_messages WHERE wrapped_key IS NOT NULL AND key_id <> $1 LIMIT 500";
-const WRAPPED_REPLIES: &str = "SELECT id, key_id, wrapped_key FROM mailbox_replies WHERE wrapped_key IS NOT NULL AND key_id <> $1 LIMIT 500";
+const WRAPPED_MESSAGES: &str = "SELECT id, key_id, wrapped_key AS wrapped, account_id AS owner, required_level AS level, \
+    sender_client_id AS client FROM mailbox_messages WHERE wrapped_key IS NOT NULL AND key_id <> $1 LIMIT 500";
+const WRAPPED_REPLIES: &str = "SELECT id, key_id, wrapped_key AS wrapped, message_id AS owner, CAST(NULL AS TEXT) AS level, \
+    client_id AS client FROM mailbox_replies WHERE wrapped_key IS NOT NULL AND key_id <> $1 LIMIT 500";
+const ATTACHMENT: &str = "SELECT id, message_id, reply_id, position, content_type, size, filename, content \
+    FROM mailbox_attachments WHERE message_id = $1 AND id = $2";
 const REWRAP_MESSAGE: &str =
     "UPDATE mailbox_messages SET key_id = $3, wrapped_key = $4 WHERE id = $1 AND key_id = $2";
 const REWRAP_REPLY: &str =
@@ -353,6 +371,18 @@ impl Mailbox<'_> {
         .await)?)
     }
 
+    /// One attachment of a message or of one of its replies.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn attachment(&self, message: Uuid, id: Uuid) -> StoreResult<Option<AttachmentRow>> {
+        Ok(on_db!(self.0, |p| sqlx::query_as(ATTACHMENT)
+            .bind(message)
+            .bind(id)
+            .fetch_optional(p)
+            .await)?)
+    }
+
     /// # Errors
     /// A backend error.
     pub async fn events(&self, message: Uuid) -> StoreResult<Vec<Event>> {
@@ -545,27 +575,38 @@ impl Mailbox<'_> {
     pub async fn due_notifications(
         &self,
         before: DateTime<Utc>,
+        lease_before: DateTime<Utc>,
     ) -> StoreResult<Vec<(AccountId, Uuid)>> {
         let rows: Vec<(Uuid, Uuid)> = on_db!(self.0, |p| sqlx::query_as(DUE_NOTIFY)
             .bind(before)
+            .bind(lease_before)
             .fetch_all(p)
             .await)?;
         Ok(rows.into_iter().map(|(a, m)| (AccountId(a), m)).collect())
     }
 
-    /// All of an account's messages whose recipient was not told yet.
+    /// Claims all of an account's messages whose recipient was not told yet (and that no other
+    /// instance claimed since `lease_before`) for one notification mail; returns them.
     ///
     /// # Errors
     /// A backend error.
-    pub async fn unnotified(&self, account: AccountId) -> StoreResult<Vec<Uuid>> {
-        let rows: Vec<(Uuid,)> = on_db!(self.0, |p| sqlx::query_as(UNNOTIFIED)
+    pub async fn claim_notifications(
+        &self,
+        account: AccountId,
+        now: DateTime<Utc>,
+        lease_before: DateTime<Utc>,
+    ) -> StoreResult<Vec<Uuid>> {
+        let _w = self.0.writer().await;
+        let rows: Vec<(Uuid,)> = on_db!(self.0, |p| sqlx::query_as(CLAIM_NOTIFY)
             .bind(account.0)
+            .bind(now)
+            .bind(lease_before)
             .fetch_all(p)
             .await)?;
         Ok(rows.into_iter().map(|(m,)| m).collect())
     }
 
-    /// Claims a message for notification (true once) and records `notified`.
+    /// Records that the recipient was told (true once): `notified_at` and the event.
     ///
     /// # Errors
     /// A backend error.
@@ -588,19 +629,6 @@ impl Mailbox<'_> {
             })?)
         })
         .await
-    }
-
-    /// Releases a claim when the mail could not be sent (the next round tries again).
-    ///
-    /// # Errors
-    /// A backend error.
-    pub async fn unmark_notified(&self, id: Uuid) -> StoreResult<()> {
-        on_db!(self.0, |p| sqlx::query(UNNOTIFY)
-            .bind(id)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
-        Ok(())
     }
 
     /// Marks messages whose expiry passed as expired (with an event); returns how many.
@@ -679,15 +707,11 @@ impl Mailbox<'_> {
         Ok(n)
     }
 
-    /// Up to 500 wrapped data keys not under `current` master key: (id, key id, wrapped).
+    /// Up to 500 wrapped data keys not under the `current` master key.
     ///
     /// # Errors
     /// A backend error.
-    pub async fn wrapped_keys(
-        &self,
-        which: Sealed,
-        current: &str,
-    ) -> StoreResult<Vec<(Uuid, String, Vec<u8>)>> {
+    pub async fn wrapped_keys(&self, which: Sealed, current: &str) -> StoreResult<Vec<WrappedKey>> {
         let sql = match which {
             Sealed::Message => WRAPPED_MESSAGES,
             Sealed::Reply => WRAPPED_REPLIES,

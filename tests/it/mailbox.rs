@@ -15,6 +15,8 @@ const PDF: &[u8] = b"%PDF-1.4\n% Bescheid\n%%EOF\n";
 
 struct Fixture {
     app: TestApp,
+    /// The citizen's account id (their subject at portals with public subjects).
+    account_id: String,
     /// An authority system's token (client_credentials, mailbox.send).
     authority: String,
     authority_id: String,
@@ -31,7 +33,7 @@ fn tweak(raw: &mut buergerkonto::config::RawConfig) {
 
 async fn fixture(backend: Backend) -> Fixture {
     let app = spawn_app_with(AppOptions { backend, tweak }).await;
-    app.add_user(EMAIL, PW).await;
+    let account_id = app.add_user(EMAIL, PW).await;
     let portal = app
         .add_client(
             &app.tenant,
@@ -42,6 +44,7 @@ async fn fixture(backend: Backend) -> Fixture {
     let (authority, authority_id) = authority(&app, &app.tenant).await;
     Fixture {
         app,
+        account_id,
         authority,
         authority_id,
         sub,
@@ -360,6 +363,41 @@ async fn a_foreign_tenants_sender_gets_the_same_answer_as_for_an_unknown_subject
     let app = &f.app;
     let other = app.add_tenant("gemeinde-b", "Gemeinde B").await;
     let (foreign, _) = authority(app, &other).await;
+    // An authority system registered with public subjects cannot use the account id (the
+    // public subject) to reach another tenant's citizens.
+    let (ok, out, err) = app.cli(
+        &[
+            "client",
+            "add",
+            "--tenant",
+            &other,
+            "--name",
+            "Öffentlich",
+            "--scope",
+            "mailbox.send",
+            "--subject-type",
+            "public",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let public = TestClient {
+        id: out["client_id"].as_str().expect("id").into(),
+        secret: out["client_secret"].as_str().map(Into::into),
+        redirect_uri: String::new(),
+    };
+    let (_, tok, _) = crate::helpers::token(
+        app,
+        Some(crate::helpers::basic(&public)),
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "mailbox.send"),
+        ],
+    )
+    .await;
+    let public_token = tok["access_token"].as_str().expect("token").to_owned();
+    let (s, _, b) = send(app, &public_token, &letter(&f.account_id), None).await;
+    assert_eq!(s, 422, "{b}");
     let (s1, _, b1) = send(app, &foreign, &letter(&f.sub), None).await;
     let (s2, _, b2) = send(app, &foreign, &letter("niemand-bekannt"), None).await;
     let (s3, _, b3) = send(app, &f.authority, &letter("niemand-bekannt"), None).await;
@@ -892,6 +930,29 @@ async fn rotating_the_master_key_rewraps_data_keys_and_messages_stay_readable() 
 async fn another_account_cannot_see_or_touch_a_message_and_bad_input_is_a_clear_error() {
     let f = fixture(Backend::Default).await;
     let mut app = f.app;
+    // A forged (CSRF-less) post about a message does not open it: opening is evidence.
+    let (_, _, unread) = send(&app, &f.authority, &letter(&f.sub), None).await;
+    let unread = unread["id"].as_str().expect("id").to_owned();
+    for action in ["archivieren", "loeschen"] {
+        let r = app
+            .post_form(
+                &format!("/postfach/{unread}/{action}"),
+                &[("csrf", "gefälscht")],
+            )
+            .await;
+        assert_eq!(r.status(), 403);
+    }
+    let (_, _, body) = api_get(
+        &app,
+        &f.authority,
+        &format!("/api/v1/mailbox/messages/{unread}"),
+    )
+    .await;
+    assert_eq!(
+        kinds(&json_of(&body)),
+        ["sent", "delivered"],
+        "not opened by a forged post"
+    );
     let (_, _, sent) = send(&app, &f.authority, &letter(&f.sub), None).await;
     let id = sent["id"].as_str().expect("id").to_owned();
     let page = app

@@ -257,6 +257,13 @@ async fn passkeys_are_renamed_and_the_last_factor_is_removed_only_with_the_passw
     app.add_user("weg@example.org", PW).await;
     assert_eq!(app.login("", "weg@example.org", PW).await.status(), 303);
     let mut key = add_passkey(&app, "Telefon").await;
+    let mail = app.mails().pop().expect("a mail");
+    assert!(
+        mail.contains("weg@example.org")
+            && mail.contains("Neues Anmeldeverfahren")
+            && mail.contains("Telefon"),
+        "the holder is told about the new passkey: {mail}"
+    );
     // Confirming with the passkey without a pending request leads to the account page.
     let page = app.get("/login/otp").await.text().await.expect("page");
     let (ceremony, options) = options_of(&page, "/login/otp/passkey");

@@ -12,7 +12,7 @@ use crate::web::extract::Query;
 use crate::web::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -107,7 +107,8 @@ fn problem(e: MailboxError) -> ApiError {
         MailboxError::Undecryptable
         | MailboxError::Store(_)
         | MailboxError::Sign(_)
-        | MailboxError::Keys(_) => ApiError::internal(e),
+        | MailboxError::Keys(_)
+        | MailboxError::Mail(_) => ApiError::internal(e),
     }
 }
 
@@ -134,6 +135,36 @@ fn message_id(id: Result<Path<String>, PathRejection>) -> Result<Uuid, ApiError>
     id.ok()
         .and_then(|Path(s)| Uuid::parse_str(&s).ok())
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such message"))
+}
+
+/// The request body, at most [`limits::REQUEST_BYTES`].
+async fn read_body(request: axum::extract::Request) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request may have at most {} bytes",
+                limits::REQUEST_BYTES
+            ),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits::REQUEST_BYTES as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(request.into_body(), limits::REQUEST_BYTES)
+        .await
+        .map_err(|e| {
+            if e.to_string().contains("length limit") {
+                too_large()
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "the body could not be read")
+            }
+        })
 }
 
 fn parse_send(body: &[u8]) -> Result<Outgoing, ApiError> {
@@ -219,26 +250,12 @@ fn parse_send(body: &[u8]) -> Result<Outgoing, ApiError> {
     ),
     security(("bearer" = ["mailbox.send"]))
 )]
-pub async fn send(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+pub async fn send(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let headers = request.headers().clone();
     let result: Result<(Uuid, bool), ApiError> = async {
+        // Who sends is checked before the (up to 14 MB) body is read.
         let at = sender(&state, &headers).await?;
-        let body = body.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "the request may have at most {} bytes",
-                        limits::REQUEST_BYTES
-                    ),
-                )
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "the body could not be read")
-            }
-        })?;
+        let body = read_body(request).await?;
         let key = match headers.get("idempotency-key") {
             None => None,
             Some(v) => Some(

@@ -2,6 +2,7 @@
 //! /konto/verknuepfen/{upstream}` sends the browser there, `GET /konto/verknuepfen/callback`
 //! takes the answer, records what was confirmed and shows the resulting level.
 
+use super::factors::needs_current_factor;
 use super::login::current_session;
 use super::passkeys::security_page;
 use super::{PageError, see_other};
@@ -39,6 +40,10 @@ pub async fn begin(
     let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
         return Ok(see_other("/login", &[]));
     };
+    // Like changing factors: a password alone must not attach someone's identity.
+    if let Some(r) = needs_current_factor(&state, &session, lang).await? {
+        return Ok(r);
+    }
     let Ok(Path(upstream)) = upstream else {
         return Err(PageError::new(StatusCode::NOT_FOUND, lang, |t| {
             t.error_not_found

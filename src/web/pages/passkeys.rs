@@ -412,6 +412,17 @@ pub async fn add_post(
             )
             .await
         }
+        Err(AccountError::TooMany) => {
+            security_page(
+                &state,
+                &headers,
+                lang,
+                StatusCode::BAD_REQUEST,
+                None,
+                Some(t.pk_too_many),
+            )
+            .await
+        }
         Err(
             AccountError::InvalidCredentials
             | AccountError::InvalidToken

@@ -170,6 +170,12 @@ struct MessagePage<'a> {
     error: Option<&'a str>,
 }
 
+/// A form without a valid CSRF token: an error page that does not open the message (opening
+/// is evidence, and must not happen on a forged request).
+fn csrf_error(lang: Lang) -> PageError {
+    PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf)
+}
+
 fn parse_id(id: Result<Path<String>, PathRejection>, lang: Lang) -> Result<Uuid, PageError> {
     id.ok()
         .and_then(|Path(s)| Uuid::parse_str(&s).ok())
@@ -302,6 +308,10 @@ pub async fn reply(
 ) -> Result<Response, PageError> {
     let id = parse_id(id, lang)?;
     let t = texts(lang);
+    // Who asks is known from the cookie before the upload is read.
+    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
+        return Ok(see_other("/login", &[]));
+    };
     let mut multipart = multipart.map_err(|_| PageError::bad_request(lang))?;
     let (mut token, mut body, mut files) = (None, String::new(), Vec::new());
     let mut too_large = false;
@@ -364,20 +374,8 @@ pub async fn reply(
         .await;
     }
     if !csrf::verify_token(&headers, token.as_deref(), state.web.secure_cookies) {
-        return show(
-            &state,
-            &headers,
-            lang,
-            id,
-            StatusCode::FORBIDDEN,
-            None,
-            Some(t.err_csrf),
-        )
-        .await;
+        return Err(csrf_error(lang));
     }
-    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
     match state
         .mailbox
         .reply(session.account_id, session.acr, None, id, &body, &files)
@@ -424,16 +422,7 @@ pub async fn archive(
 ) -> Result<Response, PageError> {
     let id = parse_id(id, lang)?;
     if !csrf::verify(&headers, &form, state.web.secure_cookies) {
-        return show(
-            &state,
-            &headers,
-            lang,
-            id,
-            StatusCode::FORBIDDEN,
-            None,
-            Some(texts(lang).err_csrf),
-        )
-        .await;
+        return Err(csrf_error(lang));
     }
     let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
         return Ok(see_other("/login", &[]));
@@ -464,16 +453,7 @@ pub async fn delete(
 ) -> Result<Response, PageError> {
     let id = parse_id(id, lang)?;
     if !csrf::verify(&headers, &form, state.web.secure_cookies) {
-        return show(
-            &state,
-            &headers,
-            lang,
-            id,
-            StatusCode::FORBIDDEN,
-            None,
-            Some(texts(lang).err_csrf),
-        )
-        .await;
+        return Err(csrf_error(lang));
     }
     let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
         return Ok(see_other("/login", &[]));
