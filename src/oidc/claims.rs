@@ -60,6 +60,9 @@ pub struct IdTokenClaims {
     pub azp: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at_hash: Option<String>,
+    /// Verified personal data released with the `profile` / `address` scopes.
+    #[serde(flatten)]
+    pub verified: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Access token claims (RFC 9068 §2.2), signed ES256 with `typ: at+jwt`.

@@ -220,7 +220,8 @@ impl Provider {
             } else {
                 None
             };
-        self.issue(client, &g, refresh)
+        let extra = self.verified_claims(g.account_id, &scopes).await?;
+        self.issue(client, &g, refresh, extra)
     }
 
     async fn new_refresh_token(
@@ -258,6 +259,7 @@ impl Provider {
         client: &Client,
         g: &Grant,
         refresh_token: Option<String>,
+        verified: serde_json::Map<String, serde_json::Value>,
     ) -> Result<TokenResponse, OAuthError> {
         let now = Utc::now().timestamp();
         let exp = now + i64::try_from(self.token_ttl).unwrap_or(300);
@@ -289,6 +291,7 @@ impl Provider {
             sid: g.sid.clone(),
             azp: client.id.0.clone(),
             at_hash: Some(at_hash(client.id_token_alg, &access_token)),
+            verified,
         };
         let id_token = self.keys.sign(client.id_token_alg, "JWT", &id)?;
         Ok(TokenResponse {
@@ -380,7 +383,9 @@ impl Provider {
             .new_refresh_token(client, &g, rec.family_expires_at)
             .await?;
         let g = Grant { scope, ..g };
-        self.issue(client, &g, Some(next))
+        let scopes = crate::domain::scope::Scopes::parse(&g.scope).unwrap_or_default();
+        let extra = self.verified_claims(g.account_id, &scopes).await?;
+        self.issue(client, &g, Some(next), extra)
     }
 
     /// client_credentials (RFC 6749 §4.4): a token about the client itself, limited to the

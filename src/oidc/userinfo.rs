@@ -8,6 +8,33 @@ use crate::store::StoreError;
 use serde_json::{Value, json};
 
 impl Provider {
+    /// Verified personal data with the standard claim names, only for the scopes granted:
+    /// `profile` (names, birth date) and `address`. Nothing is looked up without them.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn verified_claims(
+        &self,
+        account: crate::domain::ids::AccountId,
+        scopes: &Scopes,
+    ) -> Result<serde_json::Map<String, Value>, OAuthError> {
+        let (profile, address) = (scopes.contains("profile"), scopes.contains("address"));
+        let mut out = serde_json::Map::new();
+        if profile || address {
+            for c in self.db.identities().claims(account).await? {
+                let wanted = if c.claim == "address" {
+                    address
+                } else {
+                    profile
+                };
+                if wanted && let Ok(v) = serde_json::from_str::<Value>(&c.value) {
+                    out.insert(c.claim, v);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The client and the citizen an access token was issued for (`invalid_token` when
     /// either is gone, or for a token without a citizen).
     ///
@@ -73,19 +100,8 @@ impl Provider {
             claims["email"] = json!(account.email.as_str());
             claims["email_verified"] = json!(account.email_verified);
         }
-        // Verified personal data, only for the scopes the citizen consented to for this portal.
-        let (profile, address) = (scopes.contains("profile"), scopes.contains("address"));
-        if profile || address {
-            for c in self.db.identities().claims(account_id).await? {
-                let wanted = if c.claim == "address" {
-                    address
-                } else {
-                    profile
-                };
-                if wanted && let Ok(v) = serde_json::from_str::<Value>(&c.value) {
-                    claims[c.claim.as_str()] = v;
-                }
-            }
+        for (name, value) in self.verified_claims(account_id, &scopes).await? {
+            claims[name.as_str()] = value;
         }
         Ok(claims)
     }

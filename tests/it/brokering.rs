@@ -8,7 +8,7 @@ use crate::helpers::{
 };
 use crate::levels::enrol_totp;
 use buergerkonto::config::UpstreamConfig;
-use openidconnect::OAuth2TokenResponse;
+use openidconnect::{OAuth2TokenResponse, TokenResponse};
 
 const PW: &str = "ein langes Passwort";
 const SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
@@ -239,6 +239,12 @@ async fn linking_an_upstream_maps_its_acr_and_stores_verified_data_with_provenan
         .await
         .expect("json");
     assert_eq!(info["given_name"], "Erika");
+    // The ID token carries them too, with the standard names.
+    let id = crate::helpers::rp::jwt_payload(&tokens.id_token().expect("id token").to_string());
+    assert_eq!(
+        (id["given_name"].as_str(), id["birthdate"].as_str()),
+        (Some("Erika"), Some("1964-08-12"))
+    );
     assert_eq!(info["family_name"], "Mustermann");
     assert_eq!(info["birthdate"], "1964-08-12");
     let flow = start(&rp, &["email"], &[]);
