@@ -24,6 +24,8 @@ pub const CEREMONY_TTL: Duration = Duration::from_secs(300);
 pub const MAX_PASSKEYS: usize = 20;
 /// Longest passkey name.
 pub const MAX_NAME: usize = 64;
+/// Anonymous passkey-login ceremonies per client address and minute.
+pub const ANONYMOUS_CEREMONIES_PER_MINUTE: u64 = 30;
 
 /// The relying party for WebAuthn: the issuer's host name. `None` when the issuer is an IP
 /// address, where browsers offer no passkeys.
@@ -86,6 +88,46 @@ fn invalid<E: std::fmt::Display>(e: E) -> AccountError {
 impl AccountService {
     fn webauthn(&self) -> Result<&Webauthn, AccountError> {
         self.webauthn.as_ref().ok_or(AccountError::Unavailable)
+    }
+
+    /// Anonymous passkey ceremonies (login without a session) per client address and minute,
+    /// so that nobody fills the short-lived store with challenges: true while under the limit.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn may_start_anonymous_ceremony(
+        &self,
+        ip: std::net::IpAddr,
+    ) -> Result<bool, AccountError> {
+        let n = self
+            .eph
+            .incr_window(&format!("pk-anon:{ip}"), Duration::from_secs(60))
+            .await?;
+        Ok(n <= ANONYMOUS_CEREMONIES_PER_MINUTE)
+    }
+
+    /// Takes the account's factor-change lock for a few seconds (false if someone holds it),
+    /// so that two removals cannot both pass the "last factor" check.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn lock_factors(&self, account: AccountId) -> Result<bool, AccountError> {
+        Ok(self
+            .eph
+            .put_if_absent(
+                &format!("factor-lock:{account}"),
+                "1",
+                Duration::from_secs(10),
+            )
+            .await?)
+    }
+
+    /// Releases [`AccountService::lock_factors`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn unlock_factors(&self, account: AccountId) -> Result<(), AccountError> {
+        Ok(self.eph.delete(&format!("factor-lock:{account}")).await?)
     }
 
     /// Whether passkeys can be used with this issuer.

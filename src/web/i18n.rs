@@ -172,6 +172,7 @@ pub struct Texts {
     pub pf_expires: &'static str,
     pub pf_back: &'static str,
     pub scope_mailbox: &'static str,
+    pub factor_busy: &'static str,
 }
 
 pub static DE: Texts = Texts {
@@ -342,6 +343,7 @@ pub static DE: Texts = Texts {
     pf_expires: "Verfügbar bis",
     pf_back: "Zum Postfach",
     scope_mailbox: "Ihr Postfach: Nachrichten dieser Kommune lesen",
+    factor_busy: "Eine andere Änderung Ihrer Anmeldeverfahren läuft gerade. Bitte versuchen Sie es gleich noch einmal.",
 };
 
 pub static EN: Texts = Texts {
@@ -512,6 +514,7 @@ pub static EN: Texts = Texts {
     pf_expires: "Available until",
     pf_back: "Back to the mailbox",
     scope_mailbox: "Your mailbox: read messages from this municipality",
+    factor_busy: "Another change to your sign-in methods is in progress. Please try again in a moment.",
 };
 
 impl Texts {

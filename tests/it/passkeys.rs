@@ -402,3 +402,14 @@ async fn removing_the_last_factor_asks_for_the_password_again() {
         .expect("page");
     assert!(!page.contains("Schlüssel"));
 }
+
+#[tokio::test]
+async fn anonymous_passkey_ceremonies_are_limited_per_address() {
+    let app = spawn_named().await;
+    for _ in 0..buergerkonto::account::passkeys::ANONYMOUS_CEREMONIES_PER_MINUTE {
+        assert_eq!(app.get("/login/passkey").await.status(), 200);
+    }
+    let r = app.get("/login/passkey").await;
+    assert_eq!(r.status(), 429);
+    assert!(r.text().await.expect("page").contains("lang=\"de\""));
+}

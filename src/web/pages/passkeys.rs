@@ -43,20 +43,32 @@ struct LoginPage<'a> {
     passkey: Option<Ceremony>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn login_page(
     state: &AppState,
     headers: &HeaderMap,
     lang: Lang,
+    ip: std::net::IpAddr,
     status: StatusCode,
     req: &str,
     error: Option<&str>,
 ) -> Result<Response, PageError> {
+    let t = texts(lang);
+    if !state
+        .accounts
+        .may_start_anonymous_ceremony(ip)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?
+    {
+        return Err(PageError::new(StatusCode::TOO_MANY_REQUESTS, lang, |t| {
+            t.err_throttled
+        }));
+    }
     let passkey = match state.accounts.passkey_auth_start(None).await {
         Ok(c) => Some(c),
         Err(AccountError::Unavailable) => None,
         Err(e) => return Err(PageError::internal(lang, e)),
     };
-    let t = texts(lang);
     let (token, set) = csrf::token(headers, state.web.secure_cookies);
     let page = LoginPage {
         t,
@@ -73,11 +85,12 @@ async fn login_page(
 pub async fn login_get(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Query(q): Query,
 ) -> Result<Response, PageError> {
     let req = req_id(q.get("req"));
-    login_page(&state, &headers, lang, StatusCode::OK, &req, None).await
+    login_page(&state, &headers, lang, ip, StatusCode::OK, &req, None).await
 }
 
 /// `POST /login/passkey`: a verified passkey starts a session with `hwk` (and `user` when
@@ -85,6 +98,7 @@ pub async fn login_get(
 pub async fn login_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     PageForm(form): PageForm,
 ) -> Result<Response, PageError> {
@@ -95,6 +109,7 @@ pub async fn login_post(
             &state,
             &headers,
             lang,
+            ip,
             StatusCode::FORBIDDEN,
             &req,
             Some(t.err_csrf),
@@ -116,6 +131,7 @@ pub async fn login_post(
                 &state,
                 &headers,
                 lang,
+                ip,
                 StatusCode::UNAUTHORIZED,
                 &req,
                 Some(t.pk_failed),
@@ -481,6 +497,37 @@ pub async fn remove_post(
         Ok(s) => s,
         Err(r) => return Ok(r),
     };
+    if !state
+        .accounts
+        .lock_factors(session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?
+    {
+        return security_page(
+            &state,
+            &headers,
+            lang,
+            StatusCode::CONFLICT,
+            None,
+            Some(t.factor_busy),
+        )
+        .await;
+    }
+    let result = remove_factor(&state, &headers, &form, lang, ip, &session).await;
+    let _ = state.accounts.unlock_factors(session.account_id).await;
+    result
+}
+
+/// The removal itself, under the account's factor lock.
+async fn remove_factor(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &crate::domain::params::Params,
+    lang: Lang,
+    ip: std::net::IpAddr,
+    session: &crate::authn::Session,
+) -> Result<Response, PageError> {
+    let t = texts(lang);
     let internal = |e: AccountError| PageError::internal(lang, e);
     let factors = state
         .accounts
@@ -507,8 +554,8 @@ pub async fn remove_post(
             Ok(a) if a.id == account.id => {}
             Ok(_) | Err(AccountError::InvalidCredentials) => {
                 return security_page(
-                    &state,
-                    &headers,
+                    state,
+                    headers,
                     lang,
                     StatusCode::UNAUTHORIZED,
                     None,
@@ -518,8 +565,8 @@ pub async fn remove_post(
             }
             Err(AccountError::Throttled) => {
                 return security_page(
-                    &state,
-                    &headers,
+                    state,
+                    headers,
                     lang,
                     StatusCode::TOO_MANY_REQUESTS,
                     None,
