@@ -77,3 +77,6 @@ CREATE TABLE mailbox_events (
     hash        TEXT NOT NULL,
     PRIMARY KEY (message_id, seq)
 );
+
+-- The language for mails sent without a request (mailbox notifications, factor changes).
+ALTER TABLE accounts ADD COLUMN lang TEXT NOT NULL DEFAULT 'de';

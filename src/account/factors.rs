@@ -150,8 +150,12 @@ impl AccountService {
         let sent = async {
             let acc = self.db.accounts().by_id(account).await?;
             let link = format!("{}/konto/sicherheit", self.issuer);
-            let mail =
-                crate::mail::factor_changed(crate::domain::lang::Lang::De, added, what, &link)?;
+            let mail = crate::mail::factor_changed(
+                self.db.accounts().lang(account).await?,
+                added,
+                what,
+                &link,
+            )?;
             self.mailer.send(&acc.email, mail).await?;
             Ok::<(), AccountError>(())
         }

@@ -148,6 +148,7 @@ impl AccountService {
             .await
         {
             Ok(id) => {
+                self.db.accounts().set_lang(id, lang).await?;
                 self.db
                     .audit()
                     .record("account.registered", Some(id), None, json!({}))
@@ -483,6 +484,14 @@ impl AccountService {
             .record("account.created_by_operator", Some(id), None, json!({}))
             .await?;
         Ok(id)
+    }
+
+    /// Remembers the holder's language for mails sent without a request.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn set_lang(&self, id: AccountId, lang: Lang) -> Result<(), AccountError> {
+        Ok(self.db.accounts().set_lang(id, lang).await?)
     }
 
     /// # Errors

@@ -4,7 +4,6 @@
 //! database make sure a message is notified once.
 
 use super::{MailboxError, MailboxService};
-use crate::domain::lang::Lang;
 use chrono::Utc;
 use std::time::Duration;
 
@@ -49,8 +48,9 @@ impl MailboxService {
             }
             let sent = async {
                 let acc = self.db.accounts().by_id(account).await?;
+                let lang = self.db.accounts().lang(account).await?;
                 let mail = crate::mail::new_mail(
-                    Lang::De,
+                    lang,
                     claimed.len(),
                     &format!("{}/postfach", self.issuer),
                 )

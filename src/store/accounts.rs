@@ -53,6 +53,8 @@ impl Db {
 
 const INSERT: &str = "INSERT INTO accounts (id, email, password_hash, email_verified, proofing_level, created_at, updated_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (email) DO NOTHING RETURNING id";
+const LANG: &str = "SELECT lang FROM accounts WHERE id = $1";
+const SET_LANG: &str = "UPDATE accounts SET lang = $2 WHERE id = $1";
 const BY_EMAIL: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts WHERE email = $1";
 const BY_ID: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts WHERE id = $1";
 const SET_VERIFIED: &str = "UPDATE accounts SET email_verified = $2, updated_at = $3 WHERE id = $1";
@@ -124,6 +126,38 @@ impl Accounts<'_> {
         } else {
             Ok(())
         }
+    }
+
+    /// The language for mails sent without a request.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn lang(&self, id: AccountId) -> StoreResult<crate::domain::lang::Lang> {
+        let row: Option<(String,)> = on_db!(self.0, |p| sqlx::query_as(LANG)
+            .bind(id.0)
+            .fetch_optional(p)
+            .await)?;
+        Ok(row
+            .and_then(|(l,)| crate::domain::lang::Lang::pick(&l))
+            .unwrap_or_default())
+    }
+
+    /// Remembers the language the holder uses.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn set_lang(
+        &self,
+        id: AccountId,
+        lang: crate::domain::lang::Lang,
+    ) -> StoreResult<()> {
+        on_db!(self.0, |p| sqlx::query(SET_LANG)
+            .bind(id.0)
+            .bind(lang.code())
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
     }
 
     /// # Errors

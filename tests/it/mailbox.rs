@@ -786,6 +786,11 @@ async fn replies_are_fetched_by_cursor_without_loss_or_repeat() {
 async fn ten_messages_in_a_minute_are_one_mail_without_content() {
     let f = fixture(Backend::Default).await;
     let app = &f.app;
+    // The citizen switched the pages to English: mails without a request follow.
+    assert_eq!(
+        location(&app.get("/lang?to=en&back=/postfach").await),
+        "/postfach"
+    );
     let before = app.mails().len();
     for i in 0..10 {
         let mut m = letter(&f.sub);
@@ -804,7 +809,9 @@ async fn ten_messages_in_a_minute_are_one_mail_without_content() {
     assert_eq!(mails.len(), 1, "one mail for the burst");
     let mail = &mails[0];
     assert!(
-        mail.contains(EMAIL) && mail.contains("/postfach") && mail.contains("10 neue Nachrichten"),
+        mail.contains(EMAIL)
+            && mail.contains("/postfach")
+            && mail.contains("10 new messages have arrived"),
         "{mail}"
     );
     assert!(!mail.contains("Vertrauliche"), "no content in the mail");

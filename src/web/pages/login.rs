@@ -181,8 +181,19 @@ pub(crate) async fn start_session(
 }
 
 /// `GET /lang?to=en&back=/login?...`: remembers the language and goes back (local paths only).
-pub async fn switch(State(web): State<WebConfig>, Query(q): Query) -> Response {
+pub async fn switch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query,
+) -> Response {
+    let web = &state.web;
     let lang = q.get("to").and_then(Lang::pick).unwrap_or_default();
+    // A logged-in holder's choice also sets the language of mails sent without a request.
+    if let Ok(Some((_, session))) = current_session(&state.sessions, &headers, lang).await
+        && let Err(e) = state.accounts.set_lang(session.account_id, lang).await
+    {
+        tracing::warn!(error = %e, "could not store the language");
+    }
     // Only plain local paths: no scheme, no host, no control characters (browsers drop tabs
     // and newlines, which would turn "/\t/evil" into "//evil").
     let back = q
