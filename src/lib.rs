@@ -32,7 +32,7 @@
 //! ```
 //!
 //! Dependency rule (`A <- B`: B may use A): domain <- crypto, keyring <- store, ephemeral,
-//! mail <- account, authn, oidc, broker, mailbox <- web <- app <- cli <- main.
+//! mail <- account, authn, oidc, broker <- mailbox <- web <- app <- cli <- main.
 
 pub mod account;
 pub mod app;
