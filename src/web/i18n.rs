@@ -173,6 +173,10 @@ pub struct Texts {
     pub pf_back: &'static str,
     pub scope_mailbox: &'static str,
     pub factor_busy: &'static str,
+    pub claim_given_name: &'static str,
+    pub claim_family_name: &'static str,
+    pub claim_birthdate: &'static str,
+    pub claim_address: &'static str,
 }
 
 pub static DE: Texts = Texts {
@@ -344,6 +348,10 @@ pub static DE: Texts = Texts {
     pf_back: "Zum Postfach",
     scope_mailbox: "Ihr Postfach: Nachrichten dieser Kommune lesen",
     factor_busy: "Eine andere Änderung Ihrer Anmeldeverfahren läuft gerade. Bitte versuchen Sie es gleich noch einmal.",
+    claim_given_name: "Vorname",
+    claim_family_name: "Familienname",
+    claim_birthdate: "Geburtsdatum",
+    claim_address: "Anschrift",
 };
 
 pub static EN: Texts = Texts {
@@ -515,6 +523,10 @@ pub static EN: Texts = Texts {
     pf_back: "Back to the mailbox",
     scope_mailbox: "Your mailbox: read messages from this municipality",
     factor_busy: "Another change to your sign-in methods is in progress. Please try again in a moment.",
+    claim_given_name: "Given name",
+    claim_family_name: "Family name",
+    claim_birthdate: "Date of birth",
+    claim_address: "Address",
 };
 
 impl Texts {

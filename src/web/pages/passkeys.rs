@@ -221,6 +221,35 @@ pub async fn stepup_post(
     }
 }
 
+/// A claim's name for people.
+fn claim_label<'a>(t: &'static Texts, claim: &'a str) -> &'a str {
+    match claim {
+        "given_name" => t.claim_given_name,
+        "family_name" => t.claim_family_name,
+        "birthdate" => t.claim_birthdate,
+        "address" => t.claim_address,
+        other => other,
+    }
+}
+
+/// A claim's stored JSON value as text: a string as it is, an address by its lines.
+fn claim_text(json: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(serde_json::Value::Object(o)) => {
+            if let Some(f) = o.get("formatted").and_then(|v| v.as_str()) {
+                return f.to_owned();
+            }
+            ["street_address", "postal_code", "locality", "country"]
+                .iter()
+                .filter_map(|k| o.get(*k).and_then(|v| v.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        _ => json.to_owned(),
+    }
+}
+
 struct PasskeyRow {
     id: String,
     name: String,
@@ -313,8 +342,8 @@ pub(crate) async fn security_page(
         .map(|c| ClaimRow {
             level: level_text(t, Loa::from_name(&c.level).unwrap_or(Loa::Low)),
             date: date(c.verified_at),
-            claim: c.claim,
-            value: c.value,
+            claim: claim_label(t, &c.claim).to_owned(),
+            value: claim_text(&c.value),
             source: c.source,
         })
         .collect();
