@@ -3,10 +3,10 @@
 // client), logs out, logs in with the passkey alone, and checks every page it sees for
 // script errors (CSP violations included), a language, and labels on every visible field.
 //
-//   node check.mjs BASE EMAIL PASSWORD
+//   node check.mjs BASE EMAIL PASSWORD MESSAGE_ID
 import { chromium } from "playwright-core";
 
-const [base, email, password] = process.argv.slice(2);
+const [base, email, password, message] = process.argv.slice(2);
 const problems = [];
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -78,6 +78,16 @@ try {
   ]);
   await page.goto(`${base}/postfach`);
   await audit("mailbox");
+  // Read the message and answer it with a file, as a citizen would (no script involved).
+  await Promise.all([page.waitForURL(`${base}/postfach/${message}`), page.click(`a[href="/postfach/${message}"]`)]);
+  await audit("message");
+  await page.fill("#reply", "Vielen Dank, ich komme am Montag.");
+  await page.setInputFiles("#files", { name: "Nachweis.txt", mimeType: "text/plain", buffer: Buffer.from("Nachweis") });
+  await Promise.all([page.waitForURL(/gesendet=1/), page.click('form[enctype="multipart/form-data"] button[type=submit]')]);
+  const answered = await page.content();
+  if (!answered.includes("Ihre Antwort wurde übermittelt.") || !answered.includes("Nachweis.txt")) {
+    problems.push("the reply with its file was not shown");
+  }
 } finally {
   await browser.close();
 }

@@ -25,15 +25,23 @@ async fn pages_and_passkeys_work_in_headless_chromium() {
         ..AppOptions::default()
     })
     .await;
-    app.add_user("browser@example.org", "ein langes Passwort")
+    // A citizen with a message that allows replies (through the real API).
+    use crate::mailbox::{EMAIL, PW, authority, citizen_at, letter, send};
+    app.add_user(EMAIL, PW).await;
+    let portal = app
+        .add_client(
+            &app.tenant,
+            &["--scope", "openid", "--scope", "mailbox.read"],
+        )
         .await;
+    let (sub, _) = citizen_at(&app, &portal).await;
+    let (token, _) = authority(&app, &app.tenant).await;
+    let (status, _, sent) = send(&app, &token, &letter(&sub), None).await;
+    assert_eq!(status, 201);
+    let message = sent["id"].as_str().expect("id").to_owned();
     let out = tokio::process::Command::new("node")
         .arg("check.mjs")
-        .args([
-            app.addr.as_str(),
-            "browser@example.org",
-            "ein langes Passwort",
-        ])
+        .args([app.addr.as_str(), EMAIL, PW, message.as_str()])
         .env("CHROMIUM", &chromium)
         .current_dir(&dir)
         .output()

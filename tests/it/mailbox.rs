@@ -9,8 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::{Value, json};
 
-const PW: &str = "ein langes Passwort";
-const EMAIL: &str = "post@example.org";
+pub(crate) const PW: &str = "ein langes Passwort";
+pub(crate) const EMAIL: &str = "post@example.org";
 const PDF: &[u8] = b"%PDF-1.4\n% Bescheid\n%%EOF\n";
 
 struct Fixture {
@@ -53,7 +53,7 @@ async fn fixture(backend: Backend) -> Fixture {
 }
 
 /// Logs the citizen in at a portal: their `sub` there and an access token with mailbox.read.
-async fn citizen_at(app: &TestApp, portal: &TestClient) -> (String, String) {
+pub(crate) async fn citizen_at(app: &TestApp, portal: &TestClient) -> (String, String) {
     let rp = discover(app, portal).await;
     let flow = start(&rp, &["mailbox.read"], &[]);
     let cb = run_browser(app, &flow.url, EMAIL, PW).await;
@@ -66,7 +66,7 @@ async fn citizen_at(app: &TestApp, portal: &TestClient) -> (String, String) {
 }
 
 /// An authority system of `tenant`: its token and client id.
-async fn authority(app: &TestApp, tenant: &str) -> (String, String) {
+pub(crate) async fn authority(app: &TestApp, tenant: &str) -> (String, String) {
     let (ok, out, err) = app.cli(
         &[
             "client",
@@ -102,7 +102,7 @@ async fn authority(app: &TestApp, tenant: &str) -> (String, String) {
     )
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     token: &str,
     msg: &Value,
@@ -144,7 +144,7 @@ fn json_of(b: &[u8]) -> Value {
     serde_json::from_slice(b).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(b)))
 }
 
-fn letter(sub: &str) -> Value {
+pub(crate) fn letter(sub: &str) -> Value {
     json!({
         "recipient_sub": sub,
         "subject": "Ihr Antrag auf einen Anwohnerparkausweis",
