@@ -154,7 +154,8 @@ const NOTIFIED: &str = "UPDATE mailbox_messages SET notified_at = $2, state = CA
     WHERE id = $1 AND notified_at IS NULL";
 const DUE_EXPIRY: &str = "SELECT id FROM mailbox_messages WHERE expires_at <= $1 AND state NOT IN ('expired', 'deleted') \
     AND purged_at IS NULL LIMIT 1000";
-const EXPIRE: &str = "UPDATE mailbox_messages SET state = 'expired' WHERE id = $1 AND state NOT IN ('expired', 'deleted')";
+const EXPIRE: &str = "UPDATE mailbox_messages SET state = 'expired' WHERE id = $1 AND expires_at <= $2 \
+    AND state NOT IN ('expired', 'deleted')";
 const DUE_PURGE: &str = "SELECT id FROM mailbox_messages WHERE purged_at IS NULL AND \
     ((deleted_at IS NOT NULL AND deleted_at <= $1) OR (state = 'expired' AND expires_at <= $1)) LIMIT 1000";
 const PURGE: &str = "UPDATE mailbox_messages SET subject = NULL, body = NULL, wrapped_key = NULL, purged_at = $2 WHERE id = $1 AND purged_at IS NULL";
@@ -210,14 +211,9 @@ where
     let mut attempts = 0;
     loop {
         match f().await {
-            Err(StoreError::Conflict { constraint })
-                if attempts < 5 && constraint.contains("event") =>
-            {
-                attempts += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(5 * attempts)).await;
-            }
+            // SQLite names no constraint, so any conflict is taken for the events key; the
+            // transactions retried here write nothing else that could conflict.
             Err(StoreError::Conflict { .. }) if attempts < 5 => {
-                // SQLite reports no constraint name: retry on any conflict of the events key.
                 attempts += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(5 * attempts)).await;
             }
@@ -410,24 +406,8 @@ impl Mailbox<'_> {
     /// A backend error.
     pub async fn open_once(&self, id: Uuid, via: &str) -> StoreResult<bool> {
         let detail = serde_json::json!({ "via": via }).to_string();
-        retry_conflicts(|| async {
-            let now = Utc::now();
-            let _w = self.0.writer().await;
-            Ok(on_db!(self.0, |p| {
-                let mut tx = p.begin().await?;
-                let n = sqlx::query(OPEN)
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if n == 1 {
-                    append_event!(tx, id, EventKind::Opened, &detail, now);
-                }
-                tx.commit().await.map(|()| n == 1)
-            })?)
-        })
-        .await
+        self.transition(id, OPEN, &[], EventKind::Opened, &detail)
+            .await
     }
 
     /// Moves the message into the archive or back.
@@ -450,24 +430,8 @@ impl Mailbox<'_> {
     /// # Errors
     /// A backend error.
     pub async fn delete(&self, id: Uuid) -> StoreResult<bool> {
-        retry_conflicts(|| async {
-            let now = Utc::now();
-            let _w = self.0.writer().await;
-            Ok(on_db!(self.0, |p| {
-                let mut tx = p.begin().await?;
-                let n = sqlx::query(DELETE)
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if n == 1 {
-                    append_event!(tx, id, EventKind::Deleted, "{}", now);
-                }
-                tx.commit().await.map(|()| n == 1)
-            })?)
-        })
-        .await
+        self.transition(id, DELETE, &[], EventKind::Deleted, "{}")
+            .await
     }
 
     /// Stores a reply with its attachments, gives it the receiving client's next cursor,
@@ -611,24 +575,8 @@ impl Mailbox<'_> {
     /// # Errors
     /// A backend error.
     pub async fn mark_notified(&self, id: Uuid) -> StoreResult<bool> {
-        retry_conflicts(|| async {
-            let now = Utc::now();
-            let _w = self.0.writer().await;
-            Ok(on_db!(self.0, |p| {
-                let mut tx = p.begin().await?;
-                let n = sqlx::query(NOTIFIED)
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if n == 1 {
-                    append_event!(tx, id, EventKind::Notified, "{}", now);
-                }
-                tx.commit().await.map(|()| n == 1)
-            })?)
-        })
-        .await
+        self.transition(id, NOTIFIED, &[], EventKind::Notified, "{}")
+            .await
     }
 
     /// Marks messages whose expiry passed as expired (with an event); returns how many.
@@ -642,24 +590,10 @@ impl Mailbox<'_> {
             .await)?;
         let mut n = 0;
         for (id,) in ids {
-            let changed = retry_conflicts(|| async {
-                let now = Utc::now();
-                let _w = self.0.writer().await;
-                Ok(on_db!(self.0, |p| {
-                    let mut tx = p.begin().await?;
-                    let c = sqlx::query(EXPIRE)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    if c == 1 {
-                        append_event!(tx, id, EventKind::Expired, "{}", now);
-                    }
-                    tx.commit().await.map(|()| c == 1)
-                })?)
-            })
-            .await?;
-            n += usize::from(changed);
+            n += usize::from(
+                self.transition(id, EXPIRE, &[], EventKind::Expired, "{}")
+                    .await?,
+            );
         }
         Ok(n)
     }
@@ -676,35 +610,48 @@ impl Mailbox<'_> {
             .await)?;
         let mut n = 0;
         for (id,) in ids {
-            let purged = retry_conflicts(|| async {
-                let now = Utc::now();
-                let _w = self.0.writer().await;
-                Ok(on_db!(self.0, |p| {
-                    let mut tx = p.begin().await?;
-                    let c = sqlx::query(PURGE)
-                        .bind(id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    if c == 1 {
-                        sqlx::query(PURGE_ATTACHMENTS)
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query(PURGE_REPLIES)
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?;
-                        append_event!(tx, id, EventKind::Purged, "{}", now);
-                    }
-                    tx.commit().await.map(|()| c == 1)
-                })?)
-            })
-            .await?;
-            n += usize::from(purged);
+            let also = [PURGE_ATTACHMENTS, PURGE_REPLIES];
+            n += usize::from(
+                self.transition(id, PURGE, &also, EventKind::Purged, "{}")
+                    .await?,
+            );
         }
         Ok(n)
+    }
+
+    /// One state change of a message and its evidence event, in one transaction (queued on
+    /// the SQLite writer, retried when a concurrent append took the sequence number). `sql`
+    /// binds `$1` id and `$2` now; when it changes the row, the `also` statements (binding
+    /// `$1` id) run and `kind` is appended. True when the row changed.
+    async fn transition(
+        &self,
+        id: Uuid,
+        sql: &'static str,
+        also: &[&'static str],
+        kind: EventKind,
+        detail: &str,
+    ) -> StoreResult<bool> {
+        retry_conflicts(|| async {
+            let now = Utc::now();
+            let _w = self.0.writer().await;
+            Ok(on_db!(self.0, |p| {
+                let mut tx = p.begin().await?;
+                let n = sqlx::query(sql)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    for stmt in also {
+                        sqlx::query(*stmt).bind(id).execute(&mut *tx).await?;
+                    }
+                    append_event!(tx, id, kind, detail, now);
+                }
+                tx.commit().await.map(|()| n == 1)
+            })?)
+        })
+        .await
     }
 
     /// Up to 500 wrapped data keys not under the `current` master key.

@@ -157,7 +157,7 @@ async fn linking_an_upstream_maps_its_acr_and_stores_verified_data_with_provenan
     assert_eq!(up.login("", "erika@example.org", PW).await.status(), 303);
     let (secret, step, _) = enrol_totp(&up).await;
     let mut up = up;
-    up.browser = fresh_browser();
+    up.reset_browser();
 
     let mut down = spawn_downstream(&up).await;
     down.add_user("erika.m@example.org", PW).await;
@@ -185,7 +185,7 @@ async fn linking_an_upstream_maps_its_acr_and_stores_verified_data_with_provenan
     let r = down.get(&back).await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.expect("page").contains("nicht geklappt"));
-    up.browser = fresh_browser();
+    up.reset_browser();
 
     // Erika: password and TOTP upstream, substantial asserted, mapped to substantial.
     let url = begin_link(&down).await;
@@ -266,18 +266,10 @@ async fn linking_an_upstream_maps_its_acr_and_stores_verified_data_with_provenan
     );
 
     // The same upstream identity cannot be linked to a second account.
-    down.browser = fresh_browser();
+    down.reset_browser();
     down.add_user("zweit@example.org", PW).await;
     assert_eq!(down.login("", "zweit@example.org", PW).await.status(), 303);
     let url = begin_link(&down).await;
     let callback = at_upstream(&up, &url, "erika@example.org", Some((&secret, step + 2))).await;
     assert_eq!(down.get(&callback).await.status(), 409);
-}
-
-fn fresh_browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
 }

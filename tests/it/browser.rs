@@ -4,7 +4,6 @@
 //! language and labels on every page it visits. `.ci/run` installs Chromium and the npm
 //! package; elsewhere the test says it was skipped unless `CI` is set.
 
-use crate::helpers::{AppOptions, spawn_app_with};
 use std::path::Path;
 
 #[tokio::test]
@@ -20,11 +19,7 @@ async fn pages_and_passkeys_work_in_headless_chromium() {
         eprintln!("skipped: no Chromium or playwright-core (see .ci/run)");
         return;
     }
-    let app = spawn_app_with(AppOptions {
-        tweak: |raw| raw.issuer = raw.issuer.replace("127.0.0.1", "localhost"),
-        ..AppOptions::default()
-    })
-    .await;
+    let app = crate::helpers::spawn_named().await;
     // A citizen with a message that allows replies (through the real API).
     use crate::mailbox::{EMAIL, PW, authority, citizen_at, letter, send};
     app.add_user(EMAIL, PW).await;

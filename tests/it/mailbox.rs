@@ -65,41 +65,10 @@ pub(crate) async fn citizen_at(app: &TestApp, portal: &TestClient) -> (String, S
     )
 }
 
-/// An authority system of `tenant`: its token and client id.
+/// An authority system of `tenant`: its token (scope `mailbox.send`) and client id.
 pub(crate) async fn authority(app: &TestApp, tenant: &str) -> (String, String) {
-    let (ok, out, err) = app.cli(
-        &[
-            "client",
-            "add",
-            "--tenant",
-            tenant,
-            "--name",
-            "Fachverfahren",
-            "--scope",
-            "mailbox.send",
-        ],
-        None,
-    );
-    assert!(ok, "{err}");
-    let c = TestClient {
-        id: out["client_id"].as_str().expect("id").into(),
-        secret: out["client_secret"].as_str().map(Into::into),
-        redirect_uri: String::new(),
-    };
-    let (s, body, _) = crate::helpers::token(
-        app,
-        Some(crate::helpers::basic(&c)),
-        &[
-            ("grant_type", "client_credentials"),
-            ("scope", "mailbox.send"),
-        ],
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    (
-        body["access_token"].as_str().expect("token").to_owned(),
-        c.id,
-    )
+    let c = app.add_service_client(tenant, &["--scope", "mailbox.send"]);
+    (app.service_token(&c, Some("mailbox.send")).await, c.id)
 }
 
 pub(crate) async fn send(
@@ -365,37 +334,11 @@ async fn a_foreign_tenants_sender_gets_the_same_answer_as_for_an_unknown_subject
     let (foreign, _) = authority(app, &other).await;
     // An authority system registered with public subjects cannot use the account id (the
     // public subject) to reach another tenant's citizens.
-    let (ok, out, err) = app.cli(
-        &[
-            "client",
-            "add",
-            "--tenant",
-            &other,
-            "--name",
-            "Öffentlich",
-            "--scope",
-            "mailbox.send",
-            "--subject-type",
-            "public",
-        ],
-        None,
+    let public = app.add_service_client(
+        &other,
+        &["--scope", "mailbox.send", "--subject-type", "public"],
     );
-    assert!(ok, "{err}");
-    let public = TestClient {
-        id: out["client_id"].as_str().expect("id").into(),
-        secret: out["client_secret"].as_str().map(Into::into),
-        redirect_uri: String::new(),
-    };
-    let (_, tok, _) = crate::helpers::token(
-        app,
-        Some(crate::helpers::basic(&public)),
-        &[
-            ("grant_type", "client_credentials"),
-            ("scope", "mailbox.send"),
-        ],
-    )
-    .await;
-    let public_token = tok["access_token"].as_str().expect("token").to_owned();
+    let public_token = app.service_token(&public, Some("mailbox.send")).await;
     let (s, _, b) = send(app, &public_token, &letter(&f.account_id), None).await;
     assert_eq!(s, 422, "{b}");
     let (s1, _, b1) = send(app, &foreign, &letter(&f.sub), None).await;
@@ -992,11 +935,7 @@ async fn another_account_cannot_see_or_touch_a_message_and_bad_input_is_a_clear_
         .expect("post");
     assert_eq!(r.status(), 400);
     // Another citizen, logged in, gets 404 for everything about it.
-    app.browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    app.reset_browser();
     app.add_user("fremd@example.org", PW).await;
     assert_eq!(app.login("", "fremd@example.org", PW).await.status(), 303);
     assert_eq!(app.get(&format!("/postfach/{id}")).await.status(), 404);
@@ -1034,10 +973,7 @@ async fn another_account_cannot_see_or_touch_a_message_and_bad_input_is_a_clear_
             .contains("Anwohnerparkausweis")
     );
     // Not logged in: the pages send the browser to the login.
-    app.browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    app.reset_browser();
     assert_eq!(
         location(&app.get(&format!("/postfach/{id}")).await),
         "/login"

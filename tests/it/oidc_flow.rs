@@ -368,11 +368,7 @@ async fn the_consent_page_cannot_skip_a_required_login_or_level() {
     );
 
     // A level the account cannot reach: after the password, the consent page answers with the error.
-    let fresh = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let fresh = crate::helpers::browser_client();
     let flow = start(
         &rp,
         &["email"],

@@ -4,21 +4,12 @@
 
 use crate::helpers::rp::{discover, finish, jwt_payload, start};
 use crate::helpers::webauthn::{SoftPasskey, options_of};
-use crate::helpers::{AppOptions, TestApp, hidden, location, query_param, spawn_app_with};
+use crate::helpers::{TestApp, hidden, location, query_param, spawn_named};
 use crate::levels::{enrol_totp, verify_identity};
 
 const PW: &str = "ein langes Passwort";
 const SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
 const HIGH: &str = "http://eidas.europa.eu/LoA/high";
-
-/// A server whose issuer is a host name (WebAuthn needs a domain as relying party id).
-async fn spawn_named() -> TestApp {
-    spawn_app_with(AppOptions {
-        tweak: |raw| raw.issuer = raw.issuer.replace("127.0.0.1", "localhost"),
-        ..AppOptions::default()
-    })
-    .await
-}
 
 /// Adds a passkey on the sign-in methods page of the logged-in browser.
 async fn add_passkey(app: &TestApp, name: &str) -> SoftPasskey {
@@ -162,7 +153,7 @@ async fn a_passkey_steps_a_password_session_up_and_alone_reaches_high() {
 
     // Login with the passkey alone, in a new browser.
     let mut other = app;
-    other.browser = fresh_browser();
+    other.reset_browser();
     let flow = start(&rp, &[], &[("acr_values", HIGH)]);
     let next = location(&other.get(&flow.url).await);
     assert!(next.starts_with("/login?req="), "{next}");
@@ -211,7 +202,7 @@ async fn a_passkey_steps_a_password_session_up_and_alone_reaches_high() {
     // Without user verification the passkey is a possession factor only: substantial.
     key.user_verified = false;
     let mut third = other;
-    third.browser = fresh_browser();
+    third.reset_browser();
     let page = third
         .get("/login/passkey")
         .await
@@ -232,14 +223,6 @@ async fn a_passkey_steps_a_password_session_up_and_alone_reaches_high() {
         )
         .await;
     assert_eq!(r.status(), 401, "passkey logins require user verification");
-}
-
-fn fresh_browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
 }
 
 fn base64_url(b: &[u8]) -> String {

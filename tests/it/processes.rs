@@ -1,9 +1,7 @@
 //! The process catalogue: one level per process for the Verbund, raised (never lowered) by a
 //! tenant; portals name a process at the authorization endpoint.
 
-use crate::helpers::{
-    CHALLENGE, TestApp, TestClient, basic, location, query_param, spawn_app, token,
-};
+use crate::helpers::{CHALLENGE, TestApp, TestClient, location, query_param, spawn_app};
 use crate::oidc_flow::urlencode;
 use serde_json::{Value, json};
 
@@ -18,33 +16,8 @@ fn authorize(c: &TestClient, process: &str) -> String {
 }
 
 pub(crate) async fn m2m(app: &TestApp, scope: &str) -> String {
-    let (ok, out, err) = app.cli(
-        &[
-            "client",
-            "add",
-            "--tenant",
-            &app.tenant,
-            "--name",
-            "Admin",
-            "--scope",
-            scope,
-        ],
-        None,
-    );
-    assert!(ok, "{err}");
-    let c = TestClient {
-        id: out["client_id"].as_str().expect("id").into(),
-        secret: out["client_secret"].as_str().map(Into::into),
-        redirect_uri: String::new(),
-    };
-    let (s, body, _) = token(
-        app,
-        Some(basic(&c)),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    body["access_token"].as_str().expect("at").to_owned()
+    let c = app.add_service_client(&app.tenant, &["--scope", scope]);
+    app.service_token(&c, None).await
 }
 
 async fn put(app: &TestApp, at: Option<&str>, id: &str, body: &Value) -> (u16, Value) {

@@ -100,6 +100,24 @@ impl Default for AppOptions {
     }
 }
 
+/// A browser: cookie jar on, redirects off.
+pub fn browser_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// A server whose issuer is a host name (WebAuthn needs a domain as relying party id).
+pub async fn spawn_named() -> TestApp {
+    spawn_app_with(AppOptions {
+        tweak: |raw| raw.issuer = raw.issuer.replace("127.0.0.1", "localhost"),
+        ..AppOptions::default()
+    })
+    .await
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(AppOptions::default()).await
 }
@@ -147,11 +165,7 @@ pub async fn spawn_app_configured(backend: Backend, tweak: impl FnOnce(&mut RawC
         .await
         .expect("build app");
     tokio::spawn(app.run_until_stopped());
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .expect("client");
+    let browser = browser_client();
     let http = reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
@@ -251,6 +265,46 @@ impl TestApp {
             secret: json["client_secret"].as_str().map(str::to_owned),
             redirect_uri,
         }
+    }
+
+    /// A system without citizens (client_credentials only) of `tenant`, with `extra` arguments
+    /// to `client add` (scopes, subject type, ...).
+    pub fn add_service_client(&self, tenant: &str, extra: &[&str]) -> TestClient {
+        let mut args = vec![
+            "client",
+            "add",
+            "--tenant",
+            tenant,
+            "--name",
+            "Fachverfahren",
+        ];
+        args.extend_from_slice(extra);
+        let (ok, json, err) = self.cli(&args, None);
+        assert!(ok, "client add failed: {err}");
+        TestClient {
+            id: json["client_id"].as_str().expect("client_id").to_owned(),
+            secret: json["client_secret"].as_str().map(str::to_owned),
+            redirect_uri: String::new(),
+        }
+    }
+
+    /// A client_credentials token of `c`, for `scope` (or all its scopes).
+    pub async fn service_token(&self, c: &TestClient, scope: Option<&str>) -> String {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        let (s, body, _) = token(self, Some(basic(c)), &form).await;
+        assert_eq!(s, 200, "{body}");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// Forgets the browser's cookies: the next requests come from a new browser.
+    pub fn reset_browser(&mut self) {
+        self.browser = browser_client();
     }
 
     /// A verified account created by the operator command.
