@@ -398,9 +398,12 @@ pub fn decide(
     let needs_login = match session {
         None => true,
         Some(s) => {
+            // Both are measured at the request: a login after it satisfies them, however
+            // long the citizen then spends on the consent or step-up page.
             (req.prompt.login && s.auth_time < req.created_at)
                 || req.max_age.is_some_and(|m| {
-                    now.saturating_sub(s.auth_time) > i64::try_from(m).unwrap_or(i64::MAX)
+                    req.created_at.saturating_sub(s.auth_time)
+                        > i64::try_from(m).unwrap_or(i64::MAX)
                 })
         }
     };

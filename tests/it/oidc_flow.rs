@@ -241,6 +241,34 @@ async fn prompt_login_and_max_age_zero_force_a_new_login() {
 }
 
 #[tokio::test]
+async fn max_age_zero_does_not_loop_when_consent_takes_a_while() {
+    let app = spawn_app().await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    app.add_user("m@example.org", PW).await;
+    let rp = discover(&app, &client).await;
+    let flow = start(&rp, &["email"], &[("max_age", "0")]);
+    let next = location(&app.get(&flow.url).await);
+    let req = query_param(&next, "req").expect("req");
+    assert_eq!(app.login(&req, "m@example.org", PW).await.status(), 303);
+    let consent = location(&app.get(&format!("/authorize/resume?req={req}")).await);
+    assert!(consent.starts_with("/consent?req="), "{consent}");
+    let csrf = app.csrf_of(&consent).await;
+    // The citizen reads the consent page for a while.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = app
+        .post_form(
+            "/consent",
+            &[("csrf", &csrf), ("req", &req), ("decision", "allow")],
+        )
+        .await;
+    let cb = location(&r);
+    assert!(
+        query_param(&cb, "code").is_some(),
+        "a code, not another login: {cb}"
+    );
+}
+
+#[tokio::test]
 async fn es256_id_tokens_per_client_and_public_clients_with_pkce() {
     let app = spawn_app().await;
     let es = app
