@@ -393,7 +393,6 @@ pub fn decide(
     session: Option<&Session>,
     consented: Option<&Scopes>,
     facts: Option<AccountFacts>,
-    now: i64,
 ) -> Result<Decision, AuthorizeError> {
     let needs_login = match session {
         None => true,
@@ -536,10 +535,13 @@ impl Provider {
     ) -> Result<String, AuthorizeError> {
         let client = self.client(&req.client_id).await?;
         let sub = subject(self.keys.pairwise_secret(), &client, session.account_id);
-        self.db
-            .subjects()
-            .remember(&sector(&client), &sub, session.account_id)
-            .await?;
+        // The subject is stored once per session and client, not on every SSO round trip.
+        if !session.clients.contains(&req.client_id) {
+            self.db
+                .subjects()
+                .remember(&sector(&client), &sub, session.account_id)
+                .await?;
+        }
         let code = random_token();
         let grant = CodeGrant {
             client_id: req.client_id.clone(),

@@ -156,9 +156,6 @@ impl Provider {
                 assertion,
             } => unverified_iss(assertion).ok_or_else(failed)?,
         };
-        if id.len() > 128 {
-            return Err(failed());
-        }
         let client = match self.client(&id).await {
             Ok(c) => c,
             Err(StoreError::NotFound) => return Err(failed()),

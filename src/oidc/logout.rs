@@ -89,12 +89,11 @@ impl Provider {
             (None, a) => a.map(str::to_owned),
         };
         let client = match client_id {
-            Some(id) if id.len() <= 128 => match self.client(&id).await {
+            Some(id) => match self.client(&id).await {
                 Ok(c) => Some(c),
                 Err(StoreError::NotFound) => return Err(LogoutError::Invalid("unknown client_id")),
                 Err(e) => return Err(e.into()),
             },
-            Some(_) => return Err(LogoutError::Invalid("unknown client_id")),
             None => None,
         };
         let post_logout_redirect_uri = match params.get("post_logout_redirect_uri") {

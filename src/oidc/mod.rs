@@ -65,6 +65,9 @@ pub struct ProviderInner {
 }
 
 /// Scopes this provider knows.
+/// Longest client id looked up.
+pub const MAX_CLIENT_ID: usize = 128;
+
 pub const SUPPORTED_SCOPES: [&str; 6] = [
     "openid",
     "email",
@@ -117,6 +120,10 @@ impl Provider {
     /// # Errors
     /// `NotFound` or a backend error.
     pub async fn client(&self, id: &str) -> Result<Arc<Client>, StoreError> {
+        // Client ids are 22 characters; anything long is unknown without a database query.
+        if id.is_empty() || id.len() > MAX_CLIENT_ID {
+            return Err(StoreError::NotFound);
+        }
         let now = Instant::now();
         if let Some((c, at)) = lock(&self.clients).get(id)
             && now.duration_since(*at) < CLIENT_CACHE

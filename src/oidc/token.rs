@@ -170,6 +170,16 @@ impl Provider {
                 "invalid, expired or already used authorization code",
             ));
         };
+        // Marked as used at once, before any check: a replay racing this request, or one
+        // after a failed exchange, finds the grant id and revokes whatever it produced.
+        let gid = Uuid::now_v7();
+        self.eph
+            .put(
+                &format!("code-used:{digest}"),
+                &gid.to_string(),
+                Duration::from_secs(self.settings.token_ttl.max(600)),
+            )
+            .await?;
         let grant: CodeGrant = serde_json::from_str(&raw).map_err(OAuthError::internal)?;
         if grant.client_id != client.id.0 {
             return Err(invalid("the code was issued to another client"));
@@ -189,14 +199,6 @@ impl Provider {
             }
             (None, None) => {}
         }
-        let gid = Uuid::now_v7();
-        self.eph
-            .put(
-                &format!("code-used:{digest}"),
-                &gid.to_string(),
-                Duration::from_secs(self.settings.token_ttl.max(600)),
-            )
-            .await?;
         let scopes = crate::domain::scope::Scopes::parse(&grant.scope).unwrap_or_default();
         let g = Grant {
             gid,

@@ -140,7 +140,6 @@ async fn proceed(
         },
         None => None,
     };
-    let now = chrono::Utc::now().timestamp();
     let facts = match &session {
         Some((_, s)) => match account_facts(state, &req, s, lang).await {
             Ok(f) => f,
@@ -153,7 +152,6 @@ async fn proceed(
         session.as_ref().map(|(_, s)| s),
         consented.as_ref(),
         facts,
-        now,
     ) {
         Err(e) => {
             if let Some(id) = &pending_id {
@@ -364,13 +362,7 @@ async fn consent_gate(
             .await
             .map_err(|e| PageError::internal(lang, e).into_response())?;
     let facts = account_facts(state, &pending.req, session, lang).await?;
-    match decide(
-        &pending.req,
-        Some(session),
-        consented.as_ref(),
-        facts,
-        chrono::Utc::now().timestamp(),
-    ) {
+    match decide(&pending.req, Some(session), consented.as_ref(), facts) {
         Ok(Decision::Consent | Decision::Issue) => Ok(()),
         Ok(Decision::Login) => Err(see_other(&format!("/login?req={id}"), &[])),
         Ok(Decision::StepUp) => Err(see_other(&format!("/login/otp?req={id}"), &[])),
