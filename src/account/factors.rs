@@ -172,7 +172,7 @@ impl AccountService {
     pub async fn factors(&self, account: AccountId) -> Result<Factors, AccountError> {
         Ok(Factors {
             totp: self.has_totp(account).await?,
-            passkeys: self.db.passkeys().list(account).await?.len(),
+            passkeys: self.db.passkeys().count(account).await?,
         })
     }
 

@@ -217,7 +217,7 @@ impl AccountService {
             .ok_or(AccountError::InvalidToken)?;
         let reg: RegisterPublicKeyCredential = serde_json::from_str(response).map_err(invalid)?;
         // Parallel ceremonies could otherwise pass the limit checked at the start.
-        if self.db.passkeys().list(account).await?.len() >= MAX_PASSKEYS {
+        if self.db.passkeys().count(account).await? >= MAX_PASSKEYS {
             return Err(AccountError::TooMany);
         }
         let passkey = wa

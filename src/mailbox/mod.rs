@@ -654,20 +654,23 @@ impl MailboxService {
         archived: bool,
         page: u32,
         per_page: u32,
-    ) -> Result<Vec<Summary>, MailboxError> {
-        let rows = self
+    ) -> Result<(Vec<Summary>, bool), MailboxError> {
+        // One row more than a page tells whether another page follows.
+        let mut rows = self
             .db
             .mailbox()
             .inbox(
                 account,
                 tenant.map(|t| t.0),
                 archived,
-                i64::from(per_page),
+                i64::from(per_page) + 1,
                 i64::from(page) * i64::from(per_page),
             )
             .await?;
+        let more = rows.len() > per_page as usize;
+        rows.truncate(per_page as usize);
         let names = self.tenant_names(&rows).await?;
-        Ok(rows
+        let items = rows
             .iter()
             .map(|r| {
                 self.summary(
@@ -676,7 +679,8 @@ impl MailboxService {
                     level,
                 )
             })
-            .collect())
+            .collect();
+        Ok((items, more))
     }
 
     /// The recipient's message, or `NotFound` (also for other accounts', other tenants'
@@ -707,15 +711,6 @@ impl MailboxService {
             return Err(MailboxError::NeedsLevel(required));
         }
         Ok(())
-    }
-
-    /// The level a message needs, for a recipient's message (to decide on step-up).
-    ///
-    /// # Errors
-    /// `NotFound`; storage failures.
-    pub async fn required_level(&self, account: AccountId, id: Uuid) -> Result<Loa, MailboxError> {
-        let m = self.recipients(account, None, id).await?;
-        Ok(Loa::from_name(&m.required_level).unwrap_or(Loa::High))
     }
 
     /// Opens a message for its recipient at `level`, recording `opened` the first time.
@@ -860,10 +855,8 @@ impl MailboxService {
                 let r = self
                     .db
                     .mailbox()
-                    .replies_to(id)
+                    .reply(id, reply)
                     .await?
-                    .into_iter()
-                    .find(|r| r.id == reply)
                     .ok_or(MailboxError::NotFound)?;
                 let (key, _) = self.reply_text(&r)?;
                 Self::open_file(&key, reply, &a)
@@ -889,7 +882,7 @@ impl MailboxService {
         if !m.reply_allowed {
             return Err(MailboxError::ReplyNotAllowed);
         }
-        if self.db.mailbox().replies_to(id).await?.len() >= limits::REPLIES_PER_MESSAGE {
+        if self.db.mailbox().reply_count(id).await? >= limits::REPLIES_PER_MESSAGE as i64 {
             return Err(MailboxError::TooLarge(format!(
                 "at most {} replies to one message",
                 limits::REPLIES_PER_MESSAGE
@@ -979,18 +972,8 @@ impl MailboxService {
             .await?;
         let mut out = Vec::new();
         let mut next = after;
-        let mut refs: HashMap<Uuid, Option<String>> = HashMap::new();
         let mut bytes = 0;
         for r in rows {
-            if let std::collections::hash_map::Entry::Vacant(slot) = refs.entry(r.message_id) {
-                let reference = self
-                    .db
-                    .mailbox()
-                    .message(r.message_id)
-                    .await?
-                    .and_then(|m| m.reference);
-                slot.insert(reference);
-            }
             // A purged reply keeps its place in the sequence but has no content left.
             let (body, files) = if r.body.is_some() {
                 self.open_reply(&r).await?
@@ -1007,7 +990,7 @@ impl MailboxService {
                 cursor: r.cursor_no.to_string(),
                 id: r.id,
                 message_id: r.message_id,
-                reference: refs.get(&r.message_id).cloned().flatten(),
+                reference: r.reference.clone(),
                 body,
                 created_at: r.created_at,
                 attachments: files
@@ -1047,10 +1030,12 @@ impl MailboxService {
     /// # Errors
     /// A data key that no master key opens; storage failures.
     pub async fn rewrap_all(&self) -> Result<usize, MailboxError> {
-        let current = self.keys.current_id();
         let mut n = 0;
         for which in [Sealed::Message, Sealed::Reply] {
             loop {
+                // Read each round: a key added meanwhile (by another rotation) becomes the
+                // target, instead of leaving rows that never match and a loop without end.
+                let current = self.keys.current_id();
                 let batch = self.db.mailbox().wrapped_keys(which, &current).await?;
                 if batch.is_empty() {
                     break;

@@ -27,16 +27,11 @@ impl MailboxService {
         // A claim that was not followed by a sent mail (the mail server failed, the instance
         // stopped) expires after this long; then the next round tries again.
         let lease_before = now - chrono::Duration::minutes(5);
-        let mut due: Vec<_> = self
+        let due = self
             .db
             .mailbox()
             .due_notifications(now - delay, lease_before)
-            .await?
-            .into_iter()
-            .map(|(a, _)| a)
-            .collect();
-        due.sort_by_key(|a| a.0);
-        due.dedup();
+            .await?;
         for account in due {
             let claimed = self
                 .db

@@ -94,6 +94,8 @@ pub struct ReplyRow {
     pub key_id: Option<String>,
     pub wrapped_key: Option<Vec<u8>>,
     pub body: Option<Vec<u8>>,
+    /// The case reference of the message it answers.
+    pub reference: Option<String>,
 }
 
 /// A wrapped data key with what its wrapping is bound to (see the mailbox).
@@ -143,11 +145,20 @@ const NEXT_CURSOR: &str = "INSERT INTO mailbox_reply_cursors (client_id, last) V
 const INSERT_REPLY: &str = "INSERT INTO mailbox_replies (id, message_id, client_id, cursor_no, created_at, key_id, wrapped_key, body) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 const REPLIED: &str = "UPDATE mailbox_messages SET state = 'replied' WHERE id = $1 AND state IN ('delivered', 'notified', 'opened')";
-const REPLY_COLUMNS: &str =
-    "id, message_id, client_id, cursor_no, created_at, key_id, wrapped_key, body";
-const DUE_NOTIFY: &str = "SELECT account_id, id FROM mailbox_messages WHERE notified_at IS NULL AND deleted_at IS NULL \
+// Replies with their message's case reference (the authority system wants it with each).
+const REPLIES_AFTER: &str = "SELECT r.id, r.message_id, r.client_id, r.cursor_no, r.created_at, r.key_id, r.wrapped_key, r.body, \
+    m.reference FROM mailbox_replies r JOIN mailbox_messages m ON m.id = r.message_id \
+    WHERE r.client_id = $1 AND r.cursor_no > $2 ORDER BY r.cursor_no LIMIT $3";
+const REPLIES_TO: &str = "SELECT r.id, r.message_id, r.client_id, r.cursor_no, r.created_at, r.key_id, r.wrapped_key, r.body, \
+    m.reference FROM mailbox_replies r JOIN mailbox_messages m ON m.id = r.message_id \
+    WHERE r.message_id = $1 ORDER BY r.cursor_no";
+const REPLY: &str = "SELECT r.id, r.message_id, r.client_id, r.cursor_no, r.created_at, r.key_id, r.wrapped_key, r.body, \
+    m.reference FROM mailbox_replies r JOIN mailbox_messages m ON m.id = r.message_id \
+    WHERE r.message_id = $1 AND r.id = $2";
+const REPLY_COUNT: &str = "SELECT COUNT(*) FROM mailbox_replies WHERE message_id = $1";
+const DUE_NOTIFY: &str = "SELECT account_id FROM mailbox_messages WHERE notified_at IS NULL AND deleted_at IS NULL \
     AND purged_at IS NULL AND created_at <= $1 AND (notify_claimed_at IS NULL OR notify_claimed_at <= $2) \
-    ORDER BY created_at LIMIT 1000";
+    GROUP BY account_id ORDER BY MIN(created_at) LIMIT 1000";
 const CLAIM_NOTIFY: &str = "UPDATE mailbox_messages SET notify_claimed_at = $2 WHERE account_id = $1 AND notified_at IS NULL \
     AND deleted_at IS NULL AND purged_at IS NULL AND (notify_claimed_at IS NULL OR notify_claimed_at <= $3) RETURNING id";
 const NOTIFIED: &str = "UPDATE mailbox_messages SET notified_at = $2, state = CASE WHEN state = 'delivered' THEN 'notified' ELSE state END \
@@ -502,17 +513,12 @@ impl Mailbox<'_> {
         cursor: i64,
         limit: i64,
     ) -> StoreResult<Vec<ReplyRow>> {
-        let sql = format!(
-            "SELECT {REPLY_COLUMNS} FROM mailbox_replies WHERE client_id = $1 AND cursor_no > $2 ORDER BY cursor_no LIMIT $3"
-        );
-        Ok(on_db!(self.0, |p| sqlx::query_as(sqlx::AssertSqlSafe(
-            sql.as_str()
-        ))
-        .bind(client)
-        .bind(cursor)
-        .bind(limit)
-        .fetch_all(p)
-        .await)?)
+        Ok(on_db!(self.0, |p| sqlx::query_as(REPLIES_AFTER)
+            .bind(client)
+            .bind(cursor)
+            .bind(limit)
+            .fetch_all(p)
+            .await)?)
     }
 
     /// The replies to one message, oldest first.
@@ -520,19 +526,38 @@ impl Mailbox<'_> {
     /// # Errors
     /// A backend error.
     pub async fn replies_to(&self, message: Uuid) -> StoreResult<Vec<ReplyRow>> {
-        let sql = format!(
-            "SELECT {REPLY_COLUMNS} FROM mailbox_replies WHERE message_id = $1 ORDER BY cursor_no"
-        );
-        Ok(on_db!(self.0, |p| sqlx::query_as(sqlx::AssertSqlSafe(
-            sql.as_str()
-        ))
-        .bind(message)
-        .fetch_all(p)
-        .await)?)
+        Ok(on_db!(self.0, |p| sqlx::query_as(REPLIES_TO)
+            .bind(message)
+            .fetch_all(p)
+            .await)?)
     }
 
-    /// Messages created at or before `before` whose recipient was not told yet, as
-    /// (account, message).
+    /// One reply to a message.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn reply(&self, message: Uuid, id: Uuid) -> StoreResult<Option<ReplyRow>> {
+        Ok(on_db!(self.0, |p| sqlx::query_as(REPLY)
+            .bind(message)
+            .bind(id)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    /// How many replies a message has.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn reply_count(&self, message: Uuid) -> StoreResult<i64> {
+        let (n,): (i64,) = on_db!(self.0, |p| sqlx::query_as(REPLY_COUNT)
+            .bind(message)
+            .fetch_one(p)
+            .await)?;
+        Ok(n)
+    }
+
+    /// Accounts with a message created at or before `before` whose recipient was not told
+    /// yet (and not claimed since `lease_before`), the longest waiting first.
     ///
     /// # Errors
     /// A backend error.
@@ -540,13 +565,13 @@ impl Mailbox<'_> {
         &self,
         before: DateTime<Utc>,
         lease_before: DateTime<Utc>,
-    ) -> StoreResult<Vec<(AccountId, Uuid)>> {
-        let rows: Vec<(Uuid, Uuid)> = on_db!(self.0, |p| sqlx::query_as(DUE_NOTIFY)
+    ) -> StoreResult<Vec<AccountId>> {
+        let rows: Vec<(Uuid,)> = on_db!(self.0, |p| sqlx::query_as(DUE_NOTIFY)
             .bind(before)
             .bind(lease_before)
             .fetch_all(p)
             .await)?;
-        Ok(rows.into_iter().map(|(a, m)| (AccountId(a), m)).collect())
+        Ok(rows.into_iter().map(|(a,)| AccountId(a)).collect())
     }
 
     /// Claims all of an account's messages whose recipient was not told yet (and that no other

@@ -31,6 +31,7 @@ pub struct PasskeyRow {
 const LIST: &str = "SELECT id, account_id, credential_id, name, passkey, created_at, last_used_at FROM passkeys WHERE account_id = $1 ORDER BY id";
 const BY_CREDENTIAL: &str = "SELECT id, account_id, credential_id, name, passkey, created_at, last_used_at FROM passkeys WHERE credential_id = $1";
 const INSERT: &str = "INSERT INTO passkeys (id, account_id, credential_id, name, passkey, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+const COUNT: &str = "SELECT COUNT(*) FROM passkeys WHERE account_id = $1";
 const RENAME: &str = "UPDATE passkeys SET name = $3 WHERE account_id = $1 AND id = $2";
 const DELETE: &str = "DELETE FROM passkeys WHERE account_id = $1 AND id = $2";
 const USED: &str = "UPDATE passkeys SET passkey = $2, last_used_at = $3 WHERE credential_id = $1";
@@ -70,6 +71,18 @@ impl Passkeys<'_> {
             .bind(account.0)
             .fetch_all(p)
             .await)?)
+    }
+
+    /// How many passkeys the account has.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn count(&self, account: AccountId) -> StoreResult<usize> {
+        let (n,): (i64,) = on_db!(self.0, |p| sqlx::query_as(COUNT)
+            .bind(account.0)
+            .fetch_one(p)
+            .await)?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// The passkey with this credential id, whoever owns it.

@@ -106,6 +106,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
     }
 }
 
+/// The query string of a JSON API, strictly parsed: malformed, repeated or non-UTF-8
+/// parameters are a problem-JSON 400, not an HTML page.
+pub struct ApiQuery(pub Params);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiQuery {
+    type Rejection = super::api::ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        Params::parse(q.as_bytes()).map(ApiQuery).map_err(|e| {
+            super::api::ApiError::new(axum::http::StatusCode::BAD_REQUEST, e.to_string())
+        })
+    }
+}
+
 fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)

@@ -988,3 +988,51 @@ async fn another_account_cannot_see_or_touch_a_message_and_bad_input_is_a_clear_
     let status = json_of(&body);
     assert_eq!(kinds(&status), ["sent", "delivered", "opened"]);
 }
+
+#[tokio::test]
+async fn the_inbox_pages_through_every_message_once() {
+    let f = fixture(Backend::Default).await;
+    let app = &f.app;
+    for i in 0..52 {
+        let mut m = letter(&f.sub);
+        m["subject"] = format!("Nachricht {i}").into();
+        assert_eq!(send(app, &f.authority, &m, None).await.0, 201);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (page, want, more) in [(0, 50, true), (1, 2, false)] {
+        let (s, _, b) = api_get(
+            app,
+            &f.portal_token,
+            &format!("/api/v1/mailbox/inbox?page={page}"),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let body = json_of(&b);
+        let items = body["items"].as_array().expect("items");
+        assert_eq!((items.len(), body["more"].as_bool()), (want, Some(more)));
+        for it in items {
+            assert!(
+                seen.insert(it["id"].as_str().expect("id").to_owned()),
+                "no repeats"
+            );
+        }
+    }
+    assert_eq!(seen.len(), 52, "none skipped");
+    // The citizen's page: 50, then the rest on the next page.
+    let first = app.get("/postfach").await.text().await.expect("page");
+    let second = app
+        .get("/postfach?seite=1")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let count = |p: &str| p.matches("href=\"/postfach/0").count();
+    assert_eq!((count(&first), count(&second)), (50, 2));
+    assert!(first.contains("/postfach?seite=1") && !second.contains("seite=2"));
+    // Malformed queries are problem JSON, not HTML.
+    for q in ["page=1&page=2", "page=%FF", "archived=1"] {
+        let (s, h, _) = api_get(app, &f.portal_token, &format!("/api/v1/mailbox/inbox?{q}")).await;
+        assert!(s == 400 || s == 422, "{q}: {s}");
+        assert_eq!(h["content-type"], "application/problem+json", "{q}");
+    }
+}

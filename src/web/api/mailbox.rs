@@ -8,7 +8,7 @@ use crate::domain::ids::AccountId;
 use crate::domain::level::Loa;
 use crate::mailbox::{File, MailboxError, Opened, Outgoing, ReplyOut, Status, Summary, limits};
 use crate::oidc::claims::AccessTokenClaims;
-use crate::web::extract::Query;
+use crate::web::extract::ApiQuery;
 use crate::web::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -88,6 +88,8 @@ pub struct RepliesPage {
 pub struct InboxPage {
     pub items: Vec<Summary>,
     pub page: u32,
+    /// Whether another page follows.
+    pub more: bool,
 }
 
 fn problem(e: MailboxError) -> ApiError {
@@ -393,7 +395,7 @@ struct RepliesQuery {
 pub async fn replies(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query,
+    ApiQuery(q): ApiQuery,
 ) -> Response {
     let r = async {
         let at = sender(&state, &headers).await?;
@@ -458,7 +460,11 @@ struct InboxQuery {
     responses((status = 200, body = InboxPage), (status = 403, body = Problem)),
     security(("bearer" = ["mailbox.read"]))
 )]
-pub async fn inbox(State(state): State<AppState>, headers: HeaderMap, Query(q): Query) -> Response {
+pub async fn inbox(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery,
+) -> Response {
     let r = async {
         let (account, level, tenant) = reader(&state, &headers).await?;
         let page = match q.get("page") {
@@ -467,13 +473,22 @@ pub async fn inbox(State(state): State<AppState>, headers: HeaderMap, Query(q): 
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "page must be a number")
             })?,
         };
-        let archived = q.get("archived") == Some("true");
-        let items = state
+        let archived = match q.get("archived") {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "archived must be true or false",
+                ));
+            }
+        };
+        let (items, more) = state
             .mailbox
             .inbox(account, level, Some(tenant), archived, page, 50)
             .await
             .map_err(problem)?;
-        Ok(InboxPage { items, page })
+        Ok(InboxPage { items, page, more })
     }
     .await;
     respond(StatusCode::OK, r)

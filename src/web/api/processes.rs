@@ -45,7 +45,7 @@ pub struct ProcessOut {
 pub async fn get(
     State(p): State<Provider>,
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    crate::web::extract::Query(q): crate::web::extract::Query,
+    crate::web::extract::ApiQuery(q): crate::web::extract::ApiQuery,
 ) -> Response {
     let result = async {
         let not_found = || ApiError::new(StatusCode::NOT_FOUND, "unknown process");

@@ -92,7 +92,7 @@ pub async fn list(
         .and_then(|p| p.parse().ok())
         .unwrap_or(0)
         .min(10_000);
-    let items = state
+    let (items, more) = state
         .mailbox
         .inbox(
             session.account_id,
@@ -100,14 +100,12 @@ pub async fn list(
             None,
             archived,
             page,
-            PER_PAGE + 1,
+            PER_PAGE,
         )
         .await
         .map_err(|e| mail_error(lang, e))?;
-    let more = items.len() > PER_PAGE as usize;
     let items = items
         .into_iter()
-        .take(PER_PAGE as usize)
         .map(|s| Row {
             id: s.id,
             level: level_text(t, s.required_level),
@@ -196,31 +194,29 @@ async fn show(
         return Ok(see_other("/login", &[]));
     };
     let t = texts(lang);
-    let required = state
-        .mailbox
-        .required_level(session.account_id, id)
-        .await
-        .map_err(|e| mail_error(lang, e))?;
-    if session.acr < required {
-        if needs_level_step_up(state, &session, required, lang).await? {
-            return Ok(see_other(&format!("/login/otp?next=/postfach/{id}"), &[]));
-        }
-        let page = MessagePage {
-            t,
-            lang_switch: lang_switch(t, &format!("/postfach/{id}")),
-            csrf: "",
-            subject: t.pf_title,
-            message: None,
-            notice: None,
-            error: None,
-        };
-        return Ok(html(StatusCode::FORBIDDEN, &page));
-    }
-    let m = state
+    let m = match state
         .mailbox
         .open(session.account_id, session.acr, None, id, "web")
         .await
-        .map_err(|e| mail_error(lang, e))?;
+    {
+        Ok(m) => m,
+        Err(MailboxError::NeedsLevel(required)) => {
+            if needs_level_step_up(state, &session, required, lang).await? {
+                return Ok(see_other(&format!("/login/otp?next=/postfach/{id}"), &[]));
+            }
+            let page = MessagePage {
+                t,
+                lang_switch: lang_switch(t, &format!("/postfach/{id}")),
+                csrf: "",
+                subject: t.pf_title,
+                message: None,
+                notice: None,
+                error: None,
+            };
+            return Ok(html(StatusCode::FORBIDDEN, &page));
+        }
+        Err(e) => return Err(mail_error(lang, e)),
+    };
     let view = |a: &crate::mailbox::AttachmentInfo| AttachmentView {
         id: a.id,
         filename: a.filename.clone(),
@@ -362,6 +358,11 @@ pub async fn reply(
         }
     }
     if too_large {
+        // The token may not have been read before the limit: without a valid one, the
+        // message is not opened (opening is evidence).
+        if !csrf::verify_token(&headers, token.as_deref(), state.web.secure_cookies) {
+            return Err(PageError::too_large(lang));
+        }
         return show(
             &state,
             &headers,
