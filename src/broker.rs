@@ -5,6 +5,7 @@
 
 use crate::config::UpstreamConfig;
 use crate::crypto::{random_token, sha256};
+use crate::domain::claims::{VERIFIED_CLAIMS, verified_claim};
 use crate::domain::ids::AccountId;
 use crate::domain::level::Loa;
 use crate::ephemeral::{Ephemeral, EphemeralError};
@@ -19,8 +20,6 @@ use std::time::Duration;
 
 /// How long the citizen may take at the upstream provider.
 pub const LINK_TTL: Duration = Duration::from_secs(600);
-/// The claims taken over from an upstream, with their standard names.
-pub const VERIFIED_CLAIMS: [&str; 4] = ["given_name", "family_name", "birthdate", "address"];
 /// Largest upstream response read.
 const MAX_RESPONSE: usize = 256 * 1024;
 
@@ -312,18 +311,12 @@ impl Broker {
             if info["sub"].as_str() != Some(claims.sub.as_str()) {
                 return Err(BrokerError::Invalid("userinfo sub does not match".into()));
             }
+            // A value that does not have the standard form is left out, not stored.
             for name in VERIFIED_CLAIMS {
-                match &info[name] {
-                    Value::String(s) if !s.is_empty() && s.len() <= 256 => {
-                        verified.push((name.to_owned(), Value::String(s.clone()).to_string()));
-                    }
-                    Value::Object(o) if name == "address" => {
-                        let v = Value::Object(o.clone()).to_string();
-                        if v.len() <= 2048 {
-                            verified.push((name.to_owned(), v));
-                        }
-                    }
-                    _ => {}
+                if let Some(v) = info.get(name)
+                    && let Ok(stored) = verified_claim(name, v)
+                {
+                    verified.push((name.to_owned(), stored));
                 }
             }
         }

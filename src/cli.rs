@@ -287,23 +287,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if document_type.trim().is_empty() || clerk.trim().is_empty() {
                 bail!("--document-type and --clerk must not be empty");
             }
-            if let Some(b) = &birthdate
-                && chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").is_err()
-            {
-                bail!("--birthdate must be YYYY-MM-DD");
-            }
-            let claims: Vec<(String, String)> = [
+            let mut claims = Vec::new();
+            for (name, value) in [
                 ("given_name", given_name),
                 ("family_name", family_name),
                 ("birthdate", birthdate),
-            ]
-            .into_iter()
-            .filter_map(|(k, v)| {
-                v.map(|v| v.trim().to_owned())
-                    .filter(|v| !v.is_empty() && v.len() <= 256)
-                    .map(|v| (k.to_owned(), json!(v).to_string()))
-            })
-            .collect();
+            ] {
+                if let Some(v) = value {
+                    let stored = crate::domain::claims::verified_claim(name, &json!(v))
+                        .map_err(anyhow::Error::msg)?;
+                    claims.push((name.to_owned(), stored));
+                }
+            }
             let services = Services::connect(&config).await?;
             let id = match services
                 .accounts

@@ -293,46 +293,18 @@ impl AccountService {
     /// `Store(Conflict)` when the upstream identity is linked to another account; storage
     /// failures.
     pub async fn link_upstream(&self, a: &crate::broker::Assertion) -> Result<Loa, AccountError> {
-        if let Some(owner) = self
-            .db
-            .identities()
-            .linked_account(&a.upstream, &a.upstream_sub)
-            .await?
-            && owner != a.account
-        {
-            return Err(StoreError::Conflict {
-                constraint: "upstream_links_pkey".into(),
-            }
-            .into());
-        }
-        // Data confirmed at a higher level (by a clerk, or an eID) is not replaced by data
-        // from a weaker source.
-        let stronger: std::collections::HashMap<String, Loa> = self
-            .db
-            .identities()
-            .claims(a.account)
-            .await?
-            .into_iter()
-            .filter_map(|c| Loa::from_name(&c.level).map(|l| (c.claim, l)))
-            .filter(|(_, l)| *l > a.level)
-            .collect();
-        let claims: Vec<(String, String)> = a
-            .claims
-            .iter()
-            .filter(|(name, _)| !stronger.contains_key(name))
-            .cloned()
-            .collect();
+        // The link's primary key refuses an upstream identity linked to another account; the
+        // store keeps stronger data and never lowers the proofing level.
         self.db
             .identities()
-            .link(a.account, &a.upstream, &a.upstream_sub, a.level, &claims)
+            .link(a.account, &a.upstream, &a.upstream_sub, a.level, &a.claims)
             .await?;
-        let current = self.db.accounts().by_id(a.account).await?.proofing;
-        let level = current.max(a.level);
         let source = format!("upstream:{}", a.upstream);
         self.db
             .proofings()
-            .record(a.account, level, "upstream", None, &source)
+            .record(a.account, a.level, "upstream", None, &source)
             .await?;
+        let level = self.db.accounts().by_id(a.account).await?.proofing;
         self.db
             .audit()
             .record(

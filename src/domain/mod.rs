@@ -5,6 +5,7 @@
 //! never handles an unchecked string.
 
 pub mod account;
+pub mod claims;
 pub mod client;
 pub mod evidence;
 pub mod ids;

@@ -42,7 +42,8 @@ const LINK: &str = "INSERT INTO upstream_links (upstream, upstream_sub, account_
 const LINKS: &str =
     "SELECT upstream, level, linked_at FROM upstream_links WHERE account_id = $1 ORDER BY upstream";
 const SET_CLAIM: &str = "INSERT INTO verified_claims (account_id, claim, value, source, level, verified_at) VALUES ($1, $2, $3, $4, $5, $6) \
-    ON CONFLICT (account_id, claim) DO UPDATE SET value = excluded.value, source = excluded.source, level = excluded.level, verified_at = excluded.verified_at";
+    ON CONFLICT (account_id, claim) DO UPDATE SET value = excluded.value, source = excluded.source, level = excluded.level, verified_at = excluded.verified_at \
+    WHERE CASE verified_claims.level WHEN 'high' THEN 3 WHEN 'substantial' THEN 2 ELSE 1 END <= CASE excluded.level WHEN 'high' THEN 3 WHEN 'substantial' THEN 2 ELSE 1 END";
 const CLAIMS: &str = "SELECT claim, value, source, level, verified_at FROM verified_claims WHERE account_id = $1 ORDER BY claim";
 
 impl Identities<'_> {

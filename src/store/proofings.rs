@@ -18,10 +18,13 @@ impl Db {
 
 const INSERT: &str = "INSERT INTO identity_proofings (id, account_id, level, method, document_type, verified_by, at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
-const SET_LEVEL: &str = "UPDATE accounts SET proofing_level = $2, updated_at = $3 WHERE id = $1";
+// Only ever raises: a weaker confirmation (a later clerk's check, a low upstream login) does
+// not undo a stronger one.
+const SET_LEVEL: &str = "UPDATE accounts SET proofing_level = $2, updated_at = $3 WHERE id = $1 \
+    AND CASE proofing_level WHEN 'high' THEN 3 WHEN 'substantial' THEN 2 ELSE 1 END < CASE $2 WHEN 'high' THEN 3 WHEN 'substantial' THEN 2 ELSE 1 END";
 
 impl Proofings<'_> {
-    /// Records a proofing and sets the account's level to it.
+    /// Records a proofing and raises the account's level to it (never lowers it).
     ///
     /// # Errors
     /// A backend error; `Conflict` when the account does not exist.

@@ -366,6 +366,34 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
             (got[0].source.as_str(), got[0].level.as_str()),
             ("upstream:land-id", "substantial")
         );
+        // A weaker source does not replace stronger data, nor lower the proofing level.
+        db.identities()
+            .set_claims(id, "clerk:Amt", Loa::High, &claims)
+            .await
+            .expect("clerk");
+        let weak = vec![("given_name".to_owned(), "\"Erik\"".to_owned())];
+        db.identities()
+            .link(id, "land-id", "sub-1", Loa::Low, &weak)
+            .await
+            .expect("low link");
+        let got = db.identities().claims(id).await.expect("claims");
+        assert_eq!(
+            (got[0].value.as_str(), got[0].level.as_str()),
+            ("\"Erika\"", "high")
+        );
+        db.proofings()
+            .record(id, Loa::High, "in_person", Some("eid"), "clerk")
+            .await
+            .expect("high");
+        db.proofings()
+            .record(id, Loa::Substantial, "upstream", None, "upstream:x")
+            .await
+            .expect("substantial");
+        assert_eq!(
+            db.accounts().by_id(id).await.expect("account").proofing,
+            Loa::High,
+            "never lowered"
+        );
         db.identities()
             .link(id, "land-id", "sub-2", Loa::High, &[])
             .await

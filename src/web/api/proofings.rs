@@ -71,22 +71,16 @@ pub async fn post(
                 "document_type and clerk must be 1-100 and 1-200 characters",
             ));
         }
-        if let Some(b) = &req.birthdate
-            && chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").is_err()
-        {
-            return Err(bad("birthdate must be YYYY-MM-DD"));
-        }
         let mut claims = Vec::new();
         for (name, value) in [
             ("given_name", req.given_name),
             ("family_name", req.family_name),
             ("birthdate", req.birthdate),
         ] {
-            if let Some(v) = value.map(|v| v.trim().to_owned()) {
-                if v.is_empty() || v.len() > 256 {
-                    return Err(bad(&format!("{name} must be 1-256 characters")));
-                }
-                claims.push((name.to_owned(), json!(v).to_string()));
+            if let Some(v) = value {
+                let stored =
+                    crate::domain::claims::verified_claim(name, &json!(v)).map_err(|e| bad(&e))?;
+                claims.push((name.to_owned(), stored));
             }
         }
         let clerk = format!("{clerk} (via {})", at.client_id);
