@@ -251,6 +251,9 @@ impl Broker {
         iss: Option<&str>,
         session_account: AccountId,
     ) -> Result<Assertion, BrokerError> {
+        if state.len() > 64 {
+            return Err(BrokerError::InvalidState);
+        }
         let pending: Pending = self
             .0
             .eph

@@ -208,6 +208,10 @@ impl AccountService {
         name: &str,
     ) -> Result<(), AccountError> {
         let wa = self.webauthn()?;
+        // Ceremony ids are 43-character tokens: nothing longer becomes a store key.
+        if ceremony.len() > 64 {
+            return Err(AccountError::InvalidToken);
+        }
         let state: RegState = self
             .eph
             .take(&format!("pk-reg:{ceremony}"))
@@ -364,6 +368,10 @@ impl AccountService {
         expected: Option<AccountId>,
     ) -> Result<PasskeyLogin, AccountError> {
         let wa = self.webauthn()?;
+        // Ceremony ids are 43-character tokens: nothing longer becomes a store key.
+        if ceremony.len() > 64 {
+            return Err(AccountError::InvalidToken);
+        }
         let state: AuthState = self
             .eph
             .take(&format!("pk-auth:{ceremony}"))

@@ -61,16 +61,16 @@ fn new_key_file(dir: &Path) -> anyhow::Result<String> {
         .filter_map(|id| id.get(1..7).and_then(|n| n.parse::<u32>().ok()))
         .max()
         .unwrap_or(0);
-    let id = format!("k{:06}-{}", last + 1, hex(&random_bytes::<4>()));
+    let id = format!(
+        "k{:06}-{}",
+        last + 1,
+        crate::crypto::hex(&random_bytes::<4>())
+    );
     write_private(
         &dir.join(format!("{id}.key")),
         URL_SAFE_NO_PAD.encode(random_bytes::<32>()).as_bytes(),
     )?;
     Ok(id)
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 impl MasterKeys {

@@ -261,10 +261,6 @@ fn aad(id: Uuid, field: &str) -> Vec<u8> {
     format!("{id}|{field}").into_bytes()
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// A file name safe to show and to send in `Content-Disposition`: no path, no control
 /// characters, at most [`limits::FILENAME_CHARS`].
 #[must_use]
@@ -423,7 +419,7 @@ impl MailboxService {
         out: Outgoing,
         idempotency: Option<(&str, &[u8])>,
     ) -> Result<(Uuid, bool), MailboxError> {
-        let request_hash = idempotency.map(|(_, body)| hex(&sha256(body)));
+        let request_hash = idempotency.map(|(_, body)| crate::crypto::hex(&sha256(body)));
         if let Some((key, _)) = idempotency
             && let Some(replay) = self.replay(sender, key, request_hash.as_deref()).await?
         {
@@ -502,8 +498,8 @@ impl MailboxService {
         match self.db.mailbox().insert_message(&m, &attachments).await {
             Ok(()) => Ok((id, false)),
             // A concurrent retry with the same key won the race: answer as a retry.
-            Err(StoreError::Conflict { .. }) if idempotency.is_some() => {
-                let (key, _) = idempotency.unwrap_or_default();
+            Err(e) if e.is_conflict_on("idempotency") && idempotency.is_some() => {
+                let key = idempotency.map_or("", |(k, _)| k);
                 self.replay(sender, key, request_hash.as_deref())
                     .await?
                     .map(|id| (id, true))

@@ -530,6 +530,16 @@ pub static EN: Texts = Texts {
 };
 
 impl Texts {
+    /// The name of a level, as pages show it.
+    #[must_use]
+    pub fn level(&self, l: crate::domain::level::Loa) -> &'static str {
+        match l {
+            crate::domain::level::Loa::Low => self.level_low,
+            crate::domain::level::Loa::Substantial => self.level_substantial,
+            crate::domain::level::Loa::High => self.level_high,
+        }
+    }
+
     /// What a scope means for the citizen, for consent and account pages.
     #[must_use]
     pub fn scope_label(&'static self, scope: &str) -> Option<&'static str> {

@@ -2,10 +2,9 @@
 //! with consent (withdraw it, which revokes that portal's refresh tokens).
 
 use super::login::current_session;
-use super::{PageError, html, lang_switch, see_other, with_cookies};
+use super::{PageError, date_time, html, lang_switch, see_other, with_cookies};
 use crate::authn::handle_of;
 use crate::domain::ids::ClientId;
-use crate::domain::level::Loa;
 use crate::web::csrf;
 use crate::web::extract::{PageForm, PageLang, SESSION_COOKIE, set_cookie};
 use crate::web::i18n::{Texts, texts};
@@ -41,10 +40,6 @@ struct AccountPage<'a> {
     level: &'a str,
     sessions: Vec<SessionRow>,
     consents: Vec<ConsentRow>,
-}
-
-fn date(ts: chrono::DateTime<chrono::Utc>) -> String {
-    ts.format("%d.%m.%Y, %H:%M UTC").to_string()
 }
 
 /// A short, recognisable name for a browser from its User-Agent.
@@ -85,11 +80,7 @@ pub async fn get(
         .await
         .map_err(|e| internal(&e))?;
     let t = texts(lang);
-    let level = match session.acr {
-        Loa::Low => t.level_low,
-        Loa::Substantial => t.level_substantial,
-        Loa::High => t.level_high,
-    };
+    let level = t.level(session.acr);
     let current = handle_of(&token);
     let mut sessions = Vec::new();
     for (handle, s) in state
@@ -107,7 +98,7 @@ pub async fn get(
         sessions.push(SessionRow {
             current: handle == current,
             browser: browser_name(&s.user_agent, t),
-            since: date(chrono::DateTime::from_timestamp(s.created_at, 0).unwrap_or_default()),
+            since: date_time(chrono::DateTime::from_timestamp(s.created_at, 0).unwrap_or_default()),
             portals: names.join(", "),
             handle,
         });
@@ -129,7 +120,7 @@ pub async fn get(
                 .join("; "),
             client_id: c.client_id,
             name: c.client_name,
-            granted: date(c.granted_at),
+            granted: date_time(c.granted_at),
         })
         .collect();
     let (csrf_token, set) = csrf::token(&headers, state.web.secure_cookies);

@@ -8,7 +8,6 @@ use super::passkeys::security_page;
 use super::{PageError, see_other};
 use crate::account::AccountError;
 use crate::broker::BrokerError;
-use crate::domain::level::Loa;
 use crate::web::csrf;
 use crate::web::extract::{PageForm, PageLang, Query};
 use crate::web::i18n::texts;
@@ -112,11 +111,7 @@ pub async fn callback(
     };
     match state.accounts.link_upstream(&assertion).await {
         Ok(level) => {
-            let level = match level {
-                Loa::Low => t.level_low,
-                Loa::Substantial => t.level_substantial,
-                Loa::High => t.level_high,
-            };
+            let level = t.level(level);
             let notice = format!("{} {level}", t.link_done);
             security_page(&state, &headers, lang, StatusCode::OK, Some(&notice), None).await
         }

@@ -16,6 +16,18 @@ use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+/// A time as pages show it (the server keeps UTC).
+#[must_use]
+pub fn date_time(ts: chrono::DateTime<chrono::Utc>) -> String {
+    ts.format("%d.%m.%Y, %H:%M UTC").to_string()
+}
+
+/// A day as pages show it.
+#[must_use]
+pub fn day(ts: chrono::DateTime<chrono::Utc>) -> String {
+    ts.format("%d.%m.%Y").to_string()
+}
+
 /// Renders a template as an HTML response.
 pub fn html<T: Template>(status: StatusCode, tpl: &T) -> Response {
     match tpl.render() {

@@ -5,7 +5,7 @@
 
 use super::factors::{needs_current_factor, otp_page, raise_session};
 use super::login::{current_session, start_session};
-use super::{PageError, html, lang_switch, req_id, see_other, with_cookies};
+use super::{PageError, day, html, lang_switch, req_id, see_other, with_cookies};
 use crate::account::AccountError;
 use crate::account::passkeys::Ceremony;
 use crate::domain::lang::Lang;
@@ -19,18 +19,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use std::collections::HashMap;
-
-fn date(ts: chrono::DateTime<chrono::Utc>) -> String {
-    ts.format("%d.%m.%Y").to_string()
-}
-
-fn level_text(t: &Texts, l: Loa) -> &'static str {
-    match l {
-        Loa::Low => t.level_low,
-        Loa::Substantial => t.level_substantial,
-        Loa::High => t.level_high,
-    }
-}
 
 #[derive(Template)]
 #[template(path = "passkey_login.html")]
@@ -321,8 +309,8 @@ pub(crate) async fn security_page(
         .map(|p| PasskeyRow {
             id: p.id.to_string(),
             name: p.name,
-            created: date(p.created_at),
-            last_used: p.last_used_at.map(date),
+            created: day(p.created_at),
+            last_used: p.last_used_at.map(day),
         })
         .collect();
     let (add, add_note) = match state.accounts.passkey_register_start(&account).await {
@@ -340,8 +328,8 @@ pub(crate) async fn security_page(
         .claims
         .into_iter()
         .map(|c| ClaimRow {
-            level: level_text(t, Loa::from_name(&c.level).unwrap_or(Loa::Low)),
-            date: date(c.verified_at),
+            level: t.level(Loa::from_name(&c.level).unwrap_or(Loa::Low)),
+            date: day(c.verified_at),
             claim: claim_label(t, &c.claim).to_owned(),
             value: claim_text(&c.value),
             source: c.source,
@@ -350,7 +338,7 @@ pub(crate) async fn security_page(
     let linked: HashMap<String, String> = identity
         .links
         .into_iter()
-        .map(|l| (l.upstream, date(l.linked_at)))
+        .map(|l| (l.upstream, day(l.linked_at)))
         .collect();
     let upstreams = state
         .broker
@@ -564,24 +552,13 @@ async fn remove_factor(
         .await
         .map_err(internal)?;
     if factors.count() == 1 {
-        let account = state
-            .accounts
-            .get(session.account_id)
-            .await
-            .map_err(internal)?;
         let again = state
             .accounts
-            .login(
-                account.email.as_str(),
-                form.get("password").unwrap_or(""),
-                ip,
-                lang,
-                None,
-            )
+            .reauthenticate(session.account_id, form.get("password").unwrap_or(""), ip)
             .await;
         match again {
-            Ok(a) if a.id == account.id => {}
-            Ok(_) | Err(AccountError::InvalidCredentials) => {
+            Ok(()) => {}
+            Err(AccountError::InvalidCredentials) => {
                 return security_page(
                     state,
                     headers,

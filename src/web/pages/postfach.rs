@@ -5,9 +5,8 @@
 
 use super::factors::needs_level_step_up;
 use super::login::current_session;
-use super::{PageError, html, lang_switch, see_other, with_cookies};
+use super::{PageError, date_time, html, lang_switch, see_other, with_cookies};
 use crate::domain::lang::Lang;
-use crate::domain::level::Loa;
 use crate::mailbox::{File, MailboxError, limits};
 use crate::web::csrf;
 use crate::web::extract::{PageForm, PageLang, Query};
@@ -21,18 +20,6 @@ use axum::response::Response;
 use uuid::Uuid;
 
 const PER_PAGE: u32 = 50;
-
-fn date(ts: chrono::DateTime<chrono::Utc>) -> String {
-    ts.format("%d.%m.%Y, %H:%M UTC").to_string()
-}
-
-fn level_text(t: &Texts, l: Loa) -> &'static str {
-    match l {
-        Loa::Low => t.level_low,
-        Loa::Substantial => t.level_substantial,
-        Loa::High => t.level_high,
-    }
-}
 
 fn size(n: i64) -> String {
     match n {
@@ -108,10 +95,10 @@ pub async fn list(
         .into_iter()
         .map(|s| Row {
             id: s.id,
-            level: level_text(t, s.required_level),
+            level: t.level(s.required_level),
             subject: s.subject,
             sender: s.sender,
-            date: date(s.created_at),
+            date: date_time(s.created_at),
             reference: s.reference,
             unread: s.unread,
         })
@@ -226,15 +213,15 @@ async fn show(
     let message = MessageView {
         id,
         sender: m.summary.sender.clone(),
-        date: date(m.summary.created_at),
+        date: date_time(m.summary.created_at),
         reference: m.summary.reference.clone(),
-        expires: m.expires_at.map(date),
+        expires: m.expires_at.map(date_time),
         attachments: m.attachments.iter().map(view).collect(),
         replies: m
             .replies
             .iter()
             .map(|r| ReplyRow {
-                date: date(r.created_at),
+                date: date_time(r.created_at),
                 body: r.body.clone(),
                 attachments: r.attachments.iter().map(view).collect(),
             })
