@@ -105,6 +105,16 @@ pub async fn bearer(
     headers: &HeaderMap,
     scope: &str,
 ) -> Result<AccessTokenClaims, ApiError> {
+    bearer_any(p, headers, &[scope]).await.map(|(at, _)| at)
+}
+
+/// The verified, unrevoked bearer token of a request and the first of `scopes` it carries
+/// (one signature check, whichever scope decides).
+pub async fn bearer_any<'s>(
+    p: &Provider,
+    headers: &HeaderMap,
+    scopes: &[&'s str],
+) -> Result<(AccessTokenClaims, &'s str), ApiError> {
     let token = crate::web::extract::bearer_token(headers).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -117,11 +127,12 @@ pub async fn bearer(
             "the access token is invalid, expired or revoked",
         )
     })?;
-    if !Scopes::parse(&at.scope).unwrap_or_default().contains(scope) {
-        return Err(ApiError::new(
+    let granted = Scopes::parse(&at.scope).unwrap_or_default();
+    match scopes.iter().find(|s| granted.contains(s)) {
+        Some(s) => Ok((at, *s)),
+        None => Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            format!("the access token lacks the scope {scope}"),
-        ));
+            format!("the access token lacks the scope {}", scopes.join(" or ")),
+        )),
     }
-    Ok(at)
 }

@@ -2,7 +2,7 @@
 //! `catalogue.admin` sets the Verbund's level, scope `catalogue.tenant` raises it for the
 //! calling client's own tenant.
 
-use super::{ApiError, bearer};
+use super::{ApiError, bearer_any};
 use crate::catalogue::{self, CatalogueError};
 use crate::domain::level::Loa;
 use crate::domain::process::{Process, ProcessId, ProcessScope};
@@ -12,15 +12,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
-
-fn body(p: &Process, level: Loa, tenant: Option<&str>) -> serde_json::Value {
-    json!({ "id": p.id.as_str(), "name": p.name, "level": level.name(), "acr": level.acr(), "tenant": tenant })
-}
 
 /// A process and the level that applies.
 #[derive(serde::Serialize, utoipa::ToSchema)]
-#[allow(dead_code)]
 pub struct ProcessOut {
     #[schema(example = "bauantrag")]
     id: String,
@@ -32,6 +26,18 @@ pub struct ProcessOut {
     acr: String,
     /// The tenant asked about, if any.
     tenant: Option<String>,
+}
+
+impl ProcessOut {
+    fn new(p: &Process, level: Loa, tenant: Option<&str>) -> Self {
+        Self {
+            id: p.id.as_str().to_owned(),
+            name: p.name.clone(),
+            level: level.name().to_owned(),
+            acr: level.acr().to_owned(),
+            tenant: tenant.map(str::to_owned),
+        }
+    }
 }
 
 /// The level of a process: the Verbund's, or the tenant's if it raised it. Public.
@@ -47,7 +53,7 @@ pub async fn get(
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
     crate::web::extract::ApiQuery(q): crate::web::extract::ApiQuery,
 ) -> Response {
-    let result = async {
+    let result: Result<ProcessOut, ApiError> = async {
         let not_found = || ApiError::new(StatusCode::NOT_FOUND, "unknown process");
         let Path(id) = id.map_err(|_| not_found())?;
         let id = ProcessId::parse(&id).map_err(|_| not_found())?;
@@ -65,7 +71,7 @@ pub async fn get(
             .await
             .map_err(ApiError::internal)?
             .ok_or_else(not_found)?;
-        Ok(body(
+        Ok(ProcessOut::new(
             &process,
             level,
             tenant.as_ref().map(|t| t.slug.as_str()),
@@ -107,13 +113,14 @@ pub async fn put(
     headers: HeaderMap,
     body_json: Result<Json<SetProcess>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let result = async {
+    let result: Result<ProcessOut, ApiError> = async {
         let Path(id) =
             id.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "the process id is malformed"))?;
-        let (scope, tenant_slug) = match bearer(&p, &headers, "catalogue.admin").await {
-            Ok(_) => (ProcessScope::Verbund, None),
-            Err(e) if e.status == StatusCode::FORBIDDEN => {
-                let at = bearer(&p, &headers, "catalogue.tenant").await?;
+        let (at, granted) =
+            bearer_any(&p, &headers, &["catalogue.admin", "catalogue.tenant"]).await?;
+        let (scope, tenant_slug) = match granted {
+            "catalogue.admin" => (ProcessScope::Verbund, None),
+            _ => {
                 let client = p
                     .client(&at.client_id)
                     .await
@@ -125,7 +132,6 @@ pub async fn put(
                         .map_err(ApiError::internal)?;
                 (ProcessScope::Tenant(tenant.id), Some(tenant.slug))
             }
-            Err(e) => return Err(e),
         };
         let Json(req) = body_json.map_err(|e| {
             ApiError::new(
@@ -154,20 +160,11 @@ pub async fn put(
                 }
                 CatalogueError::Store(s) => ApiError::internal(s),
             })?;
-        let applied = catalogue::lookup(
-            &p.db,
-            &process.id,
-            match scope {
-                ProcessScope::Tenant(t) => Some(t),
-                ProcessScope::Verbund => None,
-            },
-        )
-        .await
-        .map_err(ApiError::internal)?
-        .map_or(level, |(_, l)| l);
-        Ok(body(
+        // A tenant's level cannot be below the Verbund's (set refuses that), so the level
+        // just set is the one that applies.
+        Ok(ProcessOut::new(
             &process,
-            applied,
+            level,
             tenant_slug.as_ref().map(|s| s.as_str()),
         ))
     }

@@ -34,7 +34,6 @@ fn bad(detail: &str) -> ApiError {
 
 /// The recorded check.
 #[derive(serde::Serialize, utoipa::ToSchema)]
-#[allow(dead_code)]
 pub struct ProofingOut {
     account_id: uuid::Uuid,
     #[schema(example = "substantial")]
@@ -89,7 +88,10 @@ pub async fn post(
             .verify_identity(&req.email, level, document, &clerk, &claims)
             .await
         {
-            Ok(id) => Ok(json!({ "account_id": id, "proofing_level": level.name() })),
+            Ok(id) => Ok(ProofingOut {
+                account_id: id.0,
+                proofing_level: level.name().to_owned(),
+            }),
             Err(AccountError::InvalidEmail) => Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "no account has this e-mail address",
