@@ -32,6 +32,13 @@ fn tweak(raw: &mut buergerkonto::config::RawConfig) {
 }
 
 async fn fixture(backend: Backend) -> Fixture {
+    fixture_with(backend, tweak).await
+}
+
+async fn fixture_with(
+    backend: Backend,
+    tweak: fn(&mut buergerkonto::config::RawConfig),
+) -> Fixture {
     let app = spawn_app_with(AppOptions { backend, tweak }).await;
     let account_id = app.add_user(EMAIL, PW).await;
     let portal = app
@@ -260,7 +267,8 @@ async fn a_message_is_delivered_read_once_and_its_receipt_verifies_with_the_jwks
     assert_eq!(json_of(&b1)["detail"], json_of(&b2)["detail"]);
 }
 
-#[tokio::test]
+// Several worker threads, so that the concurrent requests below really run at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_idempotent_retry_stores_nothing_new_and_a_changed_body_is_a_conflict() {
     let f = fixture(Backend::Default).await;
     let app = &f.app;
@@ -280,7 +288,7 @@ async fn an_idempotent_retry_stores_nothing_new_and_a_changed_body_is_a_conflict
     assert_eq!(json_of(&inbox)["items"].as_array().expect("items").len(), 1);
     // Concurrent retries with a fresh key: one message.
     let sends = (0..5).map(|_| send(app, &f.authority, &msg, Some("parallel-1")));
-    let results = futures_join(sends).await;
+    let results = futures_util::future::join_all(sends).await;
     let ids: std::collections::BTreeSet<String> = results
         .iter()
         .map(|(s, _, b)| {
@@ -291,39 +299,6 @@ async fn an_idempotent_retry_stores_nothing_new_and_a_changed_body_is_a_conflict
     assert_eq!(ids.len(), 1, "every retry names the same message");
     let (_, _, inbox) = api_get(app, &f.portal_token, "/api/v1/mailbox/inbox").await;
     assert_eq!(json_of(&inbox)["items"].as_array().expect("items").len(), 2);
-}
-
-async fn futures_join<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let handles: Vec<_> = fs.collect();
-    let mut out = Vec::new();
-    // Poll all at once.
-    let joined = async {
-        let mut pinned: Vec<_> = handles.into_iter().map(Box::pin).collect();
-        let mut results: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-        std::future::poll_fn(|cx| {
-            let mut pending = false;
-            for (i, f) in pinned.iter_mut().enumerate() {
-                if results[i].is_none() {
-                    match f.as_mut().poll(cx) {
-                        std::task::Poll::Ready(v) => results[i] = Some(v),
-                        std::task::Poll::Pending => pending = true,
-                    }
-                }
-            }
-            if pending {
-                std::task::Poll::Pending
-            } else {
-                std::task::Poll::Ready(())
-            }
-        })
-        .await;
-        results
-            .into_iter()
-            .map(|r| r.expect("done"))
-            .collect::<Vec<_>>()
-    };
-    out.extend(joined.await);
-    out
 }
 
 #[tokio::test]
@@ -578,7 +553,8 @@ async fn a_message_requiring_substantial_cannot_be_read_in_a_low_session() {
     assert_eq!(hidden(&page, "next").unwrap_or_default(), "", "{page}");
 }
 
-#[tokio::test]
+// Several worker threads, so that the concurrent requests below really run at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replies_are_fetched_by_cursor_without_loss_or_repeat() {
     let f = fixture(Backend::Default).await;
     let app = &f.app;
@@ -695,7 +671,9 @@ async fn replies_are_fetched_by_cursor_without_loss_or_repeat() {
         "nothing new: the cursor stays"
     );
     // Many concurrent replies: all arrive, in cursor order, none twice.
-    let rs = futures_join((0..8).map(|_| reply("gleichzeitig", None, id.clone()))).await;
+    let rs =
+        futures_util::future::join_all((0..8).map(|_| reply("gleichzeitig", None, id.clone())))
+            .await;
     assert!(rs.iter().all(|r| r.status() == 303));
     let (_, _, b) = api_get(
         app,
@@ -727,7 +705,12 @@ async fn replies_are_fetched_by_cursor_without_loss_or_repeat() {
 
 #[tokio::test]
 async fn ten_messages_in_a_minute_are_one_mail_without_content() {
-    let f = fixture(Backend::Default).await;
+    // A notification delay that the ten sends fit into even on a slow machine.
+    let f = fixture_with(Backend::Default, |raw| {
+        tweak(raw);
+        raw.mailbox_notify_delay_secs = 4;
+    })
+    .await;
     let app = &f.app;
     // The citizen switched the pages to English: mails without a request follow.
     assert_eq!(
