@@ -3,7 +3,7 @@
 //! removed (the last factor only with the password).
 
 use crate::helpers::rp::{discover, finish, jwt_payload, start};
-use crate::helpers::webauthn::{SoftPasskey, options_of};
+use crate::helpers::webauthn::{SoftPasskey, ceremony, options_of, post_credential};
 use crate::helpers::{TestApp, hidden, location, query_param, spawn_named};
 use crate::levels::{enrol_totp, verify_identity};
 
@@ -97,46 +97,32 @@ async fn a_passkey_steps_a_password_session_up_and_alone_reaches_high() {
     let mut stranger = SoftPasskey::new(&app.addr);
     stranger.credential_id = key.credential_id.clone();
     let forged = stranger.authenticate(&options);
-    let r = app
-        .post_form(
-            "/login/otp/passkey",
-            &[
-                ("csrf", &csrf),
-                ("req", &req),
-                ("ceremony", &ceremony),
-                ("credential", &forged),
-            ],
-        )
-        .await;
+    let r = post_credential(&app, "/login/otp/passkey", &csrf, &req, &ceremony, &forged).await;
     assert_eq!(r.status(), 401, "a forged assertion fails");
     // The ceremony was used up by the failure; a new page gives a new one.
     let page = app.get(&next).await.text().await.expect("page");
     let (ceremony, options) = options_of(&page, "/login/otp/passkey");
     let assertion = key.authenticate(&options);
-    let r = app
-        .post_form(
-            "/login/otp/passkey",
-            &[
-                ("csrf", &csrf),
-                ("req", &req),
-                ("ceremony", &ceremony),
-                ("credential", &assertion),
-            ],
-        )
-        .await;
+    let r = post_credential(
+        &app,
+        "/login/otp/passkey",
+        &csrf,
+        &req,
+        &ceremony,
+        &assertion,
+    )
+    .await;
     assert_eq!(location(&r), format!("/authorize/resume?req={req}"));
     // Replaying the same answer is refused.
-    let r = app
-        .post_form(
-            "/login/otp/passkey",
-            &[
-                ("csrf", &csrf),
-                ("req", &req),
-                ("ceremony", &ceremony),
-                ("credential", &assertion),
-            ],
-        )
-        .await;
+    let r = post_credential(
+        &app,
+        "/login/otp/passkey",
+        &csrf,
+        &req,
+        &ceremony,
+        &assertion,
+    )
+    .await;
     assert_eq!(r.status(), 401);
     let cb =
         crate::helpers::rp::run_browser(&app, &app.url(&location_of_resume(&req)), "", "").await;
@@ -177,17 +163,15 @@ async fn a_passkey_steps_a_password_session_up_and_alone_reaches_high() {
         "any discoverable passkey"
     );
     let csrf = hidden(&page, "csrf").expect("csrf");
-    let r = other
-        .post_form(
-            "/login/passkey",
-            &[
-                ("csrf", &csrf),
-                ("req", &req),
-                ("ceremony", &ceremony),
-                ("credential", &key.authenticate(&options)),
-            ],
-        )
-        .await;
+    let r = post_credential(
+        &other,
+        "/login/passkey",
+        &csrf,
+        &req,
+        &ceremony,
+        &key.authenticate(&options),
+    )
+    .await;
     assert_eq!(location(&r), format!("/authorize/resume?req={req}"));
     let cb = crate::helpers::rp::run_browser(&other, &other.url(&location(&r)), "", "").await;
     let tokens = finish(&other, &rp, flow, &cb).await;
@@ -211,17 +195,15 @@ async fn a_passkey_steps_a_password_session_up_and_alone_reaches_high() {
         .expect("page");
     let (ceremony, options) = options_of(&page, "/login/passkey");
     let csrf = hidden(&page, "csrf").expect("csrf");
-    let r = third
-        .post_form(
-            "/login/passkey",
-            &[
-                ("csrf", &csrf),
-                ("req", ""),
-                ("ceremony", &ceremony),
-                ("credential", &key.authenticate(&options)),
-            ],
-        )
-        .await;
+    let r = post_credential(
+        &third,
+        "/login/passkey",
+        &csrf,
+        "",
+        &ceremony,
+        &key.authenticate(&options),
+    )
+    .await;
     assert_eq!(r.status(), 401, "passkey logins require user verification");
 }
 
@@ -248,20 +230,16 @@ async fn passkeys_are_renamed_and_the_last_factor_is_removed_only_with_the_passw
         "the holder is told about the new passkey: {mail}"
     );
     // Confirming with the passkey without a pending request leads to the account page.
-    let page = app.get("/login/otp").await.text().await.expect("page");
-    let (ceremony, options) = options_of(&page, "/login/otp/passkey");
-    let csrf = hidden(&page, "csrf").expect("csrf");
-    let r = app
-        .post_form(
-            "/login/otp/passkey",
-            &[
-                ("csrf", &csrf),
-                ("req", ""),
-                ("ceremony", &ceremony),
-                ("credential", &key.authenticate(&options)),
-            ],
-        )
-        .await;
+    let (csrf, ceremony, options) = ceremony(&app, "/login/otp", "/login/otp/passkey").await;
+    let r = post_credential(
+        &app,
+        "/login/otp/passkey",
+        &csrf,
+        "",
+        &ceremony,
+        &key.authenticate(&options),
+    )
+    .await;
     assert_eq!(location(&r), "/konto");
     let page = app
         .get("/konto/sicherheit")

@@ -210,3 +210,36 @@ impl SoftPasskey {
         .to_string()
     }
 }
+
+/// The passkey form posting to `action` on the page at `path`: (csrf, ceremony id, options).
+pub async fn ceremony(
+    app: &crate::helpers::TestApp,
+    path: &str,
+    action: &str,
+) -> (String, String, Value) {
+    let page = app.get(path).await.text().await.expect("page");
+    let (ceremony, options) = options_of(&page, action);
+    let csrf = crate::helpers::hidden(&page, "csrf").expect("csrf");
+    (csrf, ceremony, options)
+}
+
+/// Posts what the page's script would: the authenticator's answer to a ceremony.
+pub async fn post_credential(
+    app: &crate::helpers::TestApp,
+    action: &str,
+    csrf: &str,
+    req: &str,
+    ceremony: &str,
+    credential: &str,
+) -> reqwest::Response {
+    app.post_form(
+        action,
+        &[
+            ("csrf", csrf),
+            ("req", req),
+            ("ceremony", ceremony),
+            ("credential", credential),
+        ],
+    )
+    .await
+}
