@@ -420,12 +420,33 @@ impl AccountService {
 }
 
 fn clean_name(name: &str) -> String {
+    // No control or bidirectional-override characters: the name is shown on pages and in
+    // the mail that tells the holder about the new passkey.
+    let bidi = |c: char| matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
     let n: String = name
+        .trim()
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !bidi(*c))
         .take(MAX_NAME)
         .collect::<String>()
-        .trim()
+        .trim_end()
         .to_owned();
     if n.is_empty() { "Passkey".into() } else { n }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_name;
+
+    #[test]
+    fn names_are_cleaned() {
+        assert_eq!(clean_name("  Laptop  "), "Laptop");
+        assert_eq!(clean_name("evil\u{202E}txt.exe"), "eviltxt.exe");
+        assert_eq!(clean_name("a\u{0}b"), "ab");
+        assert_eq!(clean_name(" \u{200B} "), "Passkey");
+        assert_eq!(
+            clean_name(&format!("{}{}", " ".repeat(10), "x".repeat(100))).len(),
+            64
+        );
+    }
 }

@@ -427,8 +427,13 @@ impl MailboxService {
         }
         let invalid = |m: &str| MailboxError::Invalid(m.to_owned());
         let subject = out.subject.trim();
-        if subject.is_empty() || subject.chars().count() > limits::SUBJECT_CHARS {
-            return Err(invalid("subject must be 1 to 200 characters"));
+        if subject.is_empty()
+            || subject.chars().count() > limits::SUBJECT_CHARS
+            || subject.chars().any(char::is_control)
+        {
+            return Err(invalid(
+                "subject must be 1 to 200 characters without control characters",
+            ));
         }
         if out.body.len() > limits::BODY_BYTES {
             return Err(MailboxError::TooLarge(format!(

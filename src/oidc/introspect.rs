@@ -60,11 +60,7 @@ impl Provider {
             .active(&token_digest(token))
             .await?
         {
-            let revoked = self
-                .eph
-                .get(&format!("revoked-gid:{}", rt.family_id))
-                .await?
-                .is_some();
+            let revoked = self.grant_revoked(rt.family_id).await?;
             if rt.client_id != client.id.0 || rt.is_expired(chrono::Utc::now()) || revoked {
                 return Ok(inactive);
             }

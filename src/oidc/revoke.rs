@@ -14,6 +14,10 @@ use crate::domain::params::Params;
 use std::time::Duration;
 use uuid::Uuid;
 
+fn grant_key(gid: Uuid) -> String {
+    format!("revoked-gid:{gid}")
+}
+
 impl Provider {
     /// Revokes a grant: its refresh-token family and every access token it produced.
     ///
@@ -22,7 +26,7 @@ impl Provider {
     pub async fn revoke_grant(&self, gid: Uuid) -> Result<(), OAuthError> {
         self.eph
             .put(
-                &format!("revoked-gid:{gid}"),
+                &grant_key(gid),
                 "1",
                 Duration::from_secs(self.settings.token_ttl + 60),
             )
@@ -44,12 +48,20 @@ impl Provider {
         {
             return Ok(true);
         }
-        if let Some(gid) = &at.gid
-            && self.eph.get(&format!("revoked-gid:{gid}")).await?.is_some()
+        if let Some(gid) = at.gid
+            && self.grant_revoked(gid).await?
         {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// Whether a grant (a code exchange and its refreshes) was revoked.
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn grant_revoked(&self, gid: Uuid) -> Result<bool, OAuthError> {
+        Ok(self.eph.get(&grant_key(gid)).await?.is_some())
     }
 
     /// Verifies an access token and checks it was not revoked.

@@ -346,12 +346,7 @@ impl Provider {
         if rec.is_expired(Utc::now()) {
             return Err(invalid("the refresh token has expired"));
         }
-        if self
-            .eph
-            .get(&format!("revoked-gid:{}", rec.family_id))
-            .await?
-            .is_some()
-        {
+        if self.grant_revoked(rec.family_id).await? {
             return Err(invalid("the grant was revoked"));
         }
         let granted = Scopes::parse(&rec.scope).unwrap_or_default();

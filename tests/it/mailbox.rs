@@ -358,6 +358,9 @@ async fn malformed_oversized_and_unauthorised_requests_get_clear_errors() {
     m["subject"] = "x".repeat(201).into();
     check(send(app, &f.authority, &m, None).await, 422);
     let mut m = letter(&f.sub);
+    m["subject"] = "Betreff\nmit Zeilenumbruch".into();
+    check(send(app, &f.authority, &m, None).await, 422);
+    let mut m = letter(&f.sub);
     m["required_level"] = "mittel".into();
     check(send(app, &f.authority, &m, None).await, 422);
     let mut m = letter(&f.sub);
@@ -917,6 +920,19 @@ async fn another_account_cannot_see_or_touch_a_message_and_bad_input_is_a_clear_
         .await
         .expect("post");
     assert_eq!(r.status(), 400);
+    let csrf = app.csrf_of("/login").await;
+    let form = reqwest::multipart::Form::new().text("csrf", csrf).part(
+        "body",
+        reqwest::multipart::Part::bytes(vec![0xff, 0xfe, b'a']),
+    );
+    let r = app
+        .browser
+        .post(app.url(&format!("/postfach/{id}/antwort")))
+        .multipart(form)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 400, "a reply that is not UTF-8");
     // Another citizen, logged in, gets 404 for everything about it.
     app.reset_browser();
     app.add_user("fremd@example.org", PW).await;

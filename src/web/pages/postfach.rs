@@ -320,8 +320,16 @@ pub async fn reply(
             Err(_) => return Err(PageError::bad_request(lang)),
         };
         match name.as_str() {
-            "csrf" => token = Some(String::from_utf8_lossy(&data).into_owned()),
-            "body" => body = String::from_utf8_lossy(&data).into_owned(),
+            // Text fields must be UTF-8, like every other form: no replacement characters.
+            "csrf" | "body" => {
+                let text =
+                    String::from_utf8(data.to_vec()).map_err(|_| PageError::bad_request(lang))?;
+                if name == "csrf" {
+                    token = Some(text);
+                } else {
+                    body = text;
+                }
+            }
             "files" => {
                 // An empty file input still sends a part without a name and content.
                 let Some(filename) = filename.as_deref().and_then(crate::mailbox::clean_filename)
