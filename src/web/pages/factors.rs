@@ -196,6 +196,48 @@ pub async fn otp_get(
     otp_page(&state, &headers, lang, StatusCode::OK, &req, &next, None).await
 }
 
+/// A posted step-up form (code or passkey), past the CSRF check and with a session.
+pub(crate) struct StepUpPost {
+    pub req: String,
+    pub next: String,
+    pub token: String,
+    pub session: crate::authn::Session,
+}
+
+/// The common start of both step-up posts; otherwise the response to send.
+pub(crate) async fn step_up_post(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &crate::domain::params::Params,
+    lang: Lang,
+) -> Result<Result<StepUpPost, Response>, PageError> {
+    let req = req_id(form.get("req"));
+    let next = local_next(form.get("next"));
+    if !csrf::verify(headers, form, state.web.secure_cookies) {
+        let t = texts(lang);
+        return otp_page(
+            state,
+            headers,
+            lang,
+            StatusCode::FORBIDDEN,
+            &req,
+            &next,
+            Some(t.err_csrf),
+        )
+        .await
+        .map(Err);
+    }
+    let Some((token, session)) = current_session(&state.sessions, headers, lang).await? else {
+        return Ok(Err(see_other(&format!("/login?req={req}"), &[])));
+    };
+    Ok(Ok(StepUpPost {
+        req,
+        next,
+        token,
+        session,
+    }))
+}
+
 /// `POST /login/otp`: a valid code adds `otp` (and `mfa`) to the session and raises its level
 /// to what the account's proofing allows; then the authorization continues.
 pub async fn otp_post(
@@ -205,22 +247,14 @@ pub async fn otp_post(
     PageForm(form): PageForm,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
-    let req = req_id(form.get("req"));
-    let next = local_next(form.get("next"));
-    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
-        return otp_page(
-            &state,
-            &headers,
-            lang,
-            StatusCode::FORBIDDEN,
-            &req,
-            &next,
-            Some(t.err_csrf),
-        )
-        .await;
-    }
-    let Some((token, session)) = current_session(&state.sessions, &headers, lang).await? else {
-        return Ok(see_other(&format!("/login?req={req}"), &[]));
+    let StepUpPost {
+        req,
+        next,
+        token,
+        session,
+    } = match step_up_post(&state, &headers, &form, lang).await? {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
     };
     match state
         .accounts

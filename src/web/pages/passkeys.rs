@@ -3,7 +3,7 @@
 //! (add, rename, remove), the authenticator app (remove), verified personal data and links to
 //! upstream identity providers.
 
-use super::factors::{needs_current_factor, otp_page, raise_session};
+use super::factors::{StepUpPost, needs_current_factor, otp_page, raise_session, step_up_post};
 use super::login::{current_session, start_session};
 use super::{PageError, day, html, lang_switch, req_id, see_other, with_cookies};
 use crate::account::AccountError;
@@ -159,22 +159,14 @@ pub async fn stepup_post(
     PageForm(form): PageForm,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
-    let req = req_id(form.get("req"));
-    let next = super::factors::local_next(form.get("next"));
-    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
-        return otp_page(
-            &state,
-            &headers,
-            lang,
-            StatusCode::FORBIDDEN,
-            &req,
-            &next,
-            Some(t.err_csrf),
-        )
-        .await;
-    }
-    let Some((token, session)) = current_session(&state.sessions, &headers, lang).await? else {
-        return Ok(see_other(&format!("/login?req={req}"), &[]));
+    let StepUpPost {
+        req,
+        next,
+        token,
+        session,
+    } = match step_up_post(&state, &headers, &form, lang).await? {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
     };
     let result = state
         .accounts
