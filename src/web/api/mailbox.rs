@@ -114,13 +114,6 @@ fn problem(e: MailboxError) -> ApiError {
     }
 }
 
-fn respond<T: Serialize>(status: StatusCode, r: Result<T, ApiError>) -> Response {
-    match r {
-        Ok(v) => (status, Json(v)).into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
 /// A token of an authority system (no citizen) with `mailbox.send`.
 async fn sender(state: &AppState, headers: &HeaderMap) -> Result<AccessTokenClaims, ApiError> {
     let at = bearer(&state.provider, headers, "mailbox.send").await?;
@@ -324,18 +317,15 @@ pub async fn status(
     State(state): State<AppState>,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
-) -> Response {
-    let r = async {
-        let at = sender(&state, &headers).await?;
-        let id = message_id(id)?;
-        state
-            .mailbox
-            .status(&at.client_id, id)
-            .await
-            .map_err(problem)
-    }
-    .await;
-    respond(StatusCode::OK, r)
+) -> Result<Json<Status>, ApiError> {
+    let at = sender(&state, &headers).await?;
+    let id = message_id(id)?;
+    state
+        .mailbox
+        .status(&at.client_id, id)
+        .await
+        .map(Json)
+        .map_err(problem)
 }
 
 /// The evidence chain signed by Bürgerkonto: a compact JWS (`typ: evidence+jwt`, ES256),
@@ -396,28 +386,24 @@ pub async fn replies(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery,
-) -> Response {
-    let r = async {
-        let at = sender(&state, &headers).await?;
-        let limit = match q.get("limit") {
-            None => 50,
-            Some(l) => l
-                .parse()
-                .ok()
-                .filter(|l| (1..=100).contains(l))
-                .ok_or_else(|| {
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "limit must be 1-100")
-                })?,
-        };
-        let (items, next_cursor) = state
-            .mailbox
-            .replies(&at.client_id, q.get("after"), limit)
-            .await
-            .map_err(problem)?;
-        Ok(RepliesPage { items, next_cursor })
-    }
-    .await;
-    respond(StatusCode::OK, r)
+) -> Result<Json<RepliesPage>, ApiError> {
+    let at = sender(&state, &headers).await?;
+    let limit = match q.get("limit") {
+        None => 50,
+        Some(l) => l
+            .parse()
+            .ok()
+            .filter(|l| (1..=100).contains(l))
+            .ok_or_else(|| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "limit must be 1-100")
+            })?,
+    };
+    let (items, next_cursor) = state
+        .mailbox
+        .replies(&at.client_id, q.get("after"), limit)
+        .await
+        .map_err(problem)?;
+    Ok(Json(RepliesPage { items, next_cursor }))
 }
 
 /// A citizen's token with `mailbox.read`: the account, the token's level and the portal's tenant.
@@ -464,34 +450,30 @@ pub async fn inbox(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery,
-) -> Response {
-    let r = async {
-        let (account, level, tenant) = reader(&state, &headers).await?;
-        let page = match q.get("page") {
-            None => 0,
-            Some(p) => p.parse().ok().filter(|p| *p <= 10_000).ok_or_else(|| {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "page must be a number")
-            })?,
-        };
-        let archived = match q.get("archived") {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "archived must be true or false",
-                ));
-            }
-        };
-        let (items, more) = state
-            .mailbox
-            .inbox(account, level, Some(tenant), archived, page, 50)
-            .await
-            .map_err(problem)?;
-        Ok(InboxPage { items, page, more })
-    }
-    .await;
-    respond(StatusCode::OK, r)
+) -> Result<Json<InboxPage>, ApiError> {
+    let (account, level, tenant) = reader(&state, &headers).await?;
+    let page = match q.get("page") {
+        None => 0,
+        Some(p) => p.parse().ok().filter(|p| *p <= 10_000).ok_or_else(|| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "page must be a number")
+        })?,
+    };
+    let archived = match q.get("archived") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "archived must be true or false",
+            ));
+        }
+    };
+    let (items, more) = state
+        .mailbox
+        .inbox(account, level, Some(tenant), archived, page, 50)
+        .await
+        .map_err(problem)?;
+    Ok(Json(InboxPage { items, page, more }))
 }
 
 /// Opens one message (recording `opened` the first time). A message that needs a higher level
@@ -509,18 +491,15 @@ pub async fn open(
     State(state): State<AppState>,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
-) -> Response {
-    let r = async {
-        let (account, level, tenant) = reader(&state, &headers).await?;
-        let id = message_id(id)?;
-        state
-            .mailbox
-            .open(account, level, Some(tenant), id, "portal")
-            .await
-            .map_err(problem)
-    }
-    .await;
-    respond(StatusCode::OK, r)
+) -> Result<Json<Opened>, ApiError> {
+    let (account, level, tenant) = reader(&state, &headers).await?;
+    let id = message_id(id)?;
+    state
+        .mailbox
+        .open(account, level, Some(tenant), id, "portal")
+        .await
+        .map(Json)
+        .map_err(problem)
 }
 
 /// Downloads an attachment of a message (or of the citizen's reply to it).
