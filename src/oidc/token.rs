@@ -343,9 +343,6 @@ impl Provider {
             }
             Rotation::Invalid => return Err(invalid("invalid or revoked refresh token")),
         };
-        if rec.is_expired(Utc::now()) {
-            return Err(invalid("the refresh token has expired"));
-        }
         if self.grant_revoked(rec.family_id).await? {
             return Err(invalid("the grant was revoked"));
         }

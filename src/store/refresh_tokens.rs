@@ -98,16 +98,15 @@ impl Db {
 const INSERT: &str = "INSERT INTO refresh_tokens (token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, \
     created_at, expires_at, family_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 const USE: &str = "UPDATE refresh_tokens SET used_at = $3 WHERE token_hash = $1 AND client_id = $2 \
-    AND used_at IS NULL AND revoked_at IS NULL RETURNING token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, \
+    AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3 AND family_expires_at > $3 RETURNING token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, \
     created_at, expires_at, family_expires_at";
-const STATE: &str = "SELECT family_id, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2";
+const STATE: &str = "SELECT family_id, used_at, revoked_at, expires_at, family_expires_at FROM refresh_tokens \
+    WHERE token_hash = $1 AND client_id = $2";
 const REVOKE_FAMILY: &str =
     "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL";
 const REVOKE_FOR: &str = "UPDATE refresh_tokens SET revoked_at = $3 WHERE account_id = $1 AND client_id = $2 AND revoked_at IS NULL";
 const REVOKE_ALL: &str =
     "UPDATE refresh_tokens SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL";
-const LOOKUP: &str = "SELECT token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, created_at, expires_at, \
-    family_expires_at FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2";
 const ACTIVE: &str = "SELECT token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, created_at, expires_at, \
     family_expires_at FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL";
 const PURGE: &str = "DELETE FROM refresh_tokens WHERE family_expires_at < $1";
@@ -137,23 +136,13 @@ impl RefreshTokens<'_> {
     }
 
     /// Marks the token used, atomically: of two concurrent uses exactly one rotates and the
-    /// other is reuse. An expired token is `Invalid` and left as it is (presenting it again
-    /// is not reuse).
+    /// other is reuse (the caller revokes the family). An expired token is `Invalid` and left
+    /// as it is (presenting it again is not reuse). The common case is one statement.
     ///
     /// # Errors
     /// A backend error.
     pub async fn use_once(&self, token_hash: &str, client_id: &str) -> StoreResult<Rotation> {
         let now = Utc::now();
-        let found: Option<Row> = on_db!(self.0, |p| sqlx::query_as(LOOKUP)
-            .bind(token_hash)
-            .bind(client_id)
-            .fetch_optional(p)
-            .await)?;
-        match found.map(RefreshRecord::try_from).transpose()? {
-            None => return Ok(Rotation::Invalid),
-            Some(r) if r.is_expired(now) => return Ok(Rotation::Invalid),
-            Some(_) => {}
-        }
         let row: Option<Row> = on_db!(self.0, |p| sqlx::query_as(USE)
             .bind(token_hash)
             .bind(client_id)
@@ -163,15 +152,22 @@ impl RefreshTokens<'_> {
         if let Some(r) = row {
             return Ok(Rotation::Rotated(Box::new(r.try_into()?)));
         }
-        type State = (Uuid, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+        type State = (
+            Uuid,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+            DateTime<Utc>,
+            DateTime<Utc>,
+        );
         let state: Option<State> = on_db!(self.0, |p| sqlx::query_as(STATE)
             .bind(token_hash)
             .bind(client_id)
             .fetch_optional(p)
             .await)?;
         match state {
-            Some((family_id, Some(_), None)) => {
-                self.revoke_family(family_id).await?;
+            Some((family_id, Some(_), None, expires, family_expires))
+                if expires > now && family_expires > now =>
+            {
                 Ok(Rotation::Reused { family_id })
             }
             _ => Ok(Rotation::Invalid),
