@@ -71,6 +71,7 @@ impl Services {
             per_account: config.login_max_failures_per_account,
             per_ip: config.login_max_failures_per_ip,
             window: Duration::from_secs(config.login_failure_window_secs),
+            mail_interval: Duration::from_secs(config.mail_interval_secs),
         };
         let accounts = AccountService::new(db.clone(), eph.clone(), mailer, issuer.clone(), limits);
         let settings = TokenSettings {

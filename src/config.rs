@@ -47,6 +47,10 @@ pub struct RawConfig {
     /// Seconds between the mailbox's background rounds (notifications, expiry, purging).
     #[serde(default = "default_mailbox_interval")]
     pub mailbox_interval_secs: u64,
+    /// At most one unrequested mail (reset link, resent confirmation link, "already
+    /// registered" notice) per address in this many seconds.
+    #[serde(default = "default_mail_interval")]
+    pub mail_interval_secs: u64,
 }
 
 fn default_notify_delay() -> u64 {
@@ -57,6 +61,9 @@ fn default_retention_days() -> u64 {
 }
 fn default_mailbox_interval() -> u64 {
     10
+}
+fn default_mail_interval() -> u64 {
+    60
 }
 
 /// An upstream OpenID provider (BundID, ELSTER, an eID gateway, ...) that confirms identities.
@@ -112,6 +119,7 @@ impl Default for RawConfig {
             mailbox_notify_delay_secs: default_notify_delay(),
             mailbox_retention_days: default_retention_days(),
             mailbox_interval_secs: default_mailbox_interval(),
+            mail_interval_secs: default_mail_interval(),
         }
     }
 }
@@ -174,6 +182,7 @@ pub struct Config {
     pub mailbox_notify_delay_secs: u64,
     pub mailbox_retention_days: u64,
     pub mailbox_interval_secs: u64,
+    pub mail_interval_secs: u64,
 }
 
 impl Config {
@@ -270,6 +279,7 @@ impl Config {
             mailbox_notify_delay_secs: raw.mailbox_notify_delay_secs.min(86_400),
             mailbox_retention_days: raw.mailbox_retention_days.min(3650),
             mailbox_interval_secs: raw.mailbox_interval_secs.clamp(1, 3600),
+            mail_interval_secs: raw.mail_interval_secs.clamp(1, 86_400),
         })
     }
 

@@ -202,16 +202,18 @@ impl AccountService {
         account: AccountId,
         code: &str,
     ) -> Result<(), AccountError> {
-        let fail_key = format!("fail:2fa:{account}");
-        if self.eph.count(&fail_key).await? >= self.limits.per_account {
-            return Err(AccountError::Throttled);
-        }
+        let attempt = self
+            .reserve(&[super::throttle::Counter {
+                key: format!("fail:2fa:{account}"),
+                limit: self.limits.per_account,
+            }])
+            .await?;
         if code.len() <= 64 {
             if let Some((secret, _)) = self.db.credentials().totp(account).await?
                 && let Some(step) = matching_step(&secret, code, chrono::Utc::now().timestamp())
                 && self.db.credentials().use_step(account, step).await?
             {
-                return Ok(());
+                return self.succeeded(attempt).await;
             }
             if self
                 .db
@@ -223,10 +225,10 @@ impl AccountService {
                     .audit()
                     .record("factor.recovery_code_used", Some(account), None, json!({}))
                     .await?;
-                return Ok(());
+                return self.succeeded(attempt).await;
             }
         }
-        self.eph.incr_window(&fail_key, self.limits.window).await?;
+        // The reservation stays counted: a failure.
         Err(AccountError::InvalidCredentials)
     }
 

@@ -3,6 +3,7 @@
 
 pub mod factors;
 pub mod passkeys;
+pub mod throttle;
 
 use crate::crypto::{self, random_token, token_digest};
 use crate::domain::account::{Account, EmailAddress, PasswordProblem, check_new_password};
@@ -16,14 +17,32 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::net::IpAddr;
 use std::time::Duration;
+use throttle::{Counter, address_key};
 
 /// How long a password reset link is valid.
 pub const RESET_TTL: Duration = Duration::from_secs(3600);
-/// At most one reset mail per address in this time (no mail bombing).
-pub const RESET_MAIL_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How long an e-mail verification link is valid.
 pub const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// The short-lived keys of the mail flows. An account has at most one pending verification
+/// link and one usable reset link: `*-current:{account}` names its digest, and a new link
+/// replaces the old one.
+fn verify_key(digest: &str) -> String {
+    format!("verify:{digest}")
+}
+fn verify_current_key(account: AccountId) -> String {
+    format!("verify-current:{account}")
+}
+fn verify_sent_key(account: AccountId) -> String {
+    format!("verify-sent:{account}")
+}
+fn reset_key(digest: &str) -> String {
+    format!("reset:{digest}")
+}
+fn reset_current_key(account: AccountId) -> String {
+    format!("reset-current:{account}")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -57,12 +76,17 @@ pub enum AccountError {
     Hash(#[from] crypto::PasswordError),
 }
 
-/// Login throttling limits.
+/// Attempt limits (see [`throttle`]) and the mail interval.
 #[derive(Clone, Copy, Debug)]
 pub struct LoginLimits {
+    /// Failed checks of one account's secrets in a window.
     pub per_account: u64,
+    /// Failed logins, registrations and reset requests from one client address in a window.
     pub per_ip: u64,
     pub window: Duration,
+    /// At most one mail that nobody asked for by registering (a reset link, a resent
+    /// verification link, an "already registered" notice) per address in this time.
+    pub mail_interval: Duration,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -133,11 +157,14 @@ impl AccountService {
         cont: Option<&str>,
         ip: IpAddr,
     ) -> Result<(), AccountError> {
-        // Every registration sends a mail and costs an Argon2 hash: limited per address.
-        let ip_key = format!("register:ip:{ip}");
-        if self.eph.incr_window(&ip_key, self.limits.window).await? > self.limits.per_ip {
-            return Err(AccountError::Throttled);
-        }
+        // Every registration sends a mail and costs an Argon2 hash: limited per address
+        // (each one counts, whatever its outcome).
+        let _counted = self
+            .reserve(&[Counter {
+                key: address_key("register:ip", ip),
+                limit: self.limits.per_ip,
+            }])
+            .await?;
         let email = EmailAddress::parse(email).map_err(|_| AccountError::InvalidEmail)?;
         check_new_password(password).map_err(AccountError::Password)?;
         let hash = crypto::hash_password(password.to_owned()).await?;
@@ -158,6 +185,9 @@ impl AccountService {
             Err(e) if e.is_conflict_on("email") => {
                 let existing = self.db.accounts().by_email(&email).await?;
                 if existing.account.email_verified {
+                    if !self.may_mail(existing.account.id).await? {
+                        return Ok(());
+                    }
                     let link = format!("{}/login", self.issuer);
                     self.mailer
                         .send(&email, mail::already_registered(lang, &link)?)
@@ -185,6 +215,9 @@ impl AccountService {
             .await
     }
 
+    /// Mails a new verification link, which replaces the account's pending one. A
+    /// registration always mails (it is limited per client address) and starts the
+    /// interval; [`AccountService::resend_verification`] waits for it.
     async fn send_verification_with(
         &self,
         id: AccountId,
@@ -193,25 +226,72 @@ impl AccountService {
         cont: Option<&str>,
         password_hash: Option<String>,
     ) -> Result<(), AccountError> {
+        self.eph
+            .put(&verify_sent_key(id), "1", self.limits.mail_interval)
+            .await?;
+        self.mail_verification(id, email, lang, cont, password_hash)
+            .await
+    }
+
+    /// A login of an unverified account: a new link, at most one per interval.
+    async fn resend_verification(
+        &self,
+        id: AccountId,
+        email: &EmailAddress,
+        lang: Lang,
+        cont: Option<&str>,
+    ) -> Result<(), AccountError> {
+        if !self.may_mail(id).await? {
+            return Ok(());
+        }
+        self.mail_verification(id, email, lang, cont, None).await
+    }
+
+    async fn mail_verification(
+        &self,
+        id: AccountId,
+        email: &EmailAddress,
+        lang: Lang,
+        cont: Option<&str>,
+        password_hash: Option<String>,
+    ) -> Result<(), AccountError> {
         let token = random_token();
+        let digest = token_digest(&token);
         let data = VerifyToken {
             account: id,
             password_hash,
             cont: cont.map(str::to_owned),
             lang,
         };
+        // One pending link per account: the new one replaces the previous one.
+        if let Some(previous) = self.eph.take(&verify_current_key(id)).await? {
+            self.eph.delete(&verify_key(&previous)).await?;
+        }
         self.eph
             .put(
-                &format!("verify:{}", token_digest(&token)),
+                &verify_key(&digest),
                 &serde_json::to_string(&data).unwrap_or_default(),
                 VERIFY_TTL,
             )
+            .await?;
+        self.eph
+            .put(&verify_current_key(id), &digest, VERIFY_TTL)
             .await?;
         let link = format!("{}/verify-email?token={token}", self.issuer);
         self.mailer
             .send(email, mail::verification(lang, &link)?)
             .await?;
         Ok(())
+    }
+
+    /// Whether a mail that nobody asked for by registering (a resent link, an "already
+    /// registered" notice) may go to the account now: at most one per
+    /// [`LoginLimits::mail_interval`]. Claims the slot when it may.
+    async fn may_mail(&self, id: AccountId) -> Result<bool, AccountError> {
+        Ok(self
+            .eph
+            .put_if_absent(&verify_sent_key(id), "1", self.limits.mail_interval)
+            .await?)
     }
 
     /// Redeems a verification link (once). The person must also give the password chosen at
@@ -231,17 +311,19 @@ impl AccountService {
         if token.len() > 64 {
             return Err(AccountError::InvalidToken);
         }
-        let key = format!("verify:{}", token_digest(token));
+        let key = verify_key(&token_digest(token));
         let data: VerifyToken = self
             .eph
             .get(&key)
             .await?
             .and_then(|r| serde_json::from_str(&r).ok())
             .ok_or(AccountError::InvalidToken)?;
-        let fail_key = format!("fail:verify:{}", data.account);
-        if self.eph.count(&fail_key).await? >= self.limits.per_account {
-            return Err(AccountError::Throttled);
-        }
+        let attempt = self
+            .reserve(&[Counter {
+                key: format!("fail:verify:{}", data.account),
+                limit: self.limits.per_account,
+            }])
+            .await?;
         let account = match self.db.accounts().by_id(data.account).await {
             Ok(a) => a,
             Err(StoreError::NotFound) => return Err(AccountError::InvalidToken),
@@ -257,13 +339,15 @@ impl AccountService {
         let ok = password.len() <= crate::domain::account::PASSWORD_MAX_BYTES
             && crypto::verify_password(password.to_owned(), Some(expected)).await?;
         if !ok {
-            self.eph.incr_window(&fail_key, self.limits.window).await?;
+            // The reservation stays counted: a failure.
             return Err(AccountError::InvalidCredentials);
         }
+        self.succeeded(attempt).await?;
         // Single use: of two concurrent confirmations only one gets here.
         if self.eph.take(&key).await?.is_none() {
             return Err(AccountError::InvalidToken);
         }
+        self.eph.delete(&verify_current_key(data.account)).await?;
         if let Some(hash) = &data.password_hash {
             self.db
                 .accounts()
@@ -303,7 +387,7 @@ impl AccountService {
     ) -> Result<Account, AccountError> {
         let account = self.check_password(email, password, ip).await?;
         if !account.email_verified {
-            self.send_verification(account.id, &account.email, lang, cont)
+            self.resend_verification(account.id, &account.email, lang, cont)
                 .await?;
             return Err(AccountError::Unverified);
         }
@@ -349,12 +433,19 @@ impl AccountService {
     ) -> Result<Account, AccountError> {
         let normalized = email.trim().to_lowercase();
         let acct_key = format!("fail:acct:{}", token_digest(&normalized));
-        let ip_key = format!("fail:ip:{ip}");
-        if self.eph.count(&acct_key).await? >= self.limits.per_account
-            || self.eph.count(&ip_key).await? >= self.limits.per_ip
-        {
-            return Err(AccountError::Throttled);
-        }
+        // Reserved before Argon2 runs, so parallel guesses cannot all pass the limit.
+        let attempt = self
+            .reserve(&[
+                Counter {
+                    key: acct_key.clone(),
+                    limit: self.limits.per_account,
+                },
+                Counter {
+                    key: address_key("fail:ip", ip),
+                    limit: self.limits.per_ip,
+                },
+            ])
+            .await?;
         let found = match EmailAddress::parse(email) {
             Ok(e) => match self.db.accounts().by_email(&e).await {
                 Ok(a) => Some(a),
@@ -370,10 +461,11 @@ impl AccountService {
             )
             .await?;
         let Some(found) = found.filter(|_| ok) else {
-            self.eph.incr_window(&acct_key, self.limits.window).await?;
-            self.eph.incr_window(&ip_key, self.limits.window).await?;
+            // The reservation stays counted: a failure.
             return Err(AccountError::InvalidCredentials);
         };
+        self.succeeded(attempt).await?;
+        // The right password ends the account's run of failures.
         self.eph.delete(&acct_key).await?;
         Ok(found.account)
     }
@@ -383,12 +475,24 @@ impl AccountService {
     ///
     /// # Errors
     /// `InvalidEmail` for malformed input, or an internal failure.
-    pub async fn request_reset(&self, email: &str, lang: Lang) -> Result<(), AccountError> {
+    pub async fn request_reset(
+        &self,
+        email: &str,
+        lang: Lang,
+        ip: IpAddr,
+    ) -> Result<(), AccountError> {
+        // Each request counts against the caller's address, whatever its outcome.
+        let _counted = self
+            .reserve(&[Counter {
+                key: address_key("forgot:ip", ip),
+                limit: self.limits.per_ip,
+            }])
+            .await?;
         let email = EmailAddress::parse(email).map_err(|_| AccountError::InvalidEmail)?;
         let gate = format!("reset-sent:{}", token_digest(email.as_str()));
         if !self
             .eph
-            .put_if_absent(&gate, "1", RESET_MAIL_INTERVAL)
+            .put_if_absent(&gate, "1", self.limits.mail_interval)
             .await?
         {
             return Ok(());
@@ -399,12 +503,13 @@ impl AccountService {
             Err(e) => return Err(e.into()),
         };
         let token = random_token();
+        let digest = token_digest(&token);
+        // Only the newest link works: naming it the account's current one ends the others.
         self.eph
-            .put(
-                &format!("reset:{}", token_digest(&token)),
-                &account.id.to_string(),
-                RESET_TTL,
-            )
+            .put(&reset_current_key(account.id), &digest, RESET_TTL)
+            .await?;
+        self.eph
+            .put(&reset_key(&digest), &account.id.to_string(), RESET_TTL)
             .await?;
         let link = format!("{}/password/reset?token={token}", self.issuer);
         let message = mail::password_reset(lang, &link)?;
@@ -447,13 +552,20 @@ impl AccountService {
         if token.len() > 64 {
             return Err(AccountError::InvalidToken);
         }
+        let digest = token_digest(token);
         let id: AccountId = self
             .eph
-            .take(&format!("reset:{}", token_digest(token)))
+            .take(&reset_key(&digest))
             .await?
             .and_then(|s| s.parse().ok())
             .map(AccountId)
             .ok_or(AccountError::InvalidToken)?;
+        // An older link of the account (a newer one was requested since) is used up too.
+        if self.eph.get(&reset_current_key(id)).await?.as_deref() != Some(digest.as_str()) {
+            return Err(AccountError::InvalidToken);
+        }
+        // From here the account has no usable reset link left, whatever happens next.
+        self.eph.delete(&reset_current_key(id)).await?;
         let hash = crypto::hash_password(password.to_owned()).await?;
         match self.db.accounts().set_password_hash(id, &hash).await {
             Ok(()) => {}
@@ -480,12 +592,20 @@ impl AccountService {
     /// # Errors
     /// When the short-lived store fails.
     pub async fn reset_link_valid(&self, token: &str) -> Result<bool, AccountError> {
-        Ok(token.len() <= 64
-            && self
-                .eph
-                .get(&format!("reset:{}", token_digest(token)))
-                .await?
-                .is_some())
+        if token.len() > 64 {
+            return Ok(false);
+        }
+        let digest = token_digest(token);
+        let Some(id) = self
+            .eph
+            .get(&reset_key(&digest))
+            .await?
+            .and_then(|s| s.parse().ok())
+            .map(AccountId)
+        else {
+            return Ok(false);
+        };
+        Ok(self.eph.get(&reset_current_key(id)).await?.as_deref() == Some(digest.as_str()))
     }
 
     /// Creates a verified account (operator command `user add`).

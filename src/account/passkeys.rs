@@ -101,7 +101,10 @@ impl AccountService {
     ) -> Result<bool, AccountError> {
         let n = self
             .eph
-            .incr_window(&format!("pk-anon:{ip}"), Duration::from_secs(60))
+            .incr_window(
+                &super::throttle::address_key("pk-anon", ip),
+                Duration::from_secs(60),
+            )
             .await?;
         Ok(n <= ANONYMOUS_CEREMONIES_PER_MINUTE)
     }

@@ -96,6 +96,16 @@ impl MemoryStore {
         }))
     }
 
+    pub async fn release(&self, key: &str) -> EphResult<()> {
+        self.with(|m, now| {
+            if let Some(entry) = m.get_mut(key).filter(|e| e.1 > now) {
+                let n = entry.0.parse::<u64>().unwrap_or(0).saturating_sub(1);
+                entry.0 = n.to_string();
+            }
+        });
+        Ok(())
+    }
+
     // Sets are stored as newline-separated members (members never contain newlines).
     pub async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> EphResult<()> {
         self.with(|m, now| {

@@ -102,6 +102,16 @@ impl Ephemeral {
         dispatch!(self, |s| s.incr_window(key, window).await)
     }
 
+    /// Gives back one count of a windowed counter (never below zero, never bringing back an
+    /// expired counter, leaving its expiry as it is): how an attempt reserved with
+    /// [`Ephemeral::incr_window`] is released when it turned out not to count.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn release(&self, key: &str) -> EphResult<()> {
+        dispatch!(self, |s| s.release(key).await)
+    }
+
     /// Reads a counter without changing it (0 when absent).
     ///
     /// # Errors

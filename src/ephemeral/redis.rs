@@ -24,6 +24,10 @@ const SET_ADD: &str = "redis.call('SADD', KEYS[1], ARGV[1]) \
 const INCR_WINDOW: &str = "local n = redis.call('INCR', KEYS[1]) \
     if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n";
 
+/// DECR keeps the key's expiry; a missing (expired) counter is not brought back.
+const RELEASE: &str = "local v = tonumber(redis.call('GET', KEYS[1])) \
+    if v and v > 0 then return redis.call('DECR', KEYS[1]) end return 0";
+
 impl RedisStore {
     fn k(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
@@ -113,6 +117,15 @@ impl RedisStore {
             .key(self.k(key))
             .arg(ms(window))
             .invoke_async(&mut c)
+            .await
+            .map_err(|e| err(&e))
+    }
+
+    pub async fn release(&self, key: &str) -> EphResult<()> {
+        let mut c = self.conn.clone();
+        redis::Script::new(RELEASE)
+            .key(self.k(key))
+            .invoke_async::<()>(&mut c)
             .await
             .map_err(|e| err(&e))
     }

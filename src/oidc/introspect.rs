@@ -5,6 +5,7 @@ use super::error::OAuthError;
 use crate::crypto::token_digest;
 use crate::domain::client::Client;
 use crate::domain::params::Params;
+use crate::store::refresh_tokens::Presented;
 use serde_json::{Value, json};
 
 impl Provider {
@@ -54,16 +55,13 @@ impl Provider {
             }
             return Ok(v);
         }
-        if let Some(rt) = self
+        // Only the caller's own refresh tokens, and only while usable (grant included).
+        if let Presented::Usable(rt) = self
             .db
             .refresh_tokens()
-            .active(&token_digest(token))
+            .present(&token_digest(token), &client.id.0)
             .await?
         {
-            let revoked = self.grant_revoked(rt.family_id).await?;
-            if rt.client_id != client.id.0 || rt.is_expired(chrono::Utc::now()) || revoked {
-                return Ok(inactive);
-            }
             return Ok(json!({
                 "active": true,
                 "token_type": "refresh_token",

@@ -19,11 +19,20 @@ fn grant_key(gid: Uuid) -> String {
 }
 
 impl Provider {
-    /// Revokes a grant: its refresh-token family and every access token it produced.
+    /// Revokes a grant: its refresh-token family for good (the database keeps the
+    /// revocation as long as the family could live, and refuses tokens a concurrent
+    /// rotation adds later), then every access token it produced (a deny-list entry for as
+    /// long as they live). The durable part comes first: if the short-lived store fails,
+    /// the grant is still revoked and the caller answers with an error.
     ///
     /// # Errors
     /// When storage fails.
     pub async fn revoke_grant(&self, gid: Uuid) -> Result<(), OAuthError> {
+        let until = chrono::Utc::now()
+            + chrono::Duration::seconds(
+                i64::try_from(self.settings.refresh_ttl).unwrap_or(i64::MAX / 4_000),
+            );
+        self.db.refresh_tokens().revoke_family(gid, until).await?;
         self.eph
             .put(
                 &grant_key(gid),
@@ -31,7 +40,6 @@ impl Provider {
                 Duration::from_secs(self.settings.token_ttl + 60),
             )
             .await?;
-        self.db.refresh_tokens().revoke_family(gid).await?;
         Ok(())
     }
 

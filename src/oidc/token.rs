@@ -10,7 +10,7 @@ use crate::domain::ids::AccountId;
 use crate::domain::level::{Amr, Loa};
 use crate::domain::params::Params;
 use crate::domain::scope::Scopes;
-use crate::store::refresh_tokens::{RefreshRecord, Rotation};
+use crate::store::refresh_tokens::{Presented, RefreshRecord};
 use chrono::{Duration as ChronoDuration, Utc};
 use serde::Serialize;
 use std::time::Duration;
@@ -232,27 +232,36 @@ impl Provider {
         g: &Grant,
         family_expires_at: chrono::DateTime<Utc>,
     ) -> Result<String, OAuthError> {
+        let (token, record) = self.refresh_record(client, g, family_expires_at);
+        self.db.refresh_tokens().insert(&record).await?;
+        Ok(token)
+    }
+
+    /// A new refresh token of the grant and its record (not stored yet).
+    fn refresh_record(
+        &self,
+        client: &Client,
+        g: &Grant,
+        family_expires_at: chrono::DateTime<Utc>,
+    ) -> (String, RefreshRecord) {
         let token = random_token();
         let now = Utc::now();
-        self.db
-            .refresh_tokens()
-            .insert(&RefreshRecord {
-                token_hash: token_digest(&token),
-                family_id: g.gid,
-                client_id: client.id.0.clone(),
-                account_id: g.account_id,
-                sub: g.sub.clone(),
-                scope: g.scope.clone(),
-                auth_time: g.auth_time,
-                acr: g.acr,
-                amr: g.amr.clone(),
-                sid: g.sid.clone(),
-                created_at: now,
-                expires_at: (now + secs(self.settings.refresh_idle)).min(family_expires_at),
-                family_expires_at,
-            })
-            .await?;
-        Ok(token)
+        let record = RefreshRecord {
+            token_hash: token_digest(&token),
+            family_id: g.gid,
+            client_id: client.id.0.clone(),
+            account_id: g.account_id,
+            sub: g.sub.clone(),
+            scope: g.scope.clone(),
+            auth_time: g.auth_time,
+            acr: g.acr,
+            amr: g.amr.clone(),
+            sid: g.sid.clone(),
+            created_at: now,
+            expires_at: (now + secs(self.settings.refresh_idle)).min(family_expires_at),
+            family_expires_at,
+        };
+        (token, record)
     }
 
     /// Signs the access token and the ID token of a grant.
@@ -307,6 +316,12 @@ impl Provider {
     }
 
     /// Refresh (RFC 6749 §6) with rotation; a reused token revokes its family (RFC 9700 §4.14.2).
+    ///
+    /// The request is checked and the answer prepared (scope, claims, signatures) before
+    /// anything changes; the rotation itself (old token used, successor stored) is one
+    /// transaction at the end. So an error answer never leaves the grant changed: a client
+    /// that retries after `invalid_scope` or a failure of ours presents a token that is still
+    /// valid, not a "reused" one. The refresh path needs only the database.
     #[tracing::instrument(skip_all, fields(client_id = %client.id))]
     async fn refresh(
         &self,
@@ -318,34 +333,19 @@ impl Provider {
         if token.len() > 64 {
             return Err(invalid("invalid refresh token"));
         }
+        let hash = token_digest(token);
         let rec = match self
             .db
             .refresh_tokens()
-            .use_once(&token_digest(token), &client.id.0)
+            .present(&hash, &client.id.0)
             .await?
         {
-            Rotation::Rotated(r) => r,
-            Rotation::Reused { family_id } => {
-                tracing::warn!(family = %family_id, "refresh token reused: family revoked");
-                self.revoke_grant(family_id).await?;
-                self.db
-                    .audit()
-                    .record(
-                        "token.refresh_reuse",
-                        None,
-                        Some(&client.id),
-                        serde_json::json!({ "family": family_id }),
-                    )
-                    .await?;
-                return Err(invalid(
-                    "the refresh token was already used; all tokens of this grant are revoked",
-                ));
+            Presented::Usable(r) => r,
+            Presented::Used { family_id } => {
+                return Err(self.refresh_reused(client, family_id).await);
             }
-            Rotation::Invalid => return Err(invalid("invalid or revoked refresh token")),
+            Presented::Invalid => return Err(invalid("invalid or revoked refresh token")),
         };
-        if self.grant_revoked(rec.family_id).await? {
-            return Err(invalid("the grant was revoked"));
-        }
         let granted = Scopes::parse(&rec.scope).unwrap_or_default();
         let scope = match scope {
             None => rec.scope.clone(),
@@ -373,13 +373,54 @@ impl Provider {
             sid: rec.sid.clone(),
             nonce: None,
         };
-        let next = self
-            .new_refresh_token(client, &g, rec.family_expires_at)
-            .await?;
+        let (next_token, next) = self.refresh_record(client, &g, rec.family_expires_at);
         let g = Grant { scope, ..g };
         let scopes = crate::domain::scope::Scopes::parse(&g.scope).unwrap_or_default();
         let extra = self.verified_claims(g.account_id, &scopes).await?;
-        self.issue(client, &g, Some(next), extra)
+        let response = self.issue(client, &g, Some(next_token), extra)?;
+        if self
+            .db
+            .refresh_tokens()
+            .rotate(&hash, &client.id.0, &next)
+            .await?
+        {
+            return Ok(response);
+        }
+        // Another request rotated (or revoked) this token since it was read.
+        match self
+            .db
+            .refresh_tokens()
+            .present(&hash, &client.id.0)
+            .await?
+        {
+            Presented::Used { family_id } => Err(self.refresh_reused(client, family_id).await),
+            _ => Err(invalid("invalid or revoked refresh token")),
+        }
+    }
+
+    /// A used refresh token came again: someone holds a copy. Revokes the whole grant.
+    async fn refresh_reused(&self, client: &Client, family_id: Uuid) -> OAuthError {
+        tracing::warn!(family = %family_id, "refresh token reused: family revoked");
+        if let Err(e) = self.revoke_grant(family_id).await {
+            return e;
+        }
+        if let Err(e) = self
+            .db
+            .audit()
+            .record(
+                "token.refresh_reuse",
+                None,
+                Some(&client.id),
+                serde_json::json!({ "family": family_id }),
+            )
+            .await
+        {
+            return e.into();
+        }
+        OAuthError::new(
+            ErrorCode::InvalidGrant,
+            "the refresh token was already used; all tokens of this grant are revoked",
+        )
     }
 
     /// client_credentials (RFC 6749 §4.4): a token about the client itself, limited to the

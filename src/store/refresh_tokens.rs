@@ -75,18 +75,37 @@ impl TryFrom<Row> for RefreshRecord {
     }
 }
 
-/// The result of presenting a refresh token.
+/// What a presented refresh token is.
 #[derive(Debug)]
-pub enum Rotation {
-    /// The token was valid and is now used; issue its successor.
-    Rotated(Box<RefreshRecord>),
-    /// The token had been used before: its family is now revoked.
-    Reused { family_id: Uuid },
-    /// Unknown, revoked, or issued to another client.
+pub enum Presented {
+    /// Unused, unrevoked, unexpired, and its grant not revoked: it may be rotated.
+    Usable(Box<RefreshRecord>),
+    /// Used before (and otherwise still valid): presenting it again is reuse.
+    Used { family_id: Uuid },
+    /// Unknown, revoked (itself or its grant), expired, or issued to another client.
     Invalid,
 }
 
 pub struct RefreshTokens<'a>(&'a Db);
+
+/// Binds a record to [`INSERT`] (one body for both backends, like `on_db!`).
+macro_rules! bind_record {
+    ($q:expr, $r:expr) => {
+        $q.bind(&$r.token_hash)
+            .bind($r.family_id)
+            .bind(&$r.client_id)
+            .bind($r.account_id.0)
+            .bind(&$r.sub)
+            .bind(&$r.scope)
+            .bind($r.auth_time)
+            .bind($r.acr.name())
+            .bind(Json(&$r.amr))
+            .bind(&$r.sid)
+            .bind($r.created_at)
+            .bind($r.expires_at)
+            .bind($r.family_expires_at)
+    };
+}
 
 impl Db {
     #[must_use]
@@ -97,121 +116,193 @@ impl Db {
 
 const INSERT: &str = "INSERT INTO refresh_tokens (token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, \
     created_at, expires_at, family_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+/// The token as presented, with whether it was used and whether it (or its grant) is revoked.
+const PRESENT: &str = "SELECT token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, \
+    created_at, expires_at, family_expires_at, used_at IS NOT NULL AS used, \
+    (revoked_at IS NOT NULL OR EXISTS (SELECT 1 FROM revoked_grants g WHERE g.family_id = refresh_tokens.family_id)) AS revoked \
+    FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2";
+/// Marks the token used only while it is still usable, its grant included: the same
+/// conditions as [`PRESENT`], checked again in the statement that changes it.
 const USE: &str = "UPDATE refresh_tokens SET used_at = $3 WHERE token_hash = $1 AND client_id = $2 \
-    AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3 AND family_expires_at > $3 RETURNING token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, \
-    created_at, expires_at, family_expires_at";
-const STATE: &str = "SELECT family_id, used_at, revoked_at, expires_at, family_expires_at FROM refresh_tokens \
-    WHERE token_hash = $1 AND client_id = $2";
+    AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3 AND family_expires_at > $3 \
+    AND NOT EXISTS (SELECT 1 FROM revoked_grants g WHERE g.family_id = refresh_tokens.family_id)";
+const REVOKE_GRANT: &str = "INSERT INTO revoked_grants (family_id, revoked_at, expires_at) VALUES ($1, $2, $3) \
+    ON CONFLICT (family_id) DO NOTHING";
 const REVOKE_FAMILY: &str =
     "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL";
+const REVOKE_GRANTS_FOR: &str = "INSERT INTO revoked_grants (family_id, revoked_at, expires_at) \
+    SELECT family_id, $3, MAX(family_expires_at) FROM refresh_tokens \
+    WHERE account_id = $1 AND client_id = $2 AND revoked_at IS NULL GROUP BY family_id \
+    ON CONFLICT (family_id) DO NOTHING";
 const REVOKE_FOR: &str = "UPDATE refresh_tokens SET revoked_at = $3 WHERE account_id = $1 AND client_id = $2 AND revoked_at IS NULL";
+const REVOKE_GRANTS_ALL: &str = "INSERT INTO revoked_grants (family_id, revoked_at, expires_at) \
+    SELECT family_id, $2, MAX(family_expires_at) FROM refresh_tokens \
+    WHERE account_id = $1 AND revoked_at IS NULL GROUP BY family_id \
+    ON CONFLICT (family_id) DO NOTHING";
 const REVOKE_ALL: &str =
     "UPDATE refresh_tokens SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL";
 const ACTIVE: &str = "SELECT token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, created_at, expires_at, \
     family_expires_at FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL";
 const PURGE: &str = "DELETE FROM refresh_tokens WHERE family_expires_at < $1";
+const PURGE_GRANTS: &str = "DELETE FROM revoked_grants WHERE expires_at < $1";
+
+#[derive(sqlx::FromRow)]
+struct PresentRow {
+    #[sqlx(flatten)]
+    row: Row,
+    used: bool,
+    revoked: bool,
+}
 
 impl RefreshTokens<'_> {
     /// # Errors
     /// A backend error.
     pub async fn insert(&self, r: &RefreshRecord) -> StoreResult<()> {
-        on_db!(self.0, |p| sqlx::query(INSERT)
-            .bind(&r.token_hash)
-            .bind(r.family_id)
-            .bind(&r.client_id)
-            .bind(r.account_id.0)
-            .bind(&r.sub)
-            .bind(&r.scope)
-            .bind(r.auth_time)
-            .bind(r.acr.name())
-            .bind(Json(&r.amr))
-            .bind(&r.sid)
-            .bind(r.created_at)
-            .bind(r.expires_at)
-            .bind(r.family_expires_at)
+        on_db!(self.0, |p| bind_record!(sqlx::query(INSERT), r)
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
-    /// Marks the token used, atomically: of two concurrent uses exactly one rotates and the
-    /// other is reuse (the caller revokes the family). An expired token is `Invalid` and left
-    /// as it is (presenting it again is not reuse). The common case is one statement.
+    /// What the presented token is, without changing anything.
     ///
     /// # Errors
     /// A backend error.
-    pub async fn use_once(&self, token_hash: &str, client_id: &str) -> StoreResult<Rotation> {
+    pub async fn present(&self, token_hash: &str, client_id: &str) -> StoreResult<Presented> {
         let now = Utc::now();
-        let row: Option<Row> = on_db!(self.0, |p| sqlx::query_as(USE)
-            .bind(token_hash)
-            .bind(client_id)
-            .bind(now)
-            .fetch_optional(p)
-            .await)?;
-        if let Some(r) = row {
-            return Ok(Rotation::Rotated(Box::new(r.try_into()?)));
-        }
-        type State = (
-            Uuid,
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
-            DateTime<Utc>,
-            DateTime<Utc>,
-        );
-        let state: Option<State> = on_db!(self.0, |p| sqlx::query_as(STATE)
+        let row: Option<PresentRow> = on_db!(self.0, |p| sqlx::query_as(PRESENT)
             .bind(token_hash)
             .bind(client_id)
             .fetch_optional(p)
             .await)?;
-        match state {
-            Some((family_id, Some(_), None, expires, family_expires))
-                if expires > now && family_expires > now =>
-            {
-                Ok(Rotation::Reused { family_id })
+        let Some(r) = row else {
+            return Ok(Presented::Invalid);
+        };
+        let rec: RefreshRecord = r.row.try_into()?;
+        Ok(if r.revoked || rec.is_expired(now) {
+            Presented::Invalid
+        } else if r.used {
+            Presented::Used {
+                family_id: rec.family_id,
             }
-            _ => Ok(Rotation::Invalid),
-        }
+        } else {
+            Presented::Usable(Box::new(rec))
+        })
     }
 
-    /// Revokes every token of a family.
+    /// Rotates in one transaction: marks `old` used, if it is still usable (unused,
+    /// unrevoked, unexpired, its grant not revoked), and stores `next`. Returns whether it
+    /// rotated; `false` changes nothing (another request used the token first, or it was
+    /// revoked meanwhile). Of two concurrent rotations of one token exactly one succeeds, and
+    /// its successor is committed before the other can see the token as used.
+    ///
+    /// # Errors
+    /// A backend error (nothing changed).
+    pub async fn rotate(
+        &self,
+        old_hash: &str,
+        client_id: &str,
+        next: &RefreshRecord,
+    ) -> StoreResult<bool> {
+        let now = Utc::now();
+        let _w = self.0.writer().await;
+        Ok(on_db!(self.0, |p| {
+            let mut tx = p.begin().await?;
+            let used = sqlx::query(USE)
+                .bind(old_hash)
+                .bind(client_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if used == 1 {
+                bind_record!(sqlx::query(INSERT), next)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await.map(|()| true)
+            } else {
+                tx.rollback().await.map(|()| false)
+            }
+        })?)
+    }
+
+    /// Revokes a grant for good: a row in `revoked_grants` until `until` (when the family
+    /// would have expired anyway) and every token of the family. Tokens that a concurrent
+    /// rotation adds to the family later are refused by that row.
     ///
     /// # Errors
     /// A backend error.
-    pub async fn revoke_family(&self, family_id: Uuid) -> StoreResult<u64> {
-        Ok(on_db!(self.0, |p| sqlx::query(REVOKE_FAMILY)
-            .bind(family_id)
-            .bind(Utc::now())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?)
+    pub async fn revoke_family(&self, family_id: Uuid, until: DateTime<Utc>) -> StoreResult<u64> {
+        let now = Utc::now();
+        let _w = self.0.writer().await;
+        Ok(on_db!(self.0, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(REVOKE_GRANT)
+                .bind(family_id)
+                .bind(now)
+                .bind(until)
+                .execute(&mut *tx)
+                .await?;
+            let n = sqlx::query(REVOKE_FAMILY)
+                .bind(family_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await.map(|()| n)
+        })?)
     }
 
-    /// Revokes every refresh token of an account (password reset).
+    /// Revokes every grant of an account (password reset), for good (see
+    /// [`RefreshTokens::revoke_family`]).
     ///
     /// # Errors
     /// A backend error.
     pub async fn revoke_all_for(&self, account: AccountId) -> StoreResult<u64> {
-        Ok(on_db!(self.0, |p| sqlx::query(REVOKE_ALL)
-            .bind(account.0)
-            .bind(Utc::now())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?)
+        let now = Utc::now();
+        let _w = self.0.writer().await;
+        Ok(on_db!(self.0, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(REVOKE_GRANTS_ALL)
+                .bind(account.0)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let n = sqlx::query(REVOKE_ALL)
+                .bind(account.0)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await.map(|()| n)
+        })?)
     }
 
-    /// Revokes every token a client holds for an account (consent withdrawn).
+    /// Revokes every grant a client holds for an account (consent withdrawn), for good.
     ///
     /// # Errors
     /// A backend error.
     pub async fn revoke_for(&self, account: AccountId, client_id: &str) -> StoreResult<u64> {
-        Ok(on_db!(self.0, |p| sqlx::query(REVOKE_FOR)
-            .bind(account.0)
-            .bind(client_id)
-            .bind(Utc::now())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?)
+        let now = Utc::now();
+        let _w = self.0.writer().await;
+        Ok(on_db!(self.0, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(REVOKE_GRANTS_FOR)
+                .bind(account.0)
+                .bind(client_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let n = sqlx::query(REVOKE_FOR)
+                .bind(account.0)
+                .bind(client_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await.map(|()| n)
+        })?)
     }
 
     /// The unused, unrevoked token with this hash (expiry is the caller's to check).
@@ -226,11 +317,17 @@ impl RefreshTokens<'_> {
         row.map(TryInto::try_into).transpose()
     }
 
-    /// Deletes families whose absolute lifetime ended before `before`.
+    /// Deletes families whose absolute lifetime ended before `before`, and revocation rows
+    /// of grants that could no longer be used anyway.
     ///
     /// # Errors
     /// A backend error.
     pub async fn purge_expired(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        on_db!(self.0, |p| sqlx::query(PURGE_GRANTS)
+            .bind(before)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(on_db!(self.0, |p| sqlx::query(PURGE)
             .bind(before)
             .execute(p)

@@ -308,3 +308,69 @@ async fn password_reset_by_mailed_link_ends_all_sessions() {
         303
     );
 }
+
+#[tokio::test]
+async fn only_the_newest_reset_link_works_and_a_reset_ends_every_other() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+        tweak: |c| c.mail_interval_secs = 1,
+        ..crate::helpers::AppOptions::default()
+    })
+    .await;
+    app.add_user("alt@example.org", PW).await;
+    let ask = || async {
+        let csrf = app.csrf_of("/password/forgot").await;
+        let r = app
+            .post_form(
+                "/password/forgot",
+                &[("csrf", &csrf), ("email", "alt@example.org")],
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    };
+    ask().await;
+    let older = app
+        .wait_for_link("alt@example.org", "/password/reset")
+        .await
+        .expect("first link");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    ask().await;
+    let mut newer = older.clone();
+    for _ in 0..50 {
+        newer = app
+            .mailed_link("alt@example.org", "/password/reset")
+            .expect("link");
+        if newer != older {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_ne!(newer, older, "a second link was mailed");
+    let reset = |link: String, pw: &'static str| {
+        let app = &app;
+        async move {
+            let token = crate::helpers::query_param(&link, "token").expect("token");
+            let csrf = app.csrf_of("/password/forgot").await;
+            app.post_form(
+                "/password/reset",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("token", token.as_str()),
+                    ("password", pw),
+                ],
+            )
+            .await
+            .status()
+        }
+    };
+    // The older link stops working once a newer one was requested.
+    assert_eq!(app.get(&older).await.status(), 400);
+    assert_eq!(reset(older.clone(), "das alte Passwort neu").await, 400);
+    assert_eq!(reset(newer.clone(), "ein neues langes Passwort").await, 200);
+    assert_eq!(reset(newer, "noch ein anderes Passwort").await, 400);
+    assert_eq!(
+        app.login("", "alt@example.org", "ein neues langes Passwort")
+            .await
+            .status(),
+        303
+    );
+}

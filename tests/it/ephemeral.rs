@@ -158,3 +158,25 @@ async fn sets_add_remove_and_expire() {
         assert!(s.set_members("none").await.expect("members").is_empty());
     }
 }
+
+#[tokio::test]
+async fn released_counts_go_back_but_never_below_zero_or_revive_a_counter() {
+    for s in stores().await {
+        let w = Duration::from_secs(60);
+        assert_eq!(s.incr_window("r", w).await.expect("incr"), 1);
+        assert_eq!(s.incr_window("r", w).await.expect("incr"), 2);
+        s.release("r").await.expect("release");
+        assert_eq!(s.count("r").await.expect("count"), 1);
+        s.release("r").await.expect("release");
+        s.release("r").await.expect("release");
+        assert_eq!(s.count("r").await.expect("count"), 0, "not below zero");
+        s.release("absent").await.expect("release");
+        assert_eq!(
+            s.get("absent").await.expect("get"),
+            None,
+            "a released counter that does not exist stays absent"
+        );
+        // Released to zero, the same counter counts on from there.
+        assert_eq!(s.incr_window("r", w).await.expect("incr"), 1);
+    }
+}

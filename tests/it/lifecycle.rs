@@ -589,3 +589,111 @@ async fn backchannel_logout_reaches_portals_and_a_broken_one_does_not_block() {
         "a logout token never carries a nonce"
     );
 }
+
+#[tokio::test]
+async fn a_refresh_that_fails_validation_leaves_the_token_valid() {
+    let app = spawn_app().await;
+    let c = refresh_client(&app).await;
+    app.add_user("v@example.org", PW).await;
+    let first = first_tokens(&app, &c, "v@example.org").await;
+    let rt = first["refresh_token"].as_str().expect("rt").to_owned();
+    let at = first["access_token"].as_str().expect("at").to_owned();
+    for bad in ["openid email profile", "openid \u{7f}"] {
+        let (s, b, _) = token(
+            &app,
+            Some(basic(&c)),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &rt),
+                ("scope", bad),
+            ],
+        )
+        .await;
+        assert_eq!(s, 400, "{b}");
+    }
+    // The client's plain retry is not "reuse": it rotates, and nothing was revoked.
+    let (s, b) = refresh(&app, &c, &rt).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(userinfo_status(&app, &at).await, 200);
+    let next = b["refresh_token"].as_str().expect("rotated");
+    assert_eq!(refresh(&app, &c, next).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refreshes_with_one_token_revoke_the_whole_family_for_good() {
+    // SQLite and the in-process store, so that a second instance on the same database knows
+    // nothing of the first one's short-lived revocation flags: only the database decides.
+    let app = spawn_app_with(AppOptions {
+        backend: crate::helpers::Backend::Embedded,
+        ..AppOptions::default()
+    })
+    .await;
+    let c = refresh_client(&app).await;
+    app.add_user("race@example.org", PW).await;
+    let peer = crate::helpers::spawn_peer(&app).await;
+    for trial in 0..15 {
+        let first = first_tokens(&app, &c, "race@example.org").await;
+        let rt = first["refresh_token"].as_str().expect("rt").to_owned();
+        let (a, b) = tokio::join!(refresh(&app, &c, &rt), refresh(&app, &c, &rt));
+        let statuses = [a.0, b.0];
+        assert!(
+            statuses.contains(&400),
+            "trial {trial}: one of two uses of one token is reuse: {statuses:?}"
+        );
+        // Whatever the winner got is dead, here and on the other instance, whose
+        // short-lived store never heard of the revocation.
+        for (s, body) in [a, b] {
+            if s == 200 {
+                let next = body["refresh_token"].as_str().expect("rt");
+                assert_eq!(
+                    refresh(&peer, &c, next).await.0,
+                    400,
+                    "trial {trial}: the winner's successor is revoked in the database"
+                );
+                assert_eq!(refresh(&app, &c, next).await.0, 400, "trial {trial}");
+            }
+        }
+        assert_eq!(refresh(&peer, &c, &rt).await.0, 400, "trial {trial}");
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_during_a_redis_outage_never_burns_the_token() {
+    let Some(mut redis) = crate::helpers::PrivateRedis::start() else {
+        return;
+    };
+    let url = redis.url();
+    let app = crate::helpers::spawn_app_configured(crate::helpers::Backend::Default, |raw| {
+        raw.redis_url = Some(url);
+        raw.redis_prefix = "outage:".into();
+    })
+    .await;
+    let c = refresh_client(&app).await;
+    app.add_user("ausfall@example.org", PW).await;
+    let first = first_tokens(&app, &c, "ausfall@example.org").await;
+    let rt = first["refresh_token"].as_str().expect("rt").to_owned();
+
+    redis.stop();
+    let (s, during) = refresh(&app, &c, &rt).await;
+    assert!(
+        s == 200 || s == 503,
+        "an outage answers with tokens or 'try again', never another error: {s} {during}"
+    );
+    redis.resume();
+    // Whichever it was, the client can go on: with the new token after a success, with the
+    // same one after a 503. The grant is intact.
+    let usable = if s == 200 {
+        during["refresh_token"].as_str().expect("rt").to_owned()
+    } else {
+        rt.clone()
+    };
+    let mut last = (0, Value::Null);
+    for _ in 0..40 {
+        last = refresh(&app, &c, &usable).await;
+        if last.0 != 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last.0, 200, "the grant survived the outage: {}", last.1);
+}

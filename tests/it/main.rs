@@ -17,4 +17,5 @@ mod pages;
 mod passkeys;
 mod processes;
 mod store;
+mod throttling;
 mod token;

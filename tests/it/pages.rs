@@ -342,7 +342,11 @@ async fn unverified_accounts_cannot_log_in_and_links_are_single_use() {
             .expect("body")
             .contains("noch nicht bestätigt")
     );
-    assert_eq!(app.mails().len(), 2, "a fresh link was sent");
+    assert_eq!(
+        app.mails().len(),
+        1,
+        "no second link within the mail interval: the first one still works"
+    );
     let link = app
         .mailed_link("v@example.org", "/verify-email")
         .expect("link");
@@ -427,8 +431,8 @@ async fn registering_an_unconfirmed_address_again_lets_the_owner_set_the_passwor
         .await;
     assert_eq!(
         r.status(),
-        401,
-        "the first registrant's link needs the first registrant's password"
+        400,
+        "the first registrant's link was replaced by the owner's: one pending link per account"
     );
     // The owner's link with the owner's password confirms and sets that password.
     let page = app.get(&owners_link).await.text().await.expect("page");
@@ -572,4 +576,72 @@ async fn registrations_are_limited_per_client_address() {
             .is_none(),
         "no mail when refused"
     );
+}
+
+#[tokio::test]
+async fn an_unverified_account_has_one_pending_link_resent_at_most_once_per_interval() {
+    let app = spawn_app().await;
+    let csrf = app.csrf_of("/register").await;
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("csrf", &csrf),
+                ("email", "u@example.org"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // 25 logins with the right password: no new mail within the interval.
+    for _ in 0..25 {
+        assert_eq!(app.login("", "u@example.org", PW).await.status(), 403);
+    }
+    assert_eq!(app.mails().len(), 1, "one mail, not 26");
+}
+
+#[tokio::test]
+async fn a_resent_link_replaces_the_pending_one() {
+    let app = spawn_app_with(AppOptions {
+        tweak: |c| c.mail_interval_secs = 1,
+        ..AppOptions::default()
+    })
+    .await;
+    let csrf = app.csrf_of("/register").await;
+    app.post_form(
+        "/register",
+        &[
+            ("csrf", &csrf),
+            ("email", "r@example.org"),
+            ("password", PW),
+        ],
+    )
+    .await;
+    let first = app
+        .mailed_link("r@example.org", "/verify-email")
+        .expect("link");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(app.login("", "r@example.org", PW).await.status(), 403);
+    let second = app
+        .mailed_link("r@example.org", "/verify-email")
+        .expect("link");
+    assert_ne!(first, second, "a new link after the interval");
+    let confirm = |link: String| {
+        let app = &app;
+        async move {
+            let page = app.get(&link).await.text().await.expect("page");
+            let (token, csrf) = (
+                hidden(&page, "token").expect("token"),
+                hidden(&page, "csrf").expect("csrf"),
+            );
+            app.post_form(
+                "/verify-email",
+                &[("csrf", &csrf), ("token", &token), ("password", PW)],
+            )
+            .await
+            .status()
+        }
+    };
+    assert_eq!(confirm(first).await, 400, "the replaced link is gone");
+    assert_eq!(confirm(second).await, 200);
 }

@@ -5,7 +5,7 @@ use crate::account::AccountError;
 use crate::domain::account::PasswordProblem;
 use crate::domain::lang::Lang;
 use crate::web::csrf;
-use crate::web::extract::{PageForm, PageLang, Query};
+use crate::web::extract::{ClientIp, PageForm, PageLang, Query};
 use crate::web::i18n::{Texts, texts};
 use crate::web::state::{AppState, WebConfig};
 use askama::Template;
@@ -95,6 +95,7 @@ pub async fn forgot_get(
 pub async fn forgot_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     PageForm(form): PageForm,
 ) -> Result<Response, PageError> {
@@ -111,13 +112,21 @@ pub async fn forgot_post(
             Some(t.err_csrf),
         ));
     }
-    match state.accounts.request_reset(email, lang).await {
+    match state.accounts.request_reset(email, lang, ip).await {
         Ok(()) => Ok(message(
             lang,
             StatusCode::OK,
             |t| t.forgot_sent_title,
             |t| t.forgot_sent_text,
             None,
+        )),
+        Err(AccountError::Throttled) => Ok(forgot_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers,
+            &state.web,
+            lang,
+            &shown,
+            Some(t.err_too_many),
         )),
         Err(AccountError::InvalidEmail) => Ok(forgot_page(
             StatusCode::BAD_REQUEST,

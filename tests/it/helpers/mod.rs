@@ -596,3 +596,109 @@ pub async fn unmet_target(r: reqwest::Response) -> String {
         .find(|h| h.contains("error=unmet_authentication_requirements"))
         .unwrap_or_else(|| panic!("no way back with the error on the page: {page}"))
 }
+
+/// A second instance of `app` behind the same issuer: the same database and keys, its own
+/// port, and its own in-process short-lived store (what another instance, or this one after
+/// a restart, would have when Redis is not configured).
+pub async fn spawn_peer(app: &TestApp) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let mut config = app.config.clone();
+    config.redis_url = None;
+    let peer = Application::build_on(config.clone(), listener)
+        .await
+        .expect("build peer");
+    tokio::spawn(peer.run_until_stopped());
+    TestApp {
+        addr: format!("http://127.0.0.1:{port}"),
+        port,
+        dir: tempfile::tempdir().expect("temp dir"),
+        config,
+        browser: browser_client(),
+        http: reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .expect("client"),
+        tenant: app.tenant.clone(),
+        backend_is_pg: app.backend_is_pg,
+    }
+}
+
+/// A Redis server of the test's own (on a free port, keeping nothing on disk) that the test
+/// may stop and start again. `None` outside CI when `redis-server` is not installed.
+pub struct PrivateRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    pub fn start() -> Option<Self> {
+        let available = std::process::Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok();
+        if !available {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but redis-server is missing"
+            );
+            eprintln!("skipped: redis-server is not installed");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let mut r = Self { port, child: None };
+        r.resume();
+        Some(r)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) and waits until it answers.
+    pub fn resume(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("redis-server did not start");
+    }
+
+    /// Stops the server (an outage).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
