@@ -47,6 +47,7 @@ impl Services {
         let eph = Ephemeral::connect(
             config.redis_url.as_ref().map(|s| s.expose()),
             &config.redis_prefix,
+            config.memory_store_max_mb.saturating_mul(1024 * 1024),
         )
         .await
         .context("connecting to Redis (BUERGERKONTO_REDIS_URL)")?;
@@ -64,6 +65,7 @@ impl Services {
             MailboxSettings {
                 notify_delay: Duration::from_secs(config.mailbox_notify_delay_secs),
                 retention: Duration::from_secs(config.mailbox_retention_days * 86_400),
+                portal_max_age: Duration::from_secs(config.mailbox_portal_max_age_secs),
             },
         );
         let issuer = config.issuer_str();
@@ -78,6 +80,7 @@ impl Services {
             token_ttl: config.token_ttl_secs,
             refresh_ttl: config.refresh_token_ttl_secs,
             refresh_idle: config.refresh_token_idle_secs,
+            anonymous_requests_per_ip: config.authorize_anonymous_per_ip,
         };
         let provider = Provider::new(db.clone(), eph.clone(), keys.clone(), issuer, settings)?;
         Ok(Self {

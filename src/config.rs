@@ -47,6 +47,17 @@ pub struct RawConfig {
     /// Seconds between the mailbox's background rounds (notifications, expiry, purging).
     #[serde(default = "default_mailbox_interval")]
     pub mailbox_interval_secs: u64,
+    /// The in-process short-lived store (without Redis) holds at most this many MiB.
+    #[serde(default = "default_memory_store_max_mb")]
+    pub memory_store_max_mb: usize,
+    /// Authorization requests without a session (each waits up to 10 minutes for a login)
+    /// per client address (IPv6: per /64) in 10 minutes.
+    #[serde(default = "default_authorize_anonymous_per_ip")]
+    pub authorize_anonymous_per_ip: u64,
+    /// A portal shows mailbox content above *low*, and records evidence, only with a token
+    /// from a login at most this many seconds old.
+    #[serde(default = "default_portal_max_age")]
+    pub mailbox_portal_max_age_secs: u64,
     /// At most one unrequested mail (reset link, resent confirmation link, "already
     /// registered" notice) per address in this many seconds.
     #[serde(default = "default_mail_interval")]
@@ -61,6 +72,15 @@ fn default_retention_days() -> u64 {
 }
 fn default_mailbox_interval() -> u64 {
     10
+}
+fn default_memory_store_max_mb() -> usize {
+    256
+}
+fn default_authorize_anonymous_per_ip() -> u64 {
+    200
+}
+fn default_portal_max_age() -> u64 {
+    900
 }
 fn default_mail_interval() -> u64 {
     60
@@ -119,6 +139,9 @@ impl Default for RawConfig {
             mailbox_notify_delay_secs: default_notify_delay(),
             mailbox_retention_days: default_retention_days(),
             mailbox_interval_secs: default_mailbox_interval(),
+            memory_store_max_mb: default_memory_store_max_mb(),
+            authorize_anonymous_per_ip: default_authorize_anonymous_per_ip(),
+            mailbox_portal_max_age_secs: default_portal_max_age(),
             mail_interval_secs: default_mail_interval(),
         }
     }
@@ -182,6 +205,9 @@ pub struct Config {
     pub mailbox_notify_delay_secs: u64,
     pub mailbox_retention_days: u64,
     pub mailbox_interval_secs: u64,
+    pub memory_store_max_mb: usize,
+    pub authorize_anonymous_per_ip: u64,
+    pub mailbox_portal_max_age_secs: u64,
     pub mail_interval_secs: u64,
 }
 
@@ -279,6 +305,9 @@ impl Config {
             mailbox_notify_delay_secs: raw.mailbox_notify_delay_secs.min(86_400),
             mailbox_retention_days: raw.mailbox_retention_days.min(3650),
             mailbox_interval_secs: raw.mailbox_interval_secs.clamp(1, 3600),
+            memory_store_max_mb: raw.memory_store_max_mb.clamp(16, 1 << 20),
+            authorize_anonymous_per_ip: raw.authorize_anonymous_per_ip.max(1),
+            mailbox_portal_max_age_secs: raw.mailbox_portal_max_age_secs.clamp(1, 86_400),
             mail_interval_secs: raw.mail_interval_secs.clamp(1, 86_400),
         })
     }

@@ -88,6 +88,18 @@ pub fn register(tenant: TenantId, req: NewClient) -> Result<(Client, Option<Stri
     if auth_method == ClientAuthMethod::None && grants.contains(&GrantType::ClientCredentials) {
         return Err("a public client cannot use client_credentials".into());
     }
+    // RFC 8252 §8.3: a native app's loopback redirect names the IP literal; `localhost` may
+    // resolve elsewhere (a hosts file, a DNS answer) and another program could take it.
+    if auth_method == ClientAuthMethod::None
+        && let Some(u) = redirect_uris
+            .iter()
+            .find(|u| url::Url::parse(u.as_str()).is_ok_and(|u| u.host_str() == Some("localhost")))
+    {
+        return Err(format!(
+            "{}: a public client's loopback redirect URI must use 127.0.0.1 or [::1], not localhost (RFC 8252 §8.3)",
+            u.as_str()
+        ));
+    }
     let (jwks, jwks_uri) = match auth_method {
         ClientAuthMethod::PrivateKeyJwt => match (req.jwks, req.jwks_uri) {
             (Some(j), None) => (Some(check_jwks(j)?), None),

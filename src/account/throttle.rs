@@ -9,28 +9,16 @@
 //! leaves them counted, a right one releases them ([`Reservation::succeeded`]). So at most
 //! `limit` attempts per counter are ever checked in a window, however many arrive at once.
 //!
-//! Client addresses are counted per IPv4 address and per IPv6 /64 (one household or device
-//! gets a whole /64, so a single address there limits nothing).
+//! Client addresses are counted per IPv4 address and per IPv6 /64
+//! ([`crate::domain::net::address_key`]).
 
 use super::{AccountError, AccountService};
-use std::net::IpAddr;
+pub use crate::domain::net::address_key;
 
 /// One counter and its limit within the window.
 pub(crate) struct Counter {
     pub key: String,
     pub limit: u64,
-}
-
-/// The counters of an address: IPv4 as it is, IPv6 by its /64 network.
-#[must_use]
-pub fn address_key(prefix: &str, ip: IpAddr) -> String {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => format!("{prefix}:{v4}"),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("{prefix}:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-    }
 }
 
 /// Attempts reserved on some counters; dropped without [`Reservation::succeeded`], they stay
@@ -70,23 +58,5 @@ impl AccountService {
             self.eph.release(k).await?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::address_key;
-
-    #[test]
-    fn ipv6_is_counted_per_64() {
-        let a = address_key("x", "2001:db8:1:2:aaaa::1".parse().expect("ip"));
-        let b = address_key("x", "2001:db8:1:2:bbbb::9".parse().expect("ip"));
-        let c = address_key("x", "2001:db8:1:3::1".parse().expect("ip"));
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert_eq!(
-            address_key("x", "::ffff:192.0.2.7".parse().expect("ip")),
-            "x:192.0.2.7"
-        );
     }
 }

@@ -21,6 +21,10 @@ pub struct Session {
     pub account_id: AccountId,
     /// Unix time of the last authentication.
     pub auth_time: i64,
+    /// The same in milliseconds: "a login after the request" (`prompt=login`, `max_age=0`)
+    /// is decided at this precision, not in whole seconds.
+    #[serde(default)]
+    pub auth_time_ms: i64,
     pub amr: Vec<Amr>,
     /// The level reached: min(proofing, strength).
     pub acr: Loa,
@@ -39,6 +43,25 @@ pub struct Session {
     /// proving one first; it does not raise the level).
     #[serde(default)]
     pub factor_enrolled: bool,
+}
+
+impl Session {
+    /// Records an authentication now (a login or a step-up).
+    pub fn authenticated_now(&mut self) {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        self.auth_time = now_ms.div_euclid(1000);
+        self.auth_time_ms = now_ms;
+    }
+
+    /// When the last authentication was, in Unix milliseconds.
+    #[must_use]
+    pub fn auth_time_ms(&self) -> i64 {
+        if self.auth_time_ms == 0 {
+            self.auth_time.saturating_mul(1000)
+        } else {
+            self.auth_time_ms
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -96,13 +119,15 @@ impl Sessions {
         user_agent: &str,
     ) -> EphResult<(String, Session)> {
         let token = random_token();
-        let now = chrono::Utc::now().timestamp();
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let now = now_ms.div_euclid(1000);
         let session = Session {
             expires_at: now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2),
             created_at: now,
             sid: random_token(),
             account_id: account,
             auth_time: now,
+            auth_time_ms: now_ms,
             acr: effective(proofing, strength_of(&amr)),
             amr,
             clients: Vec::new(),

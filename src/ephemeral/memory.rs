@@ -1,149 +1,220 @@
 //! In-process short-lived store (mini-redis style): a map under one mutex, expiry checked on
 //! every read and swept in the background. Uses `tokio::time::Instant`, so tests can pause
 //! and advance time.
+//!
+//! The store has a size limit (keys and values, in bytes, plus a fixed cost per entry), like
+//! Redis's `maxmemory` with `noeviction`: a write that would pass it first sweeps expired
+//! entries, and if that is not enough it is refused with [`EphemeralError::Full`]. Requests
+//! from the network can then fail, but they can never exhaust the process's memory.
 
-use super::EphResult;
+use super::{EphResult, EphemeralError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::time::Instant;
 
-#[derive(Clone, Default)]
-pub struct MemoryStore {
-    inner: Arc<Mutex<HashMap<String, (String, Instant)>>>,
+/// What an entry costs besides its key and value (map slot, allocations, expiry).
+const ENTRY_OVERHEAD: usize = 64;
+
+#[derive(Default)]
+struct State {
+    map: HashMap<String, (String, Instant)>,
+    /// Bytes accounted for all entries.
+    bytes: usize,
+    /// The limit for `bytes`.
+    capacity: usize,
 }
 
-type Map = HashMap<String, (String, Instant)>;
+fn cost(key: &str, value: &str) -> usize {
+    key.len() + value.len() + ENTRY_OVERHEAD
+}
+
+impl State {
+    fn sweep(&mut self, now: Instant) {
+        let mut freed = 0;
+        self.map.retain(|k, (v, exp)| {
+            let keep = *exp > now;
+            if !keep {
+                freed += cost(k, v);
+            }
+            keep
+        });
+        self.bytes = self.bytes.saturating_sub(freed);
+    }
+
+    /// Makes room for `added` more bytes, or says the store is full.
+    fn reserve(&mut self, added: usize, now: Instant) -> EphResult<()> {
+        if self.bytes + added > self.capacity {
+            self.sweep(now);
+            if self.bytes + added > self.capacity {
+                return Err(EphemeralError::Full);
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores `value` under `key` (replacing), within the capacity.
+    fn set(&mut self, key: &str, value: String, exp: Instant, now: Instant) -> EphResult<()> {
+        let new = cost(key, &value);
+        let old = self.map.get(key).map_or(0, |(v, _)| cost(key, v));
+        if new > old {
+            self.reserve(new - old, now)?;
+        }
+        self.map.insert(key.to_owned(), (value, exp));
+        self.bytes = self.bytes + new - old;
+        Ok(())
+    }
+
+    fn remove(&mut self, key: &str) -> Option<(String, Instant)> {
+        let removed = self.map.remove(key);
+        if let Some((v, _)) = &removed {
+            self.bytes = self.bytes.saturating_sub(cost(key, v));
+        }
+        removed
+    }
+
+    fn live(&self, key: &str, now: Instant) -> Option<&(String, Instant)> {
+        self.map.get(key).filter(|(_, exp)| *exp > now)
+    }
+}
+
+#[derive(Clone)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<State>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::with_capacity(usize::MAX)
+    }
+}
 
 impl MemoryStore {
-    /// A new store; spawns a sweeper when called inside a Tokio runtime.
+    /// A store of unlimited size; spawns a sweeper when called inside a Tokio runtime.
     #[must_use]
     pub fn new() -> Self {
-        let s = Self::default();
+        Self::with_capacity(usize::MAX)
+    }
+
+    /// A store that holds at most `capacity` bytes (see the module doc).
+    #[must_use]
+    pub fn with_capacity(capacity: usize) -> Self {
+        let s = Self {
+            inner: Arc::new(Mutex::new(State {
+                capacity,
+                ..State::default()
+            })),
+        };
         if tokio::runtime::Handle::try_current().is_ok() {
-            let weak: Weak<Mutex<Map>> = Arc::downgrade(&s.inner);
+            let weak: Weak<Mutex<State>> = Arc::downgrade(&s.inner);
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(30));
                 loop {
                     tick.tick().await;
-                    let Some(map) = weak.upgrade() else { break };
-                    let now = Instant::now();
-                    lock(&map).retain(|_, (_, exp)| *exp > now);
+                    let Some(state) = weak.upgrade() else { break };
+                    lock(&state).sweep(Instant::now());
                 }
             });
         }
         s
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut Map, Instant) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut State, Instant) -> R) -> R {
         let now = Instant::now();
         f(&mut lock(&self.inner), now)
     }
 
     pub async fn put(&self, key: &str, value: &str, ttl: Duration) -> EphResult<()> {
-        self.with(|m, now| m.insert(key.to_owned(), (value.to_owned(), now + ttl)));
-        Ok(())
+        self.with(|s, now| s.set(key, value.to_owned(), now + ttl, now))
     }
 
     pub async fn replace(&self, key: &str, value: &str, ttl: Duration) -> EphResult<bool> {
-        Ok(self.with(|m, now| match m.get_mut(key) {
-            Some(entry) if entry.1 > now => {
-                *entry = (value.to_owned(), now + ttl);
-                true
+        self.with(|s, now| {
+            if s.live(key, now).is_none() {
+                return Ok(false);
             }
-            _ => false,
-        }))
+            s.set(key, value.to_owned(), now + ttl, now).map(|()| true)
+        })
     }
 
     pub async fn put_if_absent(&self, key: &str, value: &str, ttl: Duration) -> EphResult<bool> {
-        Ok(self.with(|m, now| match m.get(key) {
-            Some((_, exp)) if *exp > now => false,
-            _ => {
-                m.insert(key.to_owned(), (value.to_owned(), now + ttl));
-                true
+        self.with(|s, now| {
+            if s.live(key, now).is_some() {
+                return Ok(false);
             }
-        }))
+            s.set(key, value.to_owned(), now + ttl, now).map(|()| true)
+        })
     }
 
     pub async fn get(&self, key: &str) -> EphResult<Option<String>> {
-        Ok(self.with(|m, now| {
-            m.get(key)
-                .filter(|(_, exp)| *exp > now)
-                .map(|(v, _)| v.clone())
-        }))
+        Ok(self.with(|s, now| s.live(key, now).map(|(v, _)| v.clone())))
     }
 
     pub async fn take(&self, key: &str) -> EphResult<Option<String>> {
-        Ok(self.with(|m, now| m.remove(key).filter(|(_, exp)| *exp > now).map(|(v, _)| v)))
+        Ok(self.with(|s, now| s.remove(key).filter(|(_, exp)| *exp > now).map(|(v, _)| v)))
     }
 
     pub async fn delete(&self, key: &str) -> EphResult<()> {
-        self.with(|m, _| m.remove(key));
+        self.with(|s, _| s.remove(key));
         Ok(())
     }
 
     pub async fn incr_window(&self, key: &str, window: Duration) -> EphResult<u64> {
-        Ok(self.with(|m, now| {
-            let entry = m
-                .entry(key.to_owned())
-                .or_insert_with(|| ("0".into(), now + window));
-            if entry.1 <= now {
-                *entry = ("0".into(), now + window);
-            }
-            let n = entry.0.parse::<u64>().unwrap_or(0).saturating_add(1);
-            entry.0 = n.to_string();
-            n
-        }))
+        self.with(|s, now| {
+            let (n, exp) = match s.live(key, now) {
+                Some((v, exp)) => (v.parse::<u64>().unwrap_or(0).saturating_add(1), *exp),
+                None => (1, now + window),
+            };
+            s.set(key, n.to_string(), exp, now).map(|()| n)
+        })
     }
 
     pub async fn release(&self, key: &str) -> EphResult<()> {
-        self.with(|m, now| {
-            if let Some(entry) = m.get_mut(key).filter(|e| e.1 > now) {
-                let n = entry.0.parse::<u64>().unwrap_or(0).saturating_sub(1);
-                entry.0 = n.to_string();
+        self.with(|s, now| {
+            if let Some((v, exp)) = s.live(key, now).cloned() {
+                let n = v.parse::<u64>().unwrap_or(0).saturating_sub(1);
+                s.set(key, n.to_string(), exp, now)
+            } else {
+                Ok(())
             }
-        });
-        Ok(())
+        })
     }
 
     // Sets are stored as newline-separated members (members never contain newlines).
     pub async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> EphResult<()> {
-        self.with(|m, now| {
-            let entry = m
-                .entry(key.to_owned())
-                .or_insert_with(|| (String::new(), now + ttl));
-            if entry.1 <= now {
-                *entry = (String::new(), now + ttl);
-            }
-            entry.1 = entry.1.max(now + ttl);
-            if !entry.0.lines().any(|l| l == member) {
-                if !entry.0.is_empty() {
-                    entry.0.push('\n');
+        self.with(|s, now| {
+            let (mut members, exp) = match s.live(key, now) {
+                Some((v, exp)) => (v.clone(), (*exp).max(now + ttl)),
+                None => (String::new(), now + ttl),
+            };
+            if !members.lines().any(|l| l == member) {
+                if !members.is_empty() {
+                    members.push('\n');
                 }
-                entry.0.push_str(member);
+                members.push_str(member);
             }
-        });
-        Ok(())
+            s.set(key, members, exp, now)
+        })
     }
 
     pub async fn set_remove(&self, key: &str, member: &str) -> EphResult<()> {
-        self.with(|m, _| {
-            if let Some(entry) = m.get_mut(key) {
-                entry.0 = entry
-                    .0
+        self.with(|s, now| {
+            if let Some((v, exp)) = s.live(key, now).cloned() {
+                let rest = v
                     .lines()
                     .filter(|l| *l != member)
                     .collect::<Vec<_>>()
                     .join("\n");
+                s.set(key, rest, exp, now)
+            } else {
+                Ok(())
             }
-        });
-        Ok(())
+        })
     }
 
     pub async fn set_members(&self, key: &str) -> EphResult<Vec<String>> {
-        Ok(self.with(|m, now| {
-            m.get(key)
-                .filter(|(_, exp)| *exp > now)
+        Ok(self.with(|s, now| {
+            s.live(key, now)
                 .map(|(v, _)| {
                     v.lines()
                         .filter(|l| !l.is_empty())
@@ -161,6 +232,45 @@ impl MemoryStore {
 
 /// A poisoned lock only means another task panicked mid-update of a cache of short-lived
 /// values; the map itself is still consistent, so keep going.
-fn lock(m: &Mutex<Map>) -> std::sync::MutexGuard<'_, Map> {
+fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_store_refuses_new_values_and_frees_room_when_they_expire() {
+        let s = MemoryStore::with_capacity(1000);
+        let ttl = Duration::from_secs(60);
+        let mut stored = 0;
+        for i in 0..100 {
+            match s.put(&format!("k{i}"), &"x".repeat(100), ttl).await {
+                Ok(()) => stored += 1,
+                Err(EphemeralError::Full) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(stored > 0 && stored < 10, "{stored}");
+        assert!(matches!(
+            s.put("more", "y", ttl).await,
+            Err(EphemeralError::Full)
+        ));
+        // Removing frees room; replacing a value with a smaller one always works.
+        s.delete("k0").await.expect("delete");
+        s.put("more", "y", ttl).await.expect("room again");
+        s.put("k1", "z", ttl).await.expect("smaller");
+        // Expired entries are swept when room is needed.
+        let short = MemoryStore::with_capacity(400);
+        short
+            .put("a", &"x".repeat(200), Duration::from_millis(10))
+            .await
+            .expect("put");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        short
+            .put("b", &"x".repeat(200), ttl)
+            .await
+            .expect("the expired entry made room");
+    }
 }

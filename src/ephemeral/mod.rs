@@ -17,6 +17,9 @@ use std::time::Duration;
 pub enum EphemeralError {
     #[error("short-lived store unavailable: {0}")]
     Backend(String),
+    /// The in-process store reached its size limit.
+    #[error("short-lived store is full")]
+    Full,
 }
 
 pub type EphResult<T> = Result<T, EphemeralError>;
@@ -38,14 +41,19 @@ macro_rules! dispatch {
 }
 
 impl Ephemeral {
-    /// Connects to Redis when a URL is given, else an in-process store.
+    /// Connects to Redis when a URL is given, else an in-process store of at most
+    /// `memory_capacity` bytes (Redis has its own `maxmemory`).
     ///
     /// # Errors
     /// When Redis cannot be reached.
-    pub async fn connect(redis_url: Option<&str>, prefix: &str) -> EphResult<Self> {
+    pub async fn connect(
+        redis_url: Option<&str>,
+        prefix: &str,
+        memory_capacity: usize,
+    ) -> EphResult<Self> {
         Ok(match redis_url {
             Some(url) => Ephemeral::Redis(redis::RedisStore::connect(url, prefix).await?),
-            None => Ephemeral::Memory(memory::MemoryStore::new()),
+            None => Ephemeral::Memory(memory::MemoryStore::with_capacity(memory_capacity)),
         })
     }
 

@@ -64,6 +64,10 @@ pub enum MailboxError {
     /// Reading needs a higher level than the session has.
     #[error("this message needs the assurance level {0}")]
     NeedsLevel(Loa),
+    /// A portal acts with a token from a login older than this many seconds: the citizen
+    /// must authenticate again (RFC 9470 `max_age`).
+    #[error("this needs a login within the last {0} seconds")]
+    NeedsFreshLogin(u64),
     #[error("replies are not allowed for this message")]
     ReplyNotAllowed,
     #[error("the message content cannot be decrypted")]
@@ -214,6 +218,81 @@ pub struct Settings {
     pub notify_delay: Duration,
     /// Keep deleted and expired messages' content this long before purging it.
     pub retention: Duration,
+    /// A portal shows content above *low*, and records evidence (opened, replied, deleted),
+    /// only with a citizen's token from a login at most this old: a refreshed token keeps
+    /// its `acr` for weeks, long after the citizen left.
+    pub portal_max_age: Duration,
+}
+
+/// Who acts on a message as its recipient, and how that was established.
+#[derive(Clone, Copy, Debug)]
+pub struct Reader {
+    pub account: AccountId,
+    /// The level of the session or token.
+    pub level: Loa,
+    /// A portal sees only its own tenant's messages; the citizen's own pages see all.
+    pub tenant: Option<TenantId>,
+    pub presence: Presence,
+}
+
+/// How present the citizen is.
+#[derive(Clone, Copy, Debug)]
+pub enum Presence {
+    /// The citizen's own browser session on our pages.
+    Session,
+    /// A portal with the citizen's access token, from a login at `auth_time` (Unix seconds).
+    Token { auth_time: i64 },
+}
+
+impl Reader {
+    /// The citizen, on our pages.
+    #[must_use]
+    pub fn session(account: AccountId, level: Loa) -> Self {
+        Self {
+            account,
+            level,
+            tenant: None,
+            presence: Presence::Session,
+        }
+    }
+
+    /// Whether the authentication behind this act is recent enough to count as the citizen
+    /// being there.
+    fn fresh(&self, max_age: Duration) -> bool {
+        match self.presence {
+            Presence::Session => true,
+            Presence::Token { auth_time } => {
+                let age = Utc::now().timestamp().saturating_sub(auth_time);
+                u64::try_from(age).unwrap_or(0) <= max_age.as_secs()
+            }
+        }
+    }
+
+    /// The level content is shown at: a stale portal token counts as *low*.
+    fn content_level(&self, max_age: Duration) -> Loa {
+        if self.fresh(max_age) {
+            self.level
+        } else {
+            self.level.min(Loa::Low)
+        }
+    }
+}
+
+/// What is done to a message. Every act passes [`MailboxService::admit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    Open,
+    Download,
+    Reply,
+    Archive,
+    Delete,
+}
+
+impl Act {
+    /// Whether the act is recorded in the sender's evidence.
+    fn is_evidence(self) -> bool {
+        matches!(self, Act::Open | Act::Reply | Act::Delete)
+    }
 }
 
 /// The mailbox; cheap to clone.
@@ -480,6 +559,10 @@ impl MailboxService {
             &key_aad(id, account.0, Some(required.name()), sender.id.as_str()),
         );
         let subject_ct = aead::seal(&key, &aad(id, "subject"), subject.as_bytes());
+        let reference_ct = out
+            .reference
+            .as_deref()
+            .map(|r| aead::seal(&key, &aad(id, "reference"), r.as_bytes()));
         let body_ct = aead::seal(&key, &aad(id, "body"), out.body.as_bytes());
         let attachments = self.seal_files(id, &key, &out.attachments);
         let m = NewMessage {
@@ -488,7 +571,7 @@ impl MailboxService {
             sender_tenant_id: sender.tenant_id.0,
             account,
             recipient_sub: &out.recipient_sub,
-            reference: out.reference.as_deref(),
+            reference: reference_ct.as_deref(),
             process: out.process.as_deref(),
             required_level: required,
             reply_allowed: out.reply_allowed,
@@ -550,11 +633,13 @@ impl MailboxService {
         let m = self.senders(client_id, id).await?;
         let events = self.db.mailbox().events(id).await?;
         let intact = verify_chain(&id.to_string(), &events).is_ok();
+        // The sender's own reference; gone with the data key once the content is purged.
+        let reference = self.reference(&m, self.message_key(&m).ok().as_ref());
         Ok(Status {
             id,
             state: m.state,
             recipient_sub: m.recipient_sub,
-            reference: m.reference,
+            reference,
             process: m.process,
             required_level: m.required_level,
             reply_allowed: m.reply_allowed,
@@ -615,25 +700,39 @@ impl MailboxService {
         Ok(names)
     }
 
-    fn summary(&self, r: &MessageRow, sender: String, level: Loa) -> Summary {
+    /// The data key of a message.
+    fn message_key(&self, m: &MessageRow) -> Result<Key, MailboxError> {
+        self.data_key(
+            &message_key_aad(m),
+            m.key_id.as_deref(),
+            m.wrapped_key.as_deref(),
+        )
+    }
+
+    /// A message's case reference: sealed under its data key, or plaintext for a message
+    /// stored before references were sealed (until the background round seals it).
+    fn reference(&self, m: &MessageRow, key: Option<&Key>) -> Option<String> {
+        if let Some(plain) = &m.reference {
+            return Some(plain.clone());
+        }
+        Self::open_text(key?, m.id, "reference", m.reference_sealed.as_deref()).ok()
+    }
+
+    /// A message in a listing. Subject and case reference only when the reader's content
+    /// level reaches the message's.
+    fn summary(&self, r: &MessageRow, sender: String, reader: &Reader) -> Summary {
         let required = Loa::from_name(&r.required_level).unwrap_or(Loa::High);
-        let subject = (required <= level)
-            .then(|| {
-                let key = self
-                    .data_key(
-                        &message_key_aad(r),
-                        r.key_id.as_deref(),
-                        r.wrapped_key.as_deref(),
-                    )
-                    .ok()?;
-                Self::open_text(&key, r.id, "subject", r.subject.as_deref()).ok()
-            })
-            .flatten();
+        let readable = required <= reader.content_level(self.settings.portal_max_age);
+        let key = readable.then(|| self.message_key(r).ok()).flatten();
+        let subject = key
+            .as_ref()
+            .and_then(|k| Self::open_text(k, r.id, "subject", r.subject.as_deref()).ok());
+        let reference = key.as_ref().and_then(|k| self.reference(r, Some(k)));
         Summary {
             id: r.id,
             sender,
             subject,
-            reference: r.reference.clone(),
+            reference,
             created_at: r.created_at,
             unread: r.opened_at.is_none(),
             required_level: required,
@@ -642,16 +741,15 @@ impl MailboxService {
         }
     }
 
-    /// One page of the account's mailbox (unread first, then newest). Subjects of messages
-    /// above `level` are withheld. `tenant` limits it to one sender tenant (portals).
+    /// One page of the reader's mailbox (unread first, then newest). Subjects and case
+    /// references of messages above the reader's content level are withheld; a portal sees
+    /// only its own tenant's messages.
     ///
     /// # Errors
     /// Storage failures.
     pub async fn inbox(
         &self,
-        account: AccountId,
-        level: Loa,
-        tenant: Option<TenantId>,
+        reader: &Reader,
         archived: bool,
         page: u32,
         per_page: u32,
@@ -661,8 +759,8 @@ impl MailboxService {
             .db
             .mailbox()
             .inbox(
-                account,
-                tenant.map(|t| t.0),
+                reader.account,
+                reader.tenant.map(|t| t.0),
                 archived,
                 i64::from(per_page) + 1,
                 i64::from(page) * i64::from(per_page),
@@ -677,62 +775,52 @@ impl MailboxService {
                 self.summary(
                     r,
                     names.get(&r.sender_tenant_id).cloned().unwrap_or_default(),
-                    level,
+                    reader,
                 )
             })
             .collect();
         Ok((items, more))
     }
 
-    /// The recipient's message, or `NotFound` (also for other accounts', other tenants'
-    /// when `tenant` is given, deleted and purged ones).
-    async fn recipients(
-        &self,
-        account: AccountId,
-        tenant: Option<TenantId>,
-        id: Uuid,
-    ) -> Result<MessageRow, MailboxError> {
-        self.db
+    /// The one gate for every act on a message: it must be the reader's (and, for a portal,
+    /// from the portal's tenant), not deleted, purged or expired; the reader's level must
+    /// reach the message's; and a portal's token must come from a recent login for content
+    /// above *low* and for every act that the sender's evidence records. Returns the message.
+    ///
+    /// # Errors
+    /// `NotFound`, `NeedsLevel`, `NeedsFreshLogin`; storage failures.
+    async fn admit(&self, reader: &Reader, id: Uuid, act: Act) -> Result<MessageRow, MailboxError> {
+        let m = self
+            .db
             .mailbox()
             .message(id)
             .await?
             .filter(|m| {
-                m.account_id == account.0
+                m.account_id == reader.account.0
                     && m.deleted_at.is_none()
                     && m.purged_at.is_none()
                     && m.state != "expired"
-                    && tenant.is_none_or(|t| t.0 == m.sender_tenant_id)
+                    && reader.tenant.is_none_or(|t| t.0 == m.sender_tenant_id)
             })
-            .ok_or(MailboxError::NotFound)
-    }
-
-    fn check_level(m: &MessageRow, level: Loa) -> Result<(), MailboxError> {
+            .ok_or(MailboxError::NotFound)?;
         let required = Loa::from_name(&m.required_level).unwrap_or(Loa::High);
-        if level < required {
+        if reader.level < required {
             return Err(MailboxError::NeedsLevel(required));
         }
-        Ok(())
+        let max_age = self.settings.portal_max_age;
+        if !reader.fresh(max_age) && (required > Loa::Low || act.is_evidence()) {
+            return Err(MailboxError::NeedsFreshLogin(max_age.as_secs()));
+        }
+        Ok(m)
     }
 
-    /// Opens a message for its recipient at `level`, recording `opened` the first time.
+    /// Opens a message for its reader, recording `opened` the first time.
     ///
     /// # Errors
-    /// `NotFound`, `NeedsLevel`, `Undecryptable`; storage failures.
-    pub async fn open(
-        &self,
-        account: AccountId,
-        level: Loa,
-        tenant: Option<TenantId>,
-        id: Uuid,
-        via: &str,
-    ) -> Result<Opened, MailboxError> {
-        let m = self.recipients(account, tenant, id).await?;
-        Self::check_level(&m, level)?;
-        let key = self.data_key(
-            &message_key_aad(&m),
-            m.key_id.as_deref(),
-            m.wrapped_key.as_deref(),
-        )?;
+    /// `NotFound`, `NeedsLevel`, `NeedsFreshLogin`, `Undecryptable`; storage failures.
+    pub async fn open(&self, reader: &Reader, id: Uuid, via: &str) -> Result<Opened, MailboxError> {
+        let m = self.admit(reader, id, Act::Open).await?;
+        let key = self.message_key(&m)?;
         let body = Self::open_text(&key, id, "body", m.body.as_deref())?;
         let attachments = self
             .db
@@ -768,7 +856,7 @@ impl MailboxService {
         let mut summary = self.summary(
             &m,
             names.get(&m.sender_tenant_id).cloned().unwrap_or_default(),
-            level,
+            reader,
         );
         summary.unread = false;
         Ok(Opened {
@@ -779,6 +867,57 @@ impl MailboxService {
             attachments,
             replies,
         })
+    }
+
+    /// The case reference of the message a reply answers, for the sender.
+    fn reply_reference(&self, r: &ReplyRow) -> Option<String> {
+        if let Some(plain) = &r.reference {
+            return Some(plain.clone());
+        }
+        let binding = key_aad(
+            r.message_id,
+            r.message_account_id,
+            Some(&r.message_level),
+            &r.client_id,
+        );
+        let key = self
+            .data_key(
+                &binding,
+                r.message_key_id.as_deref(),
+                r.message_wrapped_key.as_deref(),
+            )
+            .ok()?;
+        Self::open_text(
+            &key,
+            r.message_id,
+            "reference",
+            r.reference_sealed.as_deref(),
+        )
+        .ok()
+    }
+
+    /// Seals the case references of messages stored before references were sealed (a batch
+    /// per call); returns how many it changed. A message whose content is purged loses its
+    /// plaintext reference (its data key is gone).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn seal_legacy_references(&self) -> Result<usize, MailboxError> {
+        let batch = self.db.mailbox().unsealed_references().await?;
+        let n = batch.len();
+        for m in batch {
+            let sealed = match (&m.reference, self.message_key(&m)) {
+                (Some(plain), Ok(key)) => {
+                    Some(aead::seal(&key, &aad(m.id, "reference"), plain.as_bytes()))
+                }
+                _ => None,
+            };
+            self.db
+                .mailbox()
+                .seal_reference(m.id, sealed.as_deref())
+                .await?;
+        }
+        Ok(n)
     }
 
     /// A reply's data key and text.
@@ -826,17 +965,14 @@ impl MailboxService {
     /// One attachment of a recipient's message (or of a reply to it).
     ///
     /// # Errors
-    /// `NotFound`, `NeedsLevel`, `Undecryptable`; storage failures.
+    /// `NotFound`, `NeedsLevel`, `NeedsFreshLogin`, `Undecryptable`; storage failures.
     pub async fn attachment(
         &self,
-        account: AccountId,
-        level: Loa,
-        tenant: Option<TenantId>,
+        reader: &Reader,
         id: Uuid,
         attachment: Uuid,
     ) -> Result<File, MailboxError> {
-        let m = self.recipients(account, tenant, id).await?;
-        Self::check_level(&m, level)?;
+        let m = self.admit(reader, id, Act::Download).await?;
         let a = self
             .db
             .mailbox()
@@ -844,14 +980,7 @@ impl MailboxService {
             .await?
             .ok_or(MailboxError::NotFound)?;
         match a.reply_id {
-            None => {
-                let key = self.data_key(
-                    &message_key_aad(&m),
-                    m.key_id.as_deref(),
-                    m.wrapped_key.as_deref(),
-                )?;
-                Self::open_file(&key, id, &a)
-            }
+            None => Self::open_file(&self.message_key(&m)?, id, &a),
             Some(reply) => {
                 let r = self
                     .db
@@ -871,15 +1000,12 @@ impl MailboxService {
     /// `NotFound`, `NeedsLevel`, `ReplyNotAllowed`, `Invalid`, `TooLarge`; storage failures.
     pub async fn reply(
         &self,
-        account: AccountId,
-        level: Loa,
-        tenant: Option<TenantId>,
+        reader: &Reader,
         id: Uuid,
         body: &str,
         files: &[File],
     ) -> Result<Uuid, MailboxError> {
-        let m = self.recipients(account, tenant, id).await?;
-        Self::check_level(&m, level)?;
+        let m = self.admit(reader, id, Act::Reply).await?;
         if !m.reply_allowed {
             return Err(MailboxError::ReplyNotAllowed);
         }
@@ -922,27 +1048,30 @@ impl MailboxService {
         Ok(reply)
     }
 
-    /// Archives (or restores) a recipient's message.
+    /// Archives (or restores) a recipient's message. The same gate as reading: a session
+    /// below the message's level cannot even tell it apart from the others by moving it.
     ///
     /// # Errors
-    /// `NotFound`; storage failures.
+    /// `NotFound`, `NeedsLevel`, `NeedsFreshLogin`; storage failures.
     pub async fn archive(
         &self,
-        account: AccountId,
+        reader: &Reader,
         id: Uuid,
         archived: bool,
     ) -> Result<(), MailboxError> {
-        self.recipients(account, None, id).await?;
+        self.admit(reader, id, Act::Archive).await?;
         self.db.mailbox().archive(id, archived).await?;
         Ok(())
     }
 
-    /// Deletes a recipient's message (hidden now, content purged after the retention period).
+    /// Deletes a recipient's message (hidden now, content purged after the retention
+    /// period). Deleting is evidence for the sender ("the citizen deleted it"), so it needs
+    /// the message's level like reading does.
     ///
     /// # Errors
-    /// `NotFound`; storage failures.
-    pub async fn delete(&self, account: AccountId, id: Uuid) -> Result<(), MailboxError> {
-        self.recipients(account, None, id).await?;
+    /// `NotFound`, `NeedsLevel`, `NeedsFreshLogin`; storage failures.
+    pub async fn delete(&self, reader: &Reader, id: Uuid) -> Result<(), MailboxError> {
+        self.admit(reader, id, Act::Delete).await?;
         self.db.mailbox().delete(id).await?;
         Ok(())
     }
@@ -991,7 +1120,7 @@ impl MailboxService {
                 cursor: r.cursor_no.to_string(),
                 id: r.id,
                 message_id: r.message_id,
-                reference: r.reference.clone(),
+                reference: self.reply_reference(&r),
                 body,
                 created_at: r.created_at,
                 attachments: files

@@ -69,6 +69,7 @@ impl MailboxService {
                 }
             }
         }
+        self.seal_legacy_references().await?;
         round.expired = self.db.mailbox().expire_due(now).await?;
         let keep = chrono::Duration::from_std(self.settings.retention).unwrap_or_default();
         round.purged = self.db.mailbox().purge_due(now - keep).await?;

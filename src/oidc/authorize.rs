@@ -30,6 +30,10 @@ pub enum PageReason {
     UnregisteredRedirectUri,
     /// A pending request expired or does not exist.
     UnknownRequest,
+    /// Too many requests without a session from this client address.
+    TooManyRequests,
+    /// The short-lived store is full: try again shortly.
+    Busy,
 }
 
 /// An error that is sent to the client's registered redirect URI.
@@ -55,7 +59,12 @@ impl From<crate::store::StoreError> for AuthorizeError {
 }
 impl From<crate::ephemeral::EphemeralError> for AuthorizeError {
     fn from(e: crate::ephemeral::EphemeralError) -> Self {
-        AuthorizeError::Internal(e.to_string())
+        match e {
+            crate::ephemeral::EphemeralError::Full => {
+                AuthorizeError::Page(PageReason::Busy, e.to_string())
+            }
+            crate::ephemeral::EphemeralError::Backend(_) => AuthorizeError::Internal(e.to_string()),
+        }
     }
 }
 
@@ -85,6 +94,24 @@ pub struct AuthRequest {
     /// Unix time when the request arrived: a login or consent after it satisfies
     /// `prompt=login` / `prompt=consent`.
     pub created_at: i64,
+    /// The same in milliseconds, for "a login after the request".
+    #[serde(default)]
+    pub created_at_ms: i64,
+    /// The citizen an `id_token_hint` names (OIDC Core §3.1.2.1).
+    #[serde(default)]
+    pub hint: Option<Hint>,
+    /// Whether an earlier consent to this client counts without asking again. Not for a
+    /// public client whose redirect is not a claimed https URI: anyone can register another
+    /// app with the same client id and a loopback or custom-scheme redirect (RFC 8252 §8.6).
+    #[serde(default)]
+    pub consent_remembered: bool,
+}
+
+/// Whom an `id_token_hint` names: the account behind its subject at this client, `None` when
+/// the subject is not known here (then no session matches it).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct Hint {
+    pub account: Option<AccountId>,
 }
 
 impl AuthRequest {
@@ -144,6 +171,7 @@ pub async fn validate(
     }
     // From here on, errors go back to the client.
     let state = params.get("state").map(str::to_owned);
+    let now_ms = chrono::Utc::now().timestamp_millis();
     let mut req = AuthRequest {
         client_id: client.id.0.clone(),
         redirect_uri: redirect_uri.to_owned(),
@@ -156,7 +184,10 @@ pub async fn validate(
         login_hint: None,
         lang: None,
         required_level: Loa::Low,
-        created_at: chrono::Utc::now().timestamp(),
+        created_at: now_ms.div_euclid(1000),
+        created_at_ms: now_ms,
+        hint: None,
+        consent_remembered: !client.is_public() || redirect_uri.starts_with("https://"),
     };
     if req.state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
         req.state = None;
@@ -283,12 +314,38 @@ pub async fn validate(
         }
     }
     if let Some(m) = params.get("max_age") {
-        req.max_age = Some(m.parse().map_err(|_| {
+        let max_age: u64 = m.parse().map_err(|_| {
             req.error(
                 ErrorCode::InvalidRequest,
                 "max_age must be a non-negative integer",
             )
-        })?);
+        })?;
+        // OIDC Core §3.1.2.1: max_age=0 is equivalent to prompt=login. Compared in whole
+        // seconds, a login earlier in the same second would otherwise count as fresh.
+        if max_age == 0 {
+            if req.prompt.none {
+                return Err(req.error(ErrorCode::LoginRequired, "max_age=0 needs a new login"));
+            }
+            req.prompt.login = true;
+        }
+        req.max_age = Some(max_age);
+    }
+    if let Some(h) = params.get("id_token_hint") {
+        // An ID token this provider issued to this client; its subject names the citizen.
+        let claims = p
+            .verify_id_token_hint(h)
+            .filter(|c| c.client_id() == Some(client.id.as_str()))
+            .ok_or_else(|| {
+                req.error(
+                    ErrorCode::InvalidRequest,
+                    "id_token_hint is not an ID token issued to this client",
+                )
+            })?;
+        let account =
+            p.db.subjects()
+                .resolve(&sector(&client), &claims.sub)
+                .await?;
+        req.hint = Some(Hint { account });
     }
     req.login_hint = params
         .get("login_hint")
@@ -399,7 +456,7 @@ pub fn decide(
         Some(s) => {
             // Both are measured at the request: a login after it satisfies them, however
             // long the citizen then spends on the consent or step-up page.
-            (req.prompt.login && s.auth_time < req.created_at)
+            (req.prompt.login && !s.logged_in_after(req))
                 || req.max_age.is_some_and(|m| {
                     req.created_at.saturating_sub(s.auth_time)
                         > i64::try_from(m).unwrap_or(i64::MAX)
@@ -409,6 +466,21 @@ pub fn decide(
     if needs_login {
         return if req.prompt.none {
             Err(req.error(ErrorCode::LoginRequired, "the citizen is not logged in"))
+        } else {
+            Ok(Decision::Login)
+        };
+    }
+    // The portal named the citizen it expects (a shared computer in a Bürgerbüro): another
+    // logged-in citizen gets no code. Without interaction that is `login_required`; with it,
+    // a new login, and if the one who then logs in is still someone else, the same error.
+    if let (Some(hint), Some(s)) = (&req.hint, session)
+        && hint.account != Some(s.account_id)
+    {
+        return if req.prompt.none || s.logged_in_after(req) {
+            Err(req.error(
+                ErrorCode::LoginRequired,
+                "the logged-in citizen is not the one id_token_hint names",
+            ))
         } else {
             Ok(Decision::Login)
         };
@@ -446,7 +518,7 @@ pub fn decide(
             Decision::CannotReach(Obstacle::Factor)
         });
     }
-    let covered = consented.is_some_and(|c| req.scopes().is_subset(c));
+    let covered = req.consent_remembered && consented.is_some_and(|c| req.scopes().is_subset(c));
     if !covered || req.prompt.consent {
         return if req.prompt.none {
             Err(req.error(ErrorCode::ConsentRequired, "consent is required"))
@@ -455,6 +527,19 @@ pub fn decide(
         };
     }
     Ok(Decision::Issue)
+}
+
+impl Session {
+    /// Whether this session's last authentication came after the request arrived (it was
+    /// made for this request), to the millisecond.
+    fn logged_in_after(&self, req: &AuthRequest) -> bool {
+        let created = if req.created_at_ms == 0 {
+            req.created_at.saturating_mul(1000)
+        } else {
+            req.created_at_ms
+        };
+        self.auth_time_ms() >= created
+    }
 }
 
 /// A request waiting for the citizen to log in or consent.
@@ -481,11 +566,32 @@ pub struct CodeGrant {
 }
 
 impl Provider {
-    /// Stores a pending request; returns its id.
+    /// Stores a pending request; returns its id. A request without a session (`anonymous`
+    /// names the client address) counts against that address first: each one is held in the
+    /// short-lived store until its expiry, so nobody may park an unbounded number.
     ///
     /// # Errors
-    /// When the short-lived store fails.
-    pub async fn save_pending(&self, pending: &Pending) -> Result<String, AuthorizeError> {
+    /// `TooManyRequests`; when the short-lived store fails or is full.
+    pub async fn save_pending(
+        &self,
+        pending: &Pending,
+        anonymous: Option<std::net::IpAddr>,
+    ) -> Result<String, AuthorizeError> {
+        if let Some(ip) = anonymous {
+            let n = self
+                .eph
+                .incr_window(
+                    &crate::domain::net::address_key("authreq-ip", ip),
+                    Duration::from_secs(PENDING_TTL_SECS),
+                )
+                .await?;
+            if n > self.settings.anonymous_requests_per_ip {
+                return Err(AuthorizeError::Page(
+                    PageReason::TooManyRequests,
+                    "too many authorization requests without a session from this address".into(),
+                ));
+            }
+        }
         let id = random_token();
         self.eph
             .put(

@@ -14,9 +14,22 @@ use url::Url;
 
 /// The claims we need from an `id_token_hint`.
 #[derive(Debug, Deserialize)]
-struct HintClaims {
+pub struct HintClaims {
     aud: serde_json::Value,
-    sid: Option<String>,
+    pub sub: String,
+    pub sid: Option<String>,
+}
+
+impl HintClaims {
+    /// The client the ID token was issued to (its first audience).
+    #[must_use]
+    pub fn client_id(&self) -> Option<&str> {
+        match &self.aud {
+            serde_json::Value::String(s) => Some(s),
+            serde_json::Value::Array(a) => a.first().and_then(|v| v.as_str()),
+            _ => None,
+        }
+    }
 }
 
 /// A validated logout request.
@@ -45,6 +58,28 @@ impl From<StoreError> for LogoutError {
 }
 
 impl Provider {
+    /// An `id_token_hint` (OIDC Core §3.1.2.1, RP-Initiated Logout §2): one of our ID tokens
+    /// (typed `JWT`, not an access or logout token), signed by us. Expired ones are fine as
+    /// hints: only the signature and the issuer count.
+    #[must_use]
+    pub fn verify_id_token_hint(&self, hint: &str) -> Option<HintClaims> {
+        if hint.len() > 8192 {
+            return None;
+        }
+        let typ = jsonwebtoken::decode_header(hint).ok().and_then(|h| h.typ);
+        if typ.as_deref() != Some("JWT") {
+            return None;
+        }
+        self.keys
+            .verify(hint, |v| {
+                v.validate_exp = false;
+                v.validate_aud = false;
+                v.set_issuer(&[&self.issuer]);
+                v.set_required_spec_claims(&["iss", "sub"]);
+            })
+            .ok()
+    }
+
     /// Validates a logout request.
     ///
     /// # Errors
@@ -53,30 +88,10 @@ impl Provider {
         let mut hint_aud = None;
         let mut hint_sid = None;
         if let Some(hint) = params.get("id_token_hint") {
-            // Only our ID tokens (typ JWT) are hints, not access or logout tokens.
-            let typ = jsonwebtoken::decode_header(hint).ok().and_then(|h| h.typ);
-            if typ.as_deref() != Some("JWT") {
-                return Err(LogoutError::Invalid("id_token_hint is not an ID token"));
-            }
-            // Expired ID tokens are fine as hints (§2): only the signature and issuer count.
-            let claims: HintClaims = self
-                .keys
-                .verify(hint, |v| {
-                    v.validate_exp = false;
-                    v.validate_aud = false;
-                    v.set_issuer(&[&self.issuer]);
-                    v.set_required_spec_claims(&["iss"]);
-                })
-                .map_err(|_| {
-                    LogoutError::Invalid("id_token_hint is not a valid ID token of this provider")
-                })?;
-            hint_aud = match claims.aud {
-                serde_json::Value::String(s) => Some(s),
-                serde_json::Value::Array(a) => {
-                    a.first().and_then(|v| v.as_str()).map(str::to_owned)
-                }
-                _ => None,
-            };
+            let claims = self.verify_id_token_hint(hint).ok_or(LogoutError::Invalid(
+                "id_token_hint is not a valid ID token of this provider",
+            ))?;
+            hint_aud = claims.client_id().map(str::to_owned);
             hint_sid = claims.sid;
         }
         let client_id = match (params.get("client_id"), hint_aud.as_deref()) {

@@ -27,9 +27,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Lifetimes and limits of issued tokens.
+/// Lifetimes of issued tokens and limits of the protocol engine.
 #[derive(Clone, Copy, Debug)]
 pub struct TokenSettings {
+    /// Authorization requests without a session per client address in
+    /// [`PENDING_TTL_SECS`]: each one is held until a login or its expiry.
+    pub anonymous_requests_per_ip: u64,
     /// ID and access tokens, seconds.
     pub token_ttl: u64,
     /// Absolute lifetime of a refresh token family, seconds.

@@ -25,7 +25,8 @@ pub struct NewMessage<'a> {
     pub sender_tenant_id: Uuid,
     pub account: AccountId,
     pub recipient_sub: &'a str,
-    pub reference: Option<&'a str>,
+    /// The case reference, sealed like the subject.
+    pub reference: Option<&'a [u8]>,
     pub process: Option<&'a str>,
     pub required_level: Loa,
     pub reply_allowed: bool,
@@ -54,7 +55,10 @@ pub struct MessageRow {
     pub sender_tenant_id: Uuid,
     pub account_id: Uuid,
     pub recipient_sub: String,
+    /// Plaintext case reference of a message stored before references were sealed (until
+    /// the background round seals it); `None` otherwise.
     pub reference: Option<String>,
+    pub reference_sealed: Option<Vec<u8>>,
     pub process: Option<String>,
     pub required_level: String,
     pub reply_allowed: bool,
@@ -94,8 +98,14 @@ pub struct ReplyRow {
     pub key_id: Option<String>,
     pub wrapped_key: Option<Vec<u8>>,
     pub body: Option<Vec<u8>>,
-    /// The case reference of the message it answers.
+    /// The case reference of the message it answers: plaintext (stored before sealing) or
+    /// sealed under the message's data key, which the `message_*` columns unwrap.
     pub reference: Option<String>,
+    pub reference_sealed: Option<Vec<u8>>,
+    pub message_key_id: Option<String>,
+    pub message_wrapped_key: Option<Vec<u8>>,
+    pub message_account_id: Uuid,
+    pub message_level: String,
 }
 
 /// A wrapped data key with what its wrapping is bound to (see the mailbox).
@@ -119,11 +129,11 @@ pub enum Sealed {
     Reply,
 }
 
-const MESSAGE_COLUMNS: &str = "id, sender_client_id, sender_tenant_id, account_id, recipient_sub, reference, process, \
+const MESSAGE_COLUMNS: &str = "id, sender_client_id, sender_tenant_id, account_id, recipient_sub, reference, reference_sealed, process, \
     required_level, reply_allowed, expires_at, created_at, state, opened_at, notified_at, archived_at, deleted_at, \
     purged_at, key_id, wrapped_key, subject, body";
 const INSERT_MESSAGE: &str = "INSERT INTO mailbox_messages (id, sender_client_id, sender_tenant_id, account_id, \
-    recipient_sub, reference, process, required_level, reply_allowed, expires_at, created_at, state, key_id, \
+    recipient_sub, reference_sealed, process, required_level, reply_allowed, expires_at, created_at, state, key_id, \
     wrapped_key, subject, body, idempotency_key, request_hash) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'delivered', $12, $13, $14, $15, $16, $17)";
 const INSERT_ATTACHMENT: &str = "INSERT INTO mailbox_attachments (id, message_id, reply_id, position, content_type, size, filename, content) \
@@ -147,13 +157,16 @@ const INSERT_REPLY: &str = "INSERT INTO mailbox_replies (id, message_id, client_
 const REPLIED: &str = "UPDATE mailbox_messages SET state = 'replied' WHERE id = $1 AND state IN ('delivered', 'notified', 'opened')";
 // Replies with their message's case reference (the authority system wants it with each).
 const REPLIES_AFTER: &str = "SELECT r.id, r.message_id, r.client_id, r.cursor_no, r.created_at, r.key_id, r.wrapped_key, r.body, \
-    m.reference FROM mailbox_replies r JOIN mailbox_messages m ON m.id = r.message_id \
+    m.reference, m.reference_sealed, m.key_id AS message_key_id, m.wrapped_key AS message_wrapped_key, \
+    m.account_id AS message_account_id, m.required_level AS message_level FROM mailbox_replies r JOIN mailbox_messages m ON m.id = r.message_id \
     WHERE r.client_id = $1 AND r.cursor_no > $2 ORDER BY r.cursor_no LIMIT $3";
 const REPLIES_TO: &str = "SELECT r.id, r.message_id, r.client_id, r.cursor_no, r.created_at, r.key_id, r.wrapped_key, r.body, \
-    m.reference FROM mailbox_replies r JOIN mailbox_messages m ON m.id = r.message_id \
+    m.reference, m.reference_sealed, m.key_id AS message_key_id, m.wrapped_key AS message_wrapped_key, \
+    m.account_id AS message_account_id, m.required_level AS message_level FROM mailbox_replies r JOIN mailbox_messages m ON m.id = r.message_id \
     WHERE r.message_id = $1 ORDER BY r.cursor_no";
 const REPLY: &str = "SELECT r.id, r.message_id, r.client_id, r.cursor_no, r.created_at, r.key_id, r.wrapped_key, r.body, \
-    m.reference FROM mailbox_replies r JOIN mailbox_messages m ON m.id = r.message_id \
+    m.reference, m.reference_sealed, m.key_id AS message_key_id, m.wrapped_key AS message_wrapped_key, \
+    m.account_id AS message_account_id, m.required_level AS message_level FROM mailbox_replies r JOIN mailbox_messages m ON m.id = r.message_id \
     WHERE r.message_id = $1 AND r.id = $2";
 const REPLY_COUNT: &str = "SELECT COUNT(*) FROM mailbox_replies WHERE message_id = $1";
 const DUE_NOTIFY: &str = "SELECT account_id FROM mailbox_messages WHERE notified_at IS NULL AND deleted_at IS NULL \
@@ -181,6 +194,8 @@ const ATTACHMENT: &str = "SELECT id, message_id, reply_id, position, content_typ
     FROM mailbox_attachments WHERE message_id = $1 AND id = $2";
 const REWRAP_MESSAGE: &str =
     "UPDATE mailbox_messages SET key_id = $3, wrapped_key = $4 WHERE id = $1 AND key_id = $2";
+const SEAL_REFERENCE: &str = "UPDATE mailbox_messages SET reference_sealed = $2, reference = NULL WHERE id = $1 AND reference IS NOT NULL";
+const DROP_REFERENCE: &str = "UPDATE mailbox_messages SET reference = NULL WHERE id = $1";
 const REWRAP_REPLY: &str =
     "UPDATE mailbox_replies SET key_id = $3, wrapped_key = $4 WHERE id = $1 AND key_id = $2";
 
@@ -719,5 +734,43 @@ impl Mailbox<'_> {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(n == 1)
+    }
+
+    /// Messages whose case reference is still plaintext (stored before references were
+    /// sealed), a batch at a time; without bodies.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn unsealed_references(&self) -> StoreResult<Vec<MessageRow>> {
+        let cols = MESSAGE_COLUMNS.replace(", body", ", NULL AS body");
+        let sql =
+            format!("SELECT {cols} FROM mailbox_messages WHERE reference IS NOT NULL LIMIT 500");
+        Ok(on_db!(self.0, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql.as_str()
+        ))
+        .fetch_all(p)
+        .await)?)
+    }
+
+    /// Replaces a plaintext case reference by its sealed form (`None`: drops it, for a
+    /// message whose data key is gone with its content).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn seal_reference(&self, id: Uuid, sealed: Option<&[u8]>) -> StoreResult<()> {
+        match sealed {
+            Some(ct) => on_db!(self.0, |p| sqlx::query(SEAL_REFERENCE)
+                .bind(id)
+                .bind(ct)
+                .execute(p)
+                .await
+                .map(|_| ()))?,
+            None => on_db!(self.0, |p| sqlx::query(DROP_REFERENCE)
+                .bind(id)
+                .execute(p)
+                .await
+                .map(|_| ()))?,
+        }
+        Ok(())
     }
 }

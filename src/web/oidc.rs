@@ -3,7 +3,7 @@
 //! redirect with `error` only to a registered redirect URI, an HTML page otherwise.
 
 use super::csrf;
-use super::extract::{GetOrPost, OAuthForm, PageLang, Query, SESSION_COOKIE, set_cookie};
+use super::extract::{ClientIp, GetOrPost, OAuthForm, PageLang, Query, SESSION_COOKIE, set_cookie};
 use super::i18n::{Texts, texts};
 use super::pages::login::current_session;
 use super::pages::{PageError, html, lang_switch, message, req_id, see_other, with_cookies};
@@ -97,6 +97,22 @@ pub async fn jwks(State(p): State<Provider>) -> Response {
 fn authorize_error(p: &Provider, e: AuthorizeError, lang: Lang) -> Response {
     match e {
         AuthorizeError::Redirect(r) => see_other(&p.error_url(&r), &[]),
+        AuthorizeError::Page(PageReason::TooManyRequests, detail) => {
+            tracing::info!(detail, "authorization request refused");
+            let mut r = PageError::new(StatusCode::TOO_MANY_REQUESTS, lang, |t| t.error_too_many)
+                .into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("600"));
+            r
+        }
+        AuthorizeError::Page(PageReason::Busy, detail) => {
+            tracing::warn!(detail, "authorization request refused");
+            let mut r = PageError::new(StatusCode::SERVICE_UNAVAILABLE, lang, |t| t.error_busy)
+                .into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            r
+        }
         AuthorizeError::Page(reason, detail) => {
             tracing::info!(detail, "authorization request refused");
             let text: fn(&Texts) -> &str = match reason {
@@ -107,7 +123,9 @@ fn authorize_error(p: &Provider, e: AuthorizeError, lang: Lang) -> Response {
                     |t| t.error_redirect_uri
                 }
                 PageReason::UnknownRequest => |t| t.error_expired,
-                PageReason::MalformedParameters => |t| t.error_bad_request,
+                PageReason::MalformedParameters
+                | PageReason::TooManyRequests
+                | PageReason::Busy => |t| t.error_bad_request,
             };
             PageError::new(StatusCode::BAD_REQUEST, lang, text).into_response()
         }
@@ -123,6 +141,7 @@ async fn proceed(
     session: Option<(String, Session)>,
     pending_id: Option<String>,
     lang: Lang,
+    ip: std::net::IpAddr,
 ) -> Response {
     let p = &state.provider;
     let consented = match &session {
@@ -179,7 +198,13 @@ async fn proceed(
         Ok(next) => {
             let id = match pending_id {
                 Some(id) => id,
-                None => match p.save_pending(&Pending { req, client_name }).await {
+                None => match p
+                    .save_pending(
+                        &Pending { req, client_name },
+                        session.is_none().then_some(ip),
+                    )
+                    .await
+                {
                     Ok(id) => id,
                     Err(e) => return authorize_error(p, e, lang),
                 },
@@ -282,6 +307,7 @@ async fn finish(
 pub async fn authorize(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     GetOrPost(raw): GetOrPost,
 ) -> Response {
@@ -294,13 +320,14 @@ pub async fn authorize(
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    proceed(&state, req, client.name.clone(), session, None, lang).await
+    proceed(&state, req, client.name.clone(), session, None, lang, ip).await
 }
 
 /// `GET /authorize/resume?req=ID`: after login.
 pub async fn resume(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Query(q): Query,
 ) -> Response {
@@ -321,6 +348,7 @@ pub async fn resume(
         session,
         Some(id),
         lang,
+        ip,
     )
     .await
 }

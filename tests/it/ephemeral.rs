@@ -5,11 +5,15 @@ use buergerkonto::ephemeral::Ephemeral;
 use std::time::Duration;
 
 async fn stores() -> Vec<Ephemeral> {
-    let mut v = vec![Ephemeral::connect(None, "").await.expect("memory")];
+    let mut v = vec![
+        Ephemeral::connect(None, "", usize::MAX)
+            .await
+            .expect("memory"),
+    ];
     if let Some(url) = test_redis_url() {
         let prefix = format!("bkt:{}:", uuid::Uuid::new_v4().simple());
         v.push(
-            Ephemeral::connect(Some(&url), &prefix)
+            Ephemeral::connect(Some(&url), &prefix, usize::MAX)
                 .await
                 .expect("BUERGERKONTO_TEST_REDIS_URL must be reachable"),
         );
@@ -109,7 +113,9 @@ async fn values_expire() {
 
 #[tokio::test(start_paused = true)]
 async fn memory_values_expire_with_paused_time() {
-    let s = Ephemeral::connect(None, "").await.expect("memory");
+    let s = Ephemeral::connect(None, "", usize::MAX)
+        .await
+        .expect("memory");
     s.put("short", "v", Duration::from_secs(60))
         .await
         .expect("put");

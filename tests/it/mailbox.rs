@@ -1035,3 +1035,113 @@ async fn the_inbox_pages_through_every_message_once() {
         assert_eq!(h["content-type"], "application/problem+json", "{q}");
     }
 }
+
+#[tokio::test]
+async fn acts_on_a_message_above_the_sessions_level_all_pass_the_level_gate() {
+    let f = fixture(Backend::Default).await;
+    let app = &f.app;
+    let mut m = letter(&f.sub);
+    m["required_level"] = "high".into();
+    m["reference"] = "AZ-Geheim-4711".into();
+    let (_, _, sent) = send(app, &f.authority, &m, None).await;
+    let id = sent["id"].as_str().expect("id").to_owned();
+    // The form token is the browser's, whichever page issued it.
+    let csrf = app.csrf_of("/login").await;
+    // A password session can neither delete nor archive it: it is sent to the message page,
+    // which explains the level, and nothing changes.
+    for action in ["loeschen", "archivieren"] {
+        let r = app
+            .post_form(
+                &format!("/postfach/{id}/{action}"),
+                &[("csrf", &csrf), ("archived", "1")],
+            )
+            .await;
+        assert_eq!(r.status(), 303, "{action}");
+        assert_eq!(location(&r), format!("/postfach/{id}"), "{action}");
+    }
+    let list = app.get("/postfach").await.text().await.expect("page");
+    assert!(list.contains(&id), "still in the inbox: {list}");
+    // Its case reference is withheld like its subject, on the page and at the portal.
+    assert!(!list.contains("AZ-Geheim-4711"), "{list}");
+    let (s, _, body) = api_get(app, &f.portal_token, "/api/v1/mailbox/inbox").await;
+    assert_eq!(s, 200);
+    let items = json_of(&body)["items"].clone();
+    assert_eq!(items[0]["id"], id.as_str());
+    assert_eq!(items[0]["subject"], Value::Null);
+    assert_eq!(items[0]["reference"], Value::Null);
+    // The sender's evidence says nothing happened; the sender still sees its reference.
+    let (_, _, body) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{id}")).await;
+    let status = json_of(&body);
+    assert_eq!(kinds(&status), ["sent", "delivered"]);
+    assert_eq!(status["reference"], "AZ-Geheim-4711");
+}
+
+#[tokio::test]
+async fn the_case_reference_is_sealed_at_rest() {
+    let f = fixture(Backend::Embedded).await;
+    let app = &f.app;
+    let mut m = letter(&f.sub);
+    m["reference"] = "AZ-Okapi-0815".into();
+    let (s, _, sent) = send(app, &f.authority, &m, None).await;
+    assert_eq!(s, 201);
+    let id = sent["id"].as_str().expect("id").to_owned();
+    // Readable through the server: the list, the sender's status and its replies.
+    let list = app.get("/postfach").await.text().await.expect("page");
+    assert!(list.contains("AZ-Okapi-0815"), "{list}");
+    let mut bytes = Vec::new();
+    for e in std::fs::read_dir(app.dir.path()).expect("dir").flatten() {
+        if e.file_name().to_string_lossy().starts_with("db.sqlite") {
+            bytes.extend(std::fs::read(e.path()).expect("read"));
+        }
+    }
+    assert!(
+        !bytes.windows(13).any(|w| w == b"AZ-Okapi-0815"),
+        "the reference is stored in plaintext"
+    );
+    let (_, _, body) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{id}")).await;
+    assert_eq!(json_of(&body)["reference"], "AZ-Okapi-0815");
+}
+
+#[tokio::test]
+async fn a_portal_token_from_an_old_login_neither_opens_nor_shows_protected_content() {
+    let f = fixture_with(Backend::Default, |raw| {
+        tweak(raw);
+        raw.mailbox_portal_max_age_secs = 2;
+    })
+    .await;
+    let app = &f.app;
+    let (_, _, sent) = send(app, &f.authority, &letter(&f.sub), None).await;
+    let id = sent["id"].as_str().expect("id").to_owned();
+    // Ages are whole seconds: after 3.1 s the login is at least 3 s old.
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    // The citizen logged in more than max_age ago: the portal may list (low content) but not
+    // open, and the evidence records nothing.
+    let (s, _, body) = api_get(app, &f.portal_token, "/api/v1/mailbox/inbox").await;
+    assert_eq!(s, 200);
+    assert_eq!(json_of(&body)["items"][0]["id"], id.as_str());
+    let (s, h, body) = api_get(app, &f.portal_token, &format!("/api/v1/mailbox/inbox/{id}")).await;
+    assert_eq!(s, 403, "{}", String::from_utf8_lossy(&body));
+    let www = h["www-authenticate"].to_str().expect("header");
+    assert!(
+        www.contains("insufficient_user_authentication") && www.contains("max_age=\"2\""),
+        "{www}"
+    );
+    let (_, _, body) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{id}")).await;
+    assert!(!kinds(&json_of(&body)).contains(&"opened".to_owned()));
+    // After a new login (max_age=0 forces one) the portal's new token opens it.
+    let portal = app
+        .add_client(
+            &app.tenant,
+            &["--scope", "openid", "--scope", "mailbox.read"],
+        )
+        .await;
+    let rp = discover(app, &portal).await;
+    let flow = start(&rp, &["mailbox.read"], &[("max_age", "0")]);
+    let cb = run_browser(app, &flow.url, EMAIL, PW).await;
+    let tokens = finish(app, &rp, flow, &cb).await;
+    let fresh = tokens.access_token().secret().clone();
+    let (s, _, _) = api_get(app, &fresh, &format!("/api/v1/mailbox/inbox/{id}")).await;
+    assert_eq!(s, 200);
+    let (_, _, body) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{id}")).await;
+    assert!(kinds(&json_of(&body)).contains(&"opened".to_owned()));
+}

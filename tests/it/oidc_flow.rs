@@ -437,3 +437,169 @@ async fn the_consent_page_cannot_skip_a_required_login_or_level() {
         "{cb}"
     );
 }
+
+#[tokio::test]
+async fn max_age_zero_counts_a_login_in_the_same_second_as_old() {
+    let app = spawn_app().await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    app.add_user("sekunde@example.org", PW).await;
+    let rp = discover(&app, &client).await;
+    // Log in and ask again at once, within the same second: max_age=0 is prompt=login.
+    assert_eq!(app.login("", "sekunde@example.org", PW).await.status(), 303);
+    let flow = start(&rp, &[], &[("max_age", "0")]);
+    let next = location(&app.get(&flow.url).await);
+    assert!(next.starts_with("/login?req="), "{next}");
+    // prompt=none with max_age=0 cannot be satisfied without interaction.
+    let flow = start(&rp, &[], &[("max_age", "0"), ("prompt", "none")]);
+    let cb = location(&app.get(&flow.url).await);
+    assert_eq!(query_param(&cb, "error").as_deref(), Some("login_required"));
+}
+
+#[tokio::test]
+async fn an_id_token_hint_for_another_citizen_gets_no_code() {
+    let mut app = spawn_app().await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    app.add_user("anna@example.org", PW).await;
+    app.add_user("bernd@example.org", PW).await;
+    let rp = discover(&app, &client).await;
+    // Anna used the portal on this computer; her ID token is the portal's hint.
+    let flow = start(&rp, &[], &[]);
+    let cb = run_browser(&app, &flow.url, "anna@example.org", PW).await;
+    let tokens = finish(&app, &rp, flow, &cb).await;
+    let hint = tokens.id_token().expect("id").to_string();
+    // Her own session with her hint: silently a code.
+    let flow = start(&rp, &[], &[("prompt", "none"), ("id_token_hint", &hint)]);
+    let cb = location(&app.get(&flow.url).await);
+    assert!(query_param(&cb, "code").is_some(), "{cb}");
+    // Bernd logs in on the same computer (the Bürgerbüro's terminal).
+    app.reset_browser();
+    let flow = start(&rp, &[], &[]);
+    run_browser(&app, &flow.url, "bernd@example.org", PW).await;
+    let flow = start(&rp, &[], &[("prompt", "none"), ("id_token_hint", &hint)]);
+    let cb = location(&app.get(&flow.url).await);
+    assert_eq!(
+        query_param(&cb, "error").as_deref(),
+        Some("login_required"),
+        "no code for Bernd when the portal expects Anna: {cb}"
+    );
+    // With interaction: a new login; Anna's gets her code, Bernd's again does not.
+    let flow = start(&rp, &[], &[("id_token_hint", &hint)]);
+    let next = location(&app.get(&flow.url).await);
+    assert!(next.starts_with("/login?req="), "{next}");
+    let req = query_param(&next, "req").expect("req");
+    assert_eq!(app.login(&req, "bernd@example.org", PW).await.status(), 303);
+    let cb = location(&app.get(&format!("/authorize/resume?req={req}")).await);
+    assert_eq!(
+        query_param(&cb, "error").as_deref(),
+        Some("login_required"),
+        "{cb}"
+    );
+    let flow = start(&rp, &[], &[("id_token_hint", &hint)]);
+    let cb = run_browser(&app, &flow.url, "anna@example.org", PW).await;
+    assert!(query_param(&cb, "code").is_some(), "{cb}");
+    // A hint that is not this provider's ID token for this client is an error.
+    let other = app.add_client(&app.tenant, &[]).await;
+    let rp_other = discover(&app, &other).await;
+    for bad in [hint.as_str(), "not-a-jwt"] {
+        let flow = start(&rp_other, &[], &[("id_token_hint", bad)]);
+        let cb = location(&app.get(&flow.url).await);
+        assert_eq!(
+            query_param(&cb, "error").as_deref(),
+            Some("invalid_request"),
+            "{cb}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn public_clients_without_a_claimed_https_redirect_ask_for_consent_every_time() {
+    let app = spawn_app().await;
+    app.add_user("app@example.org", PW).await;
+    // A native app (loopback redirect): its client id proves nothing, so consent is asked
+    // every time, and prompt=none cannot be answered with a code.
+    let native = app.add_client(&app.tenant, &["--public"]).await;
+    let rp = discover(&app, &native).await;
+    let flow = start(&rp, &["email"], &[]);
+    let cb = run_browser(&app, &flow.url, "app@example.org", PW).await;
+    assert!(query_param(&cb, "code").is_some());
+    let flow = start(&rp, &["email"], &[]);
+    let next = location(&app.get(&flow.url).await);
+    assert!(next.starts_with("/consent?req="), "asked again: {next}");
+    let flow = start(&rp, &["email"], &[("prompt", "none")]);
+    let cb = location(&app.get(&flow.url).await);
+    assert_eq!(
+        query_param(&cb, "error").as_deref(),
+        Some("consent_required")
+    );
+    // A web app with an https redirect URI is recognised by it: consent is remembered.
+    let (ok, json, err) = app.cli(
+        &[
+            "client",
+            "add",
+            "--tenant",
+            &app.tenant,
+            "--name",
+            "Bürger-App",
+            "--public",
+            "--redirect-uri",
+            "https://app.example.org/cb",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let web = crate::helpers::TestClient {
+        id: json["client_id"].as_str().expect("id").to_owned(),
+        secret: None,
+        redirect_uri: "https://app.example.org/cb".into(),
+    };
+    let rp = discover(&app, &web).await;
+    let flow = start(&rp, &["email"], &[]);
+    let cb = run_browser(&app, &flow.url, "app@example.org", PW).await;
+    assert!(cb.starts_with("https://app.example.org/cb?code="), "{cb}");
+    let flow = start(&rp, &["email"], &[("prompt", "none")]);
+    let cb = location(&app.get(&flow.url).await);
+    assert!(query_param(&cb, "code").is_some(), "remembered: {cb}");
+    // A public client may not register `localhost` (RFC 8252 §8.3), the IP literal is fine.
+    let (ok, _, err) = app.cli(
+        &[
+            "client",
+            "add",
+            "--tenant",
+            &app.tenant,
+            "--name",
+            "App",
+            "--public",
+            "--redirect-uri",
+            "http://localhost:8765/cb",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("127.0.0.1"), "{err}");
+}
+
+#[tokio::test]
+async fn requests_without_a_session_are_limited_per_client_address() {
+    let mut app = spawn_app_with(AppOptions {
+        tweak: |c| c.authorize_anonymous_per_ip = 5,
+        ..AppOptions::default()
+    })
+    .await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    app.add_user("viele@example.org", PW).await;
+    let rp = discover(&app, &client).await;
+    for i in 0..5 {
+        app.reset_browser();
+        let r = app.get(&start(&rp, &[], &[]).url).await;
+        assert!(location(&r).starts_with("/login?req="), "request {i}");
+    }
+    app.reset_browser();
+    let r = app.get(&start(&rp, &[], &[]).url).await;
+    assert_eq!(r.status(), 429, "the sixth parked request is refused");
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(r.text().await.expect("page").contains("zehn Minuten"));
+    // A logged-in citizen from the same address parks nothing and is not affected.
+    assert_eq!(app.login("", "viele@example.org", PW).await.status(), 303);
+    let flow = start(&rp, &[], &[]);
+    let cb = run_browser(&app, &flow.url, "viele@example.org", PW).await;
+    assert!(query_param(&cb, "code").is_some(), "{cb}");
+}

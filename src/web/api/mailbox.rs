@@ -3,10 +3,11 @@
 //! (a citizen's access token with scope `mailbox.read`) show the citizen's messages from
 //! their own Kommune.
 
-use super::{ApiError, Problem, bearer};
-use crate::domain::ids::AccountId;
+use super::{ApiError, Challenge, Problem, bearer};
 use crate::domain::level::Loa;
-use crate::mailbox::{File, MailboxError, Opened, Outgoing, ReplyOut, Status, Summary, limits};
+use crate::mailbox::{
+    File, MailboxError, Opened, Outgoing, Presence, Reader, ReplyOut, Status, Summary, limits,
+};
 use crate::oidc::claims::AccessTokenClaims;
 use crate::web::extract::ApiQuery;
 use crate::web::state::AppState;
@@ -104,7 +105,22 @@ fn problem(e: MailboxError) -> ApiError {
             StatusCode::FORBIDDEN,
             format!("the citizen must log in with the level {l} to read this message"),
         )
-        .with_auth_error("insufficient_user_authentication", Some(l)),
+        .with_challenge(Challenge {
+            error: "insufficient_user_authentication",
+            acr: Some(l),
+            max_age: None,
+        }),
+        MailboxError::NeedsFreshLogin(max_age) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the citizen must have logged in within the last {max_age} seconds: send them through a new authorization with max_age={max_age}"
+            ),
+        )
+        .with_challenge(Challenge {
+            error: "insufficient_user_authentication",
+            acr: None,
+            max_age: Some(max_age),
+        }),
         MailboxError::ReplyNotAllowed => ApiError::new(StatusCode::CONFLICT, e.to_string()),
         MailboxError::Undecryptable
         | MailboxError::Store(_)
@@ -406,25 +422,34 @@ pub async fn replies(
     Ok(Json(RepliesPage { items, next_cursor }))
 }
 
-/// A citizen's token with `mailbox.read`: the account, the token's level and the portal's tenant.
-async fn reader(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<(AccountId, Loa, crate::domain::ids::TenantId), ApiError> {
+/// A citizen's token with `mailbox.read`: the account, the token's level and login time, and
+/// the portal's tenant.
+async fn reader(state: &AppState, headers: &HeaderMap) -> Result<Reader, ApiError> {
     let at = bearer(&state.provider, headers, "mailbox.read").await?;
-    let level = at.acr.as_deref().and_then(Loa::from_acr).ok_or_else(|| {
+    let citizens = || {
         ApiError::new(
             StatusCode::FORBIDDEN,
             "mailbox.read needs a citizen's token",
         )
-    })?;
+    };
+    let level = at
+        .acr
+        .as_deref()
+        .and_then(Loa::from_acr)
+        .ok_or_else(citizens)?;
+    let auth_time = at.auth_time.ok_or_else(citizens)?;
     let (client, account) = state.provider.citizen_of(&at).await.map_err(|_| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "the access token is no longer valid",
         )
     })?;
-    Ok((account, level, client.tenant_id))
+    Ok(Reader {
+        account,
+        level,
+        tenant: Some(client.tenant_id),
+        presence: Presence::Token { auth_time },
+    })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -451,7 +476,7 @@ pub async fn inbox(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery,
 ) -> Result<Json<InboxPage>, ApiError> {
-    let (account, level, tenant) = reader(&state, &headers).await?;
+    let reader = reader(&state, &headers).await?;
     let page = match q.get("page") {
         None => 0,
         Some(p) => p.parse().ok().filter(|p| *p <= 10_000).ok_or_else(|| {
@@ -470,7 +495,7 @@ pub async fn inbox(
     };
     let (items, more) = state
         .mailbox
-        .inbox(account, level, Some(tenant), archived, page, 50)
+        .inbox(&reader, archived, page, 50)
         .await
         .map_err(problem)?;
     Ok(Json(InboxPage { items, page, more }))
@@ -492,11 +517,11 @@ pub async fn open(
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Opened>, ApiError> {
-    let (account, level, tenant) = reader(&state, &headers).await?;
+    let reader = reader(&state, &headers).await?;
     let id = message_id(id)?;
     state
         .mailbox
-        .open(account, level, Some(tenant), id, "portal")
+        .open(&reader, id, "portal")
         .await
         .map(Json)
         .map_err(problem)
@@ -517,14 +542,14 @@ pub async fn attachment(
     ids: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
     let r = async {
-        let (account, level, tenant) = reader(&state, &headers).await?;
+        let reader = reader(&state, &headers).await?;
         let (id, att) = ids
             .ok()
             .and_then(|Path((a, b))| Some((Uuid::parse_str(&a).ok()?, Uuid::parse_str(&b).ok()?)))
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such attachment"))?;
         state
             .mailbox
-            .attachment(account, level, Some(tenant), id, att)
+            .attachment(&reader, id, att)
             .await
             .map_err(problem)
     }

@@ -20,8 +20,17 @@ pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
     pub cause: Option<String>,
-    /// A Bearer error for `WWW-Authenticate` (RFC 6750 §3, RFC 9470) and the level to ask for.
-    pub auth_error: Option<(&'static str, Option<crate::domain::level::Loa>)>,
+    /// A Bearer error for `WWW-Authenticate` (RFC 6750 §3, RFC 9470).
+    pub auth_error: Option<Challenge>,
+}
+
+/// What a `WWW-Authenticate: Bearer` challenge asks for (RFC 6750 §3, RFC 9470 §3): the
+/// error, and for `insufficient_user_authentication` the level and the login age needed.
+#[derive(Clone, Copy, Debug)]
+pub struct Challenge {
+    pub error: &'static str,
+    pub acr: Option<crate::domain::level::Loa>,
+    pub max_age: Option<u64>,
 }
 
 /// A problem detail (RFC 9457), as every API error is answered.
@@ -48,14 +57,11 @@ impl ApiError {
         }
     }
 
-    /// Adds `WWW-Authenticate: Bearer error="..."` (and `acr_values` for RFC 9470).
+    /// Adds `WWW-Authenticate: Bearer error="..."` (with `acr_values` and `max_age` for
+    /// RFC 9470).
     #[must_use]
-    pub fn with_auth_error(
-        mut self,
-        error: &'static str,
-        level: Option<crate::domain::level::Loa>,
-    ) -> Self {
-        self.auth_error = Some((error, level));
+    pub fn with_challenge(mut self, challenge: Challenge) -> Self {
+        self.auth_error = Some(challenge);
         self
     }
     pub fn internal(cause: impl std::fmt::Display) -> Self {
@@ -79,12 +85,18 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Some((error, level)) = self.auth_error {
-            let acr = level
+        if let Some(c) = self.auth_error {
+            let acr = c
+                .acr
                 .map(|l| format!(", acr_values=\"{}\"", l.acr()))
                 .unwrap_or_default();
+            let max_age = c
+                .max_age
+                .map(|m| format!(", max_age=\"{m}\""))
+                .unwrap_or_default();
             if let Ok(v) = HeaderValue::from_str(&format!(
-                "Bearer realm=\"buergerkonto\", error=\"{error}\"{acr}"
+                "Bearer realm=\"buergerkonto\", error=\"{}\"{acr}{max_age}",
+                c.error
             )) {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
             }

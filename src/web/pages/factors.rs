@@ -151,7 +151,7 @@ pub(crate) async fn raise_session(
         session.amr.push(Amr::Mfa);
     }
     session.acr = effective(account.proofing, strength_of(&session.amr));
-    session.auth_time = chrono::Utc::now().timestamp();
+    session.authenticated_now();
     state
         .sessions
         .save(token, &session)

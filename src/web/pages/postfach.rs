@@ -7,7 +7,7 @@ use super::factors::needs_level_step_up;
 use super::login::current_session;
 use super::{PageError, date_time, html, lang_switch, see_other, with_cookies};
 use crate::domain::lang::Lang;
-use crate::mailbox::{File, MailboxError, limits};
+use crate::mailbox::{File, MailboxError, Reader, limits};
 use crate::web::csrf;
 use crate::web::extract::{PageForm, PageLang, Query};
 use crate::web::i18n::{Texts, texts};
@@ -79,16 +79,10 @@ pub async fn list(
         .and_then(|p| p.parse().ok())
         .unwrap_or(0)
         .min(10_000);
+    let reader = Reader::session(session.account_id, session.acr);
     let (items, more) = state
         .mailbox
-        .inbox(
-            session.account_id,
-            session.acr,
-            None,
-            archived,
-            page,
-            PER_PAGE,
-        )
+        .inbox(&reader, archived, page, PER_PAGE)
         .await
         .map_err(|e| mail_error(lang, e))?;
     let items = items
@@ -183,7 +177,7 @@ async fn show(
     let t = texts(lang);
     let m = match state
         .mailbox
-        .open(session.account_id, session.acr, None, id, "web")
+        .open(&Reader::session(session.account_id, session.acr), id, "web")
         .await
     {
         Ok(m) => m,
@@ -272,7 +266,7 @@ pub async fn attachment(
         .ok_or_else(|| not_found(lang))?;
     match state
         .mailbox
-        .attachment(session.account_id, session.acr, None, id, att)
+        .attachment(&Reader::session(session.account_id, session.acr), id, att)
         .await
     {
         Ok(f) => Ok(crate::web::api::mailbox::download(f)),
@@ -374,7 +368,12 @@ pub async fn reply(
     }
     match state
         .mailbox
-        .reply(session.account_id, session.acr, None, id, &body, &files)
+        .reply(
+            &Reader::session(session.account_id, session.acr),
+            id,
+            &body,
+            &files,
+        )
         .await
     {
         Ok(_) => Ok(see_other(&format!("/postfach/{id}?gesendet=1"), &[])),
@@ -424,11 +423,12 @@ pub async fn archive(
         return Ok(see_other("/login", &[]));
     };
     let archived = form.get("archived") != Some("0");
-    state
-        .mailbox
-        .archive(session.account_id, id, archived)
-        .await
-        .map_err(|e| mail_error(lang, e))?;
+    let reader = Reader::session(session.account_id, session.acr);
+    match state.mailbox.archive(&reader, id, archived).await {
+        Ok(()) => {}
+        Err(MailboxError::NeedsLevel(_)) => return Ok(see_other(&format!("/postfach/{id}"), &[])),
+        Err(e) => return Err(mail_error(lang, e)),
+    }
     Ok(see_other(
         if archived {
             "/postfach"
@@ -454,10 +454,11 @@ pub async fn delete(
     let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
         return Ok(see_other("/login", &[]));
     };
-    state
-        .mailbox
-        .delete(session.account_id, id)
-        .await
-        .map_err(|e| mail_error(lang, e))?;
-    Ok(see_other("/postfach?geloescht=1", &[]))
+    let reader = Reader::session(session.account_id, session.acr);
+    match state.mailbox.delete(&reader, id).await {
+        Ok(()) => Ok(see_other("/postfach?geloescht=1", &[])),
+        // Like reading: the message page asks for the missing factor or explains the level.
+        Err(MailboxError::NeedsLevel(_)) => Ok(see_other(&format!("/postfach/{id}"), &[])),
+        Err(e) => Err(mail_error(lang, e)),
+    }
 }
