@@ -10,7 +10,7 @@ use crate::domain::params::Params;
 use crate::store::StoreError;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
@@ -114,6 +114,8 @@ pub fn presented(authorization: Option<&str>, form: &Params) -> Result<Presented
 struct AssertionClaims {
     iss: String,
     sub: String,
+    /// Checked by hand: one string, the issuer (jsonwebtoken would accept a list).
+    aud: serde_json::Value,
     exp: i64,
     jti: String,
 }
@@ -133,14 +135,12 @@ const MAX_ASSERTION_LIFETIME: i64 = 3600;
 
 impl Provider {
     /// Authenticates the client. Unknown clients and wrong credentials are the same error.
-    /// `endpoint` is the URL the request was sent to (an accepted assertion audience).
     ///
     /// # Errors
     /// `invalid_client` (401) on any failure to authenticate.
     pub async fn authenticate_client(
         &self,
         p: &Presented,
-        endpoint: &str,
     ) -> Result<std::sync::Arc<Client>, OAuthError> {
         let failed = || invalid_client("client authentication failed");
         let id = match p {
@@ -171,7 +171,7 @@ impl Provider {
             },
             (Presented::None { .. }, ClientAuthMethod::None) => Ok(client),
             (Presented::Assertion { assertion, .. }, ClientAuthMethod::PrivateKeyJwt) => {
-                self.check_assertion(&client, assertion, endpoint).await.map_err(|e| {
+                self.check_assertion(&client, assertion).await.map_err(|e| {
                     tracing::info!(client_id = %client.id, reason = %e, "client assertion refused");
                     failed()
                 })?;
@@ -183,12 +183,13 @@ impl Provider {
 
     /// RFC 7523 §3: signature by a registered key, iss = sub = client_id, our audience,
     /// expiry, and a `jti` never seen before.
-    async fn check_assertion(
-        &self,
-        client: &Client,
-        assertion: &str,
-        endpoint: &str,
-    ) -> Result<(), String> {
+    ///
+    /// The audience is the issuer identifier as a single string, nothing else (the 2025
+    /// audience-injection fix: draft-ietf-oauth-rfc7523bis §4 and OIDC Core errata): an
+    /// assertion made for another server's token endpoint, or one that lists several
+    /// audiences, cannot be replayed here. A key must be meant for signing (`use` absent or
+    /// `sig`) and, when it names an algorithm, be used with that one only.
+    async fn check_assertion(&self, client: &Client, assertion: &str) -> Result<(), String> {
         if assertion.len() > 8192 {
             return Err("assertion too large".into());
         }
@@ -202,13 +203,19 @@ impl Provider {
             .keys
             .iter()
             .filter(|k| header.kid.is_none() || k.common.key_id == header.kid)
+            .filter(|k| {
+                matches!(
+                    k.common.public_key_use,
+                    None | Some(PublicKeyUse::Signature)
+                )
+            })
+            .filter(|k| {
+                k.common
+                    .key_algorithm
+                    .is_none_or(|a| a == KeyAlgorithm::from(header.alg))
+            })
             .collect();
-        let audiences = [
-            self.issuer.clone(),
-            format!("{}/token", self.issuer),
-            endpoint.to_owned(),
-        ];
-        let mut last = String::from("no matching key");
+        let mut last = String::from("no key of the client is meant for this signature");
         for jwk in candidates {
             let Ok(key) = DecodingKey::from_jwk(jwk) else {
                 continue;
@@ -216,7 +223,7 @@ impl Provider {
             let mut v = Validation::new(header.alg);
             v.leeway = 30;
             v.set_issuer(&[&client.id.0]);
-            v.set_audience(&audiences);
+            v.validate_aud = false;
             v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
             match jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &v) {
                 Ok(data) => {
@@ -224,6 +231,9 @@ impl Provider {
                     let now = chrono::Utc::now().timestamp();
                     if c.sub != client.id.0 || c.iss != client.id.0 {
                         return Err("iss and sub must be the client_id".into());
+                    }
+                    if c.aud.as_str() != Some(self.issuer.as_str()) {
+                        return Err("aud must be the issuer identifier, as one string".into());
                     }
                     if c.exp - now > MAX_ASSERTION_LIFETIME {
                         return Err("assertion lives too long".into());

@@ -64,7 +64,8 @@ pub struct ProviderInner {
     /// Outgoing HTTP: client `jwks_uri`s and back-channel logout.
     pub http: reqwest::Client,
     clients: Mutex<HashMap<String, (Arc<Client>, Instant)>>,
-    jwks: Mutex<HashMap<String, (serde_json::Value, Instant)>>,
+    /// Fetched client JWK Sets, and failed fetches (for a short while).
+    jwks: Mutex<HashMap<String, (Result<serde_json::Value, String>, Instant)>>,
 }
 
 /// Scopes this provider knows.
@@ -88,6 +89,11 @@ pub const PENDING_TTL_SECS: u64 = 10 * 60;
 pub const CLIENT_CACHE: Duration = Duration::from_secs(10);
 /// How long a fetched client JWKS is cached.
 pub const JWKS_CACHE: Duration = Duration::from_secs(300);
+/// How long a failed `jwks_uri` fetch is remembered: a client with a broken or slow key
+/// server makes no more than one outgoing request in this time, however often it calls.
+pub const JWKS_FAILURE_CACHE: Duration = Duration::from_secs(30);
+/// The largest client JWK Set read, counted while it streams in.
+pub const JWKS_MAX_BYTES: usize = 64 * 1024;
 
 impl Provider {
     /// # Errors
@@ -142,7 +148,8 @@ impl Provider {
         Ok(c)
     }
 
-    /// The client's JWK Set: registered inline, or fetched from its `jwks_uri` (cached).
+    /// The client's JWK Set: registered inline, or fetched from its `jwks_uri` (cached; a
+    /// failure is cached briefly too).
     ///
     /// # Errors
     /// A description when the set cannot be had.
@@ -151,12 +158,28 @@ impl Provider {
             return Ok(j.clone());
         }
         let uri = client.jwks_uri.as_ref().ok_or("client has no JWKS")?;
-        if let Some((j, at)) = lock(&self.jwks).get(uri)
-            && at.elapsed() < JWKS_CACHE
-        {
-            return Ok(j.clone());
+        if let Some((cached, at)) = lock(&self.jwks).get(uri) {
+            let ttl = if cached.is_ok() {
+                JWKS_CACHE
+            } else {
+                JWKS_FAILURE_CACHE
+            };
+            if at.elapsed() < ttl {
+                return cached.clone();
+            }
         }
-        let resp = self
+        let fetched = self.fetch_jwks(uri).await;
+        let mut cache = lock(&self.jwks);
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(uri.clone(), (fetched.clone(), Instant::now()));
+        fetched
+    }
+
+    /// GETs a JWK Set, reading at most [`JWKS_MAX_BYTES`] whatever `Content-Length` says.
+    async fn fetch_jwks(&self, uri: &str) -> Result<serde_json::Value, String> {
+        let mut resp = self
             .http
             .get(uri)
             .send()
@@ -165,20 +188,24 @@ impl Provider {
         if !resp.status().is_success() {
             return Err(format!("jwks_uri answered {}", resp.status()));
         }
-        if resp.content_length().is_some_and(|n| n > 64 * 1024) {
+        if resp
+            .content_length()
+            .is_some_and(|n| n > JWKS_MAX_BYTES as u64)
+        {
             return Err("jwks_uri document too large".into());
         }
-        let bytes = resp
-            .bytes()
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| format!("reading jwks_uri: {e}"))?;
-        if bytes.len() > 64 * 1024 {
-            return Err("jwks_uri document too large".into());
+            .map_err(|e| format!("reading jwks_uri: {e}"))?
+        {
+            if body.len() + chunk.len() > JWKS_MAX_BYTES {
+                return Err("jwks_uri document too large".into());
+            }
+            body.extend_from_slice(&chunk);
         }
-        let j: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| format!("jwks_uri is not JSON: {e}"))?;
-        lock(&self.jwks).insert(uri.clone(), (j.clone(), Instant::now()));
-        Ok(j)
+        serde_json::from_slice(&body).map_err(|e| format!("jwks_uri is not JSON: {e}"))
     }
 }
 

@@ -489,21 +489,18 @@ pub async fn consent_post(
     finish(&state, &req, &token, &mut session, lang).await
 }
 
-/// Reads the form and authenticates the client for a back-channel endpoint at `path`.
+/// Reads the form and authenticates the client for a back-channel endpoint.
 async fn authenticated(
     p: &Provider,
     headers: &HeaderMap,
     form: Result<OAuthForm, OAuthError>,
-    path: &str,
 ) -> Result<(std::sync::Arc<crate::domain::client::Client>, Params), OAuthError> {
     let OAuthForm(form) = form?;
     let auth = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{0}"));
     let creds = presented(auth, &form)?;
-    let client = p
-        .authenticate_client(&creds, &format!("{}{path}", p.issuer))
-        .await?;
+    let client = p.authenticate_client(&creds).await?;
     Ok((client, form))
 }
 
@@ -530,7 +527,7 @@ pub async fn token(
     form: Result<OAuthForm, OAuthError>,
 ) -> Response {
     let result = async {
-        let (client, form) = authenticated(&p, &headers, form, "/token").await?;
+        let (client, form) = authenticated(&p, &headers, form).await?;
         let req = TokenRequest::parse(&form)?;
         p.token(&client, req).await
     }
@@ -545,7 +542,7 @@ pub async fn introspect(
     form: Result<OAuthForm, OAuthError>,
 ) -> Response {
     let result = async {
-        let (client, form) = authenticated(&p, &headers, form, "/introspect").await?;
+        let (client, form) = authenticated(&p, &headers, form).await?;
         if client.is_public() {
             return Err(OAuthError::new(
                 ErrorCode::InvalidClient,
@@ -565,7 +562,7 @@ pub async fn revoke(
     form: Result<OAuthForm, OAuthError>,
 ) -> Response {
     let result = async {
-        let (client, form) = authenticated(&p, &headers, form, "/revoke").await?;
+        let (client, form) = authenticated(&p, &headers, form).await?;
         p.revoke(&client, &form).await
     }
     .await;

@@ -394,22 +394,29 @@ async fn private_key_jwt_with_inline_jwks_and_jwks_uri() {
             .expect("post")
     };
 
-    let good = assertion(&der, "k1", &claims("jti-1", &token_url, now + 60));
+    let issuer = app.addr.clone();
+    let good = assertion(&der, "k1", &claims("jti-1", &issuer, now + 60));
     let r = send(form(good.clone())).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     // The same jti again: replay.
     let r = send(form(good)).await;
     assert_eq!(r.status(), 401);
-    // The issuer as audience is fine too.
+    // The audience is the issuer as one string: not the token endpoint, not a list with it.
     assert_eq!(
         send(form(assertion(
             &der,
             "k1",
-            &claims("jti-2", &app.addr, now + 60)
+            &claims("jti-2", &token_url, now + 60)
         )))
         .await
         .status(),
-        200
+        401
+    );
+    let mut listed = claims("jti-2b", &issuer, now + 60);
+    listed["aud"] = json!([issuer, "https://elsewhere.example"]);
+    assert_eq!(
+        send(form(assertion(&der, "k1", &listed))).await.status(),
+        401
     );
     // Wrong audience, expired, too long-lived, signed by another key, wrong iss.
     assert_eq!(
@@ -426,7 +433,7 @@ async fn private_key_jwt_with_inline_jwks_and_jwks_uri() {
         send(form(assertion(
             &der,
             "k1",
-            &claims("jti-4", &token_url, now - 120)
+            &claims("jti-4", &issuer, now - 120)
         )))
         .await
         .status(),
@@ -436,7 +443,7 @@ async fn private_key_jwt_with_inline_jwks_and_jwks_uri() {
         send(form(assertion(
             &der,
             "k1",
-            &claims("jti-5", &token_url, now + 86_400)
+            &claims("jti-5", &issuer, now + 86_400)
         )))
         .await
         .status(),
@@ -447,13 +454,13 @@ async fn private_key_jwt_with_inline_jwks_and_jwks_uri() {
         send(form(assertion(
             &other_der,
             "k1",
-            &claims("jti-6", &token_url, now + 60)
+            &claims("jti-6", &issuer, now + 60)
         )))
         .await
         .status(),
         401
     );
-    let mut wrong_iss = claims("jti-7", &token_url, now + 60);
+    let mut wrong_iss = claims("jti-7", &issuer, now + 60);
     wrong_iss["iss"] = json!("someone-else");
     let mut f = form(assertion(&der, "k1", &wrong_iss));
     f.push(("client_id".into(), id.clone()));
@@ -492,8 +499,110 @@ async fn private_key_jwt_with_inline_jwks_and_jwks_uri() {
     );
     assert!(ok, "{err}");
     let id2 = out["client_id"].as_str().expect("id").to_owned();
-    let c2 = json!({"iss": id2, "sub": id2, "aud": token_url, "jti": "u1", "exp": now + 60});
+    let c2 = json!({"iss": id2, "sub": id2, "aud": issuer, "jti": "u1", "exp": now + 60});
     assert_eq!(send(form(assertion(&der2, "k2", &c2))).await.status(), 200);
+}
+
+/// Registers a private_key_jwt client with `jwks` (inline) or `jwks_uri`; its id.
+fn jwt_client(app: &TestApp, keys: (&str, &str)) -> String {
+    let (ok, out, err) = app.cli(
+        &[
+            "client",
+            "add",
+            "--tenant",
+            &app.tenant,
+            "--name",
+            "Fachverfahren JWT",
+            "--auth-method",
+            "private_key_jwt",
+            keys.0,
+            keys.1,
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    out["client_id"].as_str().expect("id").to_owned()
+}
+
+async fn assertion_status(app: &TestApp, assertion: String) -> u16 {
+    let (s, _, _) = token(
+        app,
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &assertion),
+        ],
+    )
+    .await;
+    s
+}
+
+#[tokio::test]
+async fn client_assertions_need_a_signing_key_of_the_registered_algorithm() {
+    let app = spawn_app().await;
+    let now = chrono::Utc::now().timestamp();
+    let (der, mut jwk) = es256_key("k1");
+    // A key marked for encryption is no signing key.
+    jwk["use"] = json!("enc");
+    let id = jwt_client(&app, ("--jwks", &json!({"keys": [jwk]}).to_string()));
+    let claims = json!({"iss": id, "sub": id, "aud": app.addr, "jti": "e1", "exp": now + 60});
+    assert_eq!(
+        assertion_status(&app, assertion(&der, "k1", &claims)).await,
+        401
+    );
+    // A key registered for another algorithm is not used with this one.
+    let (der, mut jwk) = es256_key("k2");
+    jwk["alg"] = json!("ES384");
+    let id = jwt_client(&app, ("--jwks", &json!({"keys": [jwk]}).to_string()));
+    let claims = json!({"iss": id, "sub": id, "aud": app.addr, "jti": "e2", "exp": now + 60});
+    assert_eq!(
+        assertion_status(&app, assertion(&der, "k2", &claims)).await,
+        401
+    );
+    // Without `use` and `alg` the key is fine.
+    let (der, mut jwk) = es256_key("k3");
+    jwk.as_object_mut().expect("object").remove("use");
+    jwk.as_object_mut().expect("object").remove("alg");
+    let id = jwt_client(&app, ("--jwks", &json!({"keys": [jwk]}).to_string()));
+    let claims = json!({"iss": id, "sub": id, "aud": app.addr, "jti": "e3", "exp": now + 60});
+    assert_eq!(
+        assertion_status(&app, assertion(&der, "k3", &claims)).await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_failing_or_endless_jwks_uri_is_asked_rarely_and_read_only_so_far() {
+    let app = spawn_app().await;
+    let portal = spawn_portal().await;
+    let now = chrono::Utc::now().timestamp();
+    let (der, _) = es256_key("k1");
+    for path in ["/jwks-broken", "/jwks-endless"] {
+        let id = jwt_client(&app, ("--jwks-uri", &format!("{}{path}", portal.base)));
+        let before = portal
+            .bad_jwks_fetches
+            .load(std::sync::atomic::Ordering::SeqCst);
+        for i in 0..5 {
+            let claims = json!({"iss": id, "sub": id, "aud": app.addr, "jti": format!("f{i}"), "exp": now + 60});
+            assert_eq!(
+                assertion_status(&app, assertion(&der, "k1", &claims)).await,
+                401,
+                "{path}"
+            );
+        }
+        assert_eq!(
+            portal
+                .bad_jwks_fetches
+                .load(std::sync::atomic::Ordering::SeqCst)
+                - before,
+            1,
+            "{path}: one fetch for five attempts; the failure is remembered"
+        );
+    }
 }
 
 #[tokio::test]

@@ -15,6 +15,8 @@ pub struct Portal {
     pub base: String,
     pub logout_tokens: Arc<Mutex<Vec<String>>>,
     pub jwks: Arc<Mutex<serde_json::Value>>,
+    /// How often `/jwks-broken` and `/jwks-endless` were asked.
+    pub bad_jwks_fetches: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub async fn spawn_portal() -> Portal {
@@ -52,6 +54,26 @@ pub async fn spawn_portal() -> Portal {
             "/jwks",
             get(|State(p): State<Portal>| async move {
                 axum::Json(p.jwks.lock().expect("lock").clone())
+            }),
+        )
+        .route(
+            "/jwks-broken",
+            get(|State(p): State<Portal>| async move {
+                p.bad_jwks_fetches
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                StatusCode::INTERNAL_SERVER_ERROR
+            }),
+        )
+        .route(
+            // A chunked body without Content-Length that never ends.
+            "/jwks-endless",
+            get(|State(p): State<Portal>| async move {
+                p.bad_jwks_fetches
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let chunks = std::iter::repeat_with(|| {
+                    Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(vec![b' '; 1024]))
+                });
+                axum::body::Body::from_stream(futures_util::stream::iter(chunks))
             }),
         )
         .with_state(portal.clone());
