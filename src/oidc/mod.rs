@@ -52,6 +52,9 @@ impl std::ops::Deref for Provider {
     }
 }
 
+/// A fetched JWK Set, or why it could not be had.
+type JwksFetch = Result<serde_json::Value, String>;
+
 pub struct ProviderInner {
     pub db: Db,
     pub eph: Ephemeral,
@@ -65,7 +68,7 @@ pub struct ProviderInner {
     pub http: reqwest::Client,
     clients: Mutex<HashMap<String, (Arc<Client>, Instant)>>,
     /// Fetched client JWK Sets, and failed fetches (for a short while).
-    jwks: Mutex<HashMap<String, (Result<serde_json::Value, String>, Instant)>>,
+    jwks: Mutex<HashMap<String, (JwksFetch, Instant)>>,
 }
 
 /// Scopes this provider knows.
