@@ -188,6 +188,25 @@ impl Client {
     pub fn allows_grant(&self, g: GrantType) -> bool {
         self.grant_types.contains(&g)
     }
+
+    /// Whether `origin` is the web origin (RFC 6454 serialisation) of one of the client's
+    /// redirect URIs: a browser app served from there may read our answers (CORS).
+    #[must_use]
+    pub fn has_web_origin(&self, origin: &str) -> bool {
+        self.redirect_uris
+            .iter()
+            .any(|r| web_origin(r.as_str()).as_deref() == Some(origin))
+    }
+}
+
+/// The web origin of an http(s) URI (`scheme://host[:port]`); `None` for other schemes.
+#[must_use]
+pub fn web_origin(uri: &str) -> Option<String> {
+    let u = url::Url::parse(uri).ok()?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return None;
+    }
+    Some(u.origin().ascii_serialization())
 }
 
 #[cfg(test)]
@@ -202,5 +221,18 @@ mod tests {
         assert!(RedirectUri::parse("https://portal.example/cb#x").is_err());
         assert!(RedirectUri::parse("/cb").is_err());
         assert!(RedirectUri::parse("javascript:alert(1)").is_err());
+    }
+
+    #[test]
+    fn web_origins() {
+        assert_eq!(
+            web_origin("https://spa.example:8443/app/cb?x=1").as_deref(),
+            Some("https://spa.example:8443")
+        );
+        assert_eq!(
+            web_origin("https://spa.example:443/cb").as_deref(),
+            Some("https://spa.example")
+        );
+        assert_eq!(web_origin("de.example.app:/cb"), None);
     }
 }

@@ -69,6 +69,8 @@ pub struct ProviderInner {
     clients: Mutex<HashMap<String, (Arc<Client>, Instant)>>,
     /// Fetched client JWK Sets, and failed fetches (for a short while).
     jwks: Mutex<HashMap<String, (JwksFetch, Instant)>>,
+    /// The web origins of all clients' redirect URIs, and when they were read.
+    web_origins: Mutex<Option<(Arc<std::collections::HashSet<String>>, Instant)>>,
 }
 
 /// Scopes this provider knows.
@@ -124,6 +126,7 @@ impl Provider {
             http,
             clients: Mutex::default(),
             jwks: Mutex::default(),
+            web_origins: Mutex::default(),
         })))
     }
 
@@ -149,6 +152,39 @@ impl Provider {
         }
         cache.insert(id.to_owned(), (c.clone(), now));
         Ok(c)
+    }
+
+    /// Whether a browser app at `origin` may read our answers (CORS, never with
+    /// credentials): `origin` is the web origin of one of `client`'s redirect URIs, or,
+    /// before the client is known (a preflight, a failed client authentication), of any
+    /// client's. The set of all origins is read at most every [`CLIENT_CACHE`].
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn origin_allowed(
+        &self,
+        origin: &str,
+        client: Option<&Client>,
+    ) -> Result<bool, StoreError> {
+        if let Some(c) = client {
+            return Ok(c.has_web_origin(origin));
+        }
+        if let Some((set, at)) = lock(&self.web_origins).as_ref()
+            && at.elapsed() < CLIENT_CACHE
+        {
+            return Ok(set.contains(origin));
+        }
+        let set: std::collections::HashSet<String> = self
+            .db
+            .clients()
+            .all_redirect_uris()
+            .await?
+            .iter()
+            .filter_map(|u| crate::domain::client::web_origin(u))
+            .collect();
+        let allowed = set.contains(origin);
+        *lock(&self.web_origins) = Some((Arc::new(set), Instant::now()));
+        Ok(allowed)
     }
 
     /// The client's JWK Set: registered inline, or fetched from its `jwks_uri` (cached; a

@@ -95,6 +95,8 @@ const BY_ID: &str = "SELECT id, tenant_id, name, secret_hash, redirect_uris, pos
     grant_types, scopes, subject_type, id_token_alg, created_at, token_endpoint_auth_method, jwks, jwks_uri, \
     backchannel_logout_uri, default_level FROM clients WHERE id = $1";
 
+const ALL_REDIRECT_URIS: &str = "SELECT redirect_uris FROM clients";
+
 fn strings<T>(items: &[T], f: impl Fn(&T) -> &str) -> Json<Vec<String>> {
     Json(items.iter().map(|i| f(i).to_owned()).collect())
 }
@@ -138,5 +140,17 @@ impl Clients<'_> {
             .fetch_optional(p)
             .await)?;
         row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    /// Every registered redirect URI of every client (for the set of web origins).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn all_redirect_uris(&self) -> StoreResult<Vec<String>> {
+        let rows: Vec<(Json<Vec<String>>,)> =
+            on_db!(self.0, |p| sqlx::query_as(ALL_REDIRECT_URIS)
+                .fetch_all(p)
+                .await)?;
+        Ok(rows.into_iter().flat_map(|(j,)| j.0).collect())
     }
 }

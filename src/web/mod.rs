@@ -41,9 +41,15 @@ pub fn router(state: AppState) -> Router {
         .route("/authorize", get(oidc::authorize).post(oidc::authorize))
         .route("/authorize/resume", get(oidc::resume))
         .route("/consent", get(oidc::consent_get).post(oidc::consent_post))
-        .route("/token", axum::routing::post(oidc::token))
+        .route(
+            "/token",
+            axum::routing::post(oidc::token).options(oidc::preflight),
+        )
         .route("/introspect", axum::routing::post(oidc::introspect))
-        .route("/revoke", axum::routing::post(oidc::revoke))
+        .route(
+            "/revoke",
+            axum::routing::post(oidc::revoke).options(oidc::preflight),
+        )
         .route(
             "/password/forgot",
             get(pages::password::forgot_get).post(pages::password::forgot_post),
@@ -68,7 +74,12 @@ pub fn router(state: AppState) -> Router {
             "/konto/consents/withdraw",
             axum::routing::post(pages::account::withdraw_consent),
         )
-        .route("/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .route(
+            "/userinfo",
+            get(oidc::userinfo)
+                .post(oidc::userinfo)
+                .options(oidc::preflight),
+        )
         .route("/logout", get(oidc::logout).post(oidc::logout))
         .route("/logout/confirm", axum::routing::post(oidc::logout_confirm))
         .route("/login", get(pages::login::get).post(pages::login::post))

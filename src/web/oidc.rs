@@ -520,19 +520,88 @@ fn no_store(mut resp: Response) -> Response {
     resp
 }
 
+/// CORS for browser apps (a single-page app redeeming its code at `/token`): an allowed
+/// origin ([`Provider::origin_allowed`]) may read the answer. Never with credentials: we
+/// neither send nor want cookies here.
+async fn with_cors(
+    p: &Provider,
+    headers: &HeaderMap,
+    client: Option<&crate::domain::client::Client>,
+    mut resp: Response,
+) -> Response {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return resp;
+    };
+    resp.headers_mut()
+        .append(header::VARY, HeaderValue::from_static("Origin"));
+    let allowed = match origin.to_str() {
+        Ok(o) => p.origin_allowed(o, client).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not read the web origins");
+            false
+        }),
+        Err(_) => false,
+    };
+    if allowed {
+        let h = resp.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("WWW-Authenticate"),
+        );
+    }
+    resp
+}
+
+/// `OPTIONS /token|/revoke|/userinfo`: the CORS preflight. An origin of some client's
+/// redirect URIs may send `Authorization` and `Content-Type`; whether it may read the
+/// answer is decided per client on the request itself.
+pub async fn preflight(State(p): State<Provider>, headers: HeaderMap) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    let Some(origin) = headers.get(header::ORIGIN).cloned() else {
+        return resp;
+    };
+    resp.headers_mut()
+        .append(header::VARY, HeaderValue::from_static("Origin"));
+    let allowed = match origin.to_str() {
+        Ok(o) => p.origin_allowed(o, None).await.unwrap_or(false),
+        Err(_) => false,
+    };
+    if allowed {
+        let h = resp.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("Authorization, Content-Type"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+    resp
+}
+
 /// `POST /token`.
 pub async fn token(
     State(p): State<Provider>,
     headers: HeaderMap,
     form: Result<OAuthForm, OAuthError>,
 ) -> Response {
-    let result = async {
-        let (client, form) = authenticated(&p, &headers, form).await?;
-        let req = TokenRequest::parse(&form)?;
-        p.token(&client, req).await
-    }
-    .await;
-    oauth_json(result)
+    let (client, result) = match authenticated(&p, &headers, form).await {
+        Ok((client, form)) => {
+            let result = match TokenRequest::parse(&form) {
+                Ok(req) => p.token(&client, req).await,
+                Err(e) => Err(e),
+            };
+            (Some(client), result)
+        }
+        Err(e) => (None, Err(e)),
+    };
+    with_cors(&p, &headers, client.as_deref(), oauth_json(result)).await
 }
 
 /// `POST /introspect` (RFC 7662): confidential clients only.
@@ -561,20 +630,29 @@ pub async fn revoke(
     headers: HeaderMap,
     form: Result<OAuthForm, OAuthError>,
 ) -> Response {
-    let result = async {
-        let (client, form) = authenticated(&p, &headers, form).await?;
-        p.revoke(&client, &form).await
-    }
-    .await;
-    match result {
+    let (client, result) = match authenticated(&p, &headers, form).await {
+        Ok((client, form)) => {
+            let result = p.revoke(&client, &form).await;
+            (Some(client), result)
+        }
+        Err(e) => (None, Err(e)),
+    };
+    let resp = match result {
         Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => e.into_response(),
-    }
+    };
+    with_cors(&p, &headers, client.as_deref(), resp).await
 }
 
-/// `GET|POST /userinfo` with a bearer token (RFC 6750 §2.1).
+/// `GET|POST /userinfo` with a bearer token (RFC 6750 §2.1). A browser app at the origin of
+/// any client's redirect URI may read the answer (the token it presents is its own proof).
 pub async fn userinfo(State(p): State<Provider>, headers: HeaderMap) -> Response {
-    let token = super::extract::bearer_token(&headers);
+    let resp = userinfo_answer(&p, &headers).await;
+    with_cors(&p, &headers, None, resp).await
+}
+
+async fn userinfo_answer(p: &Provider, headers: &HeaderMap) -> Response {
+    let token = super::extract::bearer_token(headers);
     let Some(token) = token else {
         // RFC 6750 §3.1: no error code when the request has no authentication.
         let mut resp = StatusCode::UNAUTHORIZED.into_response();

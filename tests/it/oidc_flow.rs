@@ -603,3 +603,106 @@ async fn requests_without_a_session_are_limited_per_client_address() {
     let cb = run_browser(&app, &flow.url, "viele@example.org", PW).await;
     assert!(query_param(&cb, "code").is_some(), "{cb}");
 }
+
+#[tokio::test]
+async fn a_single_page_app_may_redeem_its_code_from_its_own_origin_only() {
+    let app = spawn_app().await;
+    app.add_user("spa@example.org", PW).await;
+    let (ok, json, err) = app.cli(
+        &[
+            "client",
+            "add",
+            "--tenant",
+            &app.tenant,
+            "--name",
+            "Bürger-SPA",
+            "--public",
+            "--redirect-uri",
+            "https://spa.example.org/app/cb",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let spa = crate::helpers::TestClient {
+        id: json["client_id"].as_str().expect("id").to_owned(),
+        secret: None,
+        redirect_uri: "https://spa.example.org/app/cb".into(),
+    };
+    let code = crate::helpers::code_for(&app, &spa, "spa@example.org", PW, "openid").await;
+    let own = "https://spa.example.org";
+    let preflight = |origin: &'static str| {
+        let app = &app;
+        async move {
+            app.http
+                .request(reqwest::Method::OPTIONS, app.url("/token"))
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "content-type")
+                .send()
+                .await
+                .expect("preflight")
+        }
+    };
+    let r = preflight(own).await;
+    assert!(r.status().is_success());
+    assert_eq!(r.headers()["access-control-allow-origin"], own);
+    assert!(
+        r.headers()["access-control-allow-headers"]
+            .to_str()
+            .expect("ascii")
+            .contains("Content-Type")
+    );
+    let r = preflight("https://evil.example").await;
+    assert!(!r.headers().contains_key("access-control-allow-origin"));
+    // The code exchange from the app's origin: readable there, never with credentials.
+    let mut form = crate::helpers::exchange(&spa, &code);
+    form.push(("client_id", &spa.id));
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .header("origin", own)
+        .form(&form)
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], own);
+    assert!(!r.headers().contains_key("access-control-allow-credentials"));
+    let tokens: serde_json::Value = r.json().await.expect("json");
+    let at = tokens["access_token"].as_str().expect("at");
+    let r = app
+        .http
+        .get(app.url("/userinfo"))
+        .header("origin", own)
+        .bearer_auth(at)
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], own);
+    // Another origin's page gets an answer it may not read.
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", spa.id.as_str()),
+            ("code", "x"),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert!(!r.headers().contains_key("access-control-allow-origin"));
+    // Discovery and keys are open to every origin.
+    for path in ["/.well-known/openid-configuration", "/jwks.json"] {
+        let r = app
+            .http
+            .get(app.url(path))
+            .header("origin", "https://x.example")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(r.headers()["access-control-allow-origin"], "*", "{path}");
+    }
+}
