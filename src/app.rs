@@ -12,9 +12,9 @@ use crate::mail::Mailer;
 use crate::mailbox::{MailboxService, Settings as MailboxSettings};
 use crate::oidc::{Provider, TokenSettings};
 use crate::store::Db;
+use crate::web::server::ServerLimits;
 use crate::web::state::{AppState, WebConfig};
 use anyhow::Context;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -23,6 +23,7 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     router: axum::Router,
+    limits: ServerLimits,
     keys: Arc<Keyring>,
     db: Db,
     mailbox: MailboxService,
@@ -129,6 +130,7 @@ impl Application {
                 secure_cookies: config.secure_cookies(),
                 session_ttl_secs: config.session_ttl_secs,
                 trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+                body_timeout: Duration::from_secs(config.body_timeout_secs),
             },
         };
         let port = listener.local_addr()?.port();
@@ -136,6 +138,11 @@ impl Application {
             listener,
             port,
             router: crate::web::router(state),
+            limits: ServerLimits {
+                header_timeout: Duration::from_secs(config.header_timeout_secs),
+                max_connections: config.max_connections,
+                grace: Duration::from_secs(config.shutdown_grace_secs),
+            },
             keys: services.keys,
             db: services.db,
             mailbox: services.mailbox,
@@ -148,7 +155,7 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM, then finishes running requests.
+    /// Serves until SIGINT/SIGTERM, then finishes running requests within the grace period.
     ///
     /// # Errors
     /// When the server fails.
@@ -179,14 +186,10 @@ impl Application {
                 }
             }
         });
-        let result = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP");
+        let result =
+            crate::web::server::serve(self.listener, self.router, self.limits, shutdown_signal())
+                .await
+                .context("serving HTTP");
         reload.abort();
         worker.abort();
         result

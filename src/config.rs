@@ -47,6 +47,19 @@ pub struct RawConfig {
     /// Seconds between the mailbox's background rounds (notifications, expiry, purging).
     #[serde(default = "default_mailbox_interval")]
     pub mailbox_interval_secs: u64,
+    /// Seconds a client has to send a complete request head, and that an idle keep-alive
+    /// connection stays open.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_secs: u64,
+    /// Longest pause, in seconds, between two pieces of a request body.
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_secs: u64,
+    /// Most HTTP connections open at once (lowered to fit the open-file limit).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Seconds that running requests may take to finish after SIGTERM.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_secs: u64,
     /// The in-process short-lived store (without Redis) holds at most this many MiB.
     #[serde(default = "default_memory_store_max_mb")]
     pub memory_store_max_mb: usize,
@@ -72,6 +85,18 @@ fn default_retention_days() -> u64 {
 }
 fn default_mailbox_interval() -> u64 {
     10
+}
+fn default_header_timeout() -> u64 {
+    15
+}
+fn default_body_timeout() -> u64 {
+    15
+}
+fn default_max_connections() -> usize {
+    4096
+}
+fn default_shutdown_grace() -> u64 {
+    20
 }
 fn default_memory_store_max_mb() -> usize {
     256
@@ -139,6 +164,10 @@ impl Default for RawConfig {
             mailbox_notify_delay_secs: default_notify_delay(),
             mailbox_retention_days: default_retention_days(),
             mailbox_interval_secs: default_mailbox_interval(),
+            header_timeout_secs: default_header_timeout(),
+            body_timeout_secs: default_body_timeout(),
+            max_connections: default_max_connections(),
+            shutdown_grace_secs: default_shutdown_grace(),
             memory_store_max_mb: default_memory_store_max_mb(),
             authorize_anonymous_per_ip: default_authorize_anonymous_per_ip(),
             mailbox_portal_max_age_secs: default_portal_max_age(),
@@ -205,6 +234,10 @@ pub struct Config {
     pub mailbox_notify_delay_secs: u64,
     pub mailbox_retention_days: u64,
     pub mailbox_interval_secs: u64,
+    pub header_timeout_secs: u64,
+    pub body_timeout_secs: u64,
+    pub max_connections: usize,
+    pub shutdown_grace_secs: u64,
     pub memory_store_max_mb: usize,
     pub authorize_anonymous_per_ip: u64,
     pub mailbox_portal_max_age_secs: u64,
@@ -305,6 +338,10 @@ impl Config {
             mailbox_notify_delay_secs: raw.mailbox_notify_delay_secs.min(86_400),
             mailbox_retention_days: raw.mailbox_retention_days.min(3650),
             mailbox_interval_secs: raw.mailbox_interval_secs.clamp(1, 3600),
+            header_timeout_secs: raw.header_timeout_secs.clamp(1, 300),
+            body_timeout_secs: raw.body_timeout_secs.clamp(1, 300),
+            max_connections: raw.max_connections.clamp(1, 1_000_000),
+            shutdown_grace_secs: raw.shutdown_grace_secs.min(3600),
             memory_store_max_mb: raw.memory_store_max_mb.clamp(16, 1 << 20),
             authorize_anonymous_per_ip: raw.authorize_anonymous_per_ip.max(1),
             mailbox_portal_max_age_secs: raw.mailbox_portal_max_age_secs.clamp(1, 86_400),

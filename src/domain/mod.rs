@@ -15,3 +15,4 @@ pub mod net;
 pub mod params;
 pub mod process;
 pub mod scope;
+pub mod text;

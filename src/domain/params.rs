@@ -1,8 +1,10 @@
-//! Strict parsing of `application/x-www-form-urlencoded` parameters for the OAuth endpoints.
+//! Strict parsing of `application/x-www-form-urlencoded` parameters: every form, every query
+//! string and the OAuth endpoints.
 //!
 //! RFC 6749 §3.1: parameters MUST NOT be included more than once, and parameters sent
 //! without a value MUST be treated as if they were omitted. Percent-encoded bytes must form
-//! UTF-8; anything else is a client error, never a replacement character.
+//! UTF-8; anything else is a client error, never a replacement character. Control
+//! characters are refused here ([`crate::domain::text`]).
 
 use percent_encoding::percent_decode;
 use std::collections::HashMap;
@@ -11,6 +13,8 @@ use std::collections::HashMap;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ParamError {
     NotUtf8,
+    /// A control character other than tab, line feed and carriage return.
+    ControlCharacter(String),
     Repeated(String),
     TooMany,
 }
@@ -19,6 +23,9 @@ impl std::fmt::Display for ParamError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ParamError::NotUtf8 => f.write_str("parameters are not valid UTF-8"),
+            ParamError::ControlCharacter(n) => {
+                write!(f, "parameter '{n}' contains a control character")
+            }
             ParamError::Repeated(n) => write!(f, "parameter '{n}' is repeated"),
             ParamError::TooMany => f.write_str("too many parameters"),
         }
@@ -55,6 +62,13 @@ impl Params {
             };
             let k = decode(k)?;
             let v = decode(v)?;
+            // The edge for every form and query: no control characters reach the store.
+            if crate::domain::text::has_forbidden_controls(&k)
+                || crate::domain::text::has_forbidden_controls(&v)
+            {
+                let name: String = k.chars().filter(|c| !c.is_control()).take(64).collect();
+                return Err(ParamError::ControlCharacter(name));
+            }
             if map.contains_key(&k) {
                 return Err(ParamError::Repeated(k));
             }
@@ -89,6 +103,17 @@ mod tests {
             Some(ParamError::Repeated("a".into()))
         );
         assert_eq!(Params::parse(b"a=%ff").err(), Some(ParamError::NotUtf8));
+        assert_eq!(
+            Params::parse(b"client_id=ab%00c").err(),
+            Some(ParamError::ControlCharacter("client_id".into()))
+        );
+        assert!(Params::parse(b"a%00=1").is_err());
+        assert_eq!(
+            Params::parse(b"text=a%0D%0Ab%09")
+                .expect("newlines")
+                .get("text"),
+            Some("a\r\nb\t")
+        );
         assert_eq!(
             Params::parse(b"a=%C3%A4").expect("utf8").get("a"),
             Some("\u{e4}")

@@ -87,6 +87,12 @@ pub fn presented(authorization: Option<&str>, form: &Params) -> Result<Presented
             .decode_utf8()
             .map_err(|_| bad())?
             .into_owned();
+        // The edge for Basic credentials: no control characters reach a lookup.
+        if crate::domain::text::has_forbidden_controls(&id)
+            || crate::domain::text::has_forbidden_controls(&secret)
+        {
+            return Err(bad());
+        }
         if form_id.is_some_and(|f| f != id) {
             return Err(OAuthError::new(
                 ErrorCode::InvalidRequest,

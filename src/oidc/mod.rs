@@ -135,8 +135,12 @@ impl Provider {
     /// # Errors
     /// `NotFound` or a backend error.
     pub async fn client(&self, id: &str) -> Result<Arc<Client>, StoreError> {
-        // Client ids are 22 characters; anything long is unknown without a database query.
-        if id.is_empty() || id.len() > MAX_CLIENT_ID {
+        // Client ids are 22 characters; anything long, or with control characters (an
+        // unverified assertion's `iss`), is unknown without a database query.
+        if id.is_empty()
+            || id.len() > MAX_CLIENT_ID
+            || crate::domain::text::has_forbidden_controls(id)
+        {
             return Err(StoreError::NotFound);
         }
         let now = Instant::now();

@@ -132,6 +132,16 @@ fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
+/// A body that could not be read: too large (413), or broken off or stalled (400: the
+/// router's body timeout cuts a body that stops arriving).
+fn body_error(e: &axum::extract::rejection::BytesRejection, lang: Lang) -> PageError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        PageError::too_large(lang)
+    } else {
+        PageError::bad_request(lang)
+    }
+}
+
 /// A form body for pages: wrong content type, oversized or malformed -> an HTML 400 page.
 pub struct PageForm(pub Params);
 
@@ -145,7 +155,7 @@ impl<S: Send + Sync> FromRequest<S> for PageForm {
         }
         let body = Bytes::from_request(req, state)
             .await
-            .map_err(|_| PageError::too_large(lang))?;
+            .map_err(|e| body_error(&e, lang))?;
         Params::parse(&body)
             .map(PageForm)
             .map_err(|_| PageError::bad_request(lang))
@@ -177,6 +187,51 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
     }
 }
 
+/// A JSON body for the APIs: wrong content type, oversized, malformed or with control
+/// characters in a string -> problem JSON (415, 413, 400), never axum's plain text.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = super::api::ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        use super::api::ApiError;
+        use axum::http::StatusCode;
+        let json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be application/json",
+            ));
+        }
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "the body did not arrive completely",
+                )
+            }
+        })?;
+        if crate::domain::text::json_has_forbidden_controls(&body) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "strings must not contain control characters (other than tab and line breaks)",
+            ));
+        }
+        serde_json::from_slice(&body)
+            .map(ApiJson)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed body: {e}")))
+    }
+}
+
 /// Parameters of a request that may come as query (GET) or form body (POST), as the
 /// authorization and logout endpoints allow (OIDC Core §3.1.2.1).
 pub struct GetOrPost(pub Vec<u8>);
@@ -192,7 +247,7 @@ impl<S: Send + Sync> FromRequest<S> for GetOrPost {
             }
             let body = Bytes::from_request(req, state)
                 .await
-                .map_err(|_| PageError::too_large(lang))?;
+                .map_err(|e| body_error(&e, lang))?;
             Ok(GetOrPost(body.to_vec()))
         } else {
             Ok(GetOrPost(

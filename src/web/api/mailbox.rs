@@ -180,6 +180,11 @@ async fn read_body(request: axum::extract::Request) -> Result<Bytes, ApiError> {
 
 fn parse_send(body: &[u8]) -> Result<Outgoing, ApiError> {
     let bad = |d: String| ApiError::new(StatusCode::BAD_REQUEST, d);
+    if crate::domain::text::json_has_forbidden_controls(body) {
+        return Err(bad(
+            "strings must not contain control characters (other than tab and line breaks)".into(),
+        ));
+    }
     let req: SendRequest = serde_json::from_slice(body)
         .map_err(|e| bad(format!("the body is not a valid message: {e}")))?;
     let required_level = match req.required_level.as_deref() {

@@ -111,7 +111,7 @@ pub async fn put(
     State(p): State<Provider>,
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
     headers: HeaderMap,
-    body_json: Result<Json<SetProcess>, axum::extract::rejection::JsonRejection>,
+    body_json: Result<crate::web::extract::ApiJson<SetProcess>, ApiError>,
 ) -> Response {
     let result: Result<ProcessOut, ApiError> = async {
         let Path(id) =
@@ -133,15 +133,7 @@ pub async fn put(
                 (ProcessScope::Tenant(tenant.id), Some(tenant.slug))
             }
         };
-        let Json(req) = body_json.map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "the body must be JSON {{\"name\", \"level\"}}: {}",
-                    e.body_text()
-                ),
-            )
-        })?;
+        let crate::web::extract::ApiJson(req) = body_json?;
         let level = Loa::from_name(&req.level).ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,

@@ -56,11 +56,11 @@ pub struct ProofingOut {
 pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Json<NewProofing>, axum::extract::rejection::JsonRejection>,
+    body: Result<crate::web::extract::ApiJson<NewProofing>, ApiError>,
 ) -> Response {
     let result = async {
         let at = bearer(&state.provider, &headers, "identity.verify").await?;
-        let Json(req) = body.map_err(|e| bad(&format!("malformed body: {}", e.body_text())))?;
+        let crate::web::extract::ApiJson(req) = body?;
         let level = Loa::from_name(&req.level)
             .filter(|l| *l > Loa::Low)
             .ok_or_else(|| bad("level must be substantial or high"))?;

@@ -316,8 +316,10 @@ pub async fn reply(
         match name.as_str() {
             // Text fields must be UTF-8, like every other form: no replacement characters.
             "csrf" | "body" => {
-                let text =
-                    String::from_utf8(data.to_vec()).map_err(|_| PageError::bad_request(lang))?;
+                let text = String::from_utf8(data.to_vec())
+                    .ok()
+                    .filter(|t| !crate::domain::text::has_forbidden_controls(t))
+                    .ok_or_else(|| PageError::bad_request(lang))?;
                 if name == "csrf" {
                     token = Some(text);
                 } else {
