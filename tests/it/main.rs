@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod ephemeral;
 mod helpers;
+mod hostile;
 mod levels;
 mod lifecycle;
 mod logout;

@@ -126,6 +126,19 @@ pub async fn login_post(
             )
             .await;
         }
+        // Passkeys need a host name as issuer: a clear page, not an error of ours.
+        Err(AccountError::Unavailable) => {
+            return login_page(
+                &state,
+                &headers,
+                lang,
+                ip,
+                StatusCode::BAD_REQUEST,
+                &req,
+                Some(t.pk_unavailable),
+            )
+            .await;
+        }
         Err(e) => return Err(PageError::internal(lang, e)),
     };
     let account = state
@@ -194,6 +207,18 @@ pub async fn stepup_post(
                 &req,
                 &next,
                 Some(t.pk_failed),
+            )
+            .await
+        }
+        Err(AccountError::Unavailable) => {
+            otp_page(
+                &state,
+                &headers,
+                lang,
+                StatusCode::BAD_REQUEST,
+                &req,
+                &next,
+                Some(t.pk_unavailable),
             )
             .await
         }
@@ -460,6 +485,17 @@ pub async fn add_post(
                 StatusCode::BAD_REQUEST,
                 None,
                 Some(t.pk_failed),
+            )
+            .await
+        }
+        Err(AccountError::Unavailable) => {
+            security_page(
+                &state,
+                &headers,
+                lang,
+                StatusCode::BAD_REQUEST,
+                None,
+                Some(t.pk_unavailable),
             )
             .await
         }
