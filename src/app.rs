@@ -2,6 +2,7 @@
 //! the short-lived store, loads or creates keys, builds the mailer and the router, and binds
 //! the listener. `serve` and every integration test use the same builder.
 
+use crate::account::passkeys::PasskeyPolicy;
 use crate::account::{AccountService, LoginLimits};
 use crate::authn::Sessions;
 use crate::config::Config;
@@ -76,7 +77,22 @@ impl Services {
             window: Duration::from_secs(config.login_failure_window_secs),
             mail_interval: Duration::from_secs(config.mail_interval_secs),
         };
-        let accounts = AccountService::new(db.clone(), eph.clone(), mailer, issuer.clone(), limits);
+        let roots = match &config.passkey_attestation_roots {
+            Some(path) => std::fs::read(path).with_context(|| {
+                format!("reading the passkey attestation roots {}", path.display())
+            })?,
+            None => Vec::new(),
+        };
+        let passkey_policy =
+            PasskeyPolicy::new(&roots, &config.passkey_high_aaguids).map_err(anyhow::Error::msg)?;
+        let accounts = AccountService::new(
+            db.clone(),
+            eph.clone(),
+            mailer,
+            issuer.clone(),
+            limits,
+            passkey_policy,
+        );
         let settings = TokenSettings {
             token_ttl: config.token_ttl_secs,
             refresh_ttl: config.refresh_token_ttl_secs,

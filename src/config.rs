@@ -60,6 +60,13 @@ pub struct RawConfig {
     /// Seconds that running requests may take to finish after SIGTERM.
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace_secs: u64,
+    /// AAGUIDs (comma-separated) of authenticators whose device-bound passkeys give *high*;
+    /// empty: every device-bound passkey does.
+    #[serde(default)]
+    pub passkey_high_aaguids: String,
+    /// A PEM file with the attestation root certificates of those authenticators.
+    #[serde(default)]
+    pub passkey_attestation_roots: Option<String>,
     /// The in-process short-lived store (without Redis) holds at most this many MiB.
     #[serde(default = "default_memory_store_max_mb")]
     pub memory_store_max_mb: usize,
@@ -168,6 +175,8 @@ impl Default for RawConfig {
             body_timeout_secs: default_body_timeout(),
             max_connections: default_max_connections(),
             shutdown_grace_secs: default_shutdown_grace(),
+            passkey_high_aaguids: String::new(),
+            passkey_attestation_roots: None,
             memory_store_max_mb: default_memory_store_max_mb(),
             authorize_anonymous_per_ip: default_authorize_anonymous_per_ip(),
             mailbox_portal_max_age_secs: default_portal_max_age(),
@@ -238,6 +247,8 @@ pub struct Config {
     pub body_timeout_secs: u64,
     pub max_connections: usize,
     pub shutdown_grace_secs: u64,
+    pub passkey_high_aaguids: Vec<uuid::Uuid>,
+    pub passkey_attestation_roots: Option<PathBuf>,
     pub memory_store_max_mb: usize,
     pub authorize_anonymous_per_ip: u64,
     pub mailbox_portal_max_age_secs: u64,
@@ -310,6 +321,26 @@ impl Config {
         for u in &raw.upstreams {
             check_upstream(u)?;
         }
+        let passkey_high_aaguids = raw
+            .passkey_high_aaguids
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                uuid::Uuid::parse_str(a).with_context(|| {
+                    format!("BUERGERKONTO_PASSKEY_HIGH_AAGUIDS: {a} is not an AAGUID")
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let passkey_attestation_roots = raw
+            .passkey_attestation_roots
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from);
+        if !passkey_high_aaguids.is_empty() && passkey_attestation_roots.is_none() {
+            bail!(
+                "BUERGERKONTO_PASSKEY_HIGH_AAGUIDS needs BUERGERKONTO_PASSKEY_ATTESTATION_ROOTS (a PEM file)"
+            );
+        }
         let mail = match raw.smtp_url.filter(|s| !s.is_empty()) {
             Some(u) => MailTransport::Smtp(crate::crypto::Secret::new(u)),
             None => MailTransport::Outbox(PathBuf::from(raw.outbox_dir)),
@@ -342,6 +373,8 @@ impl Config {
             body_timeout_secs: raw.body_timeout_secs.clamp(1, 300),
             max_connections: raw.max_connections.clamp(1, 1_000_000),
             shutdown_grace_secs: raw.shutdown_grace_secs.min(3600),
+            passkey_high_aaguids,
+            passkey_attestation_roots,
             memory_store_max_mb: raw.memory_store_max_mb.clamp(16, 1 << 20),
             authorize_anonymous_per_ip: raw.authorize_anonymous_per_ip.max(1),
             mailbox_portal_max_age_secs: raw.mailbox_portal_max_age_secs.clamp(1, 86_400),

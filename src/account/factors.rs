@@ -21,6 +21,8 @@ pub const RECOVERY_CODES: usize = 10;
 pub struct Factors {
     pub totp: bool,
     pub passkeys: usize,
+    /// The level the strongest passkey gives (see [`AccountService::passkey_level`]).
+    pub best_passkey: Option<Loa>,
 }
 
 impl Factors {
@@ -170,9 +172,11 @@ impl AccountService {
     /// # Errors
     /// Storage failures.
     pub async fn factors(&self, account: AccountId) -> Result<Factors, AccountError> {
+        let levels = self.passkey_levels(account).await?;
         Ok(Factors {
             totp: self.has_totp(account).await?,
-            passkeys: self.db.passkeys().count(account).await?,
+            passkeys: levels.len(),
+            best_passkey: levels.into_iter().max(),
         })
     }
 

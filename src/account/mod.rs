@@ -113,6 +113,7 @@ pub struct Inner {
     issuer: String,
     limits: LoginLimits,
     webauthn: Option<webauthn_rs::Webauthn>,
+    passkey_policy: passkeys::PasskeyPolicy,
 }
 
 impl std::ops::Deref for AccountService {
@@ -130,6 +131,7 @@ impl AccountService {
         mailer: Mailer,
         issuer: String,
         limits: LoginLimits,
+        passkey_policy: passkeys::PasskeyPolicy,
     ) -> Self {
         let webauthn = passkeys::relying_party(&issuer);
         Self(std::sync::Arc::new(Inner {
@@ -139,6 +141,7 @@ impl AccountService {
             issuer,
             limits,
             webauthn,
+            passkey_policy,
         }))
     }
 

@@ -1,11 +1,22 @@
 //! Passkeys (WebAuthn, through webauthn-rs): registration from the account page, login with a
 //! passkey alone (discoverable credentials), and step-up with one of the account's passkeys.
 //! Ceremony state waits in the short-lived store and is taken once.
+//!
+//! # The level a passkey gives
+//! Every passkey verifies the user (PIN or biometrics). A *synced* passkey (the authenticator
+//! flags it backup eligible: its key travels through a cloud account) gives *substantial*; a
+//! *device-bound* one (BE flag clear) gives *high* (eIDAS 2015/1502 Annex 2.2.1, see
+//! `domain::level::strength_of`). The flags are recorded with the credential at
+//! registration and kept current at every use. The operator may demand more for *high*: an
+//! authenticator whose attestation chains to a configured root and whose AAGUID is on an
+//! allow-list ([`PasskeyPolicy`]); registration then asks for direct attestation, and a
+//! passkey without it gives *substantial*.
 
 use super::{AccountError, AccountService};
 use crate::crypto::random_token;
 use crate::domain::account::Account;
 use crate::domain::ids::AccountId;
+use crate::domain::level::Loa;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -14,6 +25,7 @@ use serde_json::json;
 use std::time::Duration;
 use uuid::Uuid;
 use webauthn_rs::prelude::{
+    AttestationCaList, AttestationCaListBuilder, AttestationMetadata, Credential,
     DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
     PublicKeyCredential, RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder,
 };
@@ -26,6 +38,54 @@ pub const MAX_PASSKEYS: usize = 20;
 pub const MAX_NAME: usize = 64;
 /// Anonymous passkey-login ceremonies per client address and minute.
 pub const ANONYMOUS_CEREMONIES_PER_MINUTE: u64 = 30;
+
+/// What a device-bound passkey needs to give *high* (from the configuration).
+#[derive(Clone, Debug, Default)]
+pub struct PasskeyPolicy {
+    /// When set: only authenticators whose attestation chains to one of these roots, with
+    /// one of the AAGUIDs they were listed with, give *high*.
+    pub attested_high: Option<AttestationCaList>,
+}
+
+impl PasskeyPolicy {
+    /// Builds the allow-list from PEM root certificates and AAGUIDs. No AAGUIDs: no
+    /// attestation needed.
+    ///
+    /// # Errors
+    /// A certificate that does not parse, or AAGUIDs without roots.
+    pub fn new(roots_pem: &[u8], aaguids: &[Uuid]) -> Result<Self, String> {
+        if aaguids.is_empty() {
+            return Ok(Self::default());
+        }
+        let text = String::from_utf8_lossy(roots_pem);
+        let blocks: Vec<String> = text
+            .split("-----BEGIN CERTIFICATE-----")
+            .skip(1)
+            .map(|b| format!("-----BEGIN CERTIFICATE-----{b}"))
+            .collect();
+        if blocks.is_empty() {
+            return Err(
+                "passkey_high_aaguids needs passkey_attestation_roots (PEM certificates)".into(),
+            );
+        }
+        let mut builder = AttestationCaListBuilder::new();
+        for pem in &blocks {
+            for aaguid in aaguids {
+                builder
+                    .insert_device_pem(
+                        pem.as_bytes(),
+                        *aaguid,
+                        format!("allowed authenticator {aaguid}"),
+                        std::collections::BTreeMap::new(),
+                    )
+                    .map_err(|e| format!("attestation root certificate: {e:?}"))?;
+            }
+        }
+        Ok(Self {
+            attested_high: Some(builder.build()),
+        })
+    }
+}
 
 /// The relying party for WebAuthn: the issuer's host name. `None` when the issuer is an IP
 /// address, where browsers offer no passkeys.
@@ -53,6 +113,10 @@ pub struct PasskeyInfo {
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// The level a login with it gives.
+    pub level: Loa,
+    /// Backup eligible: synced through a cloud account.
+    pub synced: bool,
 }
 
 /// Who a passkey authentication proved, and whether the authenticator verified the user
@@ -60,6 +124,8 @@ pub struct PasskeyInfo {
 pub struct PasskeyLogin {
     pub account: AccountId,
     pub user_verified: bool,
+    /// The level the passkey gives (see the module doc).
+    pub level: Loa,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -88,6 +154,41 @@ fn invalid<E: std::fmt::Display>(e: E) -> AccountError {
 impl AccountService {
     fn webauthn(&self) -> Result<&Webauthn, AccountError> {
         self.webauthn.as_ref().ok_or(AccountError::Unavailable)
+    }
+
+    /// The level a login with this passkey gives (see the module doc).
+    #[must_use]
+    pub fn passkey_level(&self, passkey: &Passkey) -> Loa {
+        let cred: Credential = passkey.clone().into();
+        if cred.backup_eligible || cred.backup_state || !cred.user_verified {
+            return Loa::Substantial;
+        }
+        let Some(roots) = &self.passkey_policy.attested_high else {
+            return Loa::High;
+        };
+        let aaguid = match &cred.attestation.metadata {
+            AttestationMetadata::Packed { aaguid } | AttestationMetadata::Tpm { aaguid, .. } => {
+                *aaguid
+            }
+            _ => return Loa::Substantial,
+        };
+        match cred.verify_attestation(roots) {
+            Ok(Some(ca)) if ca.aaguids().contains_key(&aaguid) => Loa::High,
+            _ => Loa::Substantial,
+        }
+    }
+
+    /// The levels of the account's passkeys.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn passkey_levels(&self, account: AccountId) -> Result<Vec<Loa>, AccountError> {
+        Ok(self
+            .stored_passkeys(account)
+            .await?
+            .iter()
+            .map(|p| self.passkey_level(p))
+            .collect())
     }
 
     /// Anonymous passkey ceremonies (login without a session) per client address and minute,
@@ -182,6 +283,11 @@ impl AccountService {
             sel.insert("residentKey".into(), json!("required"));
             sel.insert("requireResidentKey".into(), json!(true));
         }
+        // With an allow-list for *high*, the authenticator is asked to prove what it is
+        // (the statement is verified at the finish; without it the passkey still works).
+        if self.passkey_policy.attested_high.is_some() {
+            options["publicKey"]["attestation"] = json!("direct");
+        }
         let id = random_token();
         let stored = serde_json::to_string(&RegState {
             account: account.id,
@@ -256,19 +362,25 @@ impl AccountService {
     /// # Errors
     /// Storage failures.
     pub async fn passkeys(&self, account: AccountId) -> Result<Vec<PasskeyInfo>, AccountError> {
-        Ok(self
-            .db
+        self.db
             .passkeys()
             .list(account)
             .await?
             .into_iter()
-            .map(|r| PasskeyInfo {
-                id: r.id,
-                name: r.name,
-                created_at: r.created_at,
-                last_used_at: r.last_used_at,
+            .map(|r| {
+                let passkey: Passkey = serde_json::from_str(&r.passkey)
+                    .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+                let cred: Credential = passkey.clone().into();
+                Ok(PasskeyInfo {
+                    id: r.id,
+                    name: r.name,
+                    created_at: r.created_at,
+                    last_used_at: r.last_used_at,
+                    level: self.passkey_level(&passkey),
+                    synced: cred.backup_eligible || cred.backup_state,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Renames one of the account's passkeys.
@@ -418,6 +530,11 @@ impl AccountService {
         Ok(PasskeyLogin {
             account: owner,
             user_verified: result.user_verified(),
+            level: if result.user_verified() {
+                self.passkey_level(&passkey)
+            } else {
+                Loa::Substantial
+            },
         })
     }
 }

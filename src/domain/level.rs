@@ -91,8 +91,12 @@ pub enum Amr {
     Pwd,
     /// One-time password (TOTP).
     Otp,
-    /// Proof of possession of a hardware-secured key (passkey).
+    /// Proof of possession of a hardware-secured key: a device-bound passkey (its key cannot
+    /// leave the authenticator).
     Hwk,
+    /// Proof of possession of a software-secured key: a synced passkey (backup eligible: its
+    /// key is copied between devices through a cloud account).
+    Swk,
     /// User presence / verification on the authenticator.
     User,
     /// Multiple factors.
@@ -106,6 +110,7 @@ impl Amr {
             Amr::Pwd => "pwd",
             Amr::Otp => "otp",
             Amr::Hwk => "hwk",
+            Amr::Swk => "swk",
             Amr::User => "user",
             Amr::Mfa => "mfa",
         }
@@ -113,16 +118,48 @@ impl Amr {
 }
 
 /// The strength of a session's authentication, from the methods it used.
+///
+/// *High* needs a key that cannot leave its device, verified with PIN or biometrics (`hwk`
+/// and `user`): eIDAS 2015/1502 Annex 2.2.1 asks for protection against duplication and
+/// attackers with high attack potential, which a passkey synced through a cloud account
+/// (`swk`) does not give. Any passkey, or password and one-time code, is *substantial*.
 #[must_use]
 pub fn strength_of(amr: &[Amr]) -> Loa {
     let has = |m| amr.contains(&m);
     if has(Amr::Hwk) && has(Amr::User) {
         Loa::High
-    } else if has(Amr::Hwk) || (has(Amr::Pwd) && has(Amr::Otp)) {
+    } else if has(Amr::Hwk) || has(Amr::Swk) || (has(Amr::Pwd) && has(Amr::Otp)) {
         Loa::Substantial
     } else {
         Loa::Low
     }
+}
+
+/// The methods a passkey login adds, by the level the passkey gives (see
+/// [`strength_of`]): a device-bound one `hwk`, a synced one `swk`, both with `user`.
+#[must_use]
+pub fn passkey_amr(level: Loa) -> [Amr; 2] {
+    if level == Loa::High {
+        [Amr::Hwk, Amr::User]
+    } else {
+        [Amr::Swk, Amr::User]
+    }
+}
+
+/// The highest level a session reaches by proving one more factor of the account: the
+/// authenticator app (`totp`), or its strongest passkey (`passkey`, the level it gives).
+#[must_use]
+pub fn reachable_by_step_up(proofing: Loa, amr: &[Amr], totp: bool, passkey: Option<Loa>) -> Loa {
+    let with = |extra: &[Amr]| {
+        let mut all = amr.to_vec();
+        all.extend_from_slice(extra);
+        effective(proofing, strength_of(&all))
+    };
+    let by_otp = if totp { with(&[Amr::Otp]) } else { Loa::Low };
+    let by_passkey = passkey.map_or(Loa::Low, |p| with(&passkey_amr(p)));
+    effective(proofing, strength_of(amr))
+        .max(by_otp)
+        .max(by_passkey)
 }
 
 /// The level a login reaches: the lower of identity proofing and authentication strength.
@@ -164,5 +201,30 @@ mod tests {
         );
         assert_eq!(strength_of(&[Amr::Hwk]), Loa::Substantial);
         assert_eq!(strength_of(&[Amr::Hwk, Amr::User]), Loa::High);
+        assert_eq!(strength_of(&[Amr::Swk, Amr::User]), Loa::Substantial);
+        assert_eq!(
+            strength_of(&[Amr::Pwd, Amr::Swk, Amr::User, Amr::Mfa]),
+            Loa::Substantial,
+            "a synced passkey never gives high, whatever comes with it"
+        );
+    }
+
+    #[test]
+    fn step_up_reach() {
+        let pwd = [Amr::Pwd];
+        assert_eq!(
+            reachable_by_step_up(Loa::High, &pwd, false, Some(Loa::Substantial)),
+            Loa::Substantial
+        );
+        assert_eq!(
+            reachable_by_step_up(Loa::High, &pwd, true, Some(Loa::High)),
+            Loa::High
+        );
+        assert_eq!(
+            reachable_by_step_up(Loa::Substantial, &pwd, false, Some(Loa::High)),
+            Loa::Substantial,
+            "proofing caps it"
+        );
+        assert_eq!(reachable_by_step_up(Loa::High, &pwd, false, None), Loa::Low);
     }
 }

@@ -437,7 +437,8 @@ pub enum Obstacle {
 pub struct AccountFacts {
     pub proofing: Loa,
     pub has_totp: bool,
-    pub has_passkey: bool,
+    /// The level the account's strongest passkey gives, if it has one.
+    pub passkey: Option<Loa>,
 }
 
 /// Decides the next step (OIDC Core §3.1.2.3). `consented` are the scopes the account has
@@ -493,7 +494,7 @@ pub fn decide(
         let facts = facts.unwrap_or(AccountFacts {
             proofing: Loa::Low,
             has_totp: false,
-            has_passkey: false,
+            passkey: None,
         });
         if req.prompt.none {
             return Err(req.error(
@@ -504,15 +505,13 @@ pub fn decide(
         if facts.proofing < req.required_level {
             return Ok(Decision::CannotReach(Obstacle::Proofing));
         }
-        let reachable_with = |extra: &[Amr]| {
-            let mut amr = s.amr.clone();
-            amr.extend_from_slice(extra);
-            crate::domain::level::effective(facts.proofing, crate::domain::level::strength_of(&amr))
-        };
-        let by_otp = facts.has_totp && reachable_with(&[Amr::Otp]) >= req.required_level;
-        let by_passkey =
-            facts.has_passkey && reachable_with(&[Amr::Hwk, Amr::User]) >= req.required_level;
-        return Ok(if by_otp || by_passkey {
+        let reach = crate::domain::level::reachable_by_step_up(
+            facts.proofing,
+            &s.amr,
+            facts.has_totp,
+            facts.passkey,
+        );
+        return Ok(if reach >= req.required_level {
             Decision::StepUp
         } else {
             Decision::CannotReach(Obstacle::Factor)

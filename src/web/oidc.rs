@@ -240,7 +240,7 @@ pub(crate) async fn account_facts(
     Ok(Some(AccountFacts {
         proofing: account.proofing,
         has_totp: factors.totp,
-        has_passkey: factors.passkeys > 0,
+        passkey: factors.best_passkey,
     }))
 }
 

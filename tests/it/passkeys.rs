@@ -13,6 +13,11 @@ const HIGH: &str = "http://eidas.europa.eu/LoA/high";
 
 /// Adds a passkey on the sign-in methods page of the logged-in browser.
 async fn add_passkey(app: &TestApp, name: &str) -> SoftPasskey {
+    add_this_passkey(app, name, SoftPasskey::new(&app.addr)).await
+}
+
+/// Adds `key` (synced, attested or not) on the sign-in methods page.
+async fn add_this_passkey(app: &TestApp, name: &str, mut key: SoftPasskey) -> SoftPasskey {
     let page = app
         .get("/konto/sicherheit")
         .await
@@ -30,7 +35,6 @@ async fn add_passkey(app: &TestApp, name: &str) -> SoftPasskey {
         "required"
     );
     let csrf = hidden(&page, "csrf").expect("csrf");
-    let mut key = SoftPasskey::new(&app.addr);
     let credential = key.register(&options);
     let r = app
         .post_form(
@@ -373,4 +377,171 @@ async fn anonymous_passkey_ceremonies_are_limited_per_address() {
     let r = app.get("/login/passkey").await;
     assert_eq!(r.status(), 429);
     assert!(r.text().await.expect("page").contains("lang=\"de\""));
+}
+
+/// Logs in with `key` alone in a fresh browser for a portal asking for `acr`; the ID
+/// token's claims, or where the browser was sent instead.
+async fn passkey_login_for(
+    app: &mut TestApp,
+    client: &crate::helpers::TestClient,
+    key: &mut SoftPasskey,
+    acr: &str,
+) -> Result<serde_json::Value, String> {
+    app.reset_browser();
+    let rp = discover(app, client).await;
+    let flow = start(&rp, &[], &[("acr_values", acr)]);
+    let next = location(&app.get(&flow.url).await);
+    let req = query_param(&next, "req").expect("req");
+    let page = app
+        .get(&format!("/login/passkey?req={req}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let (ceremony, options) = options_of(&page, "/login/passkey");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = post_credential(
+        app,
+        "/login/passkey",
+        &csrf,
+        &req,
+        &ceremony,
+        &key.authenticate(&options),
+    )
+    .await;
+    let resume = location(&r);
+    let r = app.get(&resume).await;
+    if r.status() == 200 {
+        return Err(r.text().await.expect("page"));
+    }
+    let next = location(&r);
+    let cb = if next.starts_with('/') {
+        // The consent page first (the pending request waits for it).
+        crate::helpers::rp::run_browser(app, &app.url(&resume), "", "").await
+    } else {
+        next
+    };
+    let tokens = finish(app, &rp, flow, &cb).await;
+    Ok(jwt_payload(
+        &openidconnect::TokenResponse::id_token(&tokens)
+            .expect("id")
+            .to_string(),
+    ))
+}
+
+#[tokio::test]
+async fn a_synced_passkey_gives_substantial_and_a_device_bound_one_high() {
+    let mut app = spawn_named().await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    app.add_user("sync@example.org", PW).await;
+    assert!(verify_identity(&app, "sync@example.org", "high").0);
+    assert_eq!(app.login("", "sync@example.org", PW).await.status(), 303);
+    let mut synced = SoftPasskey::new(&app.addr);
+    synced.synced = true;
+    let mut synced = add_this_passkey(&app, "Handy", synced).await;
+    // The page says what each passkey gives, and why.
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("<strong>substantiell</strong>")
+            && page.contains("zwischen Geräten abgeglichen"),
+        "{page}"
+    );
+    // Alone it reaches substantial, never high, however well the identity is proven.
+    let id = passkey_login_for(&mut app, &client, &mut synced, SUBSTANTIAL)
+        .await
+        .expect("a login");
+    assert_eq!(id["acr"], SUBSTANTIAL);
+    assert_eq!(id["amr"], serde_json::json!(["swk", "user"]));
+    let refused = passkey_login_for(&mut app, &client, &mut synced, HIGH).await;
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|page| page.contains("unmet_authentication_requirements")),
+        "high is out of reach with a synced passkey: {refused:?}"
+    );
+    // A device-bound passkey (added in a session of the synced one) reaches high.
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("/konto/passkeys"), "{page}");
+    let mut bound =
+        add_this_passkey(&app, "Sicherheitsschlüssel", SoftPasskey::new(&app.addr)).await;
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("<strong>hoch</strong>") && page.contains("bleibt auf seinem Gerät"));
+    let id = passkey_login_for(&mut app, &client, &mut bound, HIGH)
+        .await
+        .expect("a login");
+    assert_eq!(id["acr"], HIGH);
+    assert_eq!(id["amr"], serde_json::json!(["hwk", "user"]));
+}
+
+#[tokio::test]
+async fn with_an_allow_list_only_an_attested_listed_authenticator_gives_high() {
+    let mut app = crate::helpers::spawn_app_configured(crate::helpers::Backend::Default, |raw| {
+        raw.issuer = raw.issuer.replace("127.0.0.1", "localhost");
+        raw.passkey_high_aaguids = crate::helpers::webauthn::TEST_AAGUID.into();
+        raw.passkey_attestation_roots = Some(
+            crate::helpers::webauthn::test_attestation_root()
+                .display()
+                .to_string(),
+        );
+    })
+    .await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    app.add_user("attest@example.org", PW).await;
+    assert!(verify_identity(&app, "attest@example.org", "high").0);
+    assert_eq!(app.login("", "attest@example.org", PW).await.status(), 303);
+    // Registration now asks for attestation.
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let (_, options) = options_of(&page, "/konto/passkeys");
+    assert_eq!(options["publicKey"]["attestation"], "direct");
+    // Device-bound but without attestation: substantial.
+    let mut plain = add_this_passkey(&app, "Unbekannt", SoftPasskey::new(&app.addr)).await;
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("nicht für das Niveau hoch zugelassen"),
+        "{page}"
+    );
+    let id = passkey_login_for(&mut app, &client, &mut plain, SUBSTANTIAL)
+        .await
+        .expect("a login");
+    assert_eq!(id["acr"], SUBSTANTIAL);
+    // Attested by the listed authenticator's certificate: high.
+    let mut attested = SoftPasskey::new(&app.addr);
+    attested.attested = true;
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("/konto/passkeys"));
+    let mut attested = add_this_passkey(&app, "Zugelassen", attested).await;
+    let id = passkey_login_for(&mut app, &client, &mut attested, HIGH)
+        .await
+        .expect("a login");
+    assert_eq!(id["acr"], HIGH);
 }

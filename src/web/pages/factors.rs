@@ -54,13 +54,12 @@ pub(crate) async fn needs_level_step_up(
         .factors(session.account_id)
         .await
         .map_err(internal)?;
-    let with = |extra: &[Amr]| {
-        let mut amr = session.amr.clone();
-        amr.extend_from_slice(extra);
-        effective(account.proofing, strength_of(&amr))
-    };
-    Ok((factors.totp && with(&[Amr::Otp]) >= required)
-        || (factors.passkeys > 0 && with(&[Amr::Hwk, Amr::User]) >= required))
+    Ok(crate::domain::level::reachable_by_step_up(
+        account.proofing,
+        &session.amr,
+        factors.totp,
+        factors.best_passkey,
+    ) >= required)
 }
 
 /// Where to go after a step-up outside an authorization: only a mailbox message.
@@ -354,7 +353,8 @@ pub(crate) async fn needs_current_factor(
         .map_err(|e| PageError::internal(lang, e))?;
     let proved = session.factor_enrolled
         || session.amr.contains(&Amr::Otp)
-        || session.amr.contains(&Amr::Hwk);
+        || session.amr.contains(&Amr::Hwk)
+        || session.amr.contains(&Amr::Swk);
     Ok((factors.count() > 0 && !proved).then(|| see_other("/login/otp", &[])))
 }
 

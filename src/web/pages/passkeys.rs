@@ -9,7 +9,7 @@ use super::{PageError, day, html, lang_switch, req_id, see_other, with_cookies};
 use crate::account::AccountError;
 use crate::account::passkeys::Ceremony;
 use crate::domain::lang::Lang;
-use crate::domain::level::{Amr, Loa};
+use crate::domain::level::Loa;
 use crate::web::csrf;
 use crate::web::extract::{ClientIp, PageForm, PageLang, Query};
 use crate::web::i18n::{Texts, texts};
@@ -146,10 +146,8 @@ pub async fn login_post(
         .get(login.account)
         .await
         .map_err(|e| PageError::internal(lang, e))?;
-    let mut amr = vec![Amr::Hwk];
-    if login.user_verified {
-        amr.push(Amr::User);
-    }
+    // A device-bound passkey gives hwk, a synced one swk (both verify the user).
+    let amr = crate::domain::level::passkey_amr(login.level).to_vec();
     let _ = state
         .provider
         .db
@@ -191,12 +189,8 @@ pub async fn stepup_post(
         .await;
     match result {
         Ok(login) => {
-            let methods: &[Amr] = if login.user_verified {
-                &[Amr::Hwk, Amr::User]
-            } else {
-                &[Amr::Hwk]
-            };
-            raise_session(&state, &token, session, methods, &req, &next, lang).await
+            let methods = crate::domain::level::passkey_amr(login.level);
+            raise_session(&state, &token, session, &methods, &req, &next, lang).await
         }
         Err(AccountError::InvalidCredentials | AccountError::InvalidToken) => {
             otp_page(
@@ -260,6 +254,9 @@ struct PasskeyRow {
     name: String,
     created: String,
     last_used: Option<String>,
+    /// The level it gives, in words, and why.
+    level: &'static str,
+    kind: &'static str,
 }
 
 struct ClaimRow {
@@ -328,6 +325,12 @@ pub(crate) async fn security_page(
             name: p.name,
             created: day(p.created_at),
             last_used: p.last_used_at.map(day),
+            level: t.level(p.level),
+            kind: match (p.synced, p.level) {
+                (true, _) => t.pk_kind_synced,
+                (false, Loa::High) => t.pk_kind_bound,
+                (false, _) => t.pk_kind_unattested,
+            },
         })
         .collect();
     let (add, add_note) = match state.accounts.passkey_register_start(&account).await {

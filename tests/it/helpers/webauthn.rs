@@ -1,6 +1,8 @@
 //! A software passkey: a P-256 key in memory that answers WebAuthn registration and
 //! authentication options the way a platform authenticator would (attestation "none",
-//! user present and verified), with a tiny CBOR encoder for the attestation object.
+//! user present and verified), with a tiny CBOR encoder for the attestation object. It can
+//! say it is synced (the backup flags) and attest itself as a listed device ("packed"
+//! attestation with the test certificate in `tests/fixtures/attestation`).
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
@@ -16,6 +18,18 @@ pub struct SoftPasskey {
     counter: u32,
     /// Whether the authenticator reports user verification (PIN, biometrics).
     pub user_verified: bool,
+    /// Whether it says the key is synced (backup eligible and backed up).
+    pub synced: bool,
+    /// Attest registrations ("packed", x5c) with the test attestation certificate.
+    pub attested: bool,
+}
+
+/// The AAGUID in the test attestation certificate.
+pub const TEST_AAGUID: &str = "6e6f7465-7374-6b65-7900-000000000001";
+
+/// The test attestation root (PEM).
+pub fn test_attestation_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/attestation/root.pem")
 }
 
 fn sha256(data: &[u8]) -> Vec<u8> {
@@ -98,6 +112,8 @@ impl SoftPasskey {
             origin: origin.to_owned(),
             counter: 0,
             user_verified: true,
+            synced: false,
+            attested: false,
         }
     }
 
@@ -121,6 +137,9 @@ impl SoftPasskey {
         if self.user_verified {
             flags |= 0x04;
         }
+        if self.synced {
+            flags |= 0x08 | 0x10; // backup eligible, backed up
+        }
         if attested {
             flags |= 0x40;
         }
@@ -141,7 +160,15 @@ impl SoftPasskey {
             )
             .expect("user id is base64url");
         let mut auth = self.auth_data_head(options, true);
-        auth.extend([0u8; 16]); // AAGUID
+        if self.attested {
+            auth.extend(
+                uuid::Uuid::parse_str(TEST_AAGUID)
+                    .expect("aaguid")
+                    .as_bytes(),
+            );
+        } else {
+            auth.extend([0u8; 16]); // AAGUID
+        }
         auth.extend(
             u16::try_from(self.credential_id.len())
                 .expect("len")
@@ -162,15 +189,41 @@ impl SoftPasskey {
         int(-3, &mut cose);
         bytes(&public[33..65], &mut cose);
         auth.extend(cose);
+        let cd = self.client_data("webauthn.create", options);
         let mut att = Vec::new();
         head(5, 3, &mut att);
         text("fmt", &mut att);
-        text("none", &mut att);
-        text("attStmt", &mut att);
-        head(5, 0, &mut att);
+        if self.attested {
+            // "packed" with x5c (WebAuthn §8.2): the attestation key signs authData and the
+            // hash of the client data.
+            let dir =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/attestation");
+            let cert = std::fs::read(dir.join("att.der")).expect("attestation certificate");
+            let pk8 = std::fs::read(dir.join("att-key.pk8")).expect("attestation key");
+            let att_key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pk8)
+                .expect("attestation key");
+            let mut signed = auth.clone();
+            signed.extend(sha256(&cd));
+            let sig = att_key
+                .sign(&SystemRandom::new(), &signed)
+                .expect("signature");
+            text("packed", &mut att);
+            text("attStmt", &mut att);
+            head(5, 3, &mut att);
+            text("alg", &mut att);
+            int(-7, &mut att);
+            text("sig", &mut att);
+            bytes(sig.as_ref(), &mut att);
+            text("x5c", &mut att);
+            head(4, 1, &mut att);
+            bytes(&cert, &mut att);
+        } else {
+            text("none", &mut att);
+            text("attStmt", &mut att);
+            head(5, 0, &mut att);
+        }
         text("authData", &mut att);
         bytes(&auth, &mut att);
-        let cd = self.client_data("webauthn.create", options);
         json!({
             "id": B64.encode(&self.credential_id),
             "rawId": B64.encode(&self.credential_id),
