@@ -130,17 +130,13 @@ const REVOKE_GRANT: &str = "INSERT INTO revoked_grants (family_id, revoked_at, e
     ON CONFLICT (family_id) DO NOTHING";
 const REVOKE_FAMILY: &str =
     "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL";
-const REVOKE_GRANTS_FOR: &str = "INSERT INTO revoked_grants (family_id, revoked_at, expires_at) \
+/// The grants of an account (`$2` NULL) or of one client for an account.
+const REVOKE_GRANTS_OF: &str = "INSERT INTO revoked_grants (family_id, revoked_at, expires_at) \
     SELECT family_id, $3, MAX(family_expires_at) FROM refresh_tokens \
-    WHERE account_id = $1 AND client_id = $2 AND revoked_at IS NULL GROUP BY family_id \
+    WHERE account_id = $1 AND ($2 IS NULL OR client_id = $2) AND revoked_at IS NULL GROUP BY family_id \
     ON CONFLICT (family_id) DO NOTHING";
-const REVOKE_FOR: &str = "UPDATE refresh_tokens SET revoked_at = $3 WHERE account_id = $1 AND client_id = $2 AND revoked_at IS NULL";
-const REVOKE_GRANTS_ALL: &str = "INSERT INTO revoked_grants (family_id, revoked_at, expires_at) \
-    SELECT family_id, $2, MAX(family_expires_at) FROM refresh_tokens \
-    WHERE account_id = $1 AND revoked_at IS NULL GROUP BY family_id \
-    ON CONFLICT (family_id) DO NOTHING";
-const REVOKE_ALL: &str =
-    "UPDATE refresh_tokens SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL";
+const REVOKE_TOKENS_OF: &str = "UPDATE refresh_tokens SET revoked_at = $3 \
+    WHERE account_id = $1 AND ($2 IS NULL OR client_id = $2) AND revoked_at IS NULL";
 const ACTIVE: &str = "SELECT token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, created_at, expires_at, \
     family_expires_at FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL";
 const PURGE: &str = "DELETE FROM refresh_tokens WHERE family_expires_at < $1";
@@ -260,23 +256,7 @@ impl RefreshTokens<'_> {
     /// # Errors
     /// A backend error.
     pub async fn revoke_all_for(&self, account: AccountId) -> StoreResult<u64> {
-        let now = Utc::now();
-        let _w = self.0.writer().await;
-        Ok(on_db!(self.0, |p| {
-            let mut tx = p.begin().await?;
-            sqlx::query(REVOKE_GRANTS_ALL)
-                .bind(account.0)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let n = sqlx::query(REVOKE_ALL)
-                .bind(account.0)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            tx.commit().await.map(|()| n)
-        })?)
+        self.revoke_grants_of(account, None).await
     }
 
     /// Revokes every grant a client holds for an account (consent withdrawn), for good.
@@ -284,17 +264,25 @@ impl RefreshTokens<'_> {
     /// # Errors
     /// A backend error.
     pub async fn revoke_for(&self, account: AccountId, client_id: &str) -> StoreResult<u64> {
+        self.revoke_grants_of(account, Some(client_id)).await
+    }
+
+    async fn revoke_grants_of(
+        &self,
+        account: AccountId,
+        client_id: Option<&str>,
+    ) -> StoreResult<u64> {
         let now = Utc::now();
         let _w = self.0.writer().await;
         Ok(on_db!(self.0, |p| {
             let mut tx = p.begin().await?;
-            sqlx::query(REVOKE_GRANTS_FOR)
+            sqlx::query(REVOKE_GRANTS_OF)
                 .bind(account.0)
                 .bind(client_id)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            let n = sqlx::query(REVOKE_FOR)
+            let n = sqlx::query(REVOKE_TOKENS_OF)
                 .bind(account.0)
                 .bind(client_id)
                 .bind(now)

@@ -132,6 +132,16 @@ fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
+/// Whether the request announces a body larger than `limit` (`Content-Length`): refused at
+/// once with 413, instead of waiting for bytes that would be refused anyway.
+#[must_use]
+pub fn announced_over(headers: &HeaderMap, limit: usize) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().parse::<u64>().map_or(true, |n| n > limit as u64))
+}
+
 /// A body that could not be read: too large (413), or broken off or stalled (400: the
 /// router's body timeout cuts a body that stops arriving).
 fn body_error(e: &axum::extract::rejection::BytesRejection, lang: Lang) -> PageError {
@@ -153,6 +163,9 @@ impl<S: Send + Sync> FromRequest<S> for PageForm {
         if !is_form(req.headers()) {
             return Err(PageError::bad_request(lang));
         }
+        if announced_over(req.headers(), super::MAX_BODY) {
+            return Err(PageError::too_large(lang));
+        }
         let body = Bytes::from_request(req, state)
             .await
             .map_err(|e| body_error(&e, lang))?;
@@ -173,6 +186,12 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
             return Err(OAuthError::new(
                 ErrorCode::InvalidRequest,
                 "the body must be application/x-www-form-urlencoded",
+            ));
+        }
+        if announced_over(req.headers(), super::MAX_BODY) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "the request body is too large",
             ));
         }
         let body = Bytes::from_request(req, state).await.map_err(|_| {
@@ -210,6 +229,12 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
                 "the body must be application/json",
             ));
         }
+        if announced_over(req.headers(), super::MAX_BODY) {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the body is too large",
+            ));
+        }
         let body = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
@@ -244,6 +269,9 @@ impl<S: Send + Sync> FromRequest<S> for GetOrPost {
         if req.method() == axum::http::Method::POST {
             if !is_form(req.headers()) {
                 return Err(PageError::bad_request(lang));
+            }
+            if announced_over(req.headers(), super::MAX_BODY) {
+                return Err(PageError::too_large(lang));
             }
             let body = Bytes::from_request(req, state)
                 .await

@@ -631,6 +631,15 @@ async fn silent_and_slow_connections_are_closed_and_stalled_bodies_cut() {
         status.is_some_and(|s| (400..500).contains(&s)),
         "{status:?}"
     );
+    // A body announced far beyond the limit is refused at once with 413, before it is read
+    // (waiting for it would end in the body timeout's 400).
+    for path in ["/login", "/authorize", "/consent"] {
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 99999999999\r\n\r\na=b"
+        );
+        let status = raw(app.port, req.as_bytes(), Duration::from_secs(10)).await;
+        assert_eq!(status, Some(413), "{path}");
+    }
     // An idle keep-alive connection after a request is closed too.
     let mut kept = TcpStream::connect(("127.0.0.1", app.port))
         .await

@@ -322,17 +322,7 @@ async fn registration_rules_and_no_account_enumeration() {
 #[tokio::test]
 async fn unverified_accounts_cannot_log_in_and_links_are_single_use() {
     let app = spawn_app().await;
-    let csrf = app.csrf_of("/register").await;
-    let r = app
-        .post_form(
-            "/register",
-            &[
-                ("csrf", &csrf),
-                ("email", "v@example.org"),
-                ("password", PW),
-            ],
-        )
-        .await;
+    let r = app.register("v@example.org", PW).await;
     assert_eq!(r.status(), 200);
     let r = app.login("", "v@example.org", PW).await;
     assert_eq!(r.status(), 403);
@@ -402,17 +392,7 @@ async fn registering_an_unconfirmed_address_again_lets_the_owner_set_the_passwor
         .expect("first link");
     // The owner registers too; before confirming, the first link does not accept the owner's
     // password (it would keep the first registrant's).
-    let csrf = app.csrf_of("/register").await;
-    let r = app
-        .post_form(
-            "/register",
-            &[
-                ("csrf", &csrf),
-                ("email", "opfer@example.org"),
-                ("password", PW),
-            ],
-        )
-        .await;
+    let r = app.register("opfer@example.org", PW).await;
     assert_eq!(r.status(), 200);
     let owners_link = app
         .mailed_link("opfer@example.org", "/verify-email")
@@ -581,17 +561,7 @@ async fn registrations_are_limited_per_client_address() {
 #[tokio::test]
 async fn an_unverified_account_has_one_pending_link_resent_at_most_once_per_interval() {
     let app = spawn_app().await;
-    let csrf = app.csrf_of("/register").await;
-    let r = app
-        .post_form(
-            "/register",
-            &[
-                ("csrf", &csrf),
-                ("email", "u@example.org"),
-                ("password", PW),
-            ],
-        )
-        .await;
+    let r = app.register("u@example.org", PW).await;
     assert_eq!(r.status(), 200);
     // 25 logins with the right password: no new mail within the interval.
     for _ in 0..25 {
@@ -607,16 +577,7 @@ async fn a_resent_link_replaces_the_pending_one() {
         ..AppOptions::default()
     })
     .await;
-    let csrf = app.csrf_of("/register").await;
-    app.post_form(
-        "/register",
-        &[
-            ("csrf", &csrf),
-            ("email", "r@example.org"),
-            ("password", PW),
-        ],
-    )
-    .await;
+    app.register("r@example.org", PW).await;
     let first = app
         .mailed_link("r@example.org", "/verify-email")
         .expect("link");

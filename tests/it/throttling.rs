@@ -7,25 +7,34 @@ use futures_util::future::join_all;
 
 const PW: &str = "ein langes Passwort";
 
-/// Sends `n` login posts at once from one browser; returns their statuses.
+/// Sends login posts at once from one browser; their statuses.
 async fn parallel_logins(app: &TestApp, emails: &[String], password: &str) -> Vec<u16> {
     let csrf = app.csrf_of("/login").await;
-    let posts = emails.iter().map(|email| {
-        let (csrf, browser, url) = (csrf.clone(), app.browser.clone(), app.url("/login"));
-        let email = email.clone();
-        let password = password.to_owned();
+    let forms = emails
+        .iter()
+        .map(|email| {
+            pairs(&[
+                ("csrf", &csrf),
+                ("req", ""),
+                ("email", email),
+                ("password", password),
+            ])
+        })
+        .collect();
+    parallel_posts(app, "/login", forms).await
+}
+
+/// Posts the forms at once from one browser; their statuses.
+async fn parallel_posts(app: &TestApp, path: &str, forms: Vec<Vec<(String, String)>>) -> Vec<u16> {
+    let posts = forms.into_iter().map(|form| {
+        let (browser, url) = (app.browser.clone(), app.url(path));
         tokio::spawn(async move {
             browser
                 .post(url)
-                .form(&[
-                    ("csrf", csrf.as_str()),
-                    ("req", ""),
-                    ("email", email.as_str()),
-                    ("password", password.as_str()),
-                ])
+                .form(&form)
                 .send()
                 .await
-                .expect("login post")
+                .expect("post")
                 .status()
                 .as_u16()
         })
@@ -34,6 +43,12 @@ async fn parallel_logins(app: &TestApp, emails: &[String], password: &str) -> Ve
         .await
         .into_iter()
         .map(|r| r.expect("join"))
+        .collect()
+}
+
+fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
 }
 
@@ -112,30 +127,17 @@ async fn parallel_wrong_second_factor_codes_are_checked_at_most_up_to_the_limit(
     crate::levels::enrol_totp(&app).await;
     let page = app.get("/login/otp").await.text().await.expect("page");
     let csrf = hidden(&page, "csrf").expect("csrf");
-    let posts = (0..40).map(|i| {
-        let (csrf, browser, url) = (csrf.clone(), app.browser.clone(), app.url("/login/otp"));
-        tokio::spawn(async move {
-            // Six digits that are not a code of this minute (nor a recovery code).
-            let code = format!("{:06}", 999_000 + i);
-            browser
-                .post(url)
-                .form(&[
-                    ("csrf", csrf.as_str()),
-                    ("req", ""),
-                    ("code", code.as_str()),
-                ])
-                .send()
-                .await
-                .expect("otp post")
-                .status()
-                .as_u16()
+    // Six digits that are not a code of this minute (nor a recovery code).
+    let forms = (0..40)
+        .map(|i| {
+            pairs(&[
+                ("csrf", &csrf),
+                ("req", ""),
+                ("code", &format!("{:06}", 999_000 + i)),
+            ])
         })
-    });
-    let s: Vec<u16> = join_all(posts)
-        .await
-        .into_iter()
-        .map(|r| r.expect("join"))
         .collect();
+    let s = parallel_posts(&app, "/login/otp", forms).await;
     assert!(
         count(&s, 401) <= 10,
         "at most 10 of 40 parallel codes were checked, not {}: {s:?}",
@@ -147,17 +149,7 @@ async fn parallel_wrong_second_factor_codes_are_checked_at_most_up_to_the_limit(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_wrong_passwords_on_the_confirmation_page_are_limited() {
     let app = spawn_app().await;
-    let csrf = app.csrf_of("/register").await;
-    let r = app
-        .post_form(
-            "/register",
-            &[
-                ("csrf", &csrf),
-                ("email", "neu@example.org"),
-                ("password", PW),
-            ],
-        )
-        .await;
+    let r = app.register("neu@example.org", PW).await;
     assert_eq!(r.status(), 200);
     let link = app
         .mailed_link("neu@example.org", "/verify-email")
@@ -165,29 +157,12 @@ async fn parallel_wrong_passwords_on_the_confirmation_page_are_limited() {
     let page = app.get(&link).await.text().await.expect("page");
     let token = hidden(&page, "token").expect("token");
     let csrf = hidden(&page, "csrf").expect("csrf");
-    let posts = (0..40).map(|_| {
-        let (csrf, token) = (csrf.clone(), token.clone());
-        let (browser, url) = (app.browser.clone(), app.url("/verify-email"));
-        tokio::spawn(async move {
-            browser
-                .post(url)
-                .form(&[
-                    ("csrf", csrf.as_str()),
-                    ("token", token.as_str()),
-                    ("password", "nicht das Passwort"),
-                ])
-                .send()
-                .await
-                .expect("verify post")
-                .status()
-                .as_u16()
-        })
-    });
-    let s: Vec<u16> = join_all(posts)
-        .await
-        .into_iter()
-        .map(|r| r.expect("join"))
-        .collect();
+    let form = pairs(&[
+        ("csrf", &csrf),
+        ("token", &token),
+        ("password", "nicht das Passwort"),
+    ]);
+    let s = parallel_posts(&app, "/verify-email", vec![form; 40]).await;
     assert!(
         count(&s, 401) <= 10,
         "at most 10 of 40 parallel passwords were checked, not {}: {s:?}",

@@ -159,12 +159,7 @@ async fn read_body(request: axum::extract::Request) -> Result<Bytes, ApiError> {
             ),
         )
     };
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limits::REQUEST_BYTES as u64) {
+    if crate::web::extract::announced_over(request.headers(), limits::REQUEST_BYTES) {
         return Err(too_large());
     }
     axum::body::to_bytes(request.into_body(), limits::REQUEST_BYTES)

@@ -289,6 +289,9 @@ pub async fn reply(
     let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
         return Ok(see_other("/login", &[]));
     };
+    if crate::web::extract::announced_over(&headers, limits::REQUEST_BYTES) {
+        return Err(PageError::too_large(lang));
+    }
     let mut multipart = multipart.map_err(|_| PageError::bad_request(lang))?;
     let (mut token, mut body, mut files) = (None, String::new(), Vec::new());
     let mut too_large = false;

@@ -394,6 +394,16 @@ impl TestApp {
         hidden(&body, "csrf").expect("page has a csrf field")
     }
 
+    /// Registers through the page (without confirming); the answer.
+    pub async fn register(&self, email: &str, password: &str) -> reqwest::Response {
+        let csrf = self.csrf_of("/register").await;
+        self.post_form(
+            "/register",
+            &[("csrf", &csrf), ("email", email), ("password", password)],
+        )
+        .await
+    }
+
     /// Registers through the pages and confirms the mailed link.
     pub async fn register_and_verify(&self, email: &str, password: &str) {
         let csrf = self.csrf_of("/register").await;
