@@ -146,7 +146,6 @@ impl Application {
                 secure_cookies: config.secure_cookies(),
                 session_ttl_secs: config.session_ttl_secs,
                 trusted_proxies: Arc::new(config.trusted_proxies.clone()),
-                body_timeout: Duration::from_secs(config.body_timeout_secs),
             },
         };
         let port = listener.local_addr()?.port();
@@ -156,6 +155,7 @@ impl Application {
             router: crate::web::router(state),
             limits: ServerLimits {
                 header_timeout: Duration::from_secs(config.header_timeout_secs),
+                body_timeout: Duration::from_secs(config.body_timeout_secs),
                 max_connections: config.max_connections,
                 grace: Duration::from_secs(config.shutdown_grace_secs),
             },

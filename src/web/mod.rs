@@ -21,7 +21,7 @@ use pages::PageError;
 use state::AppState;
 use std::time::Duration;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// Largest request body we read (forms, token requests).
@@ -35,7 +35,6 @@ const PASSKEY_JS: &[u8] = include_bytes!("static/passkey.js");
 
 /// The complete router.
 pub fn router(state: AppState) -> Router {
-    let body_timeout = state.web.body_timeout;
     Router::new()
         .route("/", get(|| async { pages::see_other("/konto", &[]) }))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
@@ -176,7 +175,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .layer(middleware::from_fn(limit_uri))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

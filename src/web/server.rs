@@ -11,15 +11,20 @@
 //!   requests may finish within `grace`; then whatever is left is dropped and the process
 //!   exits.
 //!
-//! Bodies that stop arriving are cut by the router's body timeout (see `web::router`).
+//! - **Stalled bodies.** A request body that pauses longer than `body_timeout` ends with an
+//!   error, which the extractors answer with `400` ([`StallTimeout`]). The timer exists only
+//!   while the body is actually waiting: a body already in the buffer costs none.
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -33,6 +38,8 @@ const RESERVED_FDS: u64 = 128;
 pub struct ServerLimits {
     /// Longest wait for a complete request head, and longest idle keep-alive.
     pub header_timeout: Duration,
+    /// Longest pause within a request body.
+    pub body_timeout: Duration,
     /// Most connections open at once (lowered to fit the open-file limit).
     pub max_connections: usize,
     /// How long running requests may take to finish after the shutdown signal.
@@ -108,12 +115,15 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = router.clone().map_request(
-            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+        let body_timeout = limits.body_timeout;
+        let service = router
+            .clone()
+            .map_request(move |req: axum::extract::Request<Incoming>| {
+                let mut req =
+                    req.map(|b| axum::body::Body::new(StallTimeout::new(b, body_timeout)));
                 req.extensions_mut().insert(ConnectInfo(peer));
                 req
-            },
-        );
+            });
         let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
@@ -135,4 +145,64 @@ pub async fn serve(
         );
     }
     Ok(())
+}
+
+/// A request body that fails when it pauses longer than its timeout between two frames.
+pub struct StallTimeout {
+    body: Incoming,
+    timeout: Duration,
+    /// Armed only while the body is waiting for data.
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl StallTimeout {
+    #[must_use]
+    pub fn new(body: Incoming, timeout: Duration) -> Self {
+        Self {
+            body,
+            timeout,
+            sleep: None,
+        }
+    }
+}
+
+/// The error of a stalled body.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body stalled")]
+pub struct Stalled;
+
+impl HttpBody for StallTimeout {
+    type Data = axum::body::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.body).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.sleep = None;
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let timeout = this.timeout;
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(Stalled)))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }

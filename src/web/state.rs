@@ -12,9 +12,6 @@ pub struct WebConfig {
     pub session_ttl_secs: u64,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
-    /// Longest pause between two pieces of a request body: a body that stops arriving is
-    /// cut then, not held for the whole request budget.
-    pub body_timeout: std::time::Duration,
 }
 
 #[derive(Clone, FromRef)]
