@@ -97,7 +97,7 @@ impl Services {
             token_ttl: config.token_ttl_secs,
             refresh_ttl: config.refresh_token_ttl_secs,
             refresh_idle: config.refresh_token_idle_secs,
-            anonymous_requests_per_ip: config.authorize_anonymous_per_ip,
+            pending_requests_per_ip: config.authorize_pending_per_ip,
         };
         let provider = Provider::new(db.clone(), eph.clone(), keys.clone(), issuer, settings)?;
         Ok(Self {

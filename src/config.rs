@@ -70,10 +70,10 @@ pub struct RawConfig {
     /// The in-process short-lived store (without Redis) holds at most this many MiB.
     #[serde(default = "default_memory_store_max_mb")]
     pub memory_store_max_mb: usize,
-    /// Authorization requests without a session (each waits up to 10 minutes for a login)
-    /// per client address (IPv6: per /64) in 10 minutes.
-    #[serde(default = "default_authorize_anonymous_per_ip")]
-    pub authorize_anonymous_per_ip: u64,
+    /// Authorization requests that wait for a login or consent (each is held up to 10
+    /// minutes) per client address (IPv6: per /64) in 10 minutes, with or without a session.
+    #[serde(default = "default_authorize_pending_per_ip")]
+    pub authorize_pending_per_ip: u64,
     /// A portal shows mailbox content above *low*, and records evidence, only with a token
     /// from a login at most this many seconds old.
     #[serde(default = "default_portal_max_age")]
@@ -108,8 +108,8 @@ fn default_shutdown_grace() -> u64 {
 fn default_memory_store_max_mb() -> usize {
     256
 }
-fn default_authorize_anonymous_per_ip() -> u64 {
-    200
+fn default_authorize_pending_per_ip() -> u64 {
+    60
 }
 fn default_portal_max_age() -> u64 {
     900
@@ -178,7 +178,7 @@ impl Default for RawConfig {
             passkey_high_aaguids: String::new(),
             passkey_attestation_roots: None,
             memory_store_max_mb: default_memory_store_max_mb(),
-            authorize_anonymous_per_ip: default_authorize_anonymous_per_ip(),
+            authorize_pending_per_ip: default_authorize_pending_per_ip(),
             mailbox_portal_max_age_secs: default_portal_max_age(),
             mail_interval_secs: default_mail_interval(),
         }
@@ -250,7 +250,7 @@ pub struct Config {
     pub passkey_high_aaguids: Vec<uuid::Uuid>,
     pub passkey_attestation_roots: Option<PathBuf>,
     pub memory_store_max_mb: usize,
-    pub authorize_anonymous_per_ip: u64,
+    pub authorize_pending_per_ip: u64,
     pub mailbox_portal_max_age_secs: u64,
     pub mail_interval_secs: u64,
 }
@@ -376,7 +376,7 @@ impl Config {
             passkey_high_aaguids,
             passkey_attestation_roots,
             memory_store_max_mb: raw.memory_store_max_mb.clamp(16, 1 << 20),
-            authorize_anonymous_per_ip: raw.authorize_anonymous_per_ip.max(1),
+            authorize_pending_per_ip: raw.authorize_pending_per_ip.max(1),
             mailbox_portal_max_age_secs: raw.mailbox_portal_max_age_secs.clamp(1, 86_400),
             mail_interval_secs: raw.mail_interval_secs.clamp(1, 86_400),
         })

@@ -88,12 +88,12 @@ pub fn register(tenant: TenantId, req: NewClient) -> Result<(Client, Option<Stri
     if auth_method == ClientAuthMethod::None && grants.contains(&GrantType::ClientCredentials) {
         return Err("a public client cannot use client_credentials".into());
     }
-    // RFC 8252 §8.3: a native app's loopback redirect names the IP literal; `localhost` may
-    // resolve elsewhere (a hosts file, a DNS answer) and another program could take it.
+    // RFC 8252 §8.3: a native app's loopback redirect names the IP literal; `localhost` (or
+    // `localhost.`, `*.localhost`) may resolve elsewhere and another program could take it.
     if auth_method == ClientAuthMethod::None
         && let Some(u) = redirect_uris
             .iter()
-            .find(|u| url::Url::parse(u.as_str()).is_ok_and(|u| u.host_str() == Some("localhost")))
+            .find(|u| crate::domain::client::names_localhost(u.as_str()))
     {
         return Err(format!(
             "{}: a public client's loopback redirect URI must use 127.0.0.1 or [::1], not localhost (RFC 8252 §8.3)",

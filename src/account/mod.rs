@@ -198,8 +198,14 @@ impl AccountService {
                     Ok(())
                 } else {
                     // Registered before but never confirmed (a lost mail, or someone else
-                    // typed this address): a new link that sets the new password.
-                    self.send_verification_with(existing.account.id, &email, lang, cont, Some(hash))
+                    // typed this address): a new link that sets the new password, replacing
+                    // the pending one; at most one per interval, like every mail that the
+                    // holder of the address did not ask for. (Whoever owns the mailbox can
+                    // also confirm it with a password-reset link.)
+                    if !self.may_mail(existing.account.id).await? {
+                        return Ok(());
+                    }
+                    self.mail_verification(existing.account.id, &email, lang, cont, Some(hash))
                         .await
                 }
             }
@@ -207,6 +213,7 @@ impl AccountService {
         }
     }
 
+    /// Mails the first verification link of a new account and starts the mail interval.
     async fn send_verification(
         &self,
         id: AccountId,
@@ -214,26 +221,10 @@ impl AccountService {
         lang: Lang,
         cont: Option<&str>,
     ) -> Result<(), AccountError> {
-        self.send_verification_with(id, email, lang, cont, None)
-            .await
-    }
-
-    /// Mails a new verification link, which replaces the account's pending one. A
-    /// registration always mails (it is limited per client address) and starts the
-    /// interval; [`AccountService::resend_verification`] waits for it.
-    async fn send_verification_with(
-        &self,
-        id: AccountId,
-        email: &EmailAddress,
-        lang: Lang,
-        cont: Option<&str>,
-        password_hash: Option<String>,
-    ) -> Result<(), AccountError> {
         self.eph
             .put(&verify_sent_key(id), "1", self.limits.mail_interval)
             .await?;
-        self.mail_verification(id, email, lang, cont, password_hash)
-            .await
+        self.mail_verification(id, email, lang, cont, None).await
     }
 
     /// A login of an unverified account: a new link, at most one per interval.
@@ -556,25 +547,30 @@ impl AccountService {
             return Err(AccountError::InvalidToken);
         }
         let digest = token_digest(token);
-        let id: AccountId = self
-            .eph
-            .take(&reset_key(&digest))
-            .await?
-            .and_then(|s| s.parse().ok())
-            .map(AccountId)
-            .ok_or(AccountError::InvalidToken)?;
-        // An older link of the account (a newer one was requested since) is used up too.
+        let valid = |id: Option<String>| {
+            id.and_then(|s| s.parse().ok())
+                .map(AccountId)
+                .ok_or(AccountError::InvalidToken)
+        };
+        // Checked first, used up only when the new password is ready to be stored: a failure
+        // before that leaves the link usable.
+        let id = valid(self.eph.get(&reset_key(&digest)).await?)?;
+        // An older link of the account (a newer one was requested since) does not work.
         if self.eph.get(&reset_current_key(id)).await?.as_deref() != Some(digest.as_str()) {
             return Err(AccountError::InvalidToken);
         }
-        // From here the account has no usable reset link left, whatever happens next.
-        self.eph.delete(&reset_current_key(id)).await?;
         let hash = crypto::hash_password(password.to_owned()).await?;
+        // Single use: of two concurrent uses only one gets past this take.
+        if valid(self.eph.take(&reset_key(&digest)).await?)? != id {
+            return Err(AccountError::InvalidToken);
+        }
         match self.db.accounts().set_password_hash(id, &hash).await {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Err(AccountError::InvalidToken),
             Err(e) => return Err(e.into()),
         }
+        // The account has no usable reset link left.
+        self.eph.delete(&reset_current_key(id)).await?;
         self.db.accounts().set_email_verified(id, true).await?;
         // Whoever knew the old password may hold a portal's offline access: end it.
         let revoked = self.db.refresh_tokens().revoke_all_for(id).await?;

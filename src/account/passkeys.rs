@@ -329,20 +329,30 @@ impl AccountService {
             .filter(|s: &RegState| s.account == account)
             .ok_or(AccountError::InvalidToken)?;
         let reg: RegisterPublicKeyCredential = serde_json::from_str(response).map_err(invalid)?;
-        // Parallel ceremonies could otherwise pass the limit checked at the start.
-        if self.db.passkeys().count(account).await? >= MAX_PASSKEYS {
-            return Err(AccountError::TooMany);
-        }
         let passkey = wa
             .finish_passkey_registration(&reg, &state.state)
             .map_err(invalid)?;
         let name = clean_name(name);
         let stored =
             serde_json::to_string(&passkey).map_err(|e| AccountError::Internal(e.to_string()))?;
-        self.db
-            .passkeys()
-            .add(account, &cred_key(passkey.cred_id()), &name, &stored)
-            .await?;
+        // Count and add under the account's factor lock: parallel ceremonies cannot both pass
+        // the limit (the same lock serialises removals).
+        if !self.lock_factors(account).await? {
+            return Err(AccountError::InvalidCredentials);
+        }
+        let added = async {
+            if self.db.passkeys().count(account).await? >= MAX_PASSKEYS {
+                return Err(AccountError::TooMany);
+            }
+            self.db
+                .passkeys()
+                .add(account, &cred_key(passkey.cred_id()), &name, &stored)
+                .await
+                .map_err(AccountError::from)
+        }
+        .await;
+        self.unlock_factors(account).await?;
+        added?;
         self.db
             .audit()
             .record(

@@ -37,16 +37,33 @@ impl AccountService {
     pub(crate) async fn reserve(&self, counters: &[Counter]) -> Result<Reservation, AccountError> {
         let mut taken = Vec::with_capacity(counters.len());
         for c in counters {
-            let n = self.eph.incr_window(&c.key, self.limits.window).await?;
-            taken.push(c.key.clone());
-            if n > c.limit {
-                for k in &taken {
-                    self.eph.release(k).await?;
+            let over = match self.eph.incr_window(&c.key, self.limits.window).await {
+                Ok(n) => {
+                    taken.push(c.key.clone());
+                    n > c.limit
                 }
+                Err(e) => {
+                    // A store failure must not leave innocent attempts counted.
+                    self.give_back(&taken).await;
+                    return Err(e.into());
+                }
+            };
+            if over {
+                self.give_back(&taken).await;
                 return Err(AccountError::Throttled);
             }
         }
         Ok(Reservation { keys: taken })
+    }
+
+    /// Releases counts, as far as the store lets us (a failure is logged: it only means an
+    /// attempt stays counted until the window ends).
+    async fn give_back(&self, keys: &[String]) {
+        for k in keys {
+            if let Err(e) = self.eph.release(k).await {
+                tracing::warn!(error = %e, "could not release an attempt count");
+            }
+        }
     }
 
     /// The secret was right: the attempt does not count as a failure.
@@ -54,9 +71,7 @@ impl AccountService {
     /// # Errors
     /// A short-lived-store failure.
     pub(crate) async fn succeeded(&self, r: Reservation) -> Result<(), AccountError> {
-        for k in &r.keys {
-            self.eph.release(k).await?;
-        }
+        self.give_back(&r.keys).await;
         Ok(())
     }
 }

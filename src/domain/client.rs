@@ -199,6 +199,38 @@ impl Client {
     }
 }
 
+/// Whether `host` names this machine: `localhost` (also with a trailing dot, and every
+/// `*.localhost`, RFC 6761 §6.3) or a loopback address.
+#[must_use]
+pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+/// Whether a redirect URI names `localhost` by name (not by its IP literal).
+#[must_use]
+pub fn names_localhost(uri: &str) -> bool {
+    url::Url::parse(uri).ok().is_some_and(|u| {
+        matches!(u.host(), Some(url::Host::Domain(_)))
+            && u.host().is_some_and(|h| is_loopback_host(&h))
+    })
+}
+
+/// Whether a redirect URI is a claimed https URI (RFC 8252 §7.2): https to a host other than
+/// this machine, so that only its owner can receive it.
+#[must_use]
+pub fn is_claimed_https(uri: &str) -> bool {
+    url::Url::parse(uri)
+        .ok()
+        .is_some_and(|u| u.scheme() == "https" && u.host().is_some_and(|h| !is_loopback_host(&h)))
+}
+
 /// The web origin of an http(s) URI (`scheme://host[:port]`); `None` for other schemes.
 #[must_use]
 pub fn web_origin(uri: &str) -> Option<String> {
@@ -221,6 +253,30 @@ mod tests {
         assert!(RedirectUri::parse("https://portal.example/cb#x").is_err());
         assert!(RedirectUri::parse("/cb").is_err());
         assert!(RedirectUri::parse("javascript:alert(1)").is_err());
+    }
+
+    #[test]
+    fn loopback_and_claimed_uris() {
+        for u in [
+            "http://localhost:8000/cb",
+            "http://localhost.:8000/cb",
+            "http://app.localhost/cb",
+            "http://LOCALHOST/cb",
+        ] {
+            assert!(names_localhost(u), "{u}");
+        }
+        assert!(!names_localhost("http://127.0.0.1:8000/cb"));
+        assert!(!names_localhost("http://[::1]:8000/cb"));
+        assert!(is_claimed_https("https://app.example.org/cb"));
+        for u in [
+            "https://127.0.0.1/cb",
+            "https://localhost/cb",
+            "https://[::1]/cb",
+            "http://app.example.org/cb",
+            "de.example.app:/cb",
+        ] {
+            assert!(!is_claimed_https(u), "{u}");
+        }
     }
 
     #[test]

@@ -16,6 +16,15 @@ use tokio::time::Instant;
 /// What an entry costs besides its key and value (map slot, allocations, expiry).
 const ENTRY_OVERHEAD: usize = 64;
 
+/// A share of the store for keys with one prefix: what anybody can make us hold (pending
+/// authorization requests) cannot crowd out what logged-in citizens need (sessions).
+#[derive(Clone, Debug)]
+struct Budget {
+    prefix: &'static str,
+    limit: usize,
+    used: usize,
+}
+
 #[derive(Default)]
 struct State {
     map: HashMap<String, (String, Instant)>,
@@ -23,6 +32,10 @@ struct State {
     bytes: usize,
     /// The limit for `bytes`.
     capacity: usize,
+    budgets: Vec<Budget>,
+    /// When a full store last swept: at most one sweep a second, so that writes to a full
+    /// store do not each walk the whole map.
+    last_sweep: Option<Instant>,
 }
 
 fn cost(key: &str, value: &str) -> usize {
@@ -30,45 +43,67 @@ fn cost(key: &str, value: &str) -> usize {
 }
 
 impl State {
-    fn sweep(&mut self, now: Instant) {
-        let mut freed = 0;
-        self.map.retain(|k, (v, exp)| {
-            let keep = *exp > now;
-            if !keep {
-                freed += cost(k, v);
-            }
-            keep
-        });
-        self.bytes = self.bytes.saturating_sub(freed);
+    fn budget_of(&self, key: &str) -> Option<usize> {
+        self.budgets.iter().position(|b| key.starts_with(b.prefix))
     }
 
-    /// Makes room for `added` more bytes, or says the store is full.
-    fn reserve(&mut self, added: usize, now: Instant) -> EphResult<()> {
-        if self.bytes + added > self.capacity {
-            self.sweep(now);
-            if self.bytes + added > self.capacity {
+    fn account(&mut self, key: &str, added: usize, removed: usize) {
+        self.bytes = self.bytes.saturating_add(added).saturating_sub(removed);
+        if let Some(i) = self.budget_of(key) {
+            let b = &mut self.budgets[i];
+            b.used = b.used.saturating_add(added).saturating_sub(removed);
+        }
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        let expired: Vec<(String, usize)> = self
+            .map
+            .iter()
+            .filter(|(_, (_, exp))| *exp <= now)
+            .map(|(k, (v, _))| (k.clone(), cost(k, v)))
+            .collect();
+        for (k, c) in expired {
+            self.map.remove(&k);
+            self.account(&k, 0, c);
+        }
+    }
+
+    fn fits(&self, key: &str, added: usize) -> bool {
+        self.bytes.saturating_add(added) <= self.capacity
+            && self
+                .budget_of(key)
+                .is_none_or(|i| self.budgets[i].used.saturating_add(added) <= self.budgets[i].limit)
+    }
+
+    /// Stores `value` under `key` (replacing), within the capacity and the key's budget. A
+    /// full store first sweeps expired entries (at most once a second), then refuses.
+    fn set(&mut self, key: &str, value: String, exp: Instant, now: Instant) -> EphResult<()> {
+        let new = cost(key, &value);
+        let old = |s: &Self| s.map.get(key).map_or(0, |(v, _)| cost(key, v));
+        if new > old(self) && !self.fits(key, new - old(self)) {
+            if self
+                .last_sweep
+                .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+            {
+                self.last_sweep = Some(now);
+                self.sweep(now);
+            }
+            // The sweep may have removed this very key: measure again.
+            if new > old(self) && !self.fits(key, new - old(self)) {
                 return Err(EphemeralError::Full);
             }
         }
-        Ok(())
-    }
-
-    /// Stores `value` under `key` (replacing), within the capacity.
-    fn set(&mut self, key: &str, value: String, exp: Instant, now: Instant) -> EphResult<()> {
-        let new = cost(key, &value);
-        let old = self.map.get(key).map_or(0, |(v, _)| cost(key, v));
-        if new > old {
-            self.reserve(new - old, now)?;
-        }
+        let replaced = old(self);
         self.map.insert(key.to_owned(), (value, exp));
-        self.bytes = self.bytes + new - old;
+        self.account(key, new, replaced);
         Ok(())
     }
 
     fn remove(&mut self, key: &str) -> Option<(String, Instant)> {
         let removed = self.map.remove(key);
         if let Some((v, _)) = &removed {
-            self.bytes = self.bytes.saturating_sub(cost(key, v));
+            let c = cost(key, v);
+            self.account(key, 0, c);
         }
         removed
     }
@@ -99,9 +134,24 @@ impl MemoryStore {
     /// A store that holds at most `capacity` bytes (see the module doc).
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_budgets(capacity, &[])
+    }
+
+    /// Like [`MemoryStore::with_capacity`], where keys with each prefix may take at most the
+    /// given number of bytes.
+    #[must_use]
+    pub fn with_budgets(capacity: usize, budgets: &[(&'static str, usize)]) -> Self {
         let s = Self {
             inner: Arc::new(Mutex::new(State {
                 capacity,
+                budgets: budgets
+                    .iter()
+                    .map(|(prefix, limit)| Budget {
+                        prefix,
+                        limit: *limit,
+                        used: 0,
+                    })
+                    .collect(),
                 ..State::default()
             })),
         };
@@ -261,6 +311,16 @@ mod tests {
         s.delete("k0").await.expect("delete");
         s.put("more", "y", ttl).await.expect("room again");
         s.put("k1", "z", ttl).await.expect("smaller");
+        // A budgeted prefix stops at its share, while other keys still fit.
+        let b = MemoryStore::with_budgets(2000, &[("authreq:", 500)]);
+        let mut parked = 0;
+        while b.put(&format!("authreq:{parked}"), "x", ttl).await.is_ok() {
+            parked += 1;
+        }
+        assert!(parked > 0 && parked < 10, "{parked}");
+        b.put("sess:a", &"s".repeat(500), ttl)
+            .await
+            .expect("sessions keep their room");
         // Expired entries are swept when room is needed.
         let short = MemoryStore::with_capacity(400);
         short

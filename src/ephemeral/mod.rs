@@ -42,7 +42,8 @@ macro_rules! dispatch {
 
 impl Ephemeral {
     /// Connects to Redis when a URL is given, else an in-process store of at most
-    /// `memory_capacity` bytes (Redis has its own `maxmemory`).
+    /// `memory_capacity` bytes (Redis has its own `maxmemory`), of which pending authorization
+    /// requests (`authreq:`, which anybody can make us hold) may take at most half.
     ///
     /// # Errors
     /// When Redis cannot be reached.
@@ -53,7 +54,10 @@ impl Ephemeral {
     ) -> EphResult<Self> {
         Ok(match redis_url {
             Some(url) => Ephemeral::Redis(redis::RedisStore::connect(url, prefix).await?),
-            None => Ephemeral::Memory(memory::MemoryStore::with_capacity(memory_capacity)),
+            None => Ephemeral::Memory(memory::MemoryStore::with_budgets(
+                memory_capacity,
+                &[("authreq:", memory_capacity / 2)],
+            )),
         })
     }
 

@@ -897,25 +897,34 @@ impl MailboxService {
     }
 
     /// Seals the case references of messages stored before references were sealed (a batch
-    /// per call); returns how many it changed. A message whose content is purged loses its
-    /// plaintext reference (its data key is gone).
+    /// per call); returns how many it changed. A purged message's plaintext reference is
+    /// dropped (its data key is gone with the content); a message whose key cannot be opened
+    /// keeps its plaintext and is logged, never losing the reference.
     ///
     /// # Errors
     /// Storage failures.
     pub async fn seal_legacy_references(&self) -> Result<usize, MailboxError> {
-        let batch = self.db.mailbox().unsealed_references().await?;
-        let n = batch.len();
-        for m in batch {
-            let sealed = match (&m.reference, self.message_key(&m)) {
-                (Some(plain), Ok(key)) => {
-                    Some(aead::seal(&key, &aad(m.id, "reference"), plain.as_bytes()))
+        let mut n = 0;
+        for m in self.db.mailbox().unsealed_references().await? {
+            let Some(plain) = &m.reference else { continue };
+            if m.purged_at.is_some() || m.wrapped_key.is_none() {
+                self.db.mailbox().seal_reference(m.id, None).await?;
+                n += 1;
+                continue;
+            }
+            match self.message_key(&m) {
+                Ok(key) => {
+                    let sealed = aead::seal(&key, &aad(m.id, "reference"), plain.as_bytes());
+                    self.db
+                        .mailbox()
+                        .seal_reference(m.id, Some(&sealed))
+                        .await?;
+                    n += 1;
                 }
-                _ => None,
-            };
-            self.db
-                .mailbox()
-                .seal_reference(m.id, sealed.as_deref())
-                .await?;
+                Err(e) => {
+                    tracing::warn!(message = %m.id, error = %e, "case reference left unsealed: its data key does not open");
+                }
+            }
         }
         Ok(n)
     }

@@ -69,7 +69,10 @@ impl MailboxService {
                 }
             }
         }
-        self.seal_legacy_references().await?;
+        // An upgrade step, never a reason to skip expiry and purging.
+        if let Err(e) = self.seal_legacy_references().await {
+            tracing::warn!(error = %e, "could not seal older case references");
+        }
         round.expired = self.db.mailbox().expire_due(now).await?;
         let keep = chrono::Duration::from_std(self.settings.retention).unwrap_or_default();
         round.purged = self.db.mailbox().purge_due(now - keep).await?;

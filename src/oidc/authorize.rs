@@ -187,7 +187,8 @@ pub async fn validate(
         created_at: now_ms.div_euclid(1000),
         created_at_ms: now_ms,
         hint: None,
-        consent_remembered: !client.is_public() || redirect_uri.starts_with("https://"),
+        consent_remembered: !client.is_public()
+            || crate::domain::client::is_claimed_https(redirect_uri),
     };
     if req.state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
         req.state = None;
@@ -565,31 +566,30 @@ pub struct CodeGrant {
 }
 
 impl Provider {
-    /// Stores a pending request; returns its id. A request without a session (`anonymous`
-    /// names the client address) counts against that address first: each one is held in the
-    /// short-lived store until its expiry, so nobody may park an unbounded number.
+    /// Stores a pending request; returns its id. Every one counts against the client address
+    /// first (with or without a session: a session is no harder to get than an address): each
+    /// is held in the short-lived store until its expiry, so nobody may park an unbounded
+    /// number. The in-process store also gives them only half of its room.
     ///
     /// # Errors
     /// `TooManyRequests`; when the short-lived store fails or is full.
     pub async fn save_pending(
         &self,
         pending: &Pending,
-        anonymous: Option<std::net::IpAddr>,
+        origin: std::net::IpAddr,
     ) -> Result<String, AuthorizeError> {
-        if let Some(ip) = anonymous {
-            let n = self
-                .eph
-                .incr_window(
-                    &crate::domain::net::address_key("authreq-ip", ip),
-                    Duration::from_secs(PENDING_TTL_SECS),
-                )
-                .await?;
-            if n > self.settings.anonymous_requests_per_ip {
-                return Err(AuthorizeError::Page(
-                    PageReason::TooManyRequests,
-                    "too many authorization requests without a session from this address".into(),
-                ));
-            }
+        let n = self
+            .eph
+            .incr_window(
+                &crate::domain::net::address_key("authreq-ip", origin),
+                Duration::from_secs(PENDING_TTL_SECS),
+            )
+            .await?;
+        if n > self.settings.pending_requests_per_ip {
+            return Err(AuthorizeError::Page(
+                PageReason::TooManyRequests,
+                "too many waiting authorization requests from this address".into(),
+            ));
         }
         let id = random_token();
         self.eph

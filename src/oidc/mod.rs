@@ -30,9 +30,9 @@ use std::time::{Duration, Instant};
 /// Lifetimes of issued tokens and limits of the protocol engine.
 #[derive(Clone, Copy, Debug)]
 pub struct TokenSettings {
-    /// Authorization requests without a session per client address in
-    /// [`PENDING_TTL_SECS`]: each one is held until a login or its expiry.
-    pub anonymous_requests_per_ip: u64,
+    /// Authorization requests that wait for the citizen, per client address in
+    /// [`PENDING_TTL_SECS`]: each one is held until it ends or expires.
+    pub pending_requests_per_ip: u64,
     /// ID and access tokens, seconds.
     pub token_ttl: u64,
     /// Absolute lifetime of a refresh token family, seconds.
@@ -69,6 +69,9 @@ pub struct ProviderInner {
     clients: Mutex<HashMap<String, (Arc<Client>, Instant)>>,
     /// Fetched client JWK Sets, and failed fetches (for a short while).
     jwks: Mutex<HashMap<String, (JwksFetch, Instant)>>,
+    /// One fetch at a time per `jwks_uri`: concurrent misses wait for it instead of each
+    /// sending a request.
+    jwks_fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The web origins of all clients' redirect URIs, and when they were read.
     web_origins: Mutex<Option<(Arc<std::collections::HashSet<String>>, Instant)>>,
 }
@@ -126,6 +129,7 @@ impl Provider {
             http,
             clients: Mutex::default(),
             jwks: Mutex::default(),
+            jwks_fetching: Mutex::default(),
             web_origins: Mutex::default(),
         })))
     }
@@ -201,15 +205,20 @@ impl Provider {
             return Ok(j.clone());
         }
         let uri = client.jwks_uri.as_ref().ok_or("client has no JWKS")?;
-        if let Some((cached, at)) = lock(&self.jwks).get(uri) {
-            let ttl = if cached.is_ok() {
-                JWKS_CACHE
-            } else {
-                JWKS_FAILURE_CACHE
-            };
-            if at.elapsed() < ttl {
-                return cached.clone();
+        if let Some(cached) = self.cached_jwks(uri) {
+            return cached;
+        }
+        let gate = {
+            let mut fetching = lock(&self.jwks_fetching);
+            if fetching.len() > 10_000 {
+                fetching.clear();
             }
+            fetching.entry(uri.clone()).or_default().clone()
+        };
+        let _one_at_a_time = gate.lock().await;
+        // Another request may have fetched it while this one waited.
+        if let Some(cached) = self.cached_jwks(uri) {
+            return cached;
         }
         let fetched = self.fetch_jwks(uri).await;
         let mut cache = lock(&self.jwks);
@@ -218,6 +227,18 @@ impl Provider {
         }
         cache.insert(uri.clone(), (fetched.clone(), Instant::now()));
         fetched
+    }
+
+    /// A cached key set (or cached failure) that is still fresh.
+    fn cached_jwks(&self, uri: &str) -> Option<JwksFetch> {
+        let cache = lock(&self.jwks);
+        let (cached, at) = cache.get(uri)?;
+        let ttl = if cached.is_ok() {
+            JWKS_CACHE
+        } else {
+            JWKS_FAILURE_CACHE
+        };
+        (at.elapsed() < ttl).then(|| cached.clone())
     }
 
     /// GETs a JWK Set, reading at most [`JWKS_MAX_BYTES`] whatever `Content-Length` says.

@@ -182,7 +182,7 @@ const EXPIRE: &str = "UPDATE mailbox_messages SET state = 'expired' WHERE id = $
     AND state NOT IN ('expired', 'deleted')";
 const DUE_PURGE: &str = "SELECT id FROM mailbox_messages WHERE purged_at IS NULL AND \
     ((deleted_at IS NOT NULL AND deleted_at <= $1) OR (state = 'expired' AND expires_at <= $1)) LIMIT 1000";
-const PURGE: &str = "UPDATE mailbox_messages SET subject = NULL, body = NULL, wrapped_key = NULL, purged_at = $2 WHERE id = $1 AND purged_at IS NULL";
+const PURGE: &str = "UPDATE mailbox_messages SET subject = NULL, body = NULL, reference_sealed = NULL, wrapped_key = NULL, purged_at = $2 WHERE id = $1 AND purged_at IS NULL";
 const PURGE_ATTACHMENTS: &str = "DELETE FROM mailbox_attachments WHERE message_id = $1";
 const PURGE_REPLIES: &str =
     "UPDATE mailbox_replies SET body = NULL, wrapped_key = NULL WHERE message_id = $1";

@@ -198,13 +198,7 @@ async fn proceed(
         Ok(next) => {
             let id = match pending_id {
                 Some(id) => id,
-                None => match p
-                    .save_pending(
-                        &Pending { req, client_name },
-                        session.is_none().then_some(ip),
-                    )
-                    .await
-                {
+                None => match p.save_pending(&Pending { req, client_name }, ip).await {
                     Ok(id) => id,
                     Err(e) => return authorize_error(p, e, lang),
                 },

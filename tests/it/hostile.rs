@@ -423,7 +423,7 @@ async fn context(app: &TestApp) -> Ctx {
 fn fuzz_config(c: &mut buergerkonto::config::RawConfig) {
     c.body_timeout_secs = 1;
     c.login_max_failures_per_ip = 1_000_000;
-    c.authorize_anonymous_per_ip = 1_000_000;
+    c.authorize_pending_per_ip = 1_000_000;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -600,7 +600,7 @@ async fn a_failing_or_endless_jwks_uri_is_asked_rarely_and_read_only_so_far() {
                 .load(std::sync::atomic::Ordering::SeqCst)
                 - before,
             1,
-            "{path}: one fetch for five attempts; the failure is remembered"
+            "{path}: one fetch for ten attempts; the failure is remembered"
         );
     }
 }

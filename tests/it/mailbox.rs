@@ -1145,3 +1145,40 @@ async fn a_portal_token_from_an_old_login_neither_opens_nor_shows_protected_cont
     let (_, _, body) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{id}")).await;
     assert!(kinds(&json_of(&body)).contains(&"opened".to_owned()));
 }
+
+#[tokio::test]
+async fn references_stored_before_sealing_are_sealed_by_the_background_round() {
+    let f = fixture(Backend::Embedded).await;
+    let app = &f.app;
+    let mut m = letter(&f.sub);
+    m["reference"] = serde_json::Value::Null;
+    let (_, _, sent) = send(app, &f.authority, &m, None).await;
+    let id = sent["id"].as_str().expect("id").to_owned();
+    // As a message stored by the release before: the reference in plaintext, nothing sealed.
+    let url = format!("sqlite://{}", app.dir.path().join("db.sqlite").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("sqlite");
+    let uuid = uuid::Uuid::parse_str(&id).expect("uuid");
+    sqlx::query("UPDATE mailbox_messages SET reference = 'AZ-Alt-1999', reference_sealed = NULL WHERE id = $1")
+        .bind(uuid)
+        .execute(&pool)
+        .await
+        .expect("legacy row");
+    // The next background round (every second here) seals it; it stays readable.
+    let mut plain: Option<String> = Some(String::new());
+    for _ in 0..50 {
+        plain = sqlx::query_scalar("SELECT reference FROM mailbox_messages WHERE id = $1")
+            .bind(uuid)
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+        if plain.is_none() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(plain, None, "the plaintext is gone");
+    let (_, _, body) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{id}")).await;
+    assert_eq!(json_of(&body)["reference"], "AZ-Alt-1999");
+    let list = app.get("/postfach").await.text().await.expect("page");
+    assert!(list.contains("AZ-Alt-1999"), "{list}");
+}

@@ -575,33 +575,94 @@ async fn public_clients_without_a_claimed_https_redirect_ask_for_consent_every_t
         None,
     );
     assert!(!ok && err.contains("127.0.0.1"), "{err}");
+    for sneaky in ["http://localhost.:8765/cb", "http://app.localhost:8765/cb"] {
+        let (ok, _, err) = app.cli(
+            &[
+                "client",
+                "add",
+                "--tenant",
+                &app.tenant,
+                "--name",
+                "App",
+                "--public",
+                "--redirect-uri",
+                sneaky,
+            ],
+            None,
+        );
+        assert!(!ok, "{sneaky} is localhost too: {err}");
+    }
+    // An https redirect to this machine is not a claimed one: asked every time.
+    let (ok, json, err) = app.cli(
+        &[
+            "client",
+            "add",
+            "--tenant",
+            &app.tenant,
+            "--name",
+            "Loopback-App",
+            "--public",
+            "--redirect-uri",
+            "https://127.0.0.1:8443/cb",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let loopback = crate::helpers::TestClient {
+        id: json["client_id"].as_str().expect("id").to_owned(),
+        secret: None,
+        redirect_uri: "https://127.0.0.1:8443/cb".into(),
+    };
+    let rp = discover(&app, &loopback).await;
+    let cb = run_browser(
+        &app,
+        &start(&rp, &["email"], &[]).url,
+        "app@example.org",
+        PW,
+    )
+    .await;
+    assert!(query_param(&cb, "code").is_some());
+    let next = location(&app.get(&start(&rp, &["email"], &[]).url).await);
+    assert!(next.starts_with("/consent?req="), "asked again: {next}");
 }
 
 #[tokio::test]
-async fn requests_without_a_session_are_limited_per_client_address() {
+async fn waiting_requests_are_limited_per_client_address_with_or_without_a_session() {
     let mut app = spawn_app_with(AppOptions {
-        tweak: |c| c.authorize_anonymous_per_ip = 5,
+        tweak: |c| c.authorize_pending_per_ip = 5,
         ..AppOptions::default()
     })
     .await;
     let client = app.add_client(&app.tenant, &[]).await;
     app.add_user("viele@example.org", PW).await;
     let rp = discover(&app, &client).await;
-    for i in 0..5 {
+    // One flow with login and consent: one waiting request.
+    let cb = run_browser(&app, &start(&rp, &[], &[]).url, "viele@example.org", PW).await;
+    assert!(query_param(&cb, "code").is_some(), "{cb}");
+    let citizen = std::mem::replace(&mut app.browser, crate::helpers::browser_client());
+    for i in 0..4 {
         app.reset_browser();
         let r = app.get(&start(&rp, &[], &[]).url).await;
         assert!(location(&r).starts_with("/login?req="), "request {i}");
     }
     app.reset_browser();
     let r = app.get(&start(&rp, &[], &[]).url).await;
-    assert_eq!(r.status(), 429, "the sixth parked request is refused");
+    assert_eq!(r.status(), 429, "the sixth waiting request is refused");
     assert!(r.headers().contains_key("retry-after"));
     assert!(r.text().await.expect("page").contains("zehn Minuten"));
-    // A logged-in citizen from the same address parks nothing and is not affected.
-    assert_eq!(app.login("", "viele@example.org", PW).await.status(), 303);
-    let flow = start(&rp, &[], &[]);
-    let cb = run_browser(&app, &flow.url, "viele@example.org", PW).await;
-    assert!(query_param(&cb, "code").is_some(), "{cb}");
+    // A session does not lift the limit: a request that needs interaction waits too...
+    app.browser = citizen;
+    let r = app
+        .get(&start(&rp, &[], &[("prompt", "consent")]).url)
+        .await;
+    assert_eq!(r.status(), 429);
+    // ...but the SSO round trip, which waits for nothing, parks nothing and still works.
+    let r = app.get(&start(&rp, &[], &[]).url).await;
+    assert!(
+        query_param(&location(&r), "code").is_some(),
+        "{}",
+        location(&r)
+    );
 }
 
 #[tokio::test]

@@ -373,7 +373,11 @@ async fn unverified_accounts_cannot_log_in_and_links_are_single_use() {
 
 #[tokio::test]
 async fn registering_an_unconfirmed_address_again_lets_the_owner_set_the_password() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(AppOptions {
+        tweak: |c| c.mail_interval_secs = 1,
+        ..AppOptions::default()
+    })
+    .await;
     // Someone registers the victim's address with their own password and never confirms.
     let csrf = app.csrf_of("/register").await;
     let r = app
@@ -390,8 +394,9 @@ async fn registering_an_unconfirmed_address_again_lets_the_owner_set_the_passwor
     let attackers_link = app
         .mailed_link("opfer@example.org", "/verify-email")
         .expect("first link");
-    // The owner registers too; before confirming, the first link does not accept the owner's
-    // password (it would keep the first registrant's).
+    // The owner registers too (after the mail interval); before confirming, the first link
+    // does not accept the owner's password (it would keep the first registrant's).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let r = app.register("opfer@example.org", PW).await;
     assert_eq!(r.status(), 200);
     let owners_link = app
@@ -605,4 +610,33 @@ async fn a_resent_link_replaces_the_pending_one() {
     };
     assert_eq!(confirm(first).await, 400, "the replaced link is gone");
     assert_eq!(confirm(second).await, 200);
+}
+
+#[tokio::test]
+async fn registering_an_unconfirmed_address_again_and_again_mails_once_per_interval() {
+    let app = spawn_app().await;
+    for pw in ["erstes Passwort", "zweites Passwort", "drittes Passwort"] {
+        assert_eq!(app.register("flut@example.org", pw).await.status(), 200);
+    }
+    assert_eq!(app.mails().len(), 1, "one mail, not three");
+    // The first link is still the pending one and works with the first password.
+    let link = app
+        .mailed_link("flut@example.org", "/verify-email")
+        .expect("link");
+    let page = app.get(&link).await.text().await.expect("page");
+    let (token, csrf) = (
+        hidden(&page, "token").expect("token"),
+        hidden(&page, "csrf").expect("csrf"),
+    );
+    let r = app
+        .post_form(
+            "/verify-email",
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("password", "erstes Passwort"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
 }
