@@ -2,7 +2,7 @@
 //! (an HTML page for people, OAuth JSON at the token endpoint), never axum's plain text.
 
 use super::i18n::{Texts, texts};
-use super::pages::PageError;
+use super::respond::PageError;
 use crate::domain::lang::Lang;
 use crate::domain::params::Params;
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -111,12 +111,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
 pub struct ApiQuery(pub Params);
 
 impl<S: Send + Sync> FromRequestParts<S> for ApiQuery {
-    type Rejection = super::api::ApiError;
+    type Rejection = super::respond::ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or("");
         Params::parse(q.as_bytes()).map(ApiQuery).map_err(|e| {
-            super::api::ApiError::new(axum::http::StatusCode::BAD_REQUEST, e.to_string())
+            super::respond::ApiError::new(axum::http::StatusCode::BAD_REQUEST, e.to_string())
         })
     }
 }
@@ -211,10 +211,10 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = super::api::ApiError;
+    type Rejection = super::respond::ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        use super::api::ApiError;
+        use super::respond::ApiError;
         use axum::http::StatusCode;
         let json = req
             .headers()

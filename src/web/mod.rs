@@ -7,6 +7,7 @@ pub mod extract;
 pub mod i18n;
 pub mod oidc;
 pub mod pages;
+pub mod respond;
 pub mod server;
 pub mod state;
 
@@ -17,7 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use extract::PageLang;
-use pages::PageError;
+use respond::PageError;
 use state::AppState;
 use std::time::Duration;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
@@ -36,7 +37,7 @@ const PASSKEY_JS: &[u8] = include_bytes!("static/passkey.js");
 /// The complete router.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(|| async { pages::see_other("/konto", &[]) }))
+        .route("/", get(|| async { respond::see_other("/konto", &[]) }))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route("/jwks.json", get(oidc::jwks))
         .route("/authorize", get(oidc::authorize).post(oidc::authorize))

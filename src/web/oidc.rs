@@ -6,7 +6,7 @@ use super::csrf;
 use super::extract::{ClientIp, GetOrPost, OAuthForm, PageLang, Query, SESSION_COOKIE, set_cookie};
 use super::i18n::{Texts, texts};
 use super::pages::login::current_session;
-use super::pages::{PageError, html, lang_switch, message, req_id, see_other, with_cookies};
+use super::pages::req_id;
 use super::state::AppState;
 use crate::authn::Session;
 use crate::domain::lang::Lang;
@@ -19,66 +19,16 @@ use crate::oidc::authorize::{
 use crate::oidc::client_auth::presented;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::token::TokenRequest;
+use crate::web::respond::{
+    PageError, html, lang_switch, message, no_store, oauth_json, public_json, see_other,
+    with_cookies,
+};
 use askama::Template;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-
-impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
-        if let Some(c) = &self.cause {
-            tracing::error!(error = self.code.as_str(), cause = %c, "OAuth request failed");
-        }
-        let status = match self.code {
-            ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
-            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
-            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        let mut resp = (
-            status,
-            Json(json!({ "error": self.code.as_str(), "error_description": self.description })),
-        )
-            .into_response();
-        let h = resp.headers_mut();
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        match self.code {
-            ErrorCode::InvalidClient => {
-                h.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"buergerkonto\""),
-                );
-            }
-            ErrorCode::InvalidToken | ErrorCode::InsufficientScope => {
-                let v = format!(
-                    "Bearer realm=\"buergerkonto\", error=\"{}\"",
-                    self.code.as_str()
-                );
-                if let Ok(v) = HeaderValue::from_str(&v) {
-                    h.insert(header::WWW_AUTHENTICATE, v);
-                }
-            }
-            _ => {}
-        }
-        resp
-    }
-}
-
-fn public_json(v: &serde_json::Value) -> Response {
-    let mut resp = Json(v).into_response();
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    resp.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    resp
-}
 
 pub async fn discovery(State(p): State<Provider>) -> Response {
     public_json(&p.discovery())
@@ -496,22 +446,6 @@ async fn authenticated(
     let creds = presented(auth, &form)?;
     let client = p.authenticate_client(&creds).await?;
     Ok((client, form))
-}
-
-/// The answer of a back-channel endpoint: JSON that is never cached, or the OAuth error.
-fn oauth_json<T: serde::Serialize>(result: Result<T, OAuthError>) -> Response {
-    match result {
-        Ok(v) => no_store(Json(v).into_response()),
-        Err(e) => e.into_response(),
-    }
-}
-
-fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    resp
 }
 
 /// CORS for browser apps (a single-page app redeeming its code at `/token`): an allowed

@@ -3,13 +3,14 @@
 //! (a citizen's access token with scope `mailbox.read`) show the citizen's messages from
 //! their own Kommune.
 
-use super::{ApiError, Challenge, Problem, bearer};
+use super::bearer;
 use crate::domain::level::Loa;
 use crate::mailbox::{
     File, MailboxError, Opened, Outgoing, Presence, Reader, ReplyOut, Status, Summary, limits,
 };
 use crate::oidc::claims::AccessTokenClaims;
 use crate::web::extract::ApiQuery;
+use crate::web::respond::{ApiError, Challenge, Problem, download};
 use crate::web::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -558,43 +559,4 @@ pub async fn attachment(
         Ok(f) => download(f),
         Err(e) => e.into_response(),
     }
-}
-
-/// A file as a download: its type, `attachment` disposition (RFC 6266, with a UTF-8
-/// `filename*`), and a sandbox so that nothing in it runs on our origin.
-#[must_use]
-pub fn download(f: File) -> Response {
-    let ascii: String = f
-        .filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded =
-        percent_encoding::utf8_percent_encode(&f.filename, percent_encoding::NON_ALPHANUMERIC);
-    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
-    let mut resp = f.content.into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&f.content_type)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    if let Ok(v) = HeaderValue::from_str(&disposition) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("sandbox; default-src 'none'"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    resp
 }

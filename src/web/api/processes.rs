@@ -2,11 +2,12 @@
 //! `catalogue.admin` sets the Verbund's level, scope `catalogue.tenant` raises it for the
 //! calling client's own tenant.
 
-use super::{ApiError, bearer_any};
+use super::bearer_any;
 use crate::catalogue::{self, CatalogueError};
 use crate::domain::level::Loa;
 use crate::domain::process::{Process, ProcessId, ProcessScope};
 use crate::oidc::Provider;
+use crate::web::respond::ApiError;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -46,7 +47,7 @@ impl ProcessOut {
     path = "/api/v1/processes/{id}",
     tag = "admin",
     params(("id" = String, Path), ("tenant" = Option<String>, Query, description = "A tenant slug")),
-    responses((status = 200, body = ProcessOut), (status = 404, body = super::Problem))
+    responses((status = 200, body = ProcessOut), (status = 404, body = crate::web::respond::Problem))
 )]
 pub async fn get(
     State(p): State<Provider>,
@@ -101,9 +102,9 @@ pub struct SetProcess {
     request_body = SetProcess,
     responses(
         (status = 200, body = ProcessOut),
-        (status = 400, body = super::Problem),
-        (status = 404, description = "Unknown process (tenant scope)", body = super::Problem),
-        (status = 422, description = "Would lower the Verbund's level", body = super::Problem),
+        (status = 400, body = crate::web::respond::Problem),
+        (status = 404, description = "Unknown process (tenant scope)", body = crate::web::respond::Problem),
+        (status = 422, description = "Would lower the Verbund's level", body = crate::web::respond::Problem),
     ),
     security(("bearer" = ["catalogue.admin"]), ("bearer" = ["catalogue.tenant"]))
 )]

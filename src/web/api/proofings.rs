@@ -1,9 +1,10 @@
 //! `POST /api/v1/identity-proofings`: a clerk's system records an in-person identity check
 //! (scope `identity.verify`). The same as `buergerkonto user verify-identity`.
 
-use super::{ApiError, bearer};
+use super::bearer;
 use crate::account::AccountError;
 use crate::domain::level::Loa;
+use crate::web::respond::ApiError;
 use crate::web::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -48,8 +49,8 @@ pub struct ProofingOut {
     request_body = NewProofing,
     responses(
         (status = 201, body = ProofingOut),
-        (status = 400, body = super::Problem),
-        (status = 404, description = "No account with this e-mail address", body = super::Problem),
+        (status = 400, body = crate::web::respond::Problem),
+        (status = 404, description = "No account with this e-mail address", body = crate::web::respond::Problem),
     ),
     security(("bearer" = ["identity.verify"]))
 )]

@@ -1,13 +1,14 @@
 //! The citizen's account page: the account, its sessions (end any of them) and the portals
 //! with consent (withdraw it, which revokes that portal's refresh tokens).
 
+use super::date_time;
 use super::login::current_session;
-use super::{PageError, date_time, html, lang_switch, see_other, with_cookies};
 use crate::authn::handle_of;
 use crate::domain::ids::ClientId;
 use crate::web::csrf;
 use crate::web::extract::{PageForm, PageLang, SESSION_COOKIE, set_cookie};
 use crate::web::i18n::{Texts, texts};
+use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
 use crate::web::state::AppState;
 use askama::Template;
 use axum::extract::State;

@@ -2,7 +2,7 @@
 //! account page (`/konto/totp`).
 
 use super::login::current_session;
-use super::{PageError, html, lang_switch, req_id, see_other, with_cookies};
+use super::req_id;
 use crate::account::AccountError;
 use crate::account::passkeys::Ceremony;
 use crate::domain::lang::Lang;
@@ -10,6 +10,7 @@ use crate::domain::level::{Amr, effective, strength_of};
 use crate::web::csrf;
 use crate::web::extract::{PageForm, PageLang, Query};
 use crate::web::i18n::{Texts, texts};
+use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
 use crate::web::state::AppState;
 use askama::Template;
 use axum::extract::State;

@@ -5,12 +5,12 @@
 use super::factors::needs_current_factor;
 use super::login::current_session;
 use super::passkeys::security_page;
-use super::{PageError, see_other};
 use crate::account::AccountError;
 use crate::broker::BrokerError;
 use crate::web::csrf;
 use crate::web::extract::{PageForm, PageLang, Query};
 use crate::web::i18n::texts;
+use crate::web::respond::{PageError, see_other};
 use crate::web::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

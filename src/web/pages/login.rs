@@ -1,6 +1,6 @@
 //! Login page, language switch.
 
-use super::{PageError, html, lang_switch, req_id, see_other, with_cookies};
+use super::req_id;
 use crate::account::AccountError;
 use crate::authn::Sessions;
 use crate::domain::lang::Lang;
@@ -11,6 +11,7 @@ use crate::web::extract::{
     ClientIp, LANG_COOKIE, PageForm, PageLang, Query, SESSION_COOKIE, cookie, set_cookie,
 };
 use crate::web::i18n::{Texts, texts};
+use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
 use crate::web::state::{AppState, WebConfig};
 use askama::Template;
 use axum::extract::State;

@@ -5,7 +5,7 @@
 
 use super::factors::{StepUpPost, needs_current_factor, otp_page, raise_session, step_up_post};
 use super::login::{current_session, start_session};
-use super::{PageError, day, html, lang_switch, req_id, see_other, with_cookies};
+use super::{day, req_id};
 use crate::account::AccountError;
 use crate::account::passkeys::Ceremony;
 use crate::domain::lang::Lang;
@@ -13,6 +13,7 @@ use crate::domain::level::Loa;
 use crate::web::csrf;
 use crate::web::extract::{ClientIp, PageForm, PageLang, Query};
 use crate::web::i18n::{Texts, texts};
+use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
 use crate::web::state::AppState;
 use askama::Template;
 use axum::extract::State;

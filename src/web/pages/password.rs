@@ -1,12 +1,12 @@
 //! Password reset by a mailed single-use link; a reset ends every session of the account.
 
-use super::{PageError, html, lang_switch, message, with_cookies};
 use crate::account::AccountError;
 use crate::domain::account::PasswordProblem;
 use crate::domain::lang::Lang;
 use crate::web::csrf;
 use crate::web::extract::{ClientIp, PageForm, PageLang, Query};
 use crate::web::i18n::{Texts, texts};
+use crate::web::respond::{PageError, html, lang_switch, message, with_cookies};
 use crate::web::state::{AppState, WebConfig};
 use askama::Template;
 use axum::extract::State;

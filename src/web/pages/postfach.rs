@@ -3,14 +3,15 @@
 //! attachments, replies with attachments (multipart, works without JavaScript), archive and
 //! delete.
 
+use super::date_time;
 use super::factors::needs_level_step_up;
 use super::login::current_session;
-use super::{PageError, date_time, html, lang_switch, see_other, with_cookies};
 use crate::domain::lang::Lang;
 use crate::mailbox::{File, MailboxError, Reader, limits};
 use crate::web::csrf;
 use crate::web::extract::{PageForm, PageLang, Query};
 use crate::web::i18n::{Texts, texts};
+use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
 use crate::web::state::AppState;
 use askama::Template;
 use axum::extract::rejection::PathRejection;
@@ -269,7 +270,7 @@ pub async fn attachment(
         .attachment(&Reader::session(session.account_id, session.acr), id, att)
         .await
     {
-        Ok(f) => Ok(crate::web::api::mailbox::download(f)),
+        Ok(f) => Ok(crate::web::respond::download(f)),
         Err(MailboxError::NeedsLevel(_)) => Ok(see_other(&format!("/postfach/{id}"), &[])),
         Err(e) => Err(mail_error(lang, e)),
     }

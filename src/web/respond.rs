@@ -1,0 +1,382 @@
+//! The three answers of the three surfaces, side by side (conventions: one error type per
+//! surface, each mapped exhaustively in one `IntoResponse`):
+//!
+//! - [`PageError`]: an HTML page for people, in their language;
+//! - [`ApiError`]: problem details (RFC 9457) for the JSON APIs;
+//! - [`OAuthError`] (defined by the protocol engine): RFC 6749 §5.2 JSON at the OAuth
+//!   endpoints.
+//!
+//! Internal causes are logged with their cause chain, never shown. Also here: rendering
+//! pages, redirects, cookies on responses, downloads and the cache headers of JSON answers.
+
+use super::i18n::{Texts, texts};
+use crate::domain::lang::Lang;
+use crate::mailbox::File;
+use crate::oidc::error::{ErrorCode, OAuthError};
+use askama::Template;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+// ---- pages
+
+/// Renders a template as an HTML response.
+pub fn html<T: Template>(status: StatusCode, tpl: &T) -> Response {
+    match tpl.render() {
+        Ok(body) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage<'a> {
+    pub t: &'static Texts,
+    pub lang_switch: String,
+    pub title: &'a str,
+    pub text: &'a str,
+    pub link: Option<(String, &'a str)>,
+    pub is_error: bool,
+}
+
+/// The link that switches the language and comes back to `back`.
+#[must_use]
+pub fn lang_switch(t: &Texts, back: &str) -> String {
+    let back: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+    format!("/lang?to={}&back={back}", t.other_lang_code)
+}
+
+/// An informational page.
+#[must_use]
+pub fn message(
+    lang: Lang,
+    status: StatusCode,
+    title: fn(&Texts) -> &str,
+    text: fn(&Texts) -> &str,
+    link: Option<(String, &'static str)>,
+) -> Response {
+    let t = texts(lang);
+    html(
+        status,
+        &MessagePage {
+            t,
+            lang_switch: lang_switch(t, "/konto"),
+            title: title(t),
+            text: text(t),
+            link,
+            is_error: false,
+        },
+    )
+}
+
+/// An error shown to a person, in their language.
+#[derive(Debug)]
+pub struct PageError {
+    pub status: StatusCode,
+    pub lang: Lang,
+    pub text: fn(&Texts) -> &str,
+    /// Logged, never shown.
+    pub cause: Option<String>,
+}
+
+impl PageError {
+    #[must_use]
+    pub fn new(status: StatusCode, lang: Lang, text: fn(&Texts) -> &str) -> Self {
+        Self {
+            status,
+            lang,
+            text,
+            cause: None,
+        }
+    }
+    #[must_use]
+    pub fn bad_request(lang: Lang) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, lang, |t| t.error_bad_request)
+    }
+    #[must_use]
+    pub fn too_large(lang: Lang) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, lang, |t| t.error_too_large)
+    }
+    #[must_use]
+    pub fn expired(lang: Lang) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, lang, |t| t.error_expired)
+    }
+    #[must_use]
+    pub fn internal(lang: Lang, cause: impl std::fmt::Display) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            lang,
+            text: |t| t.error_internal,
+            cause: Some(cause.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        if let Some(c) = &self.cause {
+            tracing::error!(cause = %c, "request failed");
+        }
+        let t = texts(self.lang);
+        html(
+            self.status,
+            &MessagePage {
+                t,
+                lang_switch: lang_switch(t, "/konto"),
+                title: t.error_title,
+                text: (self.text)(t),
+                link: Some(("/konto".into(), t.error_next)),
+                is_error: true,
+            },
+        )
+    }
+}
+
+/// A 303 redirect (post/redirect/get), optionally setting cookies.
+pub fn see_other(location: &str, cookies: &[String]) -> Response {
+    let mut resp = (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location.to_owned())],
+    )
+        .into_response();
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+/// Appends `Set-Cookie` headers to a response.
+pub fn with_cookies(mut resp: Response, cookies: impl IntoIterator<Item = String>) -> Response {
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+// ---- JSON APIs
+
+/// An API error: a status and a sentence for the caller; internal causes are only logged.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub detail: String,
+    pub cause: Option<String>,
+    /// A Bearer error for `WWW-Authenticate` (RFC 6750 §3, RFC 9470).
+    pub auth_error: Option<Challenge>,
+}
+
+/// What a `WWW-Authenticate: Bearer` challenge asks for (RFC 6750 §3, RFC 9470 §3): the
+/// error, and for `insufficient_user_authentication` the level and the login age needed.
+#[derive(Clone, Copy, Debug)]
+pub struct Challenge {
+    pub error: &'static str,
+    pub acr: Option<crate::domain::level::Loa>,
+    pub max_age: Option<u64>,
+}
+
+/// A problem detail (RFC 9457), as every API error is answered.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    #[schema(example = "about:blank")]
+    pub kind: String,
+    #[schema(example = "Unprocessable Entity")]
+    pub title: String,
+    #[schema(example = 422)]
+    pub status: u16,
+    #[schema(example = "recipient_sub is not known to your tenant")]
+    pub detail: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            detail: detail.into(),
+            cause: None,
+            auth_error: None,
+        }
+    }
+
+    /// Adds `WWW-Authenticate: Bearer error="..."` (with `acr_values` and `max_age` for
+    /// RFC 9470).
+    #[must_use]
+    pub fn with_challenge(mut self, challenge: Challenge) -> Self {
+        self.auth_error = Some(challenge);
+        self
+    }
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            detail: "internal error".into(),
+            cause: Some(cause.to_string()),
+            auth_error: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(c) = &self.cause {
+            tracing::error!(cause = %c, "API request failed");
+        }
+        let title = self.status.canonical_reason().unwrap_or("Error");
+        let mut resp = (self.status, Json(json!({ "type": "about:blank", "title": title, "status": self.status.as_u16(), "detail": self.detail }))).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(c) = self.auth_error {
+            let acr = c
+                .acr
+                .map(|l| format!(", acr_values=\"{}\"", l.acr()))
+                .unwrap_or_default();
+            let max_age = c
+                .max_age
+                .map(|m| format!(", max_age=\"{m}\""))
+                .unwrap_or_default();
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "Bearer realm=\"buergerkonto\", error=\"{}\"{acr}{max_age}",
+                c.error
+            )) {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"buergerkonto\""),
+            );
+        }
+        resp
+    }
+}
+
+// ---- OAuth endpoints
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        if let Some(c) = &self.cause {
+            tracing::error!(error = self.code.as_str(), cause = %c, "OAuth request failed");
+        }
+        let status = match self.code {
+            ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let mut resp = (
+            status,
+            Json(json!({ "error": self.code.as_str(), "error_description": self.description })),
+        )
+            .into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        match self.code {
+            ErrorCode::InvalidClient => {
+                h.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"buergerkonto\""),
+                );
+            }
+            ErrorCode::InvalidToken | ErrorCode::InsufficientScope => {
+                let v = format!(
+                    "Bearer realm=\"buergerkonto\", error=\"{}\"",
+                    self.code.as_str()
+                );
+                if let Ok(v) = HeaderValue::from_str(&v) {
+                    h.insert(header::WWW_AUTHENTICATE, v);
+                }
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+pub fn public_json(v: &serde_json::Value) -> Response {
+    let mut resp = Json(v).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    resp.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    resp
+}
+
+/// The answer of a back-channel endpoint: JSON that is never cached, or the OAuth error.
+pub fn oauth_json<T: serde::Serialize>(result: Result<T, OAuthError>) -> Response {
+    match result {
+        Ok(v) => no_store(Json(v).into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+pub fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+// ---- downloads
+
+/// A file as a download: its type, `attachment` disposition (RFC 6266, with a UTF-8
+/// `filename*`), and a sandbox so that nothing in it runs on our origin.
+#[must_use]
+pub fn download(f: File) -> Response {
+    let ascii: String = f
+        .filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded =
+        percent_encoding::utf8_percent_encode(&f.filename, percent_encoding::NON_ALPHANUMERIC);
+    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
+    let mut resp = f.content.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&f.content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    resp
+}
