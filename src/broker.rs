@@ -8,7 +8,7 @@ use crate::crypto::{random_token, sha256};
 use crate::domain::claims::{VERIFIED_CLAIMS, verified_claim};
 use crate::domain::ids::AccountId;
 use crate::domain::level::Loa;
-use crate::ephemeral::{Ephemeral, EphemeralError};
+use crate::ephemeral::{Ephemeral, EphemeralError, Key};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
@@ -233,7 +233,7 @@ impl Broker {
         let json = serde_json::to_string(&pending).unwrap_or_default();
         self.0
             .eph
-            .put(&format!("link:{state}"), &json, LINK_TTL)
+            .put(&Key::UpstreamLink(&state), &json, LINK_TTL)
             .await?;
         Ok(url.into())
     }
@@ -257,7 +257,7 @@ impl Broker {
         let pending: Pending = self
             .0
             .eph
-            .take(&format!("link:{state}"))
+            .take(&Key::UpstreamLink(state))
             .await?
             .and_then(|s| serde_json::from_str(&s).ok())
             .filter(|p: &Pending| p.account == session_account)

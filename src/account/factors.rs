@@ -6,6 +6,7 @@ use crate::crypto::{random_bytes, token_digest};
 use crate::domain::account::EmailAddress;
 use crate::domain::ids::AccountId;
 use crate::domain::level::Loa;
+use crate::ephemeral::Key;
 use crate::store::StoreError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -40,8 +41,8 @@ pub struct TotpEnrolment {
     pub qr_svg: String,
 }
 
-fn enrol_key(account: AccountId) -> String {
-    format!("totp-enrol:{account}")
+fn enrol_key(account: AccountId) -> Key<'static> {
+    Key::TotpEnrol(account)
 }
 
 fn normalize_recovery(code: &str) -> String {
@@ -208,7 +209,7 @@ impl AccountService {
     ) -> Result<(), AccountError> {
         let attempt = self
             .reserve(&[super::throttle::Counter {
-                key: format!("fail:2fa:{account}"),
+                key: Key::FailedSecondFactors(account),
                 limit: self.limits.per_account,
             }])
             .await?;

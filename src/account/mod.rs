@@ -10,14 +10,14 @@ use crate::domain::account::{Account, EmailAddress, PasswordProblem, check_new_p
 use crate::domain::ids::AccountId;
 use crate::domain::lang::Lang;
 use crate::domain::level::Loa;
-use crate::ephemeral::{Ephemeral, EphemeralError};
+use crate::ephemeral::{Ephemeral, EphemeralError, Key, PerAddress};
 use crate::mail::{self, MailError, Mailer};
 use crate::store::{Db, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::net::IpAddr;
 use std::time::Duration;
-use throttle::{Counter, address_key};
+use throttle::Counter;
 
 /// How long a password reset link is valid.
 pub const RESET_TTL: Duration = Duration::from_secs(3600);
@@ -28,20 +28,20 @@ pub const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The short-lived keys of the mail flows. An account has at most one pending verification
 /// link and one usable reset link: `*-current:{account}` names its digest, and a new link
 /// replaces the old one.
-fn verify_key(digest: &str) -> String {
-    format!("verify:{digest}")
+fn verify_key(digest: &str) -> Key<'_> {
+    Key::Verify(digest)
 }
-fn verify_current_key(account: AccountId) -> String {
-    format!("verify-current:{account}")
+fn verify_current_key(account: AccountId) -> Key<'static> {
+    Key::VerifyCurrent(account)
 }
-fn verify_sent_key(account: AccountId) -> String {
-    format!("verify-sent:{account}")
+fn verify_sent_key(account: AccountId) -> Key<'static> {
+    Key::VerifySent(account)
 }
-fn reset_key(digest: &str) -> String {
-    format!("reset:{digest}")
+fn reset_key(digest: &str) -> Key<'_> {
+    Key::Reset(digest)
 }
-fn reset_current_key(account: AccountId) -> String {
-    format!("reset-current:{account}")
+fn reset_current_key(account: AccountId) -> Key<'static> {
+    Key::ResetCurrent(account)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,7 +164,7 @@ impl AccountService {
         // (each one counts, whatever its outcome).
         let _counted = self
             .reserve(&[Counter {
-                key: address_key("register:ip", ip),
+                key: Key::PerAddress(PerAddress::Registrations, ip),
                 limit: self.limits.per_ip,
             }])
             .await?;
@@ -305,7 +305,8 @@ impl AccountService {
         if token.len() > 64 {
             return Err(AccountError::InvalidToken);
         }
-        let key = verify_key(&token_digest(token));
+        let digest = token_digest(token);
+        let key = verify_key(&digest);
         let data: VerifyToken = self
             .eph
             .get(&key)
@@ -314,7 +315,7 @@ impl AccountService {
             .ok_or(AccountError::InvalidToken)?;
         let attempt = self
             .reserve(&[Counter {
-                key: format!("fail:verify:{}", data.account),
+                key: Key::FailedVerifications(data.account),
                 limit: self.limits.per_account,
             }])
             .await?;
@@ -426,16 +427,17 @@ impl AccountService {
         ip: IpAddr,
     ) -> Result<Account, AccountError> {
         let normalized = email.trim().to_lowercase();
-        let acct_key = format!("fail:acct:{}", token_digest(&normalized));
+        let acct_digest = token_digest(&normalized);
+        let acct_key = Key::FailedLogins(&acct_digest);
         // Reserved before Argon2 runs, so parallel guesses cannot all pass the limit.
         let attempt = self
             .reserve(&[
                 Counter {
-                    key: acct_key.clone(),
+                    key: acct_key,
                     limit: self.limits.per_account,
                 },
                 Counter {
-                    key: address_key("fail:ip", ip),
+                    key: Key::PerAddress(PerAddress::FailedLogins, ip),
                     limit: self.limits.per_ip,
                 },
             ])
@@ -478,12 +480,13 @@ impl AccountService {
         // Each request counts against the caller's address, whatever its outcome.
         let _counted = self
             .reserve(&[Counter {
-                key: address_key("forgot:ip", ip),
+                key: Key::PerAddress(PerAddress::ResetRequests, ip),
                 limit: self.limits.per_ip,
             }])
             .await?;
         let email = EmailAddress::parse(email).map_err(|_| AccountError::InvalidEmail)?;
-        let gate = format!("reset-sent:{}", token_digest(email.as_str()));
+        let address_digest = token_digest(email.as_str());
+        let gate = Key::ResetSent(&address_digest);
         if !self
             .eph
             .put_if_absent(&gate, "1", self.limits.mail_interval)

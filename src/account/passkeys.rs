@@ -17,6 +17,7 @@ use crate::crypto::random_token;
 use crate::domain::account::Account;
 use crate::domain::ids::AccountId;
 use crate::domain::level::Loa;
+use crate::ephemeral::{Key, PerAddress};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -203,7 +204,7 @@ impl AccountService {
         let n = self
             .eph
             .incr_window(
-                &super::throttle::address_key("pk-anon", ip),
+                &Key::PerAddress(PerAddress::PasskeyCeremonies, ip),
                 Duration::from_secs(60),
             )
             .await?;
@@ -218,11 +219,7 @@ impl AccountService {
     pub async fn lock_factors(&self, account: AccountId) -> Result<bool, AccountError> {
         Ok(self
             .eph
-            .put_if_absent(
-                &format!("factor-lock:{account}"),
-                "1",
-                Duration::from_secs(10),
-            )
+            .put_if_absent(&Key::FactorLock(account), "1", Duration::from_secs(10))
             .await?)
     }
 
@@ -231,7 +228,7 @@ impl AccountService {
     /// # Errors
     /// Storage failures.
     pub async fn unlock_factors(&self, account: AccountId) -> Result<(), AccountError> {
-        Ok(self.eph.delete(&format!("factor-lock:{account}")).await?)
+        Ok(self.eph.delete(&Key::FactorLock(account)).await?)
     }
 
     /// Whether passkeys can be used with this issuer.
@@ -295,7 +292,7 @@ impl AccountService {
         })
         .map_err(|e| AccountError::Internal(e.to_string()))?;
         self.eph
-            .put(&format!("pk-reg:{id}"), &stored, CEREMONY_TTL)
+            .put(&Key::PasskeyRegistration(&id), &stored, CEREMONY_TTL)
             .await?;
         Ok(Ceremony {
             id,
@@ -323,7 +320,7 @@ impl AccountService {
         }
         let state: RegState = self
             .eph
-            .take(&format!("pk-reg:{ceremony}"))
+            .take(&Key::PasskeyRegistration(ceremony))
             .await?
             .and_then(|s| serde_json::from_str(&s).ok())
             .filter(|s: &RegState| s.account == account)
@@ -472,7 +469,7 @@ impl AccountService {
         let stored =
             serde_json::to_string(&state).map_err(|e| AccountError::Internal(e.to_string()))?;
         self.eph
-            .put(&format!("pk-auth:{id}"), &stored, CEREMONY_TTL)
+            .put(&Key::PasskeyAuthentication(&id), &stored, CEREMONY_TTL)
             .await?;
         Ok(Ceremony {
             id,
@@ -499,7 +496,7 @@ impl AccountService {
         }
         let state: AuthState = self
             .eph
-            .take(&format!("pk-auth:{ceremony}"))
+            .take(&Key::PasskeyAuthentication(ceremony))
             .await?
             .and_then(|s| serde_json::from_str(&s).ok())
             .ok_or(AccountError::InvalidToken)?;

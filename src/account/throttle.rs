@@ -13,19 +13,19 @@
 //! ([`crate::domain::net::address_key`]).
 
 use super::{AccountError, AccountService};
-pub use crate::domain::net::address_key;
+use crate::ephemeral::Key;
 
 /// One counter and its limit within the window.
-pub(crate) struct Counter {
-    pub key: String,
+pub(crate) struct Counter<'a> {
+    pub key: Key<'a>,
     pub limit: u64,
 }
 
 /// Attempts reserved on some counters; dropped without [`Reservation::succeeded`], they stay
 /// counted (a failure).
 #[must_use = "a reservation is either kept (failure) or released on success"]
-pub(crate) struct Reservation {
-    keys: Vec<String>,
+pub(crate) struct Reservation<'a> {
+    keys: Vec<Key<'a>>,
 }
 
 impl AccountService {
@@ -34,12 +34,15 @@ impl AccountService {
     ///
     /// # Errors
     /// `Throttled`, or a short-lived-store failure.
-    pub(crate) async fn reserve(&self, counters: &[Counter]) -> Result<Reservation, AccountError> {
+    pub(crate) async fn reserve<'a>(
+        &self,
+        counters: &[Counter<'a>],
+    ) -> Result<Reservation<'a>, AccountError> {
         let mut taken = Vec::with_capacity(counters.len());
         for c in counters {
             let over = match self.eph.incr_window(&c.key, self.limits.window).await {
                 Ok(n) => {
-                    taken.push(c.key.clone());
+                    taken.push(c.key);
                     n > c.limit
                 }
                 Err(e) => {
@@ -58,7 +61,7 @@ impl AccountService {
 
     /// Releases counts, as far as the store lets us (a failure is logged: it only means an
     /// attempt stays counted until the window ends).
-    async fn give_back(&self, keys: &[String]) {
+    async fn give_back(&self, keys: &[Key<'_>]) {
         for k in keys {
             if let Err(e) = self.eph.release(k).await {
                 tracing::warn!(error = %e, "could not release an attempt count");
@@ -70,7 +73,7 @@ impl AccountService {
     ///
     /// # Errors
     /// A short-lived-store failure.
-    pub(crate) async fn succeeded(&self, r: Reservation) -> Result<(), AccountError> {
+    pub(crate) async fn succeeded(&self, r: Reservation<'_>) -> Result<(), AccountError> {
         self.give_back(&r.keys).await;
         Ok(())
     }

@@ -10,7 +10,7 @@
 use crate::crypto::{random_token, token_digest};
 use crate::domain::ids::AccountId;
 use crate::domain::level::{Amr, Loa, effective, strength_of};
-use crate::ephemeral::{EphResult, Ephemeral};
+use crate::ephemeral::{EphResult, Ephemeral, Key};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -77,12 +77,12 @@ pub fn handle_of(token: &str) -> String {
     token_digest(token)
 }
 
-fn key(handle: &str) -> String {
-    format!("sess:{handle}")
+fn key(handle: &str) -> Key<'_> {
+    Key::Session(handle)
 }
 
-fn index(account: AccountId) -> String {
-    format!("acct-sess:{account}")
+fn index(account: AccountId) -> Key<'static> {
+    Key::AccountSessions(account)
 }
 
 fn valid_handle(h: &str) -> bool {

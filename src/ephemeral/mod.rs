@@ -8,8 +8,11 @@
 //! when two instances race. This is the one place where two implementations of one
 //! interface are right: the backends really differ. Dispatch is an enum (no boxed futures).
 
+pub mod keys;
 pub mod memory;
 pub mod redis;
+
+pub use keys::{Key, PerAddress};
 
 use std::time::Duration;
 
@@ -56,7 +59,7 @@ impl Ephemeral {
             Some(url) => Ephemeral::Redis(redis::RedisStore::connect(url, prefix).await?),
             None => Ephemeral::Memory(memory::MemoryStore::with_budgets(
                 memory_capacity,
-                &[("authreq:", memory_capacity / 2)],
+                &[(keys::PENDING_PREFIX, memory_capacity / 2)],
             )),
         })
     }
@@ -65,8 +68,8 @@ impl Ephemeral {
     ///
     /// # Errors
     /// When the backend fails.
-    pub async fn put(&self, key: &str, value: &str, ttl: Duration) -> EphResult<()> {
-        dispatch!(self, |s| s.put(key, value, ttl).await)
+    pub async fn put(&self, key: &Key<'_>, value: &str, ttl: Duration) -> EphResult<()> {
+        dispatch!(self, |s| s.put(&key.to_string(), value, ttl).await)
     }
 
     /// Replaces the value of `key` only if it still exists (never brings back a deleted or
@@ -74,44 +77,51 @@ impl Ephemeral {
     ///
     /// # Errors
     /// When the backend fails.
-    pub async fn replace(&self, key: &str, value: &str, ttl: Duration) -> EphResult<bool> {
-        dispatch!(self, |s| s.replace(key, value, ttl).await)
+    pub async fn replace(&self, key: &Key<'_>, value: &str, ttl: Duration) -> EphResult<bool> {
+        dispatch!(self, |s| s.replace(&key.to_string(), value, ttl).await)
     }
 
     /// Stores `value` only if `key` is absent. Returns whether it was stored.
     ///
     /// # Errors
     /// When the backend fails.
-    pub async fn put_if_absent(&self, key: &str, value: &str, ttl: Duration) -> EphResult<bool> {
-        dispatch!(self, |s| s.put_if_absent(key, value, ttl).await)
+    pub async fn put_if_absent(
+        &self,
+        key: &Key<'_>,
+        value: &str,
+        ttl: Duration,
+    ) -> EphResult<bool> {
+        dispatch!(self, |s| s
+            .put_if_absent(&key.to_string(), value, ttl)
+            .await)
     }
 
     /// # Errors
     /// When the backend fails.
-    pub async fn get(&self, key: &str) -> EphResult<Option<String>> {
-        dispatch!(self, |s| s.get(key).await)
+    pub async fn get(&self, key: &Key<'_>) -> EphResult<Option<String>> {
+        dispatch!(self, |s| s.get(&key.to_string()).await)
     }
 
     /// Removes and returns the value atomically: at most one caller ever gets it.
     ///
     /// # Errors
     /// When the backend fails.
-    pub async fn take(&self, key: &str) -> EphResult<Option<String>> {
-        dispatch!(self, |s| s.take(key).await)
+    pub async fn take(&self, key: &Key<'_>) -> EphResult<Option<String>> {
+        dispatch!(self, |s| s.take(&key.to_string()).await)
     }
 
     /// # Errors
     /// When the backend fails.
-    pub async fn delete(&self, key: &str) -> EphResult<()> {
-        dispatch!(self, |s| s.delete(key).await)
+    pub async fn delete(&self, key: &Key<'_>) -> EphResult<()> {
+        dispatch!(self, |s| s.delete(&key.to_string()).await)
     }
 
     /// Increments a counter that expires `window` after its first increment; returns the new count.
     ///
     /// # Errors
     /// When the backend fails.
-    pub async fn incr_window(&self, key: &str, window: Duration) -> EphResult<u64> {
-        dispatch!(self, |s| s.incr_window(key, window).await)
+    pub async fn incr_window(&self, key: &Key<'_>, window: Duration) -> EphResult<u64> {
+        dispatch!(self, |s| s.incr_window(&key.to_string(), window).await)
     }
 
     /// Gives back one count of a windowed counter (never below zero, never bringing back an
@@ -120,15 +130,15 @@ impl Ephemeral {
     ///
     /// # Errors
     /// When the backend fails.
-    pub async fn release(&self, key: &str) -> EphResult<()> {
-        dispatch!(self, |s| s.release(key).await)
+    pub async fn release(&self, key: &Key<'_>) -> EphResult<()> {
+        dispatch!(self, |s| s.release(&key.to_string()).await)
     }
 
     /// Reads a counter without changing it (0 when absent).
     ///
     /// # Errors
     /// When the backend fails.
-    pub async fn count(&self, key: &str) -> EphResult<u64> {
+    pub async fn count(&self, key: &Key<'_>) -> EphResult<u64> {
         Ok(self
             .get(key)
             .await?
@@ -140,20 +150,20 @@ impl Ephemeral {
     ///
     /// # Errors
     /// When the backend fails.
-    pub async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> EphResult<()> {
-        dispatch!(self, |s| s.set_add(key, member, ttl).await)
+    pub async fn set_add(&self, key: &Key<'_>, member: &str, ttl: Duration) -> EphResult<()> {
+        dispatch!(self, |s| s.set_add(&key.to_string(), member, ttl).await)
     }
 
     /// # Errors
     /// When the backend fails.
-    pub async fn set_remove(&self, key: &str, member: &str) -> EphResult<()> {
-        dispatch!(self, |s| s.set_remove(key, member).await)
+    pub async fn set_remove(&self, key: &Key<'_>, member: &str) -> EphResult<()> {
+        dispatch!(self, |s| s.set_remove(&key.to_string(), member).await)
     }
 
     /// # Errors
     /// When the backend fails.
-    pub async fn set_members(&self, key: &str) -> EphResult<Vec<String>> {
-        dispatch!(self, |s| s.set_members(key).await)
+    pub async fn set_members(&self, key: &Key<'_>) -> EphResult<Vec<String>> {
+        dispatch!(self, |s| s.set_members(&key.to_string()).await)
     }
 
     /// # Errors

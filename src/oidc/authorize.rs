@@ -16,6 +16,7 @@ use crate::domain::lang::Lang;
 use crate::domain::level::{Amr, Loa};
 use crate::domain::params::Params;
 use crate::domain::scope::Scopes;
+use crate::ephemeral::{Key, PerAddress};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use url::Url;
@@ -581,7 +582,7 @@ impl Provider {
         let n = self
             .eph
             .incr_window(
-                &crate::domain::net::address_key("authreq-ip", origin),
+                &Key::PerAddress(PerAddress::PendingRequests, origin),
                 Duration::from_secs(PENDING_TTL_SECS),
             )
             .await?;
@@ -594,7 +595,7 @@ impl Provider {
         let id = random_token();
         self.eph
             .put(
-                &format!("authreq:{id}"),
+                &Key::Pending(&id),
                 &serde_json::to_string(pending).unwrap_or_default(),
                 Duration::from_secs(PENDING_TTL_SECS),
             )
@@ -612,7 +613,7 @@ impl Provider {
             ));
         }
         self.eph
-            .get(&format!("authreq:{id}"))
+            .get(&Key::Pending(id))
             .await?
             .and_then(|s| serde_json::from_str(&s).ok())
             .ok_or_else(|| {
@@ -626,7 +627,7 @@ impl Provider {
     /// # Errors
     /// When the short-lived store fails.
     pub async fn drop_pending(&self, id: &str) -> Result<(), AuthorizeError> {
-        Ok(self.eph.delete(&format!("authreq:{id}")).await?)
+        Ok(self.eph.delete(&Key::Pending(id)).await?)
     }
 
     /// Issues an authorization code and returns the redirect URL with `code`, `state` and `iss`.
@@ -663,7 +664,7 @@ impl Provider {
         };
         self.eph
             .put(
-                &format!("code:{}", token_digest(&code)),
+                &Key::Code(&token_digest(&code)),
                 &serde_json::to_string(&grant).unwrap_or_default(),
                 Duration::from_secs(CODE_TTL_SECS),
             )

@@ -7,6 +7,7 @@ use super::error::{ErrorCode, OAuthError};
 use crate::crypto::{ct_eq, sha256, token_digest};
 use crate::domain::client::{Client, ClientAuthMethod};
 use crate::domain::params::Params;
+use crate::ephemeral::Key;
 use crate::store::StoreError;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -249,7 +250,8 @@ impl Provider {
                     }
                     let ttl =
                         Duration::from_secs(u64::try_from(c.exp - now + 60).unwrap_or(60).max(60));
-                    let key = format!("jti:{}:{}", client.id, token_digest(&c.jti));
+                    let digest = token_digest(&c.jti);
+                    let key = Key::AssertionJti(client.id.as_str(), &digest);
                     if !self
                         .eph
                         .put_if_absent(&key, "1", ttl)

@@ -11,12 +11,9 @@ use super::error::{ErrorCode, OAuthError};
 use crate::crypto::token_digest;
 use crate::domain::client::Client;
 use crate::domain::params::Params;
+use crate::ephemeral::Key;
 use std::time::Duration;
 use uuid::Uuid;
-
-fn grant_key(gid: Uuid) -> String {
-    format!("revoked-gid:{gid}")
-}
 
 impl Provider {
     /// Revokes a grant: its refresh-token family for good (the database keeps the
@@ -35,7 +32,7 @@ impl Provider {
         self.db.refresh_tokens().revoke_family(gid, until).await?;
         self.eph
             .put(
-                &grant_key(gid),
+                &Key::RevokedGrant(gid),
                 "1",
                 Duration::from_secs(self.settings.token_ttl + 60),
             )
@@ -48,12 +45,7 @@ impl Provider {
     /// # Errors
     /// When the short-lived store fails.
     pub async fn is_revoked(&self, at: &AccessTokenClaims) -> Result<bool, OAuthError> {
-        if self
-            .eph
-            .get(&format!("revoked-jti:{}", at.jti))
-            .await?
-            .is_some()
-        {
+        if self.eph.get(&Key::RevokedJti(&at.jti)).await?.is_some() {
             return Ok(true);
         }
         if let Some(gid) = at.gid
@@ -69,7 +61,7 @@ impl Provider {
     /// # Errors
     /// When the short-lived store fails.
     pub async fn grant_revoked(&self, gid: Uuid) -> Result<bool, OAuthError> {
-        Ok(self.eph.get(&grant_key(gid)).await?.is_some())
+        Ok(self.eph.get(&Key::RevokedGrant(gid)).await?.is_some())
     }
 
     /// Verifies an access token and checks it was not revoked.
@@ -115,9 +107,7 @@ impl Provider {
                     }
                     let left = (at.exp - chrono::Utc::now().timestamp()).max(1);
                     let ttl = Duration::from_secs(u64::try_from(left).unwrap_or(1) + 60);
-                    self.eph
-                        .put(&format!("revoked-jti:{}", at.jti), "1", ttl)
-                        .await?;
+                    self.eph.put(&Key::RevokedJti(&at.jti), "1", ttl).await?;
                     return Ok(());
                 }
             } else if let Some(rt) = self

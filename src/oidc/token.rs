@@ -10,6 +10,7 @@ use crate::domain::ids::AccountId;
 use crate::domain::level::{Amr, Loa};
 use crate::domain::params::Params;
 use crate::domain::scope::Scopes;
+use crate::ephemeral::Key;
 use crate::store::refresh_tokens::{Presented, RefreshRecord};
 use chrono::{Duration as ChronoDuration, Utc};
 use serde::Serialize;
@@ -155,11 +156,11 @@ impl Provider {
         }
         let digest = token_digest(code);
         // Take-once: a replayed code finds nothing.
-        let Some(raw) = self.eph.take(&format!("code:{digest}")).await? else {
+        let Some(raw) = self.eph.take(&Key::Code(&digest)).await? else {
             // RFC 6749 §4.1.2: a code used twice revokes what it produced.
             if let Some(gid) = self
                 .eph
-                .get(&format!("code-used:{digest}"))
+                .get(&Key::CodeUsed(&digest))
                 .await?
                 .and_then(|g| g.parse().ok())
             {
@@ -175,7 +176,7 @@ impl Provider {
         let gid = Uuid::now_v7();
         self.eph
             .put(
-                &format!("code-used:{digest}"),
+                &Key::CodeUsed(&digest),
                 &gid.to_string(),
                 Duration::from_secs(self.settings.token_ttl.max(600)),
             )

@@ -1,7 +1,8 @@
 //! The short-lived store: in-process always, Redis when `BUERGERKONTO_TEST_REDIS_URL` is set.
 
 use crate::helpers::test_redis_url;
-use buergerkonto::ephemeral::Ephemeral;
+use buergerkonto::domain::ids::AccountId;
+use buergerkonto::ephemeral::{Ephemeral, Key};
 use std::time::Duration;
 
 async fn stores() -> Vec<Ephemeral> {
@@ -24,36 +25,48 @@ async fn stores() -> Vec<Ephemeral> {
 #[tokio::test]
 async fn put_get_take_once_and_counters() {
     for s in stores().await {
-        s.put("k", "v", Duration::from_secs(60)).await.expect("put");
-        assert_eq!(s.get("k").await.expect("get").as_deref(), Some("v"));
-        assert!(
-            !s.put_if_absent("k", "w", Duration::from_secs(60))
-                .await
-                .expect("nx")
-        );
-        assert!(
-            s.put_if_absent("k2", "w", Duration::from_secs(60))
-                .await
-                .expect("nx")
-        );
-        assert_eq!(s.take("k").await.expect("take").as_deref(), Some("v"));
-        assert_eq!(s.take("k").await.expect("take"), None, "taken once");
-        s.delete("k2").await.expect("delete");
-        assert_eq!(s.get("k2").await.expect("get"), None);
+        s.put(&Key::Code("k"), "v", Duration::from_secs(60))
+            .await
+            .expect("put");
         assert_eq!(
-            s.incr_window("c", Duration::from_secs(60))
+            s.get(&Key::Code("k")).await.expect("get").as_deref(),
+            Some("v")
+        );
+        assert!(
+            !s.put_if_absent(&Key::Code("k"), "w", Duration::from_secs(60))
+                .await
+                .expect("nx")
+        );
+        assert!(
+            s.put_if_absent(&Key::Code("k2"), "w", Duration::from_secs(60))
+                .await
+                .expect("nx")
+        );
+        assert_eq!(
+            s.take(&Key::Code("k")).await.expect("take").as_deref(),
+            Some("v")
+        );
+        assert_eq!(
+            s.take(&Key::Code("k")).await.expect("take"),
+            None,
+            "taken once"
+        );
+        s.delete(&Key::Code("k2")).await.expect("delete");
+        assert_eq!(s.get(&Key::Code("k2")).await.expect("get"), None);
+        assert_eq!(
+            s.incr_window(&Key::FailedLogins("c"), Duration::from_secs(60))
                 .await
                 .expect("incr"),
             1
         );
         assert_eq!(
-            s.incr_window("c", Duration::from_secs(60))
+            s.incr_window(&Key::FailedLogins("c"), Duration::from_secs(60))
                 .await
                 .expect("incr"),
             2
         );
-        assert_eq!(s.count("c").await.expect("count"), 2);
-        assert_eq!(s.count("none").await.expect("count"), 0);
+        assert_eq!(s.count(&Key::FailedLogins("c")).await.expect("count"), 2);
+        assert_eq!(s.count(&Key::FailedLogins("none")).await.expect("count"), 0);
         s.ping().await.expect("ping");
     }
 }
@@ -63,14 +76,14 @@ async fn concurrent_takes_yield_exactly_one_winner() {
     for s in stores().await {
         for round in 0..20 {
             let key = format!("code-{round}");
-            s.put(&key, "grant", Duration::from_secs(60))
+            s.put(&Key::Code(&key), "grant", Duration::from_secs(60))
                 .await
                 .expect("put");
             let tasks: Vec<_> = (0..8)
                 .map(|_| {
                     let s = s.clone();
                     let key = key.clone();
-                    tokio::spawn(async move { s.take(&key).await.expect("take") })
+                    tokio::spawn(async move { s.take(&Key::Code(&key)).await.expect("take") })
                 })
                 .collect();
             let mut winners = 0;
@@ -92,17 +105,17 @@ async fn values_expire() {
         .into_iter()
         .filter(|s| matches!(s, Ephemeral::Redis(_)))
     {
-        s.put("short", "v", Duration::from_millis(150))
+        s.put(&Key::Code("short"), "v", Duration::from_millis(150))
             .await
             .expect("put");
-        s.incr_window("win", Duration::from_millis(150))
+        s.incr_window(&Key::FailedLogins("win"), Duration::from_millis(150))
             .await
             .expect("incr");
         tokio::time::sleep(Duration::from_millis(400)).await;
-        assert_eq!(s.get("short").await.expect("get"), None);
-        assert_eq!(s.take("short").await.expect("take"), None);
+        assert_eq!(s.get(&Key::Code("short")).await.expect("get"), None);
+        assert_eq!(s.take(&Key::Code("short")).await.expect("take"), None);
         assert_eq!(
-            s.incr_window("win", Duration::from_secs(60))
+            s.incr_window(&Key::FailedLogins("win"), Duration::from_secs(60))
                 .await
                 .expect("incr"),
             1,
@@ -116,25 +129,28 @@ async fn memory_values_expire_with_paused_time() {
     let s = Ephemeral::connect(None, "", usize::MAX)
         .await
         .expect("memory");
-    s.put("short", "v", Duration::from_secs(60))
+    s.put(&Key::Code("short"), "v", Duration::from_secs(60))
         .await
         .expect("put");
-    s.incr_window("win", Duration::from_secs(60))
+    s.incr_window(&Key::FailedLogins("win"), Duration::from_secs(60))
         .await
         .expect("incr");
     tokio::time::advance(Duration::from_secs(59)).await;
-    assert_eq!(s.get("short").await.expect("get").as_deref(), Some("v"));
+    assert_eq!(
+        s.get(&Key::Code("short")).await.expect("get").as_deref(),
+        Some("v")
+    );
     tokio::time::advance(Duration::from_secs(2)).await;
-    assert_eq!(s.get("short").await.expect("get"), None);
-    assert_eq!(s.take("short").await.expect("take"), None);
+    assert_eq!(s.get(&Key::Code("short")).await.expect("get"), None);
+    assert_eq!(s.take(&Key::Code("short")).await.expect("take"), None);
     assert!(
-        s.put_if_absent("short", "w", Duration::from_secs(1))
+        s.put_if_absent(&Key::Code("short"), "w", Duration::from_secs(1))
             .await
             .expect("nx"),
         "an expired key counts as absent"
     );
     assert_eq!(
-        s.incr_window("win", Duration::from_secs(60))
+        s.incr_window(&Key::FailedLogins("win"), Duration::from_secs(60))
             .await
             .expect("incr"),
         1
@@ -144,24 +160,51 @@ async fn memory_values_expire_with_paused_time() {
 #[tokio::test]
 async fn sets_add_remove_and_expire() {
     for s in stores().await {
-        s.set_add("set", "a", Duration::from_secs(60))
+        s.set_add(
+            &Key::AccountSessions(AccountId(uuid::Uuid::from_u128(1))),
+            "a",
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("add");
+        s.set_add(
+            &Key::AccountSessions(AccountId(uuid::Uuid::from_u128(1))),
+            "b",
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("add");
+        s.set_add(
+            &Key::AccountSessions(AccountId(uuid::Uuid::from_u128(1))),
+            "a",
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("add twice");
+        let mut m = s
+            .set_members(&Key::AccountSessions(AccountId(uuid::Uuid::from_u128(1))))
             .await
-            .expect("add");
-        s.set_add("set", "b", Duration::from_secs(60))
-            .await
-            .expect("add");
-        s.set_add("set", "a", Duration::from_secs(60))
-            .await
-            .expect("add twice");
-        let mut m = s.set_members("set").await.expect("members");
+            .expect("members");
         m.sort();
         assert_eq!(m, vec!["a".to_owned(), "b".to_owned()]);
-        s.set_remove("set", "a").await.expect("remove");
+        s.set_remove(
+            &Key::AccountSessions(AccountId(uuid::Uuid::from_u128(1))),
+            "a",
+        )
+        .await
+        .expect("remove");
         assert_eq!(
-            s.set_members("set").await.expect("members"),
+            s.set_members(&Key::AccountSessions(AccountId(uuid::Uuid::from_u128(1))))
+                .await
+                .expect("members"),
             vec!["b".to_owned()]
         );
-        assert!(s.set_members("none").await.expect("members").is_empty());
+        assert!(
+            s.set_members(&Key::AccountSessions(AccountId(uuid::Uuid::from_u128(2))))
+                .await
+                .expect("members")
+                .is_empty()
+        );
     }
 }
 
@@ -169,20 +212,41 @@ async fn sets_add_remove_and_expire() {
 async fn released_counts_go_back_but_never_below_zero_or_revive_a_counter() {
     for s in stores().await {
         let w = Duration::from_secs(60);
-        assert_eq!(s.incr_window("r", w).await.expect("incr"), 1);
-        assert_eq!(s.incr_window("r", w).await.expect("incr"), 2);
-        s.release("r").await.expect("release");
-        assert_eq!(s.count("r").await.expect("count"), 1);
-        s.release("r").await.expect("release");
-        s.release("r").await.expect("release");
-        assert_eq!(s.count("r").await.expect("count"), 0, "not below zero");
-        s.release("absent").await.expect("release");
         assert_eq!(
-            s.get("absent").await.expect("get"),
+            s.incr_window(&Key::FailedLogins("r"), w)
+                .await
+                .expect("incr"),
+            1
+        );
+        assert_eq!(
+            s.incr_window(&Key::FailedLogins("r"), w)
+                .await
+                .expect("incr"),
+            2
+        );
+        s.release(&Key::FailedLogins("r")).await.expect("release");
+        assert_eq!(s.count(&Key::FailedLogins("r")).await.expect("count"), 1);
+        s.release(&Key::FailedLogins("r")).await.expect("release");
+        s.release(&Key::FailedLogins("r")).await.expect("release");
+        assert_eq!(
+            s.count(&Key::FailedLogins("r")).await.expect("count"),
+            0,
+            "not below zero"
+        );
+        s.release(&Key::FailedLogins("absent"))
+            .await
+            .expect("release");
+        assert_eq!(
+            s.get(&Key::FailedLogins("absent")).await.expect("get"),
             None,
             "a released counter that does not exist stays absent"
         );
         // Released to zero, the same counter counts on from there.
-        assert_eq!(s.incr_window("r", w).await.expect("incr"), 1);
+        assert_eq!(
+            s.incr_window(&Key::FailedLogins("r"), w)
+                .await
+                .expect("incr"),
+            1
+        );
     }
 }
