@@ -5,15 +5,15 @@
 //! are known, errors are shown to the citizen and never redirected (RFC 6749 §4.1.2.1).
 //! [`decide`] then compares the request with the browser's session and the stored consent.
 
-use super::claims::{sector, subject};
+use super::claims::sector;
 use super::error::ErrorCode;
-use super::{CODE_TTL_SECS, PENDING_TTL_SECS, Provider, SUPPORTED_SCOPES};
+use super::{PENDING_TTL_SECS, Provider, SUPPORTED_SCOPES};
 use crate::authn::Session;
-use crate::crypto::{is_pkce_value, random_token, token_digest};
+use crate::crypto::{is_pkce_value, random_token};
 use crate::domain::client::{Client, GrantType};
 use crate::domain::ids::AccountId;
 use crate::domain::lang::Lang;
-use crate::domain::level::{Amr, Loa};
+use crate::domain::level::Loa;
 use crate::domain::params::Params;
 use crate::domain::scope::Scopes;
 use crate::ephemeral::{Key, PerAddress};
@@ -550,22 +550,6 @@ pub struct Pending {
     pub client_name: String,
 }
 
-/// What an authorization code stands for; stored under the code's digest, taken once.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct CodeGrant {
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub account_id: AccountId,
-    pub sub: String,
-    pub scope: String,
-    pub nonce: Option<String>,
-    pub code_challenge: Option<String>,
-    pub auth_time: i64,
-    pub acr: Loa,
-    pub amr: Vec<Amr>,
-    pub sid: String,
-}
-
 impl Provider {
     /// Stores a pending request; returns its id. Every one counts against the client address
     /// first (with or without a session: a session is no harder to get than an address): each
@@ -630,49 +614,6 @@ impl Provider {
         Ok(self.eph.delete(&Key::Pending(id)).await?)
     }
 
-    /// Issues an authorization code and returns the redirect URL with `code`, `state` and `iss`.
-    ///
-    /// # Errors
-    /// When storage fails or the client disappeared.
-    pub async fn issue_code(
-        &self,
-        req: &AuthRequest,
-        session: &Session,
-    ) -> Result<String, AuthorizeError> {
-        let client = self.client(&req.client_id).await?;
-        let sub = subject(self.keys.pairwise_secret(), &client, session.account_id);
-        // The subject is stored once per session and client, not on every SSO round trip.
-        if !session.clients.contains(&req.client_id) {
-            self.db
-                .subjects()
-                .remember(&sector(&client), &sub, session.account_id)
-                .await?;
-        }
-        let code = random_token();
-        let grant = CodeGrant {
-            client_id: req.client_id.clone(),
-            redirect_uri: req.redirect_uri.clone(),
-            account_id: session.account_id,
-            sub,
-            scope: req.scope.clone(),
-            nonce: req.nonce.clone(),
-            code_challenge: req.code_challenge.clone(),
-            auth_time: session.auth_time,
-            acr: session.acr,
-            amr: session.amr.clone(),
-            sid: session.sid.clone(),
-        };
-        self.eph
-            .put(
-                &Key::Code(&token_digest(&code)),
-                &serde_json::to_string(&grant).unwrap_or_default(),
-                Duration::from_secs(CODE_TTL_SECS),
-            )
-            .await?;
-        tracing::info!(client_id = %req.client_id, code = crate::crypto::log_prefix(&code), "issued authorization code");
-        Ok(self.response_url(&req.redirect_uri, &[("code", &code)], req.state.as_deref()))
-    }
-
     /// The redirect for an error (RFC 6749 §4.1.2.1 plus RFC 9207 `iss`).
     #[must_use]
     pub fn error_url(&self, e: &RedirectError) -> String {
@@ -686,7 +627,7 @@ impl Provider {
         )
     }
 
-    fn response_url(
+    pub(super) fn response_url(
         &self,
         redirect_uri: &str,
         pairs: &[(&str, &str)],

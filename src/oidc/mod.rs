@@ -7,10 +7,12 @@
 //! (`private_key_jwt`), RFC 7662 (introspection), RFC 9068 (JWT access tokens), RFC 9207
 //! (`iss` in authorization responses), RFC 9700 (security BCP).
 
+pub mod access_token;
 pub mod authorize;
 pub mod backchannel;
 pub mod claims;
 pub mod client_auth;
+pub mod code;
 pub mod discovery;
 pub mod error;
 pub mod introspect;

@@ -6,7 +6,7 @@
 //! refresh-token family in the database and putting the `gid` on the deny list.
 
 use super::Provider;
-use super::claims::AccessTokenClaims;
+
 use super::error::{ErrorCode, OAuthError};
 use crate::crypto::token_digest;
 use crate::domain::client::Client;
@@ -38,45 +38,6 @@ impl Provider {
             )
             .await?;
         Ok(())
-    }
-
-    /// Whether an access token (already signature-checked) was revoked.
-    ///
-    /// # Errors
-    /// When the short-lived store fails.
-    pub async fn is_revoked(&self, at: &AccessTokenClaims) -> Result<bool, OAuthError> {
-        if self.eph.get(&Key::RevokedJti(&at.jti)).await?.is_some() {
-            return Ok(true);
-        }
-        if let Some(gid) = at.gid
-            && self.grant_revoked(gid).await?
-        {
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    /// Whether a grant (a code exchange and its refreshes) was revoked.
-    ///
-    /// # Errors
-    /// When the short-lived store fails.
-    pub async fn grant_revoked(&self, gid: Uuid) -> Result<bool, OAuthError> {
-        Ok(self.eph.get(&Key::RevokedGrant(gid)).await?.is_some())
-    }
-
-    /// Verifies an access token and checks it was not revoked.
-    ///
-    /// # Errors
-    /// `invalid_token`.
-    pub async fn check_access_token(&self, token: &str) -> Result<AccessTokenClaims, OAuthError> {
-        let at = self.verify_access_token(token)?;
-        if self.is_revoked(&at).await? {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidToken,
-                "the access token was revoked",
-            ));
-        }
-        Ok(at)
     }
 
     /// RFC 7009 §2.1: revokes a refresh token (its whole family) or an access token of the

@@ -1,8 +1,9 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; OIDC Core §3.1.3, §12).
 
 use super::Provider;
-use super::authorize::CodeGrant;
-use super::claims::{ACCESS_TOKEN_ALG, AccessTokenClaims, IdTokenClaims, at_hash};
+
+use super::access_token::CitizenGrant;
+use super::claims::{IdTokenClaims, at_hash};
 use super::error::{ErrorCode, OAuthError};
 use crate::crypto::{is_pkce_value, log_prefix, pkce_s256_matches, random_token, token_digest};
 use crate::domain::client::{Client, GrantType};
@@ -10,11 +11,9 @@ use crate::domain::ids::AccountId;
 use crate::domain::level::{Amr, Loa};
 use crate::domain::params::Params;
 use crate::domain::scope::Scopes;
-use crate::ephemeral::Key;
 use crate::store::refresh_tokens::{Presented, RefreshRecord};
 use chrono::{Duration as ChronoDuration, Utc};
 use serde::Serialize;
-use std::time::Duration;
 use uuid::Uuid;
 
 /// A token request, one variant per supported `grant_type`.
@@ -151,37 +150,7 @@ impl Provider {
         verifier: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
         let invalid = |d: &str| OAuthError::new(ErrorCode::InvalidGrant, d);
-        if code.len() > 64 {
-            return Err(invalid("invalid authorization code"));
-        }
-        let digest = token_digest(code);
-        // Take-once: a replayed code finds nothing.
-        let Some(raw) = self.eph.take(&Key::Code(&digest)).await? else {
-            // RFC 6749 §4.1.2: a code used twice revokes what it produced.
-            if let Some(gid) = self
-                .eph
-                .get(&Key::CodeUsed(&digest))
-                .await?
-                .and_then(|g| g.parse().ok())
-            {
-                tracing::warn!("authorization code replayed: revoking its grant");
-                self.revoke_grant(gid).await?;
-            }
-            return Err(invalid(
-                "invalid, expired or already used authorization code",
-            ));
-        };
-        // Marked as used at once, before any check: a replay racing this request, or one
-        // after a failed exchange, finds the grant id and revokes whatever it produced.
-        let gid = Uuid::now_v7();
-        self.eph
-            .put(
-                &Key::CodeUsed(&digest),
-                &gid.to_string(),
-                Duration::from_secs(self.settings.token_ttl.max(600)),
-            )
-            .await?;
-        let grant: CodeGrant = serde_json::from_str(&raw).map_err(OAuthError::internal)?;
+        let (gid, grant) = self.redeem_code(code).await?;
         if grant.client_id != client.id.0 {
             return Err(invalid("the code was issued to another client"));
         }
@@ -275,21 +244,17 @@ impl Provider {
     ) -> Result<TokenResponse, OAuthError> {
         let now = Utc::now().timestamp();
         let exp = now + i64::try_from(self.token_ttl).unwrap_or(300);
-        let access = AccessTokenClaims {
-            iss: self.issuer.clone(),
-            sub: g.sub.clone(),
-            aud: self.issuer.clone(),
-            exp,
-            iat: now,
-            jti: random_token(),
-            client_id: client.id.0.clone(),
-            scope: g.scope.clone(),
-            auth_time: Some(g.auth_time),
-            acr: Some(g.acr.acr().to_owned()),
-            sid: Some(g.sid.clone()),
-            gid: Some(g.gid),
-        };
-        let access_token = self.keys.sign(ACCESS_TOKEN_ALG, "at+jwt", &access)?;
+        let access_token = self.mint_access_token(
+            client,
+            &g.sub,
+            &g.scope,
+            Some(CitizenGrant {
+                auth_time: g.auth_time,
+                acr: g.acr,
+                sid: &g.sid,
+                gid: g.gid,
+            }),
+        )?;
         let id = IdTokenClaims {
             iss: self.issuer.clone(),
             sub: g.sub.clone(),
@@ -452,56 +417,16 @@ impl Provider {
                 asked
             }
         };
-        let now = Utc::now().timestamp();
-        let claims = AccessTokenClaims {
-            iss: self.issuer.clone(),
-            sub: client.id.0.clone(),
-            aud: self.issuer.clone(),
-            exp: now + i64::try_from(self.token_ttl).unwrap_or(300),
-            iat: now,
-            jti: random_token(),
-            client_id: client.id.0.clone(),
-            scope: scopes.to_string(),
-            auth_time: None,
-            acr: None,
-            sid: None,
-            gid: None,
-        };
-        let access_token = self.keys.sign(ACCESS_TOKEN_ALG, "at+jwt", &claims)?;
+        let scope = scopes.to_string();
+        let access_token = self.mint_access_token(client, client.id.as_str(), &scope, None)?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
             expires_in: self.token_ttl,
-            scope: claims.scope,
+            scope,
             refresh_token: None,
             id_token: None,
         })
-    }
-
-    /// Verifies one of our access tokens (signature, issuer, audience, expiry). Revocation is
-    /// checked by [`Provider::check_access_token`].
-    ///
-    /// # Errors
-    /// `invalid_token` when it does not verify.
-    pub fn verify_access_token(&self, token: &str) -> Result<AccessTokenClaims, OAuthError> {
-        let invalid = || {
-            OAuthError::new(
-                ErrorCode::InvalidToken,
-                "the access token is invalid or expired",
-            )
-        };
-        // RFC 9068 §4: only tokens typed as access tokens (an ID token is not one).
-        let typ = jsonwebtoken::decode_header(token).ok().and_then(|h| h.typ);
-        if token.len() > 4096 || typ.as_deref() != Some("at+jwt") {
-            return Err(invalid());
-        }
-        self.keys
-            .verify::<AccessTokenClaims>(token, |v| {
-                v.set_issuer(&[&self.issuer]);
-                v.set_audience(&[&self.issuer]);
-                v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-            })
-            .map_err(|_| invalid())
     }
 }
 

@@ -1,7 +1,7 @@
 //! The UserInfo endpoint (OIDC Core §5.3).
 
 use super::Provider;
-use super::claims::{AccessTokenClaims, sector};
+
 use super::error::{ErrorCode, OAuthError};
 use crate::domain::scope::Scopes;
 use crate::store::StoreError;
@@ -33,41 +33,6 @@ impl Provider {
             }
         }
         Ok(out)
-    }
-
-    /// The client and the citizen an access token was issued for (`invalid_token` when
-    /// either is gone, or for a token without a citizen).
-    ///
-    /// # Errors
-    /// `invalid_token`, or storage failures.
-    pub async fn citizen_of(
-        &self,
-        at: &AccessTokenClaims,
-    ) -> Result<
-        (
-            std::sync::Arc<crate::domain::client::Client>,
-            crate::domain::ids::AccountId,
-        ),
-        OAuthError,
-    > {
-        let gone = || {
-            OAuthError::new(
-                ErrorCode::InvalidToken,
-                "the access token is no longer valid",
-            )
-        };
-        let client = match self.client(&at.client_id).await {
-            Ok(c) => c,
-            Err(StoreError::NotFound) => return Err(gone()),
-            Err(e) => return Err(e.into()),
-        };
-        let account = self
-            .db
-            .subjects()
-            .resolve(&sector(&client), &at.sub)
-            .await?
-            .ok_or_else(gone)?;
-        Ok((client, account))
     }
 
     /// Claims for a bearer access token.

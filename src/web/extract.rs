@@ -2,7 +2,7 @@
 //! (an HTML page for people, OAuth JSON at the token endpoint), never axum's plain text.
 
 use super::i18n::{Texts, texts};
-use super::respond::PageError;
+use super::respond::{ApiError, PageError};
 use crate::domain::lang::Lang;
 use crate::domain::params::Params;
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -115,9 +115,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiQuery {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or("");
-        Params::parse(q.as_bytes()).map(ApiQuery).map_err(|e| {
-            super::respond::ApiError::new(axum::http::StatusCode::BAD_REQUEST, e.to_string())
-        })
+        Params::parse(q.as_bytes())
+            .map(ApiQuery)
+            .map_err(|e| ApiError::new(axum::http::StatusCode::BAD_REQUEST, e.to_string()))
     }
 }
 
@@ -351,6 +351,201 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim().to_owned())
+}
+
+// ---- who calls a JSON API
+
+/// The scopes an API extractor accepts (any one of them).
+pub trait ScopeSet: Send + Sync {
+    const ANY_OF: &'static [&'static str];
+}
+
+/// The scope sets of our APIs.
+pub mod need {
+    use super::ScopeSet;
+
+    /// An authority system sending to the mailbox.
+    pub struct MailboxSend;
+    impl ScopeSet for MailboxSend {
+        const ANY_OF: &'static [&'static str] = &["mailbox.send"];
+    }
+    /// A portal reading a citizen's mailbox.
+    pub struct MailboxRead;
+    impl ScopeSet for MailboxRead {
+        const ANY_OF: &'static [&'static str] = &["mailbox.read"];
+    }
+    /// A clerk's system recording identity checks.
+    pub struct IdentityVerify;
+    impl ScopeSet for IdentityVerify {
+        const ANY_OF: &'static [&'static str] = &["identity.verify"];
+    }
+    /// The Verbund's or a Kommune's catalogue administration.
+    pub struct Catalogue;
+    impl ScopeSet for Catalogue {
+        const ANY_OF: &'static [&'static str] = &["catalogue.admin", "catalogue.tenant"];
+    }
+}
+
+/// The caller of a bearer-authenticated API, and which of `S`'s scopes it holds.
+async fn api_caller<S: ScopeSet>(
+    parts: &Parts,
+    p: &crate::oidc::Provider,
+) -> Result<(crate::oidc::access_token::Caller, &'static str), ApiError> {
+    use axum::http::StatusCode;
+    let token = bearer_token(&parts.headers).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "a bearer access token is required",
+        )
+    })?;
+    let caller = p.caller(&token).await.map_err(|e| {
+        if e.code == ErrorCode::InvalidToken {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "the access token is invalid, expired or revoked",
+            )
+        } else {
+            ApiError::internal(e)
+        }
+    })?;
+    let granted = S::ANY_OF
+        .iter()
+        .find(|s| caller.scopes().contains(s))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "the access token lacks the scope {}",
+                    S::ANY_OF.join(" or ")
+                ),
+            )
+        })?;
+    Ok((caller, granted))
+}
+
+/// A system acting for itself (`client_credentials`) with one of `S`'s scopes; a citizen's
+/// token is refused with 403.
+pub struct ServiceCaller<S> {
+    pub client: std::sync::Arc<crate::domain::client::Client>,
+    /// The one of `S`'s scopes the token carries (the first listed, when it has several).
+    pub scope: &'static str,
+    _scopes: std::marker::PhantomData<S>,
+}
+
+impl<St, S> FromRequestParts<St> for ServiceCaller<S>
+where
+    St: Send + Sync,
+    S: ScopeSet,
+    crate::oidc::Provider: axum::extract::FromRef<St>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        use axum::extract::FromRef;
+        let p = crate::oidc::Provider::from_ref(state);
+        match api_caller::<S>(parts, &p).await? {
+            (crate::oidc::access_token::Caller::Service { client, .. }, scope) => Ok(Self {
+                client,
+                scope,
+                _scopes: std::marker::PhantomData,
+            }),
+            (crate::oidc::access_token::Caller::Citizen { .. }, scope) => Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                format!("{scope} needs a client_credentials token"),
+            )),
+        }
+    }
+}
+
+/// A portal acting for a citizen with one of `S`'s scopes; a system's own token is refused
+/// with 403.
+pub struct CitizenCaller<S> {
+    pub client: std::sync::Arc<crate::domain::client::Client>,
+    pub account: crate::domain::ids::AccountId,
+    /// The level the citizen's login reached.
+    pub level: crate::domain::level::Loa,
+    /// When the citizen logged in (Unix seconds).
+    pub auth_time: i64,
+    _scopes: std::marker::PhantomData<S>,
+}
+
+impl<St, S> FromRequestParts<St> for CitizenCaller<S>
+where
+    St: Send + Sync,
+    S: ScopeSet,
+    crate::oidc::Provider: axum::extract::FromRef<St>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        use axum::extract::FromRef;
+        let p = crate::oidc::Provider::from_ref(state);
+        match api_caller::<S>(parts, &p).await? {
+            (
+                crate::oidc::access_token::Caller::Citizen {
+                    client,
+                    account,
+                    level,
+                    auth_time,
+                    ..
+                },
+                _,
+            ) => Ok(Self {
+                client,
+                account,
+                level,
+                auth_time,
+                _scopes: std::marker::PhantomData,
+            }),
+            (crate::oidc::access_token::Caller::Service { .. }, scope) => Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                format!("{scope} needs a citizen's token"),
+            )),
+        }
+    }
+}
+
+/// The `Idempotency-Key` header, if sent: 1 to 200 visible ASCII characters, else 400.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.headers.get("idempotency-key") {
+            None => Ok(Self(None)),
+            Some(v) => v
+                .to_str()
+                .ok()
+                .filter(|k| {
+                    !k.is_empty()
+                        && k.len() <= crate::mailbox::limits::IDEMPOTENCY_KEY_CHARS
+                        && k.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+                })
+                .map(|k| Self(Some(k.to_owned())))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        axum::http::StatusCode::BAD_REQUEST,
+                        "Idempotency-Key must be 1-200 visible ASCII characters",
+                    )
+                }),
+        }
+    }
+}
+
+/// Path parameters of an API: ones that do not parse (a malformed id) are a 404 problem, as
+/// an unknown id is.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Self(v))
+            .map_err(|_| ApiError::new(axum::http::StatusCode::NOT_FOUND, "not found"))
+    }
 }
 
 #[cfg(test)]

@@ -3,20 +3,17 @@
 //! (a citizen's access token with scope `mailbox.read`) show the citizen's messages from
 //! their own Kommune.
 
-use super::bearer;
 use crate::domain::level::Loa;
 use crate::mailbox::{
     File, MailboxError, Opened, Outgoing, Presence, Reader, ReplyOut, Status, Summary, limits,
 };
-use crate::oidc::claims::AccessTokenClaims;
-use crate::web::extract::ApiQuery;
+use crate::web::extract::{ApiPath, ApiQuery, CitizenCaller, IdempotencyKey, ServiceCaller, need};
 use crate::web::respond::{ApiError, Challenge, Problem, download};
 use crate::web::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -129,24 +126,6 @@ fn problem(e: MailboxError) -> ApiError {
         | MailboxError::Keys(_)
         | MailboxError::Mail(_) => ApiError::internal(e),
     }
-}
-
-/// A token of an authority system (no citizen) with `mailbox.send`.
-async fn sender(state: &AppState, headers: &HeaderMap) -> Result<AccessTokenClaims, ApiError> {
-    let at = bearer(&state.provider, headers, "mailbox.send").await?;
-    if at.acr.is_some() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "mailbox.send needs a client_credentials token",
-        ));
-    }
-    Ok(at)
-}
-
-fn message_id(id: Result<Path<String>, PathRejection>) -> Result<Uuid, ApiError> {
-    id.ok()
-        .and_then(|Path(s)| Uuid::parse_str(&s).ok())
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such message"))
 }
 
 /// The request body, at most [`limits::REQUEST_BYTES`].
@@ -262,38 +241,21 @@ fn parse_send(body: &[u8]) -> Result<Outgoing, ApiError> {
     ),
     security(("bearer" = ["mailbox.send"]))
 )]
-pub async fn send(State(state): State<AppState>, request: axum::extract::Request) -> Response {
-    let headers = request.headers().clone();
+pub async fn send(
+    State(state): State<AppState>,
+    // Who sends is checked before the (up to 14 MB) body is read.
+    sender: ServiceCaller<need::MailboxSend>,
+    IdempotencyKey(key): IdempotencyKey,
+    request: axum::extract::Request,
+) -> Response {
     let result: Result<(Uuid, bool), ApiError> = async {
-        // Who sends is checked before the (up to 14 MB) body is read.
-        let at = sender(&state, &headers).await?;
         let body = read_body(request).await?;
-        let key = match headers.get("idempotency-key") {
-            None => None,
-            Some(v) => Some(
-                v.to_str()
-                    .ok()
-                    .filter(|k| !k.is_empty() && k.len() <= limits::IDEMPOTENCY_KEY_CHARS)
-                    .ok_or_else(|| {
-                        ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            "Idempotency-Key must be 1-200 visible ASCII characters",
-                        )
-                    })?,
-            ),
-        };
         let out = parse_send(&body)?;
-        let client = state
-            .provider
-            .client(&at.client_id)
-            .await
-            .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "unknown client"))?;
-        let (id, replayed) = state
+        state
             .mailbox
-            .send(&client, out, key.map(|k| (k, &body[..])))
+            .send(&sender.client, out, key.as_deref().map(|k| (k, &body[..])))
             .await
-            .map_err(problem)?;
-        Ok((id, replayed))
+            .map_err(problem)
     }
     .await;
     match result {
@@ -332,14 +294,12 @@ pub async fn send(State(state): State<AppState>, request: axum::extract::Request
 )]
 pub async fn status(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
+    sender: ServiceCaller<need::MailboxSend>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Status>, ApiError> {
-    let at = sender(&state, &headers).await?;
-    let id = message_id(id)?;
     state
         .mailbox
-        .status(&at.client_id, id)
+        .status(sender.client.id.as_str(), id)
         .await
         .map(Json)
         .map_err(problem)
@@ -361,23 +321,15 @@ pub async fn status(
 )]
 pub async fn receipt(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
-) -> Response {
-    let r = async {
-        let at = sender(&state, &headers).await?;
-        let id = message_id(id)?;
-        state
-            .mailbox
-            .receipt(&at.client_id, id)
-            .await
-            .map_err(problem)
-    }
-    .await;
-    match r {
-        Ok(jws) => ([(header::CONTENT_TYPE, "application/jose")], jws).into_response(),
-        Err(e) => e.into_response(),
-    }
+    sender: ServiceCaller<need::MailboxSend>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Response, ApiError> {
+    let jws = state
+        .mailbox
+        .receipt(sender.client.id.as_str(), id)
+        .await
+        .map_err(problem)?;
+    Ok(([(header::CONTENT_TYPE, "application/jose")], jws).into_response())
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -401,10 +353,9 @@ struct RepliesQuery {
 )]
 pub async fn replies(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    sender: ServiceCaller<need::MailboxSend>,
     ApiQuery(q): ApiQuery,
 ) -> Result<Json<RepliesPage>, ApiError> {
-    let at = sender(&state, &headers).await?;
     let limit = match q.get("limit") {
         None => 50,
         Some(l) => l
@@ -417,40 +368,23 @@ pub async fn replies(
     };
     let (items, next_cursor) = state
         .mailbox
-        .replies(&at.client_id, q.get("after"), limit)
+        .replies(sender.client.id.as_str(), q.get("after"), limit)
         .await
         .map_err(problem)?;
     Ok(Json(RepliesPage { items, next_cursor }))
 }
 
-/// A citizen's token with `mailbox.read`: the account, the token's level and login time, and
-/// the portal's tenant.
-async fn reader(state: &AppState, headers: &HeaderMap) -> Result<Reader, ApiError> {
-    let at = bearer(&state.provider, headers, "mailbox.read").await?;
-    let citizens = || {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "mailbox.read needs a citizen's token",
-        )
-    };
-    let level = at
-        .acr
-        .as_deref()
-        .and_then(Loa::from_acr)
-        .ok_or_else(citizens)?;
-    let auth_time = at.auth_time.ok_or_else(citizens)?;
-    let (client, account) = state.provider.citizen_of(&at).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "the access token is no longer valid",
-        )
-    })?;
-    Ok(Reader {
-        account,
-        level,
-        tenant: Some(client.tenant_id),
-        presence: Presence::Token { auth_time },
-    })
+/// The portal's reader: the citizen's account, the token's level and login time, and the
+/// portal's tenant.
+fn reader(c: &CitizenCaller<need::MailboxRead>) -> Reader {
+    Reader {
+        account: c.account,
+        level: c.level,
+        tenant: Some(c.client.tenant_id),
+        presence: Presence::Token {
+            auth_time: c.auth_time,
+        },
+    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -474,10 +408,10 @@ struct InboxQuery {
 )]
 pub async fn inbox(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    citizen: CitizenCaller<need::MailboxRead>,
     ApiQuery(q): ApiQuery,
 ) -> Result<Json<InboxPage>, ApiError> {
-    let reader = reader(&state, &headers).await?;
+    let reader = reader(&citizen);
     let page = match q.get("page") {
         None => 0,
         Some(p) => p.parse().ok().filter(|p| *p <= 10_000).ok_or_else(|| {
@@ -515,14 +449,12 @@ pub async fn inbox(
 )]
 pub async fn open(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
+    citizen: CitizenCaller<need::MailboxRead>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Opened>, ApiError> {
-    let reader = reader(&state, &headers).await?;
-    let id = message_id(id)?;
     state
         .mailbox
-        .open(&reader, id, "portal")
+        .open(&reader(&citizen), id, "portal")
         .await
         .map(Json)
         .map_err(problem)
@@ -539,24 +471,13 @@ pub async fn open(
 )]
 pub async fn attachment(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    ids: Result<Path<(String, String)>, PathRejection>,
-) -> Response {
-    let r = async {
-        let reader = reader(&state, &headers).await?;
-        let (id, att) = ids
-            .ok()
-            .and_then(|Path((a, b))| Some((Uuid::parse_str(&a).ok()?, Uuid::parse_str(&b).ok()?)))
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such attachment"))?;
-        state
-            .mailbox
-            .attachment(&reader, id, att)
-            .await
-            .map_err(problem)
-    }
-    .await;
-    match r {
-        Ok(f) => download(f),
-        Err(e) => e.into_response(),
-    }
+    citizen: CitizenCaller<need::MailboxRead>,
+    ApiPath((id, att)): ApiPath<(Uuid, Uuid)>,
+) -> Result<Response, ApiError> {
+    state
+        .mailbox
+        .attachment(&reader(&citizen), id, att)
+        .await
+        .map(download)
+        .map_err(problem)
 }

@@ -2,15 +2,15 @@
 //! `catalogue.admin` sets the Verbund's level, scope `catalogue.tenant` raises it for the
 //! calling client's own tenant.
 
-use super::bearer_any;
 use crate::catalogue::{self, CatalogueError};
 use crate::domain::level::Loa;
 use crate::domain::process::{Process, ProcessId, ProcessScope};
 use crate::oidc::Provider;
+use crate::web::extract::{ServiceCaller, need};
 use crate::web::respond::ApiError;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -110,25 +110,19 @@ pub struct SetProcess {
 )]
 pub async fn put(
     State(p): State<Provider>,
+    caller: ServiceCaller<need::Catalogue>,
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    headers: HeaderMap,
     body_json: Result<crate::web::extract::ApiJson<SetProcess>, ApiError>,
 ) -> Response {
     let result: Result<ProcessOut, ApiError> = async {
         let Path(id) =
             id.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "the process id is malformed"))?;
-        let (at, granted) =
-            bearer_any(&p, &headers, &["catalogue.admin", "catalogue.tenant"]).await?;
-        let (scope, tenant_slug) = match granted {
+        let (scope, tenant_slug) = match caller.scope {
             "catalogue.admin" => (ProcessScope::Verbund, None),
             _ => {
-                let client = p
-                    .client(&at.client_id)
-                    .await
-                    .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "unknown client"))?;
                 let tenant =
                     p.db.tenants()
-                        .by_id(client.tenant_id)
+                        .by_id(caller.client.tenant_id)
                         .await
                         .map_err(ApiError::internal)?;
                 (ProcessScope::Tenant(tenant.id), Some(tenant.slug))

@@ -1,14 +1,14 @@
 //! `POST /api/v1/identity-proofings`: a clerk's system records an in-person identity check
 //! (scope `identity.verify`). The same as `buergerkonto user verify-identity`.
 
-use super::bearer;
 use crate::account::AccountError;
 use crate::domain::level::Loa;
+use crate::web::extract::{ServiceCaller, need};
 use crate::web::respond::ApiError;
 use crate::web::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -56,11 +56,10 @@ pub struct ProofingOut {
 )]
 pub async fn post(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    clerk_system: ServiceCaller<need::IdentityVerify>,
     body: Result<crate::web::extract::ApiJson<NewProofing>, ApiError>,
 ) -> Response {
     let result = async {
-        let at = bearer(&state.provider, &headers, "identity.verify").await?;
         let crate::web::extract::ApiJson(req) = body?;
         let level = Loa::from_name(&req.level)
             .filter(|l| *l > Loa::Low)
@@ -83,7 +82,7 @@ pub async fn post(
                 claims.push((name.to_owned(), stored));
             }
         }
-        let clerk = format!("{clerk} (via {})", at.client_id);
+        let clerk = format!("{clerk} (via {})", clerk_system.client.id);
         match state
             .accounts
             .verify_identity(&req.email, level, document, &clerk, &claims)
