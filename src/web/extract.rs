@@ -58,6 +58,192 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -
     c
 }
 
+// ---- CSRF protection for forms: a random token in an HttpOnly, SameSite=Lax cookie,
+// repeated in a hidden field, compared in constant time (double submit). SameSite alone does
+// not cover same-site subdomains or old browsers; the token does.
+
+/// The token for a form, and a `Set-Cookie` value if a new one had to be made.
+#[must_use]
+pub fn csrf_token(headers: &HeaderMap, secure: bool) -> (String, Option<String>) {
+    match cookie(headers, CSRF_COOKIE, secure).filter(|c| c.len() == 43) {
+        Some(t) => (t, None),
+        None => {
+            let t = crate::crypto::random_token();
+            let c = set_cookie(CSRF_COOKIE, &t, None, secure);
+            (t, Some(c))
+        }
+    }
+}
+
+/// Whether a form token matches the cookie.
+#[must_use]
+pub fn csrf_matches(headers: &HeaderMap, token: Option<&str>, secure: bool) -> bool {
+    match (cookie(headers, CSRF_COOKIE, secure), token) {
+        (Some(c), Some(f)) => c.len() == 43 && crate::crypto::ct_eq(c.as_bytes(), f.as_bytes()),
+        _ => false,
+    }
+}
+
+/// A form with a verified CSRF token.
+pub struct CsrfForm(pub Params);
+
+/// Why a [`CsrfForm`] was refused: a malformed body (its page), or a missing or forged token
+/// (403). Pages that show their form again with the error take `Result<CsrfForm,
+/// FormRejection>` and get the fields back.
+pub enum FormRejection {
+    Malformed(PageError),
+    Forged { form: Params, lang: Lang },
+}
+
+impl axum::response::IntoResponse for FormRejection {
+    fn into_response(self) -> axum::response::Response {
+        match self {
+            FormRejection::Malformed(e) => e.into_response(),
+            FormRejection::Forged { lang, .. } => {
+                PageError::new(axum::http::StatusCode::FORBIDDEN, lang, |t| t.err_csrf)
+                    .into_response()
+            }
+        }
+    }
+}
+
+impl<S> FromRequest<S> for CsrfForm
+where
+    S: Send + Sync,
+    super::state::WebConfig: axum::extract::FromRef<S>,
+{
+    type Rejection = FormRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::FromRef;
+        let secure = super::state::WebConfig::from_ref(state).secure_cookies;
+        let lang = lang_of(req.headers());
+        let headers = req.headers().clone();
+        let PageForm(form) = PageForm::from_request(req, state)
+            .await
+            .map_err(FormRejection::Malformed)?;
+        if csrf_matches(&headers, form.get("csrf"), secure) {
+            Ok(CsrfForm(form))
+        } else {
+            Err(FormRejection::Forged { form, lang })
+        }
+    }
+}
+
+/// Path parameters of a page: ones that do not parse (a malformed id) are the 404 page, as
+/// an unknown id is.
+pub struct PagePath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for PagePath<T> {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Self(v))
+            .map_err(|_| {
+                PageError::new(
+                    axum::http::StatusCode::NOT_FOUND,
+                    lang_of(&parts.headers),
+                    |t| t.error_not_found,
+                )
+            })
+    }
+}
+
+/// A form of a page that shows itself again when its token does not match (login,
+/// registration): the fields, and whether the CSRF token matched. Malformed bodies are refused
+/// with their page.
+pub struct CheckedForm {
+    pub params: Params,
+    pub csrf_ok: bool,
+}
+
+impl<S> FromRequest<S> for CheckedForm
+where
+    S: Send + Sync,
+    super::state::WebConfig: axum::extract::FromRef<S>,
+{
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match CsrfForm::from_request(req, state).await {
+            Ok(CsrfForm(params)) => Ok(Self {
+                params,
+                csrf_ok: true,
+            }),
+            Err(FormRejection::Forged { form, .. }) => Ok(Self {
+                params: form,
+                csrf_ok: false,
+            }),
+            Err(FormRejection::Malformed(e)) => Err(e),
+        }
+    }
+}
+
+// ---- the browser's session
+
+/// The session of the browser that sent the request: its cookie value and the session.
+pub struct SignedIn {
+    pub token: String,
+    pub session: crate::authn::Session,
+}
+
+/// The session, if the browser has one.
+pub struct MaybeSession(pub Option<SignedIn>);
+
+/// No session (the browser is sent to the login page), or the store failed.
+pub enum SessionRejection {
+    Login,
+    Failed(PageError),
+}
+
+impl axum::response::IntoResponse for SessionRejection {
+    fn into_response(self) -> axum::response::Response {
+        match self {
+            SessionRejection::Login => super::respond::see_other("/login", &[]),
+            SessionRejection::Failed(e) => e.into_response(),
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for MaybeSession
+where
+    S: Send + Sync,
+    crate::authn::Sessions: axum::extract::FromRef<S>,
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::FromRef;
+        let sessions = crate::authn::Sessions::from_ref(state);
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE, sessions.secure_cookies()) else {
+            return Ok(Self(None));
+        };
+        let session = sessions
+            .get(&token)
+            .await
+            .map_err(|e| PageError::internal(lang_of(&parts.headers), e))?;
+        Ok(Self(session.map(|session| SignedIn { token, session })))
+    }
+}
+
+impl<S> FromRequestParts<S> for SignedIn
+where
+    S: Send + Sync,
+    crate::authn::Sessions: axum::extract::FromRef<S>,
+{
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match MaybeSession::from_request_parts(parts, state).await {
+            Ok(MaybeSession(Some(s))) => Ok(s),
+            Ok(MaybeSession(None)) => Err(SessionRejection::Login),
+            Err(e) => Err(SessionRejection::Failed(e)),
+        }
+    }
+}
+
 /// The page language: the `bk_lang` cookie, else `Accept-Language`, else German.
 #[derive(Clone, Copy, Debug)]
 pub struct PageLang(pub Lang);

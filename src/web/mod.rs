@@ -2,7 +2,6 @@
 //! render. Middleware: request ids, tracing, body and URI limits, timeouts, security headers.
 
 pub mod api;
-pub mod csrf;
 pub mod extract;
 pub mod i18n;
 pub mod oidc;

@@ -2,10 +2,8 @@
 //! errors to the form each spec demands: JSON at the token and userinfo endpoints, a
 //! redirect with `error` only to a registered redirect URI, an HTML page otherwise.
 
-use super::csrf;
 use super::extract::{ClientIp, GetOrPost, OAuthForm, PageLang, Query, SESSION_COOKIE, set_cookie};
 use super::i18n::{Texts, texts};
-use super::pages::login::current_session;
 use super::pages::req_id;
 use super::state::AppState;
 use crate::authn::Session;
@@ -19,6 +17,7 @@ use crate::oidc::authorize::{
 use crate::oidc::client_auth::presented;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::token::TokenRequest;
+use crate::web::extract::{CsrfForm, MaybeSession, SignedIn, csrf_token};
 use crate::web::respond::{
     PageError, html, lang_switch, message, no_store, oauth_json, public_json, see_other,
     with_cookies,
@@ -88,14 +87,14 @@ async fn proceed(
     state: &AppState,
     req: AuthRequest,
     client_name: String,
-    session: Option<(String, Session)>,
+    session: Option<SignedIn>,
     pending_id: Option<String>,
     lang: Lang,
     ip: std::net::IpAddr,
 ) -> Response {
     let p = &state.provider;
     let consented = match &session {
-        Some((_, s)) => match p
+        Some(SignedIn { session: s, .. }) => match p
             .db
             .consents()
             .get(
@@ -110,7 +109,7 @@ async fn proceed(
         None => None,
     };
     let facts = match &session {
-        Some((_, s)) => match account_facts(state, &req, s, lang).await {
+        Some(SignedIn { session: s, .. }) => match account_facts(state, &req, s, lang).await {
             Ok(f) => f,
             Err(r) => return r,
         },
@@ -118,7 +117,7 @@ async fn proceed(
     };
     match decide(
         &req,
-        session.as_ref().map(|(_, s)| s),
+        session.as_ref().map(|s| &s.session),
         consented.as_ref(),
         facts,
     ) {
@@ -129,7 +128,11 @@ async fn proceed(
             authorize_error(p, e, lang)
         }
         Ok(Decision::Issue) => {
-            let Some((token, mut s)) = session else {
+            let Some(SignedIn {
+                token,
+                session: mut s,
+            }) = session
+            else {
                 return PageError::internal(lang, "issue without session").into_response();
             };
             if let Some(id) = &pending_id
@@ -252,7 +255,7 @@ pub async fn authorize(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     ClientIp(ip): ClientIp,
-    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
     GetOrPost(raw): GetOrPost,
 ) -> Response {
     let (client, req) = match validate(&state.provider, &raw).await {
@@ -260,10 +263,6 @@ pub async fn authorize(
         Err(e) => return authorize_error(&state.provider, e, lang),
     };
     let lang = req.lang.unwrap_or(lang);
-    let session = match current_session(&state.sessions, &headers, lang).await {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    };
     proceed(&state, req, client.name.clone(), session, None, lang, ip).await
 }
 
@@ -272,7 +271,7 @@ pub async fn resume(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     ClientIp(ip): ClientIp,
-    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
     Query(q): Query,
 ) -> Response {
     let id = req_id(q.get("req"));
@@ -281,10 +280,6 @@ pub async fn resume(
         Err(e) => return authorize_error(&state.provider, e, lang),
     };
     let lang = pending.req.lang.unwrap_or(lang);
-    let session = match current_session(&state.sessions, &headers, lang).await {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    };
     proceed(
         &state,
         pending.req,
@@ -352,6 +347,7 @@ async fn consent_gate(
 pub async fn consent_get(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    MaybeSession(session): MaybeSession,
     headers: HeaderMap,
     Query(q): Query,
 ) -> Response {
@@ -361,17 +357,14 @@ pub async fn consent_get(
         Err(e) => return authorize_error(&state.provider, e, lang),
     };
     let lang = pending.req.lang.unwrap_or(lang);
-    match current_session(&state.sessions, &headers, lang).await {
-        Ok(Some((_, session))) => {
-            if let Err(r) = consent_gate(&state, &pending, &id, &session, lang).await {
-                return r;
-            }
-        }
-        Ok(None) => return see_other(&format!("/login?req={id}"), &[]),
-        Err(e) => return e.into_response(),
+    let Some(signed_in) = session else {
+        return see_other(&format!("/login?req={id}"), &[]);
+    };
+    if let Err(r) = consent_gate(&state, &pending, &id, &signed_in.session, lang).await {
+        return r;
     }
     let t = texts(lang);
-    let (token, set) = csrf::token(&headers, state.web.secure_cookies);
+    let (token, set) = csrf_token(&headers, state.web.secure_cookies);
     let page = ConsentPage {
         t,
         lang_switch: lang_switch(t, &format!("/consent?req={id}")),
@@ -387,12 +380,9 @@ pub async fn consent_get(
 pub async fn consent_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
-    headers: HeaderMap,
-    super::extract::PageForm(form): super::extract::PageForm,
+    MaybeSession(session): MaybeSession,
+    CsrfForm(form): CsrfForm,
 ) -> Response {
-    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
-        return PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf).into_response();
-    }
     let p = &state.provider;
     let id = req_id(form.get("req"));
     let pending = match p.load_pending(&id).await {
@@ -400,10 +390,7 @@ pub async fn consent_post(
         Err(e) => return authorize_error(p, e, lang),
     };
     let lang = pending.req.lang.unwrap_or(lang);
-    let Some((token, mut session)) = (match current_session(&state.sessions, &headers, lang).await {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    }) else {
+    let Some(SignedIn { token, mut session }) = session else {
         return see_other(&format!("/login?req={id}"), &[]);
     };
     if let Err(r) = consent_gate(&state, &pending, &id, &session, lang).await {
@@ -622,6 +609,7 @@ const LOGOUT_PARAMS: [&str; 5] = [
 pub async fn logout(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    MaybeSession(session): MaybeSession,
     headers: HeaderMap,
     GetOrPost(raw): GetOrPost,
 ) -> Response {
@@ -633,17 +621,13 @@ pub async fn logout(
         Err(e) => return logout_error(e, lang),
     };
     let lang = req.lang.unwrap_or(lang);
-    let session = match current_session(&state.sessions, &headers, lang).await {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    };
     // Without a hint naming this very session, ask first: a logout link must not be a way
     // for any page to log the citizen out.
-    if let Some((_, s)) = &session
+    if let Some(SignedIn { session: s, .. }) = &session
         && req.hint_sid.as_deref() != Some(s.sid.as_str())
     {
         let t = texts(lang);
-        let (token, set) = csrf::token(&headers, state.web.secure_cookies);
+        let (token, set) = csrf_token(&headers, state.web.secure_cookies);
         let carry = LOGOUT_PARAMS
             .iter()
             .filter_map(|k| params.get(k).map(|v| (*k, v.to_owned())))
@@ -661,7 +645,7 @@ pub async fn logout(
             set,
         );
     }
-    end_session(&state, &req, session.map(|(t, _)| t), lang).await
+    end_session(&state, &req, session.map(|s| s.token), lang).await
 }
 
 /// `POST /logout/confirm`: the citizen confirmed (from the question or the account page).
@@ -669,11 +653,8 @@ pub async fn logout_confirm(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     headers: HeaderMap,
-    super::extract::PageForm(form): super::extract::PageForm,
+    CsrfForm(form): CsrfForm,
 ) -> Response {
-    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
-        return PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf).into_response();
-    }
     let req = match state.provider.validate_logout(&form).await {
         Ok(r) => r,
         Err(e) => return logout_error(e, lang),

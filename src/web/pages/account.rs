@@ -2,11 +2,10 @@
 //! with consent (withdraw it, which revokes that portal's refresh tokens).
 
 use super::date_time;
-use super::login::current_session;
 use crate::authn::handle_of;
 use crate::domain::ids::ClientId;
-use crate::web::csrf;
-use crate::web::extract::{PageForm, PageLang, SESSION_COOKIE, set_cookie};
+use crate::web::extract::{CsrfForm, SignedIn, csrf_token};
+use crate::web::extract::{PageLang, SESSION_COOKIE, set_cookie};
 use crate::web::i18n::{Texts, texts};
 use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
 use crate::web::state::AppState;
@@ -69,11 +68,9 @@ fn browser_name(ua: &str, t: &Texts) -> String {
 pub async fn get(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    SignedIn { token, session }: SignedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some((token, session)) = current_session(&state.sessions, &headers, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
     let internal = |e: &dyn std::fmt::Display| PageError::internal(lang, e.to_string());
     let account = state
         .accounts
@@ -124,7 +121,7 @@ pub async fn get(
             granted: date_time(c.granted_at),
         })
         .collect();
-    let (csrf_token, set) = csrf::token(&headers, state.web.secure_cookies);
+    let (csrf_token, set) = csrf_token(&headers, state.web.secure_cookies);
     let page = AccountPage {
         t,
         lang_switch: lang_switch(t, "/konto"),
@@ -137,30 +134,13 @@ pub async fn get(
     Ok(with_cookies(html(StatusCode::OK, &page), set))
 }
 
-/// The prelude of the account page's forms: a valid CSRF token and a logged-in citizen.
-/// `Ok(None)` means: not logged in (the caller sends the browser to the login page).
-async fn citizen(
-    state: &AppState,
-    headers: &HeaderMap,
-    form: &crate::domain::params::Params,
-    lang: crate::domain::lang::Lang,
-) -> Result<Option<(String, crate::authn::Session)>, PageError> {
-    if !csrf::verify(headers, form, state.web.secure_cookies) {
-        return Err(PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf));
-    }
-    current_session(&state.sessions, headers, lang).await
-}
-
 /// `POST /konto/sessions/end`: ends one of the citizen's sessions (this one or another).
 pub async fn end_session(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
-    headers: HeaderMap,
-    PageForm(form): PageForm,
+    SignedIn { token, session: me }: SignedIn,
+    CsrfForm(form): CsrfForm,
 ) -> Result<Response, PageError> {
-    let Some((token, me)) = citizen(&state, &headers, &form, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
     let handle = form.get("session").unwrap_or("");
     let ended = state
         .sessions
@@ -192,12 +172,9 @@ pub async fn end_session(
 pub async fn withdraw_consent(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
-    headers: HeaderMap,
-    PageForm(form): PageForm,
+    SignedIn { session: me, .. }: SignedIn,
+    CsrfForm(form): CsrfForm,
 ) -> Result<Response, PageError> {
-    let Some((_, me)) = citizen(&state, &headers, &form, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
     let client = ClientId(
         form.get("client_id")
             .unwrap_or("")

@@ -1,14 +1,13 @@
 //! Second factors: the step-up page during a login (`/login/otp`) and TOTP enrolment on the
 //! account page (`/konto/totp`).
 
-use super::login::current_session;
 use super::req_id;
 use crate::account::AccountError;
 use crate::account::passkeys::Ceremony;
 use crate::domain::lang::Lang;
 use crate::domain::level::{Amr, effective, strength_of};
-use crate::web::csrf;
-use crate::web::extract::{PageForm, PageLang, Query};
+use crate::web::extract::{CheckedForm, MaybeSession, SignedIn, csrf_token};
+use crate::web::extract::{PageLang, Query};
 use crate::web::i18n::{Texts, texts};
 use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
 use crate::web::state::AppState;
@@ -77,18 +76,17 @@ pub fn local_next(v: Option<&str>) -> String {
     .to_owned()
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn otp_page(
     state: &AppState,
     headers: &HeaderMap,
+    session: &crate::authn::Session,
     lang: Lang,
     status: StatusCode,
     req: &str,
     next: &str,
     error: Option<&str>,
 ) -> Result<Response, PageError> {
-    let Some((_, session)) = current_session(&state.sessions, headers, lang).await? else {
-        return Ok(see_other(&format!("/login?req={req}"), &[]));
-    };
     let factors = state
         .accounts
         .factors(session.account_id)
@@ -106,7 +104,7 @@ pub(crate) async fn otp_page(
         None
     };
     let t = texts(lang);
-    let (token, set) = csrf::token(headers, state.web.secure_cookies);
+    let (token, set) = csrf_token(headers, state.web.secure_cookies);
     Ok(with_cookies(
         html(
             status,
@@ -182,18 +180,26 @@ pub(crate) async fn raise_session(
 pub async fn otp_get(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    MaybeSession(signed): MaybeSession,
     headers: HeaderMap,
     Query(q): Query,
 ) -> Result<Response, PageError> {
     let req = req_id(q.get("req"));
-    if current_session(&state.sessions, &headers, lang)
-        .await?
-        .is_none()
-    {
+    let Some(SignedIn { session, .. }) = signed else {
         return Ok(see_other(&format!("/login?req={req}"), &[]));
-    }
+    };
     let next = local_next(q.get("next"));
-    otp_page(&state, &headers, lang, StatusCode::OK, &req, &next, None).await
+    otp_page(
+        &state,
+        &headers,
+        &session,
+        lang,
+        StatusCode::OK,
+        &req,
+        &next,
+        None,
+    )
+    .await
 }
 
 /// A posted step-up form (code or passkey), past the CSRF check and with a session.
@@ -204,20 +210,26 @@ pub(crate) struct StepUpPost {
     pub session: crate::authn::Session,
 }
 
-/// The common start of both step-up posts; otherwise the response to send.
+/// The common start of both step-up posts (the session, then the form's token); otherwise
+/// the response to send.
 pub(crate) async fn step_up_post(
     state: &AppState,
     headers: &HeaderMap,
-    form: &crate::domain::params::Params,
+    signed: Option<SignedIn>,
+    form: &CheckedForm,
     lang: Lang,
 ) -> Result<Result<StepUpPost, Response>, PageError> {
-    let req = req_id(form.get("req"));
-    let next = local_next(form.get("next"));
-    if !csrf::verify(headers, form, state.web.secure_cookies) {
+    let req = req_id(form.params.get("req"));
+    let next = local_next(form.params.get("next"));
+    let Some(SignedIn { token, session }) = signed else {
+        return Ok(Err(see_other(&format!("/login?req={req}"), &[])));
+    };
+    if !form.csrf_ok {
         let t = texts(lang);
         return otp_page(
             state,
             headers,
+            &session,
             lang,
             StatusCode::FORBIDDEN,
             &req,
@@ -227,9 +239,6 @@ pub(crate) async fn step_up_post(
         .await
         .map(Err);
     }
-    let Some((token, session)) = current_session(&state.sessions, headers, lang).await? else {
-        return Ok(Err(see_other(&format!("/login?req={req}"), &[])));
-    };
     Ok(Ok(StepUpPost {
         req,
         next,
@@ -243,8 +252,9 @@ pub(crate) async fn step_up_post(
 pub async fn otp_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    MaybeSession(signed): MaybeSession,
     headers: HeaderMap,
-    PageForm(form): PageForm,
+    form: CheckedForm,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
     let StepUpPost {
@@ -252,13 +262,13 @@ pub async fn otp_post(
         next,
         token,
         session,
-    } = match step_up_post(&state, &headers, &form, lang).await? {
+    } = match step_up_post(&state, &headers, signed, &form, lang).await? {
         Ok(p) => p,
         Err(r) => return Ok(r),
     };
     match state
         .accounts
-        .check_second_factor(session.account_id, form.get("code").unwrap_or(""))
+        .check_second_factor(session.account_id, form.params.get("code").unwrap_or(""))
         .await
     {
         Ok(()) => {}
@@ -266,6 +276,7 @@ pub async fn otp_post(
             return otp_page(
                 &state,
                 &headers,
+                &session,
                 lang,
                 StatusCode::UNAUTHORIZED,
                 &req,
@@ -278,6 +289,7 @@ pub async fn otp_post(
             return otp_page(
                 &state,
                 &headers,
+                &session,
                 lang,
                 StatusCode::TOO_MANY_REQUESTS,
                 &req,
@@ -306,14 +318,12 @@ struct TotpPage<'a> {
 async fn totp_page(
     state: &AppState,
     headers: &HeaderMap,
+    session: &crate::authn::Session,
     lang: Lang,
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<Response, PageError> {
-    let Some((_, session)) = current_session(&state.sessions, headers, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
-    if let Some(r) = needs_current_factor(state, &session, lang).await? {
+    if let Some(r) = needs_current_factor(state, session, lang).await? {
         return Ok(r);
     }
     let account = state
@@ -327,7 +337,7 @@ async fn totp_page(
         .await
         .map_err(|e| PageError::internal(lang, e))?;
     let t = texts(lang);
-    let (token, set) = csrf::token(headers, state.web.secure_cookies);
+    let (token, set) = csrf_token(headers, state.web.secure_cookies);
     let page = TotpPage {
         t,
         lang_switch: lang_switch(t, "/konto/totp"),
@@ -363,32 +373,35 @@ pub(crate) async fn needs_current_factor(
 pub async fn totp_get(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    SignedIn { session, .. }: SignedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    totp_page(&state, &headers, lang, StatusCode::OK, None).await
+    totp_page(&state, &headers, &session, lang, StatusCode::OK, None).await
 }
 
 /// `POST /konto/totp`: a code from the app confirms the enrolment; the recovery codes are shown once.
 pub async fn totp_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    SignedIn { token, mut session }: SignedIn,
     headers: HeaderMap,
-    PageForm(form): PageForm,
+    CheckedForm {
+        params: form,
+        csrf_ok,
+    }: CheckedForm,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
-    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+    if !csrf_ok {
         return totp_page(
             &state,
             &headers,
+            &session,
             lang,
             StatusCode::FORBIDDEN,
             Some(t.err_csrf),
         )
         .await;
     }
-    let Some((token, mut session)) = current_session(&state.sessions, &headers, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
     if let Some(r) = needs_current_factor(&state, &session, lang).await? {
         return Ok(r);
     }
@@ -419,6 +432,7 @@ pub async fn totp_post(
             totp_page(
                 &state,
                 &headers,
+                &session,
                 lang,
                 StatusCode::BAD_REQUEST,
                 Some(t.err_otp),

@@ -3,16 +3,15 @@
 //! takes the answer, records what was confirmed and shows the resulting level.
 
 use super::factors::needs_current_factor;
-use super::login::current_session;
 use super::passkeys::security_page;
 use crate::account::AccountError;
 use crate::broker::BrokerError;
-use crate::web::csrf;
-use crate::web::extract::{PageForm, PageLang, Query};
+use crate::web::extract::{CheckedForm, PagePath, SignedIn};
+use crate::web::extract::{PageLang, Query};
 use crate::web::i18n::texts;
 use crate::web::respond::{PageError, see_other};
 use crate::web::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
@@ -20,15 +19,17 @@ use axum::response::Response;
 pub async fn begin(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    SignedIn { session, .. }: SignedIn,
+    PagePath(upstream): PagePath<String>,
     headers: HeaderMap,
-    upstream: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    PageForm(form): PageForm,
+    CheckedForm { csrf_ok, .. }: CheckedForm,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
-    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+    if !csrf_ok {
         return security_page(
             &state,
             &headers,
+            &session,
             lang,
             StatusCode::FORBIDDEN,
             None,
@@ -36,18 +37,10 @@ pub async fn begin(
         )
         .await;
     }
-    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
     // Like changing factors: a password alone must not attach someone's identity.
     if let Some(r) = needs_current_factor(&state, &session, lang).await? {
         return Ok(r);
     }
-    let Ok(Path(upstream)) = upstream else {
-        return Err(PageError::new(StatusCode::NOT_FOUND, lang, |t| {
-            t.error_not_found
-        }));
-    };
     match state.broker.begin(&upstream, session.account_id).await {
         Ok(url) => Ok(see_other(&url, &[])),
         Err(BrokerError::UnknownUpstream) => {
@@ -60,6 +53,7 @@ pub async fn begin(
             security_page(
                 &state,
                 &headers,
+                &session,
                 lang,
                 StatusCode::BAD_GATEWAY,
                 None,
@@ -74,18 +68,17 @@ pub async fn begin(
 pub async fn callback(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    SignedIn { session, .. }: SignedIn,
     headers: HeaderMap,
     Query(q): Query,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
-    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
     let (Some(st), Some(code)) = (q.get("state"), q.get("code")) else {
         // The citizen cancelled upstream, or the upstream answered with an error.
         return security_page(
             &state,
             &headers,
+            &session,
             lang,
             StatusCode::BAD_REQUEST,
             None,
@@ -106,19 +99,38 @@ pub async fn callback(
                 BrokerError::InvalidState | BrokerError::UnknownUpstream => StatusCode::BAD_REQUEST,
                 _ => StatusCode::BAD_GATEWAY,
             };
-            return security_page(&state, &headers, lang, status, None, Some(t.link_failed)).await;
+            return security_page(
+                &state,
+                &headers,
+                &session,
+                lang,
+                status,
+                None,
+                Some(t.link_failed),
+            )
+            .await;
         }
     };
     match state.accounts.link_upstream(&assertion).await {
         Ok(level) => {
             let level = t.level(level);
             let notice = format!("{} {level}", t.link_done);
-            security_page(&state, &headers, lang, StatusCode::OK, Some(&notice), None).await
+            security_page(
+                &state,
+                &headers,
+                &session,
+                lang,
+                StatusCode::OK,
+                Some(&notice),
+                None,
+            )
+            .await
         }
         Err(AccountError::Store(crate::store::StoreError::Conflict { .. })) => {
             security_page(
                 &state,
                 &headers,
+                &session,
                 lang,
                 StatusCode::CONFLICT,
                 None,

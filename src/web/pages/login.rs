@@ -2,13 +2,12 @@
 
 use super::req_id;
 use crate::account::AccountError;
-use crate::authn::Sessions;
 use crate::domain::lang::Lang;
 use crate::domain::level::Amr;
 use crate::oidc::Provider;
-use crate::web::csrf;
+use crate::web::extract::{CheckedForm, MaybeSession, SignedIn, csrf_token};
 use crate::web::extract::{
-    ClientIp, LANG_COOKIE, PageForm, PageLang, Query, SESSION_COOKIE, cookie, set_cookie,
+    ClientIp, LANG_COOKIE, PageLang, Query, SESSION_COOKIE, cookie, set_cookie,
 };
 use crate::web::i18n::{Texts, texts};
 use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
@@ -64,7 +63,7 @@ fn render(
     email: &str,
     error: Option<&str>,
 ) -> Response {
-    let (token, set) = csrf::token(headers, web.secure_cookies);
+    let (token, set) = csrf_token(headers, web.secure_cookies);
     let t = texts(flow.lang);
     let req = flow.req.as_str();
     let client_name = flow.client_name.as_deref();
@@ -114,7 +113,10 @@ pub async fn post(
     PageLang(lang): PageLang,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    PageForm(form): PageForm,
+    CheckedForm {
+        params: form,
+        csrf_ok,
+    }: CheckedForm,
 ) -> Result<Response, PageError> {
     let req = req_id(form.get("req"));
     let (lang, client_name, _) = flow_lang(&state.provider, &req, lang).await;
@@ -128,7 +130,7 @@ pub async fn post(
     };
     let again =
         |status, msg: &str| render(status, &headers, &state.web, &flow, &email_shown, Some(msg));
-    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+    if !csrf_ok {
         return Ok(again(StatusCode::FORBIDDEN, t.err_csrf));
     }
     let password = form.get("password").unwrap_or("");
@@ -184,13 +186,13 @@ pub(crate) async fn start_session(
 /// `GET /lang?to=en&back=/login?...`: remembers the language and goes back (local paths only).
 pub async fn switch(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    session: Result<MaybeSession, PageError>,
     Query(q): Query,
 ) -> Response {
     let web = &state.web;
     let lang = q.get("to").and_then(Lang::pick).unwrap_or_default();
     // A logged-in holder's choice also sets the language of mails sent without a request.
-    if let Ok(Some((_, session))) = current_session(&state.sessions, &headers, lang).await
+    if let Ok(MaybeSession(Some(SignedIn { session, .. }))) = session
         && let Err(e) = state.accounts.set_lang(session.account_id, lang).await
     {
         tracing::warn!(error = %e, "could not store the language");
@@ -216,22 +218,6 @@ pub async fn switch(
             web.secure_cookies,
         )],
     )
-}
-
-/// Reads the session of this browser, if any.
-pub async fn current_session(
-    sessions: &Sessions,
-    headers: &HeaderMap,
-    lang: Lang,
-) -> Result<Option<(String, crate::authn::Session)>, PageError> {
-    let Some(token) = cookie(headers, SESSION_COOKIE, sessions.secure_cookies()) else {
-        return Ok(None);
-    };
-    let s = sessions
-        .get(&token)
-        .await
-        .map_err(|e| PageError::internal(lang, e))?;
-    Ok(s.map(|s| (token, s)))
 }
 
 /// The browser's `User-Agent`, for the session list.

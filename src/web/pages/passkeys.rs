@@ -4,14 +4,14 @@
 //! upstream identity providers.
 
 use super::factors::{StepUpPost, needs_current_factor, otp_page, raise_session, step_up_post};
-use super::login::{current_session, start_session};
+use super::login::start_session;
 use super::{day, req_id};
 use crate::account::AccountError;
 use crate::account::passkeys::Ceremony;
 use crate::domain::lang::Lang;
 use crate::domain::level::Loa;
-use crate::web::csrf;
-use crate::web::extract::{ClientIp, PageForm, PageLang, Query};
+use crate::web::extract::{CheckedForm, MaybeSession, SignedIn, csrf_token};
+use crate::web::extract::{ClientIp, PageLang, Query};
 use crate::web::i18n::{Texts, texts};
 use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
 use crate::web::state::AppState;
@@ -58,7 +58,7 @@ async fn login_page(
         Err(AccountError::Unavailable) => None,
         Err(e) => return Err(PageError::internal(lang, e)),
     };
-    let (token, set) = csrf::token(headers, state.web.secure_cookies);
+    let (token, set) = csrf_token(headers, state.web.secure_cookies);
     let page = LoginPage {
         t,
         lang_switch: lang_switch(t, &format!("/login/passkey?req={req}")),
@@ -89,11 +89,14 @@ pub async fn login_post(
     PageLang(lang): PageLang,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    PageForm(form): PageForm,
+    CheckedForm {
+        params: form,
+        csrf_ok,
+    }: CheckedForm,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
     let req = req_id(form.get("req"));
-    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+    if !csrf_ok {
         return login_page(
             &state,
             &headers,
@@ -167,8 +170,9 @@ pub async fn login_post(
 pub async fn stepup_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    MaybeSession(signed): MaybeSession,
     headers: HeaderMap,
-    PageForm(form): PageForm,
+    form: CheckedForm,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
     let StepUpPost {
@@ -176,15 +180,15 @@ pub async fn stepup_post(
         next,
         token,
         session,
-    } = match step_up_post(&state, &headers, &form, lang).await? {
+    } = match step_up_post(&state, &headers, signed, &form, lang).await? {
         Ok(p) => p,
         Err(r) => return Ok(r),
     };
     let result = state
         .accounts
         .passkey_auth_finish(
-            form.get("ceremony").unwrap_or(""),
-            form.get("credential").unwrap_or(""),
+            form.params.get("ceremony").unwrap_or(""),
+            form.params.get("credential").unwrap_or(""),
             Some(session.account_id),
         )
         .await;
@@ -197,6 +201,7 @@ pub async fn stepup_post(
             otp_page(
                 &state,
                 &headers,
+                &session,
                 lang,
                 StatusCode::UNAUTHORIZED,
                 &req,
@@ -209,6 +214,7 @@ pub async fn stepup_post(
             otp_page(
                 &state,
                 &headers,
+                &session,
                 lang,
                 StatusCode::BAD_REQUEST,
                 &req,
@@ -293,18 +299,17 @@ struct SecurityPage<'a> {
 
 /// Renders the sign-in methods page for the session's account; `None` when there is no
 /// session (the caller sends the browser to the login).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn security_page(
     state: &AppState,
     headers: &HeaderMap,
+    session: &crate::authn::Session,
     lang: Lang,
     status: StatusCode,
     notice: Option<&str>,
     error: Option<&str>,
 ) -> Result<Response, PageError> {
-    let Some((_, session)) = current_session(&state.sessions, headers, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
-    if let Some(r) = needs_current_factor(state, &session, lang).await? {
+    if let Some(r) = needs_current_factor(state, session, lang).await? {
         return Ok(r);
     }
     let internal = |e: AccountError| PageError::internal(lang, e);
@@ -370,7 +375,7 @@ pub(crate) async fn security_page(
             name: name.to_owned(),
         })
         .collect();
-    let (token, set) = csrf::token(headers, state.web.secure_cookies);
+    let (token, set) = csrf_token(headers, state.web.secure_cookies);
     let page = SecurityPage {
         t,
         lang_switch: lang_switch(t, "/konto/sicherheit"),
@@ -392,53 +397,53 @@ pub(crate) async fn security_page(
 pub async fn security_get(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    SignedIn { session, .. }: SignedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    security_page(&state, &headers, lang, StatusCode::OK, None, None).await
+    security_page(&state, &headers, &session, lang, StatusCode::OK, None, None).await
 }
 
-/// The session of a form post on the security page, after CSRF and second-factor checks;
-/// otherwise the response to send.
-async fn checked_session(
+/// A form post on the security page: the form's token and a proven second factor, else the
+/// response to send (the page again with the error, or the step-up).
+async fn security_form(
     state: &AppState,
     headers: &HeaderMap,
-    form: &crate::domain::params::Params,
+    session: &crate::authn::Session,
+    csrf_ok: bool,
     lang: Lang,
-) -> Result<Result<(String, crate::authn::Session), Response>, PageError> {
+) -> Result<Option<Response>, PageError> {
     let t = texts(lang);
-    if !csrf::verify(headers, form, state.web.secure_cookies) {
+    if !csrf_ok {
         return security_page(
             state,
             headers,
+            session,
             lang,
             StatusCode::FORBIDDEN,
             None,
             Some(t.err_csrf),
         )
         .await
-        .map(Err);
+        .map(Some);
     }
-    let Some((token, session)) = current_session(&state.sessions, headers, lang).await? else {
-        return Ok(Err(see_other("/login", &[])));
-    };
-    if let Some(r) = needs_current_factor(state, &session, lang).await? {
-        return Ok(Err(r));
-    }
-    Ok(Ok((token, session)))
+    needs_current_factor(state, session, lang).await
 }
 
 /// `POST /konto/passkeys`: finishes adding a passkey.
 pub async fn add_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    SignedIn { token, mut session }: SignedIn,
     headers: HeaderMap,
-    PageForm(form): PageForm,
+    CheckedForm {
+        params: form,
+        csrf_ok,
+    }: CheckedForm,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
-    let (token, mut session) = match checked_session(&state, &headers, &form, lang).await? {
-        Ok(s) => s,
-        Err(r) => return Ok(r),
-    };
+    if let Some(r) = security_form(&state, &headers, &session, csrf_ok, lang).await? {
+        return Ok(r);
+    }
     match state
         .accounts
         .passkey_register_finish(
@@ -459,6 +464,7 @@ pub async fn add_post(
             security_page(
                 &state,
                 &headers,
+                &session,
                 lang,
                 StatusCode::OK,
                 Some(t.pk_added),
@@ -470,6 +476,7 @@ pub async fn add_post(
             security_page(
                 &state,
                 &headers,
+                &session,
                 lang,
                 StatusCode::BAD_REQUEST,
                 None,
@@ -485,6 +492,7 @@ pub async fn add_post(
             security_page(
                 &state,
                 &headers,
+                &session,
                 lang,
                 StatusCode::BAD_REQUEST,
                 None,
@@ -496,6 +504,7 @@ pub async fn add_post(
             security_page(
                 &state,
                 &headers,
+                &session,
                 lang,
                 StatusCode::BAD_REQUEST,
                 None,
@@ -511,13 +520,16 @@ pub async fn add_post(
 pub async fn rename_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    SignedIn { session, .. }: SignedIn,
     headers: HeaderMap,
-    PageForm(form): PageForm,
+    CheckedForm {
+        params: form,
+        csrf_ok,
+    }: CheckedForm,
 ) -> Result<Response, PageError> {
-    let (_, session) = match checked_session(&state, &headers, &form, lang).await? {
-        Ok(s) => s,
-        Err(r) => return Ok(r),
-    };
+    if let Some(r) = security_form(&state, &headers, &session, csrf_ok, lang).await? {
+        return Ok(r);
+    }
     let Some(id) = form.get("id").and_then(|i| uuid::Uuid::parse_str(i).ok()) else {
         return Err(PageError::bad_request(lang));
     };
@@ -538,14 +550,17 @@ pub async fn remove_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     ClientIp(ip): ClientIp,
+    SignedIn { session, .. }: SignedIn,
     headers: HeaderMap,
-    PageForm(form): PageForm,
+    CheckedForm {
+        params: form,
+        csrf_ok,
+    }: CheckedForm,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
-    let (_, session) = match checked_session(&state, &headers, &form, lang).await? {
-        Ok(s) => s,
-        Err(r) => return Ok(r),
-    };
+    if let Some(r) = security_form(&state, &headers, &session, csrf_ok, lang).await? {
+        return Ok(r);
+    }
     if !state
         .accounts
         .lock_factors(session.account_id)
@@ -555,6 +570,7 @@ pub async fn remove_post(
         return security_page(
             &state,
             &headers,
+            &session,
             lang,
             StatusCode::CONFLICT,
             None,
@@ -594,6 +610,7 @@ async fn remove_factor(
                 return security_page(
                     state,
                     headers,
+                    session,
                     lang,
                     StatusCode::UNAUTHORIZED,
                     None,
@@ -605,6 +622,7 @@ async fn remove_factor(
                 return security_page(
                     state,
                     headers,
+                    session,
                     lang,
                     StatusCode::TOO_MANY_REQUESTS,
                     None,

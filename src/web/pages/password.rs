@@ -3,8 +3,8 @@
 use crate::account::AccountError;
 use crate::domain::account::PasswordProblem;
 use crate::domain::lang::Lang;
-use crate::web::csrf;
-use crate::web::extract::{ClientIp, PageForm, PageLang, Query};
+use crate::web::extract::{CheckedForm, csrf_token};
+use crate::web::extract::{ClientIp, PageLang, Query};
 use crate::web::i18n::{Texts, texts};
 use crate::web::respond::{PageError, html, lang_switch, message, with_cookies};
 use crate::web::state::{AppState, WebConfig};
@@ -41,7 +41,7 @@ fn forgot_page(
     email: &str,
     error: Option<&str>,
 ) -> Response {
-    let (token, set) = csrf::token(headers, web.secure_cookies);
+    let (token, set) = csrf_token(headers, web.secure_cookies);
     let t = texts(lang);
     with_cookies(
         html(
@@ -66,7 +66,7 @@ fn reset_page(
     token: &str,
     error: Option<&str>,
 ) -> Response {
-    let (csrf_token, set) = csrf::token(headers, web.secure_cookies);
+    let (csrf_token, set) = csrf_token(headers, web.secure_cookies);
     let t = texts(lang);
     with_cookies(
         html(
@@ -97,12 +97,15 @@ pub async fn forgot_post(
     PageLang(lang): PageLang,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    PageForm(form): PageForm,
+    CheckedForm {
+        params: form,
+        csrf_ok,
+    }: CheckedForm,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
     let email = form.get("email").unwrap_or("");
     let shown: String = email.chars().take(254).collect();
-    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+    if !csrf_ok {
         return Ok(forgot_page(
             StatusCode::FORBIDDEN,
             &headers,
@@ -176,11 +179,14 @@ pub async fn reset_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     headers: HeaderMap,
-    PageForm(form): PageForm,
+    CheckedForm {
+        params: form,
+        csrf_ok,
+    }: CheckedForm,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
     let token = form.get("token").filter(|t| t.len() <= 64).unwrap_or("");
-    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+    if !csrf_ok {
         return Ok(reset_page(
             StatusCode::FORBIDDEN,
             &headers,

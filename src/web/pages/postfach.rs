@@ -5,17 +5,16 @@
 
 use super::date_time;
 use super::factors::needs_level_step_up;
-use super::login::current_session;
+use crate::authn::Session;
 use crate::domain::lang::Lang;
 use crate::mailbox::{File, MailboxError, Reader, limits};
-use crate::web::csrf;
-use crate::web::extract::{PageForm, PageLang, Query};
+use crate::web::extract::{CsrfForm, PagePath, SignedIn, csrf_matches, csrf_token};
+use crate::web::extract::{PageLang, Query};
 use crate::web::i18n::{Texts, texts};
 use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
 use crate::web::state::AppState;
 use askama::Template;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use uuid::Uuid;
@@ -67,12 +66,9 @@ struct ListPage<'a> {
 pub async fn list(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
-    headers: HeaderMap,
+    SignedIn { session, .. }: SignedIn,
     Query(q): Query,
 ) -> Result<Response, PageError> {
-    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
     let t = texts(lang);
     let archived = q.get("archiv") == Some("1");
     let page: u32 = q
@@ -156,25 +152,18 @@ fn csrf_error(lang: Lang) -> PageError {
     PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf)
 }
 
-fn parse_id(id: Result<Path<String>, PathRejection>, lang: Lang) -> Result<Uuid, PageError> {
-    id.ok()
-        .and_then(|Path(s)| Uuid::parse_str(&s).ok())
-        .ok_or_else(|| not_found(lang))
-}
-
 /// Shows a message, or sends the citizen to step-up when the session is below its level.
+#[allow(clippy::too_many_arguments)]
 async fn show(
     state: &AppState,
     headers: &HeaderMap,
+    session: &Session,
     lang: Lang,
     id: Uuid,
     status: StatusCode,
     notice: Option<&str>,
     error: Option<&str>,
 ) -> Result<Response, PageError> {
-    let Some((_, session)) = current_session(&state.sessions, headers, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
     let t = texts(lang);
     let m = match state
         .mailbox
@@ -183,7 +172,7 @@ async fn show(
     {
         Ok(m) => m,
         Err(MailboxError::NeedsLevel(required)) => {
-            if needs_level_step_up(state, &session, required, lang).await? {
+            if needs_level_step_up(state, session, required, lang).await? {
                 return Ok(see_other(&format!("/login/otp?next=/postfach/{id}"), &[]));
             }
             let page = MessagePage {
@@ -225,7 +214,7 @@ async fn show(
         reply_allowed: m.summary.reply_allowed,
         archived: m.summary.archived,
     };
-    let (token, set) = csrf::token(headers, state.web.secure_cookies);
+    let (token, set) = csrf_token(headers, state.web.secure_cookies);
     let page = MessagePage {
         t,
         lang_switch: lang_switch(t, &format!("/postfach/{id}")),
@@ -242,29 +231,32 @@ async fn show(
 pub async fn message(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    SignedIn { session, .. }: SignedIn,
+    PagePath(id): PagePath<Uuid>,
     headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
     Query(q): Query,
 ) -> Result<Response, PageError> {
-    let id = parse_id(id, lang)?;
     let notice = (q.get("gesendet") == Some("1")).then_some(texts(lang).pf_sent);
-    show(&state, &headers, lang, id, StatusCode::OK, notice, None).await
+    show(
+        &state,
+        &headers,
+        &session,
+        lang,
+        id,
+        StatusCode::OK,
+        notice,
+        None,
+    )
+    .await
 }
 
 /// `GET /postfach/{id}/anhang/{attachment}`: the file as a download.
 pub async fn attachment(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
-    headers: HeaderMap,
-    ids: Result<Path<(String, String)>, PathRejection>,
+    SignedIn { session, .. }: SignedIn,
+    PagePath((id, att)): PagePath<(Uuid, Uuid)>,
 ) -> Result<Response, PageError> {
-    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
-    let (id, att) = ids
-        .ok()
-        .and_then(|Path((a, b))| Some((Uuid::parse_str(&a).ok()?, Uuid::parse_str(&b).ok()?)))
-        .ok_or_else(|| not_found(lang))?;
     match state
         .mailbox
         .attachment(&Reader::session(session.account_id, session.acr), id, att)
@@ -280,16 +272,13 @@ pub async fn attachment(
 pub async fn reply(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    // Who asks is known from the cookie before the upload is read.
+    SignedIn { session, .. }: SignedIn,
+    PagePath(id): PagePath<Uuid>,
     headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
-    let id = parse_id(id, lang)?;
     let t = texts(lang);
-    // Who asks is known from the cookie before the upload is read.
-    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
     if crate::web::extract::announced_over(&headers, limits::REQUEST_BYTES) {
         return Err(PageError::too_large(lang));
     }
@@ -355,12 +344,13 @@ pub async fn reply(
     if too_large {
         // The token may not have been read before the limit: without a valid one, the
         // message is not opened (opening is evidence).
-        if !csrf::verify_token(&headers, token.as_deref(), state.web.secure_cookies) {
+        if !csrf_matches(&headers, token.as_deref(), state.web.secure_cookies) {
             return Err(PageError::too_large(lang));
         }
         return show(
             &state,
             &headers,
+            &session,
             lang,
             id,
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -369,7 +359,7 @@ pub async fn reply(
         )
         .await;
     }
-    if !csrf::verify_token(&headers, token.as_deref(), state.web.secure_cookies) {
+    if !csrf_matches(&headers, token.as_deref(), state.web.secure_cookies) {
         return Err(csrf_error(lang));
     }
     match state
@@ -387,6 +377,7 @@ pub async fn reply(
             show(
                 &state,
                 &headers,
+                &session,
                 lang,
                 id,
                 StatusCode::BAD_REQUEST,
@@ -399,6 +390,7 @@ pub async fn reply(
             show(
                 &state,
                 &headers,
+                &session,
                 lang,
                 id,
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -417,17 +409,10 @@ pub async fn reply(
 pub async fn archive(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
-    headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
-    PageForm(form): PageForm,
+    SignedIn { session, .. }: SignedIn,
+    PagePath(id): PagePath<Uuid>,
+    CsrfForm(form): CsrfForm,
 ) -> Result<Response, PageError> {
-    let id = parse_id(id, lang)?;
-    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
-        return Err(csrf_error(lang));
-    }
-    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
     let archived = form.get("archived") != Some("0");
     let reader = Reader::session(session.account_id, session.acr);
     match state.mailbox.archive(&reader, id, archived).await {
@@ -449,17 +434,10 @@ pub async fn archive(
 pub async fn delete(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
-    headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
-    PageForm(form): PageForm,
+    SignedIn { session, .. }: SignedIn,
+    PagePath(id): PagePath<Uuid>,
+    CsrfForm(_): CsrfForm,
 ) -> Result<Response, PageError> {
-    let id = parse_id(id, lang)?;
-    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
-        return Err(csrf_error(lang));
-    }
-    let Some((_, session)) = current_session(&state.sessions, &headers, lang).await? else {
-        return Ok(see_other("/login", &[]));
-    };
     let reader = Reader::session(session.account_id, session.acr);
     match state.mailbox.delete(&reader, id).await {
         Ok(()) => Ok(see_other("/postfach?geloescht=1", &[])),

@@ -4,8 +4,8 @@ use super::req_id;
 use crate::account::AccountError;
 use crate::domain::account::PasswordProblem;
 use crate::domain::lang::Lang;
-use crate::web::csrf;
-use crate::web::extract::{ClientIp, PageForm, PageLang, Query};
+use crate::web::extract::{CheckedForm, csrf_token};
+use crate::web::extract::{ClientIp, PageLang, Query};
 use crate::web::i18n::{Texts, texts};
 use crate::web::respond::{PageError, html, lang_switch, message, with_cookies};
 use crate::web::state::{AppState, WebConfig};
@@ -34,7 +34,7 @@ fn render(
     email: &str,
     error: Option<&str>,
 ) -> Response {
-    let (token, set) = csrf::token(headers, web.secure_cookies);
+    let (token, set) = csrf_token(headers, web.secure_cookies);
     let t = texts(lang);
     let page = RegisterPage {
         t,
@@ -62,7 +62,10 @@ pub async fn post(
     PageLang(lang): PageLang,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    PageForm(form): PageForm,
+    CheckedForm {
+        params: form,
+        csrf_ok,
+    }: CheckedForm,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
     let req = req_id(form.get("req"));
@@ -70,7 +73,7 @@ pub async fn post(
     let shown: String = email.chars().take(254).collect();
     let again =
         |status, msg: &str| render(status, &headers, &state.web, lang, &req, &shown, Some(msg));
-    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+    if !csrf_ok {
         return Ok(again(StatusCode::FORBIDDEN, t.err_csrf));
     }
     let cont = (!req.is_empty()).then_some(req.as_str());
@@ -117,7 +120,7 @@ fn verify_page(
     error: Option<&str>,
 ) -> Response {
     let t = texts(lang);
-    let (csrf_token, set) = csrf::token(headers, web.secure_cookies);
+    let (csrf_token, set) = csrf_token(headers, web.secure_cookies);
     with_cookies(
         html(
             status,
@@ -149,11 +152,14 @@ pub async fn verify_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     headers: HeaderMap,
-    PageForm(form): PageForm,
+    CheckedForm {
+        params: form,
+        csrf_ok,
+    }: CheckedForm,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
     let token = form.get("token").filter(|t| t.len() <= 64).unwrap_or("");
-    if !csrf::verify(&headers, &form, state.web.secure_cookies) {
+    if !csrf_ok {
         return Ok(verify_page(
             StatusCode::FORBIDDEN,
             &headers,
