@@ -29,6 +29,39 @@ pub struct Application {
     db: Db,
     mailbox: MailboxService,
     mailbox_interval: Duration,
+    /// The stop signals, listened to from before the port is bound: a SIGTERM that arrives
+    /// while the server starts still shuts it down in order.
+    stop: Option<StopSignals>,
+}
+
+/// The signals that stop the server (SIGINT, SIGTERM).
+struct StopSignals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                int: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+                term: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn received(mut self) {
+        #[cfg(unix)]
+        tokio::select! { _ = self.int.recv() => {}, _ = self.term.recv() => {} }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// The services, for commands that need them without HTTP.
@@ -36,6 +69,7 @@ pub struct Services {
     pub db: Db,
     pub eph: Ephemeral,
     pub keys: Arc<Keyring>,
+    pub sessions: Sessions,
     pub accounts: AccountService,
     pub provider: Provider,
     pub mailbox: MailboxService,
@@ -99,11 +133,23 @@ impl Services {
             refresh_idle: config.refresh_token_idle_secs,
             pending_requests_per_ip: config.authorize_pending_per_ip,
         };
-        let provider = Provider::new(db.clone(), eph.clone(), keys.clone(), issuer, settings)?;
+        let sessions = Sessions::new(
+            eph.clone(),
+            Duration::from_secs(config.session_ttl_secs),
+            config.secure_cookies(),
+        );
+        let provider = Provider::new(
+            (db.clone(), eph.clone(), keys.clone()),
+            sessions.clone(),
+            accounts.clone(),
+            issuer,
+            settings,
+        )?;
         Ok(Self {
             db,
             eph,
             keys,
+            sessions,
             accounts,
             provider,
             mailbox,
@@ -115,10 +161,13 @@ impl Application {
     /// # Errors
     /// When a backend cannot be reached or the address cannot be bound.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let stop = StopSignals::listen()?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
-        Self::build_on(config, listener).await
+        let mut app = Self::build_on(config, listener).await?;
+        app.stop = Some(stop);
+        Ok(app)
     }
 
     /// Builds on a listener bound by the caller (tests bind port 0 first, to know the
@@ -129,11 +178,7 @@ impl Application {
     pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let services = Services::connect(&config).await?;
         let state = AppState {
-            sessions: Sessions::new(
-                services.eph.clone(),
-                Duration::from_secs(config.session_ttl_secs),
-                config.secure_cookies(),
-            ),
+            sessions: services.sessions,
             broker: crate::broker::Broker::new(
                 config.upstreams.clone(),
                 services.eph.clone(),
@@ -163,6 +208,7 @@ impl Application {
             db: services.db,
             mailbox: services.mailbox,
             mailbox_interval: Duration::from_secs(config.mailbox_interval_secs),
+            stop: None,
         })
     }
 
@@ -176,6 +222,10 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let stop = match self.stop {
+            Some(s) => s,
+            None => StopSignals::listen()?,
+        };
         let keys = self.keys.clone();
         let db = self.db.clone();
         let worker = self.mailbox.clone().spawn_worker(self.mailbox_interval);
@@ -203,27 +253,11 @@ impl Application {
             }
         });
         let result =
-            crate::web::server::serve(self.listener, self.router, self.limits, shutdown_signal())
+            crate::web::server::serve(self.listener, self.router, self.limits, stop.received())
                 .await
                 .context("serving HTTP");
         reload.abort();
         worker.abort();
         result
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
 }

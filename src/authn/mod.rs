@@ -64,6 +64,13 @@ impl Session {
     }
 }
 
+/// A browser's session: its cookie value (to save or end it) and what it holds.
+#[derive(Clone)]
+pub struct SignedIn {
+    pub token: String,
+    pub session: Session,
+}
+
 #[derive(Clone)]
 pub struct Sessions {
     eph: Ephemeral,

@@ -7,18 +7,16 @@
 
 use super::claims::sector;
 use super::error::ErrorCode;
-use super::{PENDING_TTL_SECS, Provider, SUPPORTED_SCOPES};
+use super::{Provider, SUPPORTED_SCOPES};
 use crate::authn::Session;
-use crate::crypto::{is_pkce_value, random_token};
+use crate::crypto::is_pkce_value;
 use crate::domain::client::{Client, GrantType};
 use crate::domain::ids::AccountId;
 use crate::domain::lang::Lang;
 use crate::domain::level::Loa;
 use crate::domain::params::Params;
 use crate::domain::scope::Scopes;
-use crate::ephemeral::{Key, PerAddress};
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 use url::Url;
 
 /// Errors that must not be redirected: shown as a page.
@@ -551,69 +549,6 @@ pub struct Pending {
 }
 
 impl Provider {
-    /// Stores a pending request; returns its id. Every one counts against the client address
-    /// first (with or without a session: a session is no harder to get than an address): each
-    /// is held in the short-lived store until its expiry, so nobody may park an unbounded
-    /// number. The in-process store also gives them only half of its room.
-    ///
-    /// # Errors
-    /// `TooManyRequests`; when the short-lived store fails or is full.
-    pub async fn save_pending(
-        &self,
-        pending: &Pending,
-        origin: std::net::IpAddr,
-    ) -> Result<String, AuthorizeError> {
-        let n = self
-            .eph
-            .incr_window(
-                &Key::PerAddress(PerAddress::PendingRequests, origin),
-                Duration::from_secs(PENDING_TTL_SECS),
-            )
-            .await?;
-        if n > self.settings.pending_requests_per_ip {
-            return Err(AuthorizeError::Page(
-                PageReason::TooManyRequests,
-                "too many waiting authorization requests from this address".into(),
-            ));
-        }
-        let id = random_token();
-        self.eph
-            .put(
-                &Key::Pending(&id),
-                &serde_json::to_string(pending).unwrap_or_default(),
-                Duration::from_secs(PENDING_TTL_SECS),
-            )
-            .await?;
-        Ok(id)
-    }
-
-    /// # Errors
-    /// `UnknownRequest` when the id is unknown or expired.
-    pub async fn load_pending(&self, id: &str) -> Result<Pending, AuthorizeError> {
-        if id.len() > 64 {
-            return Err(AuthorizeError::Page(
-                PageReason::UnknownRequest,
-                "unknown request".into(),
-            ));
-        }
-        self.eph
-            .get(&Key::Pending(id))
-            .await?
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .ok_or_else(|| {
-                AuthorizeError::Page(
-                    PageReason::UnknownRequest,
-                    "unknown or expired request".into(),
-                )
-            })
-    }
-
-    /// # Errors
-    /// When the short-lived store fails.
-    pub async fn drop_pending(&self, id: &str) -> Result<(), AuthorizeError> {
-        Ok(self.eph.delete(&Key::Pending(id)).await?)
-    }
-
     /// The redirect for an error (RFC 6749 §4.1.2.1 plus RFC 9207 `iss`).
     #[must_use]
     pub fn error_url(&self, e: &RedirectError) -> String {

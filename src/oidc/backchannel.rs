@@ -1,12 +1,18 @@
-//! Back-channel logout (OpenID Connect Back-Channel Logout 1.0): when a session ends, each
-//! portal that received tokens in it and registered a `backchannel_logout_uri` is sent a
-//! signed logout token. Delivery runs in the background with bounded timeouts and a few
-//! retries, so a slow or failing portal never holds up the citizen's logout.
+//! Ending sessions, and back-channel logout (OpenID Connect Back-Channel Logout 1.0).
+//!
+//! Every way a session ends (logout, the citizen ending one on the account page, a new login
+//! in the same browser, a password reset) goes through [`Provider::end_session`] and its
+//! siblings: the session is destroyed, its portals are told, and the end is audited. Each
+//! portal that received tokens in the session and registered a `backchannel_logout_uri` is
+//! sent a signed logout token. Delivery runs in the background with bounded timeouts and a
+//! few retries, so a slow or failing portal never holds up the citizen's logout.
 
 use super::Provider;
 use super::claims::subject;
 use crate::authn::Session;
 use crate::crypto::random_token;
+use crate::domain::ids::AccountId;
+use crate::ephemeral::EphResult;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -27,9 +33,83 @@ struct LogoutToken {
     sid: String,
 }
 
+/// Why a session ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Logout at the provider (RP-initiated or from the account page).
+    Logout,
+    /// The citizen ended it from the list of sessions.
+    ByCitizen,
+    /// A new login in the same browser replaced it.
+    Replaced,
+    /// The password was reset: every session of the account ends.
+    PasswordReset,
+}
+
 impl Provider {
+    /// Ends the session behind a cookie value. Returns it, if there was one.
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn end_session(&self, token: &str, why: Ending) -> EphResult<Option<Session>> {
+        let ended = self.sessions.destroy(token).await?;
+        if let Some(s) = &ended {
+            self.ended(s.clone(), why).await;
+        }
+        Ok(ended)
+    }
+
+    /// Ends one of the account's sessions by its handle (from the account page); another
+    /// account's handle ends nothing. Returns whether one ended.
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn end_session_of(&self, account: AccountId, handle: &str) -> EphResult<bool> {
+        let Some(s) = self.sessions.end(account, handle).await? else {
+            return Ok(false);
+        };
+        self.ended(s, Ending::ByCitizen).await;
+        Ok(true)
+    }
+
+    /// Ends every session of the account (after a password reset). Returns how many.
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn end_all_sessions(&self, account: AccountId) -> EphResult<usize> {
+        let ended = self.sessions.end_all(account).await?;
+        let n = ended.len();
+        for s in ended {
+            self.ended(s, Ending::PasswordReset).await;
+        }
+        Ok(n)
+    }
+
+    /// Audits an ended session and tells its portals.
+    async fn ended(&self, s: Session, why: Ending) {
+        let record = match why {
+            Ending::Logout => Some((
+                "session.logout",
+                json!({ "sid_prefix": crate::crypto::log_prefix(&s.sid) }),
+            )),
+            Ending::ByCitizen => Some(("session.ended_by_citizen", json!({}))),
+            // The new login and the reset are audited themselves.
+            Ending::Replaced | Ending::PasswordReset => None,
+        };
+        if let Some((kind, detail)) = record
+            && let Err(e) = self
+                .db
+                .audit()
+                .record(kind, Some(s.account_id), None, detail)
+                .await
+        {
+            tracing::warn!(error = %e, kind, "could not write the audit record");
+        }
+        self.backchannel_logout(s);
+    }
+
     /// Starts delivering logout tokens for an ended session; returns at once.
-    pub fn backchannel_logout(&self, session: Session) {
+    fn backchannel_logout(&self, session: Session) {
         if session.clients.is_empty() {
             return;
         }

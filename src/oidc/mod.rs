@@ -13,14 +13,18 @@ pub mod backchannel;
 pub mod claims;
 pub mod client_auth;
 pub mod code;
+pub mod consent;
 pub mod discovery;
 pub mod error;
+pub mod flow;
 pub mod introspect;
 pub mod logout;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
 
+use crate::account::AccountService;
+use crate::authn::Sessions;
 use crate::domain::client::Client;
 use crate::ephemeral::Ephemeral;
 use crate::keyring::Keyring;
@@ -61,6 +65,10 @@ pub struct ProviderInner {
     pub db: Db,
     pub eph: Ephemeral,
     pub keys: Arc<Keyring>,
+    /// Login sessions: the flow records in them which portals got tokens.
+    sessions: Sessions,
+    /// Accounts: the flow reads their proofing level and second factors.
+    accounts: AccountService,
     /// Issuer identifier without trailing slash.
     pub issuer: String,
     /// Lifetime of ID and access tokens, seconds.
@@ -109,9 +117,9 @@ impl Provider {
     /// # Errors
     /// When the HTTP client cannot be built.
     pub fn new(
-        db: Db,
-        eph: Ephemeral,
-        keys: Arc<Keyring>,
+        (db, eph, keys): (Db, Ephemeral, Arc<Keyring>),
+        sessions: Sessions,
+        accounts: AccountService,
         issuer: String,
         settings: TokenSettings,
     ) -> anyhow::Result<Self> {
@@ -125,6 +133,8 @@ impl Provider {
             db,
             eph,
             keys,
+            sessions,
+            accounts,
             issuer,
             token_ttl: settings.token_ttl,
             settings,

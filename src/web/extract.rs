@@ -183,11 +183,7 @@ where
 
 // ---- the browser's session
 
-/// The session of the browser that sent the request: its cookie value and the session.
-pub struct SignedIn {
-    pub token: String,
-    pub session: crate::authn::Session,
-}
+pub use crate::authn::SignedIn;
 
 /// The session, if the browser has one.
 pub struct MaybeSession(pub Option<SignedIn>);

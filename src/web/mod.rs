@@ -33,143 +33,16 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 const CSS: &[u8] = include_bytes!("static/style.css");
 const PASSKEY_JS: &[u8] = include_bytes!("static/passkey.js");
 
-/// The complete router.
+/// The complete router: one router per surface (protocol, pages, APIs), each route next to
+/// its handler, merged here under the layers every request passes.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .merge(oidc::routes())
+        .merge(pages::routes())
+        .merge(api::routes())
         .route("/", get(|| async { respond::see_other("/konto", &[]) }))
-        .route("/.well-known/openid-configuration", get(oidc::discovery))
-        .route("/jwks.json", get(oidc::jwks))
-        .route("/authorize", get(oidc::authorize).post(oidc::authorize))
-        .route("/authorize/resume", get(oidc::resume))
-        .route("/consent", get(oidc::consent_get).post(oidc::consent_post))
-        .route(
-            "/token",
-            axum::routing::post(oidc::token).options(oidc::preflight),
-        )
-        .route("/introspect", axum::routing::post(oidc::introspect))
-        .route(
-            "/revoke",
-            axum::routing::post(oidc::revoke).options(oidc::preflight),
-        )
-        .route(
-            "/password/forgot",
-            get(pages::password::forgot_get).post(pages::password::forgot_post),
-        )
-        .route(
-            "/password/reset",
-            get(pages::password::reset_get).post(pages::password::reset_post),
-        )
-        .route(
-            "/login/otp",
-            get(pages::factors::otp_get).post(pages::factors::otp_post),
-        )
-        .route(
-            "/konto/totp",
-            get(pages::factors::totp_get).post(pages::factors::totp_post),
-        )
-        .route(
-            "/konto/sessions/end",
-            axum::routing::post(pages::account::end_session),
-        )
-        .route(
-            "/konto/consents/withdraw",
-            axum::routing::post(pages::account::withdraw_consent),
-        )
-        .route(
-            "/userinfo",
-            get(oidc::userinfo)
-                .post(oidc::userinfo)
-                .options(oidc::preflight),
-        )
-        .route("/logout", get(oidc::logout).post(oidc::logout))
-        .route("/logout/confirm", axum::routing::post(oidc::logout_confirm))
-        .route("/login", get(pages::login::get).post(pages::login::post))
-        .route(
-            "/register",
-            get(pages::register::get).post(pages::register::post),
-        )
-        .route(
-            "/verify-email",
-            get(pages::register::verify_get).post(pages::register::verify_post),
-        )
-        .route("/konto", get(pages::account::get))
-        .route("/lang", get(pages::login::switch))
         .route("/static/style.css", get(css))
         .route("/static/passkey.js", get(passkey_js))
-        .route(
-            "/login/passkey",
-            get(pages::passkeys::login_get).post(pages::passkeys::login_post),
-        )
-        .route(
-            "/login/otp/passkey",
-            axum::routing::post(pages::passkeys::stepup_post),
-        )
-        .route(
-            "/konto/verknuepfen/callback",
-            get(pages::identity::callback),
-        )
-        .route(
-            "/konto/verknuepfen/{upstream}",
-            axum::routing::post(pages::identity::begin),
-        )
-        .route("/konto/sicherheit", get(pages::passkeys::security_get))
-        .route(
-            "/konto/passkeys",
-            axum::routing::post(pages::passkeys::add_post),
-        )
-        .route(
-            "/konto/passkeys/rename",
-            axum::routing::post(pages::passkeys::rename_post),
-        )
-        .route(
-            "/konto/factors/remove",
-            axum::routing::post(pages::passkeys::remove_post),
-        )
-        .route(
-            "/api/v1/processes/{id}",
-            get(api::processes::get).put(api::processes::put),
-        )
-        .route("/api/openapi.json", get(api::openapi::serve))
-        .route("/postfach", get(pages::postfach::list))
-        .route("/postfach/{id}", get(pages::postfach::message))
-        .route(
-            "/postfach/{id}/anhang/{attachment}",
-            get(pages::postfach::attachment),
-        )
-        .route(
-            "/postfach/{id}/antwort",
-            axum::routing::post(pages::postfach::reply)
-                .layer(DefaultBodyLimit::max(crate::mailbox::limits::REQUEST_BYTES)),
-        )
-        .route(
-            "/postfach/{id}/archivieren",
-            axum::routing::post(pages::postfach::archive),
-        )
-        .route(
-            "/postfach/{id}/loeschen",
-            axum::routing::post(pages::postfach::delete),
-        )
-        .route(
-            "/api/v1/mailbox/messages",
-            axum::routing::post(api::mailbox::send)
-                .layer(DefaultBodyLimit::max(crate::mailbox::limits::REQUEST_BYTES)),
-        )
-        .route("/api/v1/mailbox/messages/{id}", get(api::mailbox::status))
-        .route(
-            "/api/v1/mailbox/messages/{id}/receipt",
-            get(api::mailbox::receipt),
-        )
-        .route("/api/v1/mailbox/replies", get(api::mailbox::replies))
-        .route("/api/v1/mailbox/inbox", get(api::mailbox::inbox))
-        .route("/api/v1/mailbox/inbox/{id}", get(api::mailbox::open))
-        .route(
-            "/api/v1/mailbox/inbox/{id}/attachments/{attachment}",
-            get(api::mailbox::attachment),
-        )
-        .route(
-            "/api/v1/identity-proofings",
-            axum::routing::post(api::proofings::post),
-        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(not_found)

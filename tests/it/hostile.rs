@@ -736,7 +736,7 @@ async fn a_stopped_server_exits_within_its_grace_period() {
         .env_remove("BUERGERKONTO_REDIS_URL")
         .current_dir(app.dir.path())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(app.dir.path().join("serve.log")).expect("log file"))
         .spawn()
         .expect("start the server");
     let mut up = false;
@@ -771,5 +771,9 @@ async fn a_stopped_server_exits_within_its_grace_period() {
         let _ = child.kill();
     }
     let status = exited.expect("the server exited after SIGTERM instead of waiting for the client");
-    assert!(status.success(), "{status}");
+    assert!(
+        status.success(),
+        "{status}: {}",
+        std::fs::read_to_string(app.dir.path().join("serve.log")).unwrap_or_default()
+    );
 }

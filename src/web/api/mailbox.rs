@@ -15,12 +15,32 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+/// This room's routes.
+pub(in crate::web) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route(
+            "/api/v1/mailbox/messages",
+            post(send).layer(DefaultBodyLimit::max(crate::mailbox::limits::REQUEST_BYTES)),
+        )
+        .route("/api/v1/mailbox/messages/{id}", get(status))
+        .route("/api/v1/mailbox/messages/{id}/receipt", get(receipt))
+        .route("/api/v1/mailbox/replies", get(replies))
+        .route("/api/v1/mailbox/inbox", get(inbox))
+        .route("/api/v1/mailbox/inbox/{id}", get(open))
+        .route(
+            "/api/v1/mailbox/inbox/{id}/attachments/{attachment}",
+            get(attachment),
+        )
+}
+use axum::extract::DefaultBodyLimit;
 
 /// An attachment as sent.
 #[derive(Deserialize, ToSchema)]

@@ -5,3 +5,12 @@ pub mod mailbox;
 pub mod openapi;
 pub mod processes;
 pub mod proofings;
+
+/// The JSON APIs (`/api/...`).
+pub fn routes() -> axum::Router<super::state::AppState> {
+    axum::Router::new()
+        .merge(openapi::routes())
+        .merge(processes::routes())
+        .merge(proofings::routes())
+        .merge(mailbox::routes())
+}

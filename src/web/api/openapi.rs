@@ -1,12 +1,19 @@
 //! The OpenAPI 3 description of the JSON APIs, generated from the handlers' annotations and
 //! served at `/api/openapi.json`. `docs/openapi.json` is the same document, checked by a test.
 
+use crate::web::state::AppState;
 use axum::Json;
 use axum::response::IntoResponse;
+use axum::routing::get;
 use utoipa::openapi::security::{
     AuthorizationCode, ClientCredentials, Flow, OAuth2, Scopes, SecurityScheme,
 };
 use utoipa::{Modify, OpenApi};
+
+/// This room's routes.
+pub(in crate::web) fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/api/openapi.json", get(serve))
+}
 
 struct Security;
 
@@ -56,9 +63,9 @@ impl Modify for Security {
         super::mailbox::inbox,
         super::mailbox::open,
         super::mailbox::attachment,
-        super::processes::get,
+        super::processes::show,
         super::processes::put,
-        super::proofings::post,
+        super::proofings::create,
     ),
     modifiers(&Security),
     tags(

@@ -6,13 +6,20 @@ use crate::catalogue::{self, CatalogueError};
 use crate::domain::level::Loa;
 use crate::domain::process::{Process, ProcessId, ProcessScope};
 use crate::oidc::Provider;
-use crate::web::extract::{ServiceCaller, need};
+use crate::web::extract::{ApiPath, ServiceCaller, need};
 use crate::web::respond::ApiError;
+use crate::web::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde::Deserialize;
+
+/// This room's routes.
+pub(in crate::web) fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/api/v1/processes/{id}", get(show).put(put))
+}
 
 /// A process and the level that applies.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -49,14 +56,13 @@ impl ProcessOut {
     params(("id" = String, Path), ("tenant" = Option<String>, Query, description = "A tenant slug")),
     responses((status = 200, body = ProcessOut), (status = 404, body = crate::web::respond::Problem))
 )]
-pub async fn get(
+pub async fn show(
     State(p): State<Provider>,
-    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    ApiPath(id): ApiPath<String>,
     crate::web::extract::ApiQuery(q): crate::web::extract::ApiQuery,
 ) -> Response {
     let result: Result<ProcessOut, ApiError> = async {
         let not_found = || ApiError::new(StatusCode::NOT_FOUND, "unknown process");
-        let Path(id) = id.map_err(|_| not_found())?;
         let id = ProcessId::parse(&id).map_err(|_| not_found())?;
         let tenant = match q.get("tenant") {
             None => None,

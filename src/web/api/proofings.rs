@@ -10,8 +10,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use serde::Deserialize;
 use serde_json::json;
+
+/// This room's routes.
+pub(in crate::web) fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/api/v1/identity-proofings", post(create))
+}
 
 /// An in-person identity check.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -54,7 +60,7 @@ pub struct ProofingOut {
     ),
     security(("bearer" = ["identity.verify"]))
 )]
-pub async fn post(
+pub async fn create(
     State(state): State<AppState>,
     clerk_system: ServiceCaller<need::IdentityVerify>,
     body: Result<crate::web::extract::ApiJson<NewProofing>, ApiError>,

@@ -13,7 +13,15 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::json;
+use axum::routing::{get, post};
+
+/// This room's routes.
+pub(in crate::web) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/konto", get(show))
+        .route("/konto/sessions/end", post(end_session))
+        .route("/konto/consents/withdraw", post(withdraw_consent))
+}
 
 struct SessionRow {
     handle: String,
@@ -65,7 +73,7 @@ fn browser_name(ua: &str, t: &Texts) -> String {
     }
 }
 
-pub async fn get(
+pub async fn show(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     SignedIn { token, session }: SignedIn,
@@ -103,9 +111,7 @@ pub async fn get(
     }
     let consents = state
         .provider
-        .db
-        .consents()
-        .for_account(account.id)
+        .consents_of(account.id)
         .await
         .map_err(|e| internal(&e))?
         .into_iter()
@@ -142,25 +148,11 @@ pub async fn end_session(
     CsrfForm(form): CsrfForm,
 ) -> Result<Response, PageError> {
     let handle = form.get("session").unwrap_or("");
-    let ended = state
-        .sessions
-        .end(me.account_id, handle)
+    state
+        .provider
+        .end_session_of(me.account_id, handle)
         .await
         .map_err(|e| PageError::internal(lang, e))?;
-    if let Some(s) = ended {
-        let _ = state
-            .provider
-            .db
-            .audit()
-            .record(
-                "session.ended_by_citizen",
-                Some(me.account_id),
-                None,
-                json!({}),
-            )
-            .await;
-        state.provider.backchannel_logout(s);
-    }
     if handle == handle_of(&token) {
         let clear = set_cookie(SESSION_COOKIE, "", Some(0), state.web.secure_cookies);
         return Ok(see_other("/login", &[clear]));
@@ -182,27 +174,10 @@ pub async fn withdraw_consent(
             .take(128)
             .collect(),
     );
-    let db = &state.provider.db;
-    if db
-        .consents()
-        .withdraw(me.account_id, &client)
+    state
+        .provider
+        .withdraw_consent(me.account_id, &client)
         .await
-        .map_err(|e| PageError::internal(lang, e))?
-    {
-        let revoked = db
-            .refresh_tokens()
-            .revoke_for(me.account_id, client.as_str())
-            .await
-            .map_err(|e| PageError::internal(lang, e))?;
-        let _ = db
-            .audit()
-            .record(
-                "consent.withdrawn",
-                Some(me.account_id),
-                Some(&client),
-                json!({ "refresh_tokens_revoked": revoked }),
-            )
-            .await;
-    }
+        .map_err(|e| PageError::internal(lang, e))?;
     Ok(see_other("/konto", &[]))
 }

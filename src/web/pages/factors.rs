@@ -15,7 +15,15 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use axum::routing::get;
 use serde_json::json;
+
+/// This room's routes.
+pub(in crate::web) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/login/otp", get(otp_get).post(otp_post))
+        .route("/konto/totp", get(totp_get).post(totp_post))
+}
 
 #[derive(Template)]
 #[template(path = "otp.html")]

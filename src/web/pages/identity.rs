@@ -14,6 +14,14 @@ use crate::web::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use axum::routing::{get, post};
+
+/// This room's routes.
+pub(in crate::web) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/konto/verknuepfen/callback", get(callback))
+        .route("/konto/verknuepfen/{upstream}", post(begin))
+}
 
 /// `POST /konto/verknuepfen/{upstream}`.
 pub async fn begin(

@@ -5,6 +5,7 @@ use crate::account::AccountError;
 use crate::domain::lang::Lang;
 use crate::domain::level::Amr;
 use crate::oidc::Provider;
+use crate::oidc::backchannel::Ending;
 use crate::web::extract::{CheckedForm, MaybeSession, SignedIn, csrf_token};
 use crate::web::extract::{
     ClientIp, LANG_COOKIE, PageLang, Query, SESSION_COOKIE, cookie, set_cookie,
@@ -16,6 +17,14 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use axum::routing::get;
+
+/// This room's routes.
+pub(in crate::web) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/login", get(show).post(submit))
+        .route("/lang", get(switch))
+}
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -84,7 +93,7 @@ fn render(
     with_cookies(html(status, &page), set)
 }
 
-pub async fn get(
+pub async fn show(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     headers: HeaderMap,
@@ -108,7 +117,7 @@ pub async fn get(
     ))
 }
 
-pub async fn post(
+pub async fn submit(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     ClientIp(ip): ClientIp,
@@ -159,15 +168,13 @@ pub(crate) async fn start_session(
     req: &str,
     lang: Lang,
 ) -> Result<Response, PageError> {
-    if let Some(old) = cookie(headers, SESSION_COOKIE, state.web.secure_cookies)
-        && let Some(ended) = state
-            .sessions
-            .destroy(&old)
+    // Portals of the replaced session learn that it ended.
+    if let Some(old) = cookie(headers, SESSION_COOKIE, state.web.secure_cookies) {
+        state
+            .provider
+            .end_session(&old, Ending::Replaced)
             .await
-            .map_err(|e| PageError::internal(lang, e))?
-    {
-        // Portals of the replaced session learn that it ended.
-        state.provider.backchannel_logout(ended);
+            .map_err(|e| PageError::internal(lang, e))?;
     }
     let (token, _) = state
         .sessions

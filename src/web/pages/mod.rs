@@ -10,6 +10,19 @@ pub mod password;
 pub mod postfach;
 pub mod register;
 
+/// The pages for people.
+pub fn routes() -> axum::Router<super::state::AppState> {
+    axum::Router::new()
+        .merge(login::routes())
+        .merge(register::routes())
+        .merge(password::routes())
+        .merge(factors::routes())
+        .merge(passkeys::routes())
+        .merge(identity::routes())
+        .merge(account::routes())
+        .merge(postfach::routes())
+}
+
 /// A time as pages show it (the server keeps UTC).
 #[must_use]
 pub fn date_time(ts: chrono::DateTime<chrono::Utc>) -> String {

@@ -19,7 +19,19 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use axum::routing::{get, post};
 use std::collections::HashMap;
+
+/// This room's routes.
+pub(in crate::web) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/login/passkey", get(login_get).post(login_post))
+        .route("/login/otp/passkey", post(stepup_post))
+        .route("/konto/sicherheit", get(security_get))
+        .route("/konto/passkeys", post(add_post))
+        .route("/konto/passkeys/rename", post(rename_post))
+        .route("/konto/factors/remove", post(remove_post))
+}
 
 #[derive(Template)]
 #[template(path = "passkey_login.html")]

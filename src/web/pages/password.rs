@@ -12,6 +12,14 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use axum::routing::get;
+
+/// This room's routes.
+pub(in crate::web) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/password/forgot", get(forgot_get).post(forgot_post))
+        .route("/password/reset", get(reset_get).post(reset_post))
+}
 
 #[derive(Template)]
 #[template(path = "forgot.html")]
@@ -202,14 +210,11 @@ pub async fn reset_post(
         .await
     {
         Ok(account) => {
-            let ended = state
-                .sessions
-                .end_all(account)
+            state
+                .provider
+                .end_all_sessions(account)
                 .await
                 .map_err(|e| PageError::internal(lang, e))?;
-            for s in ended {
-                state.provider.backchannel_logout(s);
-            }
             Ok(message(
                 lang,
                 StatusCode::OK,

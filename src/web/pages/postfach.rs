@@ -17,7 +17,23 @@ use askama::Template;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use axum::routing::{get, post};
 use uuid::Uuid;
+
+/// This room's routes.
+pub(in crate::web) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/postfach", get(list))
+        .route("/postfach/{id}", get(message))
+        .route("/postfach/{id}/anhang/{attachment}", get(attachment))
+        .route(
+            "/postfach/{id}/antwort",
+            post(reply).layer(DefaultBodyLimit::max(crate::mailbox::limits::REQUEST_BYTES)),
+        )
+        .route("/postfach/{id}/archivieren", post(archive))
+        .route("/postfach/{id}/loeschen", post(delete))
+}
+use axum::extract::DefaultBodyLimit;
 
 const PER_PAGE: u32 = 50;
 

@@ -13,6 +13,14 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use axum::routing::get;
+
+/// This room's routes.
+pub(in crate::web) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/register", get(show).post(submit))
+        .route("/verify-email", get(verify_get).post(verify_post))
+}
 
 #[derive(Template)]
 #[template(path = "register.html")]
@@ -47,7 +55,7 @@ fn render(
     with_cookies(html(status, &page), set)
 }
 
-pub async fn get(
+pub async fn show(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     headers: HeaderMap,
@@ -57,7 +65,7 @@ pub async fn get(
     render(StatusCode::OK, &headers, &state.web, lang, &req, "", None)
 }
 
-pub async fn post(
+pub async fn submit(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     ClientIp(ip): ClientIp,

@@ -1,0 +1,171 @@
+//! The browser steps of the authorization flow: each handler extracts, asks the engine
+//! (`oidc::flow`) for the next [`Step`], and renders it.
+
+use crate::domain::lang::Lang;
+use crate::oidc::authorize::{Obstacle, PageReason};
+use crate::oidc::flow::{Next, Step};
+use crate::web::extract::{ClientIp, CsrfForm, GetOrPost, MaybeSession, PageLang, Query};
+use crate::web::i18n::{Texts, texts};
+use crate::web::pages::req_id;
+use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
+use crate::web::state::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// `GET|POST /authorize`.
+pub async fn authorize(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    ClientIp(ip): ClientIp,
+    MaybeSession(session): MaybeSession,
+    GetOrPost(raw): GetOrPost,
+) -> Response {
+    let next = state.provider.authorize(&raw, session, ip).await;
+    render(&state, None, next, lang)
+}
+
+/// `GET /authorize/resume?req=ID`: after login or step-up.
+pub async fn resume(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    MaybeSession(session): MaybeSession,
+    Query(q): Query,
+) -> Response {
+    let next = state.provider.resume(&req_id(q.get("req")), session).await;
+    render(&state, None, next, lang)
+}
+
+/// `GET /consent?req=ID`.
+pub async fn consent_get(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    MaybeSession(session): MaybeSession,
+    headers: HeaderMap,
+    Query(q): Query,
+) -> Response {
+    let next = state
+        .provider
+        .consent_step(&req_id(q.get("req")), session)
+        .await;
+    render(&state, Some(&headers), next, lang)
+}
+
+/// `POST /consent`: allow or deny.
+pub async fn consent_post(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    MaybeSession(session): MaybeSession,
+    CsrfForm(form): CsrfForm,
+) -> Response {
+    let allow = form.get("decision") == Some("allow");
+    let next = state
+        .provider
+        .answer_consent(&req_id(form.get("req")), session, allow)
+        .await;
+    render(&state, None, next, lang)
+}
+
+/// Renders a step. The consent question is a page of its own: shown on `/consent` (when
+/// `consent_page` carries that request's headers, for the CSRF cookie), redirected to from
+/// everywhere else.
+fn render(state: &AppState, consent_page: Option<&HeaderMap>, next: Next, lang: Lang) -> Response {
+    let Next { step, lang: asked } = next;
+    let lang = asked.unwrap_or(lang);
+    match step {
+        Step::Redirect(url) => see_other(&url, &[]),
+        Step::Login { pending } => see_other(&format!("/login?req={pending}"), &[]),
+        Step::StepUp { pending } => see_other(&format!("/login/otp?req={pending}"), &[]),
+        Step::Consent {
+            pending,
+            client_name,
+            scopes,
+        } => {
+            let Some(headers) = consent_page else {
+                return see_other(&format!("/consent?req={pending}"), &[]);
+            };
+            let t = texts(lang);
+            let (token, set) = crate::web::extract::csrf_token(headers, state.web.secure_cookies);
+            let page = ConsentPage {
+                t,
+                lang_switch: lang_switch(t, &format!("/consent?req={pending}")),
+                csrf: &token,
+                req: &pending,
+                client_name: &client_name,
+                scopes: scopes.iter().filter_map(|s| t.scope_label(s)).collect(),
+            };
+            with_cookies(html(StatusCode::OK, &page), set)
+        }
+        Step::CannotReach { back, obstacle } => {
+            let t = texts(lang);
+            let (text, setup) = match obstacle {
+                Obstacle::Proofing => (t.reach_proofing, false),
+                Obstacle::Factor => (t.reach_factor, true),
+            };
+            html(
+                StatusCode::OK,
+                &CannotReachPage {
+                    t,
+                    lang_switch: lang_switch(t, "/konto"),
+                    text,
+                    back: &back,
+                    setup,
+                },
+            )
+        }
+        Step::Refused(reason) => refused(reason, lang),
+        Step::Failed(cause) => PageError::internal(lang, cause).into_response(),
+    }
+}
+
+/// The page for a request that cannot be answered at a redirect URI.
+fn refused(reason: PageReason, lang: Lang) -> Response {
+    let (status, text, retry): (_, fn(&Texts) -> &str, _) = match reason {
+        PageReason::TooManyRequests => (
+            StatusCode::TOO_MANY_REQUESTS,
+            |t| t.error_too_many,
+            Some("600"),
+        ),
+        PageReason::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            |t| t.error_busy,
+            Some("60"),
+        ),
+        PageReason::UnknownClient | PageReason::MissingClientId => {
+            (StatusCode::BAD_REQUEST, |t| t.error_unknown_client, None)
+        }
+        PageReason::UnregisteredRedirectUri | PageReason::MissingRedirectUri => {
+            (StatusCode::BAD_REQUEST, |t| t.error_redirect_uri, None)
+        }
+        PageReason::UnknownRequest => (StatusCode::BAD_REQUEST, |t| t.error_expired, None),
+        PageReason::MalformedParameters => (StatusCode::BAD_REQUEST, |t| t.error_bad_request, None),
+    };
+    let mut r = PageError::new(status, lang, text).into_response();
+    if let Some(secs) = retry {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
+    }
+    r
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    csrf: &'a str,
+    req: &'a str,
+    client_name: &'a str,
+    scopes: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "cannot_reach.html")]
+struct CannotReachPage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    text: &'a str,
+    back: &'a str,
+    setup: bool,
+}
