@@ -184,6 +184,7 @@ impl Application {
                 services.eph.clone(),
                 &config.issuer_str(),
             )?,
+            catalogue: crate::catalogue::Catalogue::new(services.db.clone()),
             provider: services.provider,
             accounts: services.accounts,
             mailbox: services.mailbox.clone(),

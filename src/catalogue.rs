@@ -7,6 +7,7 @@ use crate::domain::level::Loa;
 use crate::domain::process::{
     CatalogueRule, Process, ProcessId, ProcessScope, check_tenant_level, effective,
 };
+use crate::store::tenants::Tenant;
 use crate::store::{Db, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -21,66 +22,101 @@ pub enum CatalogueError {
     Store(#[from] StoreError),
 }
 
-/// Sets a process's level for the Verbund or for one tenant.
-///
-/// # Errors
-/// A rule violation, invalid input, or a backend error.
-pub async fn set(
-    db: &Db,
-    id: &str,
-    name: &str,
-    level: Loa,
-    scope: ProcessScope,
-) -> Result<Process, CatalogueError> {
-    let id = ProcessId::parse(id).map_err(CatalogueError::Invalid)?;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(CatalogueError::Invalid(
-            "a process name is 1 to 200 characters",
-        ));
-    }
-    if let ProcessScope::Tenant(_) = scope {
-        let verbund = db
-            .processes()
-            .get(&id, ProcessScope::Verbund)
-            .await?
-            .map(|p| p.level);
-        check_tenant_level(verbund, level).map_err(|r| match r {
-            CatalogueRule::UnknownProcess => CatalogueError::UnknownProcess,
-            CatalogueRule::WouldLower { verbund } => CatalogueError::WouldLower(verbund),
-        })?;
-    }
-    let p = Process {
-        id,
-        scope,
-        name: name.to_owned(),
-        level,
-    };
-    db.processes().upsert(&p).await?;
-    Ok(p)
+/// The catalogue: cheap to clone (a pool handle).
+#[derive(Clone)]
+pub struct Catalogue {
+    db: Db,
 }
 
-/// The Verbund's entry and the level that applies for `tenant`'s portals (or for the Verbund
-/// when `tenant` is `None`).
-///
-/// # Errors
-/// A backend error.
-pub async fn lookup(
-    db: &Db,
-    id: &ProcessId,
-    tenant: Option<TenantId>,
-) -> Result<Option<(Process, Loa)>, StoreError> {
-    let Some(verbund) = db.processes().get(id, ProcessScope::Verbund).await? else {
-        return Ok(None);
-    };
-    let own = match tenant {
-        Some(t) => db
-            .processes()
-            .get(id, ProcessScope::Tenant(t))
-            .await?
-            .map(|p| p.level),
-        None => None,
-    };
-    let level = effective(verbund.level, own);
-    Ok(Some((verbund, level)))
+impl Catalogue {
+    #[must_use]
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Sets a process's level for the Verbund or for one tenant.
+    ///
+    /// # Errors
+    /// A rule violation, invalid input, or a backend error.
+    pub async fn set(
+        &self,
+        id: &str,
+        name: &str,
+        level: Loa,
+        scope: ProcessScope,
+    ) -> Result<Process, CatalogueError> {
+        let db = &self.db;
+        let id = ProcessId::parse(id).map_err(CatalogueError::Invalid)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(CatalogueError::Invalid(
+                "a process name is 1 to 200 characters",
+            ));
+        }
+        if let ProcessScope::Tenant(_) = scope {
+            let verbund = db
+                .processes()
+                .get(&id, ProcessScope::Verbund)
+                .await?
+                .map(|p| p.level);
+            check_tenant_level(verbund, level).map_err(|r| match r {
+                CatalogueRule::UnknownProcess => CatalogueError::UnknownProcess,
+                CatalogueRule::WouldLower { verbund } => CatalogueError::WouldLower(verbund),
+            })?;
+        }
+        let p = Process {
+            id,
+            scope,
+            name: name.to_owned(),
+            level,
+        };
+        db.processes().upsert(&p).await?;
+        Ok(p)
+    }
+
+    /// The Verbund's entry and the level that applies for `tenant`'s portals (or for the
+    /// Verbund when `tenant` is `None`).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn lookup(
+        &self,
+        id: &ProcessId,
+        tenant: Option<TenantId>,
+    ) -> Result<Option<(Process, Loa)>, StoreError> {
+        let db = &self.db;
+        let Some(verbund) = db.processes().get(id, ProcessScope::Verbund).await? else {
+            return Ok(None);
+        };
+        let own = match tenant {
+            Some(t) => db
+                .processes()
+                .get(id, ProcessScope::Tenant(t))
+                .await?
+                .map(|p| p.level),
+            None => None,
+        };
+        let level = effective(verbund.level, own);
+        Ok(Some((verbund, level)))
+    }
+
+    /// A tenant by slug, `None` when there is none.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn tenant(&self, slug: &str) -> Result<Option<Tenant>, StoreError> {
+        match self.db.tenants().by_slug(slug).await {
+            Ok(t) => Ok(Some(t)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The tenant a client belongs to.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn tenant_by_id(&self, id: TenantId) -> Result<Tenant, StoreError> {
+        self.db.tenants().by_id(id).await
+    }
 }

@@ -243,7 +243,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     other => ProcessScope::Tenant(other?.id),
                 },
             };
-            let p = crate::catalogue::set(&db, &id, &name, level, scope).await?;
+            let p = crate::catalogue::Catalogue::new(db)
+                .set(&id, &name, level, scope)
+                .await?;
             println!(
                 "{}",
                 json!({ "id": p.id.as_str(), "name": p.name, "level": p.level.name(), "tenant": tenant })

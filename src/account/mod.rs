@@ -124,6 +124,19 @@ impl std::ops::Deref for AccountService {
 }
 
 impl AccountService {
+    /// Writes an audit record about the account (a login, a step-up); a failure is logged,
+    /// not an error: what it records has happened.
+    pub async fn record(&self, kind: &'static str, account: AccountId, detail: serde_json::Value) {
+        if let Err(e) = self
+            .db
+            .audit()
+            .record(kind, Some(account), None, detail)
+            .await
+        {
+            tracing::warn!(error = %e, kind, "could not write the audit record");
+        }
+    }
+
     #[must_use]
     pub fn new(
         db: Db,

@@ -535,7 +535,10 @@ impl MailboxService {
         if let Some(p) = &out.process {
             let id = crate::domain::process::ProcessId::parse(p)
                 .map_err(|_| invalid("unknown process"))?;
-            match catalogue::lookup(&self.db, &id, Some(sender.tenant_id)).await? {
+            match catalogue::Catalogue::new(self.db.clone())
+                .lookup(&id, Some(sender.tenant_id))
+                .await?
+            {
                 Some((_, level)) => required = required.max(level),
                 None => return Err(invalid("unknown process")),
             }

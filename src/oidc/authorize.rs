@@ -360,7 +360,10 @@ pub async fn validate(
     if let Some(pid) = params.get("process") {
         let unknown = || req.error(ErrorCode::InvalidRequest, "unknown process");
         let id = crate::domain::process::ProcessId::parse(pid).map_err(|_| unknown())?;
-        match crate::catalogue::lookup(&p.db, &id, Some(client.tenant_id)).await? {
+        match crate::catalogue::Catalogue::new(p.db.clone())
+            .lookup(&id, Some(client.tenant_id))
+            .await?
+        {
             Some((_, level)) => req.required_level = req.required_level.max(level),
             None => return Err(unknown()),
         }

@@ -62,8 +62,10 @@ impl std::ops::Deref for Provider {
 type JwksFetch = Result<serde_json::Value, String>;
 
 pub struct ProviderInner {
-    pub db: Db,
-    pub eph: Ephemeral,
+    /// Storage and the short-lived store are the engine's own: handlers reach them only
+    /// through its methods.
+    db: Db,
+    eph: Ephemeral,
     pub keys: Arc<Keyring>,
     /// Login sessions: the flow records in them which portals got tokens.
     sessions: Sessions,
@@ -75,7 +77,7 @@ pub struct ProviderInner {
     pub token_ttl: u64,
     pub settings: TokenSettings,
     /// Outgoing HTTP: client `jwks_uri`s and back-channel logout.
-    pub http: reqwest::Client,
+    http: reqwest::Client,
     clients: Mutex<HashMap<String, (Arc<Client>, Instant)>>,
     /// Fetched client JWK Sets, and failed fetches (for a short while).
     jwks: Mutex<HashMap<String, (JwksFetch, Instant)>>,
@@ -144,6 +146,12 @@ impl Provider {
             jwks_fetching: Mutex::default(),
             web_origins: Mutex::default(),
         })))
+    }
+
+    /// Whether the database and the short-lived store answer (`/readyz`).
+    pub async fn ready(&self) -> bool {
+        let (db, eph) = tokio::join!(self.db.ping(), self.eph.ping());
+        db.is_ok() && eph.is_ok()
     }
 
     /// A client by id, from a short cache (the token endpoint's hot path).

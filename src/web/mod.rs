@@ -160,10 +160,9 @@ async fn not_found(PageLang(lang): PageLang) -> Response {
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
-    let db = state.provider.db.ping().await;
-    let eph = state.provider.eph.ping().await;
-    match (db, eph) {
-        (Ok(()), Ok(())) => (StatusCode::OK, "ready").into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response(),
+    if state.provider.ready().await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
     }
 }

@@ -20,6 +20,7 @@ pub struct AppState {
     pub accounts: AccountService,
     pub sessions: Sessions,
     pub broker: crate::broker::Broker,
+    pub catalogue: crate::catalogue::Catalogue,
     pub mailbox: crate::mailbox::MailboxService,
     pub web: WebConfig,
 }

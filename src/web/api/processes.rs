@@ -2,10 +2,9 @@
 //! `catalogue.admin` sets the Verbund's level, scope `catalogue.tenant` raises it for the
 //! calling client's own tenant.
 
-use crate::catalogue::{self, CatalogueError};
+use crate::catalogue::{Catalogue, CatalogueError};
 use crate::domain::level::Loa;
 use crate::domain::process::{Process, ProcessId, ProcessScope};
-use crate::oidc::Provider;
 use crate::web::extract::{ApiPath, ServiceCaller, need};
 use crate::web::respond::ApiError;
 use crate::web::state::AppState;
@@ -57,7 +56,7 @@ impl ProcessOut {
     responses((status = 200, body = ProcessOut), (status = 404, body = crate::web::respond::Problem))
 )]
 pub async fn show(
-    State(p): State<Provider>,
+    State(catalogue): State<Catalogue>,
     ApiPath(id): ApiPath<String>,
     crate::web::extract::ApiQuery(q): crate::web::extract::ApiQuery,
 ) -> Response {
@@ -66,15 +65,16 @@ pub async fn show(
         let id = ProcessId::parse(&id).map_err(|_| not_found())?;
         let tenant = match q.get("tenant") {
             None => None,
-            Some(slug) => match p.db.tenants().by_slug(slug).await {
-                Ok(t) => Some(t),
-                Err(crate::store::StoreError::NotFound) => {
-                    return Err(ApiError::new(StatusCode::NOT_FOUND, "unknown tenant"));
-                }
-                Err(e) => return Err(ApiError::internal(e)),
-            },
+            Some(slug) => Some(
+                catalogue
+                    .tenant(slug)
+                    .await
+                    .map_err(ApiError::internal)?
+                    .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown tenant"))?,
+            ),
         };
-        let (process, level) = catalogue::lookup(&p.db, &id, tenant.as_ref().map(|t| t.id))
+        let (process, level) = catalogue
+            .lookup(&id, tenant.as_ref().map(|t| t.id))
             .await
             .map_err(ApiError::internal)?
             .ok_or_else(not_found)?;
@@ -115,7 +115,7 @@ pub struct SetProcess {
     security(("bearer" = ["catalogue.admin"]), ("bearer" = ["catalogue.tenant"]))
 )]
 pub async fn put(
-    State(p): State<Provider>,
+    State(catalogue): State<Catalogue>,
     caller: ServiceCaller<need::Catalogue>,
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
     body_json: Result<crate::web::extract::ApiJson<SetProcess>, ApiError>,
@@ -126,11 +126,10 @@ pub async fn put(
         let (scope, tenant_slug) = match caller.scope {
             "catalogue.admin" => (ProcessScope::Verbund, None),
             _ => {
-                let tenant =
-                    p.db.tenants()
-                        .by_id(caller.client.tenant_id)
-                        .await
-                        .map_err(ApiError::internal)?;
+                let tenant = catalogue
+                    .tenant_by_id(caller.client.tenant_id)
+                    .await
+                    .map_err(ApiError::internal)?;
                 (ProcessScope::Tenant(tenant.id), Some(tenant.slug))
             }
         };
@@ -141,7 +140,8 @@ pub async fn put(
                 "level must be low, substantial or high",
             )
         })?;
-        let process = catalogue::set(&p.db, &id, &req.name, level, scope)
+        let process = catalogue
+            .set(&id, &req.name, level, scope)
             .await
             .map_err(|e| match e {
                 CatalogueError::Invalid(d) => ApiError::new(StatusCode::BAD_REQUEST, d),

@@ -163,14 +163,11 @@ pub(crate) async fn raise_session(
         .save(token, &session)
         .await
         .map_err(|e| PageError::internal(lang, e))?;
-    let _ = state
-        .provider
-        .db
-        .audit()
+    state
+        .accounts
         .record(
             "session.step_up",
-            Some(session.account_id),
-            None,
+            session.account_id,
             json!({ "acr": session.acr.name(), "amr": session.amr }),
         )
         .await;

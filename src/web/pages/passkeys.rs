@@ -164,14 +164,11 @@ pub async fn login_post(
         .map_err(|e| PageError::internal(lang, e))?;
     // A device-bound passkey gives hwk, a synced one swk (both verify the user).
     let amr = crate::domain::level::passkey_amr(login.level).to_vec();
-    let _ = state
-        .provider
-        .db
-        .audit()
+    state
+        .accounts
         .record(
             "account.login",
-            Some(account.id),
-            None,
+            account.id,
             serde_json::json!({ "amr": amr }),
         )
         .await;
