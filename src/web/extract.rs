@@ -303,6 +303,26 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiQuery {
     }
 }
 
+/// A query type of a JSON API, read from the strictly parsed parameters.
+pub trait FromParams: Sized {
+    /// # Errors
+    /// A problem (4xx) that names the bad parameter.
+    fn from_params(q: &Params) -> Result<Self, ApiError>;
+}
+
+/// The query string of a JSON API as a typed value: malformed input is a 400, a bad value
+/// the problem its type says.
+pub struct ApiQueryOf<T>(pub T);
+
+impl<S: Send + Sync, T: FromParams> FromRequestParts<S> for ApiQueryOf<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiQuery(q) = ApiQuery::from_request_parts(parts, state).await?;
+        T::from_params(&q).map(Self)
+    }
+}
+
 fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
@@ -715,18 +735,27 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     }
 }
 
-/// Path parameters of an API: ones that do not parse (a malformed id) are a 404 problem, as
-/// an unknown id is.
-pub struct ApiPath<T>(pub T);
+/// Path parameters of an API. Ones that do not parse are a problem with status `MALFORMED`:
+/// 404 where the path names something to read (a malformed id is as unknown as any other),
+/// 400 where it names something to create.
+pub struct ApiPath<T, const MALFORMED: u16 = 404>(pub T);
 
-impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send, const MALFORMED: u16>
+    FromRequestParts<S> for ApiPath<T, MALFORMED>
+{
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(v)| Self(v))
-            .map_err(|_| ApiError::new(axum::http::StatusCode::NOT_FOUND, "not found"))
+            .map_err(|_| match MALFORMED {
+                400 => ApiError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "a path parameter is malformed",
+                ),
+                _ => ApiError::new(axum::http::StatusCode::NOT_FOUND, "not found"),
+            })
     }
 }
 

@@ -4,10 +4,13 @@
 //! their own Kommune.
 
 use crate::domain::level::Loa;
+use crate::domain::params::Params;
 use crate::mailbox::{
     File, MailboxError, Opened, Outgoing, Presence, Reader, ReplyOut, Status, Summary, limits,
 };
-use crate::web::extract::{ApiPath, ApiQuery, CitizenCaller, IdempotencyKey, ServiceCaller, need};
+use crate::web::extract::{
+    ApiPath, ApiQueryOf, CitizenCaller, FromParams, IdempotencyKey, ServiceCaller, need,
+};
 use crate::web::respond::{ApiError, Challenge, Problem, download};
 use crate::web::state::AppState;
 use axum::Json;
@@ -267,39 +270,31 @@ pub async fn send(
     sender: ServiceCaller<need::MailboxSend>,
     IdempotencyKey(key): IdempotencyKey,
     request: axum::extract::Request,
-) -> Response {
-    let result: Result<(Uuid, bool), ApiError> = async {
-        let body = read_body(request).await?;
-        let out = parse_send(&body)?;
-        state
-            .mailbox
-            .send(&sender.client, out, key.as_deref().map(|k| (k, &body[..])))
-            .await
-            .map_err(problem)
+) -> Result<Response, ApiError> {
+    let body = read_body(request).await?;
+    let out = parse_send(&body)?;
+    let (id, replayed) = state
+        .mailbox
+        .send(&sender.client, out, key.as_deref().map(|k| (k, &body[..])))
+        .await
+        .map_err(problem)?;
+    let url = format!("/api/v1/mailbox/messages/{id}");
+    let mut resp = (
+        StatusCode::CREATED,
+        Json(Sent {
+            id,
+            status_url: url.clone(),
+        }),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&url) {
+        resp.headers_mut().insert(header::LOCATION, v);
     }
-    .await;
-    match result {
-        Ok((id, replayed)) => {
-            let url = format!("/api/v1/mailbox/messages/{id}");
-            let mut resp = (
-                StatusCode::CREATED,
-                Json(Sent {
-                    id,
-                    status_url: url.clone(),
-                }),
-            )
-                .into_response();
-            if let Ok(v) = HeaderValue::from_str(&url) {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
-            if replayed {
-                resp.headers_mut()
-                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            }
-            resp
-        }
-        Err(e) => e.into_response(),
+    if replayed {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
+    Ok(resp)
 }
 
 /// State and evidence of one of your messages. `evidence_intact` is `false` when the
@@ -352,13 +347,32 @@ pub async fn receipt(
     Ok(([(header::CONTENT_TYPE, "application/jose")], jws).into_response())
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[allow(dead_code)]
-struct RepliesQuery {
+#[derive(utoipa::IntoParams)]
+pub struct RepliesQuery {
     /// The `next_cursor` of the previous page; empty for the start.
     after: Option<String>,
     /// 1-100, default 50.
-    limit: Option<u32>,
+    #[param(value_type = Option<u32>)]
+    limit: u32,
+}
+
+impl FromParams for RepliesQuery {
+    fn from_params(q: &Params) -> Result<Self, ApiError> {
+        let limit = match q.get("limit") {
+            None => 50,
+            Some(l) => l
+                .parse()
+                .ok()
+                .filter(|l| (1..=100).contains(l))
+                .ok_or_else(|| {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "limit must be 1-100")
+                })?,
+        };
+        Ok(Self {
+            after: q.get("after").map(str::to_owned),
+            limit,
+        })
+    }
 }
 
 /// Replies of citizens to your messages, oldest first. Page with `after=next_cursor`; every
@@ -374,21 +388,11 @@ struct RepliesQuery {
 pub async fn replies(
     State(state): State<AppState>,
     sender: ServiceCaller<need::MailboxSend>,
-    ApiQuery(q): ApiQuery,
+    ApiQueryOf(q): ApiQueryOf<RepliesQuery>,
 ) -> Result<Json<RepliesPage>, ApiError> {
-    let limit = match q.get("limit") {
-        None => 50,
-        Some(l) => l
-            .parse()
-            .ok()
-            .filter(|l| (1..=100).contains(l))
-            .ok_or_else(|| {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "limit must be 1-100")
-            })?,
-    };
     let (items, next_cursor) = state
         .mailbox
-        .replies(sender.client.id.as_str(), q.get("after"), limit)
+        .replies(sender.client.id.as_str(), q.after.as_deref(), q.limit)
         .await
         .map_err(problem)?;
     Ok(Json(RepliesPage { items, next_cursor }))
@@ -407,13 +411,36 @@ fn reader(c: &CitizenCaller<need::MailboxRead>) -> Reader {
     }
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[allow(dead_code)]
-struct InboxQuery {
+#[derive(utoipa::IntoParams)]
+pub struct InboxQuery {
     /// 0-based, 50 per page.
-    page: Option<u32>,
+    #[param(value_type = Option<u32>)]
+    page: u32,
     /// `true` for the archive.
-    archived: Option<bool>,
+    #[param(value_type = Option<bool>)]
+    archived: bool,
+}
+
+impl FromParams for InboxQuery {
+    fn from_params(q: &Params) -> Result<Self, ApiError> {
+        let page = match q.get("page") {
+            None => 0,
+            Some(p) => p.parse().ok().filter(|p| *p <= 10_000).ok_or_else(|| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "page must be a number")
+            })?,
+        };
+        let archived = match q.get("archived") {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "archived must be true or false",
+                ));
+            }
+        };
+        Ok(Self { page, archived })
+    }
 }
 
 /// The citizen's messages from your Kommune, unread first. Subjects of messages that need a
@@ -429,25 +456,9 @@ struct InboxQuery {
 pub async fn inbox(
     State(state): State<AppState>,
     citizen: CitizenCaller<need::MailboxRead>,
-    ApiQuery(q): ApiQuery,
+    ApiQueryOf(InboxQuery { page, archived }): ApiQueryOf<InboxQuery>,
 ) -> Result<Json<InboxPage>, ApiError> {
     let reader = reader(&citizen);
-    let page = match q.get("page") {
-        None => 0,
-        Some(p) => p.parse().ok().filter(|p| *p <= 10_000).ok_or_else(|| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "page must be a number")
-        })?,
-    };
-    let archived = match q.get("archived") {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "archived must be true or false",
-            ));
-        }
-    };
     let (items, more) = state
         .mailbox
         .inbox(&reader, archived, page, 50)

@@ -9,9 +9,8 @@ use crate::web::extract::{ApiPath, ServiceCaller, need};
 use crate::web::respond::ApiError;
 use crate::web::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
@@ -59,36 +58,29 @@ pub async fn show(
     State(catalogue): State<Catalogue>,
     ApiPath(id): ApiPath<String>,
     crate::web::extract::ApiQuery(q): crate::web::extract::ApiQuery,
-) -> Response {
-    let result: Result<ProcessOut, ApiError> = async {
-        let not_found = || ApiError::new(StatusCode::NOT_FOUND, "unknown process");
-        let id = ProcessId::parse(&id).map_err(|_| not_found())?;
-        let tenant = match q.get("tenant") {
-            None => None,
-            Some(slug) => Some(
-                catalogue
-                    .tenant(slug)
-                    .await
-                    .map_err(ApiError::internal)?
-                    .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown tenant"))?,
-            ),
-        };
-        let (process, level) = catalogue
-            .lookup(&id, tenant.as_ref().map(|t| t.id))
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(not_found)?;
-        Ok(ProcessOut::new(
-            &process,
-            level,
-            tenant.as_ref().map(|t| t.slug.as_str()),
-        ))
-    }
-    .await;
-    match result {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+) -> Result<Json<ProcessOut>, ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "unknown process");
+    let id = ProcessId::parse(&id).map_err(|_| not_found())?;
+    let tenant = match q.get("tenant") {
+        None => None,
+        Some(slug) => Some(
+            catalogue
+                .tenant(slug)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown tenant"))?,
+        ),
+    };
+    let (process, level) = catalogue
+        .lookup(&id, tenant.as_ref().map(|t| t.id))
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(not_found)?;
+    Ok(Json(ProcessOut::new(
+        &process,
+        level,
+        tenant.as_ref().map(|t| t.slug.as_str()),
+    )))
 }
 
 /// A process's name and level.
@@ -117,53 +109,41 @@ pub struct SetProcess {
 pub async fn put(
     State(catalogue): State<Catalogue>,
     caller: ServiceCaller<need::Catalogue>,
-    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    body_json: Result<crate::web::extract::ApiJson<SetProcess>, ApiError>,
-) -> Response {
-    let result: Result<ProcessOut, ApiError> = async {
-        let Path(id) =
-            id.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "the process id is malformed"))?;
-        let (scope, tenant_slug) = match caller.scope {
-            "catalogue.admin" => (ProcessScope::Verbund, None),
-            _ => {
-                let tenant = catalogue
-                    .tenant_by_id(caller.client.tenant_id)
-                    .await
-                    .map_err(ApiError::internal)?;
-                (ProcessScope::Tenant(tenant.id), Some(tenant.slug))
+    ApiPath(id): ApiPath<String, 400>,
+    crate::web::extract::ApiJson(req): crate::web::extract::ApiJson<SetProcess>,
+) -> Result<Json<ProcessOut>, ApiError> {
+    let (scope, tenant_slug) = match caller.scope {
+        "catalogue.admin" => (ProcessScope::Verbund, None),
+        _ => {
+            let tenant = catalogue
+                .tenant_by_id(caller.client.tenant_id)
+                .await
+                .map_err(ApiError::internal)?;
+            (ProcessScope::Tenant(tenant.id), Some(tenant.slug))
+        }
+    };
+    let level = Loa::from_name(&req.level).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "level must be low, substantial or high",
+        )
+    })?;
+    let process = catalogue
+        .set(&id, &req.name, level, scope)
+        .await
+        .map_err(|e| match e {
+            CatalogueError::Invalid(d) => ApiError::new(StatusCode::BAD_REQUEST, d),
+            CatalogueError::UnknownProcess => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+            CatalogueError::WouldLower(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
             }
-        };
-        let crate::web::extract::ApiJson(req) = body_json?;
-        let level = Loa::from_name(&req.level).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "level must be low, substantial or high",
-            )
+            CatalogueError::Store(s) => ApiError::internal(s),
         })?;
-        let process = catalogue
-            .set(&id, &req.name, level, scope)
-            .await
-            .map_err(|e| match e {
-                CatalogueError::Invalid(d) => ApiError::new(StatusCode::BAD_REQUEST, d),
-                CatalogueError::UnknownProcess => {
-                    ApiError::new(StatusCode::NOT_FOUND, e.to_string())
-                }
-                CatalogueError::WouldLower(_) => {
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
-                }
-                CatalogueError::Store(s) => ApiError::internal(s),
-            })?;
-        // A tenant's level cannot be below the Verbund's (set refuses that), so the level
-        // just set is the one that applies.
-        Ok(ProcessOut::new(
-            &process,
-            level,
-            tenant_slug.as_ref().map(|s| s.as_str()),
-        ))
-    }
-    .await;
-    match result {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+    // A tenant's level cannot be below the Verbund's (set refuses that), so the level
+    // just set is the one that applies.
+    Ok(Json(ProcessOut::new(
+        &process,
+        level,
+        tenant_slug.as_ref().map(|s| s.as_str()),
+    )))
 }

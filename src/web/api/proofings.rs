@@ -9,7 +9,6 @@ use crate::web::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Deserialize;
 use serde_json::json;
@@ -63,51 +62,46 @@ pub struct ProofingOut {
 pub async fn create(
     State(state): State<AppState>,
     clerk_system: ServiceCaller<need::IdentityVerify>,
-    body: Result<crate::web::extract::ApiJson<NewProofing>, ApiError>,
-) -> Response {
-    let result = async {
-        let crate::web::extract::ApiJson(req) = body?;
-        let level = Loa::from_name(&req.level)
-            .filter(|l| *l > Loa::Low)
-            .ok_or_else(|| bad("level must be substantial or high"))?;
-        let (document, clerk) = (req.document_type.trim(), req.clerk.trim());
-        if document.is_empty() || clerk.is_empty() || document.len() > 100 || clerk.len() > 200 {
-            return Err(bad(
-                "document_type and clerk must be 1-100 and 1-200 characters",
-            ));
+    crate::web::extract::ApiJson(req): crate::web::extract::ApiJson<NewProofing>,
+) -> Result<(StatusCode, Json<ProofingOut>), ApiError> {
+    let level = Loa::from_name(&req.level)
+        .filter(|l| *l > Loa::Low)
+        .ok_or_else(|| bad("level must be substantial or high"))?;
+    let (document, clerk) = (req.document_type.trim(), req.clerk.trim());
+    if document.is_empty() || clerk.is_empty() || document.len() > 100 || clerk.len() > 200 {
+        return Err(bad(
+            "document_type and clerk must be 1-100 and 1-200 characters",
+        ));
+    }
+    let mut claims = Vec::new();
+    for (name, value) in [
+        ("given_name", req.given_name),
+        ("family_name", req.family_name),
+        ("birthdate", req.birthdate),
+    ] {
+        if let Some(v) = value {
+            let stored =
+                crate::domain::claims::verified_claim(name, &json!(v)).map_err(|e| bad(&e))?;
+            claims.push((name.to_owned(), stored));
         }
-        let mut claims = Vec::new();
-        for (name, value) in [
-            ("given_name", req.given_name),
-            ("family_name", req.family_name),
-            ("birthdate", req.birthdate),
-        ] {
-            if let Some(v) = value {
-                let stored =
-                    crate::domain::claims::verified_claim(name, &json!(v)).map_err(|e| bad(&e))?;
-                claims.push((name.to_owned(), stored));
-            }
-        }
-        let clerk = format!("{clerk} (via {})", clerk_system.client.id);
-        match state
-            .accounts
-            .verify_identity(&req.email, level, document, &clerk, &claims)
-            .await
-        {
-            Ok(id) => Ok(ProofingOut {
+    }
+    let clerk = format!("{clerk} (via {})", clerk_system.client.id);
+    match state
+        .accounts
+        .verify_identity(&req.email, level, document, &clerk, &claims)
+        .await
+    {
+        Ok(id) => Ok((
+            StatusCode::CREATED,
+            Json(ProofingOut {
                 account_id: id.0,
                 proofing_level: level.name().to_owned(),
             }),
-            Err(AccountError::InvalidEmail) => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no account has this e-mail address",
-            )),
-            Err(e) => Err(ApiError::internal(e)),
-        }
-    }
-    .await;
-    match result {
-        Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
-        Err(e) => e.into_response(),
+        )),
+        Err(AccountError::InvalidEmail) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no account has this e-mail address",
+        )),
+        Err(e) => Err(ApiError::internal(e)),
     }
 }

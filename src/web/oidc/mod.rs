@@ -58,9 +58,8 @@ pub async fn jwks(State(p): State<Provider>) -> Response {
 async fn authenticated(
     p: &Provider,
     headers: &HeaderMap,
-    form: Result<OAuthForm, OAuthError>,
+    form: Params,
 ) -> Result<(std::sync::Arc<crate::domain::client::Client>, Params), OAuthError> {
-    let OAuthForm(form) = form?;
     let auth = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{0}"));
@@ -134,13 +133,18 @@ pub async fn preflight(State(p): State<Provider>, headers: HeaderMap) -> Respons
     resp
 }
 
-/// `POST /token`.
+/// `POST /token`. A malformed form is answered here, not by the extractor, so that a
+/// browser app may read that error too (CORS).
 pub async fn token(
     State(p): State<Provider>,
     headers: HeaderMap,
     form: Result<OAuthForm, OAuthError>,
 ) -> Response {
-    let (client, result) = match authenticated(&p, &headers, form).await {
+    let authenticated = match form {
+        Ok(OAuthForm(form)) => authenticated(&p, &headers, form).await,
+        Err(e) => Err(e),
+    };
+    let (client, result) = match authenticated {
         Ok((client, form)) => {
             let result = match TokenRequest::parse(&form) {
                 Ok(req) => p.token(&client, req).await,
@@ -157,29 +161,38 @@ pub async fn token(
 pub async fn introspect(
     State(p): State<Provider>,
     headers: HeaderMap,
-    form: Result<OAuthForm, OAuthError>,
+    OAuthForm(form): OAuthForm,
 ) -> Response {
-    let result = async {
-        let (client, form) = authenticated(&p, &headers, form).await?;
-        if client.is_public() {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidClient,
-                "introspection needs client authentication",
-            ));
-        }
-        p.introspect(&client, &form).await
-    }
-    .await;
-    oauth_json(result)
+    oauth_json(introspection(&p, &headers, form).await)
 }
 
-/// `POST /revoke` (RFC 7009): 200 for revoked and for unknown tokens.
+async fn introspection(
+    p: &Provider,
+    headers: &HeaderMap,
+    form: Params,
+) -> Result<serde_json::Value, OAuthError> {
+    let (client, form) = authenticated(p, headers, form).await?;
+    if client.is_public() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidClient,
+            "introspection needs client authentication",
+        ));
+    }
+    p.introspect(&client, &form).await
+}
+
+/// `POST /revoke` (RFC 7009): 200 for revoked and for unknown tokens. A malformed form is
+/// answered here, for CORS, as at `/token`.
 pub async fn revoke(
     State(p): State<Provider>,
     headers: HeaderMap,
     form: Result<OAuthForm, OAuthError>,
 ) -> Response {
-    let (client, result) = match authenticated(&p, &headers, form).await {
+    let authenticated = match form {
+        Ok(OAuthForm(form)) => authenticated(&p, &headers, form).await,
+        Err(e) => Err(e),
+    };
+    let (client, result) = match authenticated {
         Ok((client, form)) => {
             let result = p.revoke(&client, &form).await;
             (Some(client), result)

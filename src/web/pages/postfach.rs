@@ -284,7 +284,103 @@ pub async fn attachment(
     }
 }
 
-/// `POST /postfach/{id}/antwort` (multipart: `csrf`, `body`, `files`).
+/// The reply form (multipart: `csrf`, `body`, `files`), read within the mailbox's limits.
+/// Over a limit, reading stops and `too_large` is set; whether the CSRF token matched is
+/// known only for what was read.
+pub struct ReplyUpload {
+    csrf_ok: bool,
+    body: String,
+    files: Vec<File>,
+    too_large: bool,
+}
+
+impl<S> axum::extract::FromRequest<S> for ReplyUpload
+where
+    S: Send + Sync,
+    crate::web::state::WebConfig: axum::extract::FromRef<S>,
+{
+    type Rejection = PageError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, PageError> {
+        use axum::extract::FromRef;
+        let secure = crate::web::state::WebConfig::from_ref(state).secure_cookies;
+        let lang = crate::web::extract::lang_of(req.headers());
+        let headers = req.headers().clone();
+        if crate::web::extract::announced_over(&headers, limits::REQUEST_BYTES) {
+            return Err(PageError::too_large(lang));
+        }
+        let mut multipart = Multipart::from_request(req, state)
+            .await
+            .map_err(|_| PageError::bad_request(lang))?;
+        let (mut token, mut body, mut files) = (None, String::new(), Vec::new());
+        let mut too_large = false;
+        loop {
+            let field = match multipart.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    too_large = true;
+                    break;
+                }
+                Err(_) => return Err(PageError::bad_request(lang)),
+            };
+            let name = field.name().unwrap_or("").to_owned();
+            let filename = field.file_name().map(str::to_owned);
+            let content_type = field.content_type().map(str::to_owned);
+            let data = match field.bytes().await {
+                Ok(d) => d,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    too_large = true;
+                    break;
+                }
+                Err(_) => return Err(PageError::bad_request(lang)),
+            };
+            match name.as_str() {
+                // Text fields must be UTF-8, like every other form: no replacement characters.
+                "csrf" | "body" => {
+                    let text = String::from_utf8(data.to_vec())
+                        .ok()
+                        .filter(|t| !crate::domain::text::has_forbidden_controls(t))
+                        .ok_or_else(|| PageError::bad_request(lang))?;
+                    if name == "csrf" {
+                        token = Some(text);
+                    } else {
+                        body = text;
+                    }
+                }
+                "files" => {
+                    // An empty file input still sends a part without a name and content.
+                    let Some(filename) =
+                        filename.as_deref().and_then(crate::mailbox::clean_filename)
+                    else {
+                        continue;
+                    };
+                    files.push(File {
+                        filename,
+                        content_type: content_type
+                            .as_deref()
+                            .and_then(crate::mailbox::clean_content_type)
+                            .unwrap_or_else(|| "application/octet-stream".into()),
+                        content: data.to_vec(),
+                    });
+                    if files.len() > limits::ATTACHMENTS {
+                        too_large = true;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Self {
+            csrf_ok: csrf_matches(&headers, token.as_deref(), secure),
+            body,
+            files,
+            too_large,
+        })
+    }
+}
+
+/// `POST /postfach/{id}/antwort`.
 pub async fn reply(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
@@ -292,75 +388,13 @@ pub async fn reply(
     SignedIn { session, .. }: SignedIn,
     PagePath(id): PagePath<Uuid>,
     headers: HeaderMap,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    upload: ReplyUpload,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
-    if crate::web::extract::announced_over(&headers, limits::REQUEST_BYTES) {
-        return Err(PageError::too_large(lang));
-    }
-    let mut multipart = multipart.map_err(|_| PageError::bad_request(lang))?;
-    let (mut token, mut body, mut files) = (None, String::new(), Vec::new());
-    let mut too_large = false;
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                too_large = true;
-                break;
-            }
-            Err(_) => return Err(PageError::bad_request(lang)),
-        };
-        let name = field.name().unwrap_or("").to_owned();
-        let filename = field.file_name().map(str::to_owned);
-        let content_type = field.content_type().map(str::to_owned);
-        let data = match field.bytes().await {
-            Ok(d) => d,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                too_large = true;
-                break;
-            }
-            Err(_) => return Err(PageError::bad_request(lang)),
-        };
-        match name.as_str() {
-            // Text fields must be UTF-8, like every other form: no replacement characters.
-            "csrf" | "body" => {
-                let text = String::from_utf8(data.to_vec())
-                    .ok()
-                    .filter(|t| !crate::domain::text::has_forbidden_controls(t))
-                    .ok_or_else(|| PageError::bad_request(lang))?;
-                if name == "csrf" {
-                    token = Some(text);
-                } else {
-                    body = text;
-                }
-            }
-            "files" => {
-                // An empty file input still sends a part without a name and content.
-                let Some(filename) = filename.as_deref().and_then(crate::mailbox::clean_filename)
-                else {
-                    continue;
-                };
-                files.push(File {
-                    filename,
-                    content_type: content_type
-                        .as_deref()
-                        .and_then(crate::mailbox::clean_content_type)
-                        .unwrap_or_else(|| "application/octet-stream".into()),
-                    content: data.to_vec(),
-                });
-                if files.len() > limits::ATTACHMENTS {
-                    too_large = true;
-                    break;
-                }
-            }
-            _ => {}
-        }
-    }
-    if too_large {
+    if upload.too_large {
         // The token may not have been read before the limit: without a valid one, the
         // message is not opened (opening is evidence).
-        if !csrf_matches(&headers, token.as_deref(), state.web.secure_cookies) {
+        if !upload.csrf_ok {
             return Err(PageError::too_large(lang));
         }
         return show(
@@ -375,9 +409,10 @@ pub async fn reply(
         )
         .await;
     }
-    if !csrf_matches(&headers, token.as_deref(), state.web.secure_cookies) {
+    if !upload.csrf_ok {
         return Err(csrf_error(lang));
     }
+    let (body, files) = (upload.body, upload.files);
     match state
         .mailbox
         .reply(
