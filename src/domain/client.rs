@@ -184,6 +184,16 @@ impl Client {
             .find(|r| r.as_str() == requested)
     }
 
+    /// The client's sector: pairwise subjects are the same for all portals of one tenant
+    /// (OIDC Core §8.1, one sector per tenant) and differ between tenants.
+    #[must_use]
+    pub fn sector(&self) -> String {
+        match self.subject_type {
+            SubjectType::Pairwise => self.tenant_id.sector(),
+            SubjectType::Public => "public".into(),
+        }
+    }
+
     #[must_use]
     pub fn allows_grant(&self, g: GrantType) -> bool {
         self.grant_types.contains(&g)

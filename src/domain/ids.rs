@@ -36,6 +36,15 @@ macro_rules! uuid_id {
 uuid_id!(AccountId);
 uuid_id!(TenantId);
 
+impl TenantId {
+    /// The tenant's pairwise sector (OIDC Core §8.1): the subjects all its pairwise portals
+    /// share, and the name under which its authority systems address a citizen.
+    #[must_use]
+    pub fn sector(self) -> String {
+        format!("tenant:{self}")
+    }
+}
+
 /// The `client_id` of a relying party or authority system.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -77,6 +77,19 @@ impl Loa {
     }
 }
 
+/// The stored short name; anything else is corrupt data, never silently a level.
+impl TryFrom<String> for Loa {
+    type Error = UnknownName;
+    fn try_from(s: String) -> Result<Self, UnknownName> {
+        Loa::from_name(&s).ok_or(UnknownName(s))
+    }
+}
+
+/// A stored name that is not one of the known values.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown name {0:?}")]
+pub struct UnknownName(pub String);
+
 impl fmt::Display for Loa {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

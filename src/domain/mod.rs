@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod ids;
 pub mod lang;
 pub mod level;
+pub mod mailbox;
 pub mod net;
 pub mod params;
 pub mod process;

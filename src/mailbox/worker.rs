@@ -49,11 +49,11 @@ impl MailboxService {
                     claimed.len(),
                     &format!("{}/postfach", self.issuer),
                 )
-                .map_err(|e| MailboxError::Mail(e.to_string()))?;
+                .map_err(MailboxError::Mail)?;
                 self.mailer
                     .send(&acc.email, mail)
                     .await
-                    .map_err(|e| MailboxError::Mail(e.to_string()))
+                    .map_err(MailboxError::Mail)
             }
             .await;
             match sent {

@@ -4,7 +4,7 @@
 //! which ([`Caller`]), so that the HTTP layer never guesses it from the claims.
 
 use super::Provider;
-use super::claims::{ACCESS_TOKEN_ALG, AccessTokenClaims, sector};
+use super::claims::{ACCESS_TOKEN_ALG, AccessTokenClaims};
 use super::error::{ErrorCode, OAuthError};
 use crate::crypto::random_token;
 use crate::domain::client::Client;
@@ -173,7 +173,7 @@ impl Provider {
         let account = self
             .db
             .subjects()
-            .resolve(&sector(&client), &at.sub)
+            .resolve(&client.sector(), &at.sub)
             .await?
             .ok_or_else(gone)?;
         Ok((client, account))

@@ -5,7 +5,6 @@
 //! are known, errors are shown to the citizen and never redirected (RFC 6749 §4.1.2.1).
 //! [`decide`] then compares the request with the browser's session and the stored consent.
 
-use super::claims::sector;
 use super::error::ErrorCode;
 use super::{Provider, SUPPORTED_SCOPES};
 use crate::authn::Session;
@@ -343,7 +342,7 @@ pub async fn validate(
             })?;
         let account =
             p.db.subjects()
-                .resolve(&sector(&client), &claims.sub)
+                .resolve(&client.sector(), &claims.sub)
                 .await?;
         req.hint = Some(Hint { account });
     }

@@ -7,29 +7,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-/// The sector of a client: pairwise subjects are the same for all portals of one tenant
-/// (OIDC Core §8.1, one sector per tenant) and differ between tenants.
-#[must_use]
-pub fn sector(client: &Client) -> String {
-    match client.subject_type {
-        SubjectType::Pairwise => tenant_sector(client.tenant_id),
-        SubjectType::Public => "public".into(),
-    }
-}
-
-/// The pairwise sector of a tenant: the subjects all its pairwise portals share.
-#[must_use]
-pub fn tenant_sector(tenant: crate::domain::ids::TenantId) -> String {
-    format!("tenant:{tenant}")
-}
-
 /// The `sub` for an account at a client: HMAC-SHA256(secret, sector | account) for pairwise,
 /// the account id for public subjects.
 #[must_use]
 pub fn subject(secret: &[u8; 32], client: &Client, account: AccountId) -> String {
     match client.subject_type {
         SubjectType::Pairwise => {
-            let input = format!("{}|{}", sector(client), account);
+            let input = format!("{}|{}", client.sector(), account);
             URL_SAFE_NO_PAD.encode(hmac_sha256(secret, input.as_bytes()))
         }
         SubjectType::Public => account.to_string(),

@@ -4,7 +4,7 @@
 //! redeemed code leaves its grant id behind, so that a replay revokes what it produced.
 
 use super::authorize::{AuthRequest, AuthorizeError};
-use super::claims::{sector, subject};
+use super::claims::subject;
 use super::error::{ErrorCode, OAuthError};
 use super::{CODE_TTL_SECS, Provider};
 use crate::authn::Session;
@@ -48,7 +48,7 @@ impl Provider {
         if !session.clients.contains(&req.client_id) {
             self.db
                 .subjects()
-                .remember(&sector(&client), &sub, session.account_id)
+                .remember(&client.sector(), &sub, session.account_id)
                 .await?;
         }
         let code = random_token();

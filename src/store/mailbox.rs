@@ -6,6 +6,7 @@ use super::{Db, StoreError, StoreResult, on_db};
 use crate::domain::evidence::{Event, EventKind, GENESIS, event_hash};
 use crate::domain::ids::AccountId;
 use crate::domain::level::Loa;
+use crate::domain::mailbox::MessageState;
 use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
@@ -60,11 +61,13 @@ pub struct MessageRow {
     pub reference: Option<String>,
     pub reference_sealed: Option<Vec<u8>>,
     pub process: Option<String>,
-    pub required_level: String,
+    #[sqlx(try_from = "String")]
+    pub required_level: Loa,
     pub reply_allowed: bool,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: MessageState,
     pub opened_at: Option<DateTime<Utc>>,
     pub notified_at: Option<DateTime<Utc>>,
     pub archived_at: Option<DateTime<Utc>>,
@@ -105,7 +108,8 @@ pub struct ReplyRow {
     pub message_key_id: Option<String>,
     pub message_wrapped_key: Option<Vec<u8>>,
     pub message_account_id: Uuid,
-    pub message_level: String,
+    #[sqlx(try_from = "String")]
+    pub message_level: Loa,
 }
 
 /// A wrapped data key with what its wrapping is bound to (see the mailbox).
@@ -116,7 +120,8 @@ pub struct WrappedKey {
     pub wrapped: Vec<u8>,
     /// The recipient account (messages) or the message (replies).
     pub owner: Uuid,
-    /// The level needed to read (messages only).
+    /// The level needed to read (messages only), as stored: the wrapping is bound to these
+    /// exact bytes.
     pub level: Option<String>,
     /// The sending (messages) or receiving (replies) client.
     pub client: String,

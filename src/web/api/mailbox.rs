@@ -6,7 +6,7 @@
 use crate::domain::level::Loa;
 use crate::domain::params::Params;
 use crate::mailbox::{
-    File, MailboxError, Opened, Outgoing, Presence, Reader, ReplyOut, Status, Summary, limits,
+    FetchedReply, File, MailboxError, Opened, Outgoing, Presence, Reader, Status, Summary, limits,
 };
 use crate::web::extract::{
     ApiPath, ApiQueryOf, CitizenCaller, FromParams, IdempotencyKey, ServiceCaller, need,
@@ -95,6 +95,50 @@ pub struct Sent {
     pub id: Uuid,
     /// Where status and evidence are.
     pub status_url: String,
+}
+
+/// A reply as the authority system fetches it.
+#[derive(Serialize, ToSchema)]
+pub struct ReplyOut {
+    pub cursor: String,
+    pub id: Uuid,
+    pub message_id: Uuid,
+    pub reference: Option<String>,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub attachments: Vec<FileOut>,
+}
+
+/// A file on the wire: its content in base64 (RFC 4648 §4).
+#[derive(Serialize, ToSchema)]
+pub struct FileOut {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub content_base64: String,
+}
+
+impl From<FetchedReply> for ReplyOut {
+    fn from(r: FetchedReply) -> Self {
+        Self {
+            cursor: r.cursor,
+            id: r.id,
+            message_id: r.message_id,
+            reference: r.reference,
+            body: r.body,
+            created_at: r.created_at,
+            attachments: r
+                .attachments
+                .into_iter()
+                .map(|f| FileOut {
+                    size: i64::try_from(f.content.len()).unwrap_or(i64::MAX),
+                    content_base64: STANDARD.encode(&f.content),
+                    filename: f.filename,
+                    content_type: f.content_type,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Replies after a cursor.
@@ -196,13 +240,8 @@ fn parse_send(body: &[u8]) -> Result<Outgoing, ApiError> {
                 )
             })?,
     };
+    // Decoding is bounded by the request size; the mailbox checks counts and sizes.
     let mut attachments = Vec::with_capacity(req.attachments.len());
-    if req.attachments.len() > limits::ATTACHMENTS {
-        return Err(problem(MailboxError::TooLarge(format!(
-            "at most {} attachments",
-            limits::ATTACHMENTS
-        ))));
-    }
     for a in req.attachments {
         let unprocessable = |d: &str| {
             ApiError::new(
@@ -210,16 +249,10 @@ fn parse_send(body: &[u8]) -> Result<Outgoing, ApiError> {
                 format!("{}: {d}", a.filename),
             )
         };
-        let filename = crate::mailbox::clean_filename(&a.filename)
+        let filename = crate::mailbox::limits::clean_filename(&a.filename)
             .ok_or_else(|| unprocessable("the file name is empty"))?;
-        let content_type = crate::mailbox::clean_content_type(&a.content_type)
+        let content_type = crate::mailbox::limits::clean_content_type(&a.content_type)
             .ok_or_else(|| unprocessable("content_type must be type/subtype"))?;
-        if a.content_base64.len() > limits::ATTACHMENT_BYTES * 4 / 3 + 4 {
-            return Err(problem(MailboxError::TooLarge(format!(
-                "{filename}: an attachment may have at most {} bytes",
-                limits::ATTACHMENT_BYTES
-            ))));
-        }
         let content = STANDARD
             .decode(a.content_base64.trim())
             .map_err(|_| unprocessable("content_base64 is not base64"))?;
@@ -395,7 +428,10 @@ pub async fn replies(
         .replies(sender.client.id.as_str(), q.after.as_deref(), q.limit)
         .await
         .map_err(problem)?;
-    Ok(Json(RepliesPage { items, next_cursor }))
+    Ok(Json(RepliesPage {
+        items: items.into_iter().map(ReplyOut::from).collect(),
+        next_cursor,
+    }))
 }
 
 /// The portal's reader: the citizen's account, the token's level and login time, and the

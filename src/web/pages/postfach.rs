@@ -350,8 +350,9 @@ where
                 }
                 "files" => {
                     // An empty file input still sends a part without a name and content.
-                    let Some(filename) =
-                        filename.as_deref().and_then(crate::mailbox::clean_filename)
+                    let Some(filename) = filename
+                        .as_deref()
+                        .and_then(crate::mailbox::limits::clean_filename)
                     else {
                         continue;
                     };
@@ -359,7 +360,7 @@ where
                         filename,
                         content_type: content_type
                             .as_deref()
-                            .and_then(crate::mailbox::clean_content_type)
+                            .and_then(crate::mailbox::limits::clean_content_type)
                             .unwrap_or_else(|| "application/octet-stream".into()),
                         content: data.to_vec(),
                     });

@@ -1,0 +1,267 @@
+//! The sending side: an authority system sends (idempotently), reads a message's state and
+//! evidence, fetches a signed receipt and polls the replies.
+
+use super::seal::{aad, key_aad};
+use super::view::{EventOut, FetchedReply, Outgoing, Status};
+use super::{File, MailboxError, MailboxService, limits};
+use crate::catalogue;
+use crate::crypto::aead::{self, Key};
+use crate::crypto::{random_bytes, sha256};
+use crate::domain::client::{Client, SigningAlg};
+use crate::domain::evidence::verify_chain;
+use crate::store::mailbox::{MessageRow, NewMessage, ReplyRow};
+use chrono::Utc;
+use serde_json::json;
+use uuid::Uuid;
+
+impl MailboxService {
+    /// Stores a message for the citizen whom `sender`'s tenant knows as `recipient_sub`.
+    /// With an idempotency key, a retry with the same request returns the first message
+    /// (`true` = replayed) and stores nothing.
+    ///
+    /// # Errors
+    /// `UnknownRecipient`, `Invalid`, `TooLarge`, `IdempotencyMismatch`, or storage failures.
+    #[tracing::instrument(skip_all, fields(client_id = %sender.id))]
+    pub async fn send(
+        &self,
+        sender: &Client,
+        out: Outgoing,
+        idempotency: Option<(&str, &[u8])>,
+    ) -> Result<(Uuid, bool), MailboxError> {
+        let request_hash = idempotency.map(|(_, body)| crate::crypto::hex(&sha256(body)));
+        if let Some((key, _)) = idempotency
+            && let Some(replay) = self.replay(sender, key, request_hash.as_deref()).await?
+        {
+            return Ok((replay, true));
+        }
+        limits::validate(&out)?;
+        let invalid = |m: &str| MailboxError::Invalid(m.to_owned());
+        let subject = out.subject.trim();
+        let mut required = out.required_level;
+        if let Some(p) = &out.process {
+            let id = crate::domain::process::ProcessId::parse(p)
+                .map_err(|_| invalid("unknown process"))?;
+            match catalogue::Catalogue::new(self.db.clone())
+                .lookup(&id, Some(sender.tenant_id))
+                .await?
+            {
+                Some((_, level)) => required = required.max(level),
+                None => return Err(invalid("unknown process")),
+            }
+        }
+        // The recipient as the sender's tenant knows them (its pairwise sector, whatever the
+        // sender's own subject type: a public subject would reach other tenants' citizens);
+        // another tenant's subject, or a made-up one, finds nothing and gets the same answer.
+        let sector = sender.tenant_id.sector();
+        let Some(account) = self
+            .db
+            .subjects()
+            .resolve(&sector, &out.recipient_sub)
+            .await?
+        else {
+            return Err(MailboxError::UnknownRecipient);
+        };
+        let id = Uuid::now_v7();
+        let key: Key = random_bytes::<32>();
+        let (key_id, wrapped) = self.keys.wrap(
+            &key,
+            &key_aad(id, account.0, Some(required.name()), sender.id.as_str()),
+        );
+        let subject_ct = aead::seal(&key, &aad(id, "subject"), subject.as_bytes());
+        let reference_ct = out
+            .reference
+            .as_deref()
+            .map(|r| aead::seal(&key, &aad(id, "reference"), r.as_bytes()));
+        let body_ct = aead::seal(&key, &aad(id, "body"), out.body.as_bytes());
+        let attachments = self.seal_files(id, &key, &out.attachments);
+        let m = NewMessage {
+            id,
+            sender_client_id: sender.id.as_str(),
+            sender_tenant_id: sender.tenant_id.0,
+            account,
+            recipient_sub: &out.recipient_sub,
+            reference: reference_ct.as_deref(),
+            process: out.process.as_deref(),
+            required_level: required,
+            reply_allowed: out.reply_allowed,
+            expires_at: out.expires_at,
+            key_id: &key_id,
+            wrapped_key: &wrapped,
+            subject: &subject_ct,
+            body: &body_ct,
+            idempotency_key: idempotency.map(|(k, _)| k),
+            request_hash: request_hash.as_deref(),
+        };
+        match self.db.mailbox().insert_message(&m, &attachments).await {
+            Ok(()) => Ok((id, false)),
+            // A concurrent retry with the same key won the race: answer as a retry.
+            Err(e) if e.is_conflict_on("idempotency") && idempotency.is_some() => {
+                let key = idempotency.map_or("", |(k, _)| k);
+                self.replay(sender, key, request_hash.as_deref())
+                    .await?
+                    .map(|id| (id, true))
+                    .ok_or_else(|| MailboxError::Invalid("conflicting request".into()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(super) async fn replay(
+        &self,
+        sender: &Client,
+        key: &str,
+        hash: Option<&str>,
+    ) -> Result<Option<Uuid>, MailboxError> {
+        match self
+            .db
+            .mailbox()
+            .by_idempotency(sender.id.as_str(), key)
+            .await?
+        {
+            None => Ok(None),
+            Some((id, stored)) if stored.as_deref() == hash => Ok(Some(id)),
+            Some(_) => Err(MailboxError::IdempotencyMismatch),
+        }
+    }
+
+    /// A message of this sender (anyone else's is `NotFound`).
+    pub(super) async fn senders(
+        &self,
+        client_id: &str,
+        id: Uuid,
+    ) -> Result<MessageRow, MailboxError> {
+        self.db
+            .mailbox()
+            .message(id)
+            .await?
+            .filter(|m| m.sender_client_id == client_id)
+            .ok_or(MailboxError::NotFound)
+    }
+
+    /// State and evidence of a message, for its sender.
+    ///
+    /// # Errors
+    /// `NotFound` for unknown ids and other senders' messages; storage failures.
+    pub async fn status(&self, client_id: &str, id: Uuid) -> Result<Status, MailboxError> {
+        let m = self.senders(client_id, id).await?;
+        let events = self.db.mailbox().events(id).await?;
+        let intact = verify_chain(&id.to_string(), &events).is_ok();
+        // The sender's own reference; gone with the data key once the content is purged.
+        let reference = self.reference(&m, self.message_key(&m).ok().as_ref());
+        Ok(Status {
+            id,
+            state: m.state,
+            recipient_sub: m.recipient_sub,
+            reference,
+            process: m.process,
+            required_level: m.required_level,
+            reply_allowed: m.reply_allowed,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+            events: events.into_iter().map(EventOut::from).collect(),
+            evidence_intact: intact,
+        })
+    }
+
+    /// The evidence chain signed with the provider's key (a JWS the sender verifies with our
+    /// JWKS). A chain that does not verify is not signed.
+    ///
+    /// # Errors
+    /// `NotFound`; `Invalid` when the chain is broken; signing or storage failures.
+    pub async fn receipt(&self, client_id: &str, id: Uuid) -> Result<String, MailboxError> {
+        let s = self.status(client_id, id).await?;
+        if !s.evidence_intact {
+            return Err(MailboxError::Invalid(
+                "the evidence chain does not verify".into(),
+            ));
+        }
+        let head = s.events.last().map(|e| e.hash.clone());
+        let claims = json!({
+            "iss": self.issuer,
+            "aud": client_id,
+            "sub": id,
+            "iat": Utc::now().timestamp(),
+            "message": {
+                "id": id, "recipient_sub": s.recipient_sub, "reference": s.reference,
+                "process": s.process, "required_level": s.required_level, "state": s.state,
+                "created_at": s.created_at,
+            },
+            "events": s.events,
+            "head_hash": head,
+        });
+        self.keyring
+            .sign(SigningAlg::ES256, "evidence+jwt", &claims)
+            .map_err(MailboxError::Sign)
+    }
+
+    /// Replies to the client's messages after `cursor` (an opaque string; empty = from the
+    /// start), oldest first, with the cursor to continue from.
+    ///
+    /// # Errors
+    /// `Invalid` for a malformed cursor; storage failures.
+    pub async fn replies(
+        &self,
+        client_id: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<FetchedReply>, String), MailboxError> {
+        let after: i64 = match cursor.filter(|c| !c.is_empty()) {
+            None => 0,
+            Some(c) => c
+                .parse()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| MailboxError::Invalid("malformed cursor".into()))?,
+        };
+        let rows = self
+            .db
+            .mailbox()
+            .replies_after(client_id, after, i64::from(limit.clamp(1, 100)))
+            .await?;
+        let mut out = Vec::new();
+        let mut next = after;
+        let mut bytes = 0;
+        for r in rows {
+            // A purged reply keeps its place in the sequence but has no content left.
+            let (body, files) = if r.body.is_some() {
+                self.open_reply(&r).await?
+            } else {
+                (String::new(), Vec::new())
+            };
+            // A page carries at most about PAGE_BYTES of attachments (always one reply).
+            bytes += files.iter().map(|f| f.content.len()).sum::<usize>() + body.len();
+            if !out.is_empty() && bytes > limits::REPLIES_PAGE_BYTES {
+                break;
+            }
+            next = r.cursor_no;
+            out.push(FetchedReply {
+                cursor: r.cursor_no.to_string(),
+                id: r.id,
+                message_id: r.message_id,
+                reference: self.reply_reference(&r),
+                body,
+                created_at: r.created_at,
+                attachments: files,
+            });
+        }
+        Ok((out, next.to_string()))
+    }
+
+    /// A reply's text and its files with content (for the authority system).
+    pub(super) async fn open_reply(
+        &self,
+        r: &ReplyRow,
+    ) -> Result<(String, Vec<File>), MailboxError> {
+        let (key, body) = self.reply_text(r)?;
+        let mut files = Vec::new();
+        for a in self
+            .db
+            .mailbox()
+            .attachments(r.message_id, Some(r.id))
+            .await?
+        {
+            files.push(Self::open_file(&key, r.id, &a)?);
+        }
+        Ok((body, files))
+    }
+}
