@@ -1,6 +1,9 @@
 //! Outgoing mail: SMTP through lettre, or `.eml` files in an outbox folder when no SMTP URL is
-//! configured (development, small installations, tests). Templates are askama `.txt` + `.html`
-//! pairs in German and English.
+//! configured (development, small installations, tests). Every mail is plain text and HTML
+//! from one layout pair (`templates/mail/mail.{txt,html}`) with its words from the typed
+//! catalogue in [`texts`].
+
+pub mod texts;
 
 use crate::config::MailTransport;
 use crate::domain::account::EmailAddress;
@@ -9,14 +12,19 @@ use askama::Template;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
+use texts::{MailTexts, mail_texts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    #[error("building the message: {0}")]
-    Build(String),
-    #[error("delivering the message: {0}")]
-    Deliver(String),
-    #[error("rendering the message: {0}")]
+    #[error("the recipient address is not a mailbox")]
+    Address(#[from] lettre::address::AddressError),
+    #[error("building the message failed")]
+    Build(#[source] lettre::error::Error),
+    #[error("the mail server did not take the message")]
+    Smtp(#[source] lettre::transport::smtp::Error),
+    #[error("writing to the outbox folder failed")]
+    Outbox(#[source] std::io::Error),
+    #[error("rendering the message failed")]
     Render(#[from] askama::Error),
 }
 
@@ -27,29 +35,59 @@ pub struct Mail {
     pub html: String,
 }
 
-#[derive(Template)]
-#[template(path = "mail/verify.txt")]
-struct VerifyTxt<'a> {
-    de: bool,
+/// Every mail's shape: greeting, paragraphs, the one link, paragraphs.
+struct Layout<'a> {
+    texts: &'static MailTexts,
+    subject: &'a str,
+    before: Vec<String>,
+    action: &'a str,
     link: &'a str,
+    after: Vec<String>,
 }
+
 #[derive(Template)]
-#[template(path = "mail/verify.html")]
-struct VerifyHtml<'a> {
-    de: bool,
+#[template(path = "mail/mail.txt")]
+struct Text<'a> {
+    greeting: &'a str,
+    before: &'a [String],
     link: &'a str,
+    after: &'a [String],
 }
+
 #[derive(Template)]
-#[template(path = "mail/already_registered.txt")]
-struct AlreadyTxt<'a> {
-    de: bool,
+#[template(path = "mail/mail.html")]
+struct Html<'a> {
+    lang: &'a str,
+    greeting: &'a str,
+    before: &'a [String],
+    action: &'a str,
     link: &'a str,
+    after: &'a [String],
 }
-#[derive(Template)]
-#[template(path = "mail/already_registered.html")]
-struct AlreadyHtml<'a> {
-    de: bool,
-    link: &'a str,
+
+impl Layout<'_> {
+    fn render(self) -> Result<Mail, MailError> {
+        let greeting = self.texts.greeting;
+        Ok(Mail {
+            subject: self.subject.to_owned(),
+            text: Text {
+                greeting,
+                before: &self.before,
+                link: self.link,
+                after: &self.after,
+            }
+            .render()?,
+            html: Html {
+                lang: self.texts.lang,
+                greeting,
+                before: &self.before,
+                action: self.action,
+                link: self.link,
+                after: &self.after,
+            }
+            .render()?,
+        })
+    }
 }
 
 /// The e-mail verification mail.
@@ -57,17 +95,16 @@ struct AlreadyHtml<'a> {
 /// # Errors
 /// When a template fails to render.
 pub fn verification(lang: Lang, link: &str) -> Result<Mail, MailError> {
-    let de = lang == Lang::De;
-    Ok(Mail {
-        subject: if de {
-            "Bitte bestätigen Sie Ihre E-Mail-Adresse"
-        } else {
-            "Please confirm your e-mail address"
-        }
-        .into(),
-        text: VerifyTxt { de, link }.render()?,
-        html: VerifyHtml { de, link }.render()?,
-    })
+    let t = mail_texts(lang);
+    Layout {
+        texts: t,
+        subject: t.verify_subject,
+        before: vec![t.verify_intro.into()],
+        action: t.verify_action,
+        link,
+        after: vec![t.verify_note.into()],
+    }
+    .render()
 }
 
 /// Sent instead of a verification mail when someone registers an address that has an account,
@@ -76,30 +113,16 @@ pub fn verification(lang: Lang, link: &str) -> Result<Mail, MailError> {
 /// # Errors
 /// When a template fails to render.
 pub fn already_registered(lang: Lang, link: &str) -> Result<Mail, MailError> {
-    let de = lang == Lang::De;
-    Ok(Mail {
-        subject: if de {
-            "Sie haben bereits ein Bürgerkonto"
-        } else {
-            "You already have a Bürgerkonto"
-        }
-        .into(),
-        text: AlreadyTxt { de, link }.render()?,
-        html: AlreadyHtml { de, link }.render()?,
-    })
-}
-
-#[derive(Template)]
-#[template(path = "mail/reset.txt")]
-struct ResetTxt<'a> {
-    de: bool,
-    link: &'a str,
-}
-#[derive(Template)]
-#[template(path = "mail/reset.html")]
-struct ResetHtml<'a> {
-    de: bool,
-    link: &'a str,
+    let t = mail_texts(lang);
+    Layout {
+        texts: t,
+        subject: t.already_subject,
+        before: vec![t.already_intro.into()],
+        action: t.already_action,
+        link,
+        after: vec![t.already_note.into()],
+    }
+    .render()
 }
 
 /// The password reset mail.
@@ -107,32 +130,16 @@ struct ResetHtml<'a> {
 /// # Errors
 /// When a template fails to render.
 pub fn password_reset(lang: Lang, link: &str) -> Result<Mail, MailError> {
-    let de = lang == Lang::De;
-    Ok(Mail {
-        subject: if de {
-            "Neues Passwort für Ihr Bürgerkonto"
-        } else {
-            "A new password for your Bürgerkonto"
-        }
-        .into(),
-        text: ResetTxt { de, link }.render()?,
-        html: ResetHtml { de, link }.render()?,
-    })
-}
-
-#[derive(Template)]
-#[template(path = "mail/new_mail.txt")]
-struct NewMailTxt<'a> {
-    de: bool,
-    count: usize,
-    link: &'a str,
-}
-#[derive(Template)]
-#[template(path = "mail/new_mail.html")]
-struct NewMailHtml<'a> {
-    de: bool,
-    count: usize,
-    link: &'a str,
+    let t = mail_texts(lang);
+    Layout {
+        texts: t,
+        subject: t.reset_subject,
+        before: vec![t.reset_intro.into()],
+        action: t.reset_action,
+        link,
+        after: vec![t.reset_note.into()],
+    }
+    .render()
 }
 
 /// "New mail in your mailbox": a count and a link, never content.
@@ -140,34 +147,16 @@ struct NewMailHtml<'a> {
 /// # Errors
 /// When a template fails to render.
 pub fn new_mail(lang: Lang, count: usize, link: &str) -> Result<Mail, MailError> {
-    let de = lang == Lang::De;
-    Ok(Mail {
-        subject: if de {
-            "Neue Nachricht in Ihrem Bürgerkonto-Postfach"
-        } else {
-            "New message in your Bürgerkonto mailbox"
-        }
-        .into(),
-        text: NewMailTxt { de, count, link }.render()?,
-        html: NewMailHtml { de, count, link }.render()?,
-    })
-}
-
-#[derive(Template)]
-#[template(path = "mail/factor.txt")]
-struct FactorTxt<'a> {
-    de: bool,
-    added: bool,
-    what: &'a str,
-    link: &'a str,
-}
-#[derive(Template)]
-#[template(path = "mail/factor.html")]
-struct FactorHtml<'a> {
-    de: bool,
-    added: bool,
-    what: &'a str,
-    link: &'a str,
+    let t = mail_texts(lang);
+    Layout {
+        texts: t,
+        subject: t.new_mail_subject,
+        before: vec![(t.new_mail_intro)(count)],
+        action: t.new_mail_action,
+        link,
+        after: Vec::new(),
+    }
+    .render()
 }
 
 /// "A sign-in method was added / removed": so a holder learns when someone else did it.
@@ -175,30 +164,21 @@ struct FactorHtml<'a> {
 /// # Errors
 /// When a template fails to render.
 pub fn factor_changed(lang: Lang, added: bool, what: &str, link: &str) -> Result<Mail, MailError> {
-    let de = lang == Lang::De;
-    Ok(Mail {
-        subject: match (de, added) {
-            (true, true) => "Neues Anmeldeverfahren in Ihrem Bürgerkonto",
-            (true, false) => "Anmeldeverfahren aus Ihrem Bürgerkonto entfernt",
-            (false, true) => "New sign-in method in your Bürgerkonto",
-            (false, false) => "Sign-in method removed from your Bürgerkonto",
-        }
-        .into(),
-        text: FactorTxt {
-            de,
-            added,
-            what,
-            link,
-        }
-        .render()?,
-        html: FactorHtml {
-            de,
-            added,
-            what,
-            link,
-        }
-        .render()?,
-    })
+    let t = mail_texts(lang);
+    let (subject, change) = if added {
+        (t.factor_added_subject, t.factor_added)
+    } else {
+        (t.factor_removed_subject, t.factor_removed)
+    };
+    Layout {
+        texts: t,
+        subject,
+        before: vec![format!("{change}: {what}."), t.factor_note.into()],
+        action: t.factor_action,
+        link,
+        after: Vec::new(),
+    }
+    .render()
 }
 
 /// Sends mail through SMTP or into the outbox folder.
@@ -248,22 +228,16 @@ impl Mailer {
         let from = match self {
             Mailer::Smtp { from, .. } | Mailer::Outbox { from, .. } => from.clone(),
         };
-        let to: Mailbox = to
-            .as_str()
-            .parse()
-            .map_err(|e: lettre::address::AddressError| MailError::Build(e.to_string()))?;
+        let to: Mailbox = to.as_str().parse()?;
         let msg = Message::builder()
             .from(from)
             .to(to)
             .subject(mail.subject)
             .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))
-            .map_err(|e| MailError::Build(e.to_string()))?;
+            .map_err(MailError::Build)?;
         match self {
             Mailer::Smtp { transport, .. } => {
-                transport
-                    .send(msg)
-                    .await
-                    .map_err(|e| MailError::Deliver(e.to_string()))?;
+                transport.send(msg).await.map_err(MailError::Smtp)?;
             }
             Mailer::Outbox { dir, .. } => {
                 let name = format!(
@@ -274,10 +248,10 @@ impl Mailer {
                 let tmp = dir.join(format!(".{name}.tmp"));
                 tokio::fs::write(&tmp, msg.formatted())
                     .await
-                    .map_err(|e| MailError::Deliver(e.to_string()))?;
+                    .map_err(MailError::Outbox)?;
                 tokio::fs::rename(&tmp, dir.join(name))
                     .await
-                    .map_err(|e| MailError::Deliver(e.to_string()))?;
+                    .map_err(MailError::Outbox)?;
             }
         }
         Ok(())

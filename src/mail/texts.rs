@@ -1,0 +1,121 @@
+//! Typed de/en catalogue for mails, like the pages' (`web::i18n`): a missing translation is a
+//! compile error, and the templates hold no language switch. Every mail is a greeting, the
+//! paragraphs before its link, the link, and the paragraphs after it.
+
+use crate::domain::lang::Lang;
+
+/// All mail texts of one language.
+pub struct MailTexts {
+    pub lang: &'static str,
+    pub greeting: &'static str,
+
+    pub verify_subject: &'static str,
+    pub verify_intro: &'static str,
+    pub verify_action: &'static str,
+    pub verify_note: &'static str,
+
+    pub already_subject: &'static str,
+    pub already_intro: &'static str,
+    pub already_action: &'static str,
+    pub already_note: &'static str,
+
+    pub reset_subject: &'static str,
+    pub reset_intro: &'static str,
+    pub reset_action: &'static str,
+    pub reset_note: &'static str,
+
+    pub new_mail_subject: &'static str,
+    /// "n new messages have arrived …", by count.
+    pub new_mail_intro: fn(usize) -> String,
+    pub new_mail_action: &'static str,
+
+    pub factor_added_subject: &'static str,
+    pub factor_removed_subject: &'static str,
+    /// What happened, followed by `: <method>.`
+    pub factor_added: &'static str,
+    pub factor_removed: &'static str,
+    pub factor_note: &'static str,
+    pub factor_action: &'static str,
+}
+
+fn new_mail_de(n: usize) -> String {
+    let what = if n == 1 {
+        "ist eine neue Nachricht".to_owned()
+    } else {
+        format!("sind {n} neue Nachrichten")
+    };
+    format!(
+        "in Ihrem Bürgerkonto-Postfach {what} eingegangen. Aus Datenschutzgründen steht der Inhalt nicht in dieser E-Mail."
+    )
+}
+
+fn new_mail_en(n: usize) -> String {
+    let what = if n == 1 {
+        "a new message has".to_owned()
+    } else {
+        format!("{n} new messages have")
+    };
+    format!(
+        "{what} arrived in your Bürgerkonto mailbox. To protect your privacy, the content is not in this e-mail."
+    )
+}
+
+pub static DE: MailTexts = MailTexts {
+    lang: "de",
+    greeting: "Guten Tag,",
+    verify_subject: "Bitte bestätigen Sie Ihre E-Mail-Adresse",
+    verify_intro: "bitte bestätigen Sie Ihre E-Mail-Adresse für Ihr Bürgerkonto:",
+    verify_action: "E-Mail-Adresse bestätigen",
+    verify_note: "Der Link ist 24 Stunden gültig und kann nur einmal verwendet werden. Wenn Sie kein Bürgerkonto angelegt haben, können Sie diese Nachricht ignorieren.",
+    already_subject: "Sie haben bereits ein Bürgerkonto",
+    already_intro: "für diese E-Mail-Adresse wurde gerade ein neues Bürgerkonto angefordert. Es gibt aber bereits ein Bürgerkonto mit dieser Adresse. Melden Sie sich einfach an:",
+    already_action: "Zur Anmeldung",
+    already_note: "Wenn Sie das nicht waren, können Sie diese Nachricht ignorieren; an Ihrem Konto wurde nichts geändert.",
+    reset_subject: "Neues Passwort für Ihr Bürgerkonto",
+    reset_intro: "für Ihr Bürgerkonto wurde ein neues Passwort angefordert. Mit diesem Link legen Sie es fest:",
+    reset_action: "Neues Passwort festlegen",
+    reset_note: "Der Link ist eine Stunde gültig und kann nur einmal verwendet werden. Wenn Sie das nicht angefordert haben, können Sie diese Nachricht ignorieren; Ihr Passwort bleibt unverändert.",
+    new_mail_subject: "Neue Nachricht in Ihrem Bürgerkonto-Postfach",
+    new_mail_intro: new_mail_de,
+    new_mail_action: "Zum Postfach",
+    factor_added_subject: "Neues Anmeldeverfahren in Ihrem Bürgerkonto",
+    factor_removed_subject: "Anmeldeverfahren aus Ihrem Bürgerkonto entfernt",
+    factor_added: "Ihrem Bürgerkonto wurde ein neues Anmeldeverfahren hinzugefügt",
+    factor_removed: "aus Ihrem Bürgerkonto wurde ein Anmeldeverfahren entfernt",
+    factor_note: "Wenn Sie das selbst waren, ist nichts weiter zu tun. Wenn nicht, ändern Sie bitte sofort Ihr Passwort und prüfen Sie Ihre Anmeldeverfahren:",
+    factor_action: "Anmeldeverfahren prüfen",
+};
+
+pub static EN: MailTexts = MailTexts {
+    lang: "en",
+    greeting: "Hello,",
+    verify_subject: "Please confirm your e-mail address",
+    verify_intro: "please confirm the e-mail address of your Bürgerkonto (citizen account):",
+    verify_action: "Confirm e-mail address",
+    verify_note: "The link is valid for 24 hours and can be used once. If you did not create an account, you can ignore this message.",
+    already_subject: "You already have a Bürgerkonto",
+    already_intro: "someone just asked to create a new Bürgerkonto for this e-mail address, but an account with this address already exists. Simply log in:",
+    already_action: "Log in",
+    already_note: "If this was not you, you can ignore this message; nothing was changed in your account.",
+    reset_subject: "A new password for your Bürgerkonto",
+    reset_intro: "a new password was requested for your Bürgerkonto. Use this link to set it:",
+    reset_action: "Set a new password",
+    reset_note: "The link is valid for one hour and can be used once. If you did not ask for this, you can ignore this message; your password stays as it is.",
+    new_mail_subject: "New message in your Bürgerkonto mailbox",
+    new_mail_intro: new_mail_en,
+    new_mail_action: "Open the mailbox",
+    factor_added_subject: "New sign-in method in your Bürgerkonto",
+    factor_removed_subject: "Sign-in method removed from your Bürgerkonto",
+    factor_added: "a new sign-in method was added to your Bürgerkonto",
+    factor_removed: "a sign-in method was removed from your Bürgerkonto",
+    factor_note: "If that was you, there is nothing else to do. If not, please change your password at once and check your sign-in methods:",
+    factor_action: "Check sign-in methods",
+};
+
+#[must_use]
+pub fn mail_texts(lang: Lang) -> &'static MailTexts {
+    match lang {
+        Lang::De => &DE,
+        Lang::En => &EN,
+    }
+}
