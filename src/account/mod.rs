@@ -64,8 +64,8 @@ pub enum AccountError {
     Unavailable,
     #[error("limit reached")]
     TooMany,
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error")]
+    Internal(#[source] crate::telemetry::Cause),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -272,10 +272,10 @@ impl AccountService {
                 account.email.as_str(),
                 Some(exclude),
             )
-            .map_err(|e| AccountError::Internal(e.to_string()))?;
+            .map_err(|e| AccountError::Internal(e.into()))?;
         // Ask for a discoverable credential, so the passkey alone can log in later.
         let mut options =
-            serde_json::to_value(&ccr).map_err(|e| AccountError::Internal(e.to_string()))?;
+            serde_json::to_value(&ccr).map_err(|e| AccountError::Internal(e.into()))?;
         if let Some(sel) = options["publicKey"]["authenticatorSelection"].as_object_mut() {
             sel.insert("residentKey".into(), json!("required"));
             sel.insert("requireResidentKey".into(), json!(true));
@@ -290,7 +290,7 @@ impl AccountService {
             account: account.id,
             state,
         })
-        .map_err(|e| AccountError::Internal(e.to_string()))?;
+        .map_err(|e| AccountError::Internal(e.into()))?;
         self.eph
             .put(&Key::PasskeyRegistration(&id), &stored, CEREMONY_TTL)
             .await?;
@@ -331,7 +331,7 @@ impl AccountService {
             .map_err(invalid)?;
         let name = clean_name(name);
         let stored =
-            serde_json::to_string(&passkey).map_err(|e| AccountError::Internal(e.to_string()))?;
+            serde_json::to_string(&passkey).map_err(|e| AccountError::Internal(e.into()))?;
         // Count and add under the account's factor lock: parallel ceremonies cannot both pass
         // the limit (the same lock serialises removals).
         if !self.lock_factors(account).await? {
@@ -452,22 +452,21 @@ impl AccountService {
                 }
                 let (rcr, st) = wa
                     .start_passkey_authentication(&keys)
-                    .map_err(|e| AccountError::Internal(e.to_string()))?;
+                    .map_err(|e| AccountError::Internal(e.into()))?;
                 (serde_json::to_value(&rcr), AuthState::Account(a, st))
             }
             None => {
                 let (mut rcr, st) = wa
                     .start_discoverable_authentication()
-                    .map_err(|e| AccountError::Internal(e.to_string()))?;
+                    .map_err(|e| AccountError::Internal(e.into()))?;
                 // A button press, not the autofill (conditional) mediation.
                 rcr.mediation = None;
                 (serde_json::to_value(&rcr), AuthState::Discoverable(st))
             }
         };
-        let options = options.map_err(|e| AccountError::Internal(e.to_string()))?;
+        let options = options.map_err(|e| AccountError::Internal(e.into()))?;
         let id = random_token();
-        let stored =
-            serde_json::to_string(&state).map_err(|e| AccountError::Internal(e.to_string()))?;
+        let stored = serde_json::to_string(&state).map_err(|e| AccountError::Internal(e.into()))?;
         self.eph
             .put(&Key::PasskeyAuthentication(&id), &stored, CEREMONY_TTL)
             .await?;
@@ -530,8 +529,8 @@ impl AccountService {
             }
         };
         if passkey.update_credential(&result).is_some() {
-            let stored = serde_json::to_string(&passkey)
-                .map_err(|e| AccountError::Internal(e.to_string()))?;
+            let stored =
+                serde_json::to_string(&passkey).map_err(|e| AccountError::Internal(e.into()))?;
             self.db.passkeys().used(&row.credential_id, &stored).await?;
         }
         Ok(PasskeyLogin {

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EphemeralError {
-    #[error("short-lived store unavailable: {0}")]
-    Backend(String),
+    #[error("short-lived store unavailable")]
+    Backend(#[source] crate::telemetry::Cause),
     /// The in-process store reached its size limit.
     #[error("short-lived store is full")]
     Full,

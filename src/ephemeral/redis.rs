@@ -11,8 +11,8 @@ pub struct RedisStore {
     prefix: std::sync::Arc<str>,
 }
 
-fn err(e: &redis::RedisError) -> EphemeralError {
-    EphemeralError::Backend(e.to_string())
+fn err(e: redis::RedisError) -> EphemeralError {
+    EphemeralError::Backend(e.into())
 }
 
 fn ms(d: Duration) -> u64 {
@@ -36,11 +36,11 @@ impl RedisStore {
     /// # Errors
     /// When the URL is malformed or the server cannot be reached.
     pub async fn connect(url: &str, prefix: &str) -> EphResult<Self> {
-        let client = redis::Client::open(url).map_err(|e| err(&e))?;
+        let client = redis::Client::open(url).map_err(err)?;
         let conn = tokio::time::timeout(Duration::from_secs(10), client.get_connection_manager())
             .await
             .map_err(|_| EphemeralError::Backend("timed out connecting to Redis".into()))?
-            .map_err(|e| err(&e))?;
+            .map_err(err)?;
         let s = Self {
             conn,
             prefix: prefix.into(),
@@ -68,7 +68,7 @@ impl RedisStore {
             .arg(ms(ttl))
             .query_async(&mut c)
             .await
-            .map_err(|e| err(&e))?;
+            .map_err(err)?;
         Ok(r.is_some())
     }
 
@@ -90,7 +90,7 @@ impl RedisStore {
             .arg(self.k(key))
             .query_async(&mut c)
             .await
-            .map_err(|e| err(&e))
+            .map_err(err)
     }
 
     pub async fn take(&self, key: &str) -> EphResult<Option<String>> {
@@ -99,7 +99,7 @@ impl RedisStore {
             .arg(self.k(key))
             .query_async(&mut c)
             .await
-            .map_err(|e| err(&e))
+            .map_err(err)
     }
 
     pub async fn delete(&self, key: &str) -> EphResult<()> {
@@ -108,7 +108,7 @@ impl RedisStore {
             .arg(self.k(key))
             .query_async::<()>(&mut c)
             .await
-            .map_err(|e| err(&e))
+            .map_err(err)
     }
 
     pub async fn incr_window(&self, key: &str, window: Duration) -> EphResult<u64> {
@@ -118,7 +118,7 @@ impl RedisStore {
             .arg(ms(window))
             .invoke_async(&mut c)
             .await
-            .map_err(|e| err(&e))
+            .map_err(err)
     }
 
     pub async fn release(&self, key: &str) -> EphResult<()> {
@@ -127,7 +127,7 @@ impl RedisStore {
             .key(self.k(key))
             .invoke_async::<()>(&mut c)
             .await
-            .map_err(|e| err(&e))
+            .map_err(err)
     }
 
     pub async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> EphResult<()> {
@@ -138,7 +138,7 @@ impl RedisStore {
             .arg(ms(ttl))
             .invoke_async::<()>(&mut c)
             .await
-            .map_err(|e| err(&e))
+            .map_err(err)
     }
 
     pub async fn set_remove(&self, key: &str, member: &str) -> EphResult<()> {
@@ -148,7 +148,7 @@ impl RedisStore {
             .arg(member)
             .query_async::<()>(&mut c)
             .await
-            .map_err(|e| err(&e))
+            .map_err(err)
     }
 
     pub async fn set_members(&self, key: &str) -> EphResult<Vec<String>> {
@@ -157,7 +157,7 @@ impl RedisStore {
             .arg(self.k(key))
             .query_async(&mut c)
             .await
-            .map_err(|e| err(&e))
+            .map_err(err)
     }
 
     pub async fn ping(&self) -> EphResult<()> {
@@ -165,6 +165,6 @@ impl RedisStore {
         redis::cmd("PING")
             .query_async::<()>(&mut c)
             .await
-            .map_err(|e| err(&e))
+            .map_err(err)
     }
 }

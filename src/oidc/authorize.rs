@@ -47,12 +47,13 @@ pub struct RedirectError {
 pub enum AuthorizeError {
     Page(PageReason, String),
     Redirect(RedirectError),
-    Internal(String),
+    /// A backend failed; shared so the error stays cheap to clone.
+    Internal(std::sync::Arc<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<crate::store::StoreError> for AuthorizeError {
     fn from(e: crate::store::StoreError) -> Self {
-        AuthorizeError::Internal(e.to_string())
+        AuthorizeError::Internal(std::sync::Arc::new(e))
     }
 }
 impl From<crate::ephemeral::EphemeralError> for AuthorizeError {
@@ -61,7 +62,9 @@ impl From<crate::ephemeral::EphemeralError> for AuthorizeError {
             crate::ephemeral::EphemeralError::Full => {
                 AuthorizeError::Page(PageReason::Busy, e.to_string())
             }
-            crate::ephemeral::EphemeralError::Backend(_) => AuthorizeError::Internal(e.to_string()),
+            crate::ephemeral::EphemeralError::Backend(_) => {
+                AuthorizeError::Internal(std::sync::Arc::new(e))
+            }
         }
     }
 }
@@ -532,14 +535,16 @@ pub fn decide(
 
 impl Session {
     /// Whether this session's last authentication came after the request arrived (it was
-    /// made for this request), to the millisecond.
+    /// made for this request), to the millisecond. Strictly after: a login answered and a
+    /// request arriving within the same millisecond is the order "login, then request"
+    /// (a login made for a request takes a page, a form and a password hash: never < 1 ms).
     fn logged_in_after(&self, req: &AuthRequest) -> bool {
         let created = if req.created_at_ms == 0 {
             req.created_at.saturating_mul(1000)
         } else {
             req.created_at_ms
         };
-        self.auth_time_ms() >= created
+        self.auth_time_ms() > created
     }
 }
 

@@ -1,5 +1,6 @@
 //! Protocol errors with the error codes of the specs.
 
+use crate::telemetry::Cause;
 use std::fmt;
 
 /// Error codes of RFC 6749 §4.1.2.1 / §5.2, OIDC Core §3.1.2.6 and RFC 6750 §3.1.
@@ -56,8 +57,8 @@ impl ErrorCode {
 pub struct OAuthError {
     pub code: ErrorCode,
     pub description: String,
-    /// Set for internal failures; logged, never shown.
-    pub cause: Option<String>,
+    /// Set for internal failures; logged with its causes, never shown.
+    pub cause: Option<Cause>,
 }
 
 impl OAuthError {
@@ -73,11 +74,11 @@ impl OAuthError {
     /// An internal failure: the caller sees `server_error` (or `temporarily_unavailable`),
     /// the log gets the cause.
     #[must_use]
-    pub fn internal(cause: impl fmt::Display) -> Self {
+    pub fn internal(cause: impl Into<Cause>) -> Self {
         Self {
             code: ErrorCode::ServerError,
             description: "internal error".into(),
-            cause: Some(cause.to_string()),
+            cause: Some(cause.into()),
         }
     }
 }
@@ -88,9 +89,17 @@ impl fmt::Display for OAuthError {
     }
 }
 
+impl std::error::Error for OAuthError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
+
 impl From<crate::store::StoreError> for OAuthError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::internal(format!("{e}: {:?}", std::error::Error::source(&e)))
+        Self::internal(e)
     }
 }
 
@@ -99,7 +108,7 @@ impl From<crate::ephemeral::EphemeralError> for OAuthError {
         Self {
             code: ErrorCode::TemporarilyUnavailable,
             description: "try again later".into(),
-            cause: Some(e.to_string()),
+            cause: Some(e.into()),
         }
     }
 }

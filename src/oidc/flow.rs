@@ -45,8 +45,8 @@ pub enum Step {
     CannotReach { back: String, obstacle: Obstacle },
     /// Refused with a page: the request cannot be answered at a redirect URI.
     Refused(PageReason),
-    /// A backend failed.
-    Failed(String),
+    /// A backend failed (the cause is for the log).
+    Failed(crate::telemetry::Cause),
 }
 
 /// The next step, and the language the request asked for (`ui_locales`), once known.
@@ -159,7 +159,9 @@ impl Provider {
                 };
                 match self.account_facts(req, s).await {
                     Ok(f) => (consented, f),
-                    Err(e) => return Outcome::Refuse(AuthorizeError::Internal(e)),
+                    Err(e) => {
+                        return Outcome::Refuse(AuthorizeError::Internal(std::sync::Arc::new(e)));
+                    }
                 }
             }
         };
@@ -177,20 +179,12 @@ impl Provider {
         &self,
         req: &AuthRequest,
         s: &Session,
-    ) -> Result<Option<AccountFacts>, String> {
+    ) -> Result<Option<AccountFacts>, crate::account::AccountError> {
         if s.acr >= req.required_level {
             return Ok(None);
         }
-        let account = self
-            .accounts
-            .get(s.account_id)
-            .await
-            .map_err(|e| e.to_string())?;
-        let factors = self
-            .accounts
-            .factors(s.account_id)
-            .await
-            .map_err(|e| e.to_string())?;
+        let account = self.accounts.get(s.account_id).await?;
+        let factors = self.accounts.factors(s.account_id).await?;
         Ok(Some(AccountFacts {
             proofing: account.proofing,
             has_totp: factors.totp,
@@ -280,7 +274,7 @@ impl Provider {
         if !session.clients.contains(&req.client_id) {
             session.clients.push(req.client_id.clone());
             if let Err(e) = self.sessions.save(&token, &session).await {
-                return Step::Failed(e.to_string());
+                return Step::Failed(e.into());
             }
         }
         Step::Redirect(url)
@@ -358,7 +352,23 @@ impl Provider {
                 tracing::info!(detail, "authorization request refused");
                 Step::Refused(reason)
             }
-            AuthorizeError::Internal(cause) => Step::Failed(cause),
+            AuthorizeError::Internal(cause) => Step::Failed(Box::new(Shared(cause))),
         }
+    }
+}
+
+/// A shared cause, passed on as its own error (its causes stay reachable).
+#[derive(Debug)]
+struct Shared(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Shared {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
     }
 }

@@ -47,14 +47,8 @@ pub struct LogoutRequest {
 pub enum LogoutError {
     #[error("{0}")]
     Invalid(&'static str),
-    #[error("internal: {0}")]
-    Internal(String),
-}
-
-impl From<StoreError> for LogoutError {
-    fn from(e: StoreError) -> Self {
-        LogoutError::Internal(e.to_string())
-    }
+    #[error("the session store failed")]
+    Internal(#[from] StoreError),
 }
 
 impl Provider {

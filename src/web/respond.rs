@@ -13,6 +13,7 @@ use super::i18n::{Texts, texts};
 use crate::domain::lang::Lang;
 use crate::mailbox::File;
 use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::telemetry::{Cause, Chain};
 use askama::Template;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -87,8 +88,8 @@ pub struct PageError {
     pub status: StatusCode,
     pub lang: Lang,
     pub text: fn(&Texts) -> &str,
-    /// Logged, never shown.
-    pub cause: Option<String>,
+    /// Logged with its causes, never shown.
+    pub cause: Option<Cause>,
 }
 
 impl PageError {
@@ -114,12 +115,12 @@ impl PageError {
         Self::new(StatusCode::BAD_REQUEST, lang, |t| t.error_expired)
     }
     #[must_use]
-    pub fn internal(lang: Lang, cause: impl std::fmt::Display) -> Self {
+    pub fn internal(lang: Lang, cause: impl Into<Cause>) -> Self {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             lang,
             text: |t| t.error_internal,
-            cause: Some(cause.to_string()),
+            cause: Some(cause.into()),
         }
     }
 }
@@ -127,7 +128,7 @@ impl PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         if let Some(c) = &self.cause {
-            tracing::error!(cause = %c, "request failed");
+            tracing::error!(cause = %Chain(c.as_ref()), "request failed");
         }
         let t = texts(self.lang);
         html(
@@ -176,7 +177,8 @@ pub fn with_cookies(mut resp: Response, cookies: impl IntoIterator<Item = String
 pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
-    pub cause: Option<String>,
+    /// Logged with its causes, never shown.
+    pub cause: Option<Cause>,
     /// A Bearer error for `WWW-Authenticate` (RFC 6750 §3, RFC 9470).
     pub auth_error: Option<Challenge>,
 }
@@ -221,11 +223,11 @@ impl ApiError {
         self.auth_error = Some(challenge);
         self
     }
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
+    pub fn internal(cause: impl Into<Cause>) -> Self {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             detail: "internal error".into(),
-            cause: Some(cause.to_string()),
+            cause: Some(cause.into()),
             auth_error: None,
         }
     }
@@ -234,7 +236,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Some(c) = &self.cause {
-            tracing::error!(cause = %c, "API request failed");
+            tracing::error!(cause = %Chain(c.as_ref()), "API request failed");
         }
         let title = self.status.canonical_reason().unwrap_or("Error");
         let mut resp = (self.status, Json(json!({ "type": "about:blank", "title": title, "status": self.status.as_u16(), "detail": self.detail }))).into_response();
@@ -273,7 +275,7 @@ impl IntoResponse for ApiError {
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         if let Some(c) = &self.cause {
-            tracing::error!(error = self.code.as_str(), cause = %c, "OAuth request failed");
+            tracing::error!(error = self.code.as_str(), cause = %Chain(c.as_ref()), "OAuth request failed");
         }
         let status = match self.code {
             ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,

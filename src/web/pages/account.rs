@@ -79,12 +79,12 @@ pub async fn show(
     SignedIn { token, session }: SignedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let internal = |e: &dyn std::fmt::Display| PageError::internal(lang, e.to_string());
+    let internal = |e: crate::telemetry::Cause| PageError::internal(lang, e);
     let account = state
         .accounts
         .get(session.account_id)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(|e| internal(e.into()))?;
     let t = texts(lang);
     let level = t.level(session.acr);
     let current = handle_of(&token);
@@ -93,7 +93,7 @@ pub async fn show(
         .sessions
         .list(account.id)
         .await
-        .map_err(|e| internal(&e))?
+        .map_err(|e| internal(e.into()))?
     {
         let mut names = Vec::new();
         for c in &s.clients {
@@ -113,7 +113,7 @@ pub async fn show(
         .provider
         .consents_of(account.id)
         .await
-        .map_err(|e| internal(&e))?
+        .map_err(|e| internal(e.into()))?
         .into_iter()
         .map(|c| ConsentRow {
             scopes: c
