@@ -119,7 +119,8 @@ fn default_mail_interval() -> u64 {
 }
 
 /// An upstream OpenID provider (BundID, ELSTER, an eID gateway, ...) that confirms identities.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// `Debug` leaves out the client secret.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UpstreamConfig {
     /// Short id used in URLs and as the provenance of verified data (`upstream:ID`).
     pub id: String,
@@ -140,6 +141,21 @@ pub struct UpstreamConfig {
     /// listed counts as `low`.
     #[serde(default)]
     pub acr_map: std::collections::BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for UpstreamConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamConfig")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .field("scopes", &self.scopes)
+            .field("acr_values", &self.acr_values)
+            .field("acr_map", &self.acr_map)
+            .finish()
+    }
 }
 
 fn default_upstream_scopes() -> String {
@@ -398,6 +414,22 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upstream_debug_leaves_out_the_client_secret() {
+        let u = UpstreamConfig {
+            id: "bundid".into(),
+            name: "BundID".into(),
+            issuer: "https://id.bund.de".into(),
+            client_id: "kreis".into(),
+            client_secret: "very-secret-value".into(),
+            scopes: default_upstream_scopes(),
+            acr_values: None,
+            acr_map: Default::default(),
+        };
+        let shown = format!("{u:?}");
+        assert!(shown.contains("kreis") && !shown.contains("very-secret-value"));
+    }
 
     #[test]
     fn validates_issuer_and_urls() {

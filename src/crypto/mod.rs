@@ -30,6 +30,14 @@ impl Secret {
     }
 }
 
+/// Serialized as itself: only ever put into a response that exists to carry it (a token
+/// response).
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
@@ -191,6 +199,16 @@ pub fn is_pkce_value(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug_and_whole_on_the_wire() {
+        let s = Secret::new("hunter2-code".into());
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(
+            serde_json::to_string(&s).ok().as_deref(),
+            Some("\"hunter2-code\"")
+        );
+    }
 
     #[tokio::test]
     async fn password_round_trip() {

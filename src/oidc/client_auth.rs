@@ -24,11 +24,11 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 pub enum Presented {
     Secret {
         client_id: String,
-        secret: String,
+        secret: crate::crypto::Secret,
     },
     Assertion {
         client_id: Option<String>,
-        assertion: String,
+        assertion: crate::crypto::Secret,
     },
     None {
         client_id: String,
@@ -64,7 +64,7 @@ pub fn presented(authorization: Option<&str>, form: &Params) -> Result<Presented
         let assertion = assertion.ok_or_else(|| invalid_client("client_assertion is missing"))?;
         return Ok(Presented::Assertion {
             client_id: form_id.map(str::to_owned),
-            assertion: assertion.to_owned(),
+            assertion: crate::crypto::Secret::new(assertion.to_owned()),
         });
     }
     if let Some(h) = authorization {
@@ -102,7 +102,7 @@ pub fn presented(authorization: Option<&str>, form: &Params) -> Result<Presented
         }
         return Ok(Presented::Secret {
             client_id: id,
-            secret,
+            secret: crate::crypto::Secret::new(secret),
         });
     }
     let id = form_id
@@ -111,7 +111,7 @@ pub fn presented(authorization: Option<&str>, form: &Params) -> Result<Presented
     Ok(match form_secret {
         Some(s) => Presented::Secret {
             client_id: id,
-            secret: s.to_owned(),
+            secret: crate::crypto::Secret::new(s.to_owned()),
         },
         None => Presented::None { client_id: id },
     })
@@ -161,7 +161,7 @@ impl Provider {
             Presented::Assertion {
                 client_id: None,
                 assertion,
-            } => unverified_iss(assertion).ok_or_else(failed)?,
+            } => unverified_iss(assertion.expose()).ok_or_else(failed)?,
         };
         let client = match self.client(&id).await {
             Ok(c) => c,
@@ -173,12 +173,12 @@ impl Provider {
                 Presented::Secret { secret, .. },
                 ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost,
             ) => match &client.secret_hash {
-                Some(hash) if ct_eq(hash, &sha256(secret.as_bytes())) => Ok(client),
+                Some(hash) if ct_eq(hash, &sha256(secret.expose().as_bytes())) => Ok(client),
                 _ => Err(failed()),
             },
             (Presented::None { .. }, ClientAuthMethod::None) => Ok(client),
             (Presented::Assertion { assertion, .. }, ClientAuthMethod::PrivateKeyJwt) => {
-                self.check_assertion(&client, assertion).await.map_err(|e| {
+                self.check_assertion(&client, assertion.expose()).await.map_err(|e| {
                     tracing::info!(client_id = %client.id, reason = %e, "client assertion refused");
                     failed()
                 })?;

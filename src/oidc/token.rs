@@ -5,6 +5,7 @@ use super::Provider;
 use super::access_token::CitizenGrant;
 use super::claims::{IdTokenClaims, at_hash};
 use super::error::{ErrorCode, OAuthError};
+use crate::crypto::Secret;
 use crate::crypto::{is_pkce_value, log_prefix, pkce_s256_matches, random_token, token_digest};
 use crate::domain::client::{Client, GrantType};
 use crate::domain::ids::AccountId;
@@ -20,12 +21,12 @@ use uuid::Uuid;
 #[derive(Debug)]
 pub enum TokenRequest {
     AuthorizationCode {
-        code: String,
+        code: Secret,
         redirect_uri: Option<String>,
-        code_verifier: Option<String>,
+        code_verifier: Option<Secret>,
     },
     RefreshToken {
-        refresh_token: String,
+        refresh_token: Secret,
         scope: Option<String>,
     },
     ClientCredentials {
@@ -44,12 +45,12 @@ impl TokenRequest {
     pub fn parse(form: &Params) -> Result<Self, OAuthError> {
         match form.get("grant_type") {
             Some("authorization_code") => Ok(TokenRequest::AuthorizationCode {
-                code: required(form, "code")?.to_owned(),
+                code: Secret::new(required(form, "code")?.to_owned()),
                 redirect_uri: form.get("redirect_uri").map(str::to_owned),
-                code_verifier: form.get("code_verifier").map(str::to_owned),
+                code_verifier: form.get("code_verifier").map(|v| Secret::new(v.to_owned())),
             }),
             Some("refresh_token") => Ok(TokenRequest::RefreshToken {
-                refresh_token: required(form, "refresh_token")?.to_owned(),
+                refresh_token: Secret::new(required(form, "refresh_token")?.to_owned()),
                 scope: form.get("scope").map(str::to_owned),
             }),
             Some("client_credentials") => Ok(TokenRequest::ClientCredentials {
@@ -78,14 +79,14 @@ impl TokenRequest {
 /// The successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
-    pub access_token: String,
+    pub access_token: Secret,
     pub token_type: &'static str,
     pub expires_in: u64,
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
+    pub refresh_token: Option<Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
+    pub id_token: Option<Secret>,
 }
 
 /// What a citizen's tokens are about: the same for a code exchange and a refresh.
@@ -125,16 +126,19 @@ impl Provider {
             } => {
                 self.exchange_code(
                     client,
-                    &code,
+                    code.expose(),
                     redirect_uri.as_deref(),
-                    code_verifier.as_deref(),
+                    code_verifier.as_ref().map(Secret::expose),
                 )
                 .await
             }
             TokenRequest::RefreshToken {
                 refresh_token,
                 scope,
-            } => self.refresh(client, &refresh_token, scope.as_deref()).await,
+            } => {
+                self.refresh(client, refresh_token.expose(), scope.as_deref())
+                    .await
+            }
             TokenRequest::ClientCredentials { scope } => {
                 self.client_credentials(client, scope.as_deref())
             }
@@ -272,12 +276,12 @@ impl Provider {
         };
         let id_token = self.keys.sign(client.id_token_alg, "JWT", &id)?;
         Ok(TokenResponse {
-            access_token,
+            access_token: Secret::new(access_token),
             token_type: "Bearer",
             expires_in: self.token_ttl,
             scope: g.scope.clone(),
-            refresh_token,
-            id_token: Some(id_token),
+            refresh_token: refresh_token.map(Secret::new),
+            id_token: Some(Secret::new(id_token)),
         })
     }
 
@@ -420,7 +424,7 @@ impl Provider {
         let scope = scopes.to_string();
         let access_token = self.mint_access_token(client, client.id.as_str(), &scope, None)?;
         Ok(TokenResponse {
-            access_token,
+            access_token: Secret::new(access_token),
             token_type: "Bearer",
             expires_in: self.token_ttl,
             scope,
@@ -432,4 +436,40 @@ impl Provider {
 
 fn secs(s: u64) -> ChronoDuration {
     ChronoDuration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 4_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_requests_do_not_show_codes_verifiers_or_refresh_tokens() {
+        let form = |pairs: &[(&str, &str)]| {
+            Params::parse(
+                pairs
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("&")
+                    .as_bytes(),
+            )
+            .ok()
+        };
+        let code = form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "raw-code-123"),
+            ("code_verifier", "raw-verifier-456"),
+        ])
+        .and_then(|f| TokenRequest::parse(&f).ok());
+        let refresh = form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "raw-rt-789"),
+        ])
+        .and_then(|f| TokenRequest::parse(&f).ok());
+        let shown = format!("{code:?} {refresh:?}");
+        assert!(shown.contains("AuthorizationCode") && shown.contains("RefreshToken"));
+        for raw in ["raw-code-123", "raw-verifier-456", "raw-rt-789"] {
+            assert!(!shown.contains(raw), "{shown}");
+        }
+    }
 }
