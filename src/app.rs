@@ -25,8 +25,7 @@ pub struct Application {
     port: u16,
     router: axum::Router,
     limits: ServerLimits,
-    keys: Arc<Keyring>,
-    db: Db,
+    provider: Provider,
     mailbox: MailboxService,
     mailbox_interval: Duration,
     /// The stop signals, listened to from before the port is bound: a SIGTERM that arrives
@@ -185,7 +184,7 @@ impl Application {
                 &config.issuer_str(),
             )?,
             catalogue: crate::catalogue::Catalogue::new(services.db.clone()),
-            provider: services.provider,
+            provider: services.provider.clone(),
             accounts: services.accounts,
             mailbox: services.mailbox.clone(),
             web: WebConfig {
@@ -205,8 +204,7 @@ impl Application {
                 max_connections: config.max_connections,
                 grace: Duration::from_secs(config.shutdown_grace_secs),
             },
-            keys: services.keys,
-            db: services.db,
+            provider: services.provider,
             mailbox: services.mailbox,
             mailbox_interval: Duration::from_secs(config.mailbox_interval_secs),
             stop: None,
@@ -227,38 +225,18 @@ impl Application {
             Some(s) => s,
             None => StopSignals::listen()?,
         };
-        let keys = self.keys.clone();
-        let db = self.db.clone();
-        let worker = self.mailbox.clone().spawn_worker(self.mailbox_interval);
-        let reload = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(30));
-            let mut n: u64 = 0;
-            loop {
-                tick.tick().await;
-                n += 1;
-                // Hourly: delete refresh-token families past their absolute lifetime.
-                if n % 120 == 1 {
-                    match db.refresh_tokens().purge_expired(chrono::Utc::now()).await {
-                        Ok(0) => {}
-                        Ok(k) => tracing::info!(deleted = k, "purged expired refresh tokens"),
-                        Err(e) => tracing::warn!(error = %e, "could not purge refresh tokens"),
-                    }
-                }
-                match keys.reload_if_changed() {
-                    Ok(true) => tracing::info!("reloaded signing keys"),
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not reload keys; keeping the current ones")
-                    }
-                }
-            }
-        });
+        // Background work lives with its owner; here it is only started and stopped.
+        let workers = [
+            self.provider.clone().spawn_worker(),
+            self.mailbox.clone().spawn_worker(self.mailbox_interval),
+        ];
         let result =
             crate::web::server::serve(self.listener, self.router, self.limits, stop.received())
                 .await
                 .context("serving HTTP");
-        reload.abort();
-        worker.abort();
+        for w in workers {
+            w.abort();
+        }
         result
     }
 }

@@ -22,6 +22,7 @@ pub mod logout;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
+pub mod worker;
 
 use crate::account::AccountService;
 use crate::authn::Sessions;
