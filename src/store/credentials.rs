@@ -1,7 +1,7 @@
 //! Second factors: a TOTP secret per account (with the last accepted time step, so a code is
 //! never accepted twice) and single-use recovery codes stored as digests.
 
-use super::{Db, StoreResult, on_db};
+use super::{Db, StoreResult, on_db, write_tx};
 use crate::domain::ids::AccountId;
 use chrono::Utc;
 
@@ -36,8 +36,7 @@ impl Credentials<'_> {
         used_step: i64,
         recovery_digests: &[String],
     ) -> StoreResult<()> {
-        on_db!(self.0, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self.0, |tx| {
             sqlx::query(SET_TOTP)
                 .bind(account.0)
                 .bind(secret)
@@ -56,7 +55,6 @@ impl Credentials<'_> {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await
         })?;
         Ok(())
     }
@@ -92,8 +90,7 @@ impl Credentials<'_> {
     /// # Errors
     /// A backend error.
     pub async fn remove_totp(&self, account: AccountId) -> StoreResult<()> {
-        on_db!(self.0, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self.0, |tx| {
             sqlx::query(DELETE_TOTP)
                 .bind(account.0)
                 .execute(&mut *tx)
@@ -102,7 +99,6 @@ impl Credentials<'_> {
                 .bind(account.0)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await
         })?;
         Ok(())
     }

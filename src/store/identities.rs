@@ -1,7 +1,7 @@
 //! Identities confirmed elsewhere: links to accounts at upstream identity providers, and
 //! verified personal data (given name, birth date, ...) with its source and level.
 
-use super::{Db, StoreResult, on_db};
+use super::{Db, StoreResult, on_db, write_tx};
 use crate::domain::ids::AccountId;
 use crate::domain::level::Loa;
 use chrono::{DateTime, Utc};
@@ -80,8 +80,7 @@ impl Identities<'_> {
     ) -> StoreResult<()> {
         let source = format!("upstream:{upstream}");
         let now = Utc::now();
-        on_db!(self.0, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self.0, |tx| {
             sqlx::query(UNLINK_OLD)
                 .bind(account.0)
                 .bind(upstream)
@@ -106,7 +105,6 @@ impl Identities<'_> {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await
         })?;
         Ok(())
     }
@@ -123,8 +121,7 @@ impl Identities<'_> {
         claims: &[(String, String)],
     ) -> StoreResult<()> {
         let now = Utc::now();
-        on_db!(self.0, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self.0, |tx| {
             for (claim, value) in claims {
                 sqlx::query(SET_CLAIM)
                     .bind(account.0)
@@ -136,7 +133,6 @@ impl Identities<'_> {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await
         })?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! hash-chained evidence events. Content columns hold ciphertexts only; this module never
 //! sees plaintext. Every state change and its evidence event commit together.
 
-use super::{Db, StoreError, StoreResult, on_db};
+use super::{Db, StoreError, StoreResult, on_db, write_tx};
 use crate::domain::evidence::{Event, EventKind, GENESIS, event_hash};
 use crate::domain::ids::AccountId;
 use crate::domain::level::Loa;
@@ -265,9 +265,7 @@ impl Mailbox<'_> {
         attachments: &[NewAttachment],
     ) -> StoreResult<()> {
         let now = Utc::now();
-        let _w = self.0.writer().await;
-        on_db!(self.0, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self.0, |tx| {
             sqlx::query(INSERT_MESSAGE)
                 .bind(m.id)
                 .bind(m.sender_client_id)
@@ -303,7 +301,6 @@ impl Mailbox<'_> {
             }
             append_event!(tx, m.id, EventKind::Sent, "{}", now);
             append_event!(tx, m.id, EventKind::Delivered, "{}", now);
-            tx.commit().await
         })?;
         Ok(())
     }
@@ -484,9 +481,7 @@ impl Mailbox<'_> {
         let detail = serde_json::json!({ "reply": id }).to_string();
         retry_conflicts(|| async {
             let now = Utc::now();
-            let _w = self.0.writer().await;
-            Ok(on_db!(self.0, |p| {
-                let mut tx = p.begin().await?;
+            Ok(write_tx!(self.0, |tx| {
                 let (cursor,): (i64,) = sqlx::query_as(NEXT_CURSOR)
                     .bind(client)
                     .fetch_one(&mut *tx)
@@ -517,7 +512,7 @@ impl Mailbox<'_> {
                 }
                 sqlx::query(REPLIED).bind(message).execute(&mut *tx).await?;
                 append_event!(tx, message, EventKind::Replied, &detail, now);
-                tx.commit().await.map(|()| cursor)
+                cursor
             })?)
         })
         .await
@@ -605,6 +600,7 @@ impl Mailbox<'_> {
         now: DateTime<Utc>,
         lease_before: DateTime<Utc>,
     ) -> StoreResult<Vec<Uuid>> {
+        // One statement, but a write: queued like the transactions.
         let _w = self.0.writer().await;
         let rows: Vec<(Uuid,)> = on_db!(self.0, |p| sqlx::query_as(CLAIM_NOTIFY)
             .bind(account.0)
@@ -678,9 +674,7 @@ impl Mailbox<'_> {
     ) -> StoreResult<bool> {
         retry_conflicts(|| async {
             let now = Utc::now();
-            let _w = self.0.writer().await;
-            Ok(on_db!(self.0, |p| {
-                let mut tx = p.begin().await?;
+            Ok(write_tx!(self.0, |tx| {
                 let n = sqlx::query(sql)
                     .bind(id)
                     .bind(now)
@@ -693,7 +687,7 @@ impl Mailbox<'_> {
                     }
                     append_event!(tx, id, kind, detail, now);
                 }
-                tx.commit().await.map(|()| n == 1)
+                n == 1
             })?)
         })
         .await

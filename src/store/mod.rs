@@ -55,6 +55,23 @@ macro_rules! on_db {
 }
 pub(crate) use on_db;
 
+/// A write transaction `$tx` on whichever pool `$db` holds, with the SQLite writer slot held
+/// across it (nothing to wait for on PostgreSQL): every write transaction goes through here,
+/// so none can forget the writer rule. `$body` evaluates to the value to return; a `?` in it
+/// returns early, which drops `$tx` and so rolls it back. Commits otherwise; the result is
+/// `Result<T, sqlx::Error>`.
+macro_rules! write_tx {
+    ($db:expr, |$tx:ident| $body:expr) => {{
+        let _writer = $db.writer().await;
+        $crate::store::on_db!($db, |p| {
+            let mut $tx = p.begin().await?;
+            let value = $body;
+            $tx.commit().await.map(|()| value)
+        })
+    }};
+}
+pub(crate) use write_tx;
+
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -140,8 +157,8 @@ impl Db {
         Ok(db)
     }
 
-    /// Waits for the SQLite writer slot (nothing for PostgreSQL); hold it across a write
-    /// transaction.
+    /// Waits for the SQLite writer slot (nothing for PostgreSQL); [`write_tx!`] holds it
+    /// across every write transaction.
     pub(crate) async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match self {
             Db::Pg(_) => None,

@@ -1,7 +1,7 @@
 //! Identity proofing: who confirmed an account holder's identity, how, and at which level.
 //! Recording it and raising the account's level happen in one transaction.
 
-use super::{Db, StoreResult, on_db};
+use super::{Db, StoreResult, write_tx};
 use crate::domain::ids::AccountId;
 use crate::domain::level::Loa;
 use chrono::Utc;
@@ -36,8 +36,7 @@ impl Proofings<'_> {
         document_type: Option<&str>,
         verified_by: &str,
     ) -> StoreResult<()> {
-        on_db!(self.0, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self.0, |tx| {
             sqlx::query(INSERT)
                 .bind(Uuid::now_v7())
                 .bind(account.0)
@@ -54,7 +53,6 @@ impl Proofings<'_> {
                 .bind(Utc::now())
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await
         })?;
         Ok(())
     }

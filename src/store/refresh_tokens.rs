@@ -2,7 +2,7 @@
 //! family; presenting a used token again is reuse, which revokes the whole family
 //! (RFC 9700 §4.14.2).
 
-use super::{Db, StoreError, StoreResult, on_db};
+use super::{Db, StoreError, StoreResult, on_db, write_tx};
 use crate::domain::ids::AccountId;
 use crate::domain::level::{Amr, Loa};
 use chrono::{DateTime, Utc};
@@ -202,9 +202,7 @@ impl RefreshTokens<'_> {
         next: &RefreshRecord,
     ) -> StoreResult<bool> {
         let now = Utc::now();
-        let _w = self.0.writer().await;
-        Ok(on_db!(self.0, |p| {
-            let mut tx = p.begin().await?;
+        Ok(write_tx!(self.0, |tx| {
             let used = sqlx::query(USE)
                 .bind(old_hash)
                 .bind(client_id)
@@ -216,9 +214,10 @@ impl RefreshTokens<'_> {
                 bind_record!(sqlx::query(INSERT), next)
                     .execute(&mut *tx)
                     .await?;
-                tx.commit().await.map(|()| true)
+                true
             } else {
-                tx.rollback().await.map(|()| false)
+                // Nothing changed: committing is the same as rolling back.
+                false
             }
         })?)
     }
@@ -231,22 +230,19 @@ impl RefreshTokens<'_> {
     /// A backend error.
     pub async fn revoke_family(&self, family_id: Uuid, until: DateTime<Utc>) -> StoreResult<u64> {
         let now = Utc::now();
-        let _w = self.0.writer().await;
-        Ok(on_db!(self.0, |p| {
-            let mut tx = p.begin().await?;
+        Ok(write_tx!(self.0, |tx| {
             sqlx::query(REVOKE_GRANT)
                 .bind(family_id)
                 .bind(now)
                 .bind(until)
                 .execute(&mut *tx)
                 .await?;
-            let n = sqlx::query(REVOKE_FAMILY)
+            sqlx::query(REVOKE_FAMILY)
                 .bind(family_id)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?
-                .rows_affected();
-            tx.commit().await.map(|()| n)
+                .rows_affected()
         })?)
     }
 
@@ -273,23 +269,20 @@ impl RefreshTokens<'_> {
         client_id: Option<&str>,
     ) -> StoreResult<u64> {
         let now = Utc::now();
-        let _w = self.0.writer().await;
-        Ok(on_db!(self.0, |p| {
-            let mut tx = p.begin().await?;
+        Ok(write_tx!(self.0, |tx| {
             sqlx::query(REVOKE_GRANTS_OF)
                 .bind(account.0)
                 .bind(client_id)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            let n = sqlx::query(REVOKE_TOKENS_OF)
+            sqlx::query(REVOKE_TOKENS_OF)
                 .bind(account.0)
                 .bind(client_id)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?
-                .rows_affected();
-            tx.commit().await.map(|()| n)
+                .rows_affected()
         })?)
     }
 
