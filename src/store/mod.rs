@@ -9,7 +9,8 @@
 //! We chose this over a trait with two implementations (every query written twice, and the
 //! copies drift) and over code generic in `sqlx::Database` (trait bounds multiply and there is
 //! no gain in safety). Since nothing checks SQL at compile time, the store tests in
-//! `tests/it/store.rs` run every method on SQLite and, when configured, on PostgreSQL.
+//! `tests/it/store.rs` run the methods on SQLite and, when configured, on PostgreSQL (its
+//! doc lists what it covers; passkeys and processes only through their HTTP tests).
 //! Migrations live in `migrations/{postgres,sqlite}` with the same numbers and names.
 
 pub mod accounts;

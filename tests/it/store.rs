@@ -1,4 +1,8 @@
-//! Every store method on SQLite, and on PostgreSQL when `BUERGERKONTO_TEST_DATABASE_URL` is set.
+//! The store methods on SQLite, and on PostgreSQL when `BUERGERKONTO_TEST_DATABASE_URL` is set:
+//! tenants, clients, accounts, consents, subjects, audit, credentials, identities and
+//! proofings; every refresh-token method (with 40 concurrent rotations); every mailbox
+//! method. Not here: passkey and process-catalogue rows, which only their HTTP tests
+//! (`passkeys.rs`, `processes.rs`) drive, on SQLite.
 
 use crate::helpers::{fresh_pg_database, test_pg_url};
 use buergerkonto::domain::account::EmailAddress;
@@ -6,8 +10,9 @@ use buergerkonto::domain::client::{
     Client, ClientAuthMethod, GrantType, RedirectUri, SigningAlg, SubjectType,
 };
 use buergerkonto::domain::ids::{AccountId, ClientId, TenantSlug};
-use buergerkonto::domain::level::Loa;
+use buergerkonto::domain::level::{Amr, Loa};
 use buergerkonto::domain::scope::Scopes;
+use buergerkonto::store::refresh_tokens::RefreshRecord;
 use buergerkonto::store::{Db, StoreError};
 use serde_json::json;
 
@@ -406,5 +411,380 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
             None
         );
         db.ping().await.expect("ping");
+    }
+}
+
+/// A tenant, a client of it and an account, for the token and mailbox tables.
+async fn fixture(db: &Db, n: &str) -> (buergerkonto::domain::ids::TenantId, AccountId) {
+    let t = db
+        .tenants()
+        .insert(&TenantSlug::parse(&format!("t-{n}")).expect("slug"), "T")
+        .await
+        .expect("tenant");
+    let c = Client {
+        id: ClientId(format!("c-{n}")),
+        tenant_id: t.id,
+        name: "Portal".into(),
+        auth_method: ClientAuthMethod::ClientSecretBasic,
+        secret_hash: Some(vec![1]),
+        jwks: None,
+        jwks_uri: None,
+        backchannel_logout_uri: None,
+        redirect_uris: vec![RedirectUri::parse("https://p.example/cb").expect("uri")],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: Scopes::from_iter(["openid"]),
+        subject_type: SubjectType::Pairwise,
+        id_token_alg: SigningAlg::ES256,
+        default_level: None,
+    };
+    db.clients().insert(&c).await.expect("client");
+    let a = db
+        .accounts()
+        .insert(
+            &EmailAddress::parse(&format!("{n}@example.org")).expect("email"),
+            "h",
+            true,
+            Loa::Low,
+        )
+        .await
+        .expect("account");
+    (t.id, a)
+}
+
+fn record(
+    hash: &str,
+    family: uuid::Uuid,
+    client: &str,
+    account: AccountId,
+    family_expires: chrono::DateTime<chrono::Utc>,
+) -> RefreshRecord {
+    let now = chrono::Utc::now();
+    RefreshRecord {
+        token_hash: hash.into(),
+        family_id: family,
+        client_id: client.into(),
+        account_id: account,
+        sub: "sub".into(),
+        scope: "openid".into(),
+        auth_time: now.timestamp(),
+        acr: Loa::Substantial,
+        amr: vec![Amr::Pwd, Amr::Otp],
+        sid: "sid".into(),
+        created_at: now,
+        expires_at: now + chrono::Duration::days(1),
+        family_expires_at: family_expires,
+    }
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_once_detect_reuse_revoke_and_purge() {
+    use buergerkonto::store::refresh_tokens::Presented;
+    for (_dir, db) in backends().await {
+        let (_, account) = fixture(&db, "rt").await;
+        let rt = db.refresh_tokens();
+        let later = chrono::Utc::now() + chrono::Duration::days(30);
+        let family = uuid::Uuid::now_v7();
+        rt.insert(&record("h0", family, "c-rt", account, later))
+            .await
+            .expect("insert");
+        let back = rt.active("h0").await.expect("active").expect("found");
+        assert_eq!(
+            (back.acr, back.amr.clone()),
+            (Loa::Substantial, vec![Amr::Pwd, Amr::Otp])
+        );
+        assert!(matches!(
+            rt.present("h0", "c-rt").await.expect("present"),
+            Presented::Usable(_)
+        ));
+        assert!(
+            matches!(
+                rt.present("h0", "other").await.expect("present"),
+                Presented::Invalid
+            ),
+            "another client's token is invalid"
+        );
+        // The same token rotated 40 times at once: exactly one rotation wins (the SQLite
+        // writer queue and PostgreSQL's row lock, through the same write_tx! body).
+        let tries = (0..40).map(|i| {
+            let db = db.clone();
+            let next = record(&format!("h1-{i}"), family, "c-rt", account, later);
+            async move { db.refresh_tokens().rotate("h0", "c-rt", &next).await }
+        });
+        let won = futures_util::future::join_all(tries)
+            .await
+            .into_iter()
+            .map(|r| r.expect("rotate"))
+            .filter(|w| *w)
+            .count();
+        assert_eq!(won, 1, "one rotation of one token");
+        assert!(rt.active("h0").await.expect("active").is_none(), "used");
+        assert!(matches!(
+            rt.present("h0", "c-rt").await.expect("present"),
+            Presented::Used { family_id } if family_id == family
+        ));
+        // Reuse revokes the family for good; a token added to it later is refused.
+        assert!(rt.revoke_family(family, later).await.expect("revoke") >= 1);
+        rt.insert(&record("h-late", family, "c-rt", account, later))
+            .await
+            .expect("late insert");
+        assert!(matches!(
+            rt.present("h-late", "c-rt").await.expect("present"),
+            Presented::Invalid
+        ));
+        // Per client and per account.
+        let f2 = uuid::Uuid::now_v7();
+        rt.insert(&record("h2", f2, "c-rt", account, later))
+            .await
+            .expect("insert");
+        // h2, and h-late (its family's grant was revoked, the token itself not yet).
+        assert_eq!(rt.revoke_for(account, "c-rt").await.expect("revoke for"), 2);
+        assert!(matches!(
+            rt.present("h2", "c-rt").await.expect("present"),
+            Presented::Invalid
+        ));
+        let f3 = uuid::Uuid::now_v7();
+        rt.insert(&record("h3", f3, "c-rt", account, later))
+            .await
+            .expect("insert");
+        assert_eq!(rt.revoke_all_for(account).await.expect("revoke all"), 1);
+        // Families past their absolute lifetime are purged.
+        let f4 = uuid::Uuid::now_v7();
+        let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+        rt.insert(&record("h4", f4, "c-rt", account, past))
+            .await
+            .expect("insert");
+        assert!(rt.purge_expired(chrono::Utc::now()).await.expect("purge") >= 1);
+        assert!(rt.active("h4").await.expect("active").is_none());
+    }
+}
+
+#[tokio::test]
+async fn mailbox_rows_states_replies_evidence_keys_and_purge() {
+    use buergerkonto::domain::evidence::verify_chain;
+    use buergerkonto::domain::mailbox::MessageState;
+    use buergerkonto::store::mailbox::{NewAttachment, NewMessage, Sealed};
+    for (_dir, db) in backends().await {
+        let (tenant, account) = fixture(&db, "mb").await;
+        let mb = db.mailbox();
+        let id = uuid::Uuid::now_v7();
+        let attachment = NewAttachment {
+            id: uuid::Uuid::now_v7(),
+            content_type: "application/pdf".into(),
+            size: 3,
+            filename: b"sealed-name".to_vec(),
+            content: b"sealed-content".to_vec(),
+        };
+        let m = NewMessage {
+            id,
+            sender_client_id: "c-mb",
+            sender_tenant_id: tenant.0,
+            account,
+            recipient_sub: "sub-at-tenant",
+            reference: Some(b"sealed-ref"),
+            process: None,
+            required_level: Loa::Substantial,
+            reply_allowed: true,
+            expires_at: None,
+            key_id: "k1",
+            wrapped_key: b"wrapped",
+            subject: b"sealed-subject",
+            body: b"sealed-body",
+            idempotency_key: Some("idem-1"),
+            request_hash: Some("hash-1"),
+        };
+        mb.insert_message(&m, std::slice::from_ref(&attachment))
+            .await
+            .expect("insert");
+        assert!(
+            mb.insert_message(
+                &NewMessage {
+                    id: uuid::Uuid::now_v7(),
+                    ..m
+                },
+                &[]
+            )
+            .await
+            .expect_err("same idempotency key")
+            .is_conflict_on("idempotency")
+        );
+        assert_eq!(
+            mb.by_idempotency("c-mb", "idem-1").await.expect("idem"),
+            Some((id, Some("hash-1".into())))
+        );
+        let row = mb.message(id).await.expect("message").expect("found");
+        assert_eq!(
+            (row.state, row.required_level),
+            (MessageState::Delivered, Loa::Substantial)
+        );
+        assert_eq!(row.reference_sealed.as_deref(), Some(&b"sealed-ref"[..]));
+        let inbox = mb
+            .inbox(account, Some(tenant.0), false, 10, 0)
+            .await
+            .expect("inbox");
+        assert_eq!(inbox.len(), 1);
+        assert!(
+            mb.inbox(account, Some(uuid::Uuid::now_v7()), false, 10, 0)
+                .await
+                .expect("other tenant")
+                .is_empty()
+        );
+        let files = mb.attachments(id, None).await.expect("attachments");
+        assert_eq!(files.len(), 1);
+        assert_eq!(
+            mb.attachment(id, attachment.id)
+                .await
+                .expect("one")
+                .map(|a| a.content),
+            Some(Some(b"sealed-content".to_vec()))
+        );
+
+        // Notification: due, claimed once, marked once.
+        let now = chrono::Utc::now();
+        let lease = now - chrono::Duration::minutes(5);
+        assert_eq!(
+            mb.due_notifications(now, lease).await.expect("due"),
+            vec![account]
+        );
+        assert_eq!(
+            mb.claim_notifications(account, now, lease)
+                .await
+                .expect("claim"),
+            vec![id]
+        );
+        assert!(
+            mb.claim_notifications(account, now, lease)
+                .await
+                .expect("again")
+                .is_empty(),
+            "leased"
+        );
+        assert!(mb.mark_notified(id).await.expect("notified"));
+        assert!(!mb.mark_notified(id).await.expect("once"));
+
+        // Opened once, replied, archived; every change in the hash chain.
+        assert!(mb.open_once(id, "page").await.expect("open"));
+        assert!(!mb.open_once(id, "page").await.expect("once"));
+        let reply = uuid::Uuid::now_v7();
+        let cursor = mb
+            .insert_reply(reply, id, "c-mb", "k1", b"wrapped-r", b"sealed-reply", &[])
+            .await
+            .expect("reply");
+        assert_eq!(mb.reply_count(id).await.expect("count"), 1);
+        assert_eq!(mb.replies_to(id).await.expect("to").len(), 1);
+        let after = mb
+            .replies_after("c-mb", cursor - 1, 10)
+            .await
+            .expect("after");
+        assert_eq!(after.iter().map(|r| r.id).collect::<Vec<_>>(), vec![reply]);
+        assert_eq!(after[0].message_level, Loa::Substantial);
+        assert!(
+            mb.replies_after("c-mb", cursor, 10)
+                .await
+                .expect("none after")
+                .is_empty()
+        );
+        assert!(mb.reply(id, reply).await.expect("reply").is_some());
+        assert_eq!(
+            mb.message(id).await.expect("m").expect("m").state,
+            MessageState::Replied
+        );
+        assert!(mb.archive(id, true).await.expect("archive"));
+        assert_eq!(
+            mb.inbox(account, None, true, 10, 0)
+                .await
+                .expect("archive")
+                .len(),
+            1
+        );
+        let events = mb.events(id).await.expect("events");
+        assert_eq!(
+            events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+            ["sent", "delivered", "notified", "opened", "replied"]
+        );
+        assert!(verify_chain(&id.to_string(), &events).is_ok());
+
+        // Master-key rotation: keys not under the current one, re-wrapped once.
+        let waiting = mb
+            .wrapped_keys(Sealed::Message, "k2")
+            .await
+            .expect("wrapped");
+        assert_eq!(waiting.iter().map(|w| w.id).collect::<Vec<_>>(), vec![id]);
+        assert_eq!(waiting[0].level.as_deref(), Some("substantial"));
+        assert!(
+            mb.rewrap(Sealed::Message, id, "k1", "k2", b"rewrapped")
+                .await
+                .expect("rewrap")
+        );
+        assert!(
+            !mb.rewrap(Sealed::Message, id, "k1", "k2", b"again")
+                .await
+                .expect("once")
+        );
+        assert!(
+            mb.wrapped_keys(Sealed::Message, "k2")
+                .await
+                .expect("none")
+                .is_empty()
+        );
+        assert_eq!(
+            mb.wrapped_keys(Sealed::Reply, "k2")
+                .await
+                .expect("replies")
+                .len(),
+            1
+        );
+
+        // Nothing to seal (references are sealed on insert); sealing is a no-op then.
+        assert!(mb.unsealed_references().await.expect("unsealed").is_empty());
+        mb.seal_reference(id, Some(b"x")).await.expect("no-op");
+        assert_eq!(
+            mb.message(id)
+                .await
+                .expect("m")
+                .expect("m")
+                .reference_sealed
+                .as_deref(),
+            Some(&b"sealed-ref"[..])
+        );
+
+        // Deleted, then purged after the retention: content gone, evidence kept.
+        assert!(mb.delete(id).await.expect("delete"));
+        assert!(!mb.delete(id).await.expect("once"));
+        assert_eq!(
+            mb.message(id).await.expect("m").expect("m").state,
+            MessageState::Deleted
+        );
+        assert_eq!(mb.purge_due(chrono::Utc::now()).await.expect("purge"), 1);
+        let purged = mb.message(id).await.expect("m").expect("m");
+        assert!(
+            purged.purged_at.is_some() && purged.body.is_none() && purged.wrapped_key.is_none()
+        );
+        assert!(mb.attachments(id, None).await.expect("files").is_empty());
+        let events = mb.events(id).await.expect("events");
+        assert_eq!(events.last().map(|e| e.kind.as_str()), Some("purged"));
+        assert!(verify_chain(&id.to_string(), &events).is_ok());
+
+        // Expiry: a message past its date becomes expired, once.
+        let e = uuid::Uuid::now_v7();
+        mb.insert_message(
+            &NewMessage {
+                id: e,
+                idempotency_key: None,
+                request_hash: None,
+                expires_at: Some(chrono::Utc::now() + chrono::Duration::milliseconds(10)),
+                ..m
+            },
+            &[],
+        )
+        .await
+        .expect("insert expiring");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert_eq!(mb.expire_due(chrono::Utc::now()).await.expect("expire"), 1);
+        assert_eq!(mb.expire_due(chrono::Utc::now()).await.expect("once"), 0);
+        assert_eq!(
+            mb.message(e).await.expect("m").expect("m").state,
+            MessageState::Expired
+        );
     }
 }
