@@ -5,6 +5,7 @@
 use crate::account::passkeys::PasskeyPolicy;
 use crate::account::{AccountService, LoginLimits};
 use crate::authn::Sessions;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::ephemeral::Ephemeral;
 use crate::keyring::Keyring;
@@ -78,6 +79,14 @@ impl Services {
     /// # Errors
     /// When a backend cannot be reached or keys cannot be loaded.
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        Self::connect_with(config, Clock::system()).await
+    }
+
+    /// Like [`Services::connect`], with the clock that decides expiry.
+    ///
+    /// # Errors
+    /// When a backend cannot be reached or keys cannot be loaded.
+    pub async fn connect_with(config: &Config, clock: Clock) -> anyhow::Result<Self> {
         let db = Db::connect(config.database_url.expose()).await?;
         let eph = Ephemeral::connect(
             config.redis_url.as_ref().map(|s| s.expose()),
@@ -102,6 +111,7 @@ impl Services {
                 retention: Duration::from_secs(config.mailbox_retention_days * 86_400),
                 portal_max_age: Duration::from_secs(config.mailbox_portal_max_age_secs),
             },
+            clock.clone(),
         );
         let issuer = config.issuer_str();
         let limits = LoginLimits {
@@ -143,6 +153,7 @@ impl Services {
             accounts.clone(),
             issuer,
             settings,
+            clock,
         )?;
         Ok(Self {
             db,
@@ -175,7 +186,20 @@ impl Application {
     /// # Errors
     /// When a backend cannot be reached.
     pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
-        let services = Services::connect(&config).await?;
+        Self::build_with(config, listener, Clock::system()).await
+    }
+
+    /// Like [`Application::build_on`], with the clock that decides expiry (tests move a
+    /// manual one instead of sleeping).
+    ///
+    /// # Errors
+    /// When a backend cannot be reached.
+    pub async fn build_with(
+        config: Config,
+        listener: TcpListener,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
+        let services = Services::connect_with(&config, clock).await?;
         let state = AppState {
             sessions: services.sessions,
             broker: crate::broker::Broker::new(

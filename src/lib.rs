@@ -40,6 +40,7 @@ pub mod authn;
 pub mod broker;
 pub mod catalogue;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod domain;

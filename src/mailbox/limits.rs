@@ -3,7 +3,7 @@
 //! input; the mailbox checks it here, whichever door it came through.
 
 use super::{File, MailboxError, Outgoing};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 pub const SUBJECT_CHARS: usize = 200;
 pub const BODY_BYTES: usize = 100 * 1024;
@@ -21,12 +21,12 @@ pub const REPLIES_PER_MESSAGE: usize = 100;
 /// Longest idempotency key.
 pub const IDEMPOTENCY_KEY_CHARS: usize = 200;
 
-/// The rules for a message from an authority system (the process and recipient are checked
-/// against the catalogue and the tenant's subjects when it is sent).
+/// The rules for a message from an authority system at `now` (the process and recipient are
+/// checked against the catalogue and the tenant's subjects when it is sent).
 ///
 /// # Errors
 /// `Invalid` or `TooLarge`, naming the rule.
-pub fn validate(out: &Outgoing) -> Result<(), MailboxError> {
+pub fn validate(out: &Outgoing, now: DateTime<Utc>) -> Result<(), MailboxError> {
     let invalid = |m: &str| MailboxError::Invalid(m.to_owned());
     let subject = out.subject.trim();
     if subject.is_empty()
@@ -51,7 +51,7 @@ pub fn validate(out: &Outgoing) -> Result<(), MailboxError> {
             "reference must be at most 100 characters without control characters",
         ));
     }
-    if out.expires_at.is_some_and(|e| e <= Utc::now()) {
+    if out.expires_at.is_some_and(|e| e <= now) {
         return Err(invalid("expires_at must be in the future"));
     }
     check_files(&out.attachments)
@@ -165,4 +165,93 @@ fn check_files(files: &[File]) -> Result<(), MailboxError> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::level::Loa;
+    use chrono::TimeZone;
+
+    fn letter(expires_at: Option<DateTime<Utc>>, files: usize) -> Outgoing {
+        Outgoing {
+            recipient_sub: "s".into(),
+            subject: "Bescheid".into(),
+            body: "Text".into(),
+            reference: None,
+            process: None,
+            required_level: Loa::Low,
+            reply_allowed: true,
+            expires_at,
+            attachments: (0..files)
+                .map(|i| File {
+                    filename: format!("{i}.pdf"),
+                    content_type: "application/pdf".into(),
+                    content: vec![0; 10],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn expiry_is_judged_at_the_time_given() {
+        let now = Utc
+            .with_ymd_and_hms(2026, 12, 4, 12, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let hour = chrono::Duration::hours(1);
+        assert!(validate(&letter(Some(now + hour), 0), now).is_ok());
+        assert!(matches!(
+            validate(&letter(Some(now + hour), 0), now + hour),
+            Err(MailboxError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn both_doors_share_the_attachment_and_text_rules() {
+        let now = Utc::now();
+        assert!(validate(&letter(None, ATTACHMENTS), now).is_ok());
+        assert!(matches!(
+            validate(&letter(None, ATTACHMENTS + 1), now),
+            Err(MailboxError::TooLarge(_))
+        ));
+        let files = letter(None, ATTACHMENTS + 1).attachments;
+        assert!(matches!(
+            validate_reply("Danke", &files),
+            Err(MailboxError::TooLarge(_))
+        ));
+        assert!(matches!(
+            validate_reply("  ", &[]),
+            Err(MailboxError::Invalid(_))
+        ));
+        assert_eq!(validate_reply("  Danke \n", &[]).ok(), Some("Danke"));
+        let long = "x".repeat(BODY_BYTES + 1);
+        assert!(matches!(
+            validate_reply(&long, &[]),
+            Err(MailboxError::TooLarge(_))
+        ));
+        let mut control = letter(None, 0);
+        control.subject = "Be\u{7}scheid".into();
+        assert!(matches!(
+            validate(&control, now),
+            Err(MailboxError::Invalid(_))
+        ));
+        assert!(check_reply_count(REPLIES_PER_MESSAGE as i64 - 1).is_ok());
+        assert!(check_reply_count(REPLIES_PER_MESSAGE as i64).is_err());
+    }
+
+    #[test]
+    fn file_names_and_types_are_cleaned() {
+        assert_eq!(
+            clean_filename("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(clean_filename("C:\\a\\\"b\".pdf").as_deref(), Some("b.pdf"));
+        assert_eq!(clean_filename("..."), None);
+        assert_eq!(
+            clean_content_type(" Application/PDF ").as_deref(),
+            Some("application/pdf")
+        );
+        assert_eq!(clean_content_type("text/html; charset=utf-8"), None);
+    }
 }

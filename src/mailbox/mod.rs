@@ -25,6 +25,7 @@ pub use view::{
     AttachmentInfo, EventOut, FetchedReply, File, Opened, Outgoing, ReplyView, Status, Summary,
 };
 
+use crate::clock::Clock;
 use crate::domain::level::Loa;
 use crate::keyring::Keyring;
 use crate::keyring::mailbox::MasterKeys;
@@ -91,6 +92,8 @@ pub struct Inner {
     mailer: Mailer,
     issuer: String,
     settings: Settings,
+    /// Where expiry, purging and a portal's freshness are decided.
+    clock: Clock,
 }
 
 impl std::ops::Deref for MailboxService {
@@ -109,6 +112,7 @@ impl MailboxService {
         mailer: Mailer,
         issuer: String,
         settings: Settings,
+        clock: Clock,
     ) -> Self {
         Self(Arc::new(Inner {
             db,
@@ -117,6 +121,7 @@ impl MailboxService {
             mailer,
             issuer,
             settings,
+            clock,
         }))
     }
 }

@@ -10,7 +10,7 @@ use crate::domain::ids::{AccountId, TenantId};
 use crate::domain::level::Loa;
 use crate::domain::mailbox::MessageState;
 use crate::store::mailbox::MessageRow;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
@@ -49,19 +49,19 @@ impl Reader {
 
     /// Whether the authentication behind this act is recent enough to count as the citizen
     /// being there.
-    pub(super) fn fresh(&self, max_age: Duration) -> bool {
+    pub(super) fn fresh(&self, max_age: Duration, now: DateTime<Utc>) -> bool {
         match self.presence {
             Presence::Session => true,
             Presence::Token { auth_time } => {
-                let age = Utc::now().timestamp().saturating_sub(auth_time);
+                let age = now.timestamp().saturating_sub(auth_time);
                 u64::try_from(age).unwrap_or(0) <= max_age.as_secs()
             }
         }
     }
 
     /// The level content is shown at: a stale portal token counts as *low*.
-    pub(super) fn content_level(&self, max_age: Duration) -> Loa {
-        if self.fresh(max_age) {
+    pub(super) fn content_level(&self, max_age: Duration, now: DateTime<Utc>) -> Loa {
+        if self.fresh(max_age, now) {
             self.level
         } else {
             self.level.min(Loa::Low)
@@ -110,7 +110,8 @@ impl MailboxService {
     /// level reaches the message's.
     pub(super) fn summary(&self, r: &MessageRow, sender: String, reader: &Reader) -> Summary {
         let required = r.required_level;
-        let readable = required <= reader.content_level(self.settings.portal_max_age);
+        let readable =
+            required <= reader.content_level(self.settings.portal_max_age, self.clock.now());
         let key = readable.then(|| self.message_key(r).ok()).flatten();
         let subject = key
             .as_ref()
@@ -201,7 +202,7 @@ impl MailboxService {
             return Err(MailboxError::NeedsLevel(required));
         }
         let max_age = self.settings.portal_max_age;
-        if !reader.fresh(max_age) && (required > Loa::Low || act.is_evidence()) {
+        if !reader.fresh(max_age, self.clock.now()) && (required > Loa::Low || act.is_evidence()) {
             return Err(MailboxError::NeedsFreshLogin(max_age.as_secs()));
         }
         Ok(m)

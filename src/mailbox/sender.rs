@@ -10,7 +10,6 @@ use crate::crypto::{random_bytes, sha256};
 use crate::domain::client::{Client, SigningAlg};
 use crate::domain::evidence::verify_chain;
 use crate::store::mailbox::{MessageRow, NewMessage, ReplyRow};
-use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -34,7 +33,7 @@ impl MailboxService {
         {
             return Ok((replay, true));
         }
-        limits::validate(&out)?;
+        limits::validate(&out, self.clock.now())?;
         let invalid = |m: &str| MailboxError::Invalid(m.to_owned());
         let subject = out.subject.trim();
         let mut required = out.required_level;
@@ -180,7 +179,7 @@ impl MailboxService {
             "iss": self.issuer,
             "aud": client_id,
             "sub": id,
-            "iat": Utc::now().timestamp(),
+            "iat": self.clock.now().timestamp(),
             "message": {
                 "id": id, "recipient_sub": s.recipient_sub, "reference": s.reference,
                 "process": s.process, "required_level": s.required_level, "state": s.state,

@@ -4,7 +4,6 @@
 //! database make sure a message is notified once.
 
 use super::{MailboxError, MailboxService};
-use chrono::Utc;
 use std::time::Duration;
 
 /// What one round did.
@@ -21,7 +20,7 @@ impl MailboxService {
     /// # Errors
     /// Storage failures (a failed mail is retried in the next round).
     pub async fn run_round(&self) -> Result<Round, MailboxError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let mut round = Round::default();
         let delay = chrono::Duration::from_std(self.settings.notify_delay).unwrap_or_default();
         // A claim that was not followed by a sent mail (the mail server failed, the instance

@@ -59,7 +59,7 @@ impl Provider {
         if let Presented::Usable(rt) = self
             .db
             .refresh_tokens()
-            .present(&token_digest(token), &client.id.0)
+            .present(&token_digest(token), &client.id.0, self.clock.now())
             .await?
         {
             return Ok(json!({

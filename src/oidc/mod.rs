@@ -26,6 +26,7 @@ pub mod worker;
 
 use crate::account::AccountService;
 use crate::authn::Sessions;
+use crate::clock::Clock;
 use crate::domain::client::Client;
 use crate::ephemeral::Ephemeral;
 use crate::keyring::Keyring;
@@ -77,6 +78,8 @@ pub struct ProviderInner {
     /// Lifetime of ID and access tokens, seconds.
     pub token_ttl: u64,
     pub settings: TokenSettings,
+    /// Where expiry is decided: refresh tokens, pending requests, revocations.
+    clock: Clock,
     /// Outgoing HTTP: client `jwks_uri`s and back-channel logout.
     http: reqwest::Client,
     clients: Mutex<HashMap<String, (Arc<Client>, Instant)>>,
@@ -125,6 +128,7 @@ impl Provider {
         accounts: AccountService,
         issuer: String,
         settings: TokenSettings,
+        clock: Clock,
     ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
@@ -141,6 +145,7 @@ impl Provider {
             issuer,
             token_ttl: settings.token_ttl,
             settings,
+            clock,
             http,
             clients: Mutex::default(),
             jwks: Mutex::default(),

@@ -25,7 +25,7 @@ impl Provider {
     /// # Errors
     /// When storage fails.
     pub async fn revoke_grant(&self, gid: Uuid) -> Result<(), OAuthError> {
-        let until = chrono::Utc::now()
+        let until = self.clock.now()
             + chrono::Duration::seconds(
                 i64::try_from(self.settings.refresh_ttl).unwrap_or(i64::MAX / 4_000),
             );

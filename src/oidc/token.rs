@@ -188,7 +188,7 @@ impl Provider {
         // OIDC Core §11: a refresh token only with offline_access, for clients allowed to use it.
         let refresh =
             if scopes.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
-                let now = Utc::now();
+                let now = self.clock.now();
                 Some(
                     self.new_refresh_token(client, &g, now + secs(self.settings.refresh_ttl))
                         .await?,
@@ -219,7 +219,7 @@ impl Provider {
         family_expires_at: chrono::DateTime<Utc>,
     ) -> (String, RefreshRecord) {
         let token = random_token();
-        let now = Utc::now();
+        let now = self.clock.now();
         let record = RefreshRecord {
             token_hash: token_digest(&token),
             family_id: g.gid,
@@ -307,7 +307,7 @@ impl Provider {
         let rec = match self
             .db
             .refresh_tokens()
-            .present(&hash, &client.id.0)
+            .present(&hash, &client.id.0, self.clock.now())
             .await?
         {
             Presented::Usable(r) => r,
@@ -351,7 +351,7 @@ impl Provider {
         if self
             .db
             .refresh_tokens()
-            .rotate(&hash, &client.id.0, &next)
+            .rotate(&hash, &client.id.0, &next, self.clock.now())
             .await?
         {
             return Ok(response);
@@ -360,7 +360,7 @@ impl Provider {
         match self
             .db
             .refresh_tokens()
-            .present(&hash, &client.id.0)
+            .present(&hash, &client.id.0, self.clock.now())
             .await?
         {
             Presented::Used { family_id } => Err(self.refresh_reused(client, family_id).await),

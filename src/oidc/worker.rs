@@ -18,7 +18,7 @@ impl Provider {
             match self
                 .db
                 .refresh_tokens()
-                .purge_expired(chrono::Utc::now())
+                .purge_expired(self.clock.now())
                 .await
             {
                 Ok(0) => {}

@@ -161,12 +161,16 @@ impl RefreshTokens<'_> {
         Ok(())
     }
 
-    /// What the presented token is, without changing anything.
+    /// What the presented token is at `now`, without changing anything.
     ///
     /// # Errors
     /// A backend error.
-    pub async fn present(&self, token_hash: &str, client_id: &str) -> StoreResult<Presented> {
-        let now = Utc::now();
+    pub async fn present(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Presented> {
         let row: Option<PresentRow> = on_db!(self.0, |p| sqlx::query_as(PRESENT)
             .bind(token_hash)
             .bind(client_id)
@@ -187,7 +191,7 @@ impl RefreshTokens<'_> {
         })
     }
 
-    /// Rotates in one transaction: marks `old` used, if it is still usable (unused,
+    /// Rotates in one transaction at `now`: marks `old` used, if it is still usable (unused,
     /// unrevoked, unexpired, its grant not revoked), and stores `next`. Returns whether it
     /// rotated; `false` changes nothing (another request used the token first, or it was
     /// revoked meanwhile). Of two concurrent rotations of one token exactly one succeeds, and
@@ -200,8 +204,8 @@ impl RefreshTokens<'_> {
         old_hash: &str,
         client_id: &str,
         next: &RefreshRecord,
+        now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let now = Utc::now();
         Ok(write_tx!(self.0, |tx| {
             let used = sqlx::query(USE)
                 .bind(old_hash)

@@ -125,8 +125,10 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
 
 #[tokio::test]
 async fn refresh_tokens_need_the_grant_and_expire() {
+    let clock = buergerkonto::clock::Clock::manual(chrono::Utc::now());
     let app = spawn_app_with(AppOptions {
         tweak: |c| c.refresh_token_idle_secs = 1,
+        clock: clock.clone(),
         ..AppOptions::default()
     })
     .await;
@@ -152,7 +154,7 @@ async fn refresh_tokens_need_the_grant_and_expire() {
     let c = refresh_client(&app).await;
     let body = first_tokens(&app, &c, "e@example.org").await;
     let rt = body["refresh_token"].as_str().expect("rt").to_owned();
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    clock.advance(std::time::Duration::from_millis(2100));
     let (s, b) = refresh(&app, &c, &rt).await;
     assert_eq!(
         (s, b["error"].as_str()),

@@ -39,7 +39,12 @@ async fn fixture_with(
     backend: Backend,
     tweak: fn(&mut buergerkonto::config::RawConfig),
 ) -> Fixture {
-    let app = spawn_app_with(AppOptions { backend, tweak }).await;
+    let app = spawn_app_with(AppOptions {
+        backend,
+        tweak,
+        ..AppOptions::default()
+    })
+    .await;
     let account_id = app.add_user(EMAIL, PW).await;
     let portal = app
         .add_client(

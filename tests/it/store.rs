@@ -494,12 +494,16 @@ async fn refresh_tokens_rotate_once_detect_reuse_revoke_and_purge() {
             (Loa::Substantial, vec![Amr::Pwd, Amr::Otp])
         );
         assert!(matches!(
-            rt.present("h0", "c-rt").await.expect("present"),
+            rt.present("h0", "c-rt", chrono::Utc::now())
+                .await
+                .expect("present"),
             Presented::Usable(_)
         ));
         assert!(
             matches!(
-                rt.present("h0", "other").await.expect("present"),
+                rt.present("h0", "other", chrono::Utc::now())
+                    .await
+                    .expect("present"),
                 Presented::Invalid
             ),
             "another client's token is invalid"
@@ -509,7 +513,11 @@ async fn refresh_tokens_rotate_once_detect_reuse_revoke_and_purge() {
         let tries = (0..40).map(|i| {
             let db = db.clone();
             let next = record(&format!("h1-{i}"), family, "c-rt", account, later);
-            async move { db.refresh_tokens().rotate("h0", "c-rt", &next).await }
+            async move {
+                db.refresh_tokens()
+                    .rotate("h0", "c-rt", &next, chrono::Utc::now())
+                    .await
+            }
         });
         let won = futures_util::future::join_all(tries)
             .await
@@ -520,7 +528,7 @@ async fn refresh_tokens_rotate_once_detect_reuse_revoke_and_purge() {
         assert_eq!(won, 1, "one rotation of one token");
         assert!(rt.active("h0").await.expect("active").is_none(), "used");
         assert!(matches!(
-            rt.present("h0", "c-rt").await.expect("present"),
+            rt.present("h0", "c-rt", chrono::Utc::now()).await.expect("present"),
             Presented::Used { family_id } if family_id == family
         ));
         // Reuse revokes the family for good; a token added to it later is refused.
@@ -529,7 +537,9 @@ async fn refresh_tokens_rotate_once_detect_reuse_revoke_and_purge() {
             .await
             .expect("late insert");
         assert!(matches!(
-            rt.present("h-late", "c-rt").await.expect("present"),
+            rt.present("h-late", "c-rt", chrono::Utc::now())
+                .await
+                .expect("present"),
             Presented::Invalid
         ));
         // Per client and per account.
@@ -540,7 +550,9 @@ async fn refresh_tokens_rotate_once_detect_reuse_revoke_and_purge() {
         // h2, and h-late (its family's grant was revoked, the token itself not yet).
         assert_eq!(rt.revoke_for(account, "c-rt").await.expect("revoke for"), 2);
         assert!(matches!(
-            rt.present("h2", "c-rt").await.expect("present"),
+            rt.present("h2", "c-rt", chrono::Utc::now())
+                .await
+                .expect("present"),
             Presented::Invalid
         ));
         let f3 = uuid::Uuid::now_v7();
@@ -548,6 +560,31 @@ async fn refresh_tokens_rotate_once_detect_reuse_revoke_and_purge() {
             .await
             .expect("insert");
         assert_eq!(rt.revoke_all_for(account).await.expect("revoke all"), 1);
+        // Expiry is decided at the time given: a day past the idle expiry, h-fresh is invalid
+        // and cannot be rotated.
+        let f5 = uuid::Uuid::now_v7();
+        rt.insert(&record("h-fresh", f5, "c-rt", account, later))
+            .await
+            .expect("insert");
+        let day_after = chrono::Utc::now() + chrono::Duration::days(2);
+        assert!(matches!(
+            rt.present("h-fresh", "c-rt", day_after)
+                .await
+                .expect("present"),
+            Presented::Invalid
+        ));
+        let next = record("h-next", f5, "c-rt", account, later);
+        assert!(
+            !rt.rotate("h-fresh", "c-rt", &next, day_after)
+                .await
+                .expect("rotate")
+        );
+        assert!(matches!(
+            rt.present("h-fresh", "c-rt", chrono::Utc::now())
+                .await
+                .expect("present"),
+            Presented::Usable(_)
+        ));
         // Families past their absolute lifetime are purged.
         let f4 = uuid::Uuid::now_v7();
         let past = chrono::Utc::now() - chrono::Duration::seconds(1);

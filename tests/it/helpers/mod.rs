@@ -89,6 +89,8 @@ pub struct TestApp {
 pub struct AppOptions {
     pub backend: Backend,
     pub tweak: fn(&mut RawConfig),
+    /// The clock that decides expiry (a manual one is moved instead of sleeping).
+    pub clock: buergerkonto::clock::Clock,
 }
 
 impl Default for AppOptions {
@@ -96,6 +98,7 @@ impl Default for AppOptions {
         Self {
             backend: Backend::Default,
             tweak: |_| {},
+            clock: buergerkonto::clock::Clock::system(),
         }
     }
 }
@@ -123,12 +126,20 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
-    spawn_app_configured(opts.backend, opts.tweak).await
+    spawn_app_clocked(opts.backend, opts.tweak, opts.clock).await
 }
 
 /// Like [`spawn_app_with`], with a configuration step that may capture (for instance, to
 /// register this server as a client of another one once its address is known).
 pub async fn spawn_app_configured(backend: Backend, tweak: impl FnOnce(&mut RawConfig)) -> TestApp {
+    spawn_app_clocked(backend, tweak, buergerkonto::clock::Clock::system()).await
+}
+
+async fn spawn_app_clocked(
+    backend: Backend,
+    tweak: impl FnOnce(&mut RawConfig),
+    clock: buergerkonto::clock::Clock,
+) -> TestApp {
     init_logs();
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -161,7 +172,7 @@ pub async fn spawn_app_configured(backend: Backend, tweak: impl FnOnce(&mut RawC
     // (The server itself speaks plain HTTP; an https issuer is a proxy's business.)
     let addr = raw.issuer.replacen("https://", "http://", 1);
     let config = Config::from_raw(raw).expect("valid test config");
-    let app = Application::build_on(config.clone(), listener)
+    let app = Application::build_with(config.clone(), listener, clock)
         .await
         .expect("build app");
     tokio::spawn(app.run_until_stopped());
