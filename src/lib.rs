@@ -9,30 +9,56 @@
 //! main.rs      parse the command line, call cli::run; nothing else
 //! cli.rs       commands (serve, migrate, tenant/client/user/process, keys, openapi); prints JSON
 //! config.rs    buergerkonto.toml + BUERGERKONTO_* -> validated Config
-//! app.rs       Application::build(Config): database, short-lived store, keys, mailer -> router
-//! telemetry.rs tracing subscriber
-//! domain/      pure types and rules: ids, e-mail, redirect URIs, scopes, levels, parameters
-//! crypto/      Argon2id, constant-time comparison, random tokens, digests, PKCE, TOTP,
-//!              AES-256-GCM sealing
+//! app.rs       Services::connect + Application::build: backends, keys, mailer -> router;
+//!              starts and stops the owners' workers, nothing else runs here
+//! clock.rs     the injected clock where expiry is decided (system, or manual in tests)
+//! telemetry.rs tracing subscriber; Cause and Chain (errors logged with their causes)
+//! domain/      pure types and rules: ids (TenantId::sector), e-mail, redirect URIs, clients
+//!              (Client::sector), scopes, levels, parameters, mailbox MessageState, evidence
+//! crypto/      Argon2id, Secret (redacted), constant-time comparison, random tokens,
+//!              digests, PKCE, TOTP, AES-256-GCM sealing
 //! keyring/     keys/ folder: signing keys (generate, rotate with overlap, JWKS, sign/verify),
 //!              mailbox master keys (wrap/unwrap data keys)
-//! store/       the only module with SQL: Db {Pg, Sqlite}, one file per aggregate
-//! ephemeral/   short-lived state with expiry and take-once: in-process or Redis
-//! mail/        SMTP or outbox folder; de/en templates
+//! store/       the only module with SQL: Db {Pg, Sqlite}, on_db! and write_tx! (every write
+//!              transaction holds the SQLite writer), one file per aggregate, typed rows
+//! ephemeral/   short-lived state with expiry and take-once, in-process or Redis; keys.rs is
+//!              the one key space (each kind of record, its owner and its lifetime)
+//! mail/        SMTP or outbox folder; texts.rs is the typed de/en mail catalogue, one layout
 //! account/     registration, e-mail verification, password login with throttling, second
-//!              factors (TOTP, passkeys), identity proofing and verified data
-//! authn/       login sessions (sid, auth_time, amr, acr)
-//! oidc/        the protocol engine: authorize, token, refresh, introspection, revocation,
-//!              client authentication, userinfo, discovery, logout (RP-initiated, back-channel)
+//!              factors (TOTP, passkeys), identity proofing and verified data, sign-in audit
+//! authn/       login sessions (sid, auth_time, amr, acr); SignedIn
+//! catalogue.rs the process catalogue service: one level per process, raised per tenant
 //! registry.rs  checks client registrations and makes credentials
-//! catalogue.rs the process catalogue: one level per process, raised (never lowered) per tenant
 //! broker.rs    relying party towards upstream identity providers (BundID, ELSTER, eID)
-//! mailbox/     the Postfach: sealed messages, evidence chain, receipts, replies, background round
-//! web/         the only module that imports axum: router, middleware, pages, endpoints
+//! oidc/        the protocol engine; Provider keeps its storage private
+//!   flow.rs        the browser steps: authorize, resume, consent -> one typed Step
+//!   authorize.rs   request validation and the decision (login, step-up, consent, issue)
+//!   consent.rs     read, grant, withdraw (revokes the portal's refresh tokens, audited)
+//!   backchannel.rs ending sessions: destroy, back-channel logout, audit
+//!   code.rs        authorization codes: issue and redeem
+//!   access_token.rs mint, verify, revocation check; Caller (system or portal for a citizen)
+//!   token.rs, introspect.rs, revoke.rs, userinfo.rs, logout.rs, discovery.rs, client_auth.rs
+//!   claims.rs      token contents, pairwise subject; error.rs OAuthError and spec codes
+//!   worker.rs      key reload and refresh-token purge
+//! mailbox/     the Postfach, split by job
+//!   limits.rs      every rule on a message or reply (both doors call it)
+//!   seal.rs        data keys, bindings, sealing, opening, master-key rotation
+//!   sender.rs      authority side: send (idempotent), status, receipt, replies
+//!   recipient.rs   citizen side behind one gate (admit): inbox, open, files, reply, archive
+//!   view.rs        what goes in and out; worker.rs notifications, expiry, purging
+//! web/         the only module that imports axum; one router per room, merged in mod.rs
+//!   respond.rs     the three surface errors (OAuth JSON, problem JSON, HTML page), renderers
+//!   extract.rs     the gates: SignedIn, MaybeSession, CsrfForm, CheckedForm, ServiceCaller,
+//!                  CitizenCaller, IdempotencyKey, ApiJson, ApiPath, ApiQueryOf, OAuthForm
+//!   oidc/          protocol endpoints (render oidc::flow's Step); pages/ citizen pages;
+//!                  api/ mailbox, processes, proofings (utoipa); server.rs the HTTP loop
 //! ```
 //!
-//! Dependency rule (`A <- B`: B may use A): domain <- crypto, keyring <- store, ephemeral,
-//! mail <- account, authn, oidc, broker <- mailbox <- web <- app <- cli <- main.
+//! Dependency rule (`A <- B`: B may use A): domain, clock, telemetry, config <- crypto,
+//! keyring <- store, ephemeral, mail <- broker <- account, authn, catalogue, registry <- oidc,
+//! mailbox <- web <- app <- cli <- main. `oidc` uses `account` and `authn` (the flow reads a
+//! session's account); `account` uses `broker` (verified data from an upstream); `mailbox`
+//! does not use `oidc`; `web` calls services, never the store.
 
 pub mod account;
 pub mod app;
