@@ -140,11 +140,7 @@ pub async fn token(
     headers: HeaderMap,
     form: Result<OAuthForm, OAuthError>,
 ) -> Response {
-    let authenticated = match form {
-        Ok(OAuthForm(form)) => authenticated(&p, &headers, form).await,
-        Err(e) => Err(e),
-    };
-    let (client, result) = match authenticated {
+    let (client, result) = match form_of_client(&p, &headers, form).await {
         Ok((client, form)) => {
             let result = match TokenRequest::parse(&form) {
                 Ok(req) => p.token(&client, req).await,
@@ -155,6 +151,15 @@ pub async fn token(
         Err(e) => (None, Err(e)),
     };
     with_cors(&p, &headers, client.as_deref(), oauth_json(result)).await
+}
+
+/// The form, if it could be read, and the client it authenticates.
+async fn form_of_client(
+    p: &Provider,
+    headers: &HeaderMap,
+    form: Result<OAuthForm, OAuthError>,
+) -> Result<(std::sync::Arc<crate::domain::client::Client>, Params), OAuthError> {
+    authenticated(p, headers, form?.0).await
 }
 
 /// `POST /introspect` (RFC 7662): confidential clients only.
@@ -188,11 +193,7 @@ pub async fn revoke(
     headers: HeaderMap,
     form: Result<OAuthForm, OAuthError>,
 ) -> Response {
-    let authenticated = match form {
-        Ok(OAuthForm(form)) => authenticated(&p, &headers, form).await,
-        Err(e) => Err(e),
-    };
-    let (client, result) = match authenticated {
+    let (client, result) = match form_of_client(&p, &headers, form).await {
         Ok((client, form)) => {
             let result = p.revoke(&client, &form).await;
             (Some(client), result)
