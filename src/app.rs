@@ -73,6 +73,7 @@ pub struct Services {
     pub accounts: AccountService,
     pub provider: Provider,
     pub mailbox: MailboxService,
+    pub mailer: Mailer,
 }
 
 impl Services {
@@ -131,7 +132,7 @@ impl Services {
         let accounts = AccountService::new(
             db.clone(),
             eph.clone(),
-            mailer,
+            mailer.clone(),
             issuer.clone(),
             limits,
             passkey_policy,
@@ -163,6 +164,7 @@ impl Services {
             accounts,
             provider,
             mailbox,
+            mailer,
         })
     }
 }
@@ -208,6 +210,16 @@ impl Application {
                 &config.issuer_str(),
             )?,
             catalogue: crate::catalogue::Catalogue::new(services.db.clone()),
+            legal: Arc::new(
+                crate::legal::LegalPages::load(&config.legal_dir)
+                    .context("reading the legal pages (BUERGERKONTO_LEGAL_DIR)")?,
+            ),
+            feedback: crate::legal::feedback::Feedback::new(
+                services.mailer.clone(),
+                config.feedback_to.clone(),
+                services.eph.clone(),
+                &config.issuer_str(),
+            ),
             provider: services.provider.clone(),
             accounts: services.accounts,
             mailbox: services.mailbox.clone(),

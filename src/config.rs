@@ -82,6 +82,18 @@ pub struct RawConfig {
     /// registered" notice) per address in this many seconds.
     #[serde(default = "default_mail_interval")]
     pub mail_interval_secs: u64,
+    /// The operator's Markdown files for the legal pages (`impressum.md`, `impressum.en.md`,
+    /// `datenschutz.md`, ...); a missing file shows the shipped template.
+    #[serde(default = "default_legal_dir")]
+    pub legal_dir: String,
+    /// Where barrier reports from the accessibility statement go; empty: the address of
+    /// `smtp_from`.
+    #[serde(default)]
+    pub feedback_to: String,
+}
+
+fn default_legal_dir() -> String {
+    "legal".into()
 }
 
 fn default_notify_delay() -> u64 {
@@ -197,6 +209,8 @@ impl Default for RawConfig {
             authorize_pending_per_ip: default_authorize_pending_per_ip(),
             mailbox_portal_max_age_secs: default_portal_max_age(),
             mail_interval_secs: default_mail_interval(),
+            legal_dir: default_legal_dir(),
+            feedback_to: String::new(),
         }
     }
 }
@@ -269,6 +283,8 @@ pub struct Config {
     pub authorize_pending_per_ip: u64,
     pub mailbox_portal_max_age_secs: u64,
     pub mail_interval_secs: u64,
+    pub legal_dir: PathBuf,
+    pub feedback_to: crate::domain::account::EmailAddress,
 }
 
 impl Config {
@@ -361,6 +377,20 @@ impl Config {
             Some(u) => MailTransport::Smtp(crate::crypto::Secret::new(u)),
             None => MailTransport::Outbox(PathBuf::from(raw.outbox_dir)),
         };
+        let feedback_raw = if raw.feedback_to.trim().is_empty() {
+            // "Name <address>" or a bare address.
+            raw.smtp_from
+                .rsplit_once('<')
+                .map_or(raw.smtp_from.as_str(), |(_, a)| a.trim_end_matches('>'))
+                .trim()
+                .to_owned()
+        } else {
+            raw.feedback_to.trim().to_owned()
+        };
+        let feedback_to =
+            crate::domain::account::EmailAddress::parse(&feedback_raw).map_err(|e| {
+                anyhow::anyhow!("BUERGERKONTO_FEEDBACK_TO is not an address ({e}): {feedback_raw}")
+            })?;
         Ok(Self {
             issuer,
             listen,
@@ -395,6 +425,8 @@ impl Config {
             authorize_pending_per_ip: raw.authorize_pending_per_ip.max(1),
             mailbox_portal_max_age_secs: raw.mailbox_portal_max_age_secs.clamp(1, 86_400),
             mail_interval_secs: raw.mail_interval_secs.clamp(1, 86_400),
+            legal_dir: PathBuf::from(raw.legal_dir),
+            feedback_to,
         })
     }
 

@@ -30,6 +30,8 @@
 //! catalogue.rs the process catalogue service: one level per process, raised per tenant
 //! registry.rs  checks client registrations and makes credentials
 //! broker.rs    relying party towards upstream identity providers (BundID, ELSTER, eID)
+//! legal/       the operator's legal pages (Markdown, rendered safely; German templates) and
+//!              the accessibility statement's feedback (report to the operator, receipt)
 //! oidc/        the protocol engine; Provider keeps its storage private
 //!   flow.rs        the browser steps: authorize, resume, consent -> one typed Step
 //!   authorize.rs   request validation and the decision (login, step-up, consent, issue)
@@ -55,7 +57,7 @@
 //! ```
 //!
 //! Dependency rule (`A <- B`: B may use A): domain, clock, telemetry, config <- crypto,
-//! keyring <- store, ephemeral, mail <- broker <- account, authn, catalogue, registry <- oidc,
+//! keyring <- store, ephemeral, mail <- broker <- account, authn, catalogue, registry, legal <- oidc,
 //! mailbox <- web <- app <- cli <- main. `oidc` uses `account` and `authn` (the flow reads a
 //! session's account); `account` uses `broker` (verified data from an upstream); `mailbox`
 //! does not use `oidc`; `web` calls services, never the store.
@@ -72,6 +74,7 @@ pub mod crypto;
 pub mod domain;
 pub mod ephemeral;
 pub mod keyring;
+pub mod legal;
 pub mod mail;
 pub mod mailbox;
 pub mod oidc;

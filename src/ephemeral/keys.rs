@@ -81,6 +81,8 @@ pub enum PerAddress {
     PasskeyCeremonies,
     /// `oidc::flow`: waiting authorization requests (per 10 minutes).
     PendingRequests,
+    /// `legal::feedback`: barrier reports (per hour).
+    Feedback,
 }
 
 impl PerAddress {
@@ -91,6 +93,7 @@ impl PerAddress {
             PerAddress::ResetRequests => "forgot:ip",
             PerAddress::PasskeyCeremonies => "pk-anon",
             PerAddress::PendingRequests => "authreq-ip",
+            PerAddress::Feedback => "feedback:ip",
         }
     }
 }

@@ -181,6 +181,59 @@ pub fn factor_changed(lang: Lang, added: bool, what: &str, link: &str) -> Result
     .render()
 }
 
+/// A barrier report for the operator (in German, the operator's language): the citizen's own
+/// words, where they met the barrier, and where to answer.
+///
+/// # Errors
+/// When a template fails to render.
+pub fn barrier_report(
+    message: &str,
+    page: &str,
+    reply_to: Option<&str>,
+    lang: Lang,
+    link: &str,
+) -> Result<Mail, MailError> {
+    let t = mail_texts(Lang::De);
+    let page = if page.is_empty() { "-" } else { page };
+    Layout {
+        texts: t,
+        subject: t.report_subject,
+        before: vec![
+            t.report_intro.into(),
+            message.into(),
+            format!("{}: {page}", t.report_page),
+            format!(
+                "{}: {}",
+                t.report_reply_to,
+                reply_to.unwrap_or(t.report_no_reply)
+            ),
+            format!("{}: {}", t.report_lang, mail_texts(lang).lang),
+            t.report_note.into(),
+        ],
+        action: t.report_action,
+        link,
+        after: Vec::new(),
+    }
+    .render()
+}
+
+/// The acknowledgement to a citizen who reported a barrier: none of their words.
+///
+/// # Errors
+/// When a template fails to render.
+pub fn barrier_report_received(lang: Lang, link: &str) -> Result<Mail, MailError> {
+    let t = mail_texts(lang);
+    Layout {
+        texts: t,
+        subject: t.report_ack_subject,
+        before: vec![t.report_ack_intro.into()],
+        action: t.report_action,
+        link,
+        after: vec![t.report_ack_note.into()],
+    }
+    .render()
+}
+
 /// Sends mail through SMTP or into the outbox folder.
 #[derive(Clone)]
 pub enum Mailer {

@@ -36,6 +36,20 @@ pub struct MailTexts {
     pub factor_removed: &'static str,
     pub factor_note: &'static str,
     pub factor_action: &'static str,
+
+    /// To the operator (always German: the operator's language).
+    pub report_subject: &'static str,
+    pub report_intro: &'static str,
+    pub report_page: &'static str,
+    pub report_reply_to: &'static str,
+    pub report_no_reply: &'static str,
+    pub report_lang: &'static str,
+    pub report_note: &'static str,
+    /// To the citizen who reported.
+    pub report_ack_subject: &'static str,
+    pub report_ack_intro: &'static str,
+    pub report_action: &'static str,
+    pub report_ack_note: &'static str,
 }
 
 fn new_mail_de(n: usize) -> String {
@@ -84,6 +98,17 @@ pub static DE: MailTexts = MailTexts {
     factor_removed: "aus Ihrem Bürgerkonto wurde ein Anmeldeverfahren entfernt",
     factor_note: "Wenn Sie das selbst waren, ist nichts weiter zu tun. Wenn nicht, ändern Sie bitte sofort Ihr Passwort und prüfen Sie Ihre Anmeldeverfahren:",
     factor_action: "Anmeldeverfahren prüfen",
+    report_subject: "Rückmeldung zur Barrierefreiheit des Bürgerkontos",
+    report_intro: "über das Formular der Erklärung zur Barrierefreiheit kam diese Rückmeldung:",
+    report_page: "Seite oder Stelle",
+    report_reply_to: "Antwort erbeten an",
+    report_no_reply: "(keine Adresse angegeben)",
+    report_lang: "Sprache der Oberfläche",
+    report_note: "Die Absenderin oder der Absender hat eine Eingangsbestätigung erhalten, wenn eine Adresse angegeben ist. Bitte antworten Sie innerhalb der Frist, die die Erklärung nennt.",
+    report_ack_subject: "Ihre Rückmeldung zur Barrierefreiheit ist angekommen",
+    report_ack_intro: "vielen Dank: Ihre Rückmeldung zur Barrierefreiheit des Bürgerkontos ist bei uns angekommen. Wir antworten Ihnen innerhalb der Frist, die in der Erklärung zur Barrierefreiheit steht.",
+    report_action: "Erklärung zur Barrierefreiheit",
+    report_ack_note: "Wenn Sie keine zufriedenstellende Antwort erhalten, können Sie kostenlos ein Schlichtungsverfahren beantragen. Wie das geht, steht in der Erklärung.",
 };
 
 pub static EN: MailTexts = MailTexts {
@@ -110,6 +135,17 @@ pub static EN: MailTexts = MailTexts {
     factor_removed: "a sign-in method was removed from your Bürgerkonto",
     factor_note: "If that was you, there is nothing else to do. If not, please change your password at once and check your sign-in methods:",
     factor_action: "Check sign-in methods",
+    report_subject: "Accessibility feedback on the Bürgerkonto",
+    report_intro: "this feedback came through the form of the accessibility statement:",
+    report_page: "Page or place",
+    report_reply_to: "Reply to",
+    report_no_reply: "(no address given)",
+    report_lang: "Interface language",
+    report_note: "The sender was sent an acknowledgement if they gave an address. Please reply within the time the statement names.",
+    report_ack_subject: "Your accessibility feedback has arrived",
+    report_ack_intro: "thank you: your feedback on the accessibility of the Bürgerkonto has reached us. We will answer within the time stated in the accessibility statement.",
+    report_action: "Accessibility statement",
+    report_ack_note: "If you do not receive a satisfactory answer, you can apply for a conciliation procedure free of charge. The statement explains how.",
 };
 
 #[must_use]

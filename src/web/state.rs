@@ -22,5 +22,8 @@ pub struct AppState {
     pub broker: crate::broker::Broker,
     pub catalogue: crate::catalogue::Catalogue,
     pub mailbox: crate::mailbox::MailboxService,
+    /// The operator's legal pages, read at start.
+    pub legal: std::sync::Arc<crate::legal::LegalPages>,
+    pub feedback: crate::legal::feedback::Feedback,
     pub web: WebConfig,
 }

@@ -3,8 +3,15 @@
 // client), logs out, logs in with the passkey alone, and checks every page it sees for
 // script errors (CSP violations included), a language, and labels on every visible field.
 //
+// Then it runs axe-core (WCAG 2.1 A and AA rules) on the legal pages, the feedback form's
+// states and the registration page, in German and English, at 1280 px and 320 px, and checks
+// that nothing scrolls sideways at 320 px (reflow, WCAG 1.4.10).
+//
 //   node check.mjs BASE EMAIL PASSWORD MESSAGE_ID
 import { chromium } from "playwright-core";
+import { createRequire } from "node:module";
+
+const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 const [base, email, password, message] = process.argv.slice(2);
 const problems = [];
@@ -87,6 +94,44 @@ try {
   const answered = await page.content();
   if (!answered.includes("Ihre Antwort wurde übermittelt.") || !answered.includes("Nachweis.txt")) {
     problems.push("the reply with its file was not shown");
+  }
+
+  // axe-core on every state of the new pages, both languages, desktop and phone width. The
+  // script is injected, so this context bypasses our CSP (the pages themselves are unchanged).
+  for (const [locale, lang] of [["de-DE", "de"], ["en-US", "en"]]) {
+    for (const width of [1280, 320]) {
+      const ctx = await browser.newContext({ locale, bypassCSP: true, viewport: { width, height: 800 } });
+      const p = await ctx.newPage();
+      const check = async (what) => {
+        const where = `${what} (${lang}, ${width} px)`;
+        await p.addScriptTag({ path: axePath });
+        const result = await p.evaluate(() => axe.run(document, {
+          runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+        }));
+        for (const v of result.violations) {
+          problems.push(`${where}: axe ${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+        }
+        const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        if (overflow > 0) problems.push(`${where}: scrolls sideways by ${overflow} px`);
+        if ((await p.getAttribute("html", "lang")) !== lang) problems.push(`${where}: page language is not ${lang}`);
+      };
+      for (const path of ["/impressum", "/datenschutz", "/barrierefreiheit", "/leichte-sprache",
+        "/gebaerdensprache", "/hilfe", "/register", "/login"]) {
+        await p.goto(`${base}${path}`);
+        await check(path);
+      }
+      // The feedback form with an error, and after a report (the notice).
+      await p.goto(`${base}/barrierefreiheit`);
+      await Promise.all([p.waitForLoadState("load"), p.click('form[action^="/barrierefreiheit"] button[type=submit]')]);
+      if (!(await p.title()).startsWith(lang === "de" ? "Fehler" : "Error")) problems.push(`feedback error (${lang}): title without Fehler/Error`);
+      await check("feedback error");
+      await p.fill("#fb-message", `Browser-Prüfung ${lang} ${width}`);
+      await Promise.all([p.waitForURL(/gesendet=1/), p.click('form[action^="/barrierefreiheit"] button[type=submit]')]);
+      const focused = await p.evaluate(() => document.activeElement && document.activeElement.id);
+      if (focused !== "fb-notice") problems.push(`feedback sent (${lang}, ${width} px): focus is on ${focused}, not the notice`);
+      await check("feedback sent");
+      await ctx.close();
+    }
   }
 } finally {
   await browser.close();

@@ -105,6 +105,10 @@ const GET_PATHS: &[&str] = &[
     "/api/v1/mailbox/inbox/%00/attachments/ID",
     "/healthz",
     "/readyz",
+    "/impressum",
+    "/barrierefreiheit",
+    "/hilfe",
+    "/kontakt",
     "/nicht-da",
 ];
 
@@ -137,6 +141,7 @@ const POST_PATHS: &[&str] = &[
     "/postfach/ID/loeschen",
     "/api/v1/mailbox/messages",
     "/api/v1/identity-proofings",
+    "/barrierefreiheit",
 ];
 
 const NAMES: &[&str] = &[

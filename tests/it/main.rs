@@ -9,6 +9,7 @@ mod cli;
 mod ephemeral;
 mod helpers;
 mod hostile;
+mod legal;
 mod levels;
 mod lifecycle;
 mod logout;

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod factors;
 pub mod identity;
+pub mod legal;
 pub mod login;
 pub mod passkeys;
 pub mod password;
@@ -21,6 +22,7 @@ pub fn routes() -> axum::Router<super::state::AppState> {
         .merge(identity::routes())
         .merge(account::routes())
         .merge(postfach::routes())
+        .merge(legal::routes())
 }
 
 /// A time as pages show it (the server keeps UTC).
