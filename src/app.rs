@@ -203,7 +203,7 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let services = Services::connect_with(&config, clock).await?;
         let state = AppState {
-            sessions: services.sessions,
+            sessions: services.sessions.clone(),
             broker: crate::broker::Broker::new(
                 config.upstreams.clone(),
                 services.eph.clone(),
@@ -213,6 +213,12 @@ impl Application {
             legal: Arc::new(
                 crate::legal::LegalPages::load(&config.legal_dir)
                     .context("reading the legal pages (BUERGERKONTO_LEGAL_DIR)")?,
+            ),
+            rights: crate::rights::DataRights::new(
+                services.accounts.clone(),
+                services.sessions.clone(),
+                services.provider.clone(),
+                services.mailbox.clone(),
             ),
             feedback: crate::legal::feedback::Feedback::new(
                 services.mailer.clone(),

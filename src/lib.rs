@@ -30,6 +30,8 @@
 //! catalogue.rs the process catalogue service: one level per process, raised per tenant
 //! registry.rs  checks client registrations and makes credentials
 //! broker.rs    relying party towards upstream identity providers (BundID, ELSTER, eID)
+//! rights.rs    data rights: everything held about an account, as a page and a JSON export
+//!              (gathers from account, authn, oidc and mailbox; no storage of its own)
 //! legal/       the operator's legal pages (Markdown, rendered safely; German templates) and
 //!              the accessibility statement's feedback (report to the operator, receipt)
 //! oidc/        the protocol engine; Provider keeps its storage private
@@ -58,7 +60,7 @@
 //!
 //! Dependency rule (`A <- B`: B may use A): domain, clock, telemetry, config <- crypto,
 //! keyring <- store, ephemeral, mail <- broker <- account, authn, catalogue, registry, legal <- oidc,
-//! mailbox <- web <- app <- cli <- main. `oidc` uses `account` and `authn` (the flow reads a
+//! mailbox <- rights <- web <- app <- cli <- main. `oidc` uses `account` and `authn` (the flow reads a
 //! session's account); `account` uses `broker` (verified data from an upstream); `mailbox`
 //! does not use `oidc`; `web` calls services, never the store.
 
@@ -79,6 +81,7 @@ pub mod mail;
 pub mod mailbox;
 pub mod oidc;
 pub mod registry;
+pub mod rights;
 pub mod store;
 pub mod telemetry;
 pub mod web;

@@ -124,6 +124,26 @@ impl std::ops::Deref for AccountService {
 }
 
 impl AccountService {
+    /// The audit records about the account, newest first (at most `limit`).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn audit_of(
+        &self,
+        account: AccountId,
+        limit: i64,
+    ) -> Result<Vec<crate::store::audit::AuditEvent>, AccountError> {
+        Ok(self.db.audit().for_account(account, limit).await?)
+    }
+
+    /// The account's language for mails and pages.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn lang(&self, account: AccountId) -> Result<Lang, AccountError> {
+        Ok(self.db.accounts().lang(account).await?)
+    }
+
     /// Writes an audit record about the account (a login, a step-up); a failure is logged,
     /// not an error: what it records has happened.
     pub async fn record(&self, kind: &'static str, account: AccountId, detail: serde_json::Value) {

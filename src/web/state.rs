@@ -25,5 +25,7 @@ pub struct AppState {
     /// The operator's legal pages, read at start.
     pub legal: std::sync::Arc<crate::legal::LegalPages>,
     pub feedback: crate::legal::feedback::Feedback,
+    /// Access and portability of the citizen's data.
+    pub rights: crate::rights::DataRights,
     pub web: WebConfig,
 }

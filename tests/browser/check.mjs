@@ -95,6 +95,10 @@ try {
   if (!answered.includes("Ihre Antwort wurde übermittelt.") || !answered.includes("Nachweis.txt")) {
     problems.push("the reply with its file was not shown");
   }
+  // "Meine Daten": the page and its download.
+  await page.goto(`${base}/konto/daten`);
+  await audit("my data");
+  if (!(await page.content()).includes(email)) problems.push("my data does not show the address");
 
   // axe-core on every state of the new pages, both languages, desktop and phone width. The
   // script is injected, so this context bypasses our CSP (the pages themselves are unchanged).

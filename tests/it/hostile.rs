@@ -106,6 +106,8 @@ const GET_PATHS: &[&str] = &[
     "/healthz",
     "/readyz",
     "/impressum",
+    "/konto/daten",
+    "/konto/daten.json",
     "/barrierefreiheit",
     "/hilfe",
     "/kontakt",

@@ -18,6 +18,7 @@ mod oidc_flow;
 mod pages;
 mod passkeys;
 mod processes;
+mod rights;
 mod store;
 mod throttling;
 mod token;

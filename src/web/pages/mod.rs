@@ -2,6 +2,7 @@
 //! mailbox handlers. Their error type and rendering helpers are in `web::respond`.
 
 pub mod account;
+pub mod data;
 pub mod factors;
 pub mod identity;
 pub mod legal;
@@ -23,6 +24,7 @@ pub fn routes() -> axum::Router<super::state::AppState> {
         .merge(account::routes())
         .merge(postfach::routes())
         .merge(legal::routes())
+        .merge(data::routes())
 }
 
 /// A time as pages show it (the server keeps UTC).

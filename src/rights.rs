@@ -1,0 +1,270 @@
+//! The citizen's data rights. Access and portability (DSGVO Art. 15 and 20): everything we
+//! hold about an account, in one machine-readable document that the account page also shows.
+//! This room sits above the services whose data it gathers (accounts, sessions, the protocol
+//! engine's consents, the mailbox) and reaches none of their storage itself.
+
+use crate::account::{AccountError, AccountService};
+use crate::authn::Sessions;
+use crate::domain::ids::AccountId;
+use crate::domain::level::Loa;
+use crate::mailbox::{MailboxError, MailboxService, Reader, Summary};
+use crate::oidc::Provider;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// The export format's name and version (a new field does not change it; a changed one does).
+pub const FORMAT: &str = "buergerkonto-export/1";
+
+/// Most messages listed (metadata only); a mailbox beyond that is cut and says so.
+const MAX_MESSAGES: usize = 10_000;
+/// Most audit entries.
+const MAX_AUDIT: i64 = 1_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RightsError {
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error("the short-lived store failed")]
+    Ephemeral(#[from] crate::ephemeral::EphemeralError),
+    #[error("the database failed")]
+    Store(#[from] crate::store::StoreError),
+    #[error("the mailbox failed")]
+    Mailbox(#[from] MailboxError),
+}
+
+/// Everything about one account.
+#[derive(Debug, Serialize)]
+pub struct Export {
+    pub format: &'static str,
+    pub exported_at: DateTime<Utc>,
+    pub account: AccountPart,
+    /// Data an authority or an upstream identity provider confirmed, with who and when.
+    pub verified_data: Vec<VerifiedPart>,
+    pub linked_identities: Vec<LinkPart>,
+    /// Which ways of signing in exist (never a secret, a key or a hash).
+    pub sign_in_methods: MethodsPart,
+    pub sessions: Vec<SessionPart>,
+    /// Portals the citizen allowed to receive data, and what.
+    pub consents: Vec<ConsentPart>,
+    /// Messages in the mailbox (metadata; a subject only where the session's level reaches the
+    /// message's).
+    pub mailbox: Vec<Summary>,
+    pub mailbox_complete: bool,
+    /// What happened to the account, newest first.
+    pub audit: Vec<AuditPart>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountPart {
+    pub id: AccountId,
+    pub email: String,
+    pub email_verified: bool,
+    pub created_at: DateTime<Utc>,
+    pub language: crate::domain::lang::Lang,
+    /// How well the identity is confirmed.
+    pub identity_level: Loa,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VerifiedPart {
+    pub claim: String,
+    pub value: serde_json::Value,
+    pub level: String,
+    pub confirmed_by: String,
+    pub confirmed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LinkPart {
+    pub provider: String,
+    pub level: String,
+    pub linked_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MethodsPart {
+    pub password: bool,
+    pub authenticator_app: bool,
+    pub passkeys: Vec<PasskeyPart>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PasskeyPart {
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub level: Loa,
+    pub synced: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionPart {
+    pub started_at: Option<DateTime<Utc>>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub browser: String,
+    pub level: Loa,
+    pub portals: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConsentPart {
+    pub portal: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub granted_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditPart {
+    pub at: DateTime<Utc>,
+    pub event: String,
+    pub portal: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// The data-rights service; cheap to clone.
+#[derive(Clone)]
+pub struct DataRights {
+    accounts: AccountService,
+    sessions: Sessions,
+    provider: Provider,
+    mailbox: MailboxService,
+}
+
+impl DataRights {
+    #[must_use]
+    pub fn new(
+        accounts: AccountService,
+        sessions: Sessions,
+        provider: Provider,
+        mailbox: MailboxService,
+    ) -> Self {
+        Self {
+            accounts,
+            sessions,
+            provider,
+            mailbox,
+        }
+    }
+
+    /// Everything about `account`, for a session at `level` (which decides which message
+    /// subjects are shown, as in the mailbox itself).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn export(&self, account: AccountId, level: Loa) -> Result<Export, RightsError> {
+        let a = self.accounts.get(account).await?;
+        let language = self.accounts.lang(account).await?;
+        let identity = self.accounts.identity(account).await?;
+        let factors = self.accounts.factors(account).await?;
+        let passkeys = self.accounts.passkeys(account).await?;
+        let sessions = self.sessions.list(account).await?;
+        let consents = self.provider.consents_of(account).await?;
+        let audit = self.accounts.audit_of(account, MAX_AUDIT).await?;
+        let (mailbox, mailbox_complete) = self.messages(account, level).await?;
+        let time = |secs: i64| DateTime::from_timestamp(secs, 0).filter(|_| secs > 0);
+        Ok(Export {
+            format: FORMAT,
+            exported_at: Utc::now(),
+            account: AccountPart {
+                id: a.id,
+                email: a.email.as_str().to_owned(),
+                email_verified: a.email_verified,
+                created_at: a.created_at,
+                language,
+                identity_level: a.proofing,
+            },
+            verified_data: identity
+                .claims
+                .into_iter()
+                .map(|c| VerifiedPart {
+                    value: serde_json::from_str(&c.value)
+                        .unwrap_or(serde_json::Value::String(c.value)),
+                    claim: c.claim,
+                    level: c.level,
+                    confirmed_by: c.source,
+                    confirmed_at: c.verified_at,
+                })
+                .collect(),
+            linked_identities: identity
+                .links
+                .into_iter()
+                .map(|l| LinkPart {
+                    provider: l.upstream,
+                    level: l.level,
+                    linked_at: l.linked_at,
+                })
+                .collect(),
+            sign_in_methods: MethodsPart {
+                password: true,
+                authenticator_app: factors.totp,
+                passkeys: passkeys
+                    .into_iter()
+                    .map(|p| PasskeyPart {
+                        name: p.name,
+                        created_at: p.created_at,
+                        last_used_at: p.last_used_at,
+                        level: p.level,
+                        synced: p.synced,
+                    })
+                    .collect(),
+            },
+            sessions: sessions
+                .into_iter()
+                .map(|(_, s)| SessionPart {
+                    started_at: time(s.created_at),
+                    last_login_at: time(s.auth_time),
+                    browser: s.user_agent,
+                    level: s.acr,
+                    portals: s.clients,
+                })
+                .collect(),
+            consents: consents
+                .into_iter()
+                .map(|c| ConsentPart {
+                    portal: c.client_name,
+                    client_id: c.client_id,
+                    scopes: c.scopes.iter().map(str::to_owned).collect(),
+                    granted_at: c.granted_at,
+                })
+                .collect(),
+            mailbox,
+            mailbox_complete,
+            audit: audit
+                .into_iter()
+                .map(|e| AuditPart {
+                    at: e.at,
+                    event: e.kind,
+                    portal: e.client_id,
+                    detail: e.detail.0,
+                })
+                .collect(),
+        })
+    }
+
+    /// Every message of the account, inbox and archive, as the mailbox lists them.
+    async fn messages(
+        &self,
+        account: AccountId,
+        level: Loa,
+    ) -> Result<(Vec<Summary>, bool), RightsError> {
+        let reader = Reader::session(account, level);
+        let mut all = Vec::new();
+        for archived in [false, true] {
+            let mut page = 0;
+            loop {
+                let (items, more) = self.mailbox.inbox(&reader, archived, page, 100).await?;
+                all.extend(items);
+                if all.len() >= MAX_MESSAGES {
+                    all.truncate(MAX_MESSAGES);
+                    return Ok((all, false));
+                }
+                if !more {
+                    break;
+                }
+                page += 1;
+            }
+        }
+        Ok((all, true))
+    }
+}
