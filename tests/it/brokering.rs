@@ -194,12 +194,12 @@ async fn linking_an_upstream_maps_its_acr_and_stores_verified_data_with_provenan
     assert_eq!(r.status(), 200);
     let page = r.text().await.expect("page");
     assert!(
-        page.contains("Bestätigtes Vertrauensniveau: substantiell"),
+        page.contains("Bestätigtes Vertrauensniveau: substanziell"),
         "{page}"
     );
-    assert!(page.contains("Erika") && page.contains("Mustermann") && page.contains("1964-08-12"));
+    assert!(page.contains("Erika") && page.contains("Mustermann") && page.contains("12.08.1964"));
     assert!(
-        page.contains("upstream:land-id"),
+        page.contains("bestätigt durch Land-ID") && !page.contains("upstream:"),
         "provenance is shown: {page}"
     );
     // The state is single-use.

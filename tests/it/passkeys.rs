@@ -447,7 +447,7 @@ async fn a_synced_passkey_gives_substantial_and_a_device_bound_one_high() {
         .await
         .expect("page");
     assert!(
-        page.contains("<strong>substantiell</strong>")
+        page.contains("<strong>substanziell</strong>")
             && page.contains("zwischen Geräten abgeglichen"),
         "{page}"
     );

@@ -27,16 +27,42 @@ pub fn routes() -> axum::Router<super::state::AppState> {
         .merge(data::routes())
 }
 
-/// A time as pages show it (the server keeps UTC).
+/// German civil time (Europe/Berlin): CET, and CEST from the last Sunday of March to the
+/// last Sunday of October, switching at 01:00 UTC (EU rule since 1996).
 #[must_use]
-pub fn date_time(ts: chrono::DateTime<chrono::Utc>) -> String {
-    ts.format("%d.%m.%Y, %H:%M UTC").to_string()
+pub fn german_time(ts: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    use chrono::{Datelike, NaiveDate};
+    let last_sunday = |month: u32| {
+        let next = if month == 12 {
+            NaiveDate::from_ymd_opt(ts.year() + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(ts.year(), month + 1, 1)
+        };
+        next.and_then(|d| d.pred_opt()).map(|last| {
+            let back = last.weekday().num_days_from_sunday();
+            last - chrono::Duration::days(i64::from(back))
+        })
+    };
+    let switch = |month: u32| {
+        last_sunday(month)
+            .and_then(|d| d.and_hms_opt(1, 0, 0))
+            .map(|n| n.and_utc())
+    };
+    let summer = matches!((switch(3), switch(10)), (Some(a), Some(b)) if ts >= a && ts < b);
+    let offset = chrono::Duration::hours(if summer { 2 } else { 1 });
+    ts.naive_utc() + offset
 }
 
-/// A day as pages show it.
+/// A time as pages show it: German civil time, `TT.MM.JJJJ, HH:MM` (the server keeps UTC).
+#[must_use]
+pub fn date_time(ts: chrono::DateTime<chrono::Utc>) -> String {
+    german_time(ts).format("%d.%m.%Y, %H:%M").to_string()
+}
+
+/// A day as pages show it (in German civil time).
 #[must_use]
 pub fn day(ts: chrono::DateTime<chrono::Utc>) -> String {
-    ts.format("%d.%m.%Y").to_string()
+    german_time(ts).format("%d.%m.%Y").to_string()
 }
 
 /// A pending-request id from a form or query: URL-safe base64 of at most 64 characters.
@@ -49,4 +75,28 @@ pub fn req_id(v: Option<&str>) -> String {
     })
     .unwrap_or("")
     .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn times_are_german_civil_time() {
+        let at = |y, m, d, h, min| {
+            chrono::Utc
+                .with_ymd_and_hms(y, m, d, h, min, 0)
+                .single()
+                .unwrap_or_default()
+        };
+        // Winter: UTC+1; summer: UTC+2; the switches at 01:00 UTC on the last Sundays.
+        assert_eq!(date_time(at(2026, 12, 4, 17, 11)), "04.12.2026, 18:11");
+        assert_eq!(date_time(at(2026, 7, 1, 10, 0)), "01.07.2026, 12:00");
+        assert_eq!(date_time(at(2026, 3, 29, 0, 59)), "29.03.2026, 01:59");
+        assert_eq!(date_time(at(2026, 3, 29, 1, 0)), "29.03.2026, 03:00");
+        assert_eq!(date_time(at(2026, 10, 25, 0, 59)), "25.10.2026, 02:59");
+        assert_eq!(date_time(at(2026, 10, 25, 1, 0)), "25.10.2026, 02:00");
+        assert_eq!(day(at(2026, 12, 31, 23, 30)), "01.01.2027");
+    }
 }

@@ -247,10 +247,30 @@ fn claim_label<'a>(t: &'static Texts, claim: &'a str) -> &'a str {
     }
 }
 
-/// A claim's stored JSON value as text: a string as it is, an address by its lines.
+/// Where a claim is shown: given name, family name, birth date, address, then the rest.
+fn claim_rank(claim: &str) -> usize {
+    ["given_name", "family_name", "birthdate", "address"]
+        .iter()
+        .position(|c| *c == claim)
+        .unwrap_or(4)
+}
+
+/// Who confirmed a claim, without the stored prefix: the clerk's office and name, or the
+/// upstream provider's name.
+fn source_text(source: &str, upstream_name: impl Fn(&str) -> Option<String>) -> String {
+    match source.split_once(':') {
+        Some(("clerk", who)) => who.to_owned(),
+        Some(("upstream", id)) => upstream_name(id).unwrap_or_else(|| id.to_owned()),
+        _ => source.to_owned(),
+    }
+}
+
+/// A claim's stored JSON value as text: a string as it is (an ISO date as `TT.MM.JJJJ`), an
+/// address by its lines.
 fn claim_text(json: &str) -> String {
     match serde_json::from_str::<serde_json::Value>(json) {
-        Ok(serde_json::Value::String(s)) => s,
+        Ok(serde_json::Value::String(s)) => chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+            .map_or(s, |d| d.format("%d.%m.%Y").to_string()),
         Ok(serde_json::Value::Object(o)) => {
             if let Some(f) = o.get("formatted").and_then(|v| v.as_str()) {
                 return f.to_owned();
@@ -359,15 +379,22 @@ pub(crate) async fn security_page(
         .identity(account.id)
         .await
         .map_err(internal)?;
-    let claims = identity
-        .claims
+    let mut sorted = identity.claims;
+    sorted.sort_by_key(|c| claim_rank(&c.claim));
+    let claims = sorted
         .into_iter()
         .map(|c| ClaimRow {
             level: t.level(Loa::from_name(&c.level).unwrap_or(Loa::Low)),
             date: day(c.verified_at),
             claim: claim_label(t, &c.claim).to_owned(),
             value: claim_text(&c.value),
-            source: c.source,
+            source: source_text(&c.source, |id| {
+                state
+                    .broker
+                    .upstreams()
+                    .find(|(u, _)| *u == id)
+                    .map(|(_, name)| name.to_owned())
+            }),
         })
         .collect();
     let linked: HashMap<String, String> = identity
