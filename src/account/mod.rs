@@ -619,7 +619,60 @@ impl AccountService {
                 json!({ "refresh_tokens_revoked": revoked }),
             )
             .await?;
+        self.password_notice(id).await;
         Ok(id)
+    }
+
+    /// The holder of a session changes the password: the current one is checked like a login
+    /// (and throttled like one), the new one against the policy before anything is counted.
+    /// Whoever knew the old password may hold a portal's offline access: the account's refresh
+    /// tokens are revoked, as after a reset; the caller ends the other sessions. A notice goes
+    /// to the address, so a holder learns when someone else did it.
+    ///
+    /// # Errors
+    /// `Password` for a new password that breaks the policy, `InvalidCredentials` or
+    /// `Throttled` for the current one, or an internal failure.
+    pub async fn change_password(
+        &self,
+        account: AccountId,
+        current: &str,
+        new: &str,
+        ip: IpAddr,
+    ) -> Result<(), AccountError> {
+        check_new_password(new).map_err(AccountError::Password)?;
+        self.reauthenticate(account, current, ip).await?;
+        let hash = crypto::hash_password(new.to_owned()).await?;
+        self.db.accounts().set_password_hash(account, &hash).await?;
+        let revoked = self.db.refresh_tokens().revoke_all_for(account).await?;
+        self.db
+            .audit()
+            .record(
+                "account.password_changed",
+                Some(account),
+                None,
+                json!({ "refresh_tokens_revoked": revoked }),
+            )
+            .await?;
+        self.password_notice(account).await;
+        Ok(())
+    }
+
+    /// "Your password was changed", to the account's address in its language. A failure is
+    /// logged: the change has happened.
+    async fn password_notice(&self, account: AccountId) {
+        let sent = async {
+            let a = self.db.accounts().by_id(account).await?;
+            let lang = self.db.accounts().lang(account).await?;
+            let link = format!("{}/password/forgot", self.issuer);
+            self.mailer
+                .send(&a.email, mail::password_changed(lang, &link)?)
+                .await?;
+            Ok::<(), AccountError>(())
+        }
+        .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %crate::telemetry::Chain(&e), "password notice not sent");
+        }
     }
 
     /// Whether a reset link is (still) usable, without using it.

@@ -181,6 +181,26 @@ pub fn factor_changed(lang: Lang, added: bool, what: &str, link: &str) -> Result
     .render()
 }
 
+/// "Your password was changed" (while logged in, or with a reset link).
+///
+/// # Errors
+/// When a template fails to render.
+pub fn password_changed(lang: Lang, link: &str) -> Result<Mail, MailError> {
+    let t = mail_texts(lang);
+    Layout {
+        texts: t,
+        subject: t.password_changed_subject,
+        before: vec![
+            t.password_changed_intro.into(),
+            t.password_changed_note.into(),
+        ],
+        action: t.password_changed_action,
+        link,
+        after: Vec::new(),
+    }
+    .render()
+}
+
 /// A barrier report for the operator (in German, the operator's language): the citizen's own
 /// words, where they met the barrier, and where to answer.
 ///

@@ -37,6 +37,11 @@ pub struct MailTexts {
     pub factor_note: &'static str,
     pub factor_action: &'static str,
 
+    pub password_changed_subject: &'static str,
+    pub password_changed_intro: &'static str,
+    pub password_changed_action: &'static str,
+    pub password_changed_note: &'static str,
+
     /// To the operator (always German: the operator's language).
     pub report_subject: &'static str,
     pub report_intro: &'static str,
@@ -98,6 +103,10 @@ pub static DE: MailTexts = MailTexts {
     factor_removed: "aus Ihrem Bürgerkonto wurde ein Anmeldeverfahren entfernt",
     factor_note: "Wenn Sie das selbst waren, ist nichts weiter zu tun. Wenn nicht, ändern Sie bitte sofort Ihr Passwort und prüfen Sie Ihre Anmeldeverfahren:",
     factor_action: "Anmeldeverfahren prüfen",
+    password_changed_subject: "Ihr Passwort für das Bürgerkonto wurde geändert",
+    password_changed_intro: "das Passwort Ihres Bürgerkontos wurde gerade geändert. Alle anderen Anmeldungen wurden beendet; Portale, die Sie dauerhaft angemeldet hielten, fragen beim nächsten Mal wieder nach.",
+    password_changed_action: "Passwort zurücksetzen",
+    password_changed_note: "Wenn Sie das selbst waren, ist nichts weiter zu tun. Wenn nicht, setzen Sie Ihr Passwort sofort mit diesem Link zurück und prüfen Sie Ihre Anmeldeverfahren.",
     report_subject: "Rückmeldung zur Barrierefreiheit des Bürgerkontos",
     report_intro: "über das Formular der Erklärung zur Barrierefreiheit kam diese Rückmeldung:",
     report_page: "Seite oder Stelle",
@@ -135,6 +144,10 @@ pub static EN: MailTexts = MailTexts {
     factor_removed: "a sign-in method was removed from your Bürgerkonto",
     factor_note: "If that was you, there is nothing else to do. If not, please change your password at once and check your sign-in methods:",
     factor_action: "Check sign-in methods",
+    password_changed_subject: "Your Bürgerkonto password was changed",
+    password_changed_intro: "the password of your Bürgerkonto was just changed. All other sign-ins have ended; portals that kept you signed in will ask again next time.",
+    password_changed_action: "Reset the password",
+    password_changed_note: "If that was you, there is nothing else to do. If not, reset your password at once with this link and check your sign-in methods.",
     report_subject: "Accessibility feedback on the Bürgerkonto",
     report_intro: "this feedback came through the form of the accessibility statement:",
     report_page: "Page or place",

@@ -85,6 +85,21 @@ impl Provider {
         Ok(n)
     }
 
+    /// Ends every session of the account but the one with `keep` as its handle (after a
+    /// password change in that session). Returns how many.
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn end_other_sessions(&self, account: AccountId, keep: &str) -> EphResult<usize> {
+        let mut n = 0;
+        for (handle, _) in self.sessions.list(account).await? {
+            if handle != keep && self.end_session_of(account, &handle).await? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Audits an ended session and tells its portals.
     async fn ended(&self, s: Session, why: Ending) {
         let record = match why {

@@ -232,6 +232,15 @@ pub struct Texts {
     pub data_by: &'static str,
     pub data_on: &'static str,
     pub data_more_audit: &'static str,
+    pub pwc_title: &'static str,
+    pub pwc_link: &'static str,
+    pub pwc_current: &'static str,
+    pub pwc_new: &'static str,
+    pub pwc_button: &'static str,
+    pub pwc_cancel: &'static str,
+    pub pwc_intro: &'static str,
+    pub pwc_done: &'static str,
+    pub pwc_err_current: &'static str,
 }
 
 pub static DE: Texts = Texts {
@@ -461,6 +470,15 @@ pub static DE: Texts = Texts {
     data_by: "bestätigt durch",
     data_on: "am",
     data_more_audit: "Die Datei enthält jeden Eintrag mit seinen Einzelheiten.",
+    pwc_title: "Passwort ändern",
+    pwc_link: "Passwort ändern",
+    pwc_current: "Aktuelles Passwort",
+    pwc_new: "Neues Passwort",
+    pwc_button: "Passwort ändern",
+    pwc_cancel: "Abbrechen",
+    pwc_intro: "Nach der Änderung werden alle anderen Anmeldungen beendet, und wir schicken Ihnen eine Nachricht an Ihre E-Mail-Adresse.",
+    pwc_done: "Ihr Passwort wurde geändert. Alle anderen Anmeldungen wurden beendet.",
+    pwc_err_current: "Das aktuelle Passwort stimmt nicht.",
 };
 
 pub static EN: Texts = Texts {
@@ -690,6 +708,15 @@ pub static EN: Texts = Texts {
     data_by: "confirmed by",
     data_on: "on",
     data_more_audit: "The file holds every entry with its details.",
+    pwc_title: "Change password",
+    pwc_link: "Change password",
+    pwc_current: "Current password",
+    pwc_new: "New password",
+    pwc_button: "Change password",
+    pwc_cancel: "Cancel",
+    pwc_intro: "After the change, all other sign-ins end, and we send a notice to your e-mail address.",
+    pwc_done: "Your password has been changed. All other sign-ins have ended.",
+    pwc_err_current: "The current password is not correct.",
 };
 
 impl Texts {

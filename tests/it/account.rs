@@ -374,3 +374,140 @@ async fn only_the_newest_reset_link_works_and_a_reset_ends_every_other() {
         303
     );
 }
+
+/// Logs `email` in with a browser of its own (not the app's).
+async fn login_elsewhere(app: &TestApp, email: &str, password: &str) -> reqwest::Client {
+    let other = crate::helpers::browser_client();
+    let page = other
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("page");
+    let csrf = crate::helpers::hidden(&page, "csrf").expect("csrf");
+    let r = other
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("req", ""),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 303);
+    other
+}
+
+#[tokio::test]
+async fn changing_the_password_checks_the_current_one_ends_other_sessions_and_mails_a_notice() {
+    let app = spawn_app().await;
+    app.add_user("wechsel@example.org", PW).await;
+    assert_eq!(app.login("", "wechsel@example.org", PW).await.status(), 303);
+    let elsewhere = login_elsewhere(&app, "wechsel@example.org", PW).await;
+    assert_eq!(
+        elsewhere
+            .get(app.url("/konto"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        200
+    );
+
+    let page = app.get("/konto/passwort").await.text().await.expect("page");
+    assert!(
+        page.contains("autocomplete=\"current-password\"")
+            && page.contains("autocomplete=\"username\"")
+    );
+    let csrf = crate::helpers::hidden(&page, "csrf").expect("csrf");
+    let new_pw = "ein ganz neues Passwort";
+    // The wrong current password: refused, the field marked, nothing changed.
+    let r = app
+        .post_form(
+            "/konto/passwort",
+            &[
+                ("csrf", &csrf),
+                ("current", "falsch falsch"),
+                ("new", new_pw),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.expect("page");
+    assert!(
+        body.contains("<title>Fehler: Passwort ändern") && body.contains("aria-invalid=\"true\"")
+    );
+    // A new password that breaks the policy: refused before the current one is checked.
+    let r = app
+        .post_form(
+            "/konto/passwort",
+            &[("csrf", &csrf), ("current", PW), ("new", "kurz")],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    // Without the form token: refused.
+    let r = app
+        .post_form("/konto/passwort", &[("current", PW), ("new", new_pw)])
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(
+        app.mailed_link("wechsel@example.org", "/password/forgot")
+            .is_none()
+    );
+
+    let r = app
+        .post_form(
+            "/konto/passwort",
+            &[("csrf", &csrf), ("current", PW), ("new", new_pw)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"].to_str().ok(),
+        Some("/konto/passwort?geaendert=1#pwc-notice")
+    );
+    // This session stays, the other one ended; the holder was told.
+    assert_eq!(app.get("/konto").await.status(), 200);
+    assert_ne!(
+        elsewhere
+            .get(app.url("/konto"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        200
+    );
+    assert!(
+        app.mailed_link("wechsel@example.org", "/password/forgot")
+            .is_some(),
+        "a notice with the way to reset"
+    );
+    // Only the new password works now.
+    let fresh = crate::helpers::browser_client();
+    let page = fresh
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("page");
+    let csrf = crate::helpers::hidden(&page, "csrf").expect("csrf");
+    let r = fresh
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("req", ""),
+            ("email", "wechsel@example.org"),
+            ("password", PW),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_ne!(r.status(), 303, "the old password no longer works");
+    login_elsewhere(&app, "wechsel@example.org", new_pw).await;
+}

@@ -107,6 +107,7 @@ const GET_PATHS: &[&str] = &[
     "/readyz",
     "/impressum",
     "/konto/daten",
+    "/konto/passwort",
     "/konto/daten.json",
     "/barrierefreiheit",
     "/hilfe",
@@ -144,6 +145,7 @@ const POST_PATHS: &[&str] = &[
     "/api/v1/mailbox/messages",
     "/api/v1/identity-proofings",
     "/barrierefreiheit",
+    "/konto/passwort",
 ];
 
 const NAMES: &[&str] = &[

@@ -350,9 +350,7 @@ async fn a_clerks_system_records_an_identity_check_through_the_api() {
         .await
         .expect("page");
     assert!(
-        page.contains("Karl")
-            && page.contains("Bürgerbüro Nord")
-            && !page.contains("clerk:"),
+        page.contains("Karl") && page.contains("Bürgerbüro Nord") && !page.contains("clerk:"),
         "{page}"
     );
 }

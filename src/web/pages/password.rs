@@ -1,12 +1,14 @@
-//! Password reset by a mailed single-use link; a reset ends every session of the account.
+//! Password reset by a mailed single-use link (a reset ends every session of the account),
+//! and the change of the password while signed in (it ends every other session). Both mail a
+//! notice to the account's address.
 
 use crate::account::AccountError;
 use crate::domain::account::PasswordProblem;
 use crate::domain::lang::Lang;
-use crate::web::extract::{CheckedForm, csrf_token};
+use crate::web::extract::{CheckedForm, CsrfForm, SignedIn, csrf_token};
 use crate::web::extract::{ClientIp, PageLang, Query};
 use crate::web::i18n::{Texts, texts};
-use crate::web::respond::{PageError, html, lang_switch, message, with_cookies};
+use crate::web::respond::{PageError, html, lang_switch, message, see_other, with_cookies};
 use crate::web::state::{AppState, WebConfig};
 use askama::Template;
 use axum::extract::State;
@@ -19,6 +21,7 @@ pub(in crate::web) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/password/forgot", get(forgot_get).post(forgot_post))
         .route("/password/reset", get(reset_get).post(reset_post))
+        .route("/konto/passwort", get(change_get).post(change_post))
 }
 
 #[derive(Template)]
@@ -242,4 +245,123 @@ pub async fn reset_post(
         Err(AccountError::InvalidToken) => Ok(invalid_link(lang)),
         Err(e) => Err(PageError::internal(lang, e)),
     }
+}
+
+// ---- change while signed in
+
+#[derive(Template)]
+#[template(path = "password_change.html")]
+struct ChangePage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    csrf: &'a str,
+    email: &'a str,
+    done: bool,
+    /// The error and the field it belongs to (`current` or `new`).
+    error: Option<(&'a str, &'static str)>,
+}
+
+fn change_page(
+    status: StatusCode,
+    headers: &HeaderMap,
+    web: &WebConfig,
+    lang: Lang,
+    email: &str,
+    done: bool,
+    error: Option<(&str, &'static str)>,
+) -> Response {
+    let t = texts(lang);
+    let (csrf, cookie) = csrf_token(headers, web.secure_cookies);
+    let page = ChangePage {
+        t,
+        lang_switch: lang_switch(t, "/konto/passwort"),
+        csrf: &csrf,
+        email,
+        done,
+        error,
+    };
+    with_cookies(html(status, &page), cookie)
+}
+
+/// `GET /konto/passwort` (`?geaendert=1` after a change).
+async fn change_get(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    SignedIn { session, .. }: SignedIn,
+    headers: HeaderMap,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Result<Response, PageError> {
+    let account = state
+        .accounts
+        .get(session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    let done = q.as_deref() == Some("geaendert=1");
+    Ok(change_page(
+        StatusCode::OK,
+        &headers,
+        &state.web,
+        lang,
+        account.email.as_str(),
+        done,
+        None,
+    ))
+}
+
+/// `POST /konto/passwort`: current and new password; the other sessions end.
+async fn change_post(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    SignedIn { token, session }: SignedIn,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    CsrfForm(form): CsrfForm,
+) -> Result<Response, PageError> {
+    let t = texts(lang);
+    let account = session.account_id;
+    let result = state
+        .accounts
+        .change_password(
+            account,
+            form.get("current").unwrap_or(""),
+            form.get("new").unwrap_or(""),
+            ip,
+        )
+        .await;
+    let error = match result {
+        Ok(()) => {
+            state
+                .provider
+                .end_other_sessions(account, &crate::authn::handle_of(&token))
+                .await
+                .map_err(|e| PageError::internal(lang, e))?;
+            return Ok(see_other("/konto/passwort?geaendert=1#pwc-notice", &[]));
+        }
+        Err(AccountError::Password(PasswordProblem::TooShort)) => {
+            (StatusCode::BAD_REQUEST, t.err_pw_short, "new")
+        }
+        Err(AccountError::Password(PasswordProblem::TooLong)) => {
+            (StatusCode::BAD_REQUEST, t.err_pw_long, "new")
+        }
+        Err(AccountError::InvalidCredentials) => {
+            (StatusCode::BAD_REQUEST, t.pwc_err_current, "current")
+        }
+        Err(AccountError::Throttled) => (StatusCode::TOO_MANY_REQUESTS, t.err_throttled, "current"),
+        Err(e) => return Err(PageError::internal(lang, e)),
+    };
+    let email = state
+        .accounts
+        .get(account)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?
+        .email;
+    Ok(change_page(
+        error.0,
+        &headers,
+        &state.web,
+        lang,
+        email.as_str(),
+        false,
+        Some((error.1, error.2)),
+    ))
 }
