@@ -1,6 +1,7 @@
 //! Account lifecycle: registration with e-mail verification, password login with throttling,
 //! and accounts created by an operator. Uses store, crypto, mail and the short-lived store.
 
+pub mod email_change;
 pub mod factors;
 pub mod passkeys;
 pub mod throttle;
@@ -60,6 +61,8 @@ pub enum AccountError {
     InvalidToken,
     #[error("e-mail address taken")]
     EmailTaken,
+    #[error("the new address is the current one")]
+    EmailUnchanged,
     #[error("not available with this configuration")]
     Unavailable,
     #[error("limit reached")]

@@ -45,6 +45,10 @@ pub enum Key<'a> {
     ResetCurrent(AccountId),
     /// `account`: a reset mail went to this address (digest); the mail interval.
     ResetSent(&'a str),
+    /// `account`: a link that confirms a new address, by digest; 24 h, taken once.
+    EmailChange(&'a str),
+    /// `account`: the digest of the account's one pending address change; 24 h.
+    EmailChangeCurrent(AccountId),
     // ---- account: factors
     /// `account::factors`: a TOTP secret waiting for its first code; 10 minutes.
     TotpEnrol(AccountId),
@@ -119,6 +123,8 @@ impl fmt::Display for Key<'_> {
             Key::Reset(d) => write!(f, "reset:{d}"),
             Key::ResetCurrent(a) => write!(f, "reset-current:{a}"),
             Key::ResetSent(d) => write!(f, "reset-sent:{d}"),
+            Key::EmailChange(d) => write!(f, "email-change:{d}"),
+            Key::EmailChangeCurrent(a) => write!(f, "email-change-current:{a}"),
             Key::TotpEnrol(a) => write!(f, "totp-enrol:{a}"),
             Key::PasskeyRegistration(id) => write!(f, "pk-reg:{id}"),
             Key::PasskeyAuthentication(id) => write!(f, "pk-auth:{id}"),

@@ -181,6 +181,43 @@ pub fn factor_changed(lang: Lang, added: bool, what: &str, link: &str) -> Result
     .render()
 }
 
+/// The link that confirms a new address, to that address.
+///
+/// # Errors
+/// When a template fails to render.
+pub fn email_change(lang: Lang, link: &str) -> Result<Mail, MailError> {
+    let t = mail_texts(lang);
+    Layout {
+        texts: t,
+        subject: t.email_change_subject,
+        before: vec![t.email_change_intro.into()],
+        action: t.email_change_action,
+        link,
+        after: vec![t.email_change_note.into()],
+    }
+    .render()
+}
+
+/// "Your address was changed to …", to the old address.
+///
+/// # Errors
+/// When a template fails to render.
+pub fn email_changed(lang: Lang, new: &str, link: &str) -> Result<Mail, MailError> {
+    let t = mail_texts(lang);
+    Layout {
+        texts: t,
+        subject: t.email_changed_subject,
+        before: vec![
+            format!("{} {new}", t.email_changed_intro),
+            t.email_changed_note.into(),
+        ],
+        action: t.password_changed_action,
+        link,
+        after: Vec::new(),
+    }
+    .render()
+}
+
 /// "Your password was changed" (while logged in, or with a reset link).
 ///
 /// # Errors

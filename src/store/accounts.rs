@@ -58,6 +58,8 @@ const SET_LANG: &str = "UPDATE accounts SET lang = $2 WHERE id = $1";
 const BY_EMAIL: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts WHERE email = $1";
 const BY_ID: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts WHERE id = $1";
 const SET_VERIFIED: &str = "UPDATE accounts SET email_verified = $2, updated_at = $3 WHERE id = $1";
+const SET_EMAIL: &str =
+    "UPDATE accounts SET email = $2, email_verified = TRUE, updated_at = $3 WHERE id = $1";
 const SET_PASSWORD: &str = "UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1";
 
 impl Accounts<'_> {
@@ -117,6 +119,25 @@ impl Accounts<'_> {
         let r = on_db!(self.0, |p| sqlx::query(SET_VERIFIED)
             .bind(id.0)
             .bind(verified)
+            .bind(Utc::now())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if r == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Replaces the account's address with a confirmed one.
+    ///
+    /// # Errors
+    /// `Conflict` when another account has the address, `NotFound`, or a backend error.
+    pub async fn set_email(&self, id: AccountId, email: &EmailAddress) -> StoreResult<()> {
+        let r = on_db!(self.0, |p| sqlx::query(SET_EMAIL)
+            .bind(id.0)
+            .bind(email.as_str())
             .bind(Utc::now())
             .execute(p)
             .await

@@ -511,3 +511,122 @@ async fn changing_the_password_checks_the_current_one_ends_other_sessions_and_ma
     assert_ne!(r.status(), 303, "the old password no longer works");
     login_elsewhere(&app, "wechsel@example.org", new_pw).await;
 }
+
+#[tokio::test]
+async fn changing_the_address_needs_the_new_one_confirmed_and_tells_the_old_one() {
+    let app = spawn_app().await;
+    app.add_user("alt@example.org", PW).await;
+    app.add_user("belegt@example.org", PW).await;
+    assert_eq!(app.login("", "alt@example.org", PW).await.status(), 303);
+    let page = app.get("/konto/email").await.text().await.expect("page");
+    assert!(page.contains("alt@example.org"));
+    let csrf = crate::helpers::hidden(&page, "csrf").expect("csrf");
+    let post = |email: &'static str, password: &'static str| {
+        let csrf = csrf.clone();
+        let app = &app;
+        async move {
+            app.post_form(
+                "/konto/email",
+                &[("csrf", &csrf), ("email", email), ("password", password)],
+            )
+            .await
+        }
+    };
+    // The password is checked; the current address and malformed ones are refused.
+    let r = post("neu@example.org", "falsch falsch").await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("aria-invalid=\"true\"")
+    );
+    assert_eq!(post("alt@example.org", PW).await.status(), 400);
+    assert_eq!(post("kein-at", PW).await.status(), 400);
+    // Another account's address: the same answer as a free one, and no mail to it.
+    let taken = post("belegt@example.org", PW).await;
+    assert_eq!(taken.status(), 303);
+    let r = post("neu@example.org", PW).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(taken.headers()["location"], r.headers()["location"]);
+    assert!(
+        app.mailed_link("belegt@example.org", "/konto/email")
+            .is_none()
+    );
+    let link = app
+        .mailed_link("neu@example.org", "/konto/email/bestaetigen")
+        .expect("a link to the new address");
+    // Nothing changes before the link is used; opening it only shows a button.
+    let other = crate::helpers::browser_client();
+    let confirm = other
+        .get(&link)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("page");
+    let token = hidden(&confirm, "token").expect("token");
+    let csrf2 = hidden(&confirm, "csrf").expect("csrf");
+    assert!(
+        app.get("/konto")
+            .await
+            .text()
+            .await
+            .expect("page")
+            .contains("alt@example.org")
+    );
+    let r = other
+        .post(app.url("/konto/email/bestaetigen"))
+        .form(&[("csrf", csrf2.as_str()), ("token", token.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    // Used once.
+    let again = other
+        .post(app.url("/konto/email/bestaetigen"))
+        .form(&[("csrf", csrf2.as_str()), ("token", token.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(again.status(), 400);
+    assert!(
+        app.get("/konto")
+            .await
+            .text()
+            .await
+            .expect("page")
+            .contains("neu@example.org")
+    );
+    let notice = app
+        .mails()
+        .into_iter()
+        .find(|m| m.contains("To: alt@example.org") && m.contains("neu@example.org"))
+        .expect("the old address is told the new one");
+    assert!(notice.contains("/password/forgot"));
+    // The account signs in with the new address only.
+    let fresh = crate::helpers::browser_client();
+    let page = fresh
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("page");
+    let c = hidden(&page, "csrf").expect("csrf");
+    let r = fresh
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", c.as_str()),
+            ("req", ""),
+            ("email", "alt@example.org"),
+            ("password", PW),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_ne!(r.status(), 303);
+    login_elsewhere(&app, "neu@example.org", PW).await;
+}

@@ -108,6 +108,8 @@ const GET_PATHS: &[&str] = &[
     "/impressum",
     "/konto/daten",
     "/konto/passwort",
+    "/konto/email",
+    "/konto/email/bestaetigen",
     "/konto/daten.json",
     "/barrierefreiheit",
     "/hilfe",
@@ -146,6 +148,8 @@ const POST_PATHS: &[&str] = &[
     "/api/v1/identity-proofings",
     "/barrierefreiheit",
     "/konto/passwort",
+    "/konto/email",
+    "/konto/email/bestaetigen",
 ];
 
 const NAMES: &[&str] = &[

@@ -139,6 +139,32 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
             .set_password_hash(id, "new")
             .await
             .expect("pw");
+        // A changed address is confirmed; another account's address is a conflict.
+        let moved = EmailAddress::parse("b@example.org").expect("email");
+        db.accounts()
+            .set_email(id, &moved)
+            .await
+            .expect("set email");
+        assert_eq!(db.accounts().by_id(id).await.expect("by id").email, moved);
+        let other = db
+            .accounts()
+            .insert(
+                &EmailAddress::parse("c@example.org").expect("email"),
+                "h",
+                false,
+                Loa::Low,
+            )
+            .await
+            .expect("other account");
+        assert!(
+            db.accounts()
+                .set_email(other, &moved)
+                .await
+                .expect_err("taken")
+                .is_conflict_on("email"),
+            "{kind}"
+        );
+        db.accounts().set_email(id, &email).await.expect("back");
         let acc = db.accounts().by_id(id).await.expect("by id");
         assert!(acc.email_verified);
         assert_eq!(

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod data;
+pub mod email;
 pub mod factors;
 pub mod identity;
 pub mod legal;
@@ -25,6 +26,7 @@ pub fn routes() -> axum::Router<super::state::AppState> {
         .merge(postfach::routes())
         .merge(legal::routes())
         .merge(data::routes())
+        .merge(email::routes())
 }
 
 /// German civil time (Europe/Berlin): CET, and CEST from the last Sunday of March to the
