@@ -640,3 +640,57 @@ async fn registering_an_unconfirmed_address_again_and_again_mails_once_per_inter
         .await;
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn the_language_a_portal_asks_for_sticks_through_registration_and_its_mail() {
+    use crate::helpers::rp::{discover, start};
+    let app = spawn_app().await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    let rp = discover(&app, &client).await;
+    let flow = start(&rp, &[], &[("ui_locales", "en")]);
+    let r = app.get(&flow.url).await;
+    assert_eq!(r.status(), 303);
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|c| c.contains("bk_lang=en"));
+    assert!(set, "the portal's language becomes the browser's");
+    // Registration, its mail and the account page stay English.
+    let page = app.get("/register").await.text().await.expect("page");
+    assert!(page.contains("<html lang=\"en\""), "{page}");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("csrf", &csrf),
+                ("email", "english@example.org"),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let mail = app
+        .mails()
+        .into_iter()
+        .find(|m| m.contains("To: english@example.org"))
+        .expect("mail");
+    assert!(
+        mail.contains("Please confirm your e-mail address"),
+        "{mail}"
+    );
+    // A citizen's own choice is not overwritten by the next portal's.
+    app.get("/lang?to=de&back=/login").await;
+    let flow = start(&rp, &[], &[("ui_locales", "en")]);
+    let r = app.get(&flow.url).await;
+    assert!(
+        !r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|c| c.contains("bk_lang=")),
+        "the citizen chose German"
+    );
+}

@@ -4,7 +4,9 @@
 use crate::domain::lang::Lang;
 use crate::oidc::authorize::{Obstacle, PageReason};
 use crate::oidc::flow::{Next, Step};
-use crate::web::extract::{ClientIp, CsrfForm, GetOrPost, MaybeSession, PageLang, Query};
+use crate::web::extract::{
+    ClientIp, CsrfForm, GetOrPost, LANG_COOKIE, MaybeSession, PageLang, Query, set_cookie,
+};
 use crate::web::i18n::{Texts, texts};
 use crate::web::pages::req_id;
 use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
@@ -20,10 +22,11 @@ pub async fn authorize(
     PageLang(lang): PageLang,
     ClientIp(ip): ClientIp,
     MaybeSession(session): MaybeSession,
+    headers: HeaderMap,
     GetOrPost(raw): GetOrPost,
 ) -> Response {
     let next = state.provider.authorize(&raw, session, ip).await;
-    render(&state, None, next, lang)
+    render(&state, &headers, false, next, lang)
 }
 
 /// `GET /authorize/resume?req=ID`: after login or step-up.
@@ -31,10 +34,11 @@ pub async fn resume(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     MaybeSession(session): MaybeSession,
+    headers: HeaderMap,
     Query(q): Query,
 ) -> Response {
     let next = state.provider.resume(&req_id(q.get("req")), session).await;
-    render(&state, None, next, lang)
+    render(&state, &headers, false, next, lang)
 }
 
 /// `GET /consent?req=ID`.
@@ -49,7 +53,7 @@ pub async fn consent_get(
         .provider
         .consent_step(&req_id(q.get("req")), session)
         .await;
-    render(&state, Some(&headers), next, lang)
+    render(&state, &headers, true, next, lang)
 }
 
 /// `POST /consent`: allow or deny.
@@ -57,6 +61,7 @@ pub async fn consent_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     MaybeSession(session): MaybeSession,
+    headers: HeaderMap,
     CsrfForm(form): CsrfForm,
 ) -> Response {
     let allow = form.get("decision") == Some("allow");
@@ -64,15 +69,48 @@ pub async fn consent_post(
         .provider
         .answer_consent(&req_id(form.get("req")), session, allow)
         .await;
-    render(&state, None, next, lang)
+    render(&state, &headers, false, next, lang)
 }
 
 /// Renders a step. The consent question is a page of its own: shown on `/consent` (when
-/// `consent_page` carries that request's headers, for the CSRF cookie), redirected to from
-/// everywhere else.
-fn render(state: &AppState, consent_page: Option<&HeaderMap>, next: Next, lang: Lang) -> Response {
+/// `consent_page`), redirected to from everywhere else. The language a portal asked for
+/// (`ui_locales`) becomes the browser's language on first use, so registration, the
+/// confirmation mail and the account page keep it (the citizen's own choice is never
+/// overwritten).
+fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    consent_page: bool,
+    next: Next,
+    lang: Lang,
+) -> Response {
     let Next { step, lang: asked } = next;
+    let keep_lang = asked
+        .filter(|_| {
+            crate::web::extract::cookie(headers, LANG_COOKIE, state.web.secure_cookies).is_none()
+        })
+        .map(|l| {
+            set_cookie(
+                LANG_COOKIE,
+                l.code(),
+                Some(365 * 86_400),
+                state.web.secure_cookies,
+            )
+        });
     let lang = asked.unwrap_or(lang);
+    with_cookies(
+        render_step(state, headers, consent_page, step, lang),
+        keep_lang,
+    )
+}
+
+fn render_step(
+    state: &AppState,
+    headers: &HeaderMap,
+    consent_page: bool,
+    step: Step,
+    lang: Lang,
+) -> Response {
     match step {
         Step::Redirect(url) => see_other(&url, &[]),
         Step::Login { pending } => see_other(&format!("/login?req={pending}"), &[]),
@@ -82,9 +120,9 @@ fn render(state: &AppState, consent_page: Option<&HeaderMap>, next: Next, lang: 
             client_name,
             scopes,
         } => {
-            let Some(headers) = consent_page else {
+            if !consent_page {
                 return see_other(&format!("/consent?req={pending}"), &[]);
-            };
+            }
             let t = texts(lang);
             let (token, set) = crate::web::extract::csrf_token(headers, state.web.secure_cookies);
             let page = ConsentPage {
