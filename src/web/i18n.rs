@@ -257,6 +257,12 @@ pub struct Texts {
     pub emc_done_text: &'static str,
     pub emc_invalid: &'static str,
     pub emc_taken: &'static str,
+    pub pf_delete_title: &'static str,
+    pub pf_delete_text: &'static str,
+    pub pf_delete_confirm: &'static str,
+    pub cancel: &'static str,
+    pub register_done_to: &'static str,
+    pub register_done_missing: &'static str,
 }
 
 pub static DE: Texts = Texts {
@@ -511,6 +517,12 @@ pub static DE: Texts = Texts {
     emc_done_text: "Ihr Bürgerkonto verwendet ab jetzt die neue Adresse. Wir haben Ihre bisherige Adresse benachrichtigt.",
     emc_invalid: "Dieser Link gilt nicht mehr: Er wurde schon verwendet, durch einen neueren ersetzt oder ist abgelaufen. Fordern Sie unter „E-Mail-Adresse ändern“ einen neuen an.",
     emc_taken: "Diese Adresse gehört inzwischen zu einem anderen Konto. Ihre bisherige Adresse gilt weiter.",
+    pf_delete_title: "Nachricht löschen?",
+    pf_delete_text: "Nach dem Löschen können Sie die Nachricht nicht mehr lesen oder beantworten. Die Behörde, die sie geschickt hat, sieht, dass Sie sie gelöscht haben. Wenn Sie sie nur aus dem Posteingang entfernen möchten, archivieren Sie sie stattdessen.",
+    pf_delete_confirm: "Ja, endgültig löschen",
+    cancel: "Abbrechen",
+    register_done_to: "Die E-Mail ging an:",
+    register_done_missing: "Keine E-Mail bekommen? Sehen Sie im Spam-Ordner nach. Sie können sich mit derselben Adresse noch einmal registrieren, dann schicken wir sie erneut; oder registrieren Sie sich mit einer anderen Adresse.",
 };
 
 pub static EN: Texts = Texts {
@@ -765,6 +777,12 @@ pub static EN: Texts = Texts {
     emc_done_text: "Your Bürgerkonto uses the new address from now on. We have told your previous address.",
     emc_invalid: "This link no longer works: it was used, replaced by a newer one or has expired. Ask for a new one under \"Change e-mail address\".",
     emc_taken: "This address now belongs to another account. Your previous address stays in use.",
+    pf_delete_title: "Delete this message?",
+    pf_delete_text: "After deleting you can no longer read or answer the message. The authority that sent it sees that you deleted it. If you only want it out of your inbox, archive it instead.",
+    pf_delete_confirm: "Yes, delete for good",
+    cancel: "Cancel",
+    register_done_to: "The e-mail went to:",
+    register_done_missing: "No e-mail? Look in the spam folder. You can register again with the same address, and we send it again; or register with another address.",
 };
 
 impl Texts {

@@ -801,6 +801,23 @@ async fn deleted_and_expired_messages_are_purged_and_their_evidence_stays() {
             .expect("page")
             .contains(&c)
     );
+    // Deleting is asked first: the message page links to a question, which changes nothing.
+    let message = app
+        .get(&format!("/postfach/{a}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(message.contains(&format!("href=\"/postfach/{a}/loeschen\"")));
+    let question = app.get(&format!("/postfach/{a}/loeschen")).await;
+    assert_eq!(question.status(), 200);
+    let question = question.text().await.expect("page");
+    assert!(question.contains(&format!("action=\"/postfach/{a}/loeschen\"")));
+    assert!(
+        question.contains(&format!("href=\"/postfach/{a}\"")),
+        "a way back"
+    );
+    assert_eq!(app.get(&format!("/postfach/{a}")).await.status(), 200);
     // Delete a (without CSRF: refused).
     let r = app
         .post_form(&format!("/postfach/{a}/loeschen"), &[("csrf", "falsch")])

@@ -672,6 +672,11 @@ async fn the_language_a_portal_asks_for_sticks_through_registration_and_its_mail
         )
         .await;
     assert_eq!(r.status(), 200);
+    let done = r.text().await.expect("page");
+    assert!(
+        done.contains("english@example.org") && done.contains("spam folder"),
+        "the page names the address and what to do without a mail"
+    );
     let mail = app
         .mails()
         .into_iter()

@@ -124,7 +124,7 @@ async fn end_session(
                 StatusCode::OK,
                 |t| t.logged_out_title,
                 |t| t.logged_out_text,
-                None,
+                Some(("/login".into(), texts(lang).login_link)),
             ),
             [clear],
         ),

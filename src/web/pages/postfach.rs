@@ -31,7 +31,7 @@ pub(in crate::web) fn routes() -> axum::Router<AppState> {
             post(reply).layer(DefaultBodyLimit::max(crate::mailbox::limits::REQUEST_BYTES)),
         )
         .route("/postfach/{id}/archivieren", post(archive))
-        .route("/postfach/{id}/loeschen", post(delete))
+        .route("/postfach/{id}/loeschen", get(delete_page).post(delete))
 }
 use axum::extract::DefaultBodyLimit;
 
@@ -483,6 +483,35 @@ pub async fn archive(
 }
 
 /// `POST /postfach/{id}/loeschen`.
+#[derive(Template)]
+#[template(path = "pf_delete.html")]
+struct DeletePage<'a> {
+    t: &'static Texts,
+    lang_switch: String,
+    csrf: &'a str,
+    id: Uuid,
+}
+
+/// `GET /postfach/{id}/loeschen`: deleting is evidence and cannot be undone, so it is asked
+/// first (WCAG 3.3.4); the message itself is not opened here.
+pub async fn delete_page(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    SignedIn { .. }: SignedIn,
+    PagePath(id): PagePath<Uuid>,
+    headers: HeaderMap,
+) -> Response {
+    let t = texts(lang);
+    let (csrf, cookie) = crate::web::extract::csrf_token(&headers, state.web.secure_cookies);
+    let page = DeletePage {
+        t,
+        lang_switch: lang_switch(t, &format!("/postfach/{id}/loeschen")),
+        csrf: &csrf,
+        id,
+    };
+    with_cookies(html(StatusCode::OK, &page), cookie)
+}
+
 pub async fn delete(
     State(state): State<AppState>,
     PageLang(lang): PageLang,

@@ -90,13 +90,24 @@ pub async fn submit(
         .register(email, form.get("password").unwrap_or(""), lang, cont, ip)
         .await
     {
-        Ok(()) => Ok(message(
-            lang,
-            StatusCode::OK,
-            |t| t.register_done_title,
-            |t| t.register_done_text,
-            None,
-        )),
+        Ok(()) => {
+            // The address as typed (the same answer whether or not it has an account).
+            let text = format!(
+                "{} {} {}. {}",
+                t.register_done_text, t.register_done_to, shown, t.register_done_missing
+            );
+            Ok(html(
+                StatusCode::OK,
+                &crate::web::respond::MessagePage {
+                    t,
+                    lang_switch: lang_switch(t, "/register"),
+                    title: t.register_done_title,
+                    text: &text,
+                    link: Some((format!("/register?req={req}"), t.register_button)),
+                    is_error: false,
+                },
+            ))
+        }
         Err(AccountError::Throttled) => Ok(again(StatusCode::TOO_MANY_REQUESTS, t.err_too_many)),
         Err(AccountError::InvalidEmail) => Ok(again(StatusCode::BAD_REQUEST, t.err_email)),
         Err(AccountError::Password(PasswordProblem::TooShort)) => {
