@@ -263,6 +263,7 @@ pub struct Texts {
     pub cancel: &'static str,
     pub register_done_to: &'static str,
     pub register_done_missing: &'static str,
+    pub totp_open_app: &'static str,
 }
 
 pub static DE: Texts = Texts {
@@ -523,6 +524,7 @@ pub static DE: Texts = Texts {
     cancel: "Abbrechen",
     register_done_to: "Die E-Mail ging an:",
     register_done_missing: "Keine E-Mail bekommen? Sehen Sie im Spam-Ordner nach. Sie können sich mit derselben Adresse noch einmal registrieren, dann schicken wir sie erneut; oder registrieren Sie sich mit einer anderen Adresse.",
+    totp_open_app: "In der Authenticator-App auf diesem Gerät öffnen",
 };
 
 pub static EN: Texts = Texts {
@@ -783,6 +785,7 @@ pub static EN: Texts = Texts {
     cancel: "Cancel",
     register_done_to: "The e-mail went to:",
     register_done_missing: "No e-mail? Look in the spam folder. You can register again with the same address, and we send it again; or register with another address.",
+    totp_open_app: "Open in the authenticator app on this device",
 };
 
 impl Texts {

@@ -124,6 +124,12 @@ try {
         await p.goto(`${base}${path}`);
         await check(path);
       }
+      // The registration form with every field wrong.
+      await p.goto(`${base}/register`);
+      await p.fill("#email", "kein-at");
+      await p.fill("#password", "kurz");
+      await Promise.all([p.waitForLoadState("load"), p.click('form[action="/register"] button[type=submit]')]);
+      await check("register errors");
       // The feedback form with an error, and after a report (the notice).
       await p.goto(`${base}/barrierefreiheit`);
       await Promise.all([p.waitForLoadState("load"), p.click('form[action^="/barrierefreiheit"] button[type=submit]')]);

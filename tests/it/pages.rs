@@ -699,3 +699,24 @@ async fn the_language_a_portal_asks_for_sticks_through_registration_and_its_mail
         "the citizen chose German"
     );
 }
+
+#[tokio::test]
+async fn registration_errors_come_all_at_once_each_tied_to_its_field() {
+    let app = spawn_app().await;
+    let page = app.get("/register").await.text().await.expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = app
+        .post_form(
+            "/register",
+            &[("csrf", &csrf), ("email", "kein-at"), ("password", "kurz")],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.expect("page");
+    assert!(body.contains("<title>Fehler: "), "{body}");
+    assert!(body.contains("id=\"email-error\"") && body.contains("id=\"password-error\""));
+    assert!(body.contains("aria-describedby=\"email-error\""));
+    assert!(body.contains("aria-describedby=\"pw-hint password-error\""));
+    assert_eq!(body.matches("aria-invalid=\"true\"").count(), 2);
+    assert!(app.mails().is_empty());
+}

@@ -316,6 +316,9 @@ struct TotpPage<'a> {
     csrf: &'a str,
     qr: &'a str,
     secret: &'a str,
+    /// `otpauth://` for an authenticator app on the same phone (the QR code cannot be
+    /// scanned from there).
+    otpauth: &'a str,
     error: Option<&'a str>,
     recovery: Option<Vec<String>>,
 }
@@ -349,6 +352,7 @@ async fn totp_page(
         csrf: &token,
         qr: &enrol.qr_svg,
         secret: &enrol.secret_base32,
+        otpauth: &enrol.otpauth_uri,
         error,
         recovery: None,
     };
@@ -428,6 +432,7 @@ pub async fn totp_post(
                 csrf: "",
                 qr: "",
                 secret: "",
+                otpauth: "",
                 error: None,
                 recovery: Some(codes),
             };

@@ -30,7 +30,17 @@ struct RegisterPage<'a> {
     csrf: &'a str,
     req: &'a str,
     email: &'a str,
+    /// A problem with the form as a whole (forged token, too many registrations).
     error: Option<&'a str>,
+    /// The field errors, all at once, each tied to its field.
+    email_error: Option<&'a str>,
+    password_error: Option<&'a str>,
+}
+
+impl RegisterPage<'_> {
+    fn has_errors(&self) -> bool {
+        self.error.is_some() || self.email_error.is_some() || self.password_error.is_some()
+    }
 }
 
 fn render(
@@ -42,6 +52,20 @@ fn render(
     email: &str,
     error: Option<&str>,
 ) -> Response {
+    render_fields(status, headers, web, lang, req, email, error, (None, None))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render_fields(
+    status: StatusCode,
+    headers: &HeaderMap,
+    web: &WebConfig,
+    lang: Lang,
+    req: &str,
+    email: &str,
+    error: Option<&str>,
+    (email_error, password_error): (Option<&str>, Option<&str>),
+) -> Response {
     let (token, set) = csrf_token(headers, web.secure_cookies);
     let t = texts(lang);
     let page = RegisterPage {
@@ -51,6 +75,8 @@ fn render(
         req,
         email,
         error,
+        email_error,
+        password_error,
     };
     with_cookies(html(status, &page), set)
 }
@@ -83,6 +109,28 @@ pub async fn submit(
         |status, msg: &str| render(status, &headers, &state.web, lang, &req, &shown, Some(msg));
     if !csrf_ok {
         return Ok(again(StatusCode::FORBIDDEN, t.err_csrf));
+    }
+    // Every field error at once (the service checks the same rules again).
+    let email_error = crate::domain::account::EmailAddress::parse(email)
+        .err()
+        .map(|_| t.err_email);
+    let password_error =
+        match crate::domain::account::check_new_password(form.get("password").unwrap_or("")) {
+            Ok(()) => None,
+            Err(PasswordProblem::TooShort) => Some(t.err_pw_short),
+            Err(PasswordProblem::TooLong) => Some(t.err_pw_long),
+        };
+    if email_error.is_some() || password_error.is_some() {
+        return Ok(render_fields(
+            StatusCode::BAD_REQUEST,
+            &headers,
+            &state.web,
+            lang,
+            &req,
+            &shown,
+            None,
+            (email_error, password_error),
+        ));
     }
     let cont = (!req.is_empty()).then_some(req.as_str());
     match state
