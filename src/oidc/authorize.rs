@@ -553,6 +553,9 @@ impl Session {
 pub struct Pending {
     pub req: AuthRequest,
     pub client_name: String,
+    /// The Kommune the portal belongs to, named on the login and consent pages.
+    #[serde(default)]
+    pub tenant_name: String,
 }
 
 impl Provider {

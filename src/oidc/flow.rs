@@ -38,6 +38,7 @@ pub enum Step {
     Consent {
         pending: String,
         client_name: String,
+        tenant_name: String,
         scopes: Scopes,
     },
     /// The level cannot be reached with this account: why, and the way back to the portal
@@ -90,8 +91,25 @@ impl Provider {
             }
         };
         let outcome = self.outcome(&req, session.as_ref()).await;
-        self.settle(At::New(ip), req, client.name.clone(), session, outcome)
-            .await
+        // The Kommune is named on the pages the citizen will see (not on the SSO path).
+        let tenant_name = if matches!(outcome, Outcome::Wait(_)) {
+            self.db
+                .tenants()
+                .by_id(client.tenant_id)
+                .await
+                .map(|t| t.name)
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        self.settle(
+            At::New(ip),
+            req,
+            (client.name.clone(), tenant_name),
+            session,
+            outcome,
+        )
+        .await
     }
 
     /// `GET /authorize/resume`: after a login or step-up, decides again.
@@ -101,8 +119,14 @@ impl Provider {
             Err(e) => return self.unknown(e),
         };
         let outcome = self.outcome(&p.req, session.as_ref()).await;
-        self.settle(At::Pending(pending), p.req, p.client_name, session, outcome)
-            .await
+        self.settle(
+            At::Pending(pending),
+            p.req,
+            (p.client_name, p.tenant_name),
+            session,
+            outcome,
+        )
+        .await
     }
 
     /// `GET /consent`: the consent question, if that is what the request needs now. The
@@ -116,8 +140,14 @@ impl Provider {
             Outcome::Issue { .. } if session.is_some() => Outcome::Wait(Decision::Consent),
             o => o,
         };
-        self.settle(At::Pending(pending), p.req, p.client_name, session, outcome)
-            .await
+        self.settle(
+            At::Pending(pending),
+            p.req,
+            (p.client_name, p.tenant_name),
+            session,
+            outcome,
+        )
+        .await
     }
 
     /// `POST /consent`: allow records the consent and issues the code; deny answers
@@ -142,8 +172,14 @@ impl Provider {
             }
             o => o,
         };
-        self.settle(At::Pending(pending), p.req, p.client_name, session, outcome)
-            .await
+        self.settle(
+            At::Pending(pending),
+            p.req,
+            (p.client_name, p.tenant_name),
+            session,
+            outcome,
+        )
+        .await
     }
 
     /// The decision for a request in this browser (one call of [`decide`]).
@@ -198,14 +234,18 @@ impl Provider {
         &self,
         at: At<'_>,
         req: AuthRequest,
-        client_name: String,
+        (client_name, tenant_name): (String, String),
         session: Option<SignedIn>,
         outcome: Outcome,
     ) -> Next {
         let lang = req.lang;
         let next = |step| Next { step, lang };
         if let Outcome::Wait(d) = outcome {
-            let record = Pending { req, client_name };
+            let record = Pending {
+                req,
+                client_name,
+                tenant_name,
+            };
             let pending = match at {
                 At::Pending(id) => id.to_owned(),
                 At::New(ip) => match self.park(&record, ip).await {
@@ -220,6 +260,7 @@ impl Provider {
                     pending,
                     scopes: record.req.scopes(),
                     client_name: record.client_name,
+                    tenant_name: record.tenant_name,
                 },
             });
         }

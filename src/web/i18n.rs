@@ -264,6 +264,9 @@ pub struct Texts {
     pub register_done_to: &'static str,
     pub register_done_missing: &'static str,
     pub totp_open_app: &'static str,
+    pub login_of: &'static str,
+    pub consent_deny_hint: &'static str,
+    pub consent_withdraw_hint: &'static str,
 }
 
 pub static DE: Texts = Texts {
@@ -525,6 +528,9 @@ pub static DE: Texts = Texts {
     register_done_to: "Die E-Mail ging an:",
     register_done_missing: "Keine E-Mail bekommen? Sehen Sie im Spam-Ordner nach. Sie können sich mit derselben Adresse noch einmal registrieren, dann schicken wir sie erneut; oder registrieren Sie sich mit einer anderen Adresse.",
     totp_open_app: "In der Authenticator-App auf diesem Gerät öffnen",
+    login_of: "ein Dienst von",
+    consent_deny_hint: "„Ablehnen“ bringt Sie ohne Anmeldung zum Dienst zurück; er erhält keine Angaben.",
+    consent_withdraw_hint: "Sie können Ihre Einwilligung jederzeit unter „Mein Bürgerkonto“ widerrufen.",
 };
 
 pub static EN: Texts = Texts {
@@ -786,6 +792,9 @@ pub static EN: Texts = Texts {
     register_done_to: "The e-mail went to:",
     register_done_missing: "No e-mail? Look in the spam folder. You can register again with the same address, and we send it again; or register with another address.",
     totp_open_app: "Open in the authenticator app on this device",
+    login_of: "a service of",
+    consent_deny_hint: "\"Deny\" takes you back to the service without logging in; it receives nothing.",
+    consent_withdraw_hint: "You can withdraw your consent at any time under \"My Bürgerkonto\".",
 };
 
 impl Texts {

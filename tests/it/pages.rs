@@ -720,3 +720,37 @@ async fn registration_errors_come_all_at_once_each_tied_to_its_field() {
     assert_eq!(body.matches("aria-invalid=\"true\"").count(), 2);
     assert!(app.mails().is_empty());
 }
+
+#[tokio::test]
+async fn login_and_consent_name_the_kommune_and_say_what_deny_does() {
+    use crate::helpers::location;
+    use crate::helpers::rp::{discover, start};
+    let app = spawn_app().await;
+    app.add_user("kommune@example.org", "ein langes Passwort")
+        .await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    let rp = discover(&app, &client).await;
+    let flow = start(&rp, &["email"], &[]);
+    let login = location(&app.get(&flow.url).await);
+    let page = app.get(&login).await.text().await.expect("page");
+    assert!(
+        page.contains("Gemeinde A"),
+        "the login names the Kommune: {page}"
+    );
+    let req = crate::helpers::query_param(&login, "req").expect("req");
+    let r = app
+        .login(&req, "kommune@example.org", "ein langes Passwort")
+        .await;
+    assert_eq!(r.status(), 303);
+    let mut next = location(&r);
+    for _ in 0..3 {
+        if next.starts_with("/consent") {
+            break;
+        }
+        next = location(&app.get(&next).await);
+    }
+    assert!(next.starts_with("/consent"), "{next}");
+    let consent = app.get(&next).await.text().await.expect("page");
+    assert!(consent.contains("<strong>Gemeinde A</strong>"), "{consent}");
+    assert!(consent.contains("keine Angaben") && consent.contains("widerrufen"));
+}

@@ -118,6 +118,7 @@ fn render_step(
         Step::Consent {
             pending,
             client_name,
+            tenant_name,
             scopes,
         } => {
             if !consent_page {
@@ -131,6 +132,7 @@ fn render_step(
                 csrf: &token,
                 req: &pending,
                 client_name: &client_name,
+                tenant_name: &tenant_name,
                 scopes: scopes.iter().filter_map(|s| t.scope_label(s)).collect(),
             };
             with_cookies(html(StatusCode::OK, &page), set)
@@ -195,6 +197,7 @@ struct ConsentPage<'a> {
     csrf: &'a str,
     req: &'a str,
     client_name: &'a str,
+    tenant_name: &'a str,
     scopes: Vec<&'static str>,
 }
 

@@ -50,7 +50,11 @@ async fn flow_lang(
     match p.load_pending(req).await {
         Ok(pending) => (
             pending.req.lang.unwrap_or(fallback),
-            Some(pending.client_name),
+            Some(if pending.tenant_name.is_empty() {
+                pending.client_name
+            } else {
+                format!("{} ({})", pending.client_name, pending.tenant_name)
+            }),
             pending.req.login_hint,
         ),
         Err(_) => (fallback, None, None),
