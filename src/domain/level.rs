@@ -175,6 +175,26 @@ pub fn reachable_by_step_up(proofing: Loa, amr: &[Amr], totp: bool, passkey: Opt
         .max(by_passkey)
 }
 
+/// The citizen's way to a level: the identity confirmed at least at that level (at the
+/// Bürgerbüro or through BundID), and a factor strong enough for it. Each step done or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathTo {
+    pub level: Loa,
+    pub identity_done: bool,
+    pub factor_done: bool,
+}
+
+/// The way from an account's proofing and factors to `target`.
+#[must_use]
+pub fn path_to(target: Loa, proofing: Loa, totp: bool, passkey: Option<Loa>) -> PathTo {
+    let by_factor = reachable_by_step_up(Loa::High, &[Amr::Pwd], totp, passkey);
+    PathTo {
+        level: target,
+        identity_done: proofing >= target,
+        factor_done: target == Loa::Low || by_factor >= target,
+    }
+}
+
 /// The level a login reaches: the lower of identity proofing and authentication strength.
 #[must_use]
 pub fn effective(proofing: Loa, strength: Loa) -> Loa {
@@ -184,6 +204,24 @@ pub fn effective(proofing: Loa, strength: Loa) -> Loa {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_path_names_what_is_missing() {
+        let p = path_to(Loa::Substantial, Loa::Low, true, None);
+        assert!(
+            !p.identity_done && p.factor_done,
+            "the app alone does not give substanziell"
+        );
+        let p = path_to(Loa::Substantial, Loa::Substantial, false, None);
+        assert!(p.identity_done && !p.factor_done);
+        let p = path_to(Loa::High, Loa::High, true, Some(Loa::Substantial));
+        assert!(
+            p.identity_done && !p.factor_done,
+            "high needs a device-bound passkey"
+        );
+        let p = path_to(Loa::High, Loa::High, false, Some(Loa::High));
+        assert!(p.identity_done && p.factor_done);
+    }
 
     #[test]
     fn ordering_and_effective_level() {

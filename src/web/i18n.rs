@@ -267,6 +267,12 @@ pub struct Texts {
     pub login_of: &'static str,
     pub consent_deny_hint: &'static str,
     pub consent_withdraw_hint: &'static str,
+    pub path_title: &'static str,
+    pub path_done: &'static str,
+    pub path_open: &'static str,
+    pub path_identity: &'static str,
+    pub path_factor: &'static str,
+    pub path_factor_high: &'static str,
 }
 
 pub static DE: Texts = Texts {
@@ -436,7 +442,7 @@ pub static DE: Texts = Texts {
     pf_deleted: "Die Nachricht wurde gelöscht.",
     pf_err_empty: "Bitte schreiben Sie eine Antwort oder hängen Sie eine Datei an.",
     pf_err_large: "Die Antwort ist zu groß: höchstens 10 Dateien, je 5 MB, zusammen 10 MB, Text bis 100 KB.",
-    pf_needs_level: "Diese Nachricht erfordert ein höheres Vertrauensniveau, als Ihr Konto derzeit erreicht. Unter „Anmeldeverfahren“ sehen Sie, wie Sie es erhöhen.",
+    pf_needs_level: "Diese Nachricht erfordert ein höheres Vertrauensniveau, als Ihr Konto derzeit erreicht. So kommen Sie dorthin:",
     pf_more: "Ältere Nachrichten",
     pf_newer: "Neuere Nachrichten",
     pf_no_reply: "Auf diese Nachricht kann hier nicht geantwortet werden.",
@@ -531,6 +537,12 @@ pub static DE: Texts = Texts {
     login_of: "ein Dienst von",
     consent_deny_hint: "„Ablehnen“ bringt Sie ohne Anmeldung zum Dienst zurück; er erhält keine Angaben.",
     consent_withdraw_hint: "Sie können Ihre Einwilligung jederzeit unter „Mein Bürgerkonto“ widerrufen.",
+    path_title: "Ihr Weg zum Vertrauensniveau",
+    path_done: "erledigt",
+    path_open: "offen",
+    path_identity: "Identität bestätigen lassen: mit Personalausweis oder Reisepass im Bürgerbüro Ihrer Kommune, oder online über die BundID mit der Online-Ausweisfunktion.",
+    path_factor: "Einen zweiten Faktor einrichten: die Authenticator-App oder einen Passkey.",
+    path_factor_high: "Einen Passkey einrichten, der an Ihr Gerät gebunden ist (mit PIN oder Biometrie).",
 };
 
 pub static EN: Texts = Texts {
@@ -700,7 +712,7 @@ pub static EN: Texts = Texts {
     pf_deleted: "The message was deleted.",
     pf_err_empty: "Please write a reply or attach a file.",
     pf_err_large: "The reply is too large: at most 10 files, 5 MB each, 10 MB together, text up to 100 KB.",
-    pf_needs_level: "This message needs a higher assurance level than your account reaches now. “Sign-in methods” shows how to raise it.",
+    pf_needs_level: "This message needs a higher assurance level than your account reaches now. This is how to get there:",
     pf_more: "Older messages",
     pf_newer: "Newer messages",
     pf_no_reply: "This message cannot be answered here.",
@@ -795,6 +807,12 @@ pub static EN: Texts = Texts {
     login_of: "a service of",
     consent_deny_hint: "\"Deny\" takes you back to the service without logging in; it receives nothing.",
     consent_withdraw_hint: "You can withdraw your consent at any time under \"My Bürgerkonto\".",
+    path_title: "Your way to the level",
+    path_done: "done",
+    path_open: "to do",
+    path_identity: "Have your identity confirmed: with your ID card or passport at your Kommune's Bürgerbüro, or online through BundID with the ID card's online function.",
+    path_factor: "Set up a second factor: the authenticator app or a passkey.",
+    path_factor_high: "Set up a passkey bound to your device (with PIN or biometrics).",
 };
 
 impl Texts {

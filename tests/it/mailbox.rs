@@ -505,6 +505,15 @@ async fn a_message_requiring_substantial_cannot_be_read_in_a_low_session() {
         !page.contains("Abholung") && page.contains("/konto/sicherheit"),
         "{page}"
     );
+    // The way there, step by step: the identity (at the Bürgerbüro or through BundID) and
+    // the factor, neither done yet.
+    assert!(
+        page.contains("Ihr Weg zum Vertrauensniveau substanziell")
+            && page.contains("Bürgerbüro")
+            && page.contains("BundID")
+            && page.matches("✘ offen").count() == 2,
+        "{page}"
+    );
     // Nor the attachment, nor the portal with a low token.
     let (s, h, _) = api_get(app, &f.portal_token, &format!("/api/v1/mailbox/inbox/{id}")).await;
     assert_eq!(s, 403);

@@ -70,6 +70,24 @@ pub(crate) async fn needs_level_step_up(
     ) >= required)
 }
 
+/// The account's way to `target`: identity confirmation and factor, each done or not.
+pub(crate) async fn level_path(
+    state: &AppState,
+    account: crate::domain::ids::AccountId,
+    target: crate::domain::level::Loa,
+    lang: Lang,
+) -> Result<crate::domain::level::PathTo, PageError> {
+    let internal = |e: AccountError| PageError::internal(lang, e);
+    let a = state.accounts.get(account).await.map_err(internal)?;
+    let f = state.accounts.factors(account).await.map_err(internal)?;
+    Ok(crate::domain::level::path_to(
+        target,
+        a.proofing,
+        f.totp,
+        f.best_passkey,
+    ))
+}
+
 /// Where to go after a step-up outside an authorization: only a mailbox message.
 #[must_use]
 pub fn local_next(v: Option<&str>) -> String {

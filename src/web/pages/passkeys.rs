@@ -324,6 +324,8 @@ struct SecurityPage<'a> {
     add_note: Option<&'a str>,
     claims: Vec<ClaimRow>,
     upstreams: Vec<UpstreamRow>,
+    /// The way to substanziell and hoch, step by step.
+    paths: Vec<crate::domain::level::PathTo>,
 }
 
 /// Renders the sign-in methods page for the session's account; `None` when there is no
@@ -425,6 +427,17 @@ pub(crate) async fn security_page(
         add_note,
         claims,
         upstreams,
+        paths: [Loa::Substantial, Loa::High]
+            .into_iter()
+            .map(|l| {
+                crate::domain::level::path_to(
+                    l,
+                    account.proofing,
+                    factors.totp,
+                    factors.best_passkey,
+                )
+            })
+            .collect(),
     };
     Ok(with_cookies(html(status, &page), set))
 }

@@ -160,6 +160,8 @@ struct MessagePage<'a> {
     message: Option<MessageView>,
     notice: Option<&'a str>,
     error: Option<&'a str>,
+    /// For a message above the account's reach: the way to its level.
+    path: Option<crate::domain::level::PathTo>,
 }
 
 /// A form without a valid CSRF token: an error page that does not open the message (opening
@@ -191,6 +193,8 @@ async fn show(
             if needs_level_step_up(state, session, required, lang).await? {
                 return Ok(see_other(&format!("/login/otp?next=/postfach/{id}"), &[]));
             }
+            let path =
+                super::factors::level_path(state, session.account_id, required, lang).await?;
             let page = MessagePage {
                 t,
                 lang_switch: lang_switch(t, &format!("/postfach/{id}")),
@@ -199,6 +203,7 @@ async fn show(
                 message: None,
                 notice: None,
                 error: None,
+                path: Some(path),
             };
             return Ok(html(StatusCode::FORBIDDEN, &page));
         }
@@ -239,6 +244,7 @@ async fn show(
         message: Some(message),
         notice,
         error,
+        path: None,
     };
     Ok(with_cookies(html(status, &page), set))
 }
