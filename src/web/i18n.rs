@@ -273,6 +273,13 @@ pub struct Texts {
     pub path_identity: &'static str,
     pub path_factor: &'static str,
     pub path_factor_high: &'static str,
+    pub error_title_not_found: &'static str,
+    pub error_title_bad: &'static str,
+    pub error_title_forbidden: &'static str,
+    pub error_title_too_large: &'static str,
+    pub error_title_too_many: &'static str,
+    pub error_title_unavailable: &'static str,
+    pub error_contact: &'static str,
 }
 
 pub static DE: Texts = Texts {
@@ -543,6 +550,13 @@ pub static DE: Texts = Texts {
     path_identity: "Identität bestätigen lassen: mit Personalausweis oder Reisepass im Bürgerbüro Ihrer Kommune, oder online über die BundID mit der Online-Ausweisfunktion.",
     path_factor: "Einen zweiten Faktor einrichten: die Authenticator-App oder einen Passkey.",
     path_factor_high: "Einen Passkey einrichten, der an Ihr Gerät gebunden ist (mit PIN oder Biometrie).",
+    error_title_not_found: "Seite nicht gefunden",
+    error_title_bad: "Die Anfrage ist ungültig",
+    error_title_forbidden: "Zugriff nicht erlaubt",
+    error_title_too_large: "Die Anfrage ist zu groß",
+    error_title_too_many: "Zu viele Anfragen",
+    error_title_unavailable: "Vorübergehend nicht erreichbar",
+    error_contact: "Wenn das Problem bleibt, finden Sie unter „Hilfe und Kontakt“ unten auf der Seite, wer Ihnen weiterhilft.",
 };
 
 pub static EN: Texts = Texts {
@@ -813,6 +827,13 @@ pub static EN: Texts = Texts {
     path_identity: "Have your identity confirmed: with your ID card or passport at your Kommune's Bürgerbüro, or online through BundID with the ID card's online function.",
     path_factor: "Set up a second factor: the authenticator app or a passkey.",
     path_factor_high: "Set up a passkey bound to your device (with PIN or biometrics).",
+    error_title_not_found: "Page not found",
+    error_title_bad: "The request is not valid",
+    error_title_forbidden: "Access not allowed",
+    error_title_too_large: "The request is too large",
+    error_title_too_many: "Too many requests",
+    error_title_unavailable: "Temporarily unavailable",
+    error_contact: "If the problem stays, \"Help and contact\" at the bottom of the page says who can help.",
 };
 
 impl Texts {

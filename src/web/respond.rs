@@ -131,13 +131,24 @@ impl IntoResponse for PageError {
             tracing::error!(cause = %Chain(c.as_ref()), "request failed");
         }
         let t = texts(self.lang);
+        // The title names the error (WCAG 2.4.2); the text says what to do, and where help is.
+        let title = match self.status {
+            StatusCode::NOT_FOUND => t.error_title_not_found,
+            StatusCode::BAD_REQUEST => t.error_title_bad,
+            StatusCode::FORBIDDEN => t.error_title_forbidden,
+            StatusCode::PAYLOAD_TOO_LARGE => t.error_title_too_large,
+            StatusCode::TOO_MANY_REQUESTS => t.error_title_too_many,
+            StatusCode::SERVICE_UNAVAILABLE => t.error_title_unavailable,
+            _ => t.error_title,
+        };
+        let text = format!("{} {}", (self.text)(t), t.error_contact);
         html(
             self.status,
             &MessagePage {
                 t,
                 lang_switch: lang_switch(t, "/konto"),
-                title: t.error_title,
-                text: (self.text)(t),
+                title,
+                text: &text,
                 link: Some(("/konto".into(), t.error_next)),
                 is_error: true,
             },

@@ -754,3 +754,13 @@ async fn login_and_consent_name_the_kommune_and_say_what_deny_does() {
     assert!(consent.contains("<strong>Gemeinde A</strong>"), "{consent}");
     assert!(consent.contains("keine Angaben") && consent.contains("widerrufen"));
 }
+
+#[tokio::test]
+async fn error_pages_name_the_error_and_where_help_is() {
+    let app = spawn_app().await;
+    let r = app.get("/nicht-da").await;
+    assert_eq!(r.status(), 404);
+    let body = r.text().await.expect("page");
+    assert!(body.contains("<title>Seite nicht gefunden"), "{body}");
+    assert!(body.contains("Hilfe und Kontakt"));
+}
