@@ -141,17 +141,26 @@ fn page(t: &'static Texts, e: Export) -> DataPage {
     }
 }
 
+/// Everything about the session's account, at the session's level.
+async fn export_of(
+    state: &AppState,
+    session: &crate::authn::Session,
+    lang: crate::domain::lang::Lang,
+) -> Result<Export, PageError> {
+    state
+        .rights
+        .export(session.account_id, session.acr)
+        .await
+        .map_err(|e| PageError::internal(lang, e))
+}
+
 /// `GET /konto/daten`.
 async fn show(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     SignedIn { session, .. }: SignedIn,
 ) -> Result<Response, PageError> {
-    let export = state
-        .rights
-        .export(session.account_id, session.acr)
-        .await
-        .map_err(|e| PageError::internal(lang, e))?;
+    let export = export_of(&state, &session, lang).await?;
     Ok(crate::web::respond::no_store(html(
         StatusCode::OK,
         &page(texts(lang), export),
@@ -164,11 +173,7 @@ async fn file(
     PageLang(lang): PageLang,
     SignedIn { session, .. }: SignedIn,
 ) -> Result<Response, PageError> {
-    let export = state
-        .rights
-        .export(session.account_id, session.acr)
-        .await
-        .map_err(|e| PageError::internal(lang, e))?;
+    let export = export_of(&state, &session, lang).await?;
     let content = serde_json::to_vec_pretty(&export).map_err(|e| PageError::internal(lang, e))?;
     Ok(download(File {
         filename: format!(
