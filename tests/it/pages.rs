@@ -363,7 +363,11 @@ async fn unverified_accounts_cannot_log_in_and_links_are_single_use() {
         401,
         "a wrong password does not confirm"
     );
-    assert_eq!(confirm(PW, token.clone()).await, 200);
+    assert_eq!(
+        confirm(PW, token.clone()).await,
+        303,
+        "confirmed and signed in"
+    );
     assert_eq!(confirm(PW, token).await, 400, "used up");
     assert_eq!(confirm(PW, "made-up".into()).await, 400);
     assert_eq!(app.login("", "v@example.org", PW).await.status(), 303);
@@ -431,7 +435,7 @@ async fn registering_an_unconfirmed_address_again_lets_the_owner_set_the_passwor
             &[("csrf", &csrf), ("token", &token), ("password", PW)],
         )
         .await;
-    assert_eq!(r.status(), 200);
+    assert_eq!(r.status(), 303, "confirmed and signed in");
     assert_eq!(
         app.login("", "opfer@example.org", "Passwort des Angreifers")
             .await
@@ -609,7 +613,7 @@ async fn a_resent_link_replaces_the_pending_one() {
         }
     };
     assert_eq!(confirm(first).await, 400, "the replaced link is gone");
-    assert_eq!(confirm(second).await, 200);
+    assert_eq!(confirm(second).await, 303);
 }
 
 #[tokio::test]
@@ -638,7 +642,7 @@ async fn registering_an_unconfirmed_address_again_and_again_mails_once_per_inter
             ],
         )
         .await;
-    assert_eq!(r.status(), 200);
+    assert_eq!(r.status(), 303);
 }
 
 #[tokio::test]
@@ -763,4 +767,59 @@ async fn error_pages_name_the_error_and_where_help_is() {
     let body = r.text().await.expect("page");
     assert!(body.contains("<title>Seite nicht gefunden"), "{body}");
     assert!(body.contains("Hilfe und Kontakt"));
+}
+
+#[tokio::test]
+async fn confirming_the_address_signs_in_and_returns_to_the_portal_that_started_it() {
+    use crate::helpers::rp::{discover, start};
+    use crate::helpers::{location, query_param};
+    let app = spawn_app().await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    let rp = discover(&app, &client).await;
+    let flow = start(&rp, &["email"], &[]);
+    let login = location(&app.get(&flow.url).await);
+    let req = query_param(&login, "req").expect("req");
+    let page = app
+        .get(&format!("/register?req={req}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let pw = "ein langes Passwort";
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("csrf", &csrf),
+                ("req", &req),
+                ("email", "portal@example.org"),
+                ("password", pw),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let link = app
+        .mailed_link("portal@example.org", "/verify-email")
+        .expect("link");
+    let page = app.get(&link).await.text().await.expect("page");
+    let (token, csrf) = (
+        hidden(&page, "token").expect("token"),
+        hidden(&page, "csrf").expect("csrf"),
+    );
+    let r = app
+        .post_form(
+            "/verify-email",
+            &[("csrf", &csrf), ("token", &token), ("password", pw)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        location(&r),
+        format!("/authorize/resume?req={req}"),
+        "back into the portal's flow"
+    );
+    // Signed in: the flow goes on to the consent question, without a login page.
+    let next = location(&app.get(&location(&r)).await);
+    assert!(next.starts_with("/consent?req="), "{next}");
 }

@@ -241,18 +241,39 @@ pub async fn verify_post(
         .verify_email(token, form.get("password").unwrap_or(""))
         .await
     {
-        Ok((_, cont)) => {
-            let next = match cont {
-                Some(r) => format!("/login?req={}", req_id(Some(&r))),
-                None => "/login".into(),
-            };
-            Ok(message(
+        // The password was just checked: the citizen is signed in and continues where the
+        // registration started (the portal's request, if it still waits), without typing the
+        // password a third time (D13).
+        Ok((id, cont)) => {
+            let account = state
+                .accounts
+                .get(id)
+                .await
+                .map_err(|e| PageError::internal(lang, e))?;
+            let mut req = String::new();
+            if let Some(r) = cont.map(|r| req_id(Some(&r)))
+                && !r.is_empty()
+                && state.provider.load_pending(&r).await.is_ok()
+            {
+                req = r;
+            }
+            state
+                .accounts
+                .record(
+                    "account.login",
+                    id,
+                    serde_json::json!({ "amr": ["pwd"], "via": "email_verification" }),
+                )
+                .await;
+            super::login::start_session(
+                &state,
+                &headers,
+                &account,
+                vec![crate::domain::level::Amr::Pwd],
+                &req,
                 lang,
-                StatusCode::OK,
-                |t| t.verified_title,
-                |t| t.verified_text,
-                Some((next, t.continue_link)),
-            ))
+            )
+            .await
         }
         Err(AccountError::InvalidCredentials) => Ok(verify_page(
             StatusCode::UNAUTHORIZED,

@@ -442,7 +442,8 @@ impl TestApp {
                 &[("csrf", &csrf), ("token", &token), ("password", password)],
             )
             .await;
-        assert_eq!(r.status(), 200, "verification succeeds");
+        assert_eq!(r.status(), 303, "verification succeeds and signs in");
+        assert_eq!(location(&r), "/konto");
     }
 
     /// Logs in on the login page of a pending request (or plain `/login`).
