@@ -150,6 +150,23 @@ impl Provider {
         .await
     }
 
+    /// `POST /authorize/cancel`: the citizen goes back to the portal without logging in; the
+    /// portal gets `access_denied` at its registered redirect URI.
+    pub async fn cancel(&self, pending: &str) -> Next {
+        let p = match self.load_pending(pending).await {
+            Ok(p) => p,
+            Err(e) => return self.unknown(e),
+        };
+        self.settle(
+            At::Pending(pending),
+            p.req,
+            (p.client_name, p.tenant_name),
+            None,
+            Outcome::Deny,
+        )
+        .await
+    }
+
     /// `POST /consent`: allow records the consent and issues the code; deny answers
     /// `access_denied`.
     pub async fn answer_consent(

@@ -280,6 +280,7 @@ pub struct Texts {
     pub error_title_too_many: &'static str,
     pub error_title_unavailable: &'static str,
     pub error_contact: &'static str,
+    pub login_cancel: &'static str,
 }
 
 pub static DE: Texts = Texts {
@@ -557,6 +558,7 @@ pub static DE: Texts = Texts {
     error_title_too_many: "Zu viele Anfragen",
     error_title_unavailable: "Vorübergehend nicht erreichbar",
     error_contact: "Wenn das Problem bleibt, finden Sie unter „Hilfe und Kontakt“ unten auf der Seite, wer Ihnen weiterhilft.",
+    login_cancel: "Abbrechen und zurück zum Dienst",
 };
 
 pub static EN: Texts = Texts {
@@ -834,6 +836,7 @@ pub static EN: Texts = Texts {
     error_title_too_many: "Too many requests",
     error_title_unavailable: "Temporarily unavailable",
     error_contact: "If the problem stays, \"Help and contact\" at the bottom of the page says who can help.",
+    login_cancel: "Cancel and return to the service",
 };
 
 impl Texts {

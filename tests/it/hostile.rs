@@ -150,6 +150,7 @@ const POST_PATHS: &[&str] = &[
     "/konto/passwort",
     "/konto/email",
     "/konto/email/bestaetigen",
+    "/authorize/cancel",
 ];
 
 const NAMES: &[&str] = &[

@@ -823,3 +823,40 @@ async fn confirming_the_address_signs_in_and_returns_to_the_portal_that_started_
     let next = location(&app.get(&location(&r)).await);
     assert!(next.starts_with("/consent?req="), "{next}");
 }
+
+#[tokio::test]
+async fn the_login_page_leads_back_to_the_portal_without_a_login() {
+    use crate::helpers::rp::{discover, start};
+    use crate::helpers::{location, query_param};
+    let app = spawn_app().await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    let rp = discover(&app, &client).await;
+    let flow = start(&rp, &[], &[]);
+    let login = location(&app.get(&flow.url).await);
+    let req = query_param(&login, "req").expect("req");
+    let page = app.get(&login).await.text().await.expect("page");
+    assert!(page.contains("action=\"/authorize/cancel\""));
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    // Without the form token nothing happens.
+    let r = app.post_form("/authorize/cancel", &[("req", &req)]).await;
+    assert_eq!(r.status(), 403);
+    let r = app
+        .post_form("/authorize/cancel", &[("csrf", &csrf), ("req", &req)])
+        .await;
+    assert_eq!(r.status(), 303);
+    let back = location(&r);
+    assert!(back.starts_with(&client.redirect_uri), "{back}");
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(
+        query_param(&back, "state").as_deref(),
+        Some(flow.state.secret().as_str())
+    );
+    // The request is gone: cancelling again answers a page, not a redirect.
+    let r = app
+        .post_form("/authorize/cancel", &[("csrf", &csrf), ("req", &req)])
+        .await;
+    assert_ne!(r.status(), 303);
+}

@@ -41,6 +41,17 @@ pub async fn resume(
     render(&state, &headers, false, next, lang)
 }
 
+/// `POST /authorize/cancel`: back to the portal without logging in.
+pub async fn cancel(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    CsrfForm(form): CsrfForm,
+) -> Response {
+    let next = state.provider.cancel(&req_id(form.get("req"))).await;
+    render(&state, &headers, false, next, lang)
+}
+
 /// `GET /consent?req=ID`.
 pub async fn consent_get(
     State(state): State<AppState>,

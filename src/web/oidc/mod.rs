@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
             get(authorize::authorize).post(authorize::authorize),
         )
         .route("/authorize/resume", get(authorize::resume))
+        .route("/authorize/cancel", post(authorize::cancel))
         .route(
             "/consent",
             get(authorize::consent_get).post(authorize::consent_post),
