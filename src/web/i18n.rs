@@ -281,6 +281,10 @@ pub struct Texts {
     pub error_title_unavailable: &'static str,
     pub error_contact: &'static str,
     pub login_cancel: &'static str,
+    pub account_nav: &'static str,
+    pub account_unread: &'static str,
+    pub account_level_help: &'static str,
+    pub logout_here: &'static str,
 }
 
 pub static DE: Texts = Texts {
@@ -559,6 +563,10 @@ pub static DE: Texts = Texts {
     error_title_unavailable: "Vorübergehend nicht erreichbar",
     error_contact: "Wenn das Problem bleibt, finden Sie unter „Hilfe und Kontakt“ unten auf der Seite, wer Ihnen weiterhilft.",
     login_cancel: "Abbrechen und zurück zum Dienst",
+    account_nav: "Mein Bürgerkonto",
+    account_unread: "neu",
+    account_level_help: "Das Vertrauensniveau sagt, wie sicher feststeht, dass Sie es sind. Manche Dienste und Nachrichten verlangen ein höheres; unter „Anmeldeverfahren“ sehen Sie, wie Sie es erreichen.",
+    logout_here: "Auf diesem Gerät abmelden",
 };
 
 pub static EN: Texts = Texts {
@@ -837,6 +845,10 @@ pub static EN: Texts = Texts {
     error_title_unavailable: "Temporarily unavailable",
     error_contact: "If the problem stays, \"Help and contact\" at the bottom of the page says who can help.",
     login_cancel: "Cancel and return to the service",
+    account_nav: "My Bürgerkonto",
+    account_unread: "new",
+    account_level_help: "The assurance level says how certain it is that it is you. Some services and messages need a higher one; \"Sign-in methods\" shows how to reach it.",
+    logout_here: "Log out on this device",
 };
 
 impl Texts {

@@ -110,12 +110,11 @@ async fn the_export_names_every_kind_of_data_and_no_secret() {
         .send()
         .await
         .expect("get");
+    let konto = konto.text().await.expect("page");
+    assert!(konto.contains("href=\"/konto/daten\""));
     assert!(
-        konto
-            .text()
-            .await
-            .expect("page")
-            .contains("href=\"/konto/daten\"")
+        konto.contains("(1 neu)"),
+        "the account page counts the unread message"
     );
     let page = app
         .browser

@@ -48,6 +48,9 @@ struct AccountPage<'a> {
     level: &'a str,
     sessions: Vec<SessionRow>,
     consents: Vec<ConsentRow>,
+    /// Unread messages in the inbox's first page (`unread_more`: there may be more).
+    unread: usize,
+    unread_more: bool,
 }
 
 /// A short, recognisable name for a browser from its User-Agent.
@@ -127,6 +130,19 @@ pub async fn show(
             granted: date_time(c.granted_at),
         })
         .collect();
+    // Unread messages (the inbox lists them first), at the session's level.
+    let (first, more) = state
+        .mailbox
+        .inbox(
+            &crate::mailbox::Reader::session(account.id, session.acr),
+            false,
+            0,
+            50,
+        )
+        .await
+        .map_err(|e| internal(e.into()))?;
+    let unread = first.iter().filter(|m| m.unread).count();
+    let unread_more = more && unread == first.len();
     let (csrf_token, set) = csrf_token(&headers, state.web.secure_cookies);
     let page = AccountPage {
         t,
@@ -136,6 +152,8 @@ pub async fn show(
         level,
         sessions,
         consents,
+        unread,
+        unread_more,
     };
     Ok(with_cookies(html(StatusCode::OK, &page), set))
 }
