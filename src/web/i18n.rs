@@ -285,6 +285,9 @@ pub struct Texts {
     pub account_unread: &'static str,
     pub account_level_help: &'static str,
     pub logout_here: &'static str,
+    pub pf_archived: &'static str,
+    pub pf_restored: &'static str,
+    pub pf_locked_title: &'static str,
 }
 
 pub static DE: Texts = Texts {
@@ -567,6 +570,9 @@ pub static DE: Texts = Texts {
     account_unread: "neu",
     account_level_help: "Das Vertrauensniveau sagt, wie sicher feststeht, dass Sie es sind. Manche Dienste und Nachrichten verlangen ein höheres; unter „Anmeldeverfahren“ sehen Sie, wie Sie es erreichen.",
     logout_here: "Auf diesem Gerät abmelden",
+    pf_archived: "Die Nachricht ist jetzt im Archiv.",
+    pf_restored: "Die Nachricht ist wieder im Posteingang.",
+    pf_locked_title: "Nachricht gesperrt",
 };
 
 pub static EN: Texts = Texts {
@@ -849,6 +855,9 @@ pub static EN: Texts = Texts {
     account_unread: "new",
     account_level_help: "The assurance level says how certain it is that it is you. Some services and messages need a higher one; \"Sign-in methods\" shows how to reach it.",
     logout_here: "Log out on this device",
+    pf_archived: "The message is now in the archive.",
+    pf_restored: "The message is back in the inbox.",
+    pf_locked_title: "Message locked",
 };
 
 impl Texts {

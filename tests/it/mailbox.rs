@@ -799,7 +799,17 @@ async fn deleted_and_expired_messages_are_purged_and_their_evidence_stays() {
             &[("csrf", &csrf), ("archived", "1")],
         )
         .await;
-    assert_eq!(location(&r), "/postfach");
+    assert_eq!(location(&r), "/postfach?archiviert=1");
+    let notice = app
+        .get("/postfach?archiviert=1")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        notice.contains("id=\"notice\"") && notice.contains("autofocus"),
+        "archiving says so, and the notice takes the focus"
+    );
     let inbox = app.get("/postfach").await.text().await.expect("page");
     assert!(!inbox.contains(&c) && inbox.contains(&a));
     assert!(

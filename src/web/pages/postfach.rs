@@ -110,7 +110,15 @@ pub async fn list(
             unread: s.unread,
         })
         .collect();
-    let notice = (q.get("geloescht") == Some("1")).then_some(t.pf_deleted);
+    let notice = if q.get("geloescht") == Some("1") {
+        Some(t.pf_deleted)
+    } else if q.get("archiviert") == Some("1") {
+        Some(t.pf_archived)
+    } else if q.get("zurueckgelegt") == Some("1") {
+        Some(t.pf_restored)
+    } else {
+        None
+    };
     Ok(html(
         StatusCode::OK,
         &ListPage {
@@ -199,7 +207,7 @@ async fn show(
                 t,
                 lang_switch: lang_switch(t, &format!("/postfach/{id}")),
                 csrf: "",
-                subject: t.pf_title,
+                subject: t.pf_locked_title,
                 message: None,
                 notice: None,
                 error: None,
@@ -480,9 +488,9 @@ pub async fn archive(
     }
     Ok(see_other(
         if archived {
-            "/postfach"
+            "/postfach?archiviert=1"
         } else {
-            "/postfach?archiv=1"
+            "/postfach?zurueckgelegt=1"
         },
         &[],
     ))
