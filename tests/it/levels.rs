@@ -16,7 +16,8 @@ pub(crate) async fn enrol_totp(app: &TestApp) -> (Vec<u8>, i64, Vec<String>) {
     assert!(page.contains("<svg"), "a QR code is shown");
     let start = page.find("id=\"secret\">").expect("secret") + "id=\"secret\">".len();
     let secret_b32 = &page[start..start + page[start..].find('<').expect("end")];
-    let secret = base32_decode(secret_b32).expect("base32 secret");
+    assert!(secret_b32.contains(' '), "shown in blocks of four");
+    let secret = base32_decode(&secret_b32.replace(' ', "")).expect("base32 secret");
     let csrf = hidden(&page, "csrf").expect("csrf");
     let r = app
         .post_form("/konto/totp", &[("csrf", &csrf), ("code", "000000")])

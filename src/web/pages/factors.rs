@@ -88,6 +88,16 @@ pub(crate) async fn level_path(
     ))
 }
 
+/// The secret in blocks of four, as people type it (authenticator apps ignore the spaces).
+fn grouped(secret: &str) -> String {
+    secret
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Where to go after a step-up outside an authorization: only a mailbox message.
 #[must_use]
 pub fn local_next(v: Option<&str>) -> String {
@@ -369,7 +379,7 @@ async fn totp_page(
         lang_switch: lang_switch(t, "/konto/totp"),
         csrf: &token,
         qr: &enrol.qr_svg,
-        secret: &enrol.secret_base32,
+        secret: &grouped(&enrol.secret_base32),
         otpauth: &enrol.otpauth_uri,
         error,
         recovery: None,
