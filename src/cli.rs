@@ -72,6 +72,16 @@ pub enum TenantCmd {
         #[arg(long)]
         name: String,
     },
+    /// Set the Kommune's own Impressum and privacy notice (https URLs), shown on the login
+    /// and consent pages of its portals; an empty value clears one.
+    Links {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        impressum_url: String,
+        #[arg(long)]
+        privacy_url: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -221,6 +231,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 other => other?,
             };
             println!("{}", json!({ "id": t.id, "slug": t.slug, "name": t.name }));
+            Ok(())
+        }
+        Command::Tenant {
+            cmd:
+                TenantCmd::Links {
+                    slug,
+                    impressum_url,
+                    privacy_url,
+                },
+        } => {
+            let link = |name: &str, v: &str| {
+                crate::domain::net::public_link(v).map_err(|e| anyhow::anyhow!("--{name} {e}"))
+            };
+            let impressum = link("impressum-url", &impressum_url)?;
+            let privacy = link("privacy-url", &privacy_url)?;
+            let db = Db::connect(config.database_url.expose()).await?;
+            let t = match db.tenants().by_slug(&slug).await {
+                Err(crate::store::StoreError::NotFound) => bail!("no tenant with slug {slug}"),
+                other => other?,
+            };
+            db.tenants()
+                .set_links(t.id, impressum.as_deref(), privacy.as_deref())
+                .await?;
+            println!(
+                "{}",
+                json!({ "slug": t.slug, "impressum_url": impressum, "privacy_url": privacy })
+            );
             Ok(())
         }
         Command::Client { cmd } => add_client(&config, cmd).await,

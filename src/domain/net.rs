@@ -33,3 +33,42 @@ mod tests {
         );
     }
 }
+
+/// A link to a page of a Kommune (its Impressum, its privacy notice): an `https` URL of at
+/// most 500 characters; an empty value is no link.
+///
+/// # Errors
+/// When the value is neither empty nor such a URL.
+pub fn public_link(s: &str) -> Result<Option<String>, &'static str> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let ok = s.len() <= 500
+        && url::Url::parse(s).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some());
+    if ok {
+        Ok(Some(s.to_owned()))
+    } else {
+        Err("must be an https URL of at most 500 characters")
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::public_link;
+
+    #[test]
+    fn only_https_links() {
+        assert_eq!(public_link(" ").ok(), Some(None));
+        assert_eq!(
+            public_link("https://gemeinde-a.de/impressum")
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("https://gemeinde-a.de/impressum")
+        );
+        assert!(public_link("http://gemeinde-a.de").is_err());
+        assert!(public_link("javascript:alert(1)").is_err());
+        assert!(public_link(&format!("https://a.de/{}", "x".repeat(500))).is_err());
+    }
+}

@@ -553,9 +553,27 @@ impl Session {
 pub struct Pending {
     pub req: AuthRequest,
     pub client_name: String,
-    /// The Kommune the portal belongs to, named on the login and consent pages.
+    /// The Kommune the portal belongs to, named on the login and consent pages, with its
+    /// own Impressum and privacy notice.
     #[serde(default)]
     pub tenant_name: String,
+    #[serde(default)]
+    pub tenant_impressum: Option<String>,
+    #[serde(default)]
+    pub tenant_privacy: Option<String>,
+}
+
+impl Pending {
+    /// The portal and its Kommune, as the pages name them.
+    #[must_use]
+    pub fn portal(&self) -> crate::oidc::flow::Portal {
+        crate::oidc::flow::Portal {
+            client_name: self.client_name.clone(),
+            tenant_name: self.tenant_name.clone(),
+            impressum_url: self.tenant_impressum.clone(),
+            privacy_url: self.tenant_privacy.clone(),
+        }
+    }
 }
 
 impl Provider {

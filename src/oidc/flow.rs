@@ -37,8 +37,7 @@ pub enum Step {
     /// to.
     Consent {
         pending: String,
-        client_name: String,
-        tenant_name: String,
+        portal: Portal,
         scopes: Scopes,
     },
     /// The level cannot be reached with this account: why, and the way back to the portal
@@ -48,6 +47,16 @@ pub enum Step {
     Refused(PageReason),
     /// A backend failed (the cause is for the log).
     Failed(crate::telemetry::Cause),
+}
+
+/// The portal and its Kommune, as the login and consent pages name them.
+#[derive(Clone, Debug, Default)]
+pub struct Portal {
+    pub client_name: String,
+    pub tenant_name: String,
+    /// The Kommune's own Impressum and privacy notice, if it set them.
+    pub impressum_url: Option<String>,
+    pub privacy_url: Option<String>,
 }
 
 /// The next step, and the language the request asked for (`ui_locales`), once known.
@@ -92,24 +101,19 @@ impl Provider {
         };
         let outcome = self.outcome(&req, session.as_ref()).await;
         // The Kommune is named on the pages the citizen will see (not on the SSO path).
-        let tenant_name = if matches!(outcome, Outcome::Wait(_)) {
-            self.db
-                .tenants()
-                .by_id(client.tenant_id)
-                .await
-                .map(|t| t.name)
-                .unwrap_or_default()
-        } else {
-            String::new()
+        let mut portal = Portal {
+            client_name: client.name.clone(),
+            ..Portal::default()
         };
-        self.settle(
-            At::New(ip),
-            req,
-            (client.name.clone(), tenant_name),
-            session,
-            outcome,
-        )
-        .await
+        if matches!(outcome, Outcome::Wait(_))
+            && let Ok(t) = self.db.tenants().by_id(client.tenant_id).await
+        {
+            portal.tenant_name = t.name;
+            portal.impressum_url = t.impressum_url;
+            portal.privacy_url = t.privacy_url;
+        }
+        self.settle(At::New(ip), (req, portal), session, outcome)
+            .await
     }
 
     /// `GET /authorize/resume`: after a login or step-up, decides again.
@@ -121,8 +125,10 @@ impl Provider {
         let outcome = self.outcome(&p.req, session.as_ref()).await;
         self.settle(
             At::Pending(pending),
-            p.req,
-            (p.client_name, p.tenant_name),
+            {
+                let portal = p.portal();
+                (p.req, portal)
+            },
             session,
             outcome,
         )
@@ -142,8 +148,10 @@ impl Provider {
         };
         self.settle(
             At::Pending(pending),
-            p.req,
-            (p.client_name, p.tenant_name),
+            {
+                let portal = p.portal();
+                (p.req, portal)
+            },
             session,
             outcome,
         )
@@ -159,8 +167,10 @@ impl Provider {
         };
         self.settle(
             At::Pending(pending),
-            p.req,
-            (p.client_name, p.tenant_name),
+            {
+                let portal = p.portal();
+                (p.req, portal)
+            },
             None,
             Outcome::Deny,
         )
@@ -191,8 +201,10 @@ impl Provider {
         };
         self.settle(
             At::Pending(pending),
-            p.req,
-            (p.client_name, p.tenant_name),
+            {
+                let portal = p.portal();
+                (p.req, portal)
+            },
             session,
             outcome,
         )
@@ -250,8 +262,7 @@ impl Provider {
     async fn settle(
         &self,
         at: At<'_>,
-        req: AuthRequest,
-        (client_name, tenant_name): (String, String),
+        (req, portal): (AuthRequest, Portal),
         session: Option<SignedIn>,
         outcome: Outcome,
     ) -> Next {
@@ -260,8 +271,10 @@ impl Provider {
         if let Outcome::Wait(d) = outcome {
             let record = Pending {
                 req,
-                client_name,
-                tenant_name,
+                client_name: portal.client_name,
+                tenant_name: portal.tenant_name,
+                tenant_impressum: portal.impressum_url,
+                tenant_privacy: portal.privacy_url,
             };
             let pending = match at {
                 At::Pending(id) => id.to_owned(),
@@ -276,8 +289,7 @@ impl Provider {
                 _ => Step::Consent {
                     pending,
                     scopes: record.req.scopes(),
-                    client_name: record.client_name,
-                    tenant_name: record.tenant_name,
+                    portal: record.portal(),
                 },
             });
         }

@@ -11,6 +11,9 @@ pub struct Tenant {
     pub slug: TenantSlug,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// The Kommune's own Impressum and privacy notice (https URLs), if set.
+    pub impressum_url: Option<String>,
+    pub privacy_url: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -19,6 +22,8 @@ struct Row {
     slug: String,
     name: String,
     created_at: DateTime<Utc>,
+    impressum_url: Option<String>,
+    privacy_url: Option<String>,
 }
 
 impl TryFrom<Row> for Tenant {
@@ -29,6 +34,8 @@ impl TryFrom<Row> for Tenant {
             slug: TenantSlug::parse(&r.slug).map_err(|e| StoreError::Corrupt(e.into()))?,
             name: r.name,
             created_at: r.created_at,
+            impressum_url: r.impressum_url,
+            privacy_url: r.privacy_url,
         })
     }
 }
@@ -43,8 +50,11 @@ impl Db {
 }
 
 const INSERT: &str = "INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)";
-const BY_SLUG: &str = "SELECT id, slug, name, created_at FROM tenants WHERE slug = $1";
-const BY_ID: &str = "SELECT id, slug, name, created_at FROM tenants WHERE id = $1";
+const BY_SLUG: &str =
+    "SELECT id, slug, name, created_at, impressum_url, privacy_url FROM tenants WHERE slug = $1";
+const BY_ID: &str =
+    "SELECT id, slug, name, created_at, impressum_url, privacy_url FROM tenants WHERE id = $1";
+const SET_LINKS: &str = "UPDATE tenants SET impressum_url = $2, privacy_url = $3 WHERE id = $1";
 
 impl Tenants<'_> {
     /// # Errors
@@ -55,6 +65,8 @@ impl Tenants<'_> {
             slug: slug.clone(),
             name: name.to_owned(),
             created_at: Utc::now(),
+            impressum_url: None,
+            privacy_url: None,
         };
         on_db!(self.0, |p| sqlx::query(INSERT)
             .bind(t.id.0)
@@ -75,6 +87,29 @@ impl Tenants<'_> {
             .fetch_optional(p)
             .await)?;
         row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    /// Sets (or, with `None`, clears) the Kommune's Impressum and privacy links.
+    ///
+    /// # Errors
+    /// `NotFound` or a backend error.
+    pub async fn set_links(
+        &self,
+        id: TenantId,
+        impressum: Option<&str>,
+        privacy: Option<&str>,
+    ) -> StoreResult<()> {
+        let n = on_db!(self.0, |p| sqlx::query(SET_LINKS)
+            .bind(id.0)
+            .bind(impressum)
+            .bind(privacy)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     /// # Errors

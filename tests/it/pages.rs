@@ -732,11 +732,42 @@ async fn login_and_consent_name_the_kommune_and_say_what_deny_does() {
     let app = spawn_app().await;
     app.add_user("kommune@example.org", "ein langes Passwort")
         .await;
+    // The Kommune's own legal pages: https only.
+    let (ok, _, _) = app.cli(
+        &[
+            "tenant",
+            "links",
+            "--slug",
+            &app.tenant,
+            "--impressum-url",
+            "http://gemeinde-a.example/i",
+            "--privacy-url",
+            "",
+        ],
+        None,
+    );
+    assert!(!ok, "not https");
+    let (ok, out, err) = app.cli(
+        &[
+            "tenant",
+            "links",
+            "--slug",
+            &app.tenant,
+            "--impressum-url",
+            "https://gemeinde-a.example/impressum",
+            "--privacy-url",
+            "https://gemeinde-a.example/datenschutz",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out["privacy_url"], "https://gemeinde-a.example/datenschutz");
     let client = app.add_client(&app.tenant, &[]).await;
     let rp = discover(&app, &client).await;
     let flow = start(&rp, &["email"], &[]);
     let login = location(&app.get(&flow.url).await);
     let page = app.get(&login).await.text().await.expect("page");
+    let login_page = page.clone();
     assert!(
         page.contains("Gemeinde A"),
         "the login names the Kommune: {page}"
@@ -756,7 +787,15 @@ async fn login_and_consent_name_the_kommune_and_say_what_deny_does() {
     assert!(next.starts_with("/consent"), "{next}");
     let consent = app.get(&next).await.text().await.expect("page");
     assert!(consent.contains("<strong>Gemeinde A</strong>"), "{consent}");
+    assert!(
+        login_page.contains("href=\"https://gemeinde-a.example/impressum\""),
+        "{login_page}"
+    );
     assert!(consent.contains("keine Angaben") && consent.contains("widerrufen"));
+    assert!(
+        consent.contains("href=\"https://gemeinde-a.example/datenschutz\""),
+        "{consent}"
+    );
 }
 
 #[tokio::test]

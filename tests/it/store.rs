@@ -57,6 +57,16 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
             db.tenants().by_id(t.id).await.expect("by id").name,
             "Kreis X"
         );
+        db.tenants()
+            .set_links(t.id, Some("https://kreis-x.de/impressum"), None)
+            .await
+            .expect("links");
+        let back = db.tenants().by_slug("kreis-x").await.expect("by slug");
+        assert_eq!(
+            back.impressum_url.as_deref(),
+            Some("https://kreis-x.de/impressum")
+        );
+        assert_eq!(back.privacy_url, None);
         assert!(matches!(
             db.tenants().by_slug("none").await,
             Err(StoreError::NotFound)

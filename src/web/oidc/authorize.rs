@@ -128,8 +128,7 @@ fn render_step(
         Step::StepUp { pending } => see_other(&format!("/login/otp?req={pending}"), &[]),
         Step::Consent {
             pending,
-            client_name,
-            tenant_name,
+            portal,
             scopes,
         } => {
             if !consent_page {
@@ -142,8 +141,7 @@ fn render_step(
                 lang_switch: lang_switch(t, &format!("/consent?req={pending}")),
                 csrf: &token,
                 req: &pending,
-                client_name: &client_name,
-                tenant_name: &tenant_name,
+                portal: &portal,
                 scopes: scopes.iter().filter_map(|s| t.scope_label(s)).collect(),
             };
             with_cookies(html(StatusCode::OK, &page), set)
@@ -207,8 +205,7 @@ struct ConsentPage<'a> {
     lang_switch: String,
     csrf: &'a str,
     req: &'a str,
-    client_name: &'a str,
-    tenant_name: &'a str,
+    portal: &'a crate::oidc::flow::Portal,
     scopes: Vec<&'static str>,
 }
 

@@ -34,7 +34,7 @@ struct LoginPage<'a> {
     csrf: &'a str,
     req: &'a str,
     email: &'a str,
-    client_name: Option<&'a str>,
+    portal: Option<&'a crate::oidc::flow::Portal>,
     error: Option<&'a str>,
 }
 
@@ -43,18 +43,14 @@ async fn flow_lang(
     p: &Provider,
     req: &str,
     fallback: Lang,
-) -> (Lang, Option<String>, Option<String>) {
+) -> (Lang, Option<crate::oidc::flow::Portal>, Option<String>) {
     if req.is_empty() {
         return (fallback, None, None);
     }
     match p.load_pending(req).await {
         Ok(pending) => (
             pending.req.lang.unwrap_or(fallback),
-            Some(if pending.tenant_name.is_empty() {
-                pending.client_name
-            } else {
-                format!("{} ({})", pending.client_name, pending.tenant_name)
-            }),
+            Some(pending.portal()),
             pending.req.login_hint,
         ),
         Err(_) => (fallback, None, None),
@@ -65,7 +61,7 @@ async fn flow_lang(
 struct Flow {
     lang: Lang,
     req: String,
-    client_name: Option<String>,
+    portal: Option<crate::oidc::flow::Portal>,
 }
 
 fn render(
@@ -79,7 +75,7 @@ fn render(
     let (token, set) = csrf_token(headers, web.secure_cookies);
     let t = texts(flow.lang);
     let req = flow.req.as_str();
-    let client_name = flow.client_name.as_deref();
+    let portal = flow.portal.as_ref();
     let back = if req.is_empty() {
         "/login".to_owned()
     } else {
@@ -91,7 +87,7 @@ fn render(
         csrf: &token,
         req,
         email,
-        client_name,
+        portal,
         error,
     };
     with_cookies(html(status, &page), set)
@@ -104,13 +100,9 @@ pub async fn show(
     Query(q): Query,
 ) -> Result<Response, PageError> {
     let req = req_id(q.get("req"));
-    let (lang, client_name, hint) = flow_lang(&state.provider, &req, lang).await;
+    let (lang, portal, hint) = flow_lang(&state.provider, &req, lang).await;
     let email = hint.unwrap_or_default();
-    let flow = Flow {
-        lang,
-        req,
-        client_name,
-    };
+    let flow = Flow { lang, req, portal };
     Ok(render(
         StatusCode::OK,
         &headers,
@@ -132,14 +124,14 @@ pub async fn submit(
     }: CheckedForm,
 ) -> Result<Response, PageError> {
     let req = req_id(form.get("req"));
-    let (lang, client_name, _) = flow_lang(&state.provider, &req, lang).await;
+    let (lang, portal, _) = flow_lang(&state.provider, &req, lang).await;
     let t = texts(lang);
     let email = form.get("email").unwrap_or("");
     let email_shown = email.chars().take(254).collect::<String>();
     let flow = Flow {
         lang,
         req: req.clone(),
-        client_name,
+        portal,
     };
     let again =
         |status, msg: &str| render(status, &headers, &state.web, &flow, &email_shown, Some(msg));
