@@ -288,6 +288,7 @@ pub struct Texts {
     pub pf_archived: &'static str,
     pub pf_restored: &'static str,
     pub pf_locked_title: &'static str,
+    pub error_reference: &'static str,
 }
 
 pub static DE: Texts = Texts {
@@ -573,6 +574,7 @@ pub static DE: Texts = Texts {
     pf_archived: "Die Nachricht ist jetzt im Archiv.",
     pf_restored: "Die Nachricht ist wieder im Posteingang.",
     pf_locked_title: "Nachricht gesperrt",
+    error_reference: "Fehlernummer",
 };
 
 pub static EN: Texts = Texts {
@@ -858,6 +860,7 @@ pub static EN: Texts = Texts {
     pf_archived: "The message is now in the archive.",
     pf_restored: "The message is back in the inbox.",
     pf_locked_title: "Message locked",
+    error_reference: "Error reference",
 };
 
 impl Texts {

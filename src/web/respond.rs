@@ -127,10 +127,19 @@ impl PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        if let Some(c) = &self.cause {
-            tracing::error!(cause = %Chain(c.as_ref()), "request failed");
-        }
         let t = texts(self.lang);
+        // A failure of ours gets a number the citizen can quote and the log carries (D19).
+        let reference = self
+            .status
+            .is_server_error()
+            .then(|| crate::crypto::hex(&crate::crypto::random_bytes::<4>()).to_uppercase());
+        if let Some(c) = &self.cause {
+            tracing::error!(
+                cause = %Chain(c.as_ref()),
+                reference = reference.as_deref().unwrap_or(""),
+                "request failed"
+            );
+        }
         // The title names the error (WCAG 2.4.2); the text says what to do, and where help is.
         let title = match self.status {
             StatusCode::NOT_FOUND => t.error_title_not_found,
@@ -141,7 +150,15 @@ impl IntoResponse for PageError {
             StatusCode::SERVICE_UNAVAILABLE => t.error_title_unavailable,
             _ => t.error_title,
         };
-        let text = format!("{} {}", (self.text)(t), t.error_contact);
+        let text = match &reference {
+            Some(r) => format!(
+                "{} {} {}: {r}.",
+                (self.text)(t),
+                t.error_contact,
+                t.error_reference
+            ),
+            None => format!("{} {}", (self.text)(t), t.error_contact),
+        };
         html(
             self.status,
             &MessagePage {
@@ -392,4 +409,32 @@ pub fn download(f: File) -> Response {
         HeaderValue::from_static("private, no-store"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(r: Response) -> String {
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_failure_of_ours_gets_a_reference_number_and_a_named_title() {
+        let r = PageError::internal(Lang::De, "database down").into_response();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let page = body(r).await;
+        assert!(page.contains("Fehlernummer: "), "{page}");
+        assert!(
+            !page.contains("database down"),
+            "the cause stays in the log"
+        );
+        let r =
+            PageError::new(StatusCode::NOT_FOUND, Lang::En, |t| t.error_not_found).into_response();
+        let page = body(r).await;
+        assert!(page.contains("<title>Page not found") && !page.contains("Error reference"));
+    }
 }
