@@ -4,8 +4,9 @@
 // script errors (CSP violations included), a language, and labels on every visible field.
 //
 // Then it runs axe-core (WCAG 2.1 A and AA rules) on the legal pages, the feedback form's
-// states and the registration page, in German and English, at 1280 px and 320 px, and checks
-// that nothing scrolls sideways at 320 px (reflow, WCAG 1.4.10).
+// states, registration and login, and, signed in, on the account's pages and the mailbox, in
+// German and English, at 1280 px and 320 px, and checks that nothing scrolls sideways at
+// 320 px (reflow, WCAG 1.4.10).
 //
 //   node check.mjs BASE EMAIL PASSWORD MESSAGE_ID
 import { chromium } from "playwright-core";
@@ -140,6 +141,18 @@ try {
       const focused = await p.evaluate(() => document.activeElement && document.activeElement.id);
       if (focused !== "fb-notice") problems.push(`feedback sent (${lang}, ${width} px): focus is on ${focused}, not the notice`);
       await check("feedback sent");
+      // Signed in: the account's pages.
+      await p.goto(`${base}/login`);
+      await p.fill("#email", email);
+      await p.fill("#password", password);
+      await Promise.all([p.waitForLoadState("load"), p.click('form[action="/login"] button[type=submit]')]);
+      if (!p.url().endsWith("/konto")) problems.push(`signed-in check (${lang}, ${width} px): login ended at ${p.url()}`);
+      for (const path of ["/konto", "/konto/daten", "/konto/passwort", "/konto/email", "/postfach",
+        `/postfach/${message}`, `/postfach/${message}/loeschen`, "/konto/sicherheit"]) {
+        await p.goto(`${base}${path}`);
+        if (path !== "/konto/sicherheit" && !p.url().endsWith(path)) problems.push(`${path} (${lang}): ended at ${p.url()}`);
+        await check(path);
+      }
       await ctx.close();
     }
   }
