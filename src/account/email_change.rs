@@ -102,15 +102,12 @@ impl AccountService {
             .and_then(|s| serde_json::from_str(&s).ok())
             .ok_or(AccountError::InvalidToken)?;
         let account = pending.account;
-        if self
-            .eph
-            .take(&Key::EmailChangeCurrent(account))
-            .await?
-            .as_deref()
-            != Some(digest.as_str())
-        {
+        // Only the account's newest link counts, and a stale one leaves the newest usable.
+        let current = self.eph.get(&Key::EmailChangeCurrent(account)).await?;
+        if current.as_deref() != Some(digest.as_str()) {
             return Err(AccountError::InvalidToken);
         }
+        self.eph.delete(&Key::EmailChangeCurrent(account)).await?;
         let new = EmailAddress::parse(&pending.email).map_err(|_| AccountError::InvalidToken)?;
         let old = self.db.accounts().by_id(account).await?.email;
         match self.db.accounts().set_email(account, &new).await {
