@@ -144,6 +144,15 @@ fn safe_target(url: &str) -> bool {
     }
 }
 
+/// A link or image target as it may stand in the page: itself if safe, `#` otherwise.
+fn safe_dest(dest: CowStr<'_>) -> CowStr<'_> {
+    if safe_target(&dest) {
+        dest
+    } else {
+        CowStr::Borrowed("#")
+    }
+}
+
 /// Moves a heading by `by` levels (at most `h6`).
 fn shift(level: HeadingLevel, by: usize) -> HeadingLevel {
     HeadingLevel::try_from((level as usize + by).min(6)).unwrap_or(HeadingLevel::H6)
@@ -186,11 +195,7 @@ pub fn render_markdown(md: &str) -> String {
             id,
         }) => Event::Start(Tag::Link {
             link_type,
-            dest_url: if safe_target(&dest_url) {
-                dest_url
-            } else {
-                CowStr::Borrowed("#")
-            },
+            dest_url: safe_dest(dest_url),
             title,
             id,
         }),
@@ -201,11 +206,7 @@ pub fn render_markdown(md: &str) -> String {
             id,
         }) => Event::Start(Tag::Image {
             link_type,
-            dest_url: if safe_target(&dest_url) {
-                dest_url
-            } else {
-                CowStr::Borrowed("#")
-            },
+            dest_url: safe_dest(dest_url),
             title,
             id,
         }),

@@ -90,21 +90,38 @@ impl Layout<'_> {
     }
 }
 
+/// The common mail: a subject, one paragraph, the link, and a note after it.
+fn one_link(
+    lang: Lang,
+    link: &str,
+    pick: fn(&MailTexts) -> [&'static str; 4],
+) -> Result<Mail, MailError> {
+    let t = mail_texts(lang);
+    let [subject, intro, action, note] = pick(t);
+    Layout {
+        texts: t,
+        subject,
+        before: vec![intro.into()],
+        action,
+        link,
+        after: vec![note.into()],
+    }
+    .render()
+}
+
 /// The e-mail verification mail.
 ///
 /// # Errors
 /// When a template fails to render.
 pub fn verification(lang: Lang, link: &str) -> Result<Mail, MailError> {
-    let t = mail_texts(lang);
-    Layout {
-        texts: t,
-        subject: t.verify_subject,
-        before: vec![t.verify_intro.into()],
-        action: t.verify_action,
-        link,
-        after: vec![t.verify_note.into()],
-    }
-    .render()
+    one_link(lang, link, |t| {
+        [
+            t.verify_subject,
+            t.verify_intro,
+            t.verify_action,
+            t.verify_note,
+        ]
+    })
 }
 
 /// Sent instead of a verification mail when someone registers an address that has an account,
@@ -113,16 +130,14 @@ pub fn verification(lang: Lang, link: &str) -> Result<Mail, MailError> {
 /// # Errors
 /// When a template fails to render.
 pub fn already_registered(lang: Lang, link: &str) -> Result<Mail, MailError> {
-    let t = mail_texts(lang);
-    Layout {
-        texts: t,
-        subject: t.already_subject,
-        before: vec![t.already_intro.into()],
-        action: t.already_action,
-        link,
-        after: vec![t.already_note.into()],
-    }
-    .render()
+    one_link(lang, link, |t| {
+        [
+            t.already_subject,
+            t.already_intro,
+            t.already_action,
+            t.already_note,
+        ]
+    })
 }
 
 /// The password reset mail.
@@ -130,16 +145,9 @@ pub fn already_registered(lang: Lang, link: &str) -> Result<Mail, MailError> {
 /// # Errors
 /// When a template fails to render.
 pub fn password_reset(lang: Lang, link: &str) -> Result<Mail, MailError> {
-    let t = mail_texts(lang);
-    Layout {
-        texts: t,
-        subject: t.reset_subject,
-        before: vec![t.reset_intro.into()],
-        action: t.reset_action,
-        link,
-        after: vec![t.reset_note.into()],
-    }
-    .render()
+    one_link(lang, link, |t| {
+        [t.reset_subject, t.reset_intro, t.reset_action, t.reset_note]
+    })
 }
 
 /// "New mail in your mailbox": a count and a link, never content.
@@ -186,16 +194,14 @@ pub fn factor_changed(lang: Lang, added: bool, what: &str, link: &str) -> Result
 /// # Errors
 /// When a template fails to render.
 pub fn email_change(lang: Lang, link: &str) -> Result<Mail, MailError> {
-    let t = mail_texts(lang);
-    Layout {
-        texts: t,
-        subject: t.email_change_subject,
-        before: vec![t.email_change_intro.into()],
-        action: t.email_change_action,
-        link,
-        after: vec![t.email_change_note.into()],
-    }
-    .render()
+    one_link(lang, link, |t| {
+        [
+            t.email_change_subject,
+            t.email_change_intro,
+            t.email_change_action,
+            t.email_change_note,
+        ]
+    })
 }
 
 /// "Your address was changed to …", to the old address.
@@ -279,16 +285,14 @@ pub fn barrier_report(
 /// # Errors
 /// When a template fails to render.
 pub fn barrier_report_received(lang: Lang, link: &str) -> Result<Mail, MailError> {
-    let t = mail_texts(lang);
-    Layout {
-        texts: t,
-        subject: t.report_ack_subject,
-        before: vec![t.report_ack_intro.into()],
-        action: t.report_action,
-        link,
-        after: vec![t.report_ack_note.into()],
-    }
-    .render()
+    one_link(lang, link, |t| {
+        [
+            t.report_ack_subject,
+            t.report_ack_intro,
+            t.report_action,
+            t.report_ack_note,
+        ]
+    })
 }
 
 /// Sends mail through SMTP or into the outbox folder.
