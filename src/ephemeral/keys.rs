@@ -45,6 +45,8 @@ pub enum Key<'a> {
     ResetCurrent(AccountId),
     /// `account`: a reset mail went to this address (digest); the mail interval.
     ResetSent(&'a str),
+    /// `legal::feedback`: a receipt went to this address (digest); an hour.
+    FeedbackAck(&'a str),
     /// `account`: a link that confirms a new address, by digest; 24 h, taken once.
     EmailChange(&'a str),
     /// `account`: the digest of the account's one pending address change; 24 h.
@@ -124,6 +126,7 @@ impl fmt::Display for Key<'_> {
             Key::ResetCurrent(a) => write!(f, "reset-current:{a}"),
             Key::ResetSent(d) => write!(f, "reset-sent:{d}"),
             Key::EmailChange(d) => write!(f, "email-change:{d}"),
+            Key::FeedbackAck(d) => write!(f, "feedback-ack:{d}"),
             Key::EmailChangeCurrent(a) => write!(f, "email-change-current:{a}"),
             Key::TotpEnrol(a) => write!(f, "totp-enrol:{a}"),
             Key::PasskeyRegistration(id) => write!(f, "pk-reg:{id}"),

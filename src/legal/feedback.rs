@@ -102,12 +102,23 @@ impl Feedback {
         )?;
         self.mailer.send(&self.to, to_operator).await?;
         match reply_to {
-            Some(addr) => {
+            // At most one receipt per address and hour, whatever the sender's address: the
+            // form cannot be used to flood someone's mailbox from many connections.
+            Some(addr)
+                if self
+                    .eph
+                    .put_if_absent(
+                        &Key::FeedbackAck(&crate::crypto::token_digest(addr.as_str())),
+                        "1",
+                        Duration::from_secs(3600),
+                    )
+                    .await? =>
+            {
                 let ack = crate::mail::barrier_report_received(r.lang, &self.statement_url)?;
                 self.mailer.send(&addr, ack).await?;
                 Ok(true)
             }
-            None => Ok(false),
+            _ => Ok(false),
         }
     }
 }
