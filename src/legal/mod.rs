@@ -88,6 +88,8 @@ impl LegalPages {
         let read = |name: String| -> anyhow::Result<Option<String>> {
             let path = dir.join(&name);
             match std::fs::read_to_string(&path) {
+                // An empty file is no content: the template (which says what is missing) stays.
+                Ok(s) if s.trim().is_empty() => Ok(None),
                 Ok(s) => Ok(Some(s)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),

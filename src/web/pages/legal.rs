@@ -99,7 +99,12 @@ fn render(
         return PageError::new(StatusCode::NOT_FOUND, lang, |t| t.error_bad_request)
             .into_response();
     };
-    let (csrf, cookie) = csrf_token(headers, state.web.secure_cookies);
+    // Only the statement has a form: the other pages set no cookie.
+    let (csrf, cookie) = if p == Page::Barrierefreiheit {
+        csrf_token(headers, state.web.secure_cookies)
+    } else {
+        (String::new(), None)
+    };
     let resp = html(
         status,
         &LegalPage {
