@@ -45,14 +45,16 @@ impl AccountService {
         if current.email == new {
             return Err(AccountError::EmailUnchanged);
         }
-        // Taken by another account: the same answer, and no mail to its holder.
+        // The mail interval is used up before anything looks at the address: a taken address
+        // and a free one cost the same slot and get the same answer.
+        if !self.may_mail(account).await? {
+            return Ok(());
+        }
+        // Taken by another account: no mail to its holder.
         match self.db.accounts().by_email(&new).await {
             Ok(_) => return Ok(()),
             Err(crate::store::StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
-        }
-        if !self.may_mail(account).await? {
-            return Ok(());
         }
         let token = random_token();
         let digest = token_digest(&token);
@@ -75,11 +77,21 @@ impl AccountService {
             .put(&Key::EmailChangeCurrent(account), &digest, VERIFY_TTL)
             .await?;
         let link = format!("{}/konto/email/bestaetigen?token={token}", self.issuer);
-        self.mailer
-            .send(&new, mail::email_change(lang, &link)?)
-            .await?;
-        self.record("account.email_change_requested", account, json!({}))
-            .await;
+        let message = mail::email_change(lang, &link)?;
+        // Sent in the background, so a free address answers as fast as a taken one. A mail
+        // that fails gives the interval back: the holder may ask again at once.
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.mailer.send(&new, message).await {
+                tracing::error!(error = %e, "e-mail change link not sent");
+                if let Err(e) = this.eph.delete(&super::verify_sent_key(account)).await {
+                    tracing::warn!(error = %e, "mail interval not given back");
+                }
+                return;
+            }
+            this.record("account.email_change_requested", account, json!({}))
+                .await;
+        });
         Ok(())
     }
 
@@ -94,10 +106,10 @@ impl AccountService {
             return Err(AccountError::InvalidToken);
         }
         let digest = token_digest(token);
-        // Single use: of two concurrent confirmations only one gets past this take.
+        // Checked first; used up only when the change is ready to be stored.
         let pending: Pending = self
             .eph
-            .take(&Key::EmailChange(&digest))
+            .get(&Key::EmailChange(&digest))
             .await?
             .and_then(|s| serde_json::from_str(&s).ok())
             .ok_or(AccountError::InvalidToken)?;
@@ -107,14 +119,21 @@ impl AccountService {
         if current.as_deref() != Some(digest.as_str()) {
             return Err(AccountError::InvalidToken);
         }
-        self.eph.delete(&Key::EmailChangeCurrent(account)).await?;
         let new = EmailAddress::parse(&pending.email).map_err(|_| AccountError::InvalidToken)?;
         let old = self.db.accounts().by_id(account).await?.email;
+        // Single use: of two concurrent confirmations only one gets past this take.
+        if self.eph.take(&Key::EmailChange(&digest)).await?.is_none() {
+            return Err(AccountError::InvalidToken);
+        }
+        self.eph.delete(&Key::EmailChangeCurrent(account)).await?;
         match self.db.accounts().set_email(account, &new).await {
             Ok(()) => {}
             Err(e) if e.is_conflict_on("email") => return Err(AccountError::EmailTaken),
             Err(e) => return Err(e.into()),
         }
+        // Links mailed to the old address (a password reset, a verification) die with it.
+        self.eph.delete(&super::reset_current_key(account)).await?;
+        self.eph.delete(&super::verify_current_key(account)).await?;
         self.record("account.email_changed", account, json!({}))
             .await;
         let lang = self

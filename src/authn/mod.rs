@@ -249,13 +249,17 @@ impl Sessions {
         }
     }
 
-    /// Ends every session of an account; returns them.
+    /// Ends every session of an account but the one with handle `keep` (none when empty);
+    /// returns them.
     ///
     /// # Errors
     /// When the short-lived store fails.
-    pub async fn end_all(&self, account: AccountId) -> EphResult<Vec<Session>> {
+    pub async fn end_all_but(&self, account: AccountId, keep: &str) -> EphResult<Vec<Session>> {
         let mut ended = Vec::new();
         for (handle, _) in self.list(account).await? {
+            if handle == keep {
+                continue;
+            }
             if let Some(s) = self.destroy_handle(&handle).await? {
                 ended.push(s);
             }

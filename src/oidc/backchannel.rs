@@ -44,6 +44,10 @@ pub enum Ending {
     Replaced,
     /// The password was reset: every session of the account ends.
     PasswordReset,
+    /// The password was changed in another session of the account.
+    PasswordChange,
+    /// The account is being deleted.
+    AccountDeletion,
 }
 
 impl Provider {
@@ -72,15 +76,16 @@ impl Provider {
         Ok(true)
     }
 
-    /// Ends every session of the account (after a password reset). Returns how many.
+    /// Ends every session of the account (after a password reset, for a deletion). Returns
+    /// how many.
     ///
     /// # Errors
     /// When the short-lived store fails.
-    pub async fn end_all_sessions(&self, account: AccountId) -> EphResult<usize> {
-        let ended = self.sessions.end_all(account).await?;
+    pub async fn end_all_sessions(&self, account: AccountId, why: Ending) -> EphResult<usize> {
+        let ended = self.sessions.end_all_but(account, "").await?;
         let n = ended.len();
         for s in ended {
-            self.ended(s, Ending::PasswordReset).await;
+            self.ended(s, why).await;
         }
         Ok(n)
     }
@@ -91,11 +96,10 @@ impl Provider {
     /// # Errors
     /// When the short-lived store fails.
     pub async fn end_other_sessions(&self, account: AccountId, keep: &str) -> EphResult<usize> {
-        let mut n = 0;
-        for (handle, _) in self.sessions.list(account).await? {
-            if handle != keep && self.end_session_of(account, &handle).await? {
-                n += 1;
-            }
+        let ended = self.sessions.end_all_but(account, keep).await?;
+        let n = ended.len();
+        for s in ended {
+            self.ended(s, Ending::PasswordChange).await;
         }
         Ok(n)
     }
@@ -108,8 +112,12 @@ impl Provider {
                 json!({ "sid_prefix": crate::crypto::log_prefix(&s.sid) }),
             )),
             Ending::ByCitizen => Some(("session.ended_by_citizen", json!({}))),
-            // The new login and the reset are audited themselves.
-            Ending::Replaced | Ending::PasswordReset => None,
+            // The new login, the password's reset or change and the deletion are audited
+            // themselves.
+            Ending::Replaced
+            | Ending::PasswordReset
+            | Ending::PasswordChange
+            | Ending::AccountDeletion => None,
         };
         if let Some((kind, detail)) = record
             && let Err(e) = self

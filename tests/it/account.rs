@@ -543,19 +543,65 @@ async fn changing_the_address_needs_the_new_one_confirmed_and_tells_the_old_one(
     );
     assert_eq!(post("alt@example.org", PW).await.status(), 400);
     assert_eq!(post("kein-at", PW).await.status(), 400);
-    // Another account's address: the same answer as a free one, and no mail to it.
-    let taken = post("belegt@example.org", PW).await;
-    assert_eq!(taken.status(), 303);
+    // Another account's address: the same answer as a free one, and no mail to it. It uses
+    // up the mail interval like a free one, so a second try cannot tell them apart.
     let r = post("neu@example.org", PW).await;
     assert_eq!(r.status(), 303);
-    assert_eq!(taken.headers()["location"], r.headers()["location"]);
-    assert!(
-        app.mailed_link("belegt@example.org", "/konto/email")
-            .is_none()
-    );
     let link = app
-        .mailed_link("neu@example.org", "/konto/email/bestaetigen")
+        .wait_for_link("neu@example.org", "/konto/email/bestaetigen")
+        .await
         .expect("a link to the new address");
+    let prober = login_elsewhere(&app, "belegt@example.org", PW).await;
+    let probe = |email: &'static str| {
+        let prober = &prober;
+        let app = &app;
+        async move {
+            let page = prober
+                .get(app.url("/konto/email"))
+                .send()
+                .await
+                .expect("get")
+                .text()
+                .await
+                .expect("page");
+            let csrf = hidden(&page, "csrf").expect("csrf");
+            prober
+                .post(app.url("/konto/email"))
+                .form(&[("csrf", csrf.as_str()), ("email", email), ("password", PW)])
+                .send()
+                .await
+                .expect("post")
+        }
+    };
+    let taken = probe("alt@example.org").await;
+    assert_eq!(taken.status(), 303);
+    assert_eq!(taken.headers()["location"], r.headers()["location"]);
+    let free_after_taken = probe("frei@example.org").await;
+    assert_eq!(free_after_taken.status(), 303);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        app.mails()
+            .iter()
+            .all(|m| !m.contains("To: alt@example.org") || !m.contains("/konto/email/")),
+        "no link to the holder of a taken address"
+    );
+    assert!(
+        app.mailed_link("frei@example.org", "/konto/email")
+            .is_none(),
+        "the taken address used up the interval, exactly as a free one would"
+    );
+    // A reset link mailed to the old address before the change.
+    let csrf_f = app.csrf_of("/password/forgot").await;
+    app.post_form(
+        "/password/forgot",
+        &[("csrf", &csrf_f), ("email", "alt@example.org")],
+    )
+    .await;
+    let reset = app
+        .wait_for_link("alt@example.org", "/password/reset")
+        .await
+        .expect("a reset link");
+    assert_eq!(app.get(&reset).await.status(), 200);
     // Nothing changes before the link is used; opening it only shows a button.
     let other = crate::helpers::browser_client();
     let confirm = other
@@ -605,6 +651,8 @@ async fn changing_the_address_needs_the_new_one_confirmed_and_tells_the_old_one(
         .find(|m| m.contains("To: alt@example.org") && m.contains("neu@example.org"))
         .expect("the old address is told the new one");
     assert!(notice.contains("/password/forgot"));
+    // The reset link sent to the old address died with it.
+    assert_eq!(app.get(&reset).await.status(), 400);
     // The account signs in with the new address only.
     let fresh = crate::helpers::browser_client();
     let page = fresh

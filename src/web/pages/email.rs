@@ -2,6 +2,7 @@
 //! the confirmation from the link mailed to the new address (a button, so that a mail
 //! scanner that opens links does not use it up).
 
+use super::factors::needs_current_factor;
 use crate::account::AccountError;
 use crate::domain::lang::Lang;
 use crate::web::extract::{ClientIp, CsrfForm, PageLang, Query, SignedIn, csrf_token};
@@ -75,6 +76,9 @@ async fn show(
     headers: HeaderMap,
     Query(q): Query,
 ) -> Result<Response, PageError> {
+    if let Some(r) = needs_current_factor(&state, &session, lang, "/konto/email").await? {
+        return Ok(r);
+    }
     let a = state
         .accounts
         .get(session.account_id)
@@ -102,6 +106,10 @@ async fn request(
     headers: HeaderMap,
     CsrfForm(form): CsrfForm,
 ) -> Result<Response, PageError> {
+    // The address receives password resets: moving it needs the second factor too.
+    if let Some(r) = needs_current_factor(&state, &session, lang, "/konto/email").await? {
+        return Ok(r);
+    }
     let t = texts(lang);
     let new_email = form.get("email").unwrap_or("");
     let result = state

@@ -98,15 +98,26 @@ fn grouped(secret: &str) -> String {
         .join(" ")
 }
 
-/// Where to go after a step-up outside an authorization: only a mailbox message.
+/// The account pages that may ask for a second factor first and are returned to after it.
+const FACTOR_PAGES: [&str; 5] = [
+    "/konto/sicherheit",
+    "/konto/totp",
+    "/konto/email",
+    "/konto/passwort",
+    "/konto/loeschen",
+];
+
+/// Where to go after a step-up outside an authorization: a mailbox message or one of the
+/// account pages that ask for a factor; nothing else (no open redirect).
 #[must_use]
 pub fn local_next(v: Option<&str>) -> String {
     v.filter(|n| {
-        n.strip_prefix("/postfach/").is_some_and(|id| {
-            !id.is_empty()
-                && id.len() <= 40
-                && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
-        })
+        FACTOR_PAGES.contains(n)
+            || n.strip_prefix("/postfach/").is_some_and(|id| {
+                !id.is_empty()
+                    && id.len() <= 40
+                    && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+            })
     })
     .unwrap_or("")
     .to_owned()
@@ -146,7 +157,14 @@ pub(crate) async fn otp_page(
             status,
             &OtpPage {
                 t,
-                lang_switch: lang_switch(t, &format!("/login/otp?req={req}")),
+                lang_switch: lang_switch(
+                    t,
+                    &if next.is_empty() {
+                        format!("/login/otp?req={req}")
+                    } else {
+                        format!("/login/otp?next={next}")
+                    },
+                ),
                 csrf: &token,
                 req,
                 next,
@@ -359,7 +377,7 @@ async fn totp_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<Response, PageError> {
-    if let Some(r) = needs_current_factor(state, session, lang).await? {
+    if let Some(r) = needs_current_factor(state, session, lang, "/konto/totp").await? {
         return Ok(r);
     }
     let account = state
@@ -387,12 +405,15 @@ async fn totp_page(
     Ok(with_cookies(html(status, &page), set))
 }
 
-/// Changing second factors needs one of the current ones: a password alone (perhaps a
-/// stolen one) must not swap or add a second factor for the attacker.
+/// Changing second factors (or the address that resets the password) needs one of the
+/// current ones: a password alone (perhaps a stolen one) must not swap or add a second factor
+/// for the attacker. Otherwise the step-up, which returns to `back` (one of
+/// [`FACTOR_PAGES`]).
 pub(crate) async fn needs_current_factor(
     state: &AppState,
     session: &crate::authn::Session,
     lang: Lang,
+    back: &str,
 ) -> Result<Option<Response>, PageError> {
     let factors = state
         .accounts
@@ -403,7 +424,10 @@ pub(crate) async fn needs_current_factor(
         || session.amr.contains(&Amr::Otp)
         || session.amr.contains(&Amr::Hwk)
         || session.amr.contains(&Amr::Swk);
-    Ok((factors.count() > 0 && !proved).then(|| see_other("/login/otp", &[])))
+    Ok(
+        (factors.count() > 0 && !proved)
+            .then(|| see_other(&format!("/login/otp?next={back}"), &[])),
+    )
 }
 
 /// `GET /konto/totp`: the secret as QR code and text.
@@ -439,7 +463,7 @@ pub async fn totp_post(
         )
         .await;
     }
-    if let Some(r) = needs_current_factor(&state, &session, lang).await? {
+    if let Some(r) = needs_current_factor(&state, &session, lang, "/konto/totp").await? {
         return Ok(r);
     }
     match state

@@ -46,7 +46,7 @@ pub async fn begin(
         .await;
     }
     // Like changing factors: a password alone must not attach someone's identity.
-    if let Some(r) = needs_current_factor(&state, &session, lang).await? {
+    if let Some(r) = needs_current_factor(&state, &session, lang, "/konto/sicherheit").await? {
         return Ok(r);
     }
     match state.broker.begin(&upstream, session.account_id).await {

@@ -340,7 +340,7 @@ pub(crate) async fn security_page(
     notice: Option<&str>,
     error: Option<&str>,
 ) -> Result<Response, PageError> {
-    if let Some(r) = needs_current_factor(state, session, lang).await? {
+    if let Some(r) = needs_current_factor(state, session, lang, "/konto/sicherheit").await? {
         return Ok(r);
     }
     let internal = |e: AccountError| PageError::internal(lang, e);
@@ -475,7 +475,7 @@ async fn security_form(
         .await
         .map(Some);
     }
-    needs_current_factor(state, session, lang).await
+    needs_current_factor(state, session, lang, "/konto/sicherheit").await
 }
 
 /// `POST /konto/passkeys`: finishes adding a passkey.

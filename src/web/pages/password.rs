@@ -2,6 +2,7 @@
 //! and the change of the password while signed in (it ends every other session). Both mail a
 //! notice to the account's address.
 
+use super::factors::needs_current_factor;
 use crate::account::AccountError;
 use crate::domain::account::PasswordProblem;
 use crate::domain::lang::Lang;
@@ -215,7 +216,7 @@ pub async fn reset_post(
         Ok(account) => {
             state
                 .provider
-                .end_all_sessions(account)
+                .end_all_sessions(account, crate::oidc::backchannel::Ending::PasswordReset)
                 .await
                 .map_err(|e| PageError::internal(lang, e))?;
             Ok(message(
@@ -291,6 +292,9 @@ async fn change_get(
     headers: HeaderMap,
     axum::extract::RawQuery(q): axum::extract::RawQuery,
 ) -> Result<Response, PageError> {
+    if let Some(r) = needs_current_factor(&state, &session, lang, "/konto/passwort").await? {
+        return Ok(r);
+    }
     let account = state
         .accounts
         .get(session.account_id)
@@ -317,6 +321,9 @@ async fn change_post(
     headers: HeaderMap,
     CsrfForm(form): CsrfForm,
 ) -> Result<Response, PageError> {
+    if let Some(r) = needs_current_factor(&state, &session, lang, "/konto/passwort").await? {
+        return Ok(r);
+    }
     let t = texts(lang);
     let account = session.account_id;
     let result = state
