@@ -222,7 +222,7 @@ async fn replacing_the_authenticator_needs_the_current_one() {
     // A fresh login with the password only cannot swap the authenticator.
     assert_eq!(app.login("", "tausch@example.org", PW).await.status(), 303);
     let r = app.get("/konto/totp").await;
-    assert_eq!(location(&r), "/login/otp");
+    assert_eq!(location(&r), "/login/otp?next=/konto/totp");
     // After confirming with the current authenticator it can.
     let page = app.get("/login/otp").await.text().await.expect("page");
     let csrf = hidden(&page, "csrf").expect("csrf");

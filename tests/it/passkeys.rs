@@ -281,7 +281,7 @@ async fn passkeys_are_renamed_and_the_last_factor_is_removed_only_with_the_passw
         .await;
     assert_eq!(
         location(&r),
-        "/login/otp",
+        "/login/otp?next=/konto/sicherheit",
         "a second factor is needed first"
     );
     assert!(
