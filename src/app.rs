@@ -28,6 +28,7 @@ pub struct Application {
     limits: ServerLimits,
     provider: Provider,
     mailbox: MailboxService,
+    rights: crate::rights::DataRights,
     mailbox_interval: Duration,
     /// The stop signals, listened to from before the port is bound: a SIGTERM that arrives
     /// while the server starts still shuts it down in order.
@@ -136,6 +137,7 @@ impl Services {
             issuer.clone(),
             limits,
             passkey_policy,
+            clock.clone(),
         );
         let settings = TokenSettings {
             token_ttl: config.token_ttl_secs,
@@ -201,7 +203,20 @@ impl Application {
         listener: TcpListener,
         clock: Clock,
     ) -> anyhow::Result<Self> {
-        let services = Services::connect_with(&config, clock).await?;
+        let services = Services::connect_with(&config, clock.clone()).await?;
+        let rights = crate::rights::DataRights::new(
+            services.accounts.clone(),
+            services.sessions.clone(),
+            services.provider.clone(),
+            services.mailbox.clone(),
+            crate::rights::ErasureRules {
+                grace: Duration::from_secs(config.deletion_grace_days * 86_400),
+                inactive_after: (config.inactive_delete_days > 0)
+                    .then(|| Duration::from_secs(config.inactive_delete_days * 86_400)),
+                warn_before: Duration::from_secs(config.inactive_warn_days * 86_400),
+            },
+            clock,
+        );
         let state = AppState {
             sessions: services.sessions.clone(),
             broker: crate::broker::Broker::new(
@@ -214,12 +229,7 @@ impl Application {
                 crate::legal::LegalPages::load(&config.legal_dir)
                     .context("reading the legal pages (BUERGERKONTO_LEGAL_DIR)")?,
             ),
-            rights: crate::rights::DataRights::new(
-                services.accounts.clone(),
-                services.sessions.clone(),
-                services.provider.clone(),
-                services.mailbox.clone(),
-            ),
+            rights: rights.clone(),
             feedback: crate::legal::feedback::Feedback::new(
                 services.mailer.clone(),
                 config.feedback_to.clone(),
@@ -248,6 +258,7 @@ impl Application {
             },
             provider: services.provider,
             mailbox: services.mailbox,
+            rights,
             mailbox_interval: Duration::from_secs(config.mailbox_interval_secs),
             stop: None,
         })
@@ -271,6 +282,7 @@ impl Application {
         let workers = [
             self.provider.clone().spawn_worker(),
             self.mailbox.clone().spawn_worker(self.mailbox_interval),
+            self.rights.clone().spawn_worker(self.mailbox_interval),
         ];
         let result =
             crate::web::server::serve(self.listener, self.router, self.limits, stop.received())

@@ -47,6 +47,18 @@ pub struct RawConfig {
     /// Seconds between the mailbox's background rounds (notifications, expiry, purging).
     #[serde(default = "default_mailbox_interval")]
     pub mailbox_interval_secs: u64,
+    /// Days between a citizen's request to delete the account and the deletion; a login in
+    /// between cancels it.
+    #[serde(default = "default_deletion_grace")]
+    pub deletion_grace_days: u64,
+    /// Days without a login after which an account is deleted (0: never). BundID deletes after
+    /// two years unused.
+    #[serde(default = "default_inactive_days")]
+    pub inactive_delete_days: u64,
+    /// Days before that deletion that the warning mail goes out; a login in between keeps
+    /// the account.
+    #[serde(default = "default_inactive_warn_days")]
+    pub inactive_warn_days: u64,
     /// Seconds a client has to send a complete request head, and that an idle keep-alive
     /// connection stays open.
     #[serde(default = "default_header_timeout")]
@@ -104,6 +116,15 @@ fn default_retention_days() -> u64 {
 }
 fn default_mailbox_interval() -> u64 {
     10
+}
+fn default_deletion_grace() -> u64 {
+    14
+}
+fn default_inactive_days() -> u64 {
+    730
+}
+fn default_inactive_warn_days() -> u64 {
+    30
 }
 fn default_header_timeout() -> u64 {
     15
@@ -199,6 +220,9 @@ impl Default for RawConfig {
             mailbox_notify_delay_secs: default_notify_delay(),
             mailbox_retention_days: default_retention_days(),
             mailbox_interval_secs: default_mailbox_interval(),
+            deletion_grace_days: default_deletion_grace(),
+            inactive_delete_days: default_inactive_days(),
+            inactive_warn_days: default_inactive_warn_days(),
             header_timeout_secs: default_header_timeout(),
             body_timeout_secs: default_body_timeout(),
             max_connections: default_max_connections(),
@@ -273,6 +297,9 @@ pub struct Config {
     pub mailbox_notify_delay_secs: u64,
     pub mailbox_retention_days: u64,
     pub mailbox_interval_secs: u64,
+    pub deletion_grace_days: u64,
+    pub inactive_delete_days: u64,
+    pub inactive_warn_days: u64,
     pub header_timeout_secs: u64,
     pub body_timeout_secs: u64,
     pub max_connections: usize,
@@ -415,6 +442,12 @@ impl Config {
             mailbox_notify_delay_secs: raw.mailbox_notify_delay_secs.min(86_400),
             mailbox_retention_days: raw.mailbox_retention_days.min(3650),
             mailbox_interval_secs: raw.mailbox_interval_secs.clamp(1, 3600),
+            deletion_grace_days: raw.deletion_grace_days.min(365),
+            inactive_delete_days: raw.inactive_delete_days.min(36_500),
+            // The warning comes at least a day before, and never before the account is a day old.
+            inactive_warn_days: raw
+                .inactive_warn_days
+                .clamp(1, raw.inactive_delete_days.saturating_sub(1).max(1)),
             header_timeout_secs: raw.header_timeout_secs.clamp(1, 300),
             body_timeout_secs: raw.body_timeout_secs.clamp(1, 300),
             max_connections: raw.max_connections.clamp(1, 1_000_000),

@@ -1,5 +1,6 @@
 //! The citizen's data rights. Access and portability (DSGVO Art. 15 and 20): everything we
 //! hold about an account, in one machine-readable document that the account page also shows.
+//! Erasure (Art. 17) and the inactivity rule are in [`erasure`].
 //! This room sits above the services whose data it gathers (accounts, sessions, the protocol
 //! engine's consents, the mailbox) and reaches none of their storage itself.
 
@@ -11,6 +12,9 @@ use crate::mailbox::{MailboxError, MailboxService, Reader, Summary};
 use crate::oidc::Provider;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
+pub mod erasure;
+pub use erasure::ErasureRules;
 
 /// The export format's name and version (a new field does not change it; a changed one does).
 pub const FORMAT: &str = "buergerkonto-export/1";
@@ -129,6 +133,8 @@ pub struct DataRights {
     sessions: Sessions,
     provider: Provider,
     mailbox: MailboxService,
+    rules: ErasureRules,
+    clock: crate::clock::Clock,
 }
 
 impl DataRights {
@@ -138,12 +144,16 @@ impl DataRights {
         sessions: Sessions,
         provider: Provider,
         mailbox: MailboxService,
+        rules: ErasureRules,
+        clock: crate::clock::Clock,
     ) -> Self {
         Self {
             accounts,
             sessions,
             provider,
             mailbox,
+            rules,
+            clock,
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod email_change;
 pub mod factors;
+pub mod lifecycle;
 pub mod passkeys;
 pub mod throttle;
 
@@ -117,6 +118,8 @@ pub struct Inner {
     limits: LoginLimits,
     webauthn: Option<webauthn_rs::Webauthn>,
     passkey_policy: passkeys::PasskeyPolicy,
+    /// Decides the account's dates (last login, deletion day), as the background rounds do.
+    clock: crate::clock::Clock,
 }
 
 impl std::ops::Deref for AccountService {
@@ -168,6 +171,7 @@ impl AccountService {
         issuer: String,
         limits: LoginLimits,
         passkey_policy: passkeys::PasskeyPolicy,
+        clock: crate::clock::Clock,
     ) -> Self {
         let webauthn = passkeys::relying_party(&issuer);
         Self(std::sync::Arc::new(Inner {
@@ -178,6 +182,7 @@ impl AccountService {
             limits,
             webauthn,
             passkey_policy,
+            clock,
         }))
     }
 
@@ -663,19 +668,9 @@ impl AccountService {
     /// "Your password was changed", to the account's address in its language. A failure is
     /// logged: the change has happened.
     async fn password_notice(&self, account: AccountId) {
-        let sent = async {
-            let a = self.db.accounts().by_id(account).await?;
-            let lang = self.db.accounts().lang(account).await?;
-            let link = format!("{}/password/forgot", self.issuer);
-            self.mailer
-                .send(&a.email, mail::password_changed(lang, &link)?)
-                .await?;
-            Ok::<(), AccountError>(())
-        }
-        .await;
-        if let Err(e) = sent {
-            tracing::warn!(error = %crate::telemetry::Chain(&e), "password notice not sent");
-        }
+        let link = format!("{}/password/forgot", self.issuer);
+        self.mail_holder(account, |lang| mail::password_changed(lang, &link))
+            .await;
     }
 
     /// Whether a reset link is (still) usable, without using it.

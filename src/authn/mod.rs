@@ -6,6 +6,11 @@
 //! random value: portals see `sid`, never the cookie. Every login creates a fresh cookie value
 //! (no fixation). Each account has an index of its session handles, so the citizen can see
 //! and end sessions, and a password reset can end them all.
+//!
+//! A password login of an account with a second factor starts a session that waits for the
+//! factor (`second_factor_due`). Only [`Sessions::get_awaiting_factor`] returns it, so every
+//! other door (pages, the authorization flow, the account's APIs) treats the browser as
+//! signed out until [`Sessions::complete`].
 
 use crate::crypto::{random_token, token_digest};
 use crate::domain::ids::AccountId;
@@ -43,7 +48,15 @@ pub struct Session {
     /// proving one first; it does not raise the level).
     #[serde(default)]
     pub factor_enrolled: bool,
+    /// The password was right, the account's second factor is still to come: such a session
+    /// opens nothing but the second-factor page ([`Sessions::get`] does not return it) and
+    /// lives [`SECOND_FACTOR_TTL`].
+    #[serde(default)]
+    pub second_factor_due: bool,
 }
+
+/// How long a login may wait for its second factor.
+pub const SECOND_FACTOR_TTL: Duration = Duration::from_secs(600);
 
 impl Session {
     /// Records an authentication now (a login or a step-up).
@@ -125,11 +138,42 @@ impl Sessions {
         amr: Vec<Amr>,
         user_agent: &str,
     ) -> EphResult<(String, Session)> {
+        self.start(account, proofing, amr, user_agent, false).await
+    }
+
+    /// Starts a session that waits for the account's second factor (after the password).
+    /// Returns the cookie value.
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn create_awaiting_factor(
+        &self,
+        account: AccountId,
+        proofing: Loa,
+        amr: Vec<Amr>,
+        user_agent: &str,
+    ) -> EphResult<(String, Session)> {
+        self.start(account, proofing, amr, user_agent, true).await
+    }
+
+    async fn start(
+        &self,
+        account: AccountId,
+        proofing: Loa,
+        amr: Vec<Amr>,
+        user_agent: &str,
+        second_factor_due: bool,
+    ) -> EphResult<(String, Session)> {
+        let ttl = if second_factor_due {
+            SECOND_FACTOR_TTL
+        } else {
+            self.ttl
+        };
         let token = random_token();
         let now_ms = chrono::Utc::now().timestamp_millis();
         let now = now_ms.div_euclid(1000);
         let session = Session {
-            expires_at: now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            expires_at: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
             created_at: now,
             sid: random_token(),
             account_id: account,
@@ -144,26 +188,51 @@ impl Sessions {
                 .take(200)
                 .collect(),
             factor_enrolled: false,
+            second_factor_due,
         };
         let json = serde_json::to_string(&session).unwrap_or_default();
-        self.eph
-            .put(&key(&handle_of(&token)), &json, self.ttl)
-            .await?;
+        self.eph.put(&key(&handle_of(&token)), &json, ttl).await?;
         self.eph
             .set_add(&index(account), &handle_of(&token), self.ttl)
             .await?;
         Ok((token, session))
     }
 
-    /// The session for a cookie value, if it exists and has not expired.
+    /// The signed-in session for a cookie value, if it exists, has not expired and does not
+    /// wait for a second factor.
     ///
     /// # Errors
     /// When the short-lived store fails.
     pub async fn get(&self, token: &str) -> EphResult<Option<Session>> {
+        Ok(self
+            .get_awaiting_factor(token)
+            .await?
+            .filter(|s| !s.second_factor_due))
+    }
+
+    /// Like [`Sessions::get`], and also a session that waits for its second factor: for the
+    /// second-factor page only.
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn get_awaiting_factor(&self, token: &str) -> EphResult<Option<Session>> {
         if token.len() > 64 {
             return Ok(None);
         }
         self.get_handle(&handle_of(token)).await
+    }
+
+    /// The second factor came: the waiting session becomes a signed-in one with the full
+    /// lifetime from now. A session ended meanwhile stays ended.
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn complete(&self, token: &str, session: &mut Session) -> EphResult<()> {
+        let now = chrono::Utc::now().timestamp();
+        session.second_factor_due = false;
+        session.created_at = now;
+        session.expires_at = now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        self.save(token, session).await
     }
 
     async fn get_handle(&self, handle: &str) -> EphResult<Option<Session>> {

@@ -5,6 +5,7 @@
 //! never handles an unchecked string.
 
 pub mod account;
+pub mod civil;
 pub mod claims;
 pub mod client;
 pub mod evidence;

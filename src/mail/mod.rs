@@ -371,3 +371,88 @@ impl Mailer {
         Ok(())
     }
 }
+
+/// "Someone signed in from a new device", with when and which browser.
+///
+/// # Errors
+/// When a template fails to render.
+pub fn new_device(lang: Lang, when: &str, browser: &str, link: &str) -> Result<Mail, MailError> {
+    let t = mail_texts(lang);
+    Layout {
+        texts: t,
+        subject: t.new_device_subject,
+        before: vec![
+            format!("{} {when}, {browser}.", t.new_device_intro),
+            t.new_device_note.into(),
+        ],
+        action: t.new_device_action,
+        link,
+        after: Vec::new(),
+    }
+    .render()
+}
+
+/// Why a deletion was announced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeletionNotice {
+    /// The holder asked for it.
+    Requested,
+    /// The account was not used for the configured time.
+    Inactive,
+}
+
+/// "Your account will be deleted on …; sign in to keep it".
+///
+/// # Errors
+/// When a template fails to render.
+pub fn deletion_due(
+    lang: Lang,
+    why: DeletionNotice,
+    day: &str,
+    link: &str,
+) -> Result<Mail, MailError> {
+    let t = mail_texts(lang);
+    let (subject, intro, note) = match why {
+        DeletionNotice::Requested => (t.deletion_subject, t.deletion_intro, t.deletion_note),
+        DeletionNotice::Inactive => (t.inactive_subject, t.inactive_intro, t.inactive_note),
+    };
+    Layout {
+        texts: t,
+        subject,
+        before: vec![format!("{intro} {day}."), note.into()],
+        action: t.deletion_action,
+        link,
+        after: Vec::new(),
+    }
+    .render()
+}
+
+/// "A login cancelled the deletion".
+///
+/// # Errors
+/// When a template fails to render.
+pub fn deletion_cancelled(lang: Lang, link: &str) -> Result<Mail, MailError> {
+    one_link(lang, link, |t| {
+        [
+            t.deletion_cancelled_subject,
+            t.deletion_cancelled_intro,
+            t.new_device_action,
+            t.deletion_cancelled_note,
+        ]
+    })
+}
+
+/// "Your account was deleted", to the address it had.
+///
+/// # Errors
+/// When a template fails to render.
+pub fn account_deleted(lang: Lang, link: &str) -> Result<Mail, MailError> {
+    one_link(lang, link, |t| {
+        [
+            t.deleted_subject,
+            t.deleted_intro,
+            t.deleted_action,
+            t.deleted_note,
+        ]
+    })
+}

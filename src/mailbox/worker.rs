@@ -94,3 +94,18 @@ impl MailboxService {
         })
     }
 }
+
+impl MailboxService {
+    /// The recipient's account is being deleted: the content of all its messages goes now
+    /// (subjects, bodies, files, replies, keys); the senders keep the evidence, which says
+    /// why. Returns how many messages were purged.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn purge_account(
+        &self,
+        account: crate::domain::ids::AccountId,
+    ) -> Result<usize, MailboxError> {
+        Ok(self.db.mailbox().purge_account(account).await?)
+    }
+}

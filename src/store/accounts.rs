@@ -1,6 +1,6 @@
 //! Central citizen accounts.
 
-use super::{Db, StoreError, StoreResult, on_db};
+use super::{Db, StoreError, StoreResult, on_db, write_tx};
 use crate::domain::account::{Account, EmailAddress};
 use crate::domain::ids::AccountId;
 use crate::domain::level::Loa;
@@ -55,7 +55,7 @@ const INSERT: &str = "INSERT INTO accounts (id, email, password_hash, email_veri
     VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (email) DO NOTHING RETURNING id";
 const LANG: &str = "SELECT lang FROM accounts WHERE id = $1";
 const SET_LANG: &str = "UPDATE accounts SET lang = $2 WHERE id = $1";
-const BY_EMAIL: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts WHERE email = $1";
+const BY_EMAIL: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts WHERE email = $1 AND deleted_at IS NULL";
 const BY_ID: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts WHERE id = $1";
 const SET_VERIFIED: &str = "UPDATE accounts SET email_verified = $2, updated_at = $3 WHERE id = $1";
 const SET_EMAIL: &str =
@@ -196,5 +196,184 @@ impl Accounts<'_> {
         } else {
             Ok(())
         }
+    }
+}
+
+const LOGGED_IN: &str = "UPDATE accounts SET last_login_at = $2 WHERE id = $1";
+const CANCEL_DELETION: &str = "UPDATE accounts SET deletion_due_at = NULL, deletion_reason = NULL \
+    WHERE id = $1 AND deletion_due_at IS NOT NULL AND deleted_at IS NULL RETURNING deletion_reason";
+const SCHEDULE_DELETION: &str = "UPDATE accounts SET deletion_due_at = $2, deletion_reason = $3 \
+    WHERE id = $1 AND deleted_at IS NULL";
+const DELETION: &str = "SELECT deletion_due_at, deletion_reason FROM accounts WHERE id = $1 AND deletion_due_at IS NOT NULL";
+const ANNOUNCE_INACTIVE: &str = "UPDATE accounts SET deletion_due_at = $2, deletion_reason = 'inactive' \
+    WHERE id IN (SELECT id FROM accounts WHERE deleted_at IS NULL AND deletion_due_at IS NULL \
+    AND COALESCE(last_login_at, created_at) <= $1 LIMIT 200) AND deletion_due_at IS NULL RETURNING id";
+const DUE_DELETIONS: &str =
+    "SELECT id FROM accounts WHERE deletion_due_at <= $1 AND deleted_at IS NULL LIMIT 200";
+/// Everything that belongs to the account alone goes; the row stays as a nameless tombstone
+/// (messages keep their evidence, the audit log its account id).
+const ERASE: [&str; 10] = [
+    "DELETE FROM consents WHERE account_id = $1",
+    "DELETE FROM subjects WHERE account_id = $1",
+    "DELETE FROM refresh_tokens WHERE account_id = $1",
+    "DELETE FROM totp_credentials WHERE account_id = $1",
+    "DELETE FROM recovery_codes WHERE account_id = $1",
+    "DELETE FROM identity_proofings WHERE account_id = $1",
+    "DELETE FROM passkeys WHERE account_id = $1",
+    "DELETE FROM upstream_links WHERE account_id = $1",
+    "DELETE FROM verified_claims WHERE account_id = $1",
+    "DELETE FROM account_devices WHERE account_id = $1",
+];
+const TOMBSTONE: &str = "UPDATE accounts SET email = $2, password_hash = '!', email_verified = FALSE, \
+    proofing_level = 'low', lang = 'de', last_login_at = NULL, deletion_due_at = NULL, deletion_reason = NULL, \
+    deleted_at = $3, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL";
+
+/// Why an account is to be deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeletionReason {
+    /// The holder asked for it (DSGVO Art. 17).
+    Requested,
+    /// Unused for the configured time.
+    Inactive,
+}
+
+impl DeletionReason {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Inactive => "inactive",
+        }
+    }
+
+    fn from_name(s: &str) -> Self {
+        if s == "inactive" {
+            Self::Inactive
+        } else {
+            Self::Requested
+        }
+    }
+}
+
+impl Accounts<'_> {
+    /// A login: remembers when (for the inactivity rule) and cancels a deletion that was due.
+    /// Returns the cancelled deletion's reason.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn logged_in(
+        &self,
+        id: AccountId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DeletionReason>> {
+        let _w = self.0.writer().await;
+        on_db!(self.0, |p| sqlx::query(LOGGED_IN)
+            .bind(id.0)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        let cancelled: Option<(Option<String>,)> =
+            on_db!(self.0, |p| sqlx::query_as(CANCEL_DELETION)
+                .bind(id.0)
+                .fetch_optional(p)
+                .await)?;
+        Ok(cancelled.map(|(r,)| DeletionReason::from_name(r.as_deref().unwrap_or(""))))
+    }
+
+    /// Sets the day the account will be deleted.
+    ///
+    /// # Errors
+    /// `NotFound` (also for a deleted account) or a backend error.
+    pub async fn schedule_deletion(
+        &self,
+        id: AccountId,
+        due: DateTime<Utc>,
+        why: DeletionReason,
+    ) -> StoreResult<()> {
+        let r = on_db!(self.0, |p| sqlx::query(SCHEDULE_DELETION)
+            .bind(id.0)
+            .bind(due)
+            .bind(why.name())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if r == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// When the account will be deleted, and why, if it will.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn deletion(
+        &self,
+        id: AccountId,
+    ) -> StoreResult<Option<(DateTime<Utc>, DeletionReason)>> {
+        let row: Option<(DateTime<Utc>, Option<String>)> =
+            on_db!(self.0, |p| sqlx::query_as(DELETION)
+                .bind(id.0)
+                .fetch_optional(p)
+                .await)?;
+        Ok(row.map(|(at, r)| (at, DeletionReason::from_name(r.as_deref().unwrap_or("")))))
+    }
+
+    /// Schedules the deletion of up to 200 accounts unused since `unused_since` for `due`;
+    /// returns them (each once, whichever instance asks).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn announce_inactive(
+        &self,
+        unused_since: DateTime<Utc>,
+        due: DateTime<Utc>,
+    ) -> StoreResult<Vec<AccountId>> {
+        let _w = self.0.writer().await;
+        let rows: Vec<(Uuid,)> = on_db!(self.0, |p| sqlx::query_as(ANNOUNCE_INACTIVE)
+            .bind(unused_since)
+            .bind(due)
+            .fetch_all(p)
+            .await)?;
+        Ok(rows.into_iter().map(|(id,)| AccountId(id)).collect())
+    }
+
+    /// Up to 200 accounts whose deletion is due.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn due_deletions(&self, now: DateTime<Utc>) -> StoreResult<Vec<AccountId>> {
+        let rows: Vec<(Uuid,)> = on_db!(self.0, |p| sqlx::query_as(DUE_DELETIONS)
+            .bind(now)
+            .fetch_all(p)
+            .await)?;
+        Ok(rows.into_iter().map(|(id,)| AccountId(id)).collect())
+    }
+
+    /// Deletes what belongs to the account alone (consents, pairwise subjects, refresh
+    /// tokens, factors, proofings, links, confirmed data, devices) and leaves a nameless
+    /// tombstone: the address is released, nothing can sign in. In one transaction; true for
+    /// the one caller that did it.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn erase(&self, id: AccountId, now: DateTime<Utc>) -> StoreResult<bool> {
+        let tombstone = format!("{}@deleted.invalid", id.0.simple());
+        Ok(write_tx!(self.0, |tx| {
+            let n = sqlx::query(TOMBSTONE)
+                .bind(id.0)
+                .bind(&tombstone)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 1 {
+                for stmt in ERASE {
+                    sqlx::query(stmt).bind(id.0).execute(&mut *tx).await?;
+                }
+            }
+            n == 1
+        })?)
     }
 }

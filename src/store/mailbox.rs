@@ -188,6 +188,8 @@ const EXPIRE: &str = "UPDATE mailbox_messages SET state = 'expired' WHERE id = $
 const DUE_PURGE: &str = "SELECT id FROM mailbox_messages WHERE purged_at IS NULL AND \
     ((deleted_at IS NOT NULL AND deleted_at <= $1) OR (state = 'expired' AND expires_at <= $1)) LIMIT 1000";
 const PURGE: &str = "UPDATE mailbox_messages SET subject = NULL, body = NULL, reference_sealed = NULL, wrapped_key = NULL, purged_at = $2 WHERE id = $1 AND purged_at IS NULL";
+const ACCOUNT_UNPURGED: &str =
+    "SELECT id FROM mailbox_messages WHERE account_id = $1 AND purged_at IS NULL";
 const PURGE_ATTACHMENTS: &str = "DELETE FROM mailbox_attachments WHERE message_id = $1";
 const PURGE_REPLIES: &str =
     "UPDATE mailbox_replies SET body = NULL, wrapped_key = NULL WHERE message_id = $1";
@@ -655,6 +657,33 @@ impl Mailbox<'_> {
             n += usize::from(
                 self.transition(id, PURGE, &also, EventKind::Purged, "{}")
                     .await?,
+            );
+        }
+        Ok(n)
+    }
+
+    /// Removes the content of every message of an account that is being deleted; the
+    /// evidence stays and says why. Returns how many.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn purge_account(&self, account: AccountId) -> StoreResult<usize> {
+        let ids: Vec<(Uuid,)> = on_db!(self.0, |p| sqlx::query_as(ACCOUNT_UNPURGED)
+            .bind(account.0)
+            .fetch_all(p)
+            .await)?;
+        let mut n = 0;
+        for (id,) in ids {
+            let also = [PURGE_ATTACHMENTS, PURGE_REPLIES];
+            n += usize::from(
+                self.transition(
+                    id,
+                    PURGE,
+                    &also,
+                    EventKind::Purged,
+                    r#"{"reason":"account_deleted"}"#,
+                )
+                .await?,
             );
         }
         Ok(n)

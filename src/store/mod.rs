@@ -18,6 +18,7 @@ pub mod audit;
 pub mod clients;
 pub mod consents;
 pub mod credentials;
+pub mod devices;
 pub mod identities;
 pub mod mailbox;
 pub mod passkeys;

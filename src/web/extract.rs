@@ -15,6 +15,10 @@ use axum::http::request::Parts;
 pub const SESSION_COOKIE: &str = "bk_session";
 pub const CSRF_COOKIE: &str = "bk_csrf";
 pub const LANG_COOKIE: &str = "bk_lang";
+/// Recognises a browser the account signed in from before (a mail on a new one).
+pub const DEVICE_COOKIE: &str = "bk_device";
+/// How long the device cookie lives (400 days, the most browsers keep).
+pub const DEVICE_COOKIE_SECS: u64 = 400 * 86_400;
 
 /// The name a cookie has on the wire: with `Secure`, the `__Host-` prefix, which browsers
 /// accept only from this exact host over https with `Path=/` and no `Domain` (so a sibling
@@ -218,6 +222,32 @@ where
         };
         let session = sessions
             .get(&token)
+            .await
+            .map_err(|e| PageError::internal(lang_of(&parts.headers), e))?;
+        Ok(Self(session.map(|session| SignedIn { token, session })))
+    }
+}
+
+/// The session of the second-factor page: a signed-in one (a step-up or a change that needs
+/// the factor) or one that waits for its second factor (the login's second step). No other
+/// page takes the latter.
+pub struct FactorSession(pub Option<SignedIn>);
+
+impl<S> FromRequestParts<S> for FactorSession
+where
+    S: Send + Sync,
+    crate::authn::Sessions: axum::extract::FromRef<S>,
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::FromRef;
+        let sessions = crate::authn::Sessions::from_ref(state);
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE, sessions.secure_cookies()) else {
+            return Ok(Self(None));
+        };
+        let session = sessions
+            .get_awaiting_factor(&token)
             .await
             .map_err(|e| PageError::internal(lang_of(&parts.headers), e))?;
         Ok(Self(session.map(|session| SignedIn { token, session })))

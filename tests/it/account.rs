@@ -678,3 +678,46 @@ async fn changing_the_address_needs_the_new_one_confirmed_and_tells_the_old_one(
     assert_ne!(r.status(), 303);
     login_elsewhere(&app, "neu@example.org", PW).await;
 }
+
+#[tokio::test]
+async fn a_login_from_a_new_browser_is_mailed_to_the_holder() {
+    let app = spawn_app().await;
+    app.add_user("geraet@example.org", PW).await;
+    let new_device_mails = || {
+        app.mails()
+            .iter()
+            .filter(|m| m.contains("To: geraet@example.org") && m.contains("Firefox, Linux"))
+            .count()
+    };
+    // The first browser the account knows is not news.
+    assert_eq!(app.login("", "geraet@example.org", PW).await.status(), 303);
+    // A second browser is: the mail says when and which.
+    let other = browser();
+    login_with(&app, &other, "geraet@example.org").await;
+    for _ in 0..50 {
+        if new_device_mails() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(new_device_mails(), 1);
+    let mail = app
+        .mails()
+        .into_iter()
+        .find(|m| m.contains("Firefox, Linux"))
+        .expect("mail");
+    assert!(mail.contains("/konto"));
+    // Signing in again from either browser sends nothing more.
+    login_with(&app, &other, "geraet@example.org").await;
+    assert_eq!(app.login("", "geraet@example.org", PW).await.status(), 303);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(new_device_mails(), 1);
+    assert_eq!(
+        app.mails()
+            .iter()
+            .filter(|m| m.contains("To: geraet@example.org"))
+            .count(),
+        1,
+        "no other mail"
+    );
+}

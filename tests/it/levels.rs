@@ -148,9 +148,9 @@ async fn step_up_by_totp_reaches_substantial_after_a_clerks_identity_check() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let next = location(&app.get(&flow.url).await);
     let req = query_param(&next, "req").expect("req");
-    assert_eq!(app.login(&req, "stufe@example.org", PW).await.status(), 303);
-    let next = location(&app.get(&format!("/authorize/resume?req={req}")).await);
-    assert!(next.starts_with("/login/otp?req="), "{next}");
+    // The account has an authenticator: the password alone leads to it, not to the portal.
+    let next = location(&app.login(&req, "stufe@example.org", PW).await);
+    assert_eq!(next, format!("/login/otp?req={req}"));
     let r = app
         .post_form(
             "/login/otp",
@@ -170,7 +170,6 @@ async fn step_up_by_totp_reaches_substantial_after_a_clerks_identity_check() {
     let next = location(&app.get(&flow.url).await);
     let req = query_param(&next, "req").expect("req");
     app.login(&req, "stufe@example.org", PW).await;
-    app.get(&format!("/authorize/resume?req={req}")).await;
     let r = app
         .post_form(
             "/login/otp",
@@ -214,18 +213,35 @@ async fn without_proofing_or_factor_the_page_explains_and_the_portal_gets_unmet(
 }
 
 #[tokio::test]
-async fn replacing_the_authenticator_needs_the_current_one() {
+async fn once_an_authenticator_is_set_up_every_password_login_asks_for_it() {
     let app = spawn_app().await;
+    let client = app.add_client(&app.tenant, &[]).await;
     app.add_user("tausch@example.org", PW).await;
     assert_eq!(app.login("", "tausch@example.org", PW).await.status(), 303);
     let (secret, step, _) = enrol_totp(&app).await;
-    // A fresh login with the password only cannot swap the authenticator.
-    assert_eq!(app.login("", "tausch@example.org", PW).await.status(), 303);
-    let r = app.get("/konto/totp").await;
-    assert_eq!(location(&r), "/login/otp?next=/konto/totp");
-    // After confirming with the current authenticator it can.
+    // A new login with the right password only reaches the second step.
+    let r = app.login("", "tausch@example.org", PW).await;
+    assert_eq!(location(&r), "/login/otp");
+    // Nothing else opens with it: not the account, not the authenticator's replacement, and
+    // a portal's request asks for a login.
+    assert_eq!(location(&app.get("/konto").await), "/login");
+    assert_eq!(location(&app.get("/konto/totp").await), "/login");
+    let rp = discover(&app, &client).await;
+    let flow = start(&rp, &[], &[]);
+    let next = location(&app.get(&flow.url).await);
+    assert!(next.starts_with("/login?req="), "{next}");
+    // The second step names the login and lets the citizen cancel it.
     let page = app.get("/login/otp").await.text().await.expect("page");
+    assert!(page.contains("Anmeldung bestätigen") && page.contains("Anmeldung abbrechen"));
     let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[("csrf", &csrf), ("req", ""), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(location(&app.get("/konto").await), "/login");
     let code = format!("{:06}", code_at(&secret, step + 1));
     let r = app
         .post_form(
@@ -234,7 +250,15 @@ async fn replacing_the_authenticator_needs_the_current_one() {
         )
         .await;
     assert_eq!(location(&r), "/konto");
+    assert_eq!(app.get("/konto").await.status(), 200);
+    // The factor was given in this session: the authenticator may be replaced.
     assert_eq!(app.get("/konto/totp").await.status(), 200);
+    // A passkey-less account without an authenticator still signs in with the password.
+    app.add_user("nur-passwort@example.org", PW).await;
+    assert_eq!(
+        location(&app.login("", "nur-passwort@example.org", PW).await),
+        "/konto"
+    );
 }
 
 #[tokio::test]

@@ -85,9 +85,9 @@ async fn a_passkey_steps_a_password_session_up_and_alone_reaches_high() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let next = location(&app.get(&flow.url).await);
     let req = query_param(&next, "req").expect("req");
-    assert_eq!(app.login(&req, "pk@example.org", PW).await.status(), 303);
-    let next = location(&app.get(&format!("/authorize/resume?req={req}")).await);
-    assert!(next.starts_with("/login/otp?req="), "{next}");
+    // The account has a passkey: the password leads to it.
+    let next = location(&app.login(&req, "pk@example.org", PW).await);
+    assert_eq!(next, format!("/login/otp?req={req}"));
     let page = app.get(&next).await.text().await.expect("page");
     assert!(!page.contains("one-time-code"), "no TOTP form without TOTP");
     let (ceremony, options) = options_of(&page, "/login/otp/passkey");
@@ -221,7 +221,7 @@ fn location_of_resume(req: &str) -> String {
 }
 
 #[tokio::test]
-async fn passkeys_are_renamed_and_the_last_factor_is_removed_only_with_the_password() {
+async fn passkeys_are_renamed_and_a_password_alone_cannot_remove_them() {
     let app = spawn_named().await;
     app.add_user("weg@example.org", PW).await;
     assert_eq!(app.login("", "weg@example.org", PW).await.status(), 303);
@@ -266,8 +266,12 @@ async fn passkeys_are_renamed_and_the_last_factor_is_removed_only_with_the_passw
         .await
         .expect("page");
     assert!(page.contains("Diensthandy") && !page.contains("Telefon"));
-    // A password session on an account with a passkey cannot remove it...
-    assert_eq!(app.login("", "weg@example.org", PW).await.status(), 303);
+    // The password alone opens no session on an account with a passkey, so it cannot
+    // remove the passkey...
+    assert_eq!(
+        location(&app.login("", "weg@example.org", PW).await),
+        "/login/otp"
+    );
     let r = app
         .post_form(
             "/konto/factors/remove",
@@ -281,23 +285,44 @@ async fn passkeys_are_renamed_and_the_last_factor_is_removed_only_with_the_passw
         .await;
     assert_eq!(
         location(&r),
-        "/login/otp?next=/konto/sicherheit",
-        "a second factor is needed first"
+        "/login",
+        "no session before the second factor"
     );
-    assert!(
-        app.get("/konto/sicherheit").await.status().is_redirection(),
+    assert_eq!(
+        location(&app.get("/konto/sicherheit").await),
+        "/login",
         "nor manage factors"
     );
+    // ...and the passkey is still there once it signs in.
+    let (csrf, cer, options) =
+        crate::helpers::webauthn::ceremony(&app, "/login/otp", "/login/otp/passkey").await;
+    let r = post_credential(
+        &app,
+        "/login/otp/passkey",
+        &csrf,
+        "",
+        &cer,
+        &key.authenticate(&options),
+    )
+    .await;
+    assert_eq!(location(&r), "/konto");
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Diensthandy"));
 }
 
 #[tokio::test]
-async fn removing_the_last_factor_asks_for_the_password_again() {
+async fn removing_the_last_factor_needs_the_factor_itself_not_the_password() {
     let app = spawn_named().await;
     app.add_user("letzter@example.org", PW).await;
     assert_eq!(app.login("", "letzter@example.org", PW).await.status(), 303);
     // TOTP first (enrolling does not count as proving it: confirm it on the step-up page),
     // then a passkey.
-    let (secret, step, _) = enrol_totp(&app).await;
+    let (secret, step, recovery) = enrol_totp(&app).await;
     let page = app.get("/login/otp").await.text().await.expect("page");
     let csrf = hidden(&page, "csrf").expect("csrf");
     let code = format!(
@@ -312,7 +337,7 @@ async fn removing_the_last_factor_asks_for_the_password_again() {
         .await;
     assert_eq!(location(&r), "/konto");
     add_passkey(&app, "Schlüssel").await;
-    // Two factors: removing TOTP needs no password.
+    // Two factors: removing TOTP needs nothing more.
     let r = app
         .post_form(
             "/konto/factors/remove",
@@ -330,23 +355,105 @@ async fn removing_the_last_factor_asks_for_the_password_again() {
         page.contains("/konto/totp"),
         "TOTP is gone and offered again"
     );
-    // The passkey is the last factor now: the page asks for the password...
-    assert!(page.contains(r#"name="password""#), "{page}");
+    // The passkey is the last factor now. Elsewhere the password leads to it, and a recovery
+    // code of the removed app no longer works (the codes went with it).
     let id = hidden(&page, "id").expect("passkey id");
-    let r = app
-        .post_form(
-            "/konto/factors/remove",
-            &[
-                ("csrf", &csrf),
-                ("kind", "passkey"),
-                ("id", &id),
-                ("password", "falsch falsch"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 401);
-    let page = r.text().await.expect("page");
-    assert!(page.contains("Schlüssel"), "still there");
+    let fresh = crate::helpers::browser_client();
+    let login_page = fresh
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("page");
+    let c = hidden(&login_page, "csrf").expect("csrf");
+    let r = fresh
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", c.as_str()),
+            ("req", ""),
+            ("email", "letzter@example.org"),
+            ("password", PW),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(location(&r), "/login/otp");
+    let otp_page = fresh
+        .get(app.url("/login/otp"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("page");
+    let c = hidden(&otp_page, "csrf").expect("csrf");
+    let r = fresh
+        .post(app.url("/login/otp"))
+        .form(&[("csrf", c.as_str()), ("req", ""), ("code", &recovery[0])])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 401, "the recovery codes went with the app");
+    // In the first session, the page says what removing the last factor takes; the password
+    // is not asked for and does not do it.
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("letzter zweiter Faktor") && !page.contains(r#"name="password""#));
+    let remove = |password: &'static str| {
+        let app = &app;
+        let csrf = csrf.clone();
+        let id = id.clone();
+        async move {
+            app.post_form(
+                "/konto/factors/remove",
+                &[
+                    ("csrf", &csrf),
+                    ("kind", "passkey"),
+                    ("id", &id),
+                    ("password", password),
+                ],
+            )
+            .await
+        }
+    };
+    // The code given above minutes ago (here: just now) is a fresh factor: the removal goes.
+    let r = remove("").await;
+    assert_eq!(location(&r), "/konto/sicherheit", "a factor given just now");
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(!page.contains("Schlüssel"));
+}
+
+#[tokio::test]
+async fn a_session_that_only_enrolled_its_factor_must_prove_it_to_remove_the_last_one() {
+    let app = spawn_named().await;
+    app.add_user("nur-schluessel@example.org", PW).await;
+    assert_eq!(
+        app.login("", "nur-schluessel@example.org", PW)
+            .await
+            .status(),
+        303
+    );
+    let mut key = add_passkey(&app, "Schlüssel").await;
+    let page = app
+        .get("/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let id = hidden(&page, "id").expect("passkey id");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    // The password in the form changes nothing: the passkey itself is asked for.
     let r = app
         .post_form(
             "/konto/factors/remove",
@@ -358,6 +465,39 @@ async fn removing_the_last_factor_asks_for_the_password_again() {
             ],
         )
         .await;
+    assert_eq!(location(&r), "/login/otp?next=/konto/sicherheit");
+    let page = app
+        .get("/login/otp?next=/konto/sicherheit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Bestätigen Sie diese Änderung"), "{page}");
+    let (csrf2, ceremony, options) = ceremony(
+        &app,
+        "/login/otp?next=/konto/sicherheit",
+        "/login/otp/passkey",
+    )
+    .await;
+    let r = app
+        .post_form(
+            "/login/otp/passkey",
+            &[
+                ("csrf", csrf2.as_str()),
+                ("req", ""),
+                ("next", "/konto/sicherheit"),
+                ("ceremony", ceremony.as_str()),
+                ("credential", key.authenticate(&options).as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/konto/sicherheit", "back where it was asked");
+    let r = app
+        .post_form(
+            "/konto/factors/remove",
+            &[("csrf", &csrf), ("kind", "passkey"), ("id", &id)],
+        )
+        .await;
     assert_eq!(location(&r), "/konto/sicherheit");
     let page = app
         .get("/konto/sicherheit")
@@ -365,7 +505,10 @@ async fn removing_the_last_factor_asks_for_the_password_again() {
         .text()
         .await
         .expect("page");
-    assert!(!page.contains("Schlüssel"));
+    assert!(
+        !page.contains("Schlüssel"),
+        "removed with the passkey just given"
+    );
 }
 
 #[tokio::test]

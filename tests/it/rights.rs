@@ -1,9 +1,16 @@
 //! Data rights: "Meine Daten" shows and exports everything held about the account (DSGVO
 //! Art. 15 and 20), and nothing secret.
 
-use crate::helpers::{browser_client, spawn_app};
+use crate::helpers::portal::spawn_portal;
+use crate::helpers::rp::jwt_payload;
+use crate::helpers::{
+    AppOptions, TestApp, basic, browser_client, code_for, exchange, hidden, location, spawn_app,
+    spawn_app_with, token,
+};
 use crate::mailbox::{EMAIL, PW, authority, citizen_at, letter, send};
+use buergerkonto::clock::Clock;
 use serde_json::Value;
+use std::time::Duration;
 
 #[tokio::test]
 async fn the_export_names_every_kind_of_data_and_no_secret() {
@@ -136,4 +143,281 @@ async fn the_export_names_every_kind_of_data_and_no_secret() {
         assert_ne!(r.status(), 200, "{path}");
         assert!(!r.text().await.expect("body").contains(EMAIL), "{path}");
     }
+}
+
+/// A server on a manual clock whose background rounds run every second.
+async fn clocked(tweak: fn(&mut buergerkonto::config::RawConfig)) -> (TestApp, Clock) {
+    let clock = Clock::manual(chrono::Utc::now());
+    let app = spawn_app_with(AppOptions {
+        tweak,
+        clock: clock.clone(),
+        ..AppOptions::default()
+    })
+    .await;
+    (app, clock)
+}
+
+fn every_second(raw: &mut buergerkonto::config::RawConfig) {
+    raw.mailbox_interval_secs = 1;
+}
+
+/// Waits (up to 10 s) for a mail to `to` whose text contains `what`.
+async fn wait_for_mail(app: &TestApp, to: &str, what: &str) -> Option<String> {
+    for _ in 0..100 {
+        let found = app
+            .mails()
+            .into_iter()
+            .find(|m| m.contains(&format!("To: {to}")) && m.contains(what));
+        if found.is_some() {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+async fn login_status(app: &TestApp, email: &str) -> String {
+    let b = browser_client();
+    let page = b
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = b
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("req", ""),
+            ("email", email),
+            ("password", PW),
+        ])
+        .send()
+        .await
+        .expect("post");
+    if r.status() == 303 {
+        location(&r)
+    } else {
+        r.status().as_u16().to_string()
+    }
+}
+
+/// Asks for the deletion from the browser's session; the page after it.
+async fn ask_deletion(app: &TestApp, password: &str) -> reqwest::Response {
+    let page = app.get("/konto/loeschen").await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    app.post_form(
+        "/konto/loeschen",
+        &[("csrf", &csrf), ("password", password)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn deleting_the_account_tells_portals_kills_tokens_purges_the_mailbox_and_keeps_evidence() {
+    let (app, clock) = clocked(every_second).await;
+    let bcl = spawn_portal().await;
+    app.add_user(EMAIL, PW).await;
+    let portal = app
+        .add_client(
+            &app.tenant,
+            &[
+                "--scope",
+                "openid",
+                "--scope",
+                "offline_access",
+                "--scope",
+                "mailbox.read",
+                "--grant-type",
+                "authorization_code",
+                "--grant-type",
+                "refresh_token",
+                "--backchannel-logout-uri",
+                &format!("{}/bcl", bcl.base),
+            ],
+        )
+        .await;
+    let code = code_for(
+        &app,
+        &portal,
+        EMAIL,
+        PW,
+        "openid offline_access mailbox.read",
+    )
+    .await;
+    let (status, body, _) = token(&app, Some(basic(&portal)), &exchange(&portal, &code)).await;
+    assert_eq!(status, 200, "{body}");
+    let rt = body["refresh_token"].as_str().expect("rt").to_owned();
+    let sub = jwt_payload(body["id_token"].as_str().expect("id token"))["sub"]
+        .as_str()
+        .expect("sub")
+        .to_owned();
+    let (authority_token, _) = authority(&app, &app.tenant).await;
+    let (s, _, sent) = send(&app, &authority_token, &letter(&sub), None).await;
+    assert_eq!(s, 201, "{sent}");
+    let message = sent["id"].as_str().expect("id").to_owned();
+
+    // The page says plainly what happens, what stays, and when.
+    let page = app.get("/konto/loeschen").await.text().await.expect("page");
+    for phrase in [
+        "auf allen Geräten abgemeldet",
+        "Dauerhafte Zugänge der Dienste",
+        "Inhalte Ihres Postfachs",
+        "Melden Sie sich einfach an",
+        "§ 9 OZG",
+        "Sicherheitsprotokoll",
+        "/konto/daten",
+    ] {
+        assert!(page.contains(phrase), "{phrase}: {page}");
+    }
+    // A wrong password changes nothing.
+    let r = ask_deletion(&app, "falsch falsch").await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.expect("page").contains("<title>Fehler:"));
+    assert_eq!(app.get("/konto").await.status(), 200);
+    // The request: every session ends at once, the portal hears of it, its tokens die.
+    let r = ask_deletion(&app, PW).await;
+    assert_eq!(r.status(), 200);
+    let done = r.text().await.expect("page");
+    let day = (clock.now() + chrono::Duration::days(14))
+        .format("%d.%m.%Y")
+        .to_string();
+    assert!(
+        done.contains("Löschung beantragt") && done.contains(&day),
+        "{done}"
+    );
+    assert_eq!(location(&app.get("/konto").await), "/login");
+    assert!(
+        !bcl.wait_for_logouts(1).await.is_empty(),
+        "back-channel logout for the portal"
+    );
+    let (s, b, _) = token(
+        &app,
+        Some(basic(&portal)),
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+    )
+    .await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
+    let confirmation = wait_for_mail(&app, EMAIL, "beantragt. Es wird")
+        .await
+        .unwrap_or_else(|| panic!("a mail names the day: {:?}", app.mails()));
+    assert!(confirmation.contains(&day));
+    // Until the day the message is kept.
+    let status_of = || async {
+        let r = app
+            .http
+            .get(app.url(&format!("/api/v1/mailbox/messages/{message}")))
+            .bearer_auth(&authority_token)
+            .send()
+            .await
+            .expect("get");
+        r.json::<Value>().await.expect("json")
+    };
+    let kinds = |v: &Value| -> Vec<String> {
+        v["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["type"].as_str().expect("type").to_owned())
+            .collect()
+    };
+    assert!(!kinds(&status_of().await).contains(&"purged".to_owned()));
+
+    // The day comes: the background round deletes the account.
+    clock.advance(Duration::from_secs(15 * 86_400));
+    let last = wait_for_mail(&app, EMAIL, "Ihre Anmeldedaten")
+        .await
+        .expect("a last mail to the address it had");
+    assert!(last.contains("Nachweise"));
+    // The mailbox content is gone, the sender's evidence stays and verifies.
+    let after = status_of().await;
+    assert!(kinds(&after).contains(&"purged".to_owned()), "{after}");
+    assert_eq!(after["evidence_intact"], true);
+    let r = app
+        .http
+        .get(app.url(&format!("/api/v1/mailbox/messages/{message}/receipt")))
+        .bearer_auth(&authority_token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 200);
+    // Nobody can sign in any more, the portal cannot write to the old subject, and the
+    // address is free for a new account.
+    assert_eq!(login_status(&app, EMAIL).await, "401");
+    let (s, _, _) = send(&app, &authority_token, &letter(&sub), None).await;
+    let (unknown, _, _) = send(&app, &authority_token, &letter("unbekannt"), None).await;
+    assert_eq!(
+        (s, unknown),
+        (422, 422),
+        "the old subject is as unknown as any"
+    );
+    assert_eq!(app.register(EMAIL, PW).await.status(), 200);
+    assert!(
+        app.wait_for_link(EMAIL, "/verify-email").await.is_some(),
+        "a new registration with the freed address"
+    );
+}
+
+#[tokio::test]
+async fn a_login_within_the_grace_period_keeps_the_account() {
+    let (app, clock) = clocked(every_second).await;
+    app.add_user(EMAIL, PW).await;
+    assert_eq!(app.login("", EMAIL, PW).await.status(), 303);
+    assert_eq!(ask_deletion(&app, PW).await.status(), 200);
+    assert_eq!(location(&app.get("/konto").await), "/login");
+    // The citizen changes their mind and signs in: the deletion is off, and a mail says so.
+    assert_eq!(login_status(&app, EMAIL).await, "/konto");
+    assert!(wait_for_mail(&app, EMAIL, "abgebrochen").await.is_some());
+    clock.advance(Duration::from_secs(30 * 86_400));
+    // Several rounds pass; the account is still there.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        app.mails().iter().all(|m| !m.contains("Ihre Anmeldedaten")),
+        "no deletion"
+    );
+    assert_eq!(login_status(&app, EMAIL).await, "/konto");
+}
+
+fn two_years(raw: &mut buergerkonto::config::RawConfig) {
+    raw.mailbox_interval_secs = 1;
+    raw.inactive_delete_days = 730;
+    raw.inactive_warn_days = 30;
+}
+
+#[tokio::test]
+async fn an_unused_account_is_warned_and_then_deleted_unless_its_holder_signs_in() {
+    let (app, clock) = clocked(two_years).await;
+    app.add_user("vergessen@example.org", PW).await;
+    app.add_user("zurueck@example.org", PW).await;
+    // Nearly two years without a login: both are warned with the day.
+    clock.advance(Duration::from_secs(701 * 86_400));
+    let day = (clock.now() + chrono::Duration::days(30))
+        .format("%d.%m.%Y")
+        .to_string();
+    for who in ["vergessen@example.org", "zurueck@example.org"] {
+        let warning = wait_for_mail(&app, who, "lange nicht genutzt")
+            .await
+            .expect("a warning");
+        assert!(warning.contains(&day), "{warning}");
+    }
+    // One signs in; the other does not.
+    assert_eq!(login_status(&app, "zurueck@example.org").await, "/konto");
+    clock.advance(Duration::from_secs(31 * 86_400));
+    assert!(
+        wait_for_mail(&app, "vergessen@example.org", "Ihre Anmeldedaten")
+            .await
+            .is_some()
+    );
+    assert_eq!(login_status(&app, "vergessen@example.org").await, "401");
+    assert_eq!(login_status(&app, "zurueck@example.org").await, "/konto");
+    assert!(
+        app.mails()
+            .iter()
+            .all(|m| !(m.contains("To: zurueck@example.org") && m.contains("Ihre Anmeldedaten")))
+    );
 }

@@ -55,25 +55,7 @@ struct AccountPage<'a> {
 
 /// A short, recognisable name for a browser from its User-Agent.
 fn browser_name(ua: &str, t: &Texts) -> String {
-    let name = ["Edg/", "Firefox/", "Chrome/", "Safari/"]
-        .iter()
-        .find(|m| ua.contains(*m))
-        .map(|m| match *m {
-            "Edg/" => "Edge",
-            "Firefox/" => "Firefox",
-            "Chrome/" => "Chrome",
-            _ => "Safari",
-        });
-    let os = ["Windows", "Android", "iPhone", "Mac OS", "Linux"]
-        .iter()
-        .find(|o| ua.contains(*o))
-        .copied();
-    match (name, os) {
-        (Some(n), Some(o)) => format!("{n}, {o}"),
-        (Some(n), None) => n.to_owned(),
-        _ if !ua.is_empty() => ua.chars().take(60).collect(),
-        _ => t.unknown_browser.to_owned(),
-    }
+    crate::domain::civil::browser_name(ua).unwrap_or_else(|| t.unknown_browser.to_owned())
 }
 
 pub async fn show(

@@ -6,7 +6,7 @@ use crate::account::AccountError;
 use crate::account::passkeys::Ceremony;
 use crate::domain::lang::Lang;
 use crate::domain::level::{Amr, effective, strength_of};
-use crate::web::extract::{CheckedForm, MaybeSession, SignedIn, csrf_token};
+use crate::web::extract::{CheckedForm, FactorSession, SignedIn, csrf_token};
 use crate::web::extract::{PageLang, Query};
 use crate::web::i18n::{Texts, texts};
 use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
@@ -34,6 +34,11 @@ struct OtpPage<'a> {
     req: &'a str,
     next: &'a str,
     error: Option<&'a str>,
+    title: &'static str,
+    intro: &'static str,
+    /// The way out: back to the login (the login's second step), the account page (a change)
+    /// or the login (a step-up, which resumes the portal's request).
+    cancel: (String, &'static str),
     totp: bool,
     /// A passkey ceremony (id, options) when the account has passkeys.
     passkey: Option<Ceremony>,
@@ -151,11 +156,36 @@ pub(crate) async fn otp_page(
         None
     };
     let t = texts(lang);
+    let login_page = if req.is_empty() {
+        "/login".to_owned()
+    } else {
+        format!("/login?req={req}")
+    };
+    let (title, intro, cancel) = if session.second_factor_due {
+        (
+            t.otp_login_title,
+            t.otp_login_intro,
+            (login_page, t.otp_login_cancel),
+        )
+    } else if next.starts_with("/konto") {
+        (
+            t.otp_title,
+            t.otp_change_intro,
+            ("/konto".to_owned(), t.cancel),
+        )
+    } else if next.is_empty() {
+        (t.otp_title, t.otp_intro, ("/konto".to_owned(), t.cancel))
+    } else {
+        (t.otp_title, t.otp_intro, ("/postfach".to_owned(), t.cancel))
+    };
     let (token, set) = csrf_token(headers, state.web.secure_cookies);
     Ok(with_cookies(
         html(
             status,
             &OtpPage {
+                title,
+                intro,
+                cancel,
                 t,
                 lang_switch: lang_switch(
                     t,
@@ -181,13 +211,18 @@ pub(crate) async fn otp_page(
 /// account's proofing allows, and continues the authorization (or goes to the account page).
 pub(crate) async fn raise_session(
     state: &AppState,
-    token: &str,
-    mut session: crate::authn::Session,
+    headers: &HeaderMap,
+    post: StepUpPost,
     methods: &[Amr],
-    req: &str,
-    next: &str,
     lang: Lang,
 ) -> Result<Response, PageError> {
+    let StepUpPost {
+        req,
+        next,
+        token,
+        mut session,
+    } = post;
+    let (req, next, token) = (req.as_str(), next.as_str(), token.as_str());
     let account = state
         .accounts
         .get(session.account_id)
@@ -204,11 +239,22 @@ pub(crate) async fn raise_session(
     }
     session.acr = effective(account.proofing, strength_of(&session.amr));
     session.authenticated_now();
-    state
-        .sessions
-        .save(token, &session)
-        .await
-        .map_err(|e| PageError::internal(lang, e))?;
+    let mut cookies = Vec::new();
+    if session.second_factor_due {
+        // The login's second step: the session opens now.
+        state
+            .sessions
+            .complete(token, &mut session)
+            .await
+            .map_err(|e| PageError::internal(lang, e))?;
+        cookies.extend(super::login::completed_login(state, headers, account.id, lang).await?);
+    } else {
+        state
+            .sessions
+            .save(token, &session)
+            .await
+            .map_err(|e| PageError::internal(lang, e))?;
+    }
     state
         .accounts
         .record(
@@ -224,14 +270,14 @@ pub(crate) async fn raise_session(
     } else {
         "/konto".to_owned()
     };
-    Ok(see_other(&next, &[]))
+    Ok(see_other(&next, &cookies))
 }
 
 /// `GET /login/otp?req=ID`: asks for the missing second factor.
 pub async fn otp_get(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
-    MaybeSession(signed): MaybeSession,
+    FactorSession(signed): FactorSession,
     headers: HeaderMap,
     Query(q): Query,
 ) -> Result<Response, PageError> {
@@ -303,7 +349,7 @@ pub(crate) async fn step_up_post(
 pub async fn otp_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
-    MaybeSession(signed): MaybeSession,
+    FactorSession(signed): FactorSession,
     headers: HeaderMap,
     form: CheckedForm,
 ) -> Result<Response, PageError> {
@@ -351,7 +397,13 @@ pub async fn otp_post(
         }
         Err(e) => return Err(PageError::internal(lang, e)),
     }
-    raise_session(&state, &token, session, &[Amr::Otp], &req, &next, lang).await
+    let post = StepUpPost {
+        req,
+        next,
+        token,
+        session,
+    };
+    raise_session(&state, &headers, post, &[Amr::Otp], lang).await
 }
 
 #[derive(Template)]
@@ -428,6 +480,32 @@ pub(crate) async fn needs_current_factor(
         (factors.count() > 0 && !proved)
             .then(|| see_other(&format!("/login/otp?next={back}"), &[])),
     )
+}
+
+/// How recent a second factor must be for the gravest changes (removing the last factor,
+/// deleting the account).
+const FRESH_FACTOR_MS: i64 = 10 * 60 * 1000;
+
+/// The gravest changes need a second factor given in the last minutes (a recovery code
+/// counts), not one from the start of a long session, and never only the password. The
+/// step-up returns to `back`. Accounts without a factor pass (they have only the password).
+pub(crate) async fn needs_fresh_factor(
+    state: &AppState,
+    session: &crate::authn::Session,
+    lang: Lang,
+    back: &str,
+) -> Result<Option<Response>, PageError> {
+    let factors = state
+        .accounts
+        .factors(session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    let proved = [Amr::Otp, Amr::Hwk, Amr::Swk]
+        .iter()
+        .any(|m| session.amr.contains(m));
+    let fresh = chrono::Utc::now().timestamp_millis() - session.auth_time_ms() < FRESH_FACTOR_MS;
+    Ok((factors.count() > 0 && !(proved && fresh))
+        .then(|| see_other(&format!("/login/otp?next={back}"), &[])))
 }
 
 /// `GET /konto/totp`: the secret as QR code and text.

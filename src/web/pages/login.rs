@@ -8,7 +8,8 @@ use crate::oidc::Provider;
 use crate::oidc::backchannel::Ending;
 use crate::web::extract::{CheckedForm, MaybeSession, SignedIn, csrf_token};
 use crate::web::extract::{
-    ClientIp, LANG_COOKIE, PageLang, Query, SESSION_COOKIE, cookie, set_cookie,
+    ClientIp, DEVICE_COOKIE, DEVICE_COOKIE_SECS, LANG_COOKIE, PageLang, Query, SESSION_COOKIE,
+    cookie, set_cookie,
 };
 use crate::web::i18n::{Texts, texts};
 use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
@@ -151,7 +152,81 @@ pub async fn submit(
         Err(AccountError::Unverified) => return Ok(again(StatusCode::FORBIDDEN, t.err_unverified)),
         Err(e) => return Err(PageError::internal(lang, e)),
     };
+    // An account with a second factor: the password alone opens nothing yet.
+    let factors = state
+        .accounts
+        .factors(account.id)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    if factors.totp || (factors.passkeys > 0 && state.accounts.passkeys_available()) {
+        return await_second_factor(&state, &headers, &account, &req, lang).await;
+    }
     start_session(&state, &headers, &account, vec![Amr::Pwd], &req, lang).await
+}
+
+/// The password was right and the account has a second factor: a session that waits for
+/// it (nothing but the second-factor page takes it), and that page.
+async fn await_second_factor(
+    state: &AppState,
+    headers: &HeaderMap,
+    account: &crate::domain::account::Account,
+    req: &str,
+    lang: Lang,
+) -> Result<Response, PageError> {
+    end_previous(state, headers, lang).await?;
+    let (token, _) = state
+        .sessions
+        .create_awaiting_factor(
+            account.id,
+            account.proofing,
+            vec![Amr::Pwd],
+            user_agent(headers),
+        )
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    let cookie = set_cookie(SESSION_COOKIE, &token, None, state.web.secure_cookies);
+    let next = if req.is_empty() {
+        "/login/otp".to_owned()
+    } else {
+        format!("/login/otp?req={req}")
+    };
+    Ok(see_other(&next, &[cookie]))
+}
+
+/// A new login replaces the browser's session: its portals learn that it ended.
+async fn end_previous(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result<(), PageError> {
+    if let Some(old) = cookie(headers, SESSION_COOKIE, state.web.secure_cookies) {
+        state
+            .provider
+            .end_session(&old, Ending::Replaced)
+            .await
+            .map_err(|e| PageError::internal(lang, e))?;
+    }
+    Ok(())
+}
+
+/// After every completed login: the account notes it (a due deletion is cancelled, a new
+/// browser is mailed about). Returns the device cookie to set, if the browser needs one.
+pub(crate) async fn completed_login(
+    state: &AppState,
+    headers: &HeaderMap,
+    account: crate::domain::ids::AccountId,
+    lang: Lang,
+) -> Result<Option<String>, PageError> {
+    let device = cookie(headers, DEVICE_COOKIE, state.web.secure_cookies);
+    let notes = state
+        .accounts
+        .signed_in(account, device.as_deref(), user_agent(headers))
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    Ok(notes.device_cookie.map(|v| {
+        set_cookie(
+            DEVICE_COOKIE,
+            &v,
+            Some(DEVICE_COOKIE_SECS),
+            state.web.secure_cookies,
+        )
+    }))
 }
 
 /// Starts a session after a successful authentication (a fresh session id at every login;
@@ -164,26 +239,21 @@ pub(crate) async fn start_session(
     req: &str,
     lang: Lang,
 ) -> Result<Response, PageError> {
-    // Portals of the replaced session learn that it ended.
-    if let Some(old) = cookie(headers, SESSION_COOKIE, state.web.secure_cookies) {
-        state
-            .provider
-            .end_session(&old, Ending::Replaced)
-            .await
-            .map_err(|e| PageError::internal(lang, e))?;
-    }
+    end_previous(state, headers, lang).await?;
     let (token, _) = state
         .sessions
         .create(account.id, account.proofing, amr, user_agent(headers))
         .await
         .map_err(|e| PageError::internal(lang, e))?;
     let cookie = set_cookie(SESSION_COOKIE, &token, None, state.web.secure_cookies);
+    let device = completed_login(state, headers, account.id, lang).await?;
     let next = if req.is_empty() {
         "/konto".to_owned()
     } else {
         format!("/authorize/resume?req={req}")
     };
-    Ok(see_other(&next, &[cookie]))
+    let cookies: Vec<String> = std::iter::once(cookie).chain(device).collect();
+    Ok(see_other(&next, &cookies))
 }
 
 /// `GET /lang?to=en&back=/login?...`: remembers the language and goes back (local paths only).

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod data;
+mod deletion;
 pub mod email;
 pub mod factors;
 pub mod identity;
@@ -27,45 +28,10 @@ pub fn routes() -> axum::Router<super::state::AppState> {
         .merge(legal::routes())
         .merge(data::routes())
         .merge(email::routes())
+        .merge(deletion::routes())
 }
 
-/// German civil time (Europe/Berlin): CET, and CEST from the last Sunday of March to the
-/// last Sunday of October, switching at 01:00 UTC (EU rule since 1996).
-#[must_use]
-pub fn german_time(ts: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
-    use chrono::{Datelike, NaiveDate};
-    let last_sunday = |month: u32| {
-        let next = if month == 12 {
-            NaiveDate::from_ymd_opt(ts.year() + 1, 1, 1)
-        } else {
-            NaiveDate::from_ymd_opt(ts.year(), month + 1, 1)
-        };
-        next.and_then(|d| d.pred_opt()).map(|last| {
-            let back = last.weekday().num_days_from_sunday();
-            last - chrono::Duration::days(i64::from(back))
-        })
-    };
-    let switch = |month: u32| {
-        last_sunday(month)
-            .and_then(|d| d.and_hms_opt(1, 0, 0))
-            .map(|n| n.and_utc())
-    };
-    let summer = matches!((switch(3), switch(10)), (Some(a), Some(b)) if ts >= a && ts < b);
-    let offset = chrono::Duration::hours(if summer { 2 } else { 1 });
-    ts.naive_utc() + offset
-}
-
-/// A time as pages show it: German civil time, `TT.MM.JJJJ, HH:MM` (the server keeps UTC).
-#[must_use]
-pub fn date_time(ts: chrono::DateTime<chrono::Utc>) -> String {
-    german_time(ts).format("%d.%m.%Y, %H:%M").to_string()
-}
-
-/// A day as pages show it (in German civil time).
-#[must_use]
-pub fn day(ts: chrono::DateTime<chrono::Utc>) -> String {
-    german_time(ts).format("%d.%m.%Y").to_string()
-}
+pub use crate::domain::civil::{date_time, day};
 
 /// A pending-request id from a form or query: URL-safe base64 of at most 64 characters.
 #[must_use]

@@ -3,14 +3,16 @@
 //! (add, rename, remove), the authenticator app (remove), verified personal data and links to
 //! upstream identity providers.
 
-use super::factors::{StepUpPost, needs_current_factor, otp_page, raise_session, step_up_post};
+use super::factors::{
+    StepUpPost, needs_current_factor, needs_fresh_factor, otp_page, raise_session, step_up_post,
+};
 use super::login::start_session;
 use super::{day, req_id};
 use crate::account::AccountError;
 use crate::account::passkeys::Ceremony;
 use crate::domain::lang::Lang;
 use crate::domain::level::Loa;
-use crate::web::extract::{CheckedForm, MaybeSession, SignedIn, csrf_token};
+use crate::web::extract::{CheckedForm, FactorSession, SignedIn, csrf_token};
 use crate::web::extract::{ClientIp, PageLang, Query};
 use crate::web::i18n::{Texts, texts};
 use crate::web::respond::{PageError, html, lang_switch, see_other, with_cookies};
@@ -179,7 +181,7 @@ pub async fn login_post(
 pub async fn stepup_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
-    MaybeSession(signed): MaybeSession,
+    FactorSession(signed): FactorSession,
     headers: HeaderMap,
     form: CheckedForm,
 ) -> Result<Response, PageError> {
@@ -204,7 +206,13 @@ pub async fn stepup_post(
     match result {
         Ok(login) => {
             let methods = crate::domain::level::passkey_amr(login.level);
-            raise_session(&state, &token, session, &methods, &req, &next, lang).await
+            let post = StepUpPost {
+                req,
+                next,
+                token,
+                session,
+            };
+            raise_session(&state, &headers, post, &methods, lang).await
         }
         Err(AccountError::InvalidCredentials | AccountError::InvalidToken) => {
             otp_page(
@@ -594,11 +602,10 @@ pub async fn rename_post(
 }
 
 /// `POST /konto/factors/remove` with `kind=totp` or `kind=passkey&id=...`. The session must
-/// have proved a second factor; removing the last one also asks for the password again.
+/// have proved a second factor; removing the last one needs it again, just now.
 pub async fn remove_post(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
-    ClientIp(ip): ClientIp,
     SignedIn { session, .. }: SignedIn,
     headers: HeaderMap,
     CheckedForm {
@@ -627,7 +634,7 @@ pub async fn remove_post(
         )
         .await;
     }
-    let result = remove_factor(&state, &headers, &form, lang, ip, &session).await;
+    let result = remove_factor(&state, &form, lang, &session).await;
     let _ = state.accounts.unlock_factors(session.account_id).await;
     result
 }
@@ -635,52 +642,21 @@ pub async fn remove_post(
 /// The removal itself, under the account's factor lock.
 async fn remove_factor(
     state: &AppState,
-    headers: &HeaderMap,
     form: &crate::domain::params::Params,
     lang: Lang,
-    ip: std::net::IpAddr,
     session: &crate::authn::Session,
 ) -> Result<Response, PageError> {
-    let t = texts(lang);
     let internal = |e: AccountError| PageError::internal(lang, e);
     let factors = state
         .accounts
         .factors(session.account_id)
         .await
         .map_err(internal)?;
-    if factors.count() == 1 {
-        let again = state
-            .accounts
-            .reauthenticate(session.account_id, form.get("password").unwrap_or(""), ip)
-            .await;
-        match again {
-            Ok(()) => {}
-            Err(AccountError::InvalidCredentials) => {
-                return security_page(
-                    state,
-                    headers,
-                    session,
-                    lang,
-                    StatusCode::UNAUTHORIZED,
-                    None,
-                    Some(t.err_reauth),
-                )
-                .await;
-            }
-            Err(AccountError::Throttled) => {
-                return security_page(
-                    state,
-                    headers,
-                    session,
-                    lang,
-                    StatusCode::TOO_MANY_REQUESTS,
-                    None,
-                    Some(t.err_throttled),
-                )
-                .await;
-            }
-            Err(e) => return Err(internal(e)),
-        }
+    // The last factor goes only with the factor itself (or a recovery code), given just now.
+    if factors.count() == 1
+        && let Some(r) = needs_fresh_factor(state, session, lang, "/konto/sicherheit").await?
+    {
+        return Ok(r);
     }
     let removed = match form.get("kind") {
         Some("totp") if factors.totp => state.accounts.totp_remove(session.account_id).await,
