@@ -673,13 +673,16 @@ impl AccountService {
             .await;
     }
 
-    /// Whether a reset link is (still) usable, without using it.
+    /// The address of the account a reset link (still) works for, without using it.
     ///
     /// # Errors
-    /// When the short-lived store fails.
-    pub async fn reset_link_valid(&self, token: &str) -> Result<bool, AccountError> {
+    /// Storage failures.
+    pub async fn reset_link_holder(
+        &self,
+        token: &str,
+    ) -> Result<Option<EmailAddress>, AccountError> {
         if token.len() > 64 {
-            return Ok(false);
+            return Ok(None);
         }
         let digest = token_digest(token);
         let Some(id) = self
@@ -689,9 +692,36 @@ impl AccountService {
             .and_then(|s| s.parse().ok())
             .map(AccountId)
         else {
-            return Ok(false);
+            return Ok(None);
         };
-        Ok(self.eph.get(&reset_current_key(id)).await?.as_deref() == Some(digest.as_str()))
+        if self.eph.get(&reset_current_key(id)).await?.as_deref() != Some(digest.as_str()) {
+            return Ok(None);
+        }
+        Ok(Some(self.db.accounts().by_id(id).await?.email))
+    }
+
+    /// The address of a (still usable) verification link and the portal request it
+    /// continues, without using it.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn verify_link(
+        &self,
+        token: &str,
+    ) -> Result<Option<(EmailAddress, Option<String>)>, AccountError> {
+        if token.len() > 64 {
+            return Ok(None);
+        }
+        let data: Option<VerifyToken> = self
+            .eph
+            .get(&verify_key(&token_digest(token)))
+            .await?
+            .and_then(|r| serde_json::from_str(&r).ok());
+        let Some(data) = data else {
+            return Ok(None);
+        };
+        let email = self.db.accounts().by_id(data.account).await?.email;
+        Ok(Some((email, data.cont)))
     }
 
     /// Creates a verified account (operator command `user add`).

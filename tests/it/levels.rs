@@ -42,6 +42,14 @@ pub(crate) async fn enrol_totp(app: &TestApp) -> (Vec<u8>, i64, Vec<String>) {
         .map(str::to_owned)
         .collect();
     assert_eq!(codes.len(), 10, "ten recovery codes, shown once");
+    // They can be saved as a file without script: a download link carries all of them.
+    let file = done
+        .split("href=\"data:text/plain;charset=utf-8,")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a download link");
+    assert!(done.contains("download=\"buergerkonto-wiederherstellungscodes.txt\""));
+    assert!(codes.iter().all(|c| file.contains(c.as_str())), "{file}");
     (secret, step, codes)
 }
 

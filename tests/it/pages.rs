@@ -407,22 +407,14 @@ async fn registering_an_unconfirmed_address_again_lets_the_owner_set_the_passwor
         .mailed_link("opfer@example.org", "/verify-email")
         .expect("second link");
     assert_ne!(owners_link, attackers_link);
-    let page = app.get(&attackers_link).await.text().await.expect("page");
-    let (token, csrf) = (
-        hidden(&page, "token").expect("token"),
-        hidden(&page, "csrf").expect("csrf"),
-    );
-    let r = app
-        .post_form(
-            "/verify-email",
-            &[("csrf", &csrf), ("token", &token), ("password", PW)],
-        )
-        .await;
+    let r = app.get(&attackers_link).await;
     assert_eq!(
         r.status(),
         400,
-        "the first registrant's link was replaced by the owner's: one pending link per account"
+        "the first registrant's link was replaced by the owner's: one pending link per account \
+         (said when it is opened, before any typing)"
     );
+    assert!(hidden(&r.text().await.expect("page"), "token").is_none());
     // The owner's link with the owner's password confirms and sets that password.
     let page = app.get(&owners_link).await.text().await.expect("page");
     let (token, csrf) = (
@@ -599,7 +591,12 @@ async fn a_resent_link_replaces_the_pending_one() {
     let confirm = |link: String| {
         let app = &app;
         async move {
-            let page = app.get(&link).await.text().await.expect("page");
+            let r = app.get(&link).await;
+            if r.status() != 200 {
+                // A replaced link is refused as soon as it is opened.
+                return r.status();
+            }
+            let page = r.text().await.expect("page");
             let (token, csrf) = (
                 hidden(&page, "token").expect("token"),
                 hidden(&page, "csrf").expect("csrf"),
@@ -861,6 +858,59 @@ async fn confirming_the_address_signs_in_and_returns_to_the_portal_that_started_
     // Signed in: the flow goes on to the consent question, without a login page.
     let next = location(&app.get(&location(&r)).await);
     assert!(next.starts_with("/consent?req="), "{next}");
+}
+
+#[tokio::test]
+async fn the_confirmation_page_says_before_any_typing_that_the_portals_request_is_gone() {
+    use crate::helpers::rp::{discover, start};
+    use crate::helpers::{location, query_param};
+    let app = spawn_app().await;
+    let client = app.add_client(&app.tenant, &[]).await;
+    let rp = discover(&app, &client).await;
+    let flow = start(&rp, &["email"], &[]);
+    let login = location(&app.get(&flow.url).await);
+    let req = query_param(&login, "req").expect("req");
+    let page = app
+        .get(&format!("/register?req={req}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let pw = "ein langes Passwort";
+    app.post_form(
+        "/register",
+        &[
+            ("csrf", &csrf),
+            ("req", &req),
+            ("email", "spaet@example.org"),
+            ("password", pw),
+        ],
+    )
+    .await;
+    let link = app
+        .mailed_link("spaet@example.org", "/verify-email")
+        .expect("link");
+    // While the request waits, the form names the address for password managers only.
+    let page = app.get(&link).await.text().await.expect("page");
+    assert!(!page.contains("abgelaufen"));
+    assert!(
+        page.contains(
+            r#"name="username" autocomplete="username" value="spaet@example.org" hidden"#
+        )
+    );
+    // The request ends (here: cancelled at the portal's login page).
+    let login_page = app.get(&login).await.text().await.expect("page");
+    let c = hidden(&login_page, "csrf").expect("csrf");
+    let r = app
+        .post_form("/authorize/cancel", &[("csrf", &c), ("req", &req)])
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = app.get(&link).await.text().await.expect("page");
+    assert!(page.contains("abgelaufen"), "{page}");
+    // A made-up link is told at once, not after typing the password.
+    let r = app.get("/verify-email?token=erfunden").await;
+    assert_eq!(r.status(), 400);
 }
 
 #[tokio::test]

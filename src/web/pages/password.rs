@@ -42,6 +42,8 @@ struct ResetPage<'a> {
     lang_switch: String,
     csrf: &'a str,
     token: &'a str,
+    /// The account's address, for password managers (a hidden `username` field).
+    email: &'a str,
     error: Option<&'a str>,
 }
 
@@ -76,6 +78,7 @@ fn reset_page(
     web: &WebConfig,
     lang: Lang,
     token: &str,
+    email: &str,
     error: Option<&str>,
 ) -> Response {
     let (csrf_token, set) = csrf_token(headers, web.secure_cookies);
@@ -88,6 +91,7 @@ fn reset_page(
                 lang_switch: lang_switch(t, "/password/forgot"),
                 csrf: &csrf_token,
                 token,
+                email,
                 error,
             },
         ),
@@ -173,16 +177,17 @@ pub async fn reset_get(
     Query(q): Query,
 ) -> Result<Response, PageError> {
     let token = q.get("token").unwrap_or("");
-    match state.accounts.reset_link_valid(token).await {
-        Ok(true) => Ok(reset_page(
+    match state.accounts.reset_link_holder(token).await {
+        Ok(Some(email)) => Ok(reset_page(
             StatusCode::OK,
             &headers,
             &state.web,
             lang,
             token,
+            email.as_str(),
             None,
         )),
-        Ok(false) => Ok(invalid_link(lang)),
+        Ok(None) => Ok(invalid_link(lang)),
         Err(e) => Err(PageError::internal(lang, e)),
     }
 }
@@ -198,6 +203,12 @@ pub async fn reset_post(
 ) -> Result<Response, PageError> {
     let t = texts(lang);
     let token = form.get("token").filter(|t| t.len() <= 64).unwrap_or("");
+    let email: String = form
+        .get("username")
+        .unwrap_or("")
+        .chars()
+        .take(254)
+        .collect();
     if !csrf_ok {
         return Ok(reset_page(
             StatusCode::FORBIDDEN,
@@ -205,6 +216,7 @@ pub async fn reset_post(
             &state.web,
             lang,
             token,
+            &email,
             Some(t.err_csrf),
         ));
     }
@@ -233,6 +245,7 @@ pub async fn reset_post(
             &state.web,
             lang,
             token,
+            &email,
             Some(t.err_pw_short),
         )),
         Err(AccountError::Password(PasswordProblem::TooLong)) => Ok(reset_page(
@@ -241,6 +254,7 @@ pub async fn reset_post(
             &state.web,
             lang,
             token,
+            &email,
             Some(t.err_pw_long),
         )),
         Err(AccountError::InvalidToken) => Ok(invalid_link(lang)),

@@ -175,7 +175,19 @@ struct VerifyPage<'a> {
     lang_switch: String,
     csrf: &'a str,
     token: &'a str,
+    /// The account's address, for password managers (a hidden `username` field).
+    email: &'a str,
+    /// The portal's request that the registration started from is gone (D12): said before
+    /// the citizen types anything.
+    expired: bool,
     error: Option<&'a str>,
+}
+
+/// What the confirmation form shows besides its token.
+#[derive(Default)]
+struct VerifyForm<'a> {
+    email: &'a str,
+    expired: bool,
 }
 
 fn verify_page(
@@ -184,6 +196,7 @@ fn verify_page(
     web: &WebConfig,
     lang: Lang,
     token: &str,
+    form: &VerifyForm<'_>,
     error: Option<&str>,
 ) -> Response {
     let t = texts(lang);
@@ -196,6 +209,8 @@ fn verify_page(
                 lang_switch: lang_switch(t, "/konto"),
                 csrf: &csrf_token,
                 token,
+                email: form.email,
+                expired: form.expired,
                 error,
             },
         ),
@@ -206,13 +221,43 @@ fn verify_page(
 /// `GET /verify-email?token=...`: a form (the password of the registration), so that mail
 /// scanners that fetch links do not use up the single-use token.
 pub async fn verify_get(
-    State(web): State<WebConfig>,
+    State(state): State<AppState>,
     PageLang(lang): PageLang,
     headers: HeaderMap,
     Query(q): Query,
-) -> Response {
+) -> Result<Response, PageError> {
     let token = q.get("token").filter(|t| t.len() <= 64).unwrap_or("");
-    verify_page(StatusCode::OK, &headers, &web, lang, token, None)
+    let link = state
+        .accounts
+        .verify_link(token)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    let Some((email, cont)) = link else {
+        return Ok(message(
+            lang,
+            StatusCode::BAD_REQUEST,
+            |t| t.verify_failed_title,
+            |t| t.verify_failed_text,
+            Some(("/login".into(), texts(lang).login_link)),
+        ));
+    };
+    let expired = match cont {
+        Some(req) => state.provider.load_pending(&req).await.is_err(),
+        None => false,
+    };
+    let form = VerifyForm {
+        email: email.as_str(),
+        expired,
+    };
+    Ok(verify_page(
+        StatusCode::OK,
+        &headers,
+        &state.web,
+        lang,
+        token,
+        &form,
+        None,
+    ))
 }
 
 pub async fn verify_post(
@@ -226,6 +271,16 @@ pub async fn verify_post(
 ) -> Result<Response, PageError> {
     let t = texts(lang);
     let token = form.get("token").filter(|t| t.len() <= 64).unwrap_or("");
+    let email: String = form
+        .get("username")
+        .unwrap_or("")
+        .chars()
+        .take(254)
+        .collect();
+    let again = VerifyForm {
+        email: &email,
+        expired: false,
+    };
     if !csrf_ok {
         return Ok(verify_page(
             StatusCode::FORBIDDEN,
@@ -233,6 +288,7 @@ pub async fn verify_post(
             &state.web,
             lang,
             token,
+            &again,
             Some(t.err_csrf),
         ));
     }
@@ -281,6 +337,7 @@ pub async fn verify_post(
             &state.web,
             lang,
             token,
+            &again,
             Some(t.err_verify_password),
         )),
         Err(AccountError::Throttled) => Ok(verify_page(
@@ -289,6 +346,7 @@ pub async fn verify_post(
             &state.web,
             lang,
             token,
+            &again,
             Some(t.err_throttled),
         )),
         Err(AccountError::InvalidToken) => Ok(message(
