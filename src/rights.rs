@@ -108,6 +108,8 @@ pub struct SessionPart {
     pub browser: String,
     pub level: Loa,
     pub portals: Vec<String>,
+    /// A login whose password was right and whose second factor has not come (yet).
+    pub awaiting_second_factor: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -168,7 +170,17 @@ impl DataRights {
         let identity = self.accounts.identity(account).await?;
         let factors = self.accounts.factors(account).await?;
         let passkeys = self.accounts.passkeys(account).await?;
-        let sessions = self.sessions.list(account).await?;
+        let mut sessions = Vec::new();
+        for (_, s) in self.sessions.list(account).await? {
+            // Portals by name, as the account page shows them.
+            let mut portals = Vec::new();
+            for c in &s.clients {
+                if let Ok(client) = self.provider.client(c).await {
+                    portals.push(client.name.clone());
+                }
+            }
+            sessions.push((s, portals));
+        }
         let consents = self.provider.consents_of(account).await?;
         let audit = self.accounts.audit_of(account, MAX_AUDIT).await?;
         let (mailbox, mailbox_complete) = self.messages(account, level).await?;
@@ -221,12 +233,13 @@ impl DataRights {
             },
             sessions: sessions
                 .into_iter()
-                .map(|(_, s)| SessionPart {
+                .map(|(s, portals)| SessionPart {
                     started_at: time(s.created_at),
                     last_login_at: time(s.auth_time),
-                    browser: s.user_agent,
+                    browser: crate::domain::civil::browser_name(&s.user_agent).unwrap_or_default(),
                     level: s.acr,
-                    portals: s.clients,
+                    portals,
+                    awaiting_second_factor: s.second_factor_due,
                 })
                 .collect(),
             consents: consents

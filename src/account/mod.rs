@@ -365,6 +365,11 @@ impl AccountService {
             Err(StoreError::NotFound) => return Err(AccountError::InvalidToken),
             Err(e) => return Err(e.into()),
         };
+        // Only the account's newest link, and only while the address is unconfirmed: a link
+        // that a reset, a change of address or a deletion overtook is dead.
+        if account.email_verified || !self.is_current_verify_link(data.account, &digest).await? {
+            return Err(AccountError::InvalidToken);
+        }
         let stored = self
             .db
             .accounts()
@@ -613,8 +618,10 @@ impl AccountService {
             Err(StoreError::NotFound) => return Err(AccountError::InvalidToken),
             Err(e) => return Err(e.into()),
         }
-        // The account has no usable reset link left.
+        // The account has no usable reset link left, nor a verification link (the address
+        // is now confirmed).
         self.eph.delete(&reset_current_key(id)).await?;
+        self.eph.delete(&verify_current_key(id)).await?;
         self.db.accounts().set_email_verified(id, true).await?;
         // Whoever knew the old password may hold a portal's offline access: end it.
         let revoked = self.db.refresh_tokens().revoke_all_for(id).await?;
@@ -720,8 +727,23 @@ impl AccountService {
         let Some(data) = data else {
             return Ok(None);
         };
-        let email = self.db.accounts().by_id(data.account).await?.email;
-        Ok(Some((email, data.cont)))
+        let account = self.db.accounts().by_id(data.account).await?;
+        if account.email_verified
+            || !self
+                .is_current_verify_link(data.account, &token_digest(token))
+                .await?
+        {
+            return Ok(None);
+        }
+        Ok(Some((account.email, data.cont)))
+    }
+
+    async fn is_current_verify_link(
+        &self,
+        account: AccountId,
+        digest: &str,
+    ) -> Result<bool, AccountError> {
+        Ok(self.eph.get(&verify_current_key(account)).await?.as_deref() == Some(digest))
     }
 
     /// Creates a verified account (operator command `user add`).

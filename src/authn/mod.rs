@@ -232,7 +232,11 @@ impl Sessions {
         session.second_factor_due = false;
         session.created_at = now;
         session.expires_at = now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
-        self.save(token, session).await
+        self.save(token, session).await?;
+        // The account's index keeps it as long as the session lives.
+        self.eph
+            .set_add(&index(session.account_id), &handle_of(token), self.ttl)
+            .await
     }
 
     async fn get_handle(&self, handle: &str) -> EphResult<Option<Session>> {

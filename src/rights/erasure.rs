@@ -85,18 +85,22 @@ impl DataRights {
         Ok(round)
     }
 
-    /// Deletes one account now: sessions (portals told), mailbox content (evidence kept),
-    /// then the account's own data.
+    /// Deletes one account now, if its deletion is still due: first the account's own data
+    /// in one step that a concurrent login's cancellation wins (and that removes the pairwise
+    /// subjects, so no new message can arrive), then the mailbox content (evidence kept),
+    /// then every session (portals told), including one that began during the round. A
+    /// purge that fails here is done by the mailbox's round, which purges the messages of
+    /// deleted accounts too.
     async fn erase(&self, account: AccountId, now: DateTime<Utc>) -> Result<bool, RightsError> {
+        if !self.accounts.erase(account, now).await? {
+            return Ok(false);
+        }
+        let purged = self.mailbox.purge_account(account).await?;
         self.provider
             .end_all_sessions(account, Ending::AccountDeletion)
             .await?;
-        let purged = self.mailbox.purge_account(account).await?;
-        let erased = self.accounts.erase(account, now).await?;
-        if erased {
-            tracing::info!(purged, "account deleted");
-        }
-        Ok(erased)
+        tracing::info!(purged, "account deleted");
+        Ok(true)
     }
 
     /// Runs [`DataRights::run_erasure_round`] every `tick` until the process ends.

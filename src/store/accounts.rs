@@ -57,10 +57,11 @@ const LANG: &str = "SELECT lang FROM accounts WHERE id = $1";
 const SET_LANG: &str = "UPDATE accounts SET lang = $2 WHERE id = $1";
 const BY_EMAIL: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts WHERE email = $1 AND deleted_at IS NULL";
 const BY_ID: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts WHERE id = $1";
-const SET_VERIFIED: &str = "UPDATE accounts SET email_verified = $2, updated_at = $3 WHERE id = $1";
-const SET_EMAIL: &str =
-    "UPDATE accounts SET email = $2, email_verified = TRUE, updated_at = $3 WHERE id = $1";
-const SET_PASSWORD: &str = "UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1";
+const SET_VERIFIED: &str =
+    "UPDATE accounts SET email_verified = $2, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL";
+const SET_EMAIL: &str = "UPDATE accounts SET email = $2, email_verified = TRUE, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL";
+const SET_PASSWORD: &str =
+    "UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL";
 
 impl Accounts<'_> {
     /// Creates an account. Returns `Conflict` when the e-mail address is taken; the database's
@@ -199,7 +200,8 @@ impl Accounts<'_> {
     }
 }
 
-const LOGGED_IN: &str = "UPDATE accounts SET last_login_at = $2 WHERE id = $1";
+const LOGGED_IN: &str =
+    "UPDATE accounts SET last_login_at = $2 WHERE id = $1 AND deleted_at IS NULL";
 const CANCEL_DELETION: &str = "UPDATE accounts SET deletion_due_at = NULL, deletion_reason = NULL \
     WHERE id = $1 AND deletion_due_at IS NOT NULL AND deleted_at IS NULL RETURNING deletion_reason";
 const SCHEDULE_DELETION: &str = "UPDATE accounts SET deletion_due_at = $2, deletion_reason = $3 \
@@ -207,7 +209,8 @@ const SCHEDULE_DELETION: &str = "UPDATE accounts SET deletion_due_at = $2, delet
 const DELETION: &str = "SELECT deletion_due_at, deletion_reason FROM accounts WHERE id = $1 AND deletion_due_at IS NOT NULL";
 const ANNOUNCE_INACTIVE: &str = "UPDATE accounts SET deletion_due_at = $2, deletion_reason = 'inactive' \
     WHERE id IN (SELECT id FROM accounts WHERE deleted_at IS NULL AND deletion_due_at IS NULL \
-    AND COALESCE(last_login_at, created_at) <= $1 LIMIT 200) AND deletion_due_at IS NULL RETURNING id";
+    AND COALESCE(last_login_at, created_at) <= $1 LIMIT 200) AND deletion_due_at IS NULL \
+    AND deleted_at IS NULL AND COALESCE(last_login_at, created_at) <= $1 RETURNING id";
 const DUE_DELETIONS: &str =
     "SELECT id FROM accounts WHERE deletion_due_at <= $1 AND deleted_at IS NULL LIMIT 200";
 /// Everything that belongs to the account alone goes; the row stays as a nameless tombstone
@@ -226,7 +229,8 @@ const ERASE: [&str; 10] = [
 ];
 const TOMBSTONE: &str = "UPDATE accounts SET email = $2, password_hash = '!', email_verified = FALSE, \
     proofing_level = 'low', lang = 'de', last_login_at = NULL, deletion_due_at = NULL, deletion_reason = NULL, \
-    deleted_at = $3, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL";
+    deleted_at = $3, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL \
+    AND deletion_due_at IS NOT NULL AND deletion_due_at <= $3";
 
 /// Why an account is to be deleted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -353,8 +357,9 @@ impl Accounts<'_> {
 
     /// Deletes what belongs to the account alone (consents, pairwise subjects, refresh
     /// tokens, factors, proofings, links, confirmed data, devices) and leaves a nameless
-    /// tombstone: the address is released, nothing can sign in. In one transaction; true for
-    /// the one caller that did it.
+    /// tombstone: the address is released, nothing can sign in. Only while the deletion is
+    /// still due at `now` (a login that cancelled it meanwhile wins). In one transaction;
+    /// true for the one caller that did it.
     ///
     /// # Errors
     /// A backend error.

@@ -186,7 +186,8 @@ const DUE_EXPIRY: &str = "SELECT id FROM mailbox_messages WHERE expires_at <= $1
 const EXPIRE: &str = "UPDATE mailbox_messages SET state = 'expired' WHERE id = $1 AND expires_at <= $2 \
     AND state NOT IN ('expired', 'deleted')";
 const DUE_PURGE: &str = "SELECT id FROM mailbox_messages WHERE purged_at IS NULL AND \
-    ((deleted_at IS NOT NULL AND deleted_at <= $1) OR (state = 'expired' AND expires_at <= $1)) LIMIT 1000";
+    ((deleted_at IS NOT NULL AND deleted_at <= $1) OR (state = 'expired' AND expires_at <= $1) \
+    OR account_id IN (SELECT id FROM accounts WHERE deleted_at IS NOT NULL)) LIMIT 1000";
 const PURGE: &str = "UPDATE mailbox_messages SET subject = NULL, body = NULL, reference_sealed = NULL, wrapped_key = NULL, purged_at = $2 WHERE id = $1 AND purged_at IS NULL";
 const ACCOUNT_UNPURGED: &str =
     "SELECT id FROM mailbox_messages WHERE account_id = $1 AND purged_at IS NULL";
@@ -641,8 +642,9 @@ impl Mailbox<'_> {
         Ok(n)
     }
 
-    /// Removes the content of messages deleted or expired at or before `before` (subject,
-    /// body, attachments, replies' bodies, wrapped keys); the evidence stays. Returns how many.
+    /// Removes the content of messages deleted or expired at or before `before`, and of
+    /// messages to deleted accounts (subject, body, attachments, replies' bodies, wrapped
+    /// keys); the evidence stays. Returns how many.
     ///
     /// # Errors
     /// A backend error.

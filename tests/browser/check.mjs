@@ -4,7 +4,8 @@
 // script errors (CSP violations included), a language, and labels on every visible field.
 //
 // Then it runs axe-core (WCAG 2.1 A and AA rules) on the legal pages, the feedback form's
-// states, registration and login, and, signed in, on the account's pages and the mailbox, in
+// states, registration and login, the login's second step, and, signed in (the passkey is
+// carried into each new context), on the account's pages and the mailbox, in
 // German and English, at 1280 px and 320 px, and checks that nothing scrolls sideways at
 // 320 px (reflow, WCAG 1.4.10).
 //
@@ -30,11 +31,12 @@ try {
   page.on("pageerror", (e) => problems.push(`page error: ${e}`));
   page.on("response", (r) => { if (r.status() >= 400) problems.push(`${r.status()} for ${r.url()}`); });
   const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+  const authenticator = {
     options: { protocol: "ctap2", transport: "internal", hasResidentKey: true,
       hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-  });
+  };
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", authenticator);
 
   const audit = async (what) => {
     const found = await page.evaluate(() => {
@@ -72,6 +74,10 @@ try {
     .catch(() => problems.push("adding the passkey did not succeed"));
   if (!(await page.content()).includes("Virtueller Schlüssel")) problems.push("the passkey is not listed");
 
+  // The passkey, to carry into the later browser contexts (their own virtual authenticators).
+  const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+  if (credentials.length !== 1) problems.push(`the authenticator holds ${credentials.length} passkeys`);
+
   // Log out, then log in with the passkey alone.
   await page.goto(`${base}/konto`);
   await Promise.all([page.waitForLoadState("load"), page.click('form[action="/logout/confirm"] button')]);
@@ -101,12 +107,23 @@ try {
   await audit("my data");
   if (!(await page.content()).includes(email)) problems.push("my data does not show the address");
 
+  let signCount = 0;
   // axe-core on every state of the new pages, both languages, desktop and phone width. The
   // script is injected, so this context bypasses our CSP (the pages themselves are unchanged).
   for (const [locale, lang] of [["de-DE", "de"], ["en-US", "en"]]) {
     for (const width of [1280, 320]) {
       const ctx = await browser.newContext({ locale, bypassCSP: true, viewport: { width, height: 800 } });
       const p = await ctx.newPage();
+      const pcdp = await ctx.newCDPSession(p);
+      await pcdp.send("WebAuthn.enable");
+      const added = await pcdp.send("WebAuthn.addVirtualAuthenticator", authenticator);
+      // The server refuses a signature counter that went back (a cloned key): each copy
+      // starts above every use before it.
+      signCount += 1000;
+      for (const credential of credentials) {
+        await pcdp.send("WebAuthn.addCredential",
+          { authenticatorId: added.authenticatorId, credential: { ...credential, signCount } });
+      }
       const check = async (what) => {
         const where = `${what} (${lang}, ${width} px)`;
         await p.addScriptTag({ path: axePath });
@@ -141,11 +158,20 @@ try {
       const focused = await p.evaluate(() => document.activeElement && document.activeElement.id);
       if (focused !== "fb-notice") problems.push(`feedback sent (${lang}, ${width} px): focus is on ${focused}, not the notice`);
       await check("feedback sent");
-      // Signed in: the account's pages.
+      // Signed in: the password leads to the second step (the account has a passkey), which
+      // the passkey completes; then the account's pages.
       await p.goto(`${base}/login`);
       await p.fill("#email", email);
       await p.fill("#password", password);
       await Promise.all([p.waitForLoadState("load"), p.click('form[action="/login"] button[type=submit]')]);
+      if (!p.url().endsWith("/login/otp")) problems.push(`second step (${lang}, ${width} px): login ended at ${p.url()}`);
+      await check("login second step");
+      const second = p.locator('form[data-passkey="get"] button[type=submit]');
+      await second.waitFor({ state: "visible" });
+      await Promise.all([
+        p.waitForURL(`${base}/konto`, { timeout: 10000 }).catch(() => {}),
+        second.click(),
+      ]);
       if (!p.url().endsWith("/konto")) problems.push(`signed-in check (${lang}, ${width} px): login ended at ${p.url()}`);
       for (const path of ["/konto", "/konto/daten", "/konto/passwort", "/konto/email", "/postfach",
         `/postfach/${message}`, `/postfach/${message}/loeschen`, "/konto/loeschen", "/konto/sicherheit"]) {

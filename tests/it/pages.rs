@@ -949,3 +949,50 @@ async fn the_login_page_leads_back_to_the_portal_without_a_login() {
         .await;
     assert_ne!(r.status(), 303);
 }
+
+#[tokio::test]
+async fn a_verification_link_dies_when_the_address_is_confirmed_another_way() {
+    let app = spawn_app().await;
+    let pw = "ein langes Passwort";
+    assert_eq!(app.register("zweiweg@example.org", pw).await.status(), 200);
+    let link = app
+        .mailed_link("zweiweg@example.org", "/verify-email")
+        .expect("link");
+    let page = app.get(&link).await.text().await.expect("page");
+    let (token, csrf) = (
+        hidden(&page, "token").expect("token"),
+        hidden(&page, "csrf").expect("csrf"),
+    );
+    // The holder resets the password instead (which confirms the address).
+    let c = app.csrf_of("/password/forgot").await;
+    app.post_form(
+        "/password/forgot",
+        &[("csrf", &c), ("email", "zweiweg@example.org")],
+    )
+    .await;
+    let reset = app
+        .wait_for_link("zweiweg@example.org", "/password/reset")
+        .await
+        .expect("reset link");
+    let rp = app.get(&reset).await.text().await.expect("page");
+    let r = app
+        .post_form(
+            "/password/reset",
+            &[
+                ("csrf", &hidden(&rp, "csrf").expect("csrf")),
+                ("token", &hidden(&rp, "token").expect("token")),
+                ("password", "ein neues langes Passwort"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // The old verification link is dead, opened or posted, with any password.
+    assert_eq!(app.get(&link).await.status(), 400);
+    let r = app
+        .post_form(
+            "/verify-email",
+            &[("csrf", &csrf), ("token", &token), ("password", pw)],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+}

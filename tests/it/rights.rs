@@ -90,7 +90,15 @@ async fn the_export_names_every_kind_of_data_and_no_secret() {
             .contains("Bürgerbüro Musterstadt")
     );
     assert_eq!(e["sign_in_methods"]["password"], true);
-    assert!(!e["sessions"].as_array().expect("sessions").is_empty());
+    let sessions = e["sessions"].as_array().expect("sessions");
+    assert!(!sessions.is_empty());
+    // Sessions name their portals as the account page does, not by client id.
+    assert!(
+        sessions
+            .iter()
+            .any(|s| s["portals"] == serde_json::json!(["Bürgerportal Test"])),
+        "{sessions:?}"
+    );
     assert!(
         e["consents"]
             .as_array()

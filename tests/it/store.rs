@@ -861,3 +861,128 @@ async fn mailbox_rows_states_replies_evidence_keys_and_purge() {
         );
     }
 }
+
+#[tokio::test]
+async fn account_lifecycle_deletion_is_won_by_a_cancelling_login_and_leaves_a_tombstone() {
+    use buergerkonto::store::accounts::DeletionReason;
+    use buergerkonto::store::devices::Seen;
+    for (_dir, db) in backends().await {
+        let kind = match db {
+            Db::Pg(_) => "postgres",
+            Db::Sqlite(..) => "sqlite",
+        };
+        let now = chrono::Utc::now();
+        let email = EmailAddress::parse("leben@example.org").expect("email");
+        let id = db
+            .accounts()
+            .insert(&email, "hash", true, Loa::Low)
+            .await
+            .expect("insert");
+        // Devices: the first is the first, a second is new, a repeat is known.
+        let d = db.devices();
+        let forget = now - chrono::Duration::days(400);
+        assert_eq!(
+            d.seen(id, "a", now, forget).await.expect("seen"),
+            Seen::First,
+            "{kind}"
+        );
+        assert_eq!(
+            d.seen(id, "b", now, forget).await.expect("seen"),
+            Seen::New,
+            "{kind}"
+        );
+        assert_eq!(
+            d.seen(id, "a", now, forget).await.expect("seen"),
+            Seen::Known,
+            "{kind}"
+        );
+        // Not due: erasing does nothing.
+        assert!(
+            !db.accounts().erase(id, now).await.expect("erase"),
+            "{kind}"
+        );
+        // Due, then a login cancels it before the round: the round's erase does nothing.
+        let due = now + chrono::Duration::days(14);
+        db.accounts()
+            .schedule_deletion(id, due, DeletionReason::Requested)
+            .await
+            .expect("schedule");
+        assert_eq!(
+            db.accounts()
+                .deletion(id)
+                .await
+                .expect("deletion")
+                .map(|(_, r)| r),
+            Some(DeletionReason::Requested)
+        );
+        let later = due + chrono::Duration::days(1);
+        assert_eq!(
+            db.accounts().due_deletions(later).await.expect("due"),
+            vec![id]
+        );
+        assert_eq!(
+            db.accounts().logged_in(id, now).await.expect("login"),
+            Some(DeletionReason::Requested),
+            "{kind}"
+        );
+        assert!(
+            !db.accounts().erase(id, later).await.expect("erase"),
+            "{kind}: the login won"
+        );
+        assert!(db.accounts().by_email(&email).await.is_ok());
+        // Due again, and nobody signs in: one of 10 concurrent erasures does it.
+        db.accounts()
+            .schedule_deletion(id, due, DeletionReason::Inactive)
+            .await
+            .expect("schedule");
+        let tries = (0..10).map(|_| {
+            let db = db.clone();
+            async move { db.accounts().erase(id, later).await.expect("erase") }
+        });
+        let done = futures_util::future::join_all(tries).await;
+        assert_eq!(done.iter().filter(|d| **d).count(), 1, "{kind}");
+        // The tombstone: no address, no sign-in, no writes, the address free again.
+        assert!(matches!(
+            db.accounts().by_email(&email).await,
+            Err(StoreError::NotFound)
+        ));
+        let stone = db.accounts().by_id(id).await.expect("tombstone");
+        assert!(stone.email.as_str().ends_with("@deleted.invalid"), "{kind}");
+        assert!(matches!(
+            db.accounts().set_email(id, &email).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            db.accounts().set_password_hash(id, "x").await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(db.accounts().logged_in(id, now).await.expect("login"), None);
+        assert!(
+            db.accounts()
+                .insert(&email, "hash", false, Loa::Low)
+                .await
+                .is_ok(),
+            "{kind}: the address is free"
+        );
+        // The inactivity rule announces an unused account once.
+        let old = EmailAddress::parse("alt-und-still@example.org").expect("email");
+        let quiet = db
+            .accounts()
+            .insert(&old, "hash", true, Loa::Low)
+            .await
+            .expect("insert");
+        let future = now + chrono::Duration::days(800);
+        let first = db
+            .accounts()
+            .announce_inactive(future - chrono::Duration::days(700), future)
+            .await
+            .expect("announce");
+        assert!(first.contains(&quiet), "{kind}");
+        let again = db
+            .accounts()
+            .announce_inactive(future - chrono::Duration::days(700), future)
+            .await
+            .expect("announce");
+        assert!(again.is_empty(), "{kind}: once");
+    }
+}

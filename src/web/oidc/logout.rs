@@ -6,7 +6,8 @@ use crate::domain::lang::Lang;
 use crate::domain::params::Params;
 use crate::oidc::backchannel::Ending;
 use crate::web::extract::{
-    CsrfForm, GetOrPost, MaybeSession, PageLang, SESSION_COOKIE, SignedIn, csrf_token, set_cookie,
+    CsrfForm, GetOrPost, MaybeSession, PageLang, SESSION_COOKIE, SignedIn, cookie, csrf_token,
+    set_cookie,
 };
 use crate::web::i18n::{Texts, texts};
 use crate::web::respond::{PageError, html, lang_switch, message, see_other, with_cookies};
@@ -73,7 +74,11 @@ pub async fn logout(
             set,
         );
     }
-    end_session(&state, &req, session.map(|s| s.token), lang).await
+    // Without a signed-in session, a login that waits for its second factor still ends.
+    let token = session
+        .map(|s| s.token)
+        .or_else(|| cookie(&headers, SESSION_COOKIE, state.web.secure_cookies));
+    end_session(&state, &req, token, lang).await
 }
 
 /// `POST /logout/confirm`: the citizen confirmed (from the question or the account page).
