@@ -20,8 +20,10 @@ pub enum EventKind {
     Replied,
     /// Its `expires_at` passed.
     Expired,
-    /// The citizen deleted it.
+    /// The citizen deleted it (into the bin).
     Deleted,
+    /// The citizen took it back out of the bin before its content was purged.
+    Restored,
     /// Its content was purged after the retention period (the evidence stays).
     Purged,
 }
@@ -37,6 +39,7 @@ impl EventKind {
             Self::Replied => "replied",
             Self::Expired => "expired",
             Self::Deleted => "deleted",
+            Self::Restored => "restored",
             Self::Purged => "purged",
         }
     }

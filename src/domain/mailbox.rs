@@ -7,6 +7,8 @@ use std::fmt;
 
 /// Where a message stands. `Delivered → Notified → Opened → Replied` in that order (a later
 /// step never goes back); `Deleted` by the citizen and `Expired` by its sender's date end it.
+/// A deleted message lies in the citizen's bin until its content is purged; taken back out,
+/// it returns to the state its dates give.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageState {

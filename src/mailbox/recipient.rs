@@ -171,6 +171,71 @@ impl MailboxService {
         Ok((items, more))
     }
 
+    /// One page of the citizen's bin (deleted messages whose content is still kept), each
+    /// with the day its content will be purged. Only the citizen's own pages see it.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn bin(
+        &self,
+        reader: &Reader,
+        page: u32,
+        per_page: u32,
+    ) -> Result<(Vec<(Summary, DateTime<Utc>)>, bool), MailboxError> {
+        if reader.tenant.is_some() {
+            return Ok((Vec::new(), false));
+        }
+        let mut rows = self
+            .db
+            .mailbox()
+            .bin(
+                reader.account,
+                i64::from(per_page) + 1,
+                i64::from(page) * i64::from(per_page),
+            )
+            .await?;
+        let more = rows.len() > per_page as usize;
+        rows.truncate(per_page as usize);
+        let names = self.tenant_names(&rows).await?;
+        let keep = chrono::Duration::from_std(self.settings.retention).unwrap_or_default();
+        let items = rows
+            .iter()
+            .map(|r| {
+                let sender = names.get(&r.sender_tenant_id).cloned().unwrap_or_default();
+                let purge_on = r.deleted_at.unwrap_or(r.created_at) + keep;
+                (self.summary(r, sender, reader), purge_on)
+            })
+            .collect();
+        Ok((items, more))
+    }
+
+    /// Takes a message back out of the bin: the citizen's own, still deleted and not purged,
+    /// and the reader's level must reach the message's (as for deleting it).
+    ///
+    /// # Errors
+    /// `NotFound`, `NeedsLevel`; storage failures.
+    pub async fn restore(&self, reader: &Reader, id: Uuid) -> Result<(), MailboxError> {
+        let m = self
+            .db
+            .mailbox()
+            .message(id)
+            .await?
+            .filter(|m| {
+                m.account_id == reader.account.0
+                    && reader.tenant.is_none()
+                    && m.deleted_at.is_some()
+                    && m.purged_at.is_none()
+            })
+            .ok_or(MailboxError::NotFound)?;
+        if reader.level < m.required_level {
+            return Err(MailboxError::NeedsLevel(m.required_level));
+        }
+        if !self.db.mailbox().restore(id).await? {
+            return Err(MailboxError::NotFound);
+        }
+        Ok(())
+    }
+
     /// The one gate for every act on a message: it must be the reader's (and, for a portal,
     /// from the portal's tenant), not deleted, purged or expired; the reader's level must
     /// reach the message's; and a portal's token must come from a recent login for content

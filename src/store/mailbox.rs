@@ -155,6 +155,10 @@ const OPEN: &str = "UPDATE mailbox_messages SET opened_at = $2, state = CASE WHE
 const ARCHIVE: &str =
     "UPDATE mailbox_messages SET archived_at = $2 WHERE id = $1 AND deleted_at IS NULL";
 const DELETE: &str = "UPDATE mailbox_messages SET deleted_at = $2, state = 'deleted' WHERE id = $1 AND deleted_at IS NULL";
+const RESTORE: &str = "UPDATE mailbox_messages SET deleted_at = NULL, state = CASE \
+    WHEN EXISTS (SELECT 1 FROM mailbox_replies r WHERE r.message_id = mailbox_messages.id) THEN 'replied' \
+    WHEN opened_at IS NOT NULL THEN 'opened' WHEN notified_at IS NOT NULL THEN 'notified' ELSE 'delivered' END \
+    WHERE id = $1 AND deleted_at IS NOT NULL AND deleted_at <= $2 AND purged_at IS NULL";
 const NEXT_CURSOR: &str = "INSERT INTO mailbox_reply_cursors (client_id, last) VALUES ($1, 1) \
     ON CONFLICT (client_id) DO UPDATE SET last = mailbox_reply_cursors.last + 1 RETURNING last";
 const INSERT_REPLY: &str = "INSERT INTO mailbox_replies (id, message_id, client_id, cursor_no, created_at, key_id, wrapped_key, body) \
@@ -370,6 +374,42 @@ impl Mailbox<'_> {
         .bind(tenant)
         .fetch_all(p)
         .await)?)
+    }
+
+    /// One page of the account's bin: messages the citizen deleted whose content is not
+    /// purged yet, most recently deleted first.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn bin(
+        &self,
+        account: AccountId,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<MessageRow>> {
+        let cols = MESSAGE_COLUMNS.replace(", body", ", NULL AS body");
+        let sql = format!(
+            "SELECT {cols} FROM mailbox_messages WHERE account_id = $1 AND deleted_at IS NOT NULL \
+             AND purged_at IS NULL ORDER BY deleted_at DESC, id DESC LIMIT $2 OFFSET $3"
+        );
+        Ok(on_db!(self.0, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql.as_str()
+        ))
+        .bind(account.0)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(p)
+        .await)?)
+    }
+
+    /// Takes a deleted message out of the bin (until its content is purged): it comes back
+    /// in the state its dates give, and the evidence records `restored`. True when it did.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn restore(&self, id: Uuid) -> StoreResult<bool> {
+        self.transition(id, RESTORE, &[], EventKind::Restored, "{}")
+            .await
     }
 
     /// The attachments of a message (`reply = None`) or of one of its replies.

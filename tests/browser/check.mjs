@@ -174,7 +174,7 @@ try {
       ]);
       if (!p.url().endsWith("/konto")) problems.push(`signed-in check (${lang}, ${width} px): login ended at ${p.url()}`);
       for (const path of ["/konto", "/konto/daten", "/konto/passwort", "/konto/email", "/postfach",
-        `/postfach/${message}`, `/postfach/${message}/loeschen`, "/konto/loeschen", "/konto/sicherheit"]) {
+        `/postfach/${message}`, `/postfach/${message}/loeschen`, "/postfach?papierkorb=1", "/konto/loeschen", "/konto/sicherheit"]) {
         await p.goto(`${base}${path}`);
         if (path !== "/konto/sicherheit" && !p.url().endsWith(path)) problems.push(`${path} (${lang}): ended at ${p.url()}`);
         await check(path);

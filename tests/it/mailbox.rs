@@ -1223,3 +1223,117 @@ async fn references_stored_before_sealing_are_sealed_by_the_background_round() {
     let list = app.get("/postfach").await.text().await.expect("page");
     assert!(list.contains("AZ-Alt-1999"), "{list}");
 }
+
+fn thirty_days(raw: &mut buergerkonto::config::RawConfig) {
+    raw.mailbox_interval_secs = 1;
+    raw.mailbox_retention_days = 30;
+}
+
+#[tokio::test]
+async fn a_deleted_message_waits_in_the_bin_and_comes_back_until_it_is_purged() {
+    let f = fixture_with(Backend::Default, thirty_days).await;
+    let app = &f.app;
+    let (_, _, sent) = send(app, &f.authority, &letter(&f.sub), None).await;
+    let id = sent["id"].as_str().expect("id").to_owned();
+    let page = app
+        .get(&format!("/postfach/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let question = app
+        .get(&format!("/postfach/{id}/loeschen"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        question.contains("Papierkorb"),
+        "the question says where it goes"
+    );
+    let r = app
+        .post_form(&format!("/postfach/{id}/loeschen"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(location(&r), "/postfach?geloescht=1");
+    assert_eq!(app.get(&format!("/postfach/{id}")).await.status(), 404);
+    // The bin lists it with the day its content goes, and a way back.
+    let bin = app
+        .get("/postfach?papierkorb=1")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let day = (chrono::Utc::now() + chrono::Duration::days(30))
+        .format("%d.%m.%Y")
+        .to_string();
+    assert!(
+        bin.contains("Anwohnerparkausweis") && bin.contains(&day),
+        "{bin}"
+    );
+    assert!(bin.contains(&format!("action=\"/postfach/{id}/wiederherstellen\"")));
+    let inbox = app.get("/postfach").await.text().await.expect("page");
+    assert!(!inbox.contains(&id) && inbox.contains("/postfach?papierkorb=1"));
+    // Not without the form's token, and not by another account.
+    let r = app
+        .post_form(
+            &format!("/postfach/{id}/wiederherstellen"),
+            &[("csrf", "gefälscht")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    app.add_user("fremd@example.org", PW).await;
+    let stranger = crate::helpers::browser_client();
+    let login = stranger
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("page");
+    let c = hidden(&login, "csrf").expect("csrf");
+    stranger
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", c.as_str()),
+            ("req", ""),
+            ("email", "fremd@example.org"),
+            ("password", PW),
+        ])
+        .send()
+        .await
+        .expect("login");
+    let r = stranger
+        .post(app.url(&format!("/postfach/{id}/wiederherstellen")))
+        .form(&[("csrf", c.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 404);
+    // The holder restores it: back in the inbox as it was (opened), and the sender's
+    // evidence says deleted, then restored.
+    let r = app
+        .post_form(
+            &format!("/postfach/{id}/wiederherstellen"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(location(&r), "/postfach?wiederhergestellt=1");
+    assert_eq!(app.get(&format!("/postfach/{id}")).await.status(), 200);
+    let (_, _, status) =
+        api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{id}")).await;
+    let status = json_of(&status);
+    let k = kinds(&status);
+    assert_eq!(&k[k.len() - 2..], ["deleted", "restored"], "{k:?}");
+    assert_eq!(status["state"], "opened");
+    assert_eq!(status["evidence_intact"], true);
+    // Restoring twice does nothing more.
+    let r = app
+        .post_form(
+            &format!("/postfach/{id}/wiederherstellen"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 404);
+}

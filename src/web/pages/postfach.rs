@@ -31,6 +31,7 @@ pub(in crate::web) fn routes() -> axum::Router<AppState> {
             post(reply).layer(DefaultBodyLimit::max(crate::mailbox::limits::REQUEST_BYTES)),
         )
         .route("/postfach/{id}/archivieren", post(archive))
+        .route("/postfach/{id}/wiederherstellen", post(restore))
         .route("/postfach/{id}/loeschen", get(delete_page).post(delete))
 }
 use axum::extract::DefaultBodyLimit;
@@ -64,6 +65,26 @@ struct Row {
     date: String,
     reference: Option<String>,
     unread: bool,
+    /// In the bin: the day its content is purged.
+    purge_on: Option<String>,
+}
+
+/// Which list: the inbox, the archive or the bin.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Folder {
+    Inbox,
+    Archive,
+    Bin,
+}
+
+impl Folder {
+    fn query(self) -> &'static str {
+        match self {
+            Folder::Inbox => "",
+            Folder::Archive => "&amp;archiv=1",
+            Folder::Bin => "&amp;papierkorb=1",
+        }
+    }
 }
 
 #[derive(Template)]
@@ -71,43 +92,66 @@ struct Row {
 struct ListPage<'a> {
     t: &'static Texts,
     lang_switch: String,
+    csrf: &'a str,
     items: Vec<Row>,
-    archived: bool,
+    folder: Folder,
     page: u32,
     more: bool,
     notice: Option<&'a str>,
 }
 
-/// `GET /postfach[?archiv=1][&seite=N]`.
+/// `GET /postfach[?archiv=1|?papierkorb=1][&seite=N]`.
 pub async fn list(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     SignedIn { session, .. }: SignedIn,
+    headers: HeaderMap,
     Query(q): Query,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
-    let archived = q.get("archiv") == Some("1");
+    let folder = if q.get("papierkorb") == Some("1") {
+        Folder::Bin
+    } else if q.get("archiv") == Some("1") {
+        Folder::Archive
+    } else {
+        Folder::Inbox
+    };
     let page: u32 = q
         .get("seite")
         .and_then(|p| p.parse().ok())
         .unwrap_or(0)
         .min(10_000);
     let reader = Reader::session(session.account_id, session.acr);
-    let (items, more) = state
-        .mailbox
-        .inbox(&reader, archived, page, PER_PAGE)
-        .await
-        .map_err(|e| mail_error(lang, e))?;
+    let (items, more) = if folder == Folder::Bin {
+        let (items, more) = state
+            .mailbox
+            .bin(&reader, page, PER_PAGE)
+            .await
+            .map_err(|e| mail_error(lang, e))?;
+        let items = items
+            .into_iter()
+            .map(|(s, purge)| (s, Some(super::day(purge))))
+            .collect::<Vec<_>>();
+        (items, more)
+    } else {
+        let (items, more) = state
+            .mailbox
+            .inbox(&reader, folder == Folder::Archive, page, PER_PAGE)
+            .await
+            .map_err(|e| mail_error(lang, e))?;
+        (items.into_iter().map(|s| (s, None)).collect(), more)
+    };
     let items = items
         .into_iter()
-        .map(|s| Row {
+        .map(|(s, purge_on)| Row {
             id: s.id,
             level: t.level(s.required_level),
             subject: s.subject,
             sender: s.sender,
             date: date_time(s.created_at),
             reference: s.reference,
-            unread: s.unread,
+            unread: s.unread && folder != Folder::Bin,
+            purge_on,
         })
         .collect();
     let notice = if q.get("geloescht") == Some("1") {
@@ -116,21 +160,44 @@ pub async fn list(
         Some(t.pf_archived)
     } else if q.get("zurueckgelegt") == Some("1") {
         Some(t.pf_restored)
+    } else if q.get("wiederhergestellt") == Some("1") {
+        Some(t.pf_unbinned)
     } else {
         None
     };
-    Ok(html(
-        StatusCode::OK,
-        &ListPage {
-            t,
-            lang_switch: lang_switch(t, "/postfach"),
-            items,
-            archived,
-            page,
-            more,
-            notice,
-        },
+    let (csrf, cookie) = crate::web::extract::csrf_token(&headers, state.web.secure_cookies);
+    Ok(with_cookies(
+        html(
+            StatusCode::OK,
+            &ListPage {
+                t,
+                lang_switch: lang_switch(t, "/postfach"),
+                csrf: &csrf,
+                items,
+                folder,
+                page,
+                more,
+                notice,
+            },
+        ),
+        cookie,
     ))
+}
+
+/// `POST /postfach/{id}/wiederherstellen`: out of the bin, back to the inbox.
+pub async fn restore(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    SignedIn { session, .. }: SignedIn,
+    PagePath(id): PagePath<Uuid>,
+    CsrfForm(_): CsrfForm,
+) -> Result<Response, PageError> {
+    let reader = Reader::session(session.account_id, session.acr);
+    match state.mailbox.restore(&reader, id).await {
+        Ok(()) => Ok(see_other("/postfach?wiederhergestellt=1", &[])),
+        Err(MailboxError::NeedsLevel(_)) => Ok(see_other(&format!("/postfach/{id}"), &[])),
+        Err(e) => Err(mail_error(lang, e)),
+    }
 }
 
 struct AttachmentView {
@@ -506,8 +573,9 @@ struct DeletePage<'a> {
     id: Uuid,
 }
 
-/// `GET /postfach/{id}/loeschen`: deleting is evidence and cannot be undone, so it is asked
-/// first (WCAG 3.3.4); the message itself is not opened here.
+/// `GET /postfach/{id}/loeschen`: deleting is evidence and ends reading and answering (the
+/// bin can restore it until the purge), so it is asked first (WCAG 3.3.4); the message itself
+/// is not opened here.
 pub async fn delete_page(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
