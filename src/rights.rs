@@ -21,6 +21,8 @@ pub const FORMAT: &str = "buergerkonto-export/1";
 
 /// Most messages listed (metadata only); a mailbox beyond that is cut and says so.
 const MAX_MESSAGES: usize = 10_000;
+/// Most messages whose content goes into one download.
+pub const MAX_CONTENTS: usize = 500;
 /// Most audit entries.
 const MAX_AUDIT: i64 = 1_000;
 
@@ -54,8 +56,21 @@ pub struct Export {
     /// message's).
     pub mailbox: Vec<Summary>,
     pub mailbox_complete: bool,
+    /// The messages themselves (asked for separately): body, process, attachments (names and
+    /// sizes; the files download from the mailbox) and replies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_contents: Option<ContentsPart>,
     /// What happened to the account, newest first.
     pub audit: Vec<AuditPart>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContentsPart {
+    pub messages: Vec<crate::mailbox::Opened>,
+    /// Messages whose level the session does not reach (their content stays out).
+    pub withheld_above_level: usize,
+    /// False when there were more than [`MAX_CONTENTS`] messages.
+    pub complete: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -165,6 +180,30 @@ impl DataRights {
     /// # Errors
     /// Storage failures.
     pub async fn export(&self, account: AccountId, level: Loa) -> Result<Export, RightsError> {
+        self.export_with(account, level, false).await
+    }
+
+    /// Whether a download may start now (at most one per
+    /// [`crate::account::EXPORT_INTERVAL`]); claims it.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn claim_download(&self, account: AccountId) -> Result<bool, RightsError> {
+        Ok(self.accounts.claim_export(account).await?)
+    }
+
+    /// Like [`DataRights::export`], with the messages themselves when `contents` is set.
+    /// Taking a message's content out is reading it: an unopened message counts as opened
+    /// (the sender's evidence says `opened` via `export`).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn export_with(
+        &self,
+        account: AccountId,
+        level: Loa,
+        contents: bool,
+    ) -> Result<Export, RightsError> {
         let a = self.accounts.get(account).await?;
         let language = self.accounts.lang(account).await?;
         let identity = self.accounts.identity(account).await?;
@@ -184,6 +223,11 @@ impl DataRights {
         let consents = self.provider.consents_of(account).await?;
         let audit = self.accounts.audit_of(account, MAX_AUDIT).await?;
         let (mailbox, mailbox_complete) = self.messages(account, level).await?;
+        let message_contents = if contents {
+            Some(self.contents(account, level, &mailbox).await?)
+        } else {
+            None
+        };
         let time = |secs: i64| DateTime::from_timestamp(secs, 0).filter(|_| secs > 0);
         Ok(Export {
             format: FORMAT,
@@ -253,6 +297,7 @@ impl DataRights {
                 .collect(),
             mailbox,
             mailbox_complete,
+            message_contents,
             audit: audit
                 .into_iter()
                 .map(|e| AuditPart {
@@ -263,6 +308,32 @@ impl DataRights {
                 })
                 .collect(),
         })
+    }
+
+    /// The content of the listed messages that the session's level reaches (at most
+    /// [`MAX_CONTENTS`]).
+    async fn contents(
+        &self,
+        account: AccountId,
+        level: Loa,
+        listed: &[Summary],
+    ) -> Result<ContentsPart, RightsError> {
+        let reader = Reader::session(account, level);
+        let mut part = ContentsPart {
+            messages: Vec::new(),
+            withheld_above_level: 0,
+            complete: listed.len() <= MAX_CONTENTS,
+        };
+        for s in listed.iter().take(MAX_CONTENTS) {
+            match self.mailbox.open(&reader, s.id, "export").await {
+                Ok(m) => part.messages.push(m),
+                Err(MailboxError::NeedsLevel(_)) => part.withheld_above_level += 1,
+                // Expired or deleted since it was listed.
+                Err(MailboxError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(part)
     }
 
     /// Every message of the account, inbox and archive, as the mailbox lists them.

@@ -80,6 +80,9 @@ pub enum AccountError {
     Hash(#[from] crypto::PasswordError),
 }
 
+/// At most one download of an account's data in this time.
+pub const EXPORT_INTERVAL: Duration = Duration::from_secs(30);
+
 /// Attempt limits (see [`throttle`]) and the mail interval.
 #[derive(Clone, Copy, Debug)]
 pub struct LoginLimits {
@@ -773,6 +776,18 @@ impl AccountService {
             .record("account.created_by_operator", Some(id), None, json!({}))
             .await?;
         Ok(id)
+    }
+
+    /// Whether the account's data may be downloaded now: at most once per
+    /// [`EXPORT_INTERVAL`] (each download gathers everything). Claims the slot when it may.
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn claim_export(&self, id: AccountId) -> Result<bool, AccountError> {
+        Ok(self
+            .eph
+            .put_if_absent(&Key::Export(id), "1", EXPORT_INTERVAL)
+            .await?)
     }
 
     /// Remembers the holder's language for mails sent without a request.

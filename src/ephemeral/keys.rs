@@ -51,6 +51,8 @@ pub enum Key<'a> {
     EmailChange(&'a str),
     /// `account`: the digest of the account's one pending address change; 24 h.
     EmailChangeCurrent(AccountId),
+    /// `account`: the account's data was downloaded; [`crate::account::EXPORT_INTERVAL`].
+    Export(AccountId),
     // ---- account: factors
     /// `account::factors`: a TOTP secret waiting for its first code; 10 minutes.
     TotpEnrol(AccountId),
@@ -128,6 +130,7 @@ impl fmt::Display for Key<'_> {
             Key::EmailChange(d) => write!(f, "email-change:{d}"),
             Key::FeedbackAck(d) => write!(f, "feedback-ack:{d}"),
             Key::EmailChangeCurrent(a) => write!(f, "email-change-current:{a}"),
+            Key::Export(a) => write!(f, "export:{a}"),
             Key::TotpEnrol(a) => write!(f, "totp-enrol:{a}"),
             Key::PasskeyRegistration(id) => write!(f, "pk-reg:{id}"),
             Key::PasskeyAuthentication(id) => write!(f, "pk-auth:{id}"),

@@ -429,3 +429,58 @@ async fn an_unused_account_is_warned_and_then_deleted_unless_its_holder_signs_in
             .all(|m| !(m.contains("To: zurueck@example.org") && m.contains("Ihre Anmeldedaten")))
     );
 }
+
+#[tokio::test]
+async fn the_messages_themselves_come_on_request_count_as_opened_and_downloads_are_spaced() {
+    let app = spawn_app().await;
+    app.add_user(EMAIL, PW).await;
+    let portal = app
+        .add_client(
+            &app.tenant,
+            &["--scope", "openid", "--scope", "mailbox.read"],
+        )
+        .await;
+    let (sub, _) = citizen_at(&app, &portal).await;
+    let (token, _) = authority(&app, &app.tenant).await;
+    let (s, _, sent) = send(&app, &token, &letter(&sub), None).await;
+    assert_eq!(s, 201);
+    let id = sent["id"].as_str().expect("id").to_owned();
+    let page = app.get("/konto/daten").await.text().await.expect("page");
+    assert!(page.contains("/konto/daten.json?nachrichten=1") && page.contains("als abgerufen"));
+    let r = app.get("/konto/daten.json?nachrichten=1").await;
+    assert_eq!(r.status(), 200);
+    let e: Value = serde_json::from_str(&r.text().await.expect("body")).expect("json");
+    let contents = &e["message_contents"];
+    assert_eq!(contents["complete"], true);
+    let m = &contents["messages"][0];
+    assert_eq!(m["id"], id.as_str());
+    assert!(
+        m["body"]
+            .as_str()
+            .expect("body")
+            .contains("Ihr Ausweis liegt zur Abholung bereit")
+    );
+    assert_eq!(m["attachments"][0]["filename"], "Bescheid.pdf");
+    // Taking the content out is reading it: the sender's evidence says so.
+    let status: Value = app
+        .http
+        .get(app.url(&format!("/api/v1/mailbox/messages/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let opened = status["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["type"] == "opened")
+        .expect("opened");
+    assert!(opened.to_string().contains("export"), "{opened}");
+    // Each download gathers everything: the next one waits half a minute.
+    let again = app.get("/konto/daten.json").await;
+    assert_eq!(again.status(), 429);
+    assert!(again.text().await.expect("page").contains("halbe Minute"));
+}

@@ -4,9 +4,9 @@
 use super::date_time;
 use crate::mailbox::File;
 use crate::rights::Export;
-use crate::web::extract::{PageLang, SignedIn};
+use crate::web::extract::{PageLang, Query, SignedIn};
 use crate::web::i18n::{Texts, texts};
-use crate::web::respond::{PageError, download, html, lang_switch};
+use crate::web::respond::{PageError, download, html, lang_switch, message};
 use crate::web::state::AppState;
 use askama::Template;
 use axum::extract::State;
@@ -167,13 +167,35 @@ async fn show(
     )))
 }
 
-/// `GET /konto/daten.json`: the same as a file.
+/// `GET /konto/daten.json[?nachrichten=1]`: the same as a file, with the messages' contents
+/// on request; at most one download per account and half minute (each gathers everything).
 async fn file(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     SignedIn { session, .. }: SignedIn,
+    Query(q): Query,
 ) -> Result<Response, PageError> {
-    let export = export_of(&state, &session, lang).await?;
+    let internal = |e| PageError::internal(lang, e);
+    if !state
+        .rights
+        .claim_download(session.account_id)
+        .await
+        .map_err(internal)?
+    {
+        return Ok(message(
+            lang,
+            StatusCode::TOO_MANY_REQUESTS,
+            |t| t.data_title,
+            |t| t.data_wait,
+            Some(("/konto/daten".into(), texts(lang).data_title)),
+        ));
+    }
+    let contents = q.get("nachrichten") == Some("1");
+    let export = state
+        .rights
+        .export_with(session.account_id, session.acr, contents)
+        .await
+        .map_err(internal)?;
     let content = serde_json::to_vec_pretty(&export).map_err(|e| PageError::internal(lang, e))?;
     Ok(download(File {
         filename: format!(
