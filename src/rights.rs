@@ -23,6 +23,9 @@ pub const FORMAT: &str = "buergerkonto-export/1";
 const MAX_MESSAGES: usize = 10_000;
 /// Most messages whose content goes into one download.
 pub const MAX_CONTENTS: usize = 500;
+/// Most messages and log entries the page shows.
+pub const PAGE_MESSAGES: usize = 100;
+pub const PAGE_AUDIT: i64 = 50;
 /// Most audit entries.
 const MAX_AUDIT: i64 = 1_000;
 
@@ -183,6 +186,17 @@ impl DataRights {
         self.export_with(account, level, false).await
     }
 
+    /// What the "Meine Daten" page shows: the same, with at most the newest
+    /// [`PAGE_MESSAGES`] messages and [`PAGE_AUDIT`] log entries (the download has all), so
+    /// that showing the page stays cheap.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn overview(&self, account: AccountId, level: Loa) -> Result<Export, RightsError> {
+        self.gather(account, level, false, (PAGE_MESSAGES, PAGE_AUDIT))
+            .await
+    }
+
     /// Whether a download may start now (at most one per
     /// [`crate::account::EXPORT_INTERVAL`]); claims it.
     ///
@@ -204,6 +218,18 @@ impl DataRights {
         level: Loa,
         contents: bool,
     ) -> Result<Export, RightsError> {
+        self.gather(account, level, contents, (MAX_MESSAGES, MAX_AUDIT))
+            .await
+    }
+
+    /// Gathers the export with at most `bounds` (messages, log entries).
+    async fn gather(
+        &self,
+        account: AccountId,
+        level: Loa,
+        contents: bool,
+        bounds: (usize, i64),
+    ) -> Result<Export, RightsError> {
         let a = self.accounts.get(account).await?;
         let language = self.accounts.lang(account).await?;
         let identity = self.accounts.identity(account).await?;
@@ -221,8 +247,8 @@ impl DataRights {
             sessions.push((s, portals));
         }
         let consents = self.provider.consents_of(account).await?;
-        let audit = self.accounts.audit_of(account, MAX_AUDIT).await?;
-        let (mailbox, mailbox_complete) = self.messages(account, level).await?;
+        let audit = self.accounts.audit_of(account, bounds.1).await?;
+        let (mailbox, mailbox_complete) = self.messages(account, level, bounds.0).await?;
         let message_contents = if contents {
             Some(self.contents(account, level, &mailbox).await?)
         } else {
@@ -341,6 +367,7 @@ impl DataRights {
         &self,
         account: AccountId,
         level: Loa,
+        max: usize,
     ) -> Result<(Vec<Summary>, bool), RightsError> {
         let reader = Reader::session(account, level);
         let mut all = Vec::new();
@@ -349,8 +376,8 @@ impl DataRights {
             loop {
                 let (items, more) = self.mailbox.inbox(&reader, archived, page, 100).await?;
                 all.extend(items);
-                if all.len() >= MAX_MESSAGES {
-                    all.truncate(MAX_MESSAGES);
+                if all.len() > max {
+                    all.truncate(max);
                     return Ok((all, false));
                 }
                 if !more {

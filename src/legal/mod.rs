@@ -74,6 +74,9 @@ pub struct Content {
     pub is_template: bool,
 }
 
+/// The largest operator file accepted (1 MiB).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
 /// All legal pages, read once at start.
 #[derive(Debug)]
 pub struct LegalPages(HashMap<(Page, Lang), Content>);
@@ -82,11 +85,23 @@ impl LegalPages {
     /// Reads the operator's files from `dir` (a missing folder or file means the template).
     ///
     /// # Errors
-    /// When a file exists but cannot be read or is not UTF-8.
+    /// When a file exists but cannot be read, is larger than [`MAX_FILE_BYTES`] or is not
+    /// UTF-8.
     pub fn load(dir: &Path) -> anyhow::Result<Self> {
         use anyhow::Context;
         let read = |name: String| -> anyhow::Result<Option<String>> {
             let path = dir.join(&name);
+            // A legal page is text: a file beyond this is a mistake (a wrong path, a PDF),
+            // said at start rather than served.
+            if let Ok(meta) = std::fs::metadata(&path)
+                && meta.len() > MAX_FILE_BYTES
+            {
+                anyhow::bail!(
+                    "{} is {} bytes; a legal page may have at most {MAX_FILE_BYTES}",
+                    path.display(),
+                    meta.len()
+                );
+            }
             match std::fs::read_to_string(&path) {
                 // An empty file is no content: the template (which says what is missing) stays.
                 Ok(s) if s.trim().is_empty() => Ok(None),
@@ -280,6 +295,16 @@ mod tests {
         let en = pages.get(Page::Impressum, Lang::En).expect("en");
         assert!(en.lang == Lang::En && en.html.contains("District of Muster"));
         assert!(pages.get(Page::Hilfe, Lang::De).expect("hilfe").is_template);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn an_oversized_file_stops_the_start_with_its_name() {
+        let dir = tempfile_dir();
+        let big = "a".repeat(usize::try_from(MAX_FILE_BYTES).unwrap_or(0) + 1);
+        std::fs::write(dir.join("datenschutz.md"), big).ok();
+        let err = LegalPages::load(&dir).expect_err("too big");
+        assert!(err.to_string().contains("datenschutz.md"), "{err}");
         std::fs::remove_dir_all(dir).ok();
     }
 

@@ -37,6 +37,8 @@ struct DataPage {
     sessions: Vec<String>,
     consents: Vec<String>,
     messages: Vec<String>,
+    /// The page lists only the newest messages.
+    messages_cut: bool,
     audit: Vec<String>,
 }
 
@@ -132,26 +134,13 @@ fn page(t: &'static Texts, e: Export) -> DataPage {
                 format!("{}, {}: {subject}", m.sender, date_time(m.created_at))
             })
             .collect(),
+        messages_cut: !e.mailbox_complete,
         audit: e
             .audit
             .iter()
-            .take(50)
             .map(|a| format!("{}: {}", date_time(a.at), a.event))
             .collect(),
     }
-}
-
-/// Everything about the session's account, at the session's level.
-async fn export_of(
-    state: &AppState,
-    session: &crate::authn::Session,
-    lang: crate::domain::lang::Lang,
-) -> Result<Export, PageError> {
-    state
-        .rights
-        .export(session.account_id, session.acr)
-        .await
-        .map_err(|e| PageError::internal(lang, e))
 }
 
 /// `GET /konto/daten`.
@@ -160,7 +149,11 @@ async fn show(
     PageLang(lang): PageLang,
     SignedIn { session, .. }: SignedIn,
 ) -> Result<Response, PageError> {
-    let export = export_of(&state, &session, lang).await?;
+    let export = state
+        .rights
+        .overview(session.account_id, session.acr)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
     Ok(crate::web::respond::no_store(html(
         StatusCode::OK,
         &page(texts(lang), export),
