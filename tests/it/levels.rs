@@ -267,6 +267,8 @@ async fn once_an_authenticator_is_set_up_every_password_login_asks_for_it() {
         location(&app.login("", "nur-passwort@example.org", PW).await),
         "/konto"
     );
+    // Its second-factor page is no dead end: it leads to setting one up.
+    assert_eq!(location(&app.get("/login/otp").await), "/konto/sicherheit");
 }
 
 #[tokio::test]

@@ -271,7 +271,8 @@ struct ChangePage<'a> {
     lang_switch: String,
     csrf: &'a str,
     email: &'a str,
-    done: bool,
+    /// The notice after a change.
+    done: Option<&'static str>,
     /// The error and the field it belongs to (`current` or `new`).
     error: Option<(&'a str, &'static str)>,
 }
@@ -282,7 +283,7 @@ fn change_page(
     web: &WebConfig,
     lang: Lang,
     email: &str,
-    done: bool,
+    done: Option<&'static str>,
     error: Option<(&str, &'static str)>,
 ) -> Response {
     let t = texts(lang);
@@ -314,7 +315,12 @@ async fn change_get(
         .get(session.account_id)
         .await
         .map_err(|e| PageError::internal(lang, e))?;
-    let done = q.as_deref() == Some("geaendert=1");
+    let t = texts(lang);
+    let done = match q.as_deref() {
+        Some("geaendert=1") => Some(t.pwc_done),
+        Some("geaendert=2") => Some(t.pwc_done_partial),
+        _ => None,
+    };
     Ok(change_page(
         StatusCode::OK,
         &headers,
@@ -351,12 +357,20 @@ async fn change_post(
         .await;
     let error = match result {
         Ok(()) => {
-            state
+            // The password has changed either way: a failure to end the other sessions is
+            // said on the page (with what to do), not turned into an error page.
+            let ended = state
                 .provider
                 .end_other_sessions(account, &crate::authn::handle_of(&token))
-                .await
-                .map_err(|e| PageError::internal(lang, e))?;
-            return Ok(see_other("/konto/passwort?geaendert=1#pwc-notice", &[]));
+                .await;
+            if let Err(e) = &ended {
+                tracing::error!(error = %e, "other sessions not ended after a password change");
+            }
+            let notice = if ended.is_ok() { 1 } else { 2 };
+            return Ok(see_other(
+                &format!("/konto/passwort?geaendert={notice}#pwc-notice"),
+                &[],
+            ));
         }
         Err(AccountError::Password(PasswordProblem::TooShort)) => {
             (StatusCode::BAD_REQUEST, t.err_pw_short, "new")
@@ -382,7 +396,7 @@ async fn change_post(
         &state.web,
         lang,
         email.as_str(),
-        false,
+        None,
         Some((error.1, error.2)),
     ))
 }
