@@ -5,7 +5,9 @@
 //
 // Then it runs axe-core (WCAG 2.1 A and AA rules) on the legal pages, the feedback form's
 // states, registration and login, the login's second step, and, signed in (the passkey is
-// carried into each new context), on the account's pages and the mailbox, in
+// carried into each new context), on the account's pages, the mailbox and its bin (empty and
+// with a message), and the page after asking for the account's deletion (which the next
+// context's login cancels), in
 // German and English, at 1280 px and 320 px, and checks that nothing scrolls sideways at
 // 320 px (reflow, WCAG 1.4.10).
 //
@@ -179,6 +181,20 @@ try {
         if (path !== "/konto/sicherheit" && !p.url().endsWith(path)) problems.push(`${path} (${lang}): ended at ${p.url()}`);
         await check(path);
       }
+      // The bin with the message in it (then back to the inbox).
+      await p.goto(`${base}/postfach/${message}/loeschen`);
+      await Promise.all([p.waitForURL(/geloescht=1/), p.click(`form[action="/postfach/${message}/loeschen"] button[type=submit]`)]);
+      await check("after delete");
+      await p.goto(`${base}/postfach?papierkorb=1`);
+      await check("bin with a message");
+      await Promise.all([p.waitForURL(/wiederhergestellt=1/), p.click(`form[action="/postfach/${message}/wiederherstellen"] button[type=submit]`)]);
+      await check("after restore");
+      // Asking for the account's deletion: the page after it (the next login cancels it).
+      await p.goto(`${base}/konto/loeschen`);
+      await p.fill("#password", password);
+      await Promise.all([p.waitForLoadState("load"), p.click('form[action="/konto/loeschen"] button[type=submit]')]);
+      if (!(await p.content()).includes('id="del-notice"')) problems.push(`deletion (${lang}, ${width} px): no confirmation`);
+      await check("deletion requested");
       await ctx.close();
     }
   }
