@@ -1,7 +1,9 @@
 //! Time, injected where expiry is decided in the database: refresh tokens (idle and
 //! absolute expiry, rotation, purging), durable grant revocations, and the mailbox (a
 //! message's expiry date, purging after the retention, notification delay, a portal token's
-//! freshness). Tests move a manual clock instead of sleeping. On the system time stay: signed
+//! freshness), and an account's dates (last login, the day of its deletion, the inactivity
+//! rule). Tests move a manual clock instead of sleeping. [`spawn_every`] is the ticker of the
+//! background rounds. On the system time stay: signed
 //! tokens (their library checks `exp` against it), login sessions and authorization requests
 //! (their `auth_time` and `max_age` decisions compare with each other), and the short-lived
 //! store's TTLs (Redis keeps its own time).
@@ -49,6 +51,23 @@ impl Clock {
             }
         }
     }
+}
+
+/// Runs `round` every `tick` until the process ends; a tick missed while a round ran late is
+/// not caught up. Every background worker (provider, mailbox, erasure) runs this way.
+pub fn spawn_every<F, Fut>(tick: std::time::Duration, mut round: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            round().await;
+        }
+    })
 }
 
 #[cfg(test)]

@@ -143,16 +143,8 @@ impl AccountService {
             .await
             .unwrap_or(pending.lang);
         let link = format!("{}/password/forgot", self.issuer);
-        let told = async {
-            self.mailer
-                .send(&old, mail::email_changed(lang, new.as_str(), &link)?)
-                .await?;
-            Ok::<(), AccountError>(())
-        }
-        .await;
-        if let Err(e) = told {
-            tracing::warn!(error = %crate::telemetry::Chain(&e), "notice to the old address not sent");
-        }
+        self.mail_to(&old, mail::email_changed(lang, new.as_str(), &link))
+            .await;
         Ok(account)
     }
 }

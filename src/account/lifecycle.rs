@@ -96,15 +96,32 @@ impl AccountService {
         account: AccountId,
         make: impl FnOnce(crate::domain::lang::Lang) -> Result<mail::Mail, mail::MailError>,
     ) {
-        let sent = async {
+        let found = async {
             let a = self.db.accounts().by_id(account).await?;
-            let lang = self.db.accounts().lang(account).await?;
-            self.mailer.send(&a.email, make(lang)?).await?;
+            Ok::<_, AccountError>((a.email, self.db.accounts().lang(account).await?))
+        }
+        .await;
+        match found {
+            Ok((to, lang)) => self.mail_to(&to, make(lang)).await,
+            Err(e) => {
+                tracing::warn!(error = %crate::telemetry::Chain(&e), "mail to the holder not sent")
+            }
+        }
+    }
+
+    /// A mail to `to` that tells of something done; a failure is logged, not returned.
+    pub(super) async fn mail_to(
+        &self,
+        to: &crate::domain::account::EmailAddress,
+        made: Result<mail::Mail, mail::MailError>,
+    ) {
+        let sent = async {
+            self.mailer.send(to, made?).await?;
             Ok::<(), AccountError>(())
         }
         .await;
         if let Err(e) = sent {
-            tracing::warn!(error = %crate::telemetry::Chain(&e), "mail to the holder not sent");
+            tracing::warn!(error = %crate::telemetry::Chain(&e), "notice mail not sent");
         }
     }
 
@@ -226,16 +243,8 @@ impl AccountService {
         }
         self.record("account.deleted", account, json!({})).await;
         let link = format!("{}/register", self.issuer);
-        let sent = async {
-            self.mailer
-                .send(&before.email, mail::account_deleted(lang, &link)?)
-                .await?;
-            Ok::<(), AccountError>(())
-        }
-        .await;
-        if let Err(e) = sent {
-            tracing::warn!(error = %crate::telemetry::Chain(&e), "deletion mail not sent");
-        }
+        self.mail_to(&before.email, mail::account_deleted(lang, &link))
+            .await;
         Ok(true)
     }
 }

@@ -80,12 +80,10 @@ impl MailboxService {
 
     /// Runs [`MailboxService::run_round`] every `tick` until the process ends.
     pub fn spawn_worker(self, tick: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut interval = tokio::time::interval(tick);
-            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                interval.tick().await;
-                match self.run_round().await {
+        crate::clock::spawn_every(tick, move || {
+            let this = self.clone();
+            async move {
+                match this.run_round().await {
                     Ok(r) if r != Round::default() => tracing::info!(?r, "mailbox round"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "mailbox round failed"),

@@ -42,15 +42,11 @@ impl Provider {
 
     /// Runs [`Provider::run_round`] every [`TICK`] until the process ends.
     pub fn spawn_worker(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(TICK);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut n: u64 = 0;
-            loop {
-                tick.tick().await;
-                self.run_round(n.is_multiple_of(PURGE_EVERY)).await;
-                n += 1;
-            }
+        let mut n: u64 = 0;
+        crate::clock::spawn_every(TICK, move || {
+            let (this, purge) = (self.clone(), n.is_multiple_of(PURGE_EVERY));
+            n += 1;
+            async move { this.run_round(purge).await }
         })
     }
 }

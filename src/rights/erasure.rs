@@ -105,12 +105,10 @@ impl DataRights {
 
     /// Runs [`DataRights::run_erasure_round`] every `tick` until the process ends.
     pub fn spawn_worker(self, tick: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut interval = tokio::time::interval(tick);
-            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                interval.tick().await;
-                match self.run_erasure_round().await {
+        crate::clock::spawn_every(tick, move || {
+            let this = self.clone();
+            async move {
+                match this.run_erasure_round().await {
                     Ok(r) if r != ErasureRound::default() => tracing::info!(?r, "erasure round"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "erasure round failed"),

@@ -215,16 +215,7 @@ where
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        use axum::extract::FromRef;
-        let sessions = crate::authn::Sessions::from_ref(state);
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE, sessions.secure_cookies()) else {
-            return Ok(Self(None));
-        };
-        let session = sessions
-            .get(&token)
-            .await
-            .map_err(|e| PageError::internal(lang_of(&parts.headers), e))?;
-        Ok(Self(session.map(|session| SignedIn { token, session })))
+        session_of(parts, state, false).await.map(Self)
     }
 }
 
@@ -241,17 +232,33 @@ where
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        use axum::extract::FromRef;
-        let sessions = crate::authn::Sessions::from_ref(state);
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE, sessions.secure_cookies()) else {
-            return Ok(Self(None));
-        };
-        let session = sessions
-            .get_awaiting_factor(&token)
-            .await
-            .map_err(|e| PageError::internal(lang_of(&parts.headers), e))?;
-        Ok(Self(session.map(|session| SignedIn { token, session })))
+        session_of(parts, state, true).await.map(Self)
     }
+}
+
+/// The session behind the request's cookie; one waiting for its second factor only when
+/// `awaiting_factor` (the second-factor page).
+async fn session_of<S>(
+    parts: &Parts,
+    state: &S,
+    awaiting_factor: bool,
+) -> Result<Option<SignedIn>, PageError>
+where
+    S: Send + Sync,
+    crate::authn::Sessions: axum::extract::FromRef<S>,
+{
+    use axum::extract::FromRef;
+    let sessions = crate::authn::Sessions::from_ref(state);
+    let Some(token) = cookie(&parts.headers, SESSION_COOKIE, sessions.secure_cookies()) else {
+        return Ok(None);
+    };
+    let session = if awaiting_factor {
+        sessions.get_awaiting_factor(&token).await
+    } else {
+        sessions.get(&token).await
+    }
+    .map_err(|e| PageError::internal(lang_of(&parts.headers), e))?;
+    Ok(session.map(|session| SignedIn { token, session }))
 }
 
 impl<S> FromRequestParts<S> for SignedIn

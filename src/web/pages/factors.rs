@@ -483,34 +483,23 @@ async fn totp_page(
     Ok(with_cookies(html(status, &page), set))
 }
 
+/// How recent a second factor must be for the gravest changes (removing the last factor,
+/// deleting the account).
+const FRESH_FACTOR_MS: i64 = 10 * 60 * 1000;
+
 /// Changing second factors (or the address that resets the password) needs one of the
 /// current ones: a password alone (perhaps a stolen one) must not swap or add a second factor
-/// for the attacker. Otherwise the step-up, which returns to `back` (one of
-/// [`FACTOR_PAGES`]).
+/// for the attacker. A session that enrolled its first factor counts. Otherwise the step-up,
+/// which returns to `back` (one of [`FACTOR_PAGES`]).
 pub(crate) async fn needs_current_factor(
     state: &AppState,
     session: &crate::authn::Session,
     lang: Lang,
     back: &str,
 ) -> Result<Option<Response>, PageError> {
-    let factors = state
-        .accounts
-        .factors(session.account_id)
-        .await
-        .map_err(|e| PageError::internal(lang, e))?;
-    let proved = session.factor_enrolled
-        || session.amr.contains(&Amr::Otp)
-        || session.amr.contains(&Amr::Hwk)
-        || session.amr.contains(&Amr::Swk);
-    Ok(
-        (factors.count() > 0 && !proved)
-            .then(|| see_other(&format!("/login/otp?next={back}"), &[])),
-    )
+    let proved = session.factor_enrolled || factor_given(session);
+    factor_gate(state, session, lang, back, proved).await
 }
-
-/// How recent a second factor must be for the gravest changes (removing the last factor,
-/// deleting the account).
-const FRESH_FACTOR_MS: i64 = 10 * 60 * 1000;
 
 /// The gravest changes need a second factor given in the last minutes (a recovery code
 /// counts), not one from the start of a long session, and never only the password. The
@@ -521,17 +510,34 @@ pub(crate) async fn needs_fresh_factor(
     lang: Lang,
     back: &str,
 ) -> Result<Option<Response>, PageError> {
+    let fresh = chrono::Utc::now().timestamp_millis() - session.auth_time_ms() < FRESH_FACTOR_MS;
+    factor_gate(state, session, lang, back, factor_given(session) && fresh).await
+}
+
+/// Whether the session's login or a step-up in it gave a second factor.
+fn factor_given(session: &crate::authn::Session) -> bool {
+    [Amr::Otp, Amr::Hwk, Amr::Swk]
+        .iter()
+        .any(|m| session.amr.contains(m))
+}
+
+/// The step-up to `back` when the account has a factor and `proved` is false.
+async fn factor_gate(
+    state: &AppState,
+    session: &crate::authn::Session,
+    lang: Lang,
+    back: &str,
+    proved: bool,
+) -> Result<Option<Response>, PageError> {
+    if proved {
+        return Ok(None);
+    }
     let factors = state
         .accounts
         .factors(session.account_id)
         .await
         .map_err(|e| PageError::internal(lang, e))?;
-    let proved = [Amr::Otp, Amr::Hwk, Amr::Swk]
-        .iter()
-        .any(|m| session.amr.contains(m));
-    let fresh = chrono::Utc::now().timestamp_millis() - session.auth_time_ms() < FRESH_FACTOR_MS;
-    Ok((factors.count() > 0 && !(proved && fresh))
-        .then(|| see_other(&format!("/login/otp?next={back}"), &[])))
+    Ok((factors.count() > 0).then(|| see_other(&format!("/login/otp?next={back}"), &[])))
 }
 
 /// `GET /konto/totp`: the secret as QR code and text.
