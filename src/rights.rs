@@ -72,6 +72,8 @@ pub struct ContentsPart {
     pub messages: Vec<crate::mailbox::Opened>,
     /// Messages whose level the session does not reach (their content stays out).
     pub withheld_above_level: usize,
+    /// Messages whose content could not be decrypted (their key is gone).
+    pub unreadable: usize,
     /// False when there were more than [`MAX_CONTENTS`] messages.
     pub complete: bool,
 }
@@ -250,7 +252,10 @@ impl DataRights {
         let audit = self.accounts.audit_of(account, bounds.1).await?;
         let (mailbox, mailbox_complete) = self.messages(account, level, bounds.0).await?;
         let message_contents = if contents {
-            Some(self.contents(account, level, &mailbox).await?)
+            Some(
+                self.contents(account, level, &mailbox, mailbox_complete)
+                    .await?,
+            )
         } else {
             None
         };
@@ -343,22 +348,31 @@ impl DataRights {
         account: AccountId,
         level: Loa,
         listed: &[Summary],
+        complete: bool,
     ) -> Result<ContentsPart, RightsError> {
         let reader = Reader::session(account, level);
         let mut part = ContentsPart {
             messages: Vec::new(),
             withheld_above_level: 0,
-            complete: listed.len() <= MAX_CONTENTS,
+            unreadable: 0,
+            complete: complete && listed.len() <= MAX_CONTENTS,
         };
         for s in listed.iter().take(MAX_CONTENTS) {
-            match self.mailbox.open(&reader, s.id, "export").await {
+            match self.mailbox.read(&reader, s.id).await {
                 Ok(m) => part.messages.push(m),
-                Err(MailboxError::NeedsLevel(_)) => part.withheld_above_level += 1,
+                Err(MailboxError::NeedsLevel(_) | MailboxError::NeedsFreshLogin(_)) => {
+                    part.withheld_above_level += 1;
+                }
+                // Its key is gone or it does not decrypt: said, not a failed export.
+                Err(MailboxError::Undecryptable) => part.unreadable += 1,
                 // Expired or deleted since it was listed.
                 Err(MailboxError::NotFound) => {}
                 Err(e) => return Err(e.into()),
             }
         }
+        // Only what is handed over counts as opened, and only once it is all gathered.
+        let ids: Vec<_> = part.messages.iter().map(|m| m.summary.id).collect();
+        self.mailbox.mark_opened(&ids, "export").await?;
         Ok(part)
     }
 

@@ -32,6 +32,12 @@ impl Factors {
     pub fn count(self) -> usize {
         usize::from(self.totp) + self.passkeys
     }
+
+    /// Whether one of them can be asked for here (`passkeys`: WebAuthn is configured).
+    #[must_use]
+    pub fn usable(self, passkeys: bool) -> bool {
+        self.totp || (self.passkeys > 0 && passkeys)
+    }
 }
 
 /// What the enrolment page shows.

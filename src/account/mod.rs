@@ -373,12 +373,12 @@ impl AccountService {
         if account.email_verified || !self.is_current_verify_link(data.account, &digest).await? {
             return Err(AccountError::InvalidToken);
         }
-        let stored = self
-            .db
-            .accounts()
-            .by_email(&account.email)
-            .await?
-            .password_hash;
+        let stored = match self.db.accounts().by_email(&account.email).await {
+            Ok(a) => a.password_hash,
+            // Deleted meanwhile.
+            Err(StoreError::NotFound) => return Err(AccountError::InvalidToken),
+            Err(e) => return Err(e.into()),
+        };
         let expected = data.password_hash.clone().unwrap_or(stored);
         let ok = password.len() <= crate::domain::account::PASSWORD_MAX_BYTES
             && crypto::verify_password(password.to_owned(), Some(expected)).await?;
@@ -624,7 +624,9 @@ impl AccountService {
         // The account has no usable reset link left, nor a verification link (the address
         // is now confirmed).
         self.eph.delete(&reset_current_key(id)).await?;
-        self.eph.delete(&verify_current_key(id)).await?;
+        if let Some(pending) = self.eph.take(&verify_current_key(id)).await? {
+            self.eph.delete(&verify_key(&pending)).await?;
+        }
         self.db.accounts().set_email_verified(id, true).await?;
         // Whoever knew the old password may hold a portal's offline access: end it.
         let revoked = self.db.refresh_tokens().revoke_all_for(id).await?;

@@ -230,6 +230,11 @@ impl MailboxService {
         if reader.level < m.required_level {
             return Err(MailboxError::NeedsLevel(m.required_level));
         }
+        // After the purge day (the round may not have run yet) it is gone as announced.
+        let keep = chrono::Duration::from_std(self.settings.retention).unwrap_or_default();
+        if m.deleted_at.is_some_and(|d| d + keep <= self.clock.now()) {
+            return Err(MailboxError::NotFound);
+        }
         if !self.db.mailbox().restore(id).await? {
             return Err(MailboxError::NotFound);
         }
@@ -278,13 +283,36 @@ impl MailboxService {
     /// # Errors
     /// `NotFound`, `NeedsLevel`, `NeedsFreshLogin`, `Undecryptable`; storage failures.
     pub async fn open(&self, reader: &Reader, id: Uuid, via: &str) -> Result<Opened, MailboxError> {
+        let opened = self.read(reader, id).await?;
+        self.db.mailbox().open_once(id, via).await?;
+        Ok(opened)
+    }
+
+    /// Records that the reader took these messages' content out another way (`via`, e.g.
+    /// `export`): `opened` the first time, as [`MailboxService::open`] does.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn mark_opened(&self, ids: &[Uuid], via: &str) -> Result<(), MailboxError> {
+        for &id in ids {
+            self.db.mailbox().open_once(id, via).await?;
+        }
+        Ok(())
+    }
+
+    /// The content of a message for its reader, through the same gate as opening it, but
+    /// recording nothing: the caller records `opened` once the content is handed over.
+    ///
+    /// # Errors
+    /// `NotFound`, `NeedsLevel`, `NeedsFreshLogin`, `Undecryptable`; storage failures.
+    pub async fn read(&self, reader: &Reader, id: Uuid) -> Result<Opened, MailboxError> {
         let m = self.admit(reader, id, Act::Open).await?;
         let key = self.message_key(&m)?;
         let body = Self::open_text(&key, id, "body", m.body.as_deref())?;
         let attachments = self
             .db
             .mailbox()
-            .attachments(id, None)
+            .attachment_list(id, None)
             .await?
             .iter()
             .map(|a| Self::attachment_info(&key, id, a))
@@ -298,7 +326,7 @@ impl MailboxService {
             let attachments = self
                 .db
                 .mailbox()
-                .attachments(id, Some(r.id))
+                .attachment_list(id, Some(r.id))
                 .await?
                 .iter()
                 .map(|a| Self::attachment_info(&key, r.id, a))
@@ -310,7 +338,6 @@ impl MailboxService {
                 attachments,
             });
         }
-        self.db.mailbox().open_once(id, via).await?;
         let names = self.tenant_names(std::slice::from_ref(&m)).await?;
         let mut summary = self.summary(
             &m,

@@ -263,19 +263,23 @@ impl Accounts<'_> {
     /// Returns the cancelled deletion's reason.
     ///
     /// # Errors
-    /// A backend error.
+    /// `NotFound` for a deleted account, or a backend error.
     pub async fn logged_in(
         &self,
         id: AccountId,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<DeletionReason>> {
         let _w = self.0.writer().await;
-        on_db!(self.0, |p| sqlx::query(LOGGED_IN)
+        let n = on_db!(self.0, |p| sqlx::query(LOGGED_IN)
             .bind(id.0)
             .bind(now)
             .execute(p)
             .await
-            .map(|_| ()))?;
+            .map(|r| r.rows_affected()))?;
+        // Deleted meanwhile (a login that checked the password just before): no login.
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
         let cancelled: Option<(Option<String>,)> =
             on_db!(self.0, |p| sqlx::query_as(CANCEL_DELETION)
                 .bind(id.0)

@@ -146,6 +146,8 @@ const INSERT_ATTACHMENT: &str = "INSERT INTO mailbox_attachments (id, message_id
 const BY_IDEMPOTENCY: &str = "SELECT id, request_hash FROM mailbox_messages WHERE sender_client_id = $1 AND idempotency_key = $2";
 const ATTACHMENT_COLUMNS: &str =
     "id, message_id, reply_id, position, content_type, size, filename, content";
+const ATTACHMENT_META_COLUMNS: &str =
+    "id, message_id, reply_id, position, content_type, size, filename, NULL AS content";
 const LAST_EVENT: &str =
     "SELECT seq, hash FROM mailbox_events WHERE message_id = $1 ORDER BY seq DESC LIMIT 1";
 const INSERT_EVENT: &str = "INSERT INTO mailbox_events (message_id, seq, kind, at, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -154,8 +156,10 @@ const OPEN: &str = "UPDATE mailbox_messages SET opened_at = $2, state = CASE WHE
     WHERE id = $1 AND opened_at IS NULL AND deleted_at IS NULL AND purged_at IS NULL";
 const ARCHIVE: &str =
     "UPDATE mailbox_messages SET archived_at = $2 WHERE id = $1 AND deleted_at IS NULL";
-const DELETE: &str = "UPDATE mailbox_messages SET deleted_at = $2, state = 'deleted' WHERE id = $1 AND deleted_at IS NULL";
-const RESTORE: &str = "UPDATE mailbox_messages SET deleted_at = NULL, state = CASE \
+const DELETE: &str = "UPDATE mailbox_messages SET deleted_at = $2, state = 'deleted' WHERE id = $1 AND deleted_at IS NULL \
+    AND state <> 'expired'";
+const RESTORE: &str = "UPDATE mailbox_messages SET deleted_at = NULL, archived_at = NULL, state = CASE \
+    WHEN expires_at IS NOT NULL AND expires_at <= $2 THEN 'expired' \
     WHEN EXISTS (SELECT 1 FROM mailbox_replies r WHERE r.message_id = mailbox_messages.id) THEN 'replied' \
     WHEN opened_at IS NOT NULL THEN 'opened' WHEN notified_at IS NOT NULL THEN 'notified' ELSE 'delivered' END \
     WHERE id = $1 AND deleted_at IS NOT NULL AND deleted_at <= $2 AND purged_at IS NULL";
@@ -192,7 +196,11 @@ const EXPIRE: &str = "UPDATE mailbox_messages SET state = 'expired' WHERE id = $
 const DUE_PURGE: &str = "SELECT id FROM mailbox_messages WHERE purged_at IS NULL AND \
     ((deleted_at IS NOT NULL AND deleted_at <= $1) OR (state = 'expired' AND expires_at <= $1) \
     OR account_id IN (SELECT id FROM accounts WHERE deleted_at IS NOT NULL)) LIMIT 1000";
-const PURGE: &str = "UPDATE mailbox_messages SET subject = NULL, body = NULL, reference_sealed = NULL, wrapped_key = NULL, purged_at = $2 WHERE id = $1 AND purged_at IS NULL";
+// The reason to purge is checked again here: a message restored from the bin after it was
+// picked keeps its content.
+const PURGE: &str = "UPDATE mailbox_messages SET subject = NULL, body = NULL, reference_sealed = NULL, wrapped_key = NULL, purged_at = $2 \
+    WHERE id = $1 AND purged_at IS NULL AND (deleted_at IS NOT NULL OR state = 'expired' \
+    OR account_id IN (SELECT id FROM accounts WHERE deleted_at IS NOT NULL))";
 const ACCOUNT_UNPURGED: &str =
     "SELECT id FROM mailbox_messages WHERE account_id = $1 AND purged_at IS NULL";
 const PURGE_ATTACHMENTS: &str = "DELETE FROM mailbox_attachments WHERE message_id = $1";
@@ -421,13 +429,37 @@ impl Mailbox<'_> {
         message: Uuid,
         reply: Option<Uuid>,
     ) -> StoreResult<Vec<AttachmentRow>> {
+        self.attachment_rows(message, reply, ATTACHMENT_COLUMNS)
+            .await
+    }
+
+    /// Like [`Mailbox::attachments`], without their content (names, types, sizes): for
+    /// showing a message, which must not read every file.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn attachment_list(
+        &self,
+        message: Uuid,
+        reply: Option<Uuid>,
+    ) -> StoreResult<Vec<AttachmentRow>> {
+        self.attachment_rows(message, reply, ATTACHMENT_META_COLUMNS)
+            .await
+    }
+
+    async fn attachment_rows(
+        &self,
+        message: Uuid,
+        reply: Option<Uuid>,
+        columns: &str,
+    ) -> StoreResult<Vec<AttachmentRow>> {
         let filter = if reply.is_some() {
             "reply_id = $2"
         } else {
             "reply_id IS NULL AND $2 IS NULL"
         };
         let sql = format!(
-            "SELECT {ATTACHMENT_COLUMNS} FROM mailbox_attachments WHERE message_id = $1 AND {filter} ORDER BY position"
+            "SELECT {columns} FROM mailbox_attachments WHERE message_id = $1 AND {filter} ORDER BY position"
         );
         Ok(on_db!(self.0, |p| sqlx::query_as(sqlx::AssertSqlSafe(
             sql.as_str()

@@ -1336,4 +1336,32 @@ async fn a_deleted_message_waits_in_the_bin_and_comes_back_until_it_is_purged() 
         )
         .await;
     assert_eq!(r.status(), 404);
+    // A message whose sender's date passed while it lay in the bin comes back expired: it
+    // cannot be read or answered after the deadline.
+    let mut soon = letter(&f.sub);
+    soon["expires_at"] = (chrono::Utc::now() + chrono::Duration::seconds(2))
+        .to_rfc3339()
+        .into();
+    let (_, _, short) = send(app, &f.authority, &soon, None).await;
+    let short = short["id"].as_str().expect("id").to_owned();
+    let r = app
+        .post_form(&format!("/postfach/{short}/loeschen"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(location(&r), "/postfach?geloescht=1");
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let r = app
+        .post_form(
+            &format!("/postfach/{short}/wiederherstellen"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(location(&r), "/postfach?wiederhergestellt=1");
+    assert_eq!(app.get(&format!("/postfach/{short}")).await.status(), 404);
+    let (_, _, st) = api_get(
+        app,
+        &f.authority,
+        &format!("/api/v1/mailbox/messages/{short}"),
+    )
+    .await;
+    assert_eq!(json_of(&st)["state"], "expired");
 }

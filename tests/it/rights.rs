@@ -446,8 +446,18 @@ async fn the_messages_themselves_come_on_request_count_as_opened_and_downloads_a
     assert_eq!(s, 201);
     let id = sent["id"].as_str().expect("id").to_owned();
     let page = app.get("/konto/daten").await.text().await.expect("page");
-    assert!(page.contains("/konto/daten.json?nachrichten=1") && page.contains("als abgerufen"));
-    let r = app.get("/konto/daten.json?nachrichten=1").await;
+    assert!(
+        page.contains(r#"<form method="post" action="/konto/daten.json">"#)
+            && page.contains("als abgerufen")
+    );
+    // A link (which any site can make a browser follow) never takes contents out, and a
+    // form without the page's token is refused: reading is evidence.
+    let forged = app
+        .post_form("/konto/daten.json", &[("csrf", "gefälscht")])
+        .await;
+    assert_eq!(forged.status(), 403);
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = app.post_form("/konto/daten.json", &[("csrf", &csrf)]).await;
     assert_eq!(r.status(), 200);
     let e: Value = serde_json::from_str(&r.text().await.expect("body")).expect("json");
     let contents = &e["message_contents"];

@@ -4,13 +4,13 @@
 use super::date_time;
 use crate::mailbox::File;
 use crate::rights::Export;
-use crate::web::extract::{PageLang, Query, SignedIn};
+use crate::web::extract::{CsrfForm, PageLang, SignedIn, csrf_token};
 use crate::web::i18n::{Texts, texts};
-use crate::web::respond::{PageError, download, html, lang_switch, message};
+use crate::web::respond::{PageError, download, html, lang_switch, message, with_cookies};
 use crate::web::state::AppState;
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 
@@ -18,7 +18,7 @@ use axum::routing::get;
 pub(in crate::web) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/konto/daten", get(show))
-        .route("/konto/daten.json", get(file))
+        .route("/konto/daten.json", get(file).post(file_with_contents))
 }
 
 #[derive(Template)]
@@ -26,6 +26,8 @@ pub(in crate::web) fn routes() -> axum::Router<AppState> {
 struct DataPage {
     t: &'static Texts,
     lang_switch: String,
+    /// For the form that asks for the messages' contents (which records them as opened).
+    csrf: String,
     email: String,
     email_verified: &'static str,
     created: String,
@@ -42,7 +44,7 @@ struct DataPage {
     audit: Vec<String>,
 }
 
-fn page(t: &'static Texts, e: Export) -> DataPage {
+fn page(t: &'static Texts, e: Export, csrf: String) -> DataPage {
     let yes_no = |b: bool| if b { t.data_yes } else { t.data_no };
     let mut methods = vec![
         format!(
@@ -67,6 +69,7 @@ fn page(t: &'static Texts, e: Export) -> DataPage {
     DataPage {
         t,
         lang_switch: lang_switch(t, "/konto/daten"),
+        csrf,
         email: e.account.email,
         email_verified: yes_no(e.account.email_verified),
         created: date_time(e.account.created_at),
@@ -148,25 +151,47 @@ async fn show(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     SignedIn { session, .. }: SignedIn,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let export = state
         .rights
         .overview(session.account_id, session.acr)
         .await
         .map_err(|e| PageError::internal(lang, e))?;
-    Ok(crate::web::respond::no_store(html(
-        StatusCode::OK,
-        &page(texts(lang), export),
+    let (csrf, cookie) = csrf_token(&headers, state.web.secure_cookies);
+    Ok(crate::web::respond::no_store(with_cookies(
+        html(StatusCode::OK, &page(texts(lang), export, csrf)),
+        cookie,
     )))
 }
 
-/// `GET /konto/daten.json[?nachrichten=1]`: the same as a file, with the messages' contents
-/// on request; at most one download per account and half minute (each gathers everything).
+/// `GET /konto/daten.json`: the same as a file (no message contents: a link may be followed
+/// from anywhere, and reading contents is evidence).
 async fn file(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
     SignedIn { session, .. }: SignedIn,
-    Query(q): Query,
+) -> Result<Response, PageError> {
+    export_file(&state, &session, lang, false).await
+}
+
+/// `POST /konto/daten.json` (the page's form): with the messages' contents, which counts as
+/// opening them.
+async fn file_with_contents(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    SignedIn { session, .. }: SignedIn,
+    CsrfForm(_): CsrfForm,
+) -> Result<Response, PageError> {
+    export_file(&state, &session, lang, true).await
+}
+
+/// The download: at most one per account and half minute (each gathers everything).
+async fn export_file(
+    state: &AppState,
+    session: &crate::authn::Session,
+    lang: crate::domain::lang::Lang,
+    contents: bool,
 ) -> Result<Response, PageError> {
     let internal = |e| PageError::internal(lang, e);
     if !state
@@ -183,7 +208,6 @@ async fn file(
             Some(("/konto/daten".into(), texts(lang).data_title)),
         ));
     }
-    let contents = q.get("nachrichten") == Some("1");
     let export = state
         .rights
         .export_with(session.account_id, session.acr, contents)

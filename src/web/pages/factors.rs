@@ -117,12 +117,13 @@ fn grouped(secret: &str) -> String {
 }
 
 /// The account pages that may ask for a second factor first and are returned to after it.
-const FACTOR_PAGES: [&str; 5] = [
+const FACTOR_PAGES: [&str; 6] = [
     "/konto/sicherheit",
     "/konto/totp",
     "/konto/email",
     "/konto/passwort",
     "/konto/loeschen",
+    "/postfach?papierkorb=1",
 ];
 
 /// Where to go after a step-up outside an authorization: a mailbox message or one of the
@@ -260,7 +261,14 @@ pub(crate) async fn raise_session(
             .complete(token, &mut session)
             .await
             .map_err(|e| PageError::internal(lang, e))?;
-        cookies.extend(super::login::completed_login(state, headers, account.id, lang).await?);
+        match super::login::completed_login(state, headers, account.id, lang).await {
+            Ok(device) => cookies.extend(device),
+            Err(e) => {
+                // No login after all (the account was deleted meanwhile): the session goes.
+                let _ = state.sessions.destroy(token).await;
+                return Err(e);
+            }
+        }
     } else {
         state
             .sessions
@@ -304,7 +312,7 @@ pub async fn otp_get(
         .factors(session.account_id)
         .await
         .map_err(|e| PageError::internal(lang, e))?;
-    let usable = factors.totp || (factors.passkeys > 0 && state.accounts.passkeys_available());
+    let usable = factors.usable(state.accounts.passkeys_available());
     if !usable && !session.second_factor_due {
         return Ok(see_other("/konto/sicherheit", &[]));
     }
@@ -537,7 +545,9 @@ async fn factor_gate(
         .factors(session.account_id)
         .await
         .map_err(|e| PageError::internal(lang, e))?;
-    Ok((factors.count() > 0).then(|| see_other(&format!("/login/otp?next={back}"), &[])))
+    // A passkey that cannot be used here (no WebAuthn configured) cannot be asked for.
+    let usable = factors.usable(state.accounts.passkeys_available());
+    Ok(usable.then(|| see_other(&format!("/login/otp?next={back}"), &[])))
 }
 
 /// `GET /konto/totp`: the secret as QR code and text.

@@ -158,7 +158,7 @@ pub async fn submit(
         .factors(account.id)
         .await
         .map_err(|e| PageError::internal(lang, e))?;
-    if factors.totp || (factors.passkeys > 0 && state.accounts.passkeys_available()) {
+    if factors.usable(state.accounts.passkeys_available()) {
         return await_second_factor(&state, &headers, &account, &req, lang).await;
     }
     start_session(&state, &headers, &account, vec![Amr::Pwd], &req, lang).await
@@ -214,11 +214,20 @@ pub(crate) async fn completed_login(
     lang: Lang,
 ) -> Result<Option<String>, PageError> {
     let device = cookie(headers, DEVICE_COOKIE, state.web.secure_cookies);
-    let notes = state
+    let notes = match state
         .accounts
         .signed_in(account, device.as_deref(), user_agent(headers))
         .await
-        .map_err(|e| PageError::internal(lang, e))?;
+    {
+        Ok(n) => n,
+        // Deleted between the password check and now: no login.
+        Err(AccountError::Store(crate::store::StoreError::NotFound)) => {
+            return Err(PageError::new(StatusCode::UNAUTHORIZED, lang, |t| {
+                t.err_credentials
+            }));
+        }
+        Err(e) => return Err(PageError::internal(lang, e)),
+    };
     Ok(notes.device_cookie.map(|v| {
         set_cookie(
             DEVICE_COOKIE,
@@ -240,13 +249,13 @@ pub(crate) async fn start_session(
     lang: Lang,
 ) -> Result<Response, PageError> {
     end_previous(state, headers, lang).await?;
+    let device = completed_login(state, headers, account.id, lang).await?;
     let (token, _) = state
         .sessions
         .create(account.id, account.proofing, amr, user_agent(headers))
         .await
         .map_err(|e| PageError::internal(lang, e))?;
     let cookie = set_cookie(SESSION_COOKIE, &token, None, state.web.secure_cookies);
-    let device = completed_login(state, headers, account.id, lang).await?;
     let next = if req.is_empty() {
         "/konto".to_owned()
     } else {

@@ -195,7 +195,11 @@ pub async fn restore(
     let reader = Reader::session(session.account_id, session.acr);
     match state.mailbox.restore(&reader, id).await {
         Ok(()) => Ok(see_other("/postfach?wiederhergestellt=1", &[])),
-        Err(MailboxError::NeedsLevel(_)) => Ok(see_other(&format!("/postfach/{id}"), &[])),
+        // The message itself cannot be shown while it lies in the bin: the step-up, then
+        // back to the bin.
+        Err(MailboxError::NeedsLevel(_)) => {
+            Ok(see_other("/login/otp?next=/postfach?papierkorb=1", &[]))
+        }
         Err(e) => Err(mail_error(lang, e)),
     }
 }
