@@ -3,21 +3,24 @@
 // client), logs out, logs in with the passkey alone, and checks every page it sees for
 // script errors (CSP violations included), a language, and labels on every visible field.
 //
-// Then it runs axe-core (WCAG 2.1 A and AA rules) on the legal pages, the feedback form's
-// states, registration and login, the login's second step, and, signed in (the passkey is
-// carried into each new context), on the account's pages, the mailbox and its bin (empty and
-// with a message), and the page after asking for the account's deletion (which the next
-// context's login cancels), in
-// German and English, at 1280 px and 320 px, and checks that nothing scrolls sideways at
+// Then it runs axe-core (WCAG 2.1 A and AA rules), in German and English at 1280 px and
+// 320 px, on: the legal pages and the feedback form's states; registration and login;
+// password reset and the confirmation link (with the "request ended" notice, and invalid);
+// the 404 page; the login's second step (the passkey is carried into each new context); and,
+// signed in, the account's pages (TOTP setup, e-mail confirmation, the logout question), the
+// mailbox and its bin (empty and with a message), and the page after asking for the
+// account's deletion (which the next context's login cancels). It checks that nothing
+// scrolls sideways at
 // 320 px (reflow, WCAG 1.4.10).
 //
-//   node check.mjs BASE EMAIL PASSWORD MESSAGE_ID
+//   node check.mjs BASE EMAIL PASSWORD MESSAGE_ID VERIFY_PATH RESET_PATH
+// (a confirmation link whose portal request ended, and a reset link: opening uses neither)
 import { chromium } from "playwright-core";
 import { createRequire } from "node:module";
 
 const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
-const [base, email, password, message] = process.argv.slice(2);
+const [base, email, password, message, verifyPath, resetPath] = process.argv.slice(2);
 const problems = [];
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -140,9 +143,16 @@ try {
         if ((await p.getAttribute("html", "lang")) !== lang) problems.push(`${where}: page language is not ${lang}`);
       };
       for (const path of ["/impressum", "/datenschutz", "/barrierefreiheit", "/leichte-sprache",
-        "/gebaerdensprache", "/hilfe", "/register", "/login"]) {
+        "/gebaerdensprache", "/hilfe", "/register", "/login", "/password/forgot", verifyPath, resetPath,
+        "/verify-email?token=abgelaufen", "/password/reset?token=abgelaufen", "/gibt-es-nicht"]) {
         await p.goto(`${base}${path}`);
-        await check(path);
+        if (path === verifyPath && !(await p.content()).includes('class="notice"')) {
+          problems.push(`verify page (${lang}): no notice that the portal's request ended`);
+        }
+        if (path === resetPath && !(await p.content()).includes('autocomplete="new-password"')) {
+          problems.push(`reset page (${lang}): no form`);
+        }
+        await check(path === verifyPath ? "verify (request ended)" : path);
       }
       // The registration form with every field wrong.
       await p.goto(`${base}/register`);
@@ -176,7 +186,8 @@ try {
       ]);
       if (!p.url().endsWith("/konto")) problems.push(`signed-in check (${lang}, ${width} px): login ended at ${p.url()}`);
       for (const path of ["/konto", "/konto/daten", "/konto/passwort", "/konto/email", "/postfach",
-        `/postfach/${message}`, `/postfach/${message}/loeschen`, "/postfach?papierkorb=1", "/konto/loeschen", "/konto/sicherheit"]) {
+        `/postfach/${message}`, `/postfach/${message}/loeschen`, "/postfach?papierkorb=1", "/konto/loeschen", "/konto/totp",
+        "/konto/email/bestaetigen?token=beispiel", "/logout", "/konto/sicherheit"]) {
         await p.goto(`${base}${path}`);
         if (path !== "/konto/sicherheit" && !p.url().endsWith(path)) problems.push(`${path} (${lang}): ended at ${p.url()}`);
         await check(path);

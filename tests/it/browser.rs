@@ -19,7 +19,7 @@ async fn pages_and_passkeys_work_in_headless_chromium() {
         eprintln!("skipped: no Chromium or playwright-core (see .ci/run)");
         return;
     }
-    let app = crate::helpers::spawn_named().await;
+    let mut app = crate::helpers::spawn_named().await;
     // A citizen with a message that allows replies (through the real API).
     use crate::mailbox::{EMAIL, PW, authority, citizen_at, letter, send};
     app.add_user(EMAIL, PW).await;
@@ -34,9 +34,55 @@ async fn pages_and_passkeys_work_in_headless_chromium() {
     let (status, _, sent) = send(&app, &token, &letter(&sub), None).await;
     assert_eq!(status, 201);
     let message = sent["id"].as_str().expect("id").to_owned();
+    // A confirmation link whose portal request has ended (the page says so) and a reset
+    // link, for the pages they open (opening uses neither). From a browser without a session.
+    app.reset_browser();
+    let rp = crate::helpers::rp::discover(&app, &portal).await;
+    let flow = crate::helpers::rp::start(&rp, &[], &[]);
+    let login = crate::helpers::location(&app.get(&flow.url).await);
+    let req = crate::helpers::query_param(&login, "req").expect("req");
+    let page = app.get(&format!("/register?req={req}")).await;
+    let page = page.text().await.expect("page");
+    let csrf = crate::helpers::hidden(&page, "csrf").expect("csrf");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("req", req.as_str()),
+        ("email", "neu@example.org"),
+        ("password", PW),
+    ];
+    assert_eq!(app.post_form("/register", &form).await.status(), 200);
+    let verify = app
+        .wait_for_link("neu@example.org", "/verify-email")
+        .await
+        .expect("verification link");
+    let page = app.get(&login).await.text().await.expect("page");
+    let csrf = crate::helpers::hidden(&page, "csrf").expect("csrf");
+    let r = app
+        .post_form("/authorize/cancel", &[("csrf", &csrf), ("req", &req)])
+        .await;
+    assert_eq!(r.status(), 303);
+    app.add_user("vergessen@example.org", PW).await;
+    let csrf = app.csrf_of("/password/forgot").await;
+    app.post_form(
+        "/password/forgot",
+        &[("csrf", &csrf), ("email", "vergessen@example.org")],
+    )
+    .await;
+    let reset = app
+        .wait_for_link("vergessen@example.org", "/password/reset")
+        .await
+        .expect("reset link");
+    let path = |link: &str| link.replacen(app.addr.as_str(), "", 1);
     let out = tokio::process::Command::new("node")
         .arg("check.mjs")
-        .args([app.addr.as_str(), EMAIL, PW, message.as_str()])
+        .args([
+            app.addr.as_str(),
+            EMAIL,
+            PW,
+            message.as_str(),
+            &path(&verify),
+            &path(&reset),
+        ])
         .env("CHROMIUM", &chromium)
         .current_dir(&dir)
         .output()
