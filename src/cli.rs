@@ -72,6 +72,8 @@ pub enum TenantCmd {
         #[arg(long)]
         name: String,
     },
+    /// List the tenants as a JSON array (id, slug, name, created_at and the Kommune's links).
+    List,
     /// Set the Kommune's own Impressum and privacy notice (https URLs), shown on the login
     /// and consent pages of its portals; an empty value clears one.
     Links {
@@ -231,6 +233,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 other => other?,
             };
             println!("{}", json!({ "id": t.id, "slug": t.slug, "name": t.name }));
+            Ok(())
+        }
+        Command::Tenant {
+            cmd: TenantCmd::List,
+        } => {
+            let db = Db::connect(config.database_url.expose()).await?;
+            let all: Vec<_> = db
+                .tenants()
+                .all()
+                .await?
+                .into_iter()
+                .map(|t| {
+                    json!({
+                        "id": t.id,
+                        "slug": t.slug,
+                        "name": t.name,
+                        "created_at": t.created_at,
+                        "impressum_url": t.impressum_url,
+                        "privacy_url": t.privacy_url,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(all));
             Ok(())
         }
         Command::Tenant {

@@ -54,9 +54,20 @@ const BY_SLUG: &str =
     "SELECT id, slug, name, created_at, impressum_url, privacy_url FROM tenants WHERE slug = $1";
 const BY_ID: &str =
     "SELECT id, slug, name, created_at, impressum_url, privacy_url FROM tenants WHERE id = $1";
+const ALL: &str =
+    "SELECT id, slug, name, created_at, impressum_url, privacy_url FROM tenants ORDER BY slug";
 const SET_LINKS: &str = "UPDATE tenants SET impressum_url = $2, privacy_url = $3 WHERE id = $1";
 
 impl Tenants<'_> {
+    /// Every tenant, by slug (a Verbund has tens, a Land a few hundred).
+    ///
+    /// # Errors
+    /// A backend error, or a stored slug that no longer parses.
+    pub async fn all(&self) -> StoreResult<Vec<Tenant>> {
+        let rows: Vec<Row> = on_db!(self.0, |p| sqlx::query_as(ALL).fetch_all(p).await)?;
+        rows.into_iter().map(Tenant::try_from).collect()
+    }
+
     /// # Errors
     /// `Conflict` when the slug is taken.
     pub async fn insert(&self, slug: &TenantSlug, name: &str) -> StoreResult<Tenant> {

@@ -18,6 +18,39 @@ async fn commands_print_json_and_refuse_bad_input() {
         None,
     );
     assert!(!ok);
+    // The list names every tenant with its links, by slug.
+    let (ok, _, err) = app.cli(
+        &["tenant", "add", "--slug", "amt-b", "--name", "Amt B"],
+        None,
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = app.cli(
+        &[
+            "tenant",
+            "links",
+            "--slug",
+            "amt-b",
+            "--impressum-url",
+            "https://amt-b.example/impressum",
+            "--privacy-url",
+            "",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let (ok, list, err) = app.cli(&["tenant", "list"], None);
+    assert!(ok, "{err}");
+    let slugs: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|t| t["slug"].as_str().expect("slug"))
+        .collect();
+    assert_eq!(slugs, ["amt-b", "gemeinde-a"]);
+    assert_eq!(list[0]["name"], "Amt B");
+    assert_eq!(list[0]["impressum_url"], "https://amt-b.example/impressum");
+    assert_eq!(list[0]["privacy_url"], serde_json::Value::Null);
+    assert!(list[1]["id"].is_string() && list[1]["created_at"].is_string());
     let (ok, json, err) = app.cli(
         &[
             "client",
