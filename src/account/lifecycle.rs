@@ -8,6 +8,7 @@ use super::{AccountError, AccountService};
 use crate::crypto::{random_token, token_digest};
 use crate::domain::civil::{browser_name, date_time, day};
 use crate::domain::ids::AccountId;
+use crate::ephemeral::Key;
 use crate::mail::{self, DeletionNotice};
 use crate::store::accounts::DeletionReason;
 use crate::store::devices::Seen;
@@ -17,6 +18,8 @@ use std::net::IpAddr;
 
 /// How long a browser stays known without a login from it.
 const DEVICE_MEMORY_DAYS: i64 = 400;
+/// At most one "new browser" mail per account in this time.
+const NEW_DEVICE_MAIL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// What a completed login changed.
 #[derive(Debug, Default)]
@@ -55,12 +58,16 @@ impl AccountService {
             self.record(
                 "account.deletion_cancelled",
                 account,
-                json!({ "reason": format!("{reason:?}").to_lowercase() }),
+                json!({ "reason": reason.name() }),
             )
             .await;
             let link = format!("{}/konto", self.issuer);
-            self.mail_holder(account, |lang| mail::deletion_cancelled(lang, &link))
-                .await;
+            // Mails leave in the background: a login never waits for the mail server.
+            let this = self.clone();
+            tokio::spawn(async move {
+                this.mail_holder(account, |lang| mail::deletion_cancelled(lang, &link))
+                    .await;
+            });
         }
         let value = match device.filter(|d| well_formed(d)) {
             Some(d) => d.to_owned(),
@@ -78,13 +85,24 @@ impl AccountService {
             .await?;
         if seen == Seen::New {
             self.record("account.new_device", account, json!({})).await;
-            let link = format!("{}/konto", self.issuer);
-            let browser = browser_name(user_agent).unwrap_or_else(|| "?".into());
-            let when = date_time(now);
-            self.mail_holder(account, |lang| {
-                mail::new_device(lang, &when, &browser, &link)
-            })
-            .await;
+            // One such mail per account in ten minutes: many logins at once (each without a
+            // device cookie is a new browser) do not flood the holder.
+            let first = self
+                .eph
+                .put_if_absent(&Key::NewDeviceMail(account), "1", NEW_DEVICE_MAIL_INTERVAL)
+                .await?;
+            if first {
+                let link = format!("{}/konto", self.issuer);
+                let browser = browser_name(user_agent).unwrap_or_else(|| "?".into());
+                let when = date_time(now);
+                let this = self.clone();
+                tokio::spawn(async move {
+                    this.mail_holder(account, |lang| {
+                        mail::new_device(lang, &when, &browser, &link)
+                    })
+                    .await;
+                });
+            }
         }
         Ok(notes)
     }
@@ -237,7 +255,7 @@ impl AccountService {
         for key in [
             super::reset_current_key(account),
             super::verify_current_key(account),
-            crate::ephemeral::Key::EmailChangeCurrent(account),
+            Key::EmailChangeCurrent(account),
         ] {
             self.eph.delete(&key).await?;
         }

@@ -53,6 +53,8 @@ pub enum Key<'a> {
     EmailChangeCurrent(AccountId),
     /// `account`: the account's data was downloaded; [`crate::account::EXPORT_INTERVAL`].
     Export(AccountId),
+    /// `account`: a "login from a new browser" mail went out; 10 minutes.
+    NewDeviceMail(AccountId),
     // ---- account: factors
     /// `account::factors`: a TOTP secret waiting for its first code; 10 minutes.
     TotpEnrol(AccountId),
@@ -131,6 +133,7 @@ impl fmt::Display for Key<'_> {
             Key::FeedbackAck(d) => write!(f, "feedback-ack:{d}"),
             Key::EmailChangeCurrent(a) => write!(f, "email-change-current:{a}"),
             Key::Export(a) => write!(f, "export:{a}"),
+            Key::NewDeviceMail(a) => write!(f, "new-device-mail:{a}"),
             Key::TotpEnrol(a) => write!(f, "totp-enrol:{a}"),
             Key::PasskeyRegistration(id) => write!(f, "pk-reg:{id}"),
             Key::PasskeyAuthentication(id) => write!(f, "pk-auth:{id}"),

@@ -242,7 +242,9 @@ pub enum DeletionReason {
 }
 
 impl DeletionReason {
-    fn name(self) -> &'static str {
+    /// The stored (and audited) name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
         match self {
             Self::Requested => "requested",
             Self::Inactive => "inactive",

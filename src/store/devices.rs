@@ -19,7 +19,13 @@ const SEEN: &str =
 const ADD: &str = "INSERT INTO account_devices (account_id, device_hash, first_seen, last_seen) \
     VALUES ($1, $2, $3, $3) ON CONFLICT (account_id, device_hash) DO NOTHING";
 const COUNT: &str = "SELECT COUNT(*) FROM account_devices WHERE account_id = $1";
-const FORGET_OLD: &str = "DELETE FROM account_devices WHERE account_id = $1 AND last_seen < $2";
+/// Browsers unused for long, and all but the newest [`KEPT`] (logins without a cookie each
+/// add one): the table stays small whatever a client does.
+const FORGET_OLD: &str = "DELETE FROM account_devices WHERE account_id = $1 AND (last_seen < $2 \
+    OR device_hash NOT IN (SELECT device_hash FROM account_devices WHERE account_id = $1 \
+    ORDER BY last_seen DESC LIMIT 50))";
+/// How many browsers an account keeps (the `LIMIT` in `FORGET_OLD`).
+pub const KEPT: usize = 50;
 
 /// What a login's device was to the account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,12 +62,7 @@ impl Devices<'_> {
         if updated > 0 {
             return Ok(Seen::Known);
         }
-        on_db!(self.0, |p| sqlx::query(FORGET_OLD)
-            .bind(account.0)
-            .bind(forget_before)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
+        self.forget(account, forget_before).await?;
         let (before,): (i64,) = on_db!(self.0, |p| sqlx::query_as(COUNT)
             .bind(account.0)
             .fetch_one(p)
@@ -73,10 +74,22 @@ impl Devices<'_> {
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
+        // And the cap holds with this one counted.
+        self.forget(account, forget_before).await?;
         Ok(match (added, before) {
             (0, _) => Seen::Known,
             (_, 0) => Seen::First,
             _ => Seen::New,
         })
+    }
+
+    async fn forget(&self, account: AccountId, before: DateTime<Utc>) -> StoreResult<()> {
+        on_db!(self.0, |p| sqlx::query(FORGET_OLD)
+            .bind(account.0)
+            .bind(before)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
     }
 }

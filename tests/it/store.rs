@@ -896,6 +896,19 @@ async fn account_lifecycle_deletion_is_won_by_a_cancelling_login_and_leaves_a_to
             Seen::Known,
             "{kind}"
         );
+        // Browsers beyond the newest 50 are forgotten: "a", now the oldest, is new again.
+        for n in 0..buergerkonto::store::devices::KEPT {
+            let later = now + chrono::Duration::seconds(i64::try_from(n).unwrap_or(0) + 1);
+            d.seen(id, &format!("x{n}"), later, forget)
+                .await
+                .expect("seen");
+        }
+        let last = now + chrono::Duration::hours(1);
+        assert_eq!(
+            d.seen(id, "a", last, forget).await.expect("seen"),
+            Seen::New,
+            "{kind}"
+        );
         // Not due: erasing does nothing.
         assert!(
             !db.accounts().erase(id, now).await.expect("erase"),
