@@ -158,6 +158,10 @@ pub(crate) async fn otp_page(
         .factors(session.account_id)
         .await
         .map_err(|e| PageError::internal(lang, e))?;
+    // Nothing to confirm with: the page that sets a factor up, not a form without a field.
+    if !factors.usable(state.accounts.passkeys_available()) && !session.second_factor_due {
+        return Ok(see_other("/konto/sicherheit", &[]));
+    }
     let passkey = if factors.passkeys > 0 && state.accounts.passkeys_available() {
         Some(
             state
@@ -306,16 +310,6 @@ pub async fn otp_get(
     let Some(SignedIn { session, .. }) = signed else {
         return Ok(see_other(&format!("/login?req={req}"), &[]));
     };
-    // Nothing to confirm with: the page that sets a factor up, not a form without a field.
-    let factors = state
-        .accounts
-        .factors(session.account_id)
-        .await
-        .map_err(|e| PageError::internal(lang, e))?;
-    let usable = factors.usable(state.accounts.passkeys_available());
-    if !usable && !session.second_factor_due {
-        return Ok(see_other("/konto/sicherheit", &[]));
-    }
     let next = local_next(q.get("next"));
     otp_page(
         &state,
