@@ -225,6 +225,7 @@ impl Application {
                 &config.issuer_str(),
             )?,
             catalogue: crate::catalogue::Catalogue::new(services.db.clone()),
+            admin: crate::admin::Admin::new(services.db.clone()),
             legal: Arc::new(
                 crate::legal::LegalPages::load(&config.legal_dir)
                     .context("reading the legal pages (BUERGERKONTO_LEGAL_DIR)")?,
@@ -242,6 +243,7 @@ impl Application {
             web: WebConfig {
                 secure_cookies: config.secure_cookies(),
                 session_ttl_secs: config.session_ttl_secs,
+                admin_fresh: std::time::Duration::from_secs(config.admin_fresh_secs),
                 trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             },
         };

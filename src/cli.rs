@@ -54,6 +54,11 @@ pub enum Command {
         #[command(subcommand)]
         cmd: ProcessCmd,
     },
+    /// Administration roles: who may use the console, and where.
+    Admin {
+        #[command(subcommand)]
+        cmd: AdminCmd,
+    },
     /// Manage signing keys and the mailbox master key.
     Keys {
         #[command(subcommand)]
@@ -184,6 +189,32 @@ pub enum ProcessCmd {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum AdminCmd {
+    /// Grant a role to an account: verbund_admin, kommune_admin (--tenant), clerk (--tenant)
+    /// or auditor (optionally --tenant).
+    Grant {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a role from an account.
+    Revoke {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// List every grant as a JSON array.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum KeysCmd {
     /// Create a new signing key: published in the JWKS at once, signing after the delay; the
     /// current key signs until then and stays in the JWKS for two more days.
@@ -286,6 +317,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Client { cmd } => add_client(&config, cmd).await,
+        Command::Admin { cmd } => admin_roles(&config, cmd).await,
         Command::Process {
             cmd:
                 ProcessCmd::Set {
@@ -407,6 +439,69 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn admin_roles(config: &Config, cmd: AdminCmd) -> anyhow::Result<()> {
+    use crate::admin::{Actor, Admin, AdminError};
+    let db = Db::connect(config.database_url.expose()).await?;
+    let admin = Admin::new(db.clone());
+    let actor = Actor::operator();
+    let explain = |e: AdminError| match e {
+        AdminError::NotFound => anyhow::anyhow!("no account with this e-mail address"),
+        other => anyhow::Error::new(other),
+    };
+    match cmd {
+        AdminCmd::Grant {
+            email,
+            role,
+            tenant,
+        } => {
+            let grant = admin.parse_grant(&role, tenant.as_deref()).await?;
+            let new = admin.grant(&actor, &email, grant).await.map_err(explain)?;
+            println!(
+                "{}",
+                json!({ "email": email, "role": role, "tenant": tenant, "granted": new })
+            );
+        }
+        AdminCmd::Revoke {
+            email,
+            role,
+            tenant,
+        } => {
+            let grant = admin.parse_grant(&role, tenant.as_deref()).await?;
+            let had = admin.revoke(&actor, &email, grant).await.map_err(explain)?;
+            println!(
+                "{}",
+                json!({ "email": email, "role": role, "tenant": tenant, "revoked": had })
+            );
+        }
+        AdminCmd::List => {
+            let slugs: std::collections::HashMap<_, _> = db
+                .tenants()
+                .all()
+                .await?
+                .into_iter()
+                .map(|t| (t.id, t.slug))
+                .collect();
+            let all: Vec<_> = admin
+                .roles(&actor)
+                .await?
+                .into_iter()
+                .map(|r| {
+                    json!({
+                        "email": r.email,
+                        "role": r.grant.role,
+                        "tenant": r.grant.tenant.and_then(|t| slugs.get(&t)),
+                        "granted_at": r.granted_at,
+                        "granted_by": r.granted_by,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(all));
+        }
+    }
+    db.close().await;
+    Ok(())
 }
 
 async fn add_client(config: &Config, cmd: ClientCmd) -> anyhow::Result<()> {

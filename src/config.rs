@@ -59,6 +59,10 @@ pub struct RawConfig {
     /// the account.
     #[serde(default = "default_inactive_warn_days")]
     pub inactive_warn_days: u64,
+    /// Seconds within which the console's graver actions (revoking, disabling, revealing a
+    /// secret) need the admin's second factor to have been given.
+    #[serde(default = "default_admin_fresh")]
+    pub admin_fresh_secs: u64,
     /// Seconds a client has to send a complete request head, and that an idle keep-alive
     /// connection stays open.
     #[serde(default = "default_header_timeout")]
@@ -125,6 +129,9 @@ fn default_inactive_days() -> u64 {
 }
 fn default_inactive_warn_days() -> u64 {
     30
+}
+fn default_admin_fresh() -> u64 {
+    600
 }
 fn default_header_timeout() -> u64 {
     15
@@ -223,6 +230,7 @@ impl Default for RawConfig {
             deletion_grace_days: default_deletion_grace(),
             inactive_delete_days: default_inactive_days(),
             inactive_warn_days: default_inactive_warn_days(),
+            admin_fresh_secs: default_admin_fresh(),
             header_timeout_secs: default_header_timeout(),
             body_timeout_secs: default_body_timeout(),
             max_connections: default_max_connections(),
@@ -300,6 +308,7 @@ pub struct Config {
     pub deletion_grace_days: u64,
     pub inactive_delete_days: u64,
     pub inactive_warn_days: u64,
+    pub admin_fresh_secs: u64,
     pub header_timeout_secs: u64,
     pub body_timeout_secs: u64,
     pub max_connections: usize,
@@ -448,6 +457,7 @@ impl Config {
             inactive_warn_days: raw
                 .inactive_warn_days
                 .clamp(1, raw.inactive_delete_days.saturating_sub(1).max(1)),
+            admin_fresh_secs: raw.admin_fresh_secs.clamp(1, 3600),
             header_timeout_secs: raw.header_timeout_secs.clamp(1, 300),
             body_timeout_secs: raw.body_timeout_secs.clamp(1, 300),
             max_connections: raw.max_connections.clamp(1, 1_000_000),

@@ -65,6 +65,7 @@
 //! does not use `oidc`; `web` calls services, never the store.
 
 pub mod account;
+pub mod admin;
 pub mod app;
 pub mod authn;
 pub mod broker;

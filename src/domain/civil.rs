@@ -27,6 +27,14 @@ pub fn german_time(ts: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
     ts.naive_utc() + offset
 }
 
+/// The start of `ts`'s day in German civil time, as a UTC instant.
+#[must_use]
+pub fn start_of_day(ts: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    let local = german_time(ts);
+    let offset = local - ts.naive_utc();
+    (local.date().and_time(chrono::NaiveTime::MIN) - offset).and_utc()
+}
+
 /// A time as pages show it: German civil time, `TT.MM.JJJJ, HH:MM` (the server keeps UTC).
 #[must_use]
 pub fn date_time(ts: chrono::DateTime<chrono::Utc>) -> String {

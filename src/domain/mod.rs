@@ -5,6 +5,7 @@
 //! never handles an unchecked string.
 
 pub mod account;
+pub mod brand;
 pub mod civil;
 pub mod claims;
 pub mod client;
@@ -16,5 +17,6 @@ pub mod mailbox;
 pub mod net;
 pub mod params;
 pub mod process;
+pub mod role;
 pub mod scope;
 pub mod text;

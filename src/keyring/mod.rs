@@ -469,6 +469,13 @@ impl Keyring {
         &self.pairwise_secret
     }
 
+    /// Since when the key that currently signs for `alg` signs (the age an operator
+    /// watches).
+    #[must_use]
+    pub fn signing_since(&self, alg: SigningAlg) -> Option<DateTime<Utc>> {
+        self.signing_key(alg).map(|k| k.activates)
+    }
+
     /// The `kid` that currently signs for `alg`.
     #[must_use]
     pub fn current_kid(&self, alg: SigningAlg) -> Option<String> {

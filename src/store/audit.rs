@@ -1,7 +1,7 @@
 //! The audit log: security-relevant events, append-only.
 
 use super::{Db, StoreResult, on_db};
-use crate::domain::ids::{AccountId, ClientId};
+use crate::domain::ids::{AccountId, ClientId, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -27,6 +27,8 @@ impl Db {
 }
 
 const INSERT: &str = "INSERT INTO audit_events (id, at, kind, account_id, client_id, detail) VALUES ($1, $2, $3, $4, $5, $6)";
+const INSERT_BY: &str = "INSERT INTO audit_events (id, at, kind, account_id, client_id, detail, actor_id, tenant_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 const FOR_ACCOUNT: &str = "SELECT id, at, kind, account_id, client_id, detail FROM audit_events \
     WHERE account_id = $1 ORDER BY at DESC, id DESC LIMIT $2";
 
@@ -49,6 +51,35 @@ impl Audit<'_> {
             .bind(account.map(|a| a.0))
             .bind(client.map(ClientId::as_str))
             .bind(Json(detail))
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Appends an administrator's action: who did it (`actor`, none for the operator's
+    /// shell), in which tenant, to which account or client.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn record_by(
+        &self,
+        kind: &str,
+        actor: Option<AccountId>,
+        tenant: Option<TenantId>,
+        account: Option<AccountId>,
+        client: Option<&ClientId>,
+        detail: serde_json::Value,
+    ) -> StoreResult<()> {
+        on_db!(self.0, |p| sqlx::query(INSERT_BY)
+            .bind(Uuid::now_v7())
+            .bind(Utc::now())
+            .bind(kind)
+            .bind(account.map(|a| a.0))
+            .bind(client.map(ClientId::as_str))
+            .bind(Json(detail))
+            .bind(actor.map(|a| a.0))
+            .bind(tenant.map(|t| t.0))
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;

@@ -25,6 +25,8 @@ pub mod passkeys;
 pub mod processes;
 pub mod proofings;
 pub mod refresh_tokens;
+pub mod roles;
+pub mod stats;
 pub mod subjects;
 pub mod tenants;
 

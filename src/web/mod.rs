@@ -1,6 +1,7 @@
 //! HTTP: the only module that imports axum. Handlers stay thin: extract, call a service,
 //! render. Middleware: request ids, tracing, body and URI limits, timeouts, security headers.
 
+pub mod admin;
 pub mod api;
 pub mod extract;
 pub mod i18n;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(pages::routes())
         .merge(api::routes())
+        .merge(admin::routes())
         .route("/", get(|| async { respond::see_other("/konto", &[]) }))
         .route("/static/style.css", get(css))
         .route("/static/passkey.js", get(passkey_js))

@@ -10,6 +10,8 @@ use axum::extract::FromRef;
 pub struct WebConfig {
     pub secure_cookies: bool,
     pub session_ttl_secs: u64,
+    /// How recent the admin's second factor must be for the console's graver actions.
+    pub admin_fresh: std::time::Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
 }
@@ -21,6 +23,8 @@ pub struct AppState {
     pub sessions: Sessions,
     pub broker: crate::broker::Broker,
     pub catalogue: crate::catalogue::Catalogue,
+    /// The administration (console, admin API).
+    pub admin: crate::admin::Admin,
     pub mailbox: crate::mailbox::MailboxService,
     /// The operator's legal pages, read at start.
     pub legal: std::sync::Arc<crate::legal::LegalPages>,

@@ -2,6 +2,7 @@
 //! with a fresh database and drives it as a portal and a browser would.
 
 mod account;
+mod admin;
 mod authorize_errors;
 mod brokering;
 mod browser;

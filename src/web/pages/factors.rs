@@ -132,6 +132,7 @@ const FACTOR_PAGES: [&str; 6] = [
 pub fn local_next(v: Option<&str>) -> String {
     v.filter(|n| {
         FACTOR_PAGES.contains(n)
+            || is_console_page(n)
             || n.strip_prefix("/postfach/").is_some_and(|id| {
                 !id.is_empty()
                     && id.len() <= 40
@@ -140,6 +141,15 @@ pub fn local_next(v: Option<&str>) -> String {
     })
     .unwrap_or("")
     .to_owned()
+}
+
+/// A console page (`/admin` and below) without query: the console asks for a fresh factor
+/// before its graver actions and comes back. Only path characters, so never another origin.
+fn is_console_page(n: &str) -> bool {
+    (n == "/admin" || n.starts_with("/admin/"))
+        && n.len() <= 200
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_".contains(&b))
 }
 
 #[allow(clippy::too_many_arguments)]

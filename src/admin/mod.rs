@@ -1,0 +1,178 @@
+//! Administration: the operations of the console, the admin API and the CLI, each checked
+//! against the actor's roles ([`crate::domain::role::Grants::may`]) and audited with the
+//! actor. Uses the store and the other services; no HTTP.
+//!
+//! The three doors call the same methods: the CLI as [`Actor::operator`] (the shell is the
+//! Verbund's operator), the console as the signed-in admin, the admin API as the calling
+//! authority system with the roles its scopes carry.
+
+pub mod roles;
+pub mod tenants;
+
+use crate::domain::ids::{AccountId, ClientId, TenantId};
+use crate::domain::role::{Duty, Grants, Role};
+use crate::store::{Db, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The actor's roles do not allow it (or the thing is in a tenant the actor cannot see).
+    #[error("not allowed")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    /// Input that breaks a rule: which one.
+    #[error("{}", .0.en())]
+    Invalid(Bad),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The rules an administrative input can break, each with its German and English message
+/// (the console shows the reader's language, the CLI and the API English).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bad {
+    Role,
+    UnknownTenant,
+    RoleTenant,
+    Email,
+    Slug,
+    SlugTaken,
+    Name,
+    Accent,
+    Support,
+    Link,
+    LastVerbundAdmin,
+}
+
+impl Bad {
+    #[must_use]
+    pub fn en(self) -> &'static str {
+        match self {
+            Bad::Role => "the role must be verbund_admin, kommune_admin, clerk or auditor",
+            Bad::UnknownTenant => "there is no tenant with this slug",
+            Bad::RoleTenant => "Kommune admins and clerks need a tenant, Verbund admins take none",
+            Bad::Email => "this is not an e-mail address",
+            Bad::Slug => "the slug is 2 to 63 lower-case letters, digits and hyphens",
+            Bad::SlugTaken => "a tenant with this slug exists already",
+            Bad::Name => "the name is 1 to 200 characters on one line",
+            Bad::Accent => {
+                "the accent colour must be #rrggbb with a contrast of at least 4.5:1 against white"
+            }
+            Bad::Support => "the support contact is one line of at most 200 characters",
+            Bad::Link => "links must be https URLs of at most 500 characters",
+            Bad::LastVerbundAdmin => "the last Verbund admin cannot be revoked in the console",
+        }
+    }
+
+    #[must_use]
+    pub fn de(self) -> &'static str {
+        match self {
+            Bad::Role => "Bitte wählen Sie eine Rolle.",
+            Bad::UnknownTenant => "Diese Kommune gibt es nicht.",
+            Bad::RoleTenant => {
+                "Kommunen-Administration und Sachbearbeitung gelten für eine Kommune, die Verbund-Administration für keine. Bitte wählen Sie passend."
+            }
+            Bad::Email => "Bitte geben Sie eine gültige E-Mail-Adresse ein.",
+            Bad::Slug => {
+                "Das Kürzel besteht aus 2 bis 63 Kleinbuchstaben, Ziffern und Bindestrichen."
+            }
+            Bad::SlugTaken => "Eine Kommune mit diesem Kürzel gibt es schon.",
+            Bad::Name => "Der Name hat 1 bis 200 Zeichen in einer Zeile.",
+            Bad::Accent => {
+                "Die Akzentfarbe wird als #rrggbb geschrieben und braucht gegen Weiß einen Kontrast von mindestens 4,5:1 (WCAG 2.1). Bitte wählen Sie eine dunklere Farbe."
+            }
+            Bad::Support => "Der Support-Kontakt ist eine Zeile mit höchstens 200 Zeichen.",
+            Bad::Link => "Links sind https-Adressen mit höchstens 500 Zeichen.",
+            Bad::LastVerbundAdmin => {
+                "Die letzte Verbund-Administration kann hier nicht entzogen werden."
+            }
+        }
+    }
+}
+
+/// Who acts: a signed-in admin, an authority system with admin scopes, or the operator's shell.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    /// The admin's account; none for the shell and for systems.
+    pub account: Option<AccountId>,
+    /// The calling system, for the admin API.
+    pub client: Option<ClientId>,
+    /// How the audit names the actor: an address, a client id or `cli`.
+    pub label: String,
+    pub grants: Grants,
+}
+
+impl Actor {
+    /// The operator at the shell: a Verbund admin.
+    #[must_use]
+    pub fn operator() -> Self {
+        Self {
+            account: None,
+            client: None,
+            label: "cli".into(),
+            grants: Grants(vec![crate::domain::role::Grant {
+                role: Role::VerbundAdmin,
+                tenant: None,
+            }]),
+        }
+    }
+
+    /// Ok when the actor may do `duty`.
+    ///
+    /// # Errors
+    /// `Forbidden` otherwise.
+    pub fn must(&self, duty: Duty) -> Result<(), AdminError> {
+        if self.grants.may(duty) {
+            Ok(())
+        } else {
+            Err(AdminError::Forbidden)
+        }
+    }
+}
+
+/// The administration service: cheap to clone (handles).
+#[derive(Clone)]
+pub struct Admin {
+    db: Db,
+}
+
+impl Admin {
+    #[must_use]
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// What an account was granted.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn grants_of(&self, account: AccountId) -> Result<Grants, AdminError> {
+        Ok(self.db.roles().of(account).await?)
+    }
+
+    /// Records an administrative action in the audit log, with the actor.
+    ///
+    /// # Errors
+    /// A backend error: an action that cannot be audited is reported as failed.
+    pub(crate) async fn audit(
+        &self,
+        actor: &Actor,
+        kind: &str,
+        tenant: Option<TenantId>,
+        account: Option<AccountId>,
+        client: Option<&ClientId>,
+        mut detail: serde_json::Value,
+    ) -> Result<(), AdminError> {
+        if let Some(map) = detail.as_object_mut() {
+            map.insert("actor".into(), actor.label.clone().into());
+            if let Some(c) = &actor.client {
+                map.insert("via".into(), c.as_str().into());
+            }
+        }
+        self.db
+            .audit()
+            .record_by(kind, actor.account, tenant, account, client, detail)
+            .await?;
+        Ok(())
+    }
+}

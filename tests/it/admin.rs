@@ -1,0 +1,564 @@
+//! The administration: roles granted with the CLI and in the console, the console's gate
+//! (a role, *substanziell* with a second factor, a fresh factor before grave actions), and
+//! every role boundary (a Kommune admin stays in its tenant, a clerk registers nothing, an
+//! auditor changes nothing).
+
+use crate::helpers::{
+    Backend, TestApp, browser_client, hidden, location, spawn_app, spawn_app_configured,
+};
+use crate::levels::{enrol_totp, verify_identity};
+use buergerkonto::crypto::totp::code_at;
+
+pub(crate) const PW: &str = "ein langes Passwort";
+
+/// A signed-in admin: its browser, and what is left to give a fresh factor.
+pub(crate) struct AdminBrowser {
+    pub browser: reqwest::Client,
+    pub recovery: Vec<String>,
+}
+
+/// An account with `role` (in `tenant`, if given), identity confirmed at *substanziell*,
+/// TOTP enrolled, signed in with password and code. The app's browser is left fresh.
+pub(crate) async fn admin(
+    app: &mut TestApp,
+    email: &str,
+    role: &str,
+    tenant: Option<&str>,
+) -> AdminBrowser {
+    app.add_user(email, PW).await;
+    let (ok, err) = verify_identity(app, email, "substantial");
+    assert!(ok, "{err}");
+    let mut args = vec!["admin", "grant", "--email", email, "--role", role];
+    if let Some(t) = tenant {
+        args.extend(["--tenant", t]);
+    }
+    let (ok, json, err) = app.cli(&args, None);
+    assert!(ok, "grant: {err}");
+    assert_eq!(json["granted"], true);
+    app.reset_browser();
+    assert_eq!(app.login("", email, PW).await.status(), 303);
+    let (secret, step, recovery) = enrol_totp(app).await;
+    app.reset_browser();
+    let r = app.login("", email, PW).await;
+    assert_eq!(location(&r), "/login/otp");
+    let page = app.get("/login/otp").await.text().await.expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let code = format!("{:06}", code_at(&secret, step + 1));
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[("csrf", &csrf), ("req", ""), ("code", &code)],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "the second factor completes the login");
+    let browser = std::mem::replace(&mut app.browser, browser_client());
+    AdminBrowser { browser, recovery }
+}
+
+impl TestApp {
+    /// Uses this browser for the next requests.
+    pub(crate) fn as_admin(&mut self, a: &AdminBrowser) {
+        self.browser = a.browser.clone();
+    }
+}
+
+/// Posts a console form with the page's CSRF token.
+pub(crate) async fn console_post(
+    app: &TestApp,
+    page: &str,
+    action: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let csrf = app.csrf_of(page).await;
+    let mut all = vec![("csrf", csrf.as_str())];
+    all.extend_from_slice(form);
+    app.post_form(action, &all).await
+}
+
+#[tokio::test]
+async fn roles_are_granted_listed_and_revoked_with_the_cli() {
+    let app = spawn_app().await;
+    app.add_user("amt@example.org", PW).await;
+    let grant = |args: &[&str]| {
+        let mut all = vec!["admin", "grant"];
+        all.extend_from_slice(args);
+        app.cli(&all, None)
+    };
+    let (ok, _, err) = grant(&["--email", "amt@example.org", "--role", "clerk"]);
+    assert!(
+        !ok && err.contains("tenant"),
+        "a clerk needs a tenant: {err}"
+    );
+    let (ok, _, err) = grant(&[
+        "--email",
+        "amt@example.org",
+        "--role",
+        "verbund_admin",
+        "--tenant",
+        "gemeinde-a",
+    ]);
+    assert!(!ok && err.contains("Verbund"), "{err}");
+    let (ok, _, err) = grant(&["--email", "amt@example.org", "--role", "king"]);
+    assert!(!ok && err.contains("role"), "{err}");
+    let (ok, _, err) = grant(&["--email", "niemand@example.org", "--role", "auditor"]);
+    assert!(!ok && err.contains("no account"), "{err}");
+    let (ok, _, err) = grant(&[
+        "--email",
+        "amt@example.org",
+        "--role",
+        "clerk",
+        "--tenant",
+        "gibt-es-nicht",
+    ]);
+    assert!(!ok && err.contains("tenant"), "{err}");
+
+    let (ok, json, err) = grant(&[
+        "--email",
+        "amt@example.org",
+        "--role",
+        "clerk",
+        "--tenant",
+        "gemeinde-a",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(json["granted"], true);
+    let (_, json, _) = grant(&[
+        "--email",
+        "amt@example.org",
+        "--role",
+        "clerk",
+        "--tenant",
+        "gemeinde-a",
+    ]);
+    assert_eq!(json["granted"], false, "granting twice changes nothing");
+    let (ok, json, _) = grant(&["--email", "AMT@example.org", "--role", "auditor"]);
+    assert!(ok && json["granted"] == true);
+
+    let (ok, list, err) = app.cli(&["admin", "list"], None);
+    assert!(ok, "{err}");
+    let list = list.as_array().expect("array").clone();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert!(
+        list.iter().any(|g| g["role"] == "clerk"
+            && g["tenant"] == "gemeinde-a"
+            && g["granted_by"] == "cli")
+    );
+    assert!(
+        list.iter()
+            .any(|g| g["role"] == "auditor" && g["tenant"].is_null())
+    );
+
+    let (ok, json, _) = app.cli(
+        &[
+            "admin",
+            "revoke",
+            "--email",
+            "amt@example.org",
+            "--role",
+            "clerk",
+            "--tenant",
+            "gemeinde-a",
+        ],
+        None,
+    );
+    assert!(ok && json["revoked"] == true);
+    let (_, json, _) = app.cli(
+        &[
+            "admin",
+            "revoke",
+            "--email",
+            "amt@example.org",
+            "--role",
+            "clerk",
+            "--tenant",
+            "gemeinde-a",
+        ],
+        None,
+    );
+    assert_eq!(json["revoked"], false);
+    let (_, list, _) = app.cli(&["admin", "list"], None);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn the_console_needs_a_role_and_substantial_with_a_second_factor() {
+    let mut app = spawn_app().await;
+    // Signed out: to the login.
+    let r = app.get("/admin").await;
+    assert_eq!(location(&r), "/login");
+    // A citizen without a role.
+    app.register_and_verify("buerger@example.org", PW).await;
+    let r = app.get("/admin").await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.expect("page").contains("keine Rolle"));
+    // A role, but only a password and an unconfirmed identity: told what is missing.
+    let (ok, _, _) = app.cli(
+        &[
+            "admin",
+            "grant",
+            "--email",
+            "buerger@example.org",
+            "--role",
+            "auditor",
+        ],
+        None,
+    );
+    assert!(ok);
+    let r = app.get("/admin").await;
+    assert_eq!(r.status(), 403);
+    let page = r.text().await.expect("page");
+    assert!(page.contains("zweiten Faktor"), "{page}");
+    // Confirmed identity and TOTP, but this session gave only the password: the step-up
+    // is offered and returns to the console.
+    assert!(verify_identity(&app, "buerger@example.org", "substantial").0);
+    let (secret, step, _) = enrol_totp(&app).await;
+    app.reset_browser();
+    assert_eq!(app.login("", "buerger@example.org", PW).await.status(), 303);
+    let page = app.get("/login/otp").await.text().await.expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let code = format!("{:06}", code_at(&secret, step + 1));
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[
+                ("csrf", &csrf),
+                ("req", ""),
+                ("code", &code),
+                ("next", "/admin"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/admin", "the step-up returns to the console");
+    let r = app.get("/admin").await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains("Revision (nur lesen)"),
+        "the overview names the roles"
+    );
+    assert!(page.contains("aria-current=\"page\""));
+    assert!(
+        !page.contains("/admin/kommunen\""),
+        "an auditor is not offered the tenants"
+    );
+    // The step-up never returns outside the console's paths.
+    for evil in [
+        "//evil.example/admin",
+        "/admin/../konto",
+        "/admin?x=https://evil.example",
+        "/administrator\\x",
+    ] {
+        let page = app
+            .get(&format!("/login/otp?next={}", urlencoding(evil)))
+            .await
+            .text()
+            .await
+            .expect("page");
+        assert_eq!(hidden(&page, "next").unwrap_or_default(), "", "{evil}");
+    }
+}
+
+fn urlencoding(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn a_kommune_admin_stays_in_its_tenant_and_grave_actions_need_a_fresh_factor() {
+    let mut app = spawn_app_configured(Backend::Default, |raw| raw.admin_fresh_secs = 2).await;
+    app.add_tenant("gemeinde-b", "Gemeinde B").await;
+    let verbund = admin(&mut app, "verbund@example.org", "verbund_admin", None).await;
+    let kommune = admin(
+        &mut app,
+        "kommune@example.org",
+        "kommune_admin",
+        Some("gemeinde-a"),
+    )
+    .await;
+
+    // The Kommune admin sees and edits its own tenant only.
+    app.as_admin(&kommune);
+    let list = app.get("/admin/kommunen").await.text().await.expect("page");
+    assert!(
+        list.contains("Gemeinde A") && !list.contains("Gemeinde B"),
+        "{list}"
+    );
+    assert!(
+        !list.contains("action=\"/admin/kommunen\""),
+        "no form to create tenants"
+    );
+    assert_eq!(app.get("/admin/kommunen/gemeinde-b").await.status(), 404);
+    assert_eq!(app.get("/admin/kommunen/gibt-es-nicht").await.status(), 404);
+    let r = console_post(
+        &app,
+        "/admin/kommunen/gemeinde-a",
+        "/admin/kommunen/gemeinde-b",
+        &[("name", "Übernommen")],
+    )
+    .await;
+    assert_eq!(r.status(), 404, "another tenant cannot be touched");
+    let r = console_post(
+        &app,
+        "/admin/kommunen/gemeinde-a",
+        "/admin/kommunen",
+        &[("slug", "neu"), ("name", "Neu")],
+    )
+    .await;
+    assert_eq!(r.status(), 403, "only the Verbund creates tenants");
+    let r = console_post(
+        &app,
+        "/admin/kommunen/gemeinde-a",
+        "/admin/kommunen/gemeinde-a/sperren",
+        &[("action", "disable")],
+    )
+    .await;
+    assert_eq!(r.status(), 403, "only the Verbund disables tenants");
+
+    // Its face: the accent colour must be readable on white; nothing is stored on error.
+    let r = console_post(
+        &app,
+        "/admin/kommunen/gemeinde-a",
+        "/admin/kommunen/gemeinde-a",
+        &[
+            ("name", "Gemeinde A"),
+            ("accent_color", "#ffff00"),
+            ("support_contact", "Bürgerbüro, 05931 44-0"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains("4,5:1") && page.contains("role=\"alert\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("value=\"Bürgerbüro, 05931 44-0\""),
+        "the typed values are kept"
+    );
+    let r = console_post(
+        &app,
+        "/admin/kommunen/gemeinde-a",
+        "/admin/kommunen/gemeinde-a",
+        &[
+            ("name", "Gemeinde Beispielheim"),
+            ("accent_color", "#1F4E79"),
+            ("support_contact", "<script>alert(1)</script>"),
+            ("impressum_url", "https://beispielheim.example/impressum"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&r), "/admin/kommunen/gemeinde-a?ok=saved");
+    let page = app.get(&location(&r)).await.text().await.expect("page");
+    assert!(page.contains("Gespeichert.") && page.contains("value=\"#1f4e79\""));
+    assert!(
+        !page.contains("<script>alert"),
+        "branding is text, never markup"
+    );
+
+    // Roles: within its tenant, and never the Verbund's.
+    let r = console_post(
+        &app,
+        "/admin/rollen",
+        "/admin/rollen",
+        &[
+            ("email", "kommune@example.org"),
+            ("role", "clerk"),
+            ("tenant", "gemeinde-b"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    let r = console_post(
+        &app,
+        "/admin/rollen",
+        "/admin/rollen",
+        &[
+            ("email", "kommune@example.org"),
+            ("role", "verbund_admin"),
+            ("tenant", ""),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    let r = console_post(
+        &app,
+        "/admin/rollen",
+        "/admin/rollen",
+        &[
+            ("email", "niemand@example.org"),
+            ("role", "clerk"),
+            ("tenant", "gemeinde-a"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let r = console_post(
+        &app,
+        "/admin/rollen",
+        "/admin/rollen",
+        &[
+            ("email", "kommune@example.org"),
+            ("role", "clerk"),
+            ("tenant", "gemeinde-a"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&r), "/admin/rollen?ok=granted");
+    let roles = app.get("/admin/rollen").await.text().await.expect("page");
+    assert!(
+        !roles.contains("verbund@example.org"),
+        "the Verbund's roles are not its business"
+    );
+
+    // After the fresh window, a revocation is refused until the factor is given again.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let form = [
+        ("email", "kommune@example.org"),
+        ("role", "clerk"),
+        ("tenant", "gemeinde-a"),
+    ];
+    let r = console_post(&app, "/admin/rollen", "/admin/rollen/entziehen", &form).await;
+    assert_eq!(r.status(), 403);
+    let page = r.text().await.expect("page");
+    assert!(page.contains("/login/otp?next=%2Fadmin%2Frollen"), "{page}");
+    let (ok, list, _) = app.cli(&["admin", "list"], None);
+    assert!(
+        ok && list.as_array().is_some_and(|l| l.len() == 3),
+        "nothing was revoked: {list}"
+    );
+    let step_up = app
+        .get("/login/otp?next=%2Fadmin%2Frollen")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&step_up, "csrf").expect("csrf");
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[
+                ("csrf", &csrf),
+                ("req", ""),
+                ("next", "/admin/rollen"),
+                ("code", &kommune.recovery[0]),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/admin/rollen");
+    let r = console_post(&app, "/admin/rollen", "/admin/rollen/entziehen", &form).await;
+    assert_eq!(location(&r), "/admin/rollen?ok=revoked");
+
+    // The Verbund admin creates and disables tenants; every action is audited with its actor.
+    app.as_admin(&verbund);
+    let r = console_post(
+        &app,
+        "/admin/kommunen",
+        "/admin/kommunen",
+        &[("slug", "Nicht Gut"), ("name", "X")],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let r = console_post(
+        &app,
+        "/admin/kommunen",
+        "/admin/kommunen",
+        &[("slug", "gemeinde-b"), ("name", "Doppelt")],
+    )
+    .await;
+    assert_eq!(r.status(), 400, "the slug is taken");
+    let r = console_post(
+        &app,
+        "/admin/kommunen",
+        "/admin/kommunen",
+        &[("slug", "samtgemeinde-c"), ("name", "Samtgemeinde C")],
+    )
+    .await;
+    assert_eq!(location(&r), "/admin/kommunen/samtgemeinde-c?ok=created");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = console_post(
+        &app,
+        "/admin/kommunen/samtgemeinde-c",
+        "/admin/kommunen/samtgemeinde-c/sperren",
+        &[("action", "disable")],
+    )
+    .await;
+    assert_eq!(r.status(), 403, "disabling needs a fresh factor");
+    let step_up = app
+        .get("/login/otp?next=%2Fadmin%2Fkommunen%2Fsamtgemeinde-c")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&step_up, "csrf").expect("csrf");
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[
+                ("csrf", &csrf),
+                ("req", ""),
+                ("next", "/admin/kommunen/samtgemeinde-c"),
+                ("code", &verbund.recovery[0]),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/admin/kommunen/samtgemeinde-c");
+    let r = console_post(
+        &app,
+        "/admin/kommunen/samtgemeinde-c",
+        "/admin/kommunen/samtgemeinde-c/sperren",
+        &[("action", "disable")],
+    )
+    .await;
+    assert_eq!(location(&r), "/admin/kommunen/samtgemeinde-c?ok=disabled");
+    let overview = app.get("/admin").await.text().await.expect("page");
+    assert!(overview.contains("gesperrt: Samtgemeinde C"), "{overview}");
+    let (_, tenants, _) = app.cli(&["tenant", "list"], None);
+    assert!(tenants.as_array().is_some_and(|ts| ts.len() == 3));
+}
+
+#[tokio::test]
+async fn clerks_and_auditors_change_nothing_outside_their_role() {
+    let mut app = spawn_app().await;
+    let clerk = admin(&mut app, "clerk@example.org", "clerk", Some("gemeinde-a")).await;
+    let auditor = admin(&mut app, "revision@example.org", "auditor", None).await;
+    for who in [&clerk, &auditor] {
+        app.as_admin(who);
+        assert_eq!(app.get("/admin").await.status(), 200);
+        assert_eq!(app.get("/admin/kommunen/gemeinde-a").await.status(), 403);
+        assert_eq!(app.get("/admin/rollen").await.status(), 403);
+        let csrf = app.csrf_of("/konto").await;
+        for (action, form) in [
+            ("/admin/kommunen", vec![("slug", "neu"), ("name", "Neu")]),
+            ("/admin/kommunen/gemeinde-a", vec![("name", "Anders")]),
+            (
+                "/admin/kommunen/gemeinde-a/sperren",
+                vec![("action", "disable")],
+            ),
+            (
+                "/admin/rollen",
+                vec![
+                    ("email", "clerk@example.org"),
+                    ("role", "kommune_admin"),
+                    ("tenant", "gemeinde-a"),
+                ],
+            ),
+        ] {
+            let mut all = vec![("csrf", csrf.as_str())];
+            all.extend(form);
+            let r = app.post_form(action, &all).await;
+            assert_eq!(r.status(), 403, "{action}");
+        }
+    }
+    // A form without the CSRF token is refused before anything else.
+    let r = app
+        .post_form(
+            "/admin/rollen",
+            &[("email", "x@example.org"), ("role", "auditor")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let (_, tenants, _) = app.cli(&["tenant", "list"], None);
+    assert_eq!(tenants[0]["name"], "Gemeinde A", "nothing changed");
+    let (_, roles, _) = app.cli(&["admin", "list"], None);
+    assert_eq!(roles.as_array().map(Vec::len), Some(2));
+}
