@@ -156,6 +156,7 @@ pub fn register(tenant: TenantId, req: NewClient) -> Result<(Client, Option<Stri
         name: name.to_owned(),
         auth_method,
         secret_hash: secret.as_ref().map(|s| sha256(s.as_bytes()).to_vec()),
+        previous_secret: None,
         jwks,
         jwks_uri,
         backchannel_logout_uri,

@@ -6,6 +6,7 @@
 //! Verbund's operator), the console as the signed-in admin, the admin API as the calling
 //! authority system with the roles its scopes carry.
 
+pub mod clients;
 pub mod roles;
 pub mod tenants;
 
@@ -29,7 +30,7 @@ pub enum AdminError {
 
 /// The rules an administrative input can break, each with its German and English message
 /// (the console shows the reader's language, the CLI and the API English).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Bad {
     Role,
     UnknownTenant,
@@ -42,12 +43,26 @@ pub enum Bad {
     Support,
     Link,
     LastVerbundAdmin,
+    /// A client registration the registry refused, with its (English, technical) reason.
+    Client(String),
+    NoSecret,
+    Overlap,
 }
 
 impl Bad {
     #[must_use]
-    pub fn en(self) -> &'static str {
+    pub fn en(&self) -> String {
         match self {
+            Bad::Client(why) => format!("the client is not valid: {why}"),
+            other => other.en_static().to_owned(),
+        }
+    }
+
+    fn en_static(&self) -> &'static str {
+        match self {
+            Bad::Client(_) => "the client is not valid",
+            Bad::NoSecret => "this client has no secret to rotate",
+            Bad::Overlap => "the overlap is 0 to 720 hours",
             Bad::Role => "the role must be verbund_admin, kommune_admin, clerk or auditor",
             Bad::UnknownTenant => "there is no tenant with this slug",
             Bad::RoleTenant => "Kommune admins and clerks need a tenant, Verbund admins take none",
@@ -65,8 +80,20 @@ impl Bad {
     }
 
     #[must_use]
-    pub fn de(self) -> &'static str {
+    pub fn de(&self) -> String {
         match self {
+            Bad::Client(why) => format!(
+                "Die Angaben sind so nicht gültig. Bitte prüfen Sie sie; der technische Grund: {why}"
+            ),
+            other => other.de_static().to_owned(),
+        }
+    }
+
+    fn de_static(&self) -> &'static str {
+        match self {
+            Bad::Client(_) => "Die Angaben sind so nicht gültig.",
+            Bad::NoSecret => "Dieser Zugang hat kein Geheimnis, das sich erneuern ließe.",
+            Bad::Overlap => "Die Überlappung beträgt 0 bis 720 Stunden.",
             Bad::Role => "Bitte wählen Sie eine Rolle.",
             Bad::UnknownTenant => "Diese Kommune gibt es nicht.",
             Bad::RoleTenant => {
@@ -134,12 +161,36 @@ impl Actor {
 #[derive(Clone)]
 pub struct Admin {
     db: Db,
+    /// The running server's protocol engine, whose client cache forgets a changed client
+    /// (none in the CLI, which has no cache).
+    provider: Option<crate::oidc::Provider>,
 }
 
 impl Admin {
     #[must_use]
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self { db, provider: None }
+    }
+
+    /// The server's administration: client changes apply at once on this instance.
+    #[must_use]
+    pub fn serving(db: Db, provider: crate::oidc::Provider) -> Self {
+        Self {
+            db,
+            provider: Some(provider),
+        }
+    }
+
+    fn tenant_changed(&self) {
+        if let Some(p) = &self.provider {
+            p.forget_clients();
+        }
+    }
+
+    fn client_changed(&self, id: &ClientId) {
+        if let Some(p) = &self.provider {
+            p.forget_client(id.as_str());
+        }
     }
 
     /// What an account was granted.

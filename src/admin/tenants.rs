@@ -159,6 +159,7 @@ impl Admin {
         actor.must(Duty::Verbund)?;
         let at = disabled.then(chrono::Utc::now);
         self.db.tenants().set_disabled(t.id, at).await?;
+        self.tenant_changed();
         let kind = if disabled {
             "admin.tenant_disabled"
         } else {

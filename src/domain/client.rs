@@ -150,6 +150,8 @@ pub struct Client {
     pub auth_method: ClientAuthMethod,
     /// SHA-256 of the client secret, for the secret methods.
     pub secret_hash: Option<Vec<u8>>,
+    /// After a rotation: the previous secret's hash, accepted until the time given.
+    pub previous_secret: Option<(Vec<u8>, chrono::DateTime<chrono::Utc>)>,
     /// Public keys for `private_key_jwt`: a JWK Set, or where to fetch it.
     pub jwks: Option<serde_json::Value>,
     pub jwks_uri: Option<String>,

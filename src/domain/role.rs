@@ -11,6 +11,10 @@
 use super::ids::TenantId;
 use serde::Serialize;
 
+/// Scopes that reach beyond one tenant: only a Verbund admin gives a client these (the
+/// Verbund's process levels, the Verbund's administration API).
+pub const VERBUND_SCOPES: [&str; 2] = ["catalogue.admin", "admin.verbund"];
+
 /// One administration role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

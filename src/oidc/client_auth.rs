@@ -172,16 +172,35 @@ impl Provider {
             (
                 Presented::Secret { secret, .. },
                 ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost,
-            ) => match &client.secret_hash {
-                Some(hash) if ct_eq(hash, &sha256(secret.expose().as_bytes())) => Ok(client),
-                _ => Err(failed()),
-            },
-            (Presented::None { .. }, ClientAuthMethod::None) => Ok(client),
+            ) => {
+                let presented = sha256(secret.expose().as_bytes());
+                // After a rotation the previous secret works until its overlap ends. Both
+                // comparisons always run, so timing does not tell which one matched.
+                let current = client
+                    .secret_hash
+                    .as_ref()
+                    .is_some_and(|h| ct_eq(h, &presented));
+                let previous = client
+                    .previous_secret
+                    .as_ref()
+                    .is_some_and(|(h, until)| ct_eq(h, &presented) & (chrono::Utc::now() < *until));
+                if current | previous {
+                    self.touch_client(&client.id);
+                    Ok(client)
+                } else {
+                    Err(failed())
+                }
+            }
+            (Presented::None { .. }, ClientAuthMethod::None) => {
+                self.touch_client(&client.id);
+                Ok(client)
+            }
             (Presented::Assertion { assertion, .. }, ClientAuthMethod::PrivateKeyJwt) => {
                 self.check_assertion(&client, assertion.expose()).await.map_err(|e| {
                     tracing::info!(client_id = %client.id, reason = %e, "client assertion refused");
                     failed()
                 })?;
+                self.touch_client(&client.id);
                 Ok(client)
             }
             _ => Err(failed()),

@@ -90,6 +90,8 @@ pub struct ProviderInner {
     jwks_fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The web origins of all clients' redirect URIs, and when they were read.
     web_origins: Mutex<Option<(Arc<std::collections::HashSet<String>>, Instant)>>,
+    /// When each client's last use was last written (at most once a minute each).
+    client_touches: Mutex<HashMap<String, Instant>>,
 }
 
 /// Scopes this provider knows.
@@ -151,6 +153,7 @@ impl Provider {
             jwks: Mutex::default(),
             jwks_fetching: Mutex::default(),
             web_origins: Mutex::default(),
+            client_touches: Mutex::default(),
         })))
     }
 
@@ -186,6 +189,46 @@ impl Provider {
         }
         cache.insert(id.to_owned(), (c.clone(), now));
         Ok(c)
+    }
+
+    /// Drops a client from this instance's cache after an administrator changed it, so the
+    /// change (a disabled client, a new secret, other redirect URIs) applies at once here;
+    /// other instances see it within [`CLIENT_CACHE`].
+    pub fn forget_client(&self, id: &str) {
+        lock(&self.clients).remove(id);
+        *lock(&self.web_origins) = None;
+    }
+
+    /// Drops every cached client (a tenant was disabled or enabled).
+    pub fn forget_clients(&self) {
+        lock(&self.clients).clear();
+        *lock(&self.web_origins) = None;
+    }
+
+    /// Records that the client authenticated (its "last use" in the administration): at
+    /// most once a minute per client and instance, in the background, so the token
+    /// endpoint never waits for it.
+    pub(crate) fn touch_client(&self, id: &crate::domain::ids::ClientId) {
+        let now = Instant::now();
+        {
+            let mut touches = lock(&self.client_touches);
+            if touches
+                .get(id.as_str())
+                .is_some_and(|at| now.duration_since(*at) < Duration::from_secs(60))
+            {
+                return;
+            }
+            if touches.len() > 10_000 {
+                touches.clear();
+            }
+            touches.insert(id.as_str().to_owned(), now);
+        }
+        let (db, id) = (self.db.clone(), id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = db.clients().touch(&id, chrono::Utc::now()).await {
+                tracing::warn!(client_id = %id, error = %e, "could not record the client's last use");
+            }
+        });
     }
 
     /// Whether a browser app at `origin` may read our answers (CORS, never with

@@ -562,3 +562,295 @@ async fn clerks_and_auditors_change_nothing_outside_their_role() {
     let (_, roles, _) = app.cli(&["admin", "list"], None);
     assert_eq!(roles.as_array().map(Vec::len), Some(2));
 }
+
+/// The value of `<code ... id="ID">VALUE</code>` on a page.
+fn code_by_id(page: &str, id: &str) -> Option<String> {
+    let start = page.find(&format!("id=\"{id}\">"))? + id.len() + 6;
+    let end = page[start..].find('<')?;
+    Some(page[start..start + end].to_owned())
+}
+
+async fn cc_status(app: &TestApp, id: &str, secret: &str) -> u16 {
+    let c = crate::helpers::TestClient {
+        id: id.to_owned(),
+        secret: Some(secret.to_owned()),
+        redirect_uri: String::new(),
+    };
+    let (s, _, _) = crate::helpers::token(
+        app,
+        Some(crate::helpers::basic(&c)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    s
+}
+
+#[tokio::test]
+async fn a_kommune_admin_registers_rotates_disables_and_deletes_its_own_clients_only() {
+    let mut app = spawn_app().await;
+    app.add_tenant("gemeinde-b", "Gemeinde B").await;
+    let other = app.add_service_client("gemeinde-b", &["--scope", "mailbox.send"]);
+    let kommune = admin(
+        &mut app,
+        "kommune@example.org",
+        "kommune_admin",
+        Some("gemeinde-a"),
+    )
+    .await;
+    let verbund = admin(&mut app, "verbund@example.org", "verbund_admin", None).await;
+    app.as_admin(&kommune);
+
+    // Another tenant's clients: not listed, not shown, not touched.
+    let list = app.get("/admin/portale").await.text().await.expect("page");
+    assert!(
+        list.contains("Gemeinde A") && !list.contains("Gemeinde B"),
+        "{list}"
+    );
+    assert_eq!(
+        app.get(&format!("/admin/portale/{}", other.id))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.get("/admin/portale?kommune=gemeinde-b").await.status(),
+        404
+    );
+    assert_eq!(
+        app.get("/admin/portale/neu?kommune=gemeinde-b")
+            .await
+            .status(),
+        404
+    );
+    let csrf = app.csrf_of("/admin/kommunen/gemeinde-a").await;
+    for path in ["", "/geheimnis", "/sperren", "/loeschen"] {
+        let r = app
+            .post_form(
+                &format!("/admin/portale/{}{path}", other.id),
+                &[
+                    ("csrf", &csrf),
+                    ("name", "X"),
+                    ("confirm", "yes"),
+                    ("overlap_hours", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    assert_eq!(
+        cc_status(&app, &other.id, other.secret.as_deref().unwrap_or("")).await,
+        200,
+        "untouched"
+    );
+
+    // Registering: a wrong redirect URI is explained in German and the input is kept; the
+    // Verbund's scopes are not a Kommune admin's to give.
+    let page = app
+        .get("/admin/portale/neu?kommune=gemeinde-a")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = app
+        .post_form(
+            "/admin/portale",
+            &[
+                ("csrf", &csrf),
+                ("kommune", "gemeinde-a"),
+                ("name", "Hundesteuer online"),
+                ("redirect_uris", "javascript:alert(1)"),
+                ("scopes", "openid email"),
+                ("grant_authorization_code", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.expect("page");
+    assert!(
+        body.contains("Die Angaben sind so nicht gültig") && body.contains("Hundesteuer online"),
+        "{body}"
+    );
+    let r = app
+        .post_form(
+            "/admin/portale",
+            &[
+                ("csrf", &csrf),
+                ("kommune", "gemeinde-a"),
+                ("name", "Ebenen"),
+                ("scopes", "catalogue.admin"),
+                ("grant_client_credentials", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = app
+        .post_form(
+            "/admin/portale",
+            &[
+                ("csrf", &csrf),
+                ("kommune", "gemeinde-a"),
+                ("name", "Fachverfahren Hund"),
+                ("scopes", "mailbox.send"),
+                ("grant_client_credentials", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.expect("page");
+    let id = code_by_id(&page, "client-id").expect("client id shown");
+    let first = code_by_id(&page, "client-secret").expect("secret shown once");
+    assert_eq!(cc_status(&app, &id, &first).await, 200);
+    // The last use is written in the background, at most once a minute.
+    let mut shown = String::new();
+    for _ in 0..40 {
+        shown = app
+            .get(&format!("/admin/portale/{id}"))
+            .await
+            .text()
+            .await
+            .expect("page");
+        if !shown.contains("noch nie") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!shown.contains(&first), "the secret is never shown again");
+    assert!(
+        shown.contains("Fachverfahren") && !shown.contains("noch nie"),
+        "last use is shown: {shown}"
+    );
+
+    // Rotation with an overlap: both work; without: only the new one.
+    let csrf = hidden(&shown, "csrf").expect("csrf");
+    let page = app
+        .post_form(
+            &format!("/admin/portale/{id}/geheimnis"),
+            &[("csrf", &csrf), ("overlap_hours", "24")],
+        )
+        .await
+        .text()
+        .await
+        .expect("page");
+    let second = code_by_id(&page, "client-secret").expect("new secret");
+    assert_ne!(first, second);
+    assert_eq!(
+        cc_status(&app, &id, &first).await,
+        200,
+        "the old secret works during the overlap"
+    );
+    assert_eq!(cc_status(&app, &id, &second).await, 200);
+    let r = app
+        .post_form(
+            &format!("/admin/portale/{id}/geheimnis"),
+            &[("csrf", &csrf), ("overlap_hours", "721")],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let page = app
+        .post_form(
+            &format!("/admin/portale/{id}/geheimnis"),
+            &[("csrf", &csrf), ("overlap_hours", "0")],
+        )
+        .await
+        .text()
+        .await
+        .expect("page");
+    let third = code_by_id(&page, "client-secret").expect("new secret");
+    for old in [&first, &second] {
+        assert_eq!(
+            cc_status(&app, &id, old).await,
+            401,
+            "no overlap: the old secrets end at once"
+        );
+    }
+    assert_eq!(cc_status(&app, &id, &third).await, 200);
+
+    // Editing keeps the rules of a registration.
+    let r = app
+        .post_form(
+            &format!("/admin/portale/{id}"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Fachverfahren Hund"),
+                ("scopes", "mailbox.send"),
+                ("grant_refresh_token", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400, "refresh_token without authorization_code");
+    let r = app
+        .post_form(
+            &format!("/admin/portale/{id}"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Fachverfahren Hundesteuer"),
+                ("scopes", "mailbox.send mailbox.read"),
+                ("grant_client_credentials", "1"),
+                ("default_level", "substantial"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), format!("/admin/portale/{id}?ok=saved"));
+    let shown = app.get(&location(&r)).await.text().await.expect("page");
+    assert!(
+        shown.contains("value=\"mailbox.read mailbox.send\"")
+            || shown.contains("value=\"mailbox.send mailbox.read\""),
+        "{shown}"
+    );
+
+    // Disabled: refused at once; enabled: back.
+    let r = app
+        .post_form(
+            &format!("/admin/portale/{id}/sperren"),
+            &[("csrf", &csrf), ("action", "disable")],
+        )
+        .await;
+    assert_eq!(location(&r), format!("/admin/portale/{id}?ok=disabled"));
+    assert_eq!(cc_status(&app, &id, &third).await, 401);
+    let r = app
+        .post_form(
+            &format!("/admin/portale/{id}/sperren"),
+            &[("csrf", &csrf), ("action", "enable")],
+        )
+        .await;
+    assert_eq!(location(&r), format!("/admin/portale/{id}?ok=enabled"));
+    assert_eq!(cc_status(&app, &id, &third).await, 200);
+
+    // A disabled tenant's clients are refused too.
+    app.as_admin(&verbund);
+    let vcsrf = app.csrf_of("/admin/kommunen/gemeinde-a").await;
+    let r = app
+        .post_form(
+            "/admin/kommunen/gemeinde-a/sperren",
+            &[("csrf", &vcsrf), ("action", "disable")],
+        )
+        .await;
+    assert_eq!(location(&r), "/admin/kommunen/gemeinde-a?ok=disabled");
+    assert_eq!(cc_status(&app, &id, &third).await, 401);
+    let r = app
+        .post_form(
+            "/admin/kommunen/gemeinde-a/sperren",
+            &[("csrf", &vcsrf), ("action", "enable")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(cc_status(&app, &id, &third).await, 200);
+
+    // Deleting needs the confirmation.
+    app.as_admin(&kommune);
+    let r = app
+        .post_form(&format!("/admin/portale/{id}/loeschen"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(cc_status(&app, &id, &third).await, 200);
+    let r = app
+        .post_form(
+            &format!("/admin/portale/{id}/loeschen"),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(location(&r), "/admin/portale?ok=deleted");
+    assert_eq!(cc_status(&app, &id, &third).await, 401);
+    assert_eq!(app.get(&format!("/admin/portale/{id}")).await.status(), 404);
+}

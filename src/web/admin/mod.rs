@@ -7,6 +7,7 @@
 //! factor given recently (10 minutes by default) ([`Console::fresh`]); their confirmation pages send
 //! the admin through the step-up first, and their POSTs refuse a stale session.
 
+mod clients;
 mod overview;
 mod roles;
 mod tenants;
@@ -31,6 +32,7 @@ use texts::{AdminTexts, admin_texts};
 pub(in crate::web) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .merge(overview::routes())
+        .merge(clients::routes())
         .merge(roles::routes())
         .merge(tenants::routes())
 }
@@ -87,12 +89,7 @@ impl Console {
 
     /// The page frame: navigation by role, the notice of `?ok=`, an error.
     #[must_use]
-    pub fn frame(
-        &self,
-        section: &'static str,
-        ok: Option<&str>,
-        error: Option<&'static str>,
-    ) -> Frame {
+    pub fn frame(&self, section: &'static str, ok: Option<&str>, error: Option<String>) -> Frame {
         let g = &self.actor.grants;
         Frame {
             section,
@@ -129,7 +126,7 @@ impl Console {
                 self.lang,
                 StatusCode::BAD_REQUEST,
                 a.console,
-                self.bad(bad),
+                &self.bad(&bad),
                 Some(("/admin".into(), a.back_to_console)),
             ),
             AdminError::Store(e) => PageError::internal(self.lang, e).into_response(),
@@ -138,7 +135,7 @@ impl Console {
 
     /// A broken rule's message in the page language.
     #[must_use]
-    pub fn bad(&self, bad: crate::admin::Bad) -> &'static str {
+    pub fn bad(&self, bad: &crate::admin::Bad) -> String {
         match self.lang {
             Lang::De => bad.de(),
             Lang::En => bad.en(),
@@ -155,7 +152,7 @@ pub struct Frame {
     pub audit: bool,
     pub roles: bool,
     pub notice: Option<&'static str>,
-    pub error: Option<&'static str>,
+    pub error: Option<String>,
 }
 
 /// Whether the session's login or a step-up in it gave a second factor.

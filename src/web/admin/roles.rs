@@ -52,7 +52,7 @@ async fn page(
     headers: &HeaderMap,
     status: StatusCode,
     ok: Option<&str>,
-    error: Option<&'static str>,
+    error: Option<String>,
     email: &str,
 ) -> Result<Response, PageError> {
     let (t, a) = (c.t(), c.a());
@@ -196,9 +196,9 @@ async fn refused(
     email: &str,
 ) -> Result<Response, PageError> {
     let (status, text) = match e {
-        AdminError::NotFound => (StatusCode::BAD_REQUEST, c.a().err_unknown_email),
-        AdminError::Forbidden => (StatusCode::FORBIDDEN, c.a().err_forbidden_action),
-        AdminError::Invalid(bad) => (StatusCode::BAD_REQUEST, c.bad(bad)),
+        AdminError::NotFound => (StatusCode::BAD_REQUEST, c.a().err_unknown_email.to_owned()),
+        AdminError::Forbidden => (StatusCode::FORBIDDEN, c.a().err_forbidden_action.to_owned()),
+        AdminError::Invalid(bad) => (StatusCode::BAD_REQUEST, c.bad(&bad)),
         AdminError::Store(e) => return Err(PageError::internal(c.lang, e)),
     };
     page(state, c, headers, status, None, Some(text), email).await

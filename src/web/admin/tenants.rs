@@ -50,7 +50,7 @@ async fn list_page(
     headers: &HeaderMap,
     status: StatusCode,
     ok: Option<&str>,
-    error: Option<&'static str>,
+    error: Option<String>,
     typed: (&str, &str),
 ) -> Result<Response, PageError> {
     let (t, a) = (c.t(), c.a());
@@ -125,7 +125,7 @@ async fn create(
                 &headers,
                 StatusCode::BAD_REQUEST,
                 None,
-                Some(c.bad(bad)),
+                Some(c.bad(&bad)),
                 (slug, name),
             )
             .await
@@ -157,7 +157,7 @@ async fn edit_page(
     slug: &str,
     status: StatusCode,
     ok: Option<&str>,
-    error: Option<&'static str>,
+    error: Option<String>,
     typed: Option<TenantProfile>,
 ) -> Result<Response, PageError> {
     let (t, a) = (c.t(), c.a());
@@ -242,7 +242,7 @@ async fn save(
                 &slug,
                 StatusCode::BAD_REQUEST,
                 None,
-                Some(c.bad(bad)),
+                Some(c.bad(&bad)),
                 Some(p),
             )
             .await
