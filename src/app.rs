@@ -225,7 +225,11 @@ impl Application {
                 &config.issuer_str(),
             )?,
             catalogue: crate::catalogue::Catalogue::new(services.db.clone()),
-            admin: crate::admin::Admin::serving(services.db.clone(), services.provider.clone()),
+            admin: crate::admin::Admin::serving(
+                services.db.clone(),
+                services.provider.clone(),
+                services.accounts.clone(),
+            ),
             legal: Arc::new(
                 crate::legal::LegalPages::load(&config.legal_dir)
                     .context("reading the legal pages (BUERGERKONTO_LEGAL_DIR)")?,

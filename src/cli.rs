@@ -398,7 +398,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let services = Services::connect(&config).await?;
             let id = match services
                 .accounts
-                .verify_identity(&email, level, document_type.trim(), clerk.trim(), &claims)
+                .verify_identity(
+                    &email,
+                    level,
+                    document_type.trim(),
+                    clerk.trim(),
+                    &claims,
+                    crate::account::factors::CheckedBy::default(),
+                )
                 .await
             {
                 Err(crate::account::AccountError::InvalidEmail) => {

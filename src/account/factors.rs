@@ -255,6 +255,7 @@ impl AccountService {
         document_type: &str,
         clerk: &str,
         claims: &[(String, String)],
+        by: CheckedBy,
     ) -> Result<AccountId, AccountError> {
         let email = EmailAddress::parse(email).map_err(|_| AccountError::InvalidEmail)?;
         let account = match self.db.accounts().by_email(&email).await {
@@ -264,7 +265,14 @@ impl AccountService {
         };
         self.db
             .proofings()
-            .record(account.id, level, "in_person", Some(document_type), clerk)
+            .record(
+                account.id,
+                level,
+                "in_person",
+                Some(document_type),
+                clerk,
+                by.tenant,
+            )
             .await?;
         if !claims.is_empty() {
             self.db
@@ -274,10 +282,18 @@ impl AccountService {
         }
         self.db
             .audit()
-            .record("account.identity_verified", Some(account.id), None, json!({ "level": level.name(), "method": "in_person", "document_type": document_type, "verified_by": clerk }))
+            .record_by("account.identity_verified", by.actor, by.tenant, Some(account.id), None, json!({ "level": level.name(), "method": "in_person", "document_type": document_type, "verified_by": clerk }))
             .await?;
         Ok(account.id)
     }
+}
+
+/// Who recorded an identity check: the signed-in clerk (console) and the tenant it was made
+/// in (console, a tenant's system); neither for the operator's shell.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckedBy {
+    pub actor: Option<AccountId>,
+    pub tenant: Option<crate::domain::ids::TenantId>,
 }
 
 /// What the account page shows about confirmed identity.
@@ -315,7 +331,7 @@ impl AccountService {
         let source = format!("upstream:{}", a.upstream);
         self.db
             .proofings()
-            .record(a.account, a.level, "upstream", None, &source)
+            .record(a.account, a.level, "upstream", None, &source, None)
             .await?;
         let level = self.db.accounts().by_id(a.account).await?.proofing;
         self.db

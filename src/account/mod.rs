@@ -322,6 +322,42 @@ impl AccountService {
         Ok(())
     }
 
+    /// The clerk desk: a new verification link for an unconfirmed account, at most one per
+    /// mail interval. Returns whether one was sent (`false`: the interval is running or the
+    /// account is confirmed already).
+    ///
+    /// # Errors
+    /// Storage or mail failures.
+    pub async fn resend_verification_for(&self, id: AccountId) -> Result<bool, AccountError> {
+        let account = self.get(id).await?;
+        if account.email_verified || !self.may_mail(id).await? {
+            return Ok(false);
+        }
+        let lang = self.lang(id).await?;
+        self.mail_verification(id, &account.email, lang, None, None)
+            .await?;
+        Ok(true)
+    }
+
+    /// The clerk desk: clears the account's failed-attempt counters (password, second
+    /// factor, confirmation), so a holder who locked themselves out can try again at once.
+    /// The per-address counters stay: they protect against whoever guessed.
+    ///
+    /// # Errors
+    /// Short-lived-store failures.
+    pub async fn unlock(&self, id: AccountId) -> Result<(), AccountError> {
+        let account = self.get(id).await?;
+        let digest = token_digest(account.email.as_str());
+        for key in [
+            Key::FailedLogins(&digest),
+            Key::FailedSecondFactors(id),
+            Key::FailedVerifications(id),
+        ] {
+            self.eph.delete(&key).await?;
+        }
+        Ok(())
+    }
+
     /// Whether a mail that nobody asked for by registering (a resent link, an "already
     /// registered" notice) may go to the account now: at most one per
     /// [`LoginLimits::mail_interval`]. Claims the slot when it may.

@@ -7,6 +7,7 @@
 //! authority system with the roles its scopes carry.
 
 pub mod clients;
+pub mod desk;
 pub mod roles;
 pub mod tenants;
 
@@ -26,6 +27,9 @@ pub enum AdminError {
     Invalid(Bad),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another service failed (accounts, sessions, mail), or a desk action in the CLI.
+    #[error("backend failure")]
+    Backend(#[source] crate::telemetry::Cause),
 }
 
 /// The rules an administrative input can break, each with its German and English message
@@ -47,6 +51,10 @@ pub enum Bad {
     Client(String),
     NoSecret,
     Overlap,
+    Level,
+    Document,
+    Unconfirmed,
+    Claim(String),
 }
 
 impl Bad {
@@ -62,6 +70,10 @@ impl Bad {
         match self {
             Bad::Client(_) => "the client is not valid",
             Bad::NoSecret => "this client has no secret to rotate",
+            Bad::Level => "an identity check confirms substantial or high",
+            Bad::Document => "the document type is 1 to 100 characters",
+            Bad::Unconfirmed => "the account's e-mail address is not confirmed yet",
+            Bad::Claim(_) => "a name or birth date is not valid",
             Bad::Overlap => "the overlap is 0 to 720 hours",
             Bad::Role => "the role must be verbund_admin, kommune_admin, clerk or auditor",
             Bad::UnknownTenant => "there is no tenant with this slug",
@@ -93,6 +105,14 @@ impl Bad {
         match self {
             Bad::Client(_) => "Die Angaben sind so nicht gültig.",
             Bad::NoSecret => "Dieser Zugang hat kein Geheimnis, das sich erneuern ließe.",
+            Bad::Level => "Eine Identitätsprüfung bestätigt „substanziell“ oder „hoch“.",
+            Bad::Document => "Bitte wählen Sie das geprüfte Dokument.",
+            Bad::Unconfirmed => {
+                "Die E-Mail-Adresse dieses Kontos ist noch nicht bestätigt. Senden Sie den Bestätigungslink erneut; nach der Bestätigung kann die Identität geprüft werden."
+            }
+            Bad::Claim(_) => {
+                "Ein Name oder das Geburtsdatum ist so nicht gültig (Geburtsdatum als JJJJ-MM-TT)."
+            }
             Bad::Overlap => "Die Überlappung beträgt 0 bis 720 Stunden.",
             Bad::Role => "Bitte wählen Sie eine Rolle.",
             Bad::UnknownTenant => "Diese Kommune gibt es nicht.",
@@ -164,20 +184,31 @@ pub struct Admin {
     /// The running server's protocol engine, whose client cache forgets a changed client
     /// (none in the CLI, which has no cache).
     provider: Option<crate::oidc::Provider>,
+    /// The server's account service (the clerk desk's resend and unlock).
+    accounts: Option<crate::account::AccountService>,
 }
 
 impl Admin {
     #[must_use]
     pub fn new(db: Db) -> Self {
-        Self { db, provider: None }
+        Self {
+            db,
+            provider: None,
+            accounts: None,
+        }
     }
 
     /// The server's administration: client changes apply at once on this instance.
     #[must_use]
-    pub fn serving(db: Db, provider: crate::oidc::Provider) -> Self {
+    pub fn serving(
+        db: Db,
+        provider: crate::oidc::Provider,
+        accounts: crate::account::AccountService,
+    ) -> Self {
         Self {
             db,
             provider: Some(provider),
+            accounts: Some(accounts),
         }
     }
 

@@ -48,6 +48,8 @@ pub enum Ending {
     PasswordChange,
     /// The account is being deleted.
     AccountDeletion,
+    /// An administrator ended them (clerk desk); audited by the administration.
+    ByAdmin,
 }
 
 impl Provider {
@@ -117,7 +119,8 @@ impl Provider {
             Ending::Replaced
             | Ending::PasswordReset
             | Ending::PasswordChange
-            | Ending::AccountDeletion => None,
+            | Ending::AccountDeletion
+            | Ending::ByAdmin => None,
         };
         if let Some((kind, detail)) = record
             && let Err(e) = self

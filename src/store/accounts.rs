@@ -2,7 +2,7 @@
 
 use super::{Db, StoreError, StoreResult, on_db, write_tx};
 use crate::domain::account::{Account, EmailAddress};
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, TenantId};
 use crate::domain::level::Loa;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -387,4 +387,30 @@ impl Accounts<'_> {
             n == 1
         })?)
     }
+
+    /// Whether the account has to do with the tenant: it signed in to one of its portals
+    /// (a subject in its sector or a consent), was identity-checked by it, or got a message
+    /// from it. A Kommune's clerks see only such accounts.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn related_to_tenant(
+        &self,
+        account: AccountId,
+        tenant: TenantId,
+    ) -> StoreResult<bool> {
+        Ok(on_db!(self.0, |p| sqlx::query_scalar(RELATED_TO_TENANT)
+            .bind(account.0)
+            .bind(tenant.0)
+            .bind(tenant.sector())
+            .fetch_one(p)
+            .await)?)
+    }
 }
+
+const RELATED_TO_TENANT: &str = "SELECT (\
+    EXISTS (SELECT 1 FROM subjects WHERE account_id = $1 AND sector = $3) \
+    OR EXISTS (SELECT 1 FROM consents c JOIN clients k ON k.id = c.client_id \
+        WHERE c.account_id = $1 AND k.tenant_id = $2) \
+    OR EXISTS (SELECT 1 FROM identity_proofings WHERE account_id = $1 AND tenant_id = $2) \
+    OR EXISTS (SELECT 1 FROM mailbox_messages WHERE account_id = $1 AND sender_tenant_id = $2))";

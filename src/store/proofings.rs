@@ -1,10 +1,11 @@
 //! Identity proofing: who confirmed an account holder's identity, how, and at which level.
 //! Recording it and raising the account's level happen in one transaction.
 
+use super::on_db;
 use super::{Db, StoreResult, write_tx};
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, TenantId};
 use crate::domain::level::Loa;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub struct Proofings<'a>(&'a Db);
@@ -16,8 +17,21 @@ impl Db {
     }
 }
 
-const INSERT: &str = "INSERT INTO identity_proofings (id, account_id, level, method, document_type, verified_by, at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const INSERT: &str = "INSERT INTO identity_proofings (id, account_id, level, method, document_type, verified_by, at, tenant_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const OF_ACCOUNT: &str = "SELECT level, method, document_type, verified_by, at, tenant_id \
+    FROM identity_proofings WHERE account_id = $1 ORDER BY at DESC LIMIT 50";
+
+/// One recorded proofing, as the clerk desk shows it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ProofingRow {
+    pub level: String,
+    pub method: String,
+    pub document_type: Option<String>,
+    pub verified_by: String,
+    pub at: DateTime<Utc>,
+    pub tenant_id: Option<uuid::Uuid>,
+}
 // Only ever raises: a weaker confirmation (a later clerk's check, a low upstream login) does
 // not undo a stronger one.
 const SET_LEVEL: &str = "UPDATE accounts SET proofing_level = $2, updated_at = $3 WHERE id = $1 \
@@ -35,6 +49,7 @@ impl Proofings<'_> {
         method: &str,
         document_type: Option<&str>,
         verified_by: &str,
+        tenant: Option<TenantId>,
     ) -> StoreResult<()> {
         write_tx!(self.0, |tx| {
             sqlx::query(INSERT)
@@ -45,6 +60,7 @@ impl Proofings<'_> {
                 .bind(document_type)
                 .bind(verified_by)
                 .bind(Utc::now())
+                .bind(tenant.map(|t| t.0))
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(SET_LEVEL)
@@ -55,5 +71,16 @@ impl Proofings<'_> {
                 .await?;
         })?;
         Ok(())
+    }
+
+    /// The account's proofings, newest first (at most 50).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn of_account(&self, account: AccountId) -> StoreResult<Vec<ProofingRow>> {
+        Ok(on_db!(self.0, |p| sqlx::query_as(OF_ACCOUNT)
+            .bind(account.0)
+            .fetch_all(p)
+            .await)?)
     }
 }

@@ -854,3 +854,237 @@ async fn a_kommune_admin_registers_rotates_disables_and_deletes_its_own_clients_
     assert_eq!(cc_status(&app, &id, &third).await, 401);
     assert_eq!(app.get(&format!("/admin/portale/{id}")).await.status(), 404);
 }
+
+/// Posts to the clerk desk.
+async fn desk(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
+    console_post(app, "/admin/buergerservice", "/admin/buergerservice", form).await
+}
+
+#[tokio::test]
+async fn a_clerk_checks_identities_and_helps_only_its_kommunes_citizens() {
+    let mut app = spawn_app_configured(Backend::Default, |raw| {
+        raw.login_max_failures_per_account = 3
+    })
+    .await;
+    app.add_tenant("gemeinde-b", "Gemeinde B").await;
+    let clerk_a = admin(&mut app, "clerk-a@example.org", "clerk", Some("gemeinde-a")).await;
+    let clerk_b = admin(&mut app, "clerk-b@example.org", "clerk", Some("gemeinde-b")).await;
+    let kommune = admin(
+        &mut app,
+        "kommune@example.org",
+        "kommune_admin",
+        Some("gemeinde-a"),
+    )
+    .await;
+    let verbund = admin(&mut app, "verbund@example.org", "verbund_admin", None).await;
+    app.register_and_verify("buergerin@example.org", PW).await;
+    let citizen = std::mem::replace(&mut app.browser, browser_client());
+    let citizen = AdminBrowser {
+        browser: citizen,
+        recovery: Vec::new(),
+    };
+
+    // A Kommune admin has no desk.
+    app.as_admin(&kommune);
+    assert_eq!(app.get("/admin/buergerservice").await.status(), 403);
+
+    // Not yet the Kommune's citizen: not found, but the check is offered.
+    app.as_admin(&clerk_a);
+    let r = desk(
+        &app,
+        &[
+            ("action", "find"),
+            ("kommune", "gemeinde-a"),
+            ("email", "buergerin@example.org"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains("Kein Konto Ihrer Kommune") && page.contains("Identität vor Ort prüfen"),
+        "{page}"
+    );
+    assert!(!page.contains("Sitzungen beenden"));
+    for (field, value) in [
+        ("level", "low"),
+        ("document_type", "bibliotheksausweis"),
+        ("birthdate", "17.05.1980"),
+    ] {
+        let mut form = vec![
+            ("action", "check"),
+            ("kommune", "gemeinde-a"),
+            ("email", "buergerin@example.org"),
+            ("level", "substantial"),
+            ("document_type", "personalausweis"),
+        ];
+        form.retain(|(k, _)| *k != field);
+        form.push((field, value));
+        let r = desk(&app, &form).await;
+        assert_eq!(r.status(), 400, "{field}");
+    }
+    let r = desk(
+        &app,
+        &[
+            ("action", "check"),
+            ("kommune", "gemeinde-b"),
+            ("email", "buergerin@example.org"),
+            ("level", "substantial"),
+            ("document_type", "personalausweis"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 404, "not the desk of another Kommune");
+    let r = desk(
+        &app,
+        &[
+            ("action", "check"),
+            ("kommune", "gemeinde-a"),
+            ("email", "buergerin@example.org"),
+            ("level", "substantial"),
+            ("document_type", "personalausweis"),
+            ("given_name", "Erika"),
+            ("family_name", "Mustermann"),
+            ("birthdate", "1980-05-17"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains("Die Identitätsprüfung wurde gespeichert."),
+        "{page}"
+    );
+    assert!(
+        page.contains("clerk-a@example.org (gemeinde-a)"),
+        "the clerk is the signed-in admin"
+    );
+    assert!(page.contains("<dd>substanziell</dd>"), "{page}");
+    assert!(page.contains("account.identity_verified"));
+
+    // The other Kommune's clerk still sees nothing and can do nothing.
+    app.as_admin(&clerk_b);
+    for action in ["find", "unlock", "end", "resend"] {
+        let r = desk(
+            &app,
+            &[
+                ("action", action),
+                ("kommune", "gemeinde-b"),
+                ("email", "buergerin@example.org"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 404, "{action}");
+        assert!(!r.text().await.expect("page").contains("Erika"));
+    }
+    let r = desk(
+        &app,
+        &[
+            ("action", "find"),
+            ("kommune", "gemeinde-a"),
+            ("email", "buergerin@example.org"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 404, "another tenant named in the form");
+
+    // Locked out after failed passwords; the clerk lifts the lock.
+    app.reset_browser();
+    for _ in 0..3 {
+        assert_eq!(
+            app.login("", "buergerin@example.org", "falsch falsch falsch")
+                .await
+                .status(),
+            401
+        );
+    }
+    assert_eq!(
+        app.login("", "buergerin@example.org", PW).await.status(),
+        429
+    );
+    app.as_admin(&clerk_a);
+    let r = desk(
+        &app,
+        &[
+            ("action", "unlock"),
+            ("kommune", "gemeinde-a"),
+            ("email", "buergerin@example.org"),
+        ],
+    )
+    .await;
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Die Sperre ist aufgehoben.")
+    );
+    app.reset_browser();
+    assert_eq!(
+        app.login("", "buergerin@example.org", PW).await.status(),
+        303
+    );
+
+    // Ending every session signs the citizen out everywhere.
+    app.as_admin(&citizen);
+    assert_eq!(app.get("/konto").await.status(), 200);
+    app.as_admin(&clerk_a);
+    let r = desk(
+        &app,
+        &[
+            ("action", "end"),
+            ("kommune", "gemeinde-a"),
+            ("email", "buergerin@example.org"),
+        ],
+    )
+    .await;
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Sitzungen beendet: 2")
+    );
+    app.as_admin(&citizen);
+    assert_eq!(location(&app.get("/konto").await), "/login");
+
+    // An unconfirmed account: the Verbund's desk sends the link again, once per interval;
+    // its identity cannot be checked before.
+    app.reset_browser();
+    assert_eq!(app.register("neu@example.org", PW).await.status(), 200);
+    app.as_admin(&verbund);
+    let r = desk(
+        &app,
+        &[
+            ("action", "check"),
+            ("kommune", "gemeinde-a"),
+            ("email", "neu@example.org"),
+            ("level", "substantial"),
+            ("document_type", "reisepass"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("noch nicht bestätigt")
+    );
+    let before = app.mails().len();
+    let r = desk(
+        &app,
+        &[
+            ("action", "resend"),
+            ("kommune", "gemeinde-a"),
+            ("email", "neu@example.org"),
+        ],
+    )
+    .await;
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Es wurde kein Link gesendet"),
+        "the registration's link went out just now"
+    );
+    assert_eq!(app.mails().len(), before);
+}

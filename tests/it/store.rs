@@ -336,6 +336,7 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
                 "in_person",
                 Some("personalausweis"),
                 "clerk",
+                None,
             )
             .await
             .expect("proofing");
@@ -424,11 +425,11 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
             ("\"Erika\"", "high")
         );
         db.proofings()
-            .record(id, Loa::High, "in_person", Some("eid"), "clerk")
+            .record(id, Loa::High, "in_person", Some("eid"), "clerk", None)
             .await
             .expect("high");
         db.proofings()
-            .record(id, Loa::Substantial, "upstream", None, "upstream:x")
+            .record(id, Loa::Substantial, "upstream", None, "upstream:x", None)
             .await
             .expect("substantial");
         assert_eq!(

@@ -8,6 +8,7 @@
 //! the admin through the step-up first, and their POSTs refuse a stale session.
 
 mod clients;
+mod desk;
 mod overview;
 mod roles;
 mod tenants;
@@ -33,6 +34,7 @@ pub(in crate::web) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .merge(overview::routes())
         .merge(clients::routes())
+        .merge(desk::routes())
         .merge(roles::routes())
         .merge(tenants::routes())
 }
@@ -130,6 +132,7 @@ impl Console {
                 Some(("/admin".into(), a.back_to_console)),
             ),
             AdminError::Store(e) => PageError::internal(self.lang, e).into_response(),
+            AdminError::Backend(e) => PageError::internal(self.lang, e).into_response(),
         }
     }
 

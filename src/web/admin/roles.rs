@@ -200,6 +200,7 @@ async fn refused(
         AdminError::Forbidden => (StatusCode::FORBIDDEN, c.a().err_forbidden_action.to_owned()),
         AdminError::Invalid(bad) => (StatusCode::BAD_REQUEST, c.bad(&bad)),
         AdminError::Store(e) => return Err(PageError::internal(c.lang, e)),
+        AdminError::Backend(e) => return Err(PageError::internal(c.lang, e)),
     };
     page(state, c, headers, status, None, Some(text), email).await
 }

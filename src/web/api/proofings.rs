@@ -88,7 +88,17 @@ pub async fn create(
     let clerk = format!("{clerk} (via {})", clerk_system.client.id);
     match state
         .accounts
-        .verify_identity(&req.email, level, document, &clerk, &claims)
+        .verify_identity(
+            &req.email,
+            level,
+            document,
+            &clerk,
+            &claims,
+            crate::account::factors::CheckedBy {
+                actor: None,
+                tenant: Some(clerk_system.client.tenant_id),
+            },
+        )
         .await
     {
         Ok(id) => Ok((
