@@ -6,6 +6,7 @@
 //! Verbund's operator), the console as the signed-in admin, the admin API as the calling
 //! authority system with the roles its scopes carry.
 
+pub mod audit;
 pub mod clients;
 pub mod desk;
 pub mod roles;
@@ -55,6 +56,8 @@ pub enum Bad {
     Document,
     Unconfirmed,
     Claim(String),
+    Kind,
+    Date,
 }
 
 impl Bad {
@@ -71,6 +74,8 @@ impl Bad {
             Bad::Client(_) => "the client is not valid",
             Bad::NoSecret => "this client has no secret to rotate",
             Bad::Level => "an identity check confirms substantial or high",
+            Bad::Kind => "an event type is lower-case letters, dots and underscores",
+            Bad::Date => "dates are written YYYY-MM-DD",
             Bad::Document => "the document type is 1 to 100 characters",
             Bad::Unconfirmed => "the account's e-mail address is not confirmed yet",
             Bad::Claim(_) => "a name or birth date is not valid",
@@ -106,6 +111,10 @@ impl Bad {
             Bad::Client(_) => "Die Angaben sind so nicht gültig.",
             Bad::NoSecret => "Dieser Zugang hat kein Geheimnis, das sich erneuern ließe.",
             Bad::Level => "Eine Identitätsprüfung bestätigt „substanziell“ oder „hoch“.",
+            Bad::Kind => {
+                "Ein Ereignistyp besteht aus Kleinbuchstaben, Punkten und Unterstrichen, z. B. admin."
+            }
+            Bad::Date => "Bitte geben Sie Daten als JJJJ-MM-TT ein, z. B. 2026-12-04.",
             Bad::Document => "Bitte wählen Sie das geprüfte Dokument.",
             Bad::Unconfirmed => {
                 "Die E-Mail-Adresse dieses Kontos ist noch nicht bestätigt. Senden Sie den Bestätigungslink erneut; nach der Bestätigung kann die Identität geprüft werden."

@@ -1088,3 +1088,158 @@ async fn a_clerk_checks_identities_and_helps_only_its_kommunes_citizens() {
     );
     assert_eq!(app.mails().len(), before);
 }
+
+#[tokio::test]
+async fn the_audit_log_is_filtered_within_the_readers_reach_and_exported_as_csv() {
+    let mut app = spawn_app().await;
+    app.add_tenant("gemeinde-b", "Gemeinde B").await;
+    let kommune = admin(
+        &mut app,
+        "kommune@example.org",
+        "kommune_admin",
+        Some("gemeinde-a"),
+    )
+    .await;
+    let auditor = admin(&mut app, "revision@example.org", "auditor", None).await;
+    let clerk = admin(&mut app, "clerk@example.org", "clerk", Some("gemeinde-a")).await;
+    app.as_admin(&kommune);
+    let r = console_post(
+        &app,
+        "/admin/rollen",
+        "/admin/rollen",
+        &[
+            ("email", "clerk@example.org"),
+            ("role", "auditor"),
+            ("tenant", "gemeinde-a"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&r), "/admin/rollen?ok=granted");
+
+    // The Kommune admin reads its Kommune's entries, with the actor; not another's.
+    let page = app
+        .get("/admin/protokoll?kind=admin.")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("admin.role_granted") && page.contains("kommune@example.org"),
+        "{page}"
+    );
+    assert_eq!(
+        app.get("/admin/protokoll?kommune=gemeinde-b")
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.get("/admin/protokoll.csv?kommune=gemeinde-b")
+            .await
+            .status(),
+        403
+    );
+    assert!(
+        !page.contains("<option value=\"\">"),
+        "no \"all\" choice for a Kommune's reader"
+    );
+    assert_eq!(
+        app.get("/admin/protokoll?from=04.12.2026").await.status(),
+        400
+    );
+    assert_eq!(
+        app.get("/admin/protokoll?kind=%27%3B--").await.status(),
+        400
+    );
+
+    // A clerk has no audit log (until it is granted one).
+    app.as_admin(&clerk);
+    let page = app
+        .get("/admin/protokoll")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("admin.role_granted"),
+        "the clerk is now the Kommune's auditor too"
+    );
+
+    // The Verbund's auditor reads everything, filters by actor and day, and exports.
+    app.as_admin(&auditor);
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let page = app
+        .get(&format!(
+            "/admin/protokoll?actor=kommune%40example.org&from={today}&until={today}"
+        ))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("admin.role_granted"));
+    assert!(
+        !page.contains("<code>account.login</code>"),
+        "only the actor's entries"
+    );
+    let page = app
+        .get("/admin/protokoll?actor=niemand%40example.org")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Keine Einträge"));
+    let r = app.get("/admin/protokoll.csv?kind=admin.role").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("text/csv")
+    );
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap_or("")
+            .contains("attachment")
+    );
+    let csv = r.text().await.expect("csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "at,kind,tenant,actor,account,client_id,detail");
+    assert_eq!(
+        lines.len(),
+        5,
+        "one grant in the console, four by the CLI: {csv}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("\"cli\",")).count(),
+        3,
+        "{csv}"
+    );
+    assert!(
+        lines[1].contains(
+            "\"admin.role_granted\",\"gemeinde-a\",\"kommune@example.org\",\"clerk@example.org\""
+        ),
+        "{csv}"
+    );
+    // The export itself is audited with its reader.
+    let page = app
+        .get("/admin/protokoll?kind=admin.audit_exported")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("revision@example.org"), "{page}");
+    // An auditor changes nothing.
+    let csrf = app.csrf_of("/konto").await;
+    let r = app
+        .post_form(
+            "/admin/rollen",
+            &[
+                ("csrf", &csrf),
+                ("email", "revision@example.org"),
+                ("role", "verbund_admin"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+}

@@ -7,6 +7,7 @@
 //! factor given recently (10 minutes by default) ([`Console::fresh`]); their confirmation pages send
 //! the admin through the step-up first, and their POSTs refuse a stale session.
 
+mod audit;
 mod clients;
 mod desk;
 mod overview;
@@ -34,6 +35,7 @@ pub(in crate::web) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .merge(overview::routes())
         .merge(clients::routes())
+        .merge(audit::routes())
         .merge(desk::routes())
         .merge(roles::routes())
         .merge(tenants::routes())
