@@ -44,6 +44,7 @@ impl Catalogue {
         name: &str,
         level: Loa,
         scope: ProcessScope,
+        by: &str,
     ) -> Result<Process, CatalogueError> {
         let db = &self.db;
         let id = ProcessId::parse(id).map_err(CatalogueError::Invalid)?;
@@ -70,7 +71,7 @@ impl Catalogue {
             name: name.to_owned(),
             level,
         };
-        db.processes().upsert(&p).await?;
+        db.processes().upsert(&p, by).await?;
         Ok(p)
     }
 

@@ -338,7 +338,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             };
             let p = crate::catalogue::Catalogue::new(db)
-                .set(&id, &name, level, scope)
+                .set(&id, &name, level, scope, "cli")
                 .await?;
             println!(
                 "{}",

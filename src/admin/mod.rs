@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod clients;
 pub mod desk;
+pub mod processes;
 pub mod roles;
 pub mod tenants;
 
@@ -58,6 +59,8 @@ pub enum Bad {
     Claim(String),
     Kind,
     Date,
+    /// A catalogue rule, with the catalogue's (English) reason.
+    Process(String),
 }
 
 impl Bad {
@@ -65,6 +68,7 @@ impl Bad {
     pub fn en(&self) -> String {
         match self {
             Bad::Client(why) => format!("the client is not valid: {why}"),
+            Bad::Process(why) => why.clone(),
             other => other.en_static().to_owned(),
         }
     }
@@ -72,6 +76,7 @@ impl Bad {
     fn en_static(&self) -> &'static str {
         match self {
             Bad::Client(_) => "the client is not valid",
+            Bad::Process(_) => "the process entry is not valid",
             Bad::NoSecret => "this client has no secret to rotate",
             Bad::Level => "an identity check confirms substantial or high",
             Bad::Kind => "an event type is lower-case letters, dots and underscores",
@@ -102,6 +107,9 @@ impl Bad {
             Bad::Client(why) => format!(
                 "Die Angaben sind so nicht gültig. Bitte prüfen Sie sie; der technische Grund: {why}"
             ),
+            Bad::Process(why) => format!(
+                "Das Verfahren lässt sich so nicht speichern. Eine Kommune kann nur ein Verfahren des Verbunds anheben, nie senken; die Kennung besteht aus Kleinbuchstaben, Ziffern und Bindestrichen. Der technische Grund: {why}"
+            ),
             other => other.de_static().to_owned(),
         }
     }
@@ -109,6 +117,7 @@ impl Bad {
     fn de_static(&self) -> &'static str {
         match self {
             Bad::Client(_) => "Die Angaben sind so nicht gültig.",
+            Bad::Process(_) => "Das Verfahren lässt sich so nicht speichern.",
             Bad::NoSecret => "Dieser Zugang hat kein Geheimnis, das sich erneuern ließe.",
             Bad::Level => "Eine Identitätsprüfung bestätigt „substanziell“ oder „hoch“.",
             Bad::Kind => {

@@ -4,7 +4,7 @@ use super::{Db, StoreError, StoreResult, on_db};
 use crate::domain::ids::TenantId;
 use crate::domain::level::Loa;
 use crate::domain::process::{Process, ProcessId, ProcessScope};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub struct Processes<'a>(&'a Db);
@@ -16,8 +16,26 @@ impl Db {
     }
 }
 
-const UPSERT: &str = "INSERT INTO processes (id, scope, tenant_id, name, level, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-    ON CONFLICT (id, scope) DO UPDATE SET name = excluded.name, level = excluded.level, updated_at = excluded.updated_at";
+const UPSERT: &str = "INSERT INTO processes (id, scope, tenant_id, name, level, updated_at, updated_by) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id, scope) DO UPDATE SET name = excluded.name, \
+    level = excluded.level, updated_at = excluded.updated_at, updated_by = excluded.updated_by";
+// The Verbund's entries that match (id or name), with every raise of them.
+const SEARCH: &str = "SELECT id, tenant_id, name, level, updated_at, updated_by FROM processes \
+    WHERE id IN (SELECT id FROM processes WHERE scope = 'verbund' \
+        AND ($1 IS NULL OR lower(name) LIKE $1 ESCAPE '\\' OR id LIKE $1 ESCAPE '\\') ORDER BY id LIMIT $2) \
+    ORDER BY id, tenant_id IS NOT NULL, updated_at";
+
+/// An entry as the administration lists it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ProcessRow {
+    pub id: String,
+    /// `None` for the Verbund's entry, the raising tenant otherwise.
+    pub tenant_id: Option<Uuid>,
+    pub name: String,
+    pub level: String,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<String>,
+}
 const GET: &str = "SELECT name, level FROM processes WHERE id = $1 AND scope = $2";
 
 impl Processes<'_> {
@@ -25,7 +43,7 @@ impl Processes<'_> {
     ///
     /// # Errors
     /// A backend error, or `Conflict` if the tenant is gone.
-    pub async fn upsert(&self, p: &Process) -> StoreResult<()> {
+    pub async fn upsert(&self, p: &Process, by: &str) -> StoreResult<()> {
         let tenant: Option<Uuid> = match p.scope {
             ProcessScope::Verbund => None,
             ProcessScope::Tenant(TenantId(t)) => Some(t),
@@ -37,6 +55,7 @@ impl Processes<'_> {
             .bind(&p.name)
             .bind(p.level.name())
             .bind(Utc::now())
+            .bind(by)
             .execute(db)
             .await
             .map(|r| r.rows_affected()))?;
@@ -61,5 +80,26 @@ impl Processes<'_> {
             })
         })
         .transpose()
+    }
+
+    /// The Verbund's entries whose id or name contains `text` (all without), at most
+    /// `limit`, each followed by its tenant raises.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn search(&self, text: Option<&str>, limit: i64) -> StoreResult<Vec<ProcessRow>> {
+        let pattern = text.map(|t| {
+            let escaped = t
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        Ok(on_db!(self.0, |db| sqlx::query_as(SEARCH)
+            .bind(pattern.as_deref())
+            .bind(limit)
+            .fetch_all(db)
+            .await)?)
     }
 }

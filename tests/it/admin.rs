@@ -1243,3 +1243,182 @@ async fn the_audit_log_is_filtered_within_the_readers_reach_and_exported_as_csv(
         .await;
     assert_eq!(r.status(), 403);
 }
+
+#[tokio::test]
+async fn process_levels_are_set_by_the_verbund_and_raised_by_a_kommune_only_for_itself() {
+    let mut app = spawn_app().await;
+    app.add_tenant("gemeinde-b", "Gemeinde B").await;
+    let verbund = admin(&mut app, "verbund@example.org", "verbund_admin", None).await;
+    let kommune = admin(
+        &mut app,
+        "kommune@example.org",
+        "kommune_admin",
+        Some("gemeinde-a"),
+    )
+    .await;
+    app.as_admin(&verbund);
+    let r = console_post(
+        &app,
+        "/admin/verfahren",
+        "/admin/verfahren",
+        &[
+            ("id", "Hunde Steuer"),
+            ("name", "Hundesteuer"),
+            ("level", "low"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        400,
+        "an id is lower-case letters, digits and hyphens"
+    );
+    let r = console_post(
+        &app,
+        "/admin/verfahren",
+        "/admin/verfahren",
+        &[
+            ("id", "hundesteuer"),
+            ("name", "Hundesteuer anmelden"),
+            ("level", "low"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&r), "/admin/verfahren?ok=saved");
+    let r = console_post(
+        &app,
+        "/admin/verfahren",
+        "/admin/verfahren",
+        &[
+            ("id", "hundesteuer"),
+            ("kommune", "gemeinde-b"),
+            ("level", "high"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        location(&r),
+        "/admin/verfahren?ok=saved",
+        "the Verbund may raise for any Kommune"
+    );
+
+    app.as_admin(&kommune);
+    let r = console_post(
+        &app,
+        "/admin/verfahren",
+        "/admin/verfahren",
+        &[("id", "hundesteuer"), ("name", "Anders"), ("level", "high")],
+    )
+    .await;
+    assert_eq!(r.status(), 403, "the Verbund's level is not a Kommune's");
+    let r = console_post(
+        &app,
+        "/admin/verfahren",
+        "/admin/verfahren",
+        &[
+            ("id", "hundesteuer"),
+            ("kommune", "gemeinde-b"),
+            ("level", "low"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 404, "another Kommune's raise");
+    let r = console_post(
+        &app,
+        "/admin/verfahren",
+        "/admin/verfahren",
+        &[
+            ("id", "gibt-es-nicht"),
+            ("kommune", "gemeinde-a"),
+            ("level", "high"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        400,
+        "only the Verbund's processes can be raised"
+    );
+    let r = console_post(
+        &app,
+        "/admin/verfahren",
+        "/admin/verfahren",
+        &[
+            ("id", "hundesteuer"),
+            ("kommune", "gemeinde-a"),
+            ("level", "substantial"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&r), "/admin/verfahren?ok=saved");
+    let page = app
+        .get("/admin/verfahren?q=HUNDE")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("Hundesteuer anmelden") && page.contains("Gemeinde A: substanziell"),
+        "{page}"
+    );
+    assert!(
+        page.contains("von kommune@example.org") && page.contains("von verbund@example.org"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("Gemeinde B"),
+        "another Kommune's raise is not shown"
+    );
+    assert!(
+        app.get("/admin/verfahren?q=%25")
+            .await
+            .text()
+            .await
+            .expect("page")
+            .contains("Keine Verfahren"),
+        "a % is searched for, not a wildcard"
+    );
+    // What portals see: the raise applies to the Kommune's portals only.
+    let level = |tenant: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .http
+                .get(app.url(&format!("/api/v1/processes/hundesteuer?tenant={tenant}")))
+                .send()
+                .await
+                .expect("get");
+            r.json::<serde_json::Value>().await.expect("json")["level"].clone()
+        }
+    };
+    assert_eq!(level("gemeinde-a").await, "substantial");
+    assert_eq!(level("gemeinde-b").await, "high");
+    // Lowering below the Verbund's level is refused.
+    app.as_admin(&verbund);
+    let r = console_post(
+        &app,
+        "/admin/verfahren",
+        "/admin/verfahren",
+        &[
+            ("id", "hundesteuer"),
+            ("name", "Hundesteuer anmelden"),
+            ("level", "high"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    app.as_admin(&kommune);
+    let r = console_post(
+        &app,
+        "/admin/verfahren",
+        "/admin/verfahren",
+        &[
+            ("id", "hundesteuer"),
+            ("kommune", "gemeinde-a"),
+            ("level", "substantial"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.expect("page").contains("nie senken"));
+}

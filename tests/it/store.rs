@@ -254,12 +254,18 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
             name: "Bauantrag".into(),
             level: Loa::Substantial,
         };
-        db.processes().upsert(&verbund).await.expect("upsert");
         db.processes()
-            .upsert(&Process {
-                level: Loa::High,
-                ..verbund.clone()
-            })
+            .upsert(&verbund, "test")
+            .await
+            .expect("upsert");
+        db.processes()
+            .upsert(
+                &Process {
+                    level: Loa::High,
+                    ..verbund.clone()
+                },
+                "test",
+            )
             .await
             .expect("replace");
         let own = Process {
@@ -267,7 +273,10 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
             level: Loa::High,
             ..verbund.clone()
         };
-        db.processes().upsert(&own).await.expect("tenant entry");
+        db.processes()
+            .upsert(&own, "test")
+            .await
+            .expect("tenant entry");
         assert_eq!(
             db.processes()
                 .get(&pid, ProcessScope::Verbund)

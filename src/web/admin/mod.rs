@@ -11,6 +11,7 @@ mod audit;
 mod clients;
 mod desk;
 mod overview;
+mod processes;
 mod roles;
 mod tenants;
 pub mod texts;
@@ -37,6 +38,7 @@ pub(in crate::web) fn routes() -> axum::Router<AppState> {
         .merge(clients::routes())
         .merge(audit::routes())
         .merge(desk::routes())
+        .merge(processes::routes())
         .merge(roles::routes())
         .merge(tenants::routes())
 }

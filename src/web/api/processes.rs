@@ -129,7 +129,7 @@ pub async fn put(
         )
     })?;
     let process = catalogue
-        .set(&id, &req.name, level, scope)
+        .set(&id, &req.name, level, scope, caller.client.id.as_str())
         .await
         .map_err(|e| match e {
             CatalogueError::Invalid(d) => ApiError::new(StatusCode::BAD_REQUEST, d),
