@@ -248,6 +248,7 @@ impl Application {
                 secure_cookies: config.secure_cookies(),
                 session_ttl_secs: config.session_ttl_secs,
                 admin_fresh: std::time::Duration::from_secs(config.admin_fresh_secs),
+                verbund: Arc::new(verbund_face(&config)?),
                 trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             },
         };
@@ -299,4 +300,23 @@ impl Application {
         }
         result
     }
+}
+
+/// The Verbund's name and logo for the neutral login; a logo that is not a harmless PNG or
+/// SVG stops the start with the reason.
+fn verbund_face(config: &Config) -> anyhow::Result<crate::web::state::VerbundFace> {
+    let logo = match &config.verbund_logo {
+        None => None,
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading BUERGERKONTO_VERBUND_LOGO {}", path.display()))?;
+            let kind = crate::domain::brand::logo(&bytes)
+                .map_err(|e| anyhow::anyhow!("BUERGERKONTO_VERBUND_LOGO: {e}"))?;
+            Some((bytes, kind))
+        }
+    };
+    Ok(crate::web::state::VerbundFace {
+        name: config.verbund_name.clone(),
+        logo,
+    })
 }

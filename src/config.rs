@@ -63,6 +63,13 @@ pub struct RawConfig {
     /// secret) need the admin's second factor to have been given.
     #[serde(default = "default_admin_fresh")]
     pub admin_fresh_secs: u64,
+    /// The Verbund's name on the neutral login (without a portal), e.g. "Bürgerkonto
+    /// Landkreis Emsland".
+    #[serde(default = "default_verbund_name")]
+    pub verbund_name: String,
+    /// A PNG or SVG file with the Verbund's logo for the neutral login (none: no logo).
+    #[serde(default)]
+    pub verbund_logo: String,
     /// Seconds a client has to send a complete request head, and that an idle keep-alive
     /// connection stays open.
     #[serde(default = "default_header_timeout")]
@@ -132,6 +139,9 @@ fn default_inactive_warn_days() -> u64 {
 }
 fn default_admin_fresh() -> u64 {
     600
+}
+fn default_verbund_name() -> String {
+    "Bürgerkonto".into()
 }
 fn default_header_timeout() -> u64 {
     15
@@ -231,6 +241,8 @@ impl Default for RawConfig {
             inactive_delete_days: default_inactive_days(),
             inactive_warn_days: default_inactive_warn_days(),
             admin_fresh_secs: default_admin_fresh(),
+            verbund_name: default_verbund_name(),
+            verbund_logo: String::new(),
             header_timeout_secs: default_header_timeout(),
             body_timeout_secs: default_body_timeout(),
             max_connections: default_max_connections(),
@@ -309,6 +321,8 @@ pub struct Config {
     pub inactive_delete_days: u64,
     pub inactive_warn_days: u64,
     pub admin_fresh_secs: u64,
+    pub verbund_name: String,
+    pub verbund_logo: Option<PathBuf>,
     pub header_timeout_secs: u64,
     pub body_timeout_secs: u64,
     pub max_connections: usize,
@@ -458,6 +472,21 @@ impl Config {
                 .inactive_warn_days
                 .clamp(1, raw.inactive_delete_days.saturating_sub(1).max(1)),
             admin_fresh_secs: raw.admin_fresh_secs.clamp(1, 3600),
+            verbund_name: {
+                let name = raw.verbund_name.trim();
+                if name.is_empty()
+                    || name.chars().count() > 200
+                    || name.chars().any(char::is_control)
+                {
+                    anyhow::bail!(
+                        "BUERGERKONTO_VERBUND_NAME must be 1 to 200 characters on one line"
+                    );
+                }
+                name.to_owned()
+            },
+            verbund_logo: Some(raw.verbund_logo.trim())
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
             header_timeout_secs: raw.header_timeout_secs.clamp(1, 300),
             body_timeout_secs: raw.body_timeout_secs.clamp(1, 300),
             max_connections: raw.max_connections.clamp(1, 1_000_000),

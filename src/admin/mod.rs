@@ -61,6 +61,7 @@ pub enum Bad {
     Date,
     /// A catalogue rule, with the catalogue's (English) reason.
     Process(String),
+    Logo,
 }
 
 impl Bad {
@@ -80,6 +81,9 @@ impl Bad {
             Bad::NoSecret => "this client has no secret to rotate",
             Bad::Level => "an identity check confirms substantial or high",
             Bad::Kind => "an event type is lower-case letters, dots and underscores",
+            Bad::Logo => {
+                "a logo is a PNG or an SVG without scripts or external references, at most 200 KiB"
+            }
             Bad::Date => "dates are written YYYY-MM-DD",
             Bad::Document => "the document type is 1 to 100 characters",
             Bad::Unconfirmed => "the account's e-mail address is not confirmed yet",
@@ -124,6 +128,9 @@ impl Bad {
                 "Ein Ereignistyp besteht aus Kleinbuchstaben, Punkten und Unterstrichen, z. B. admin."
             }
             Bad::Date => "Bitte geben Sie Daten als JJJJ-MM-TT ein, z. B. 2026-12-04.",
+            Bad::Logo => {
+                "Das Logo muss eine PNG- oder SVG-Datei bis 200 KiB sein; SVG ohne Skripte, Links und Verweise auf andere Dateien."
+            }
             Bad::Document => "Bitte wählen Sie das geprüfte Dokument.",
             Bad::Unconfirmed => {
                 "Die E-Mail-Adresse dieses Kontos ist noch nicht bestätigt. Senden Sie den Bestätigungslink erneut; nach der Bestätigung kann die Identität geprüft werden."

@@ -243,3 +243,48 @@ impl Admin {
             .collect())
     }
 }
+
+impl Admin {
+    /// A tenant's logo (public: it is shown on the login page).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn logo(&self, slug: &str) -> Result<Option<Vec<u8>>, AdminError> {
+        Ok(self.db.tenants().logo(slug).await?.map(|(bytes, _)| bytes))
+    }
+
+    /// Stores (or, with `None`, removes) a tenant's logo after checking it.
+    ///
+    /// # Errors
+    /// `NotFound`, `Forbidden`, `Invalid(Bad::Logo)`.
+    pub async fn set_logo(
+        &self,
+        actor: &Actor,
+        slug: &str,
+        logo: Option<&[u8]>,
+    ) -> Result<(), AdminError> {
+        let t = self.tenant(actor, slug).await?;
+        actor.must(Duty::Configure(t.id))?;
+        let checked = match logo {
+            Some(bytes) => Some((
+                bytes,
+                brand::logo(bytes).map_err(|_| AdminError::Invalid(Bad::Logo))?,
+            )),
+            None => None,
+        };
+        self.db.tenants().set_logo(t.id, checked).await?;
+        self.audit(
+            actor,
+            if checked.is_some() {
+                "admin.tenant_logo_set"
+            } else {
+                "admin.tenant_logo_removed"
+            },
+            Some(t.id),
+            None,
+            None,
+            json!({ "bytes": logo.map_or(0, <[u8]>::len), "type": checked.map(|c| c.1) }),
+        )
+        .await
+    }
+}

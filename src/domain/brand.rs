@@ -96,3 +96,109 @@ mod tests {
         assert!(support_contact(&"x".repeat(201)).is_err());
     }
 }
+
+/// The largest logo accepted.
+pub const MAX_LOGO: usize = 200 * 1024;
+
+/// Checks a logo and names its content type: a PNG (by its signature and header chunk) or
+/// an SVG without anything active (scripts, event handlers, external references, embedded
+/// documents, entities). Logos are shown with `<img>`, where nothing in them runs anyway, and
+/// served with a sandboxing policy; this check keeps them harmless when opened directly.
+///
+/// # Errors
+/// What is wrong, in English.
+pub fn logo(bytes: &[u8]) -> Result<&'static str, &'static str> {
+    if bytes.is_empty() || bytes.len() > MAX_LOGO {
+        return Err("a logo is a PNG or SVG file of at most 200 KiB");
+    }
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return if bytes.get(12..16) == Some(b"IHDR") {
+            Ok("image/png")
+        } else {
+            Err("the PNG file is damaged")
+        };
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| "a logo is a PNG or SVG file")?;
+    let lower = text.to_ascii_lowercase();
+    if !lower.contains("<svg") {
+        return Err("a logo is a PNG or SVG file");
+    }
+    const ACTIVE: [&str; 14] = [
+        "<script",
+        "javascript:",
+        "<foreignobject",
+        "<!entity",
+        "<!doctype",
+        "<iframe",
+        "<embed",
+        "<object",
+        "<a ",
+        "<a>",
+        "@import",
+        "<animate",
+        "<set",
+        "data:text",
+    ];
+    if ACTIVE.iter().any(|a| lower.contains(a)) {
+        return Err("the SVG contains scripts, links or embedded documents");
+    }
+    // Event handler attributes (onload=, onclick=, …), whatever the whitespace before them.
+    let bytes_l = lower.as_bytes();
+    for (i, w) in bytes_l.windows(2).enumerate() {
+        if w == b"on" && i > 0 && (bytes_l[i - 1].is_ascii_whitespace() || bytes_l[i - 1] == b'/') {
+            let rest = &lower[i + 2..];
+            let name_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+            if name_len > 0 && rest[name_len..].trim_start().starts_with('=') {
+                return Err("the SVG contains scripts, links or embedded documents");
+            }
+        }
+    }
+    // References may only point into the file itself.
+    for attr in ["href=", "src=", "url("] {
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find(attr) {
+            let at = from + pos + attr.len();
+            let value = lower[at..].trim_start_matches(['"', '\'', ' ']);
+            if !value.starts_with('#') {
+                return Err("the SVG refers to other files");
+            }
+            from = at;
+        }
+    }
+    Ok("image/svg+xml")
+}
+
+#[cfg(test)]
+mod logo_tests {
+    use super::logo;
+
+    #[test]
+    fn only_harmless_png_and_svg() {
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        png.extend([0u8; 20]);
+        assert_eq!(logo(&png), Ok("image/png"));
+        assert!(logo(b"\x89PNG\r\n\x1a\nxxxxxxxx").is_err());
+        let svg = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><defs><linearGradient id="g"/></defs><rect fill="url(#g)" width="10" height="10"/></svg>"##;
+        assert_eq!(logo(svg.as_bytes()), Ok("image/svg+xml"));
+        for bad in [
+            r#"<svg><script>alert(1)</script></svg>"#,
+            r#"<svg onload="alert(1)"></svg>"#,
+            r#"<svg><rect ONCLICK = "x"/></svg>"#,
+            r#"<svg><rect/onload="x"/></svg>"#,
+            r#"<svg><image href="https://tracker.example/p.png"/></svg>"#,
+            r#"<svg><use xlink:href="other.svg#x"/></svg>"#,
+            r#"<svg><style>@import url(https://x.example/a.css)</style></svg>"#,
+            r#"<svg><rect fill="url(https://x.example/a)"/></svg>"#,
+            r#"<!DOCTYPE svg [<!ENTITY x "y">]><svg/>"#,
+            r#"<svg><foreignObject><iframe/></foreignObject></svg>"#,
+            r#"<svg><a href="javascript:alert(1)"><rect/></a></svg>"#,
+            "GIF89a",
+            "",
+        ] {
+            assert!(logo(bad.as_bytes()).is_err(), "{bad}");
+        }
+        assert!(logo(&vec![b' '; 200 * 1024 + 1]).is_err());
+        // A harmless attribute that merely contains "on" passes.
+        assert!(logo(br#"<svg><text font-family="Lato, Montserrat">Bonn</text></svg>"#).is_ok());
+    }
+}

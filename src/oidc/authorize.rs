@@ -561,6 +561,14 @@ pub struct Pending {
     pub tenant_impressum: Option<String>,
     #[serde(default)]
     pub tenant_privacy: Option<String>,
+    #[serde(default)]
+    pub tenant_slug: String,
+    #[serde(default)]
+    pub tenant_logo: bool,
+    #[serde(default)]
+    pub tenant_accent: Option<String>,
+    #[serde(default)]
+    pub tenant_support: Option<String>,
 }
 
 impl Pending {
@@ -572,6 +580,10 @@ impl Pending {
             tenant_name: self.tenant_name.clone(),
             impressum_url: self.tenant_impressum.clone(),
             privacy_url: self.tenant_privacy.clone(),
+            tenant_slug: self.tenant_slug.clone(),
+            logo: self.tenant_logo,
+            accent: self.tenant_accent.clone(),
+            support: self.tenant_support.clone(),
         }
     }
 }

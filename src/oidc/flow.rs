@@ -57,6 +57,12 @@ pub struct Portal {
     /// The Kommune's own Impressum and privacy notice, if it set them.
     pub impressum_url: Option<String>,
     pub privacy_url: Option<String>,
+    /// The Kommune's face: its slug (for its logo and colour), whether it has a logo, its
+    /// accent colour and support contact.
+    pub tenant_slug: String,
+    pub logo: bool,
+    pub accent: Option<String>,
+    pub support: Option<String>,
 }
 
 /// The next step, and the language the request asked for (`ui_locales`), once known.
@@ -111,6 +117,10 @@ impl Provider {
             portal.tenant_name = t.name;
             portal.impressum_url = t.impressum_url;
             portal.privacy_url = t.privacy_url;
+            portal.tenant_slug = t.slug.as_str().to_owned();
+            portal.logo = t.has_logo;
+            portal.accent = t.accent_color;
+            portal.support = t.support_contact;
         }
         self.settle(At::New(ip), (req, portal), session, outcome)
             .await
@@ -275,6 +285,10 @@ impl Provider {
                 tenant_name: portal.tenant_name,
                 tenant_impressum: portal.impressum_url,
                 tenant_privacy: portal.privacy_url,
+                tenant_slug: portal.tenant_slug,
+                tenant_logo: portal.logo,
+                tenant_accent: portal.accent,
+                tenant_support: portal.support,
             };
             let pending = match at {
                 At::Pending(id) => id.to_owned(),

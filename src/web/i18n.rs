@@ -327,6 +327,7 @@ pub struct Texts {
     pub pf_restored: &'static str,
     pub pf_locked_title: &'static str,
     pub error_reference: &'static str,
+    pub face_support: &'static str,
 }
 
 pub static DE: Texts = Texts {
@@ -651,6 +652,7 @@ pub static DE: Texts = Texts {
     pf_restored: "Die Nachricht ist wieder im Posteingang.",
     pf_locked_title: "Nachricht gesperrt",
     error_reference: "Fehlernummer",
+    face_support: "Hilfe",
 };
 
 pub static EN: Texts = Texts {
@@ -975,6 +977,7 @@ pub static EN: Texts = Texts {
     pf_restored: "The message is back in the inbox.",
     pf_locked_title: "Message locked",
     error_reference: "Error reference",
+    face_support: "Help",
 };
 
 impl Texts {

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod extract;
+pub mod face;
 pub mod i18n;
 pub mod oidc;
 pub mod pages;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .merge(api::routes())
         .merge(admin::routes())
+        .merge(face::routes())
         .route("/", get(|| async { respond::see_other("/konto", &[]) }))
         .route("/static/style.css", get(css))
         .route("/static/passkey.js", get(passkey_js))

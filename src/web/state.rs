@@ -10,10 +10,19 @@ use axum::extract::FromRef;
 pub struct WebConfig {
     pub secure_cookies: bool,
     pub session_ttl_secs: u64,
+    /// The Verbund's own face on the neutral login.
+    pub verbund: std::sync::Arc<VerbundFace>,
     /// How recent the admin's second factor must be for the console's graver actions.
     pub admin_fresh: std::time::Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
+}
+
+/// The Verbund's name and logo (its bytes and content type), read at start.
+#[derive(Clone, Debug, Default)]
+pub struct VerbundFace {
+    pub name: String,
+    pub logo: Option<(Vec<u8>, &'static str)>,
 }
 
 #[derive(Clone, FromRef)]

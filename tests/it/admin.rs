@@ -1422,3 +1422,195 @@ async fn process_levels_are_set_by_the_verbund_and_raised_by_a_kommune_only_for_
     assert_eq!(r.status(), 400);
     assert!(r.text().await.expect("page").contains("nie senken"));
 }
+
+const SVG_LOGO: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><circle cx="20" cy="20" r="18" fill="#1f4e79"/></svg>"##;
+
+async fn upload_logo(app: &TestApp, slug: &str, bytes: &[u8], name: &str) -> reqwest::Response {
+    let csrf = app.csrf_of(&format!("/admin/kommunen/{slug}")).await;
+    let form = reqwest::multipart::Form::new().text("csrf", csrf).part(
+        "logo",
+        reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned()),
+    );
+    app.browser
+        .post(app.url(&format!("/admin/kommunen/{slug}/logo")))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload")
+}
+
+#[tokio::test]
+async fn the_login_shows_the_kommunes_face_and_the_verbunds_without_a_portal() {
+    let dir = tempfile::tempdir().expect("dir");
+    let verbund_logo = dir.path().join("verbund.svg");
+    std::fs::write(&verbund_logo, SVG_LOGO).expect("write");
+    let logo_path = verbund_logo.display().to_string();
+    let mut app = spawn_app_configured(Backend::Default, move |raw| {
+        raw.verbund_name = "Bürgerkonto Landkreis Emsland".into();
+        raw.verbund_logo = logo_path;
+    })
+    .await;
+    let kommune = admin(
+        &mut app,
+        "kommune@example.org",
+        "kommune_admin",
+        Some("gemeinde-a"),
+    )
+    .await;
+    let client = app.add_client("gemeinde-a", &[]).await;
+    app.as_admin(&kommune);
+
+    // Logos: harmless PNG or SVG only.
+    for (bad, name) in [
+        (r#"<svg onload="alert(1)"/>"#.as_bytes(), "x.svg"),
+        (
+            br#"<svg><image href="https://tracker.example/p.png"/></svg>"#.as_slice(),
+            "x.svg",
+        ),
+        (b"GIF89a....".as_slice(), "x.gif"),
+    ] {
+        let r = upload_logo(&app, "gemeinde-a", bad, name).await;
+        assert_eq!(r.status(), 400, "{name}");
+    }
+    let r = upload_logo(&app, "gemeinde-a", &vec![b' '; 300 * 1024], "big.svg").await;
+    assert_eq!(r.status(), 400, "too large");
+    let r = upload_logo(&app, "gemeinde-a", SVG_LOGO.as_bytes(), "wappen.svg").await;
+    assert_eq!(location(&r), "/admin/kommunen/gemeinde-a?ok=logo");
+    let r = console_post(
+        &app,
+        "/admin/kommunen/gemeinde-a",
+        "/admin/kommunen/gemeinde-a",
+        &[
+            ("name", "Gemeinde Beispielheim"),
+            ("accent_color", "#7a1f1f"),
+            ("support_contact", "Bürgerbüro <b>05931</b> 44-0"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+
+    // The logo and the colour, served safely.
+    let r = app
+        .http
+        .get(app.url("/kommune/gemeinde-a/logo"))
+        .send()
+        .await
+        .expect("logo");
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap_or("")
+            .contains("sandbox")
+    );
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.text().await.expect("svg"), SVG_LOGO);
+    let css = app
+        .http
+        .get(app.url("/kommune/gemeinde-a/farbe.css"))
+        .send()
+        .await
+        .expect("css")
+        .text()
+        .await
+        .expect("css");
+    assert_eq!(css.trim(), ":root { --accent: #7a1f1f; }");
+    assert_eq!(
+        app.http
+            .get(app.url("/kommune/gemeinde-b/logo"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.http
+            .get(app.url("/kommune/..%2F/logo"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        404
+    );
+
+    // The portal's login page: the Kommune's name with the portal's, logo, colour, support.
+    app.reset_browser();
+    let rp = crate::helpers::rp::discover(&app, &client).await;
+    let flow = crate::helpers::rp::start(&rp, &["email"], &[]);
+    let login = location(&app.get(&flow.url).await);
+    let page = app.get(&login).await.text().await.expect("page");
+    assert!(
+        page.contains("Anmeldung für Bürgerportal Test – Gemeinde Beispielheim"),
+        "{page}"
+    );
+    assert!(page.contains("src=\"/kommune/gemeinde-a/logo\""));
+    assert!(page.contains("href=\"/kommune/gemeinde-a/farbe.css\""));
+    assert!(
+        page.contains("Bürgerbüro &#60;b&#62;05931&#60;/b&#62; 44-0"),
+        "branding is text: {page}"
+    );
+    let req = crate::helpers::query_param(&login, "req").expect("req");
+    let register = app
+        .get(&format!("/register?req={req}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        register.contains("– Gemeinde Beispielheim")
+            && register.contains("/kommune/gemeinde-a/logo")
+    );
+
+    // Without a portal: the Verbund's neutral face.
+    let page = app.get("/login").await.text().await.expect("page");
+    assert!(
+        page.contains("Bürgerkonto Landkreis Emsland") && page.contains("src=\"/verbund/logo\""),
+        "{page}"
+    );
+    assert!(!page.contains("Beispielheim"));
+    let r = app
+        .http
+        .get(app.url("/verbund/logo"))
+        .send()
+        .await
+        .expect("logo");
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+
+    // Removing the logo.
+    app.as_admin(&kommune);
+    let csrf = app.csrf_of("/admin/kommunen/gemeinde-a").await;
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf)
+        .text("remove", "1");
+    let r = app
+        .browser
+        .post(app.url("/admin/kommunen/gemeinde-a/logo"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("remove");
+    assert_eq!(location(&r), "/admin/kommunen/gemeinde-a?ok=logo_removed");
+    assert_eq!(
+        app.http
+            .get(app.url("/kommune/gemeinde-a/logo"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        404
+    );
+    // A form without its token changes nothing.
+    let form = reqwest::multipart::Form::new().part(
+        "logo",
+        reqwest::multipart::Part::bytes(SVG_LOGO.as_bytes().to_vec()),
+    );
+    let r = app
+        .browser
+        .post(app.url("/admin/kommunen/gemeinde-a/logo"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), 403);
+}

@@ -21,6 +21,10 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/admin/kommunen", get(list).post(create))
         .route("/admin/kommunen/{slug}", get(show).post(save))
         .route("/admin/kommunen/{slug}/sperren", post(disable))
+        .route(
+            "/admin/kommunen/{slug}/logo",
+            post(logo).layer(axum::extract::DefaultBodyLimit::max(LOGO_BODY)),
+        )
 }
 
 struct Row {
@@ -146,6 +150,7 @@ struct EditPage {
     name: String,
     disabled: bool,
     verbund: bool,
+    has_logo: bool,
     p: TenantProfile,
 }
 
@@ -187,6 +192,7 @@ async fn edit_page(
         name: tenant.name,
         disabled: tenant.disabled_at.is_some(),
         verbund: c.actor.grants.may(Duty::Verbund),
+        has_logo: tenant.has_logo,
         p,
     };
     Ok(with_cookies(html(status, &page), cookie))
@@ -281,4 +287,62 @@ fn encode_slug(slug: &str) -> String {
     crate::domain::ids::TenantSlug::parse(slug)
         .map(|s| s.as_str().to_owned())
         .unwrap_or_default()
+}
+
+/// The upload form's body: the logo with room for the form around it.
+const LOGO_BODY: usize = crate::domain::brand::MAX_LOGO + 16 * 1024;
+
+/// `POST /admin/kommunen/{slug}/logo` (multipart): a new logo, or `remove`.
+async fn logo(
+    State(state): State<AppState>,
+    c: Console,
+    headers: HeaderMap,
+    PagePath(slug): PagePath<String>,
+    form: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, PageError> {
+    let malformed = || PageError::new(StatusCode::BAD_REQUEST, c.lang, |t| t.error_bad_request);
+    let mut form = form.map_err(|_| malformed())?;
+    let (mut csrf, mut file, mut remove) = (None, None, false);
+    while let Some(field) = form.next_field().await.map_err(|_| malformed())? {
+        match field.name() {
+            Some("csrf") => csrf = Some(field.text().await.map_err(|_| malformed())?),
+            Some("remove") => remove = true,
+            Some("logo") => file = Some(field.bytes().await.map_err(|_| malformed())?),
+            _ => {}
+        }
+    }
+    if !crate::web::extract::csrf_matches(&headers, csrf.as_deref(), state.web.secure_cookies) {
+        return Err(PageError::new(StatusCode::FORBIDDEN, c.lang, |t| {
+            t.err_csrf
+        }));
+    }
+    let logo = if remove {
+        None
+    } else {
+        Some(file.unwrap_or_default())
+    };
+    match state.admin.set_logo(&c.actor, &slug, logo.as_deref()).await {
+        Ok(()) => Ok(see_other(
+            &format!(
+                "/admin/kommunen/{}?ok={}",
+                encode_slug(&slug),
+                if remove { "logo_removed" } else { "logo" }
+            ),
+            &[],
+        )),
+        Err(AdminError::Invalid(bad)) => {
+            edit_page(
+                &state,
+                &c,
+                &headers,
+                &slug,
+                StatusCode::BAD_REQUEST,
+                None,
+                Some(c.bad(&bad)),
+                None,
+            )
+            .await
+        }
+        Err(e) => Ok(c.fail(e)),
+    }
 }

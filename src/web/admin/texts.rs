@@ -231,6 +231,14 @@ pub struct AdminTexts {
     pub pr_raise_title: &'static str,
     pub pr_raise_button: &'static str,
     pub pr_by: &'static str,
+    pub ten_logo_title: &'static str,
+    pub ten_logo_text: &'static str,
+    pub ten_logo_label: &'static str,
+    pub ten_logo_button: &'static str,
+    pub ten_logo_current: &'static str,
+    pub ten_logo_remove: &'static str,
+    pub ok_logo: &'static str,
+    pub ok_logo_removed: &'static str,
 }
 
 pub static DE: AdminTexts = AdminTexts {
@@ -462,6 +470,14 @@ pub static DE: AdminTexts = AdminTexts {
     pr_raise_title: "Niveau für eine Kommune anheben",
     pr_raise_button: "Anheben",
     pr_by: "von",
+    ten_logo_title: "Logo",
+    ten_logo_text: "Eine PNG- oder SVG-Datei bis 200 KiB. Es erscheint auf der Anmeldeseite Ihrer Portale neben dem Namen der Kommune.",
+    ten_logo_label: "Logo-Datei",
+    ten_logo_button: "Logo hochladen",
+    ten_logo_current: "Aktuelles Logo:",
+    ten_logo_remove: "Logo entfernen",
+    ok_logo: "Das Logo ist gespeichert.",
+    ok_logo_removed: "Das Logo ist entfernt.",
 };
 
 pub static EN: AdminTexts = AdminTexts {
@@ -693,6 +709,14 @@ pub static EN: AdminTexts = AdminTexts {
     pr_raise_title: "Raise the level for a municipality",
     pr_raise_button: "Raise",
     pr_by: "by",
+    ten_logo_title: "Logo",
+    ten_logo_text: "A PNG or SVG file of at most 200 KiB. It appears on your portals' sign-in page next to the municipality's name.",
+    ten_logo_label: "Logo file",
+    ten_logo_button: "Upload the logo",
+    ten_logo_current: "Current logo:",
+    ten_logo_remove: "Remove the logo",
+    ok_logo: "The logo is saved.",
+    ok_logo_removed: "The logo is removed.",
 };
 
 #[must_use]
@@ -738,6 +762,8 @@ impl AdminTexts {
             "disabled" => self.ok_disabled,
             "enabled" => self.ok_enabled,
             "deleted" => self.ok_deleted,
+            "logo" => self.ok_logo,
+            "logo_removed" => self.ok_logo_removed,
             _ => return None,
         })
     }

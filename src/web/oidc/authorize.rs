@@ -143,6 +143,7 @@ fn render_step(
                 req: &pending,
                 portal: &portal,
                 scopes: scopes.iter().filter_map(|s| t.scope_label(s)).collect(),
+                face: crate::web::face::Face::of(Some(&portal), &state.web),
             };
             with_cookies(html(StatusCode::OK, &page), set)
         }
@@ -207,6 +208,7 @@ struct ConsentPage<'a> {
     req: &'a str,
     portal: &'a crate::oidc::flow::Portal,
     scopes: Vec<&'static str>,
+    face: crate::web::face::Face,
 }
 
 #[derive(Template)]

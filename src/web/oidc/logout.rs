@@ -24,6 +24,7 @@ struct LogoutPage<'a> {
     lang_switch: String,
     csrf: &'a str,
     carry: Vec<(&'static str, String)>,
+    face: crate::web::face::Face,
 }
 
 const LOGOUT_PARAMS: [&str; 5] = [
@@ -56,6 +57,10 @@ pub async fn logout(
         && req.hint_sid.as_deref() != Some(s.sid.as_str())
     {
         let t = texts(lang);
+        let face = match &req.client {
+            Some(c) => crate::web::face::Face::of_client(&state, c).await,
+            None => crate::web::face::Face::verbund(&state.web),
+        };
         let (token, set) = csrf_token(&headers, state.web.secure_cookies);
         let carry = LOGOUT_PARAMS
             .iter()
@@ -69,6 +74,7 @@ pub async fn logout(
                     lang_switch: lang_switch(t, "/konto"),
                     csrf: &token,
                     carry,
+                    face,
                 },
             ),
             set,

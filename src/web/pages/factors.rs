@@ -42,6 +42,7 @@ struct OtpPage<'a> {
     totp: bool,
     /// A passkey ceremony (id, options) when the account has passkeys.
     passkey: Option<Ceremony>,
+    face: crate::web::face::Face,
 }
 
 /// The step-up page: a TOTP code form and/or a passkey button, whichever the account has.
@@ -206,11 +207,13 @@ pub(crate) async fn otp_page(
     } else {
         (t.otp_title, t.otp_intro, ("/postfach".to_owned(), t.cancel))
     };
+    let face = crate::web::face::Face::of_request(state, req).await;
     let (token, set) = csrf_token(headers, state.web.secure_cookies);
     Ok(with_cookies(
         html(
             status,
             &OtpPage {
+                face,
                 title,
                 intro,
                 cancel,

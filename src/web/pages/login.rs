@@ -37,6 +37,7 @@ struct LoginPage<'a> {
     email: &'a str,
     portal: Option<&'a crate::oidc::flow::Portal>,
     error: Option<&'a str>,
+    face: crate::web::face::Face,
 }
 
 /// The language for a page within a flow: the request's `ui_locales` wins.
@@ -82,6 +83,11 @@ fn render(
     } else {
         format!("/login?req={req}")
     };
+    // "Anmeldung für Hundesteuer online – Gemeinde Beispielheim", or the Verbund's name.
+    let mut face = crate::web::face::Face::of(portal, web);
+    if portal.is_some() {
+        face.title = format!("{} {}", t.login_for, face.title);
+    }
     let page = LoginPage {
         t,
         lang_switch: lang_switch(t, &back),
@@ -90,6 +96,7 @@ fn render(
         email,
         portal,
         error,
+        face,
     };
     with_cookies(html(status, &page), set)
 }

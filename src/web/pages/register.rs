@@ -35,6 +35,7 @@ struct RegisterPage<'a> {
     /// The field errors, all at once, each tied to its field.
     email_error: Option<&'a str>,
     password_error: Option<&'a str>,
+    face: &'a crate::web::face::Face,
 }
 
 impl RegisterPage<'_> {
@@ -46,20 +47,29 @@ impl RegisterPage<'_> {
 fn render(
     status: StatusCode,
     headers: &HeaderMap,
-    web: &WebConfig,
+    (web, face): (&WebConfig, &crate::web::face::Face),
     lang: Lang,
     req: &str,
     email: &str,
     error: Option<&str>,
 ) -> Response {
-    render_fields(status, headers, web, lang, req, email, error, (None, None))
+    render_fields(
+        status,
+        headers,
+        (web, face),
+        lang,
+        req,
+        email,
+        error,
+        (None, None),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
 fn render_fields(
     status: StatusCode,
     headers: &HeaderMap,
-    web: &WebConfig,
+    (web, face): (&WebConfig, &crate::web::face::Face),
     lang: Lang,
     req: &str,
     email: &str,
@@ -77,6 +87,7 @@ fn render_fields(
         error,
         email_error,
         password_error,
+        face,
     };
     with_cookies(html(status, &page), set)
 }
@@ -88,7 +99,16 @@ pub async fn show(
     Query(q): Query,
 ) -> Response {
     let req = req_id(q.get("req"));
-    render(StatusCode::OK, &headers, &state.web, lang, &req, "", None)
+    let face = crate::web::face::Face::of_request(&state, &req).await;
+    render(
+        StatusCode::OK,
+        &headers,
+        (&state.web, &face),
+        lang,
+        &req,
+        "",
+        None,
+    )
 }
 
 pub async fn submit(
@@ -105,8 +125,18 @@ pub async fn submit(
     let req = req_id(form.get("req"));
     let email = form.get("email").unwrap_or("");
     let shown: String = email.chars().take(254).collect();
-    let again =
-        |status, msg: &str| render(status, &headers, &state.web, lang, &req, &shown, Some(msg));
+    let face = crate::web::face::Face::of_request(&state, &req).await;
+    let again = |status, msg: &str| {
+        render(
+            status,
+            &headers,
+            (&state.web, &face),
+            lang,
+            &req,
+            &shown,
+            Some(msg),
+        )
+    };
     if !csrf_ok {
         return Ok(again(StatusCode::FORBIDDEN, t.err_csrf));
     }
@@ -124,7 +154,7 @@ pub async fn submit(
         return Ok(render_fields(
             StatusCode::BAD_REQUEST,
             &headers,
-            &state.web,
+            (&state.web, &face),
             lang,
             &req,
             &shown,
