@@ -1,13 +1,15 @@
 //! The pages in a real browser: headless Chromium (Debian's package) driven by
 //! playwright-core (`tests/browser/check.mjs`). It covers what HTTP-level tests cannot: the
 //! passkey script with Chrome's virtual authenticator, script errors and CSP violations, a
-//! language and labels on every page it visits. `.ci/run` installs Chromium and the npm
+//! language and labels on every page it visits; and the administration console as its
+//! people use it (`tests/browser/console.mjs`). `.ci/run` installs Chromium and the npm
 //! package; elsewhere the test says it was skipped unless `CI` is set.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-#[tokio::test]
-async fn pages_and_passkeys_work_in_headless_chromium() {
+/// The browser scripts' folder and Chromium, or `None` (skipped) where they are not
+/// installed; CI must have them.
+fn browser_ready() -> Option<(PathBuf, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let ready = Path::new(&chromium).exists() && dir.join("node_modules/playwright-core").exists();
@@ -17,8 +19,16 @@ async fn pages_and_passkeys_work_in_headless_chromium() {
             "CI needs {chromium} and tests/browser/node_modules (.ci/run installs both)"
         );
         eprintln!("skipped: no Chromium or playwright-core (see .ci/run)");
-        return;
+        return None;
     }
+    Some((dir, chromium))
+}
+
+#[tokio::test]
+async fn pages_and_passkeys_work_in_headless_chromium() {
+    let Some((dir, chromium)) = browser_ready() else {
+        return;
+    };
     let mut app = crate::helpers::spawn_named().await;
     // A citizen with a message that allows replies (through the real API).
     use crate::mailbox::{EMAIL, PW, authority, citizen_at, letter, send};
@@ -91,6 +101,68 @@ async fn pages_and_passkeys_work_in_headless_chromium() {
     assert!(
         out.status.success(),
         "browser check failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An account with a confirmed identity and TOTP, signed out; its secret (hex) and the step
+/// its enrolment used.
+async fn staff(app: &mut crate::helpers::TestApp, email: &str) -> (String, i64) {
+    app.add_user(email, crate::admin::PW).await;
+    let (ok, err) = crate::levels::verify_identity(app, email, "substantial");
+    assert!(ok, "{err}");
+    app.reset_browser();
+    assert_eq!(app.login("", email, crate::admin::PW).await.status(), 303);
+    let (secret, step, _) = crate::levels::enrol_totp(app).await;
+    app.reset_browser();
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    (hex, step)
+}
+
+#[tokio::test]
+async fn the_console_works_in_headless_chromium() {
+    let Some((dir, chromium)) = browser_ready() else {
+        return;
+    };
+    let mut app = crate::helpers::spawn_app().await;
+    let (admin_secret, admin_step) = staff(&mut app, "verbund@example.org").await;
+    let (ok, _, err) = app.cli(
+        &[
+            "admin",
+            "grant",
+            "--email",
+            "verbund@example.org",
+            "--role",
+            "verbund_admin",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let (clerk_secret, clerk_step) = staff(&mut app, "clerk@example.org").await;
+    app.register_and_verify("buergerin@example.org", crate::admin::PW)
+        .await;
+    let out = tokio::process::Command::new("node")
+        .arg("console.mjs")
+        .args([
+            app.addr.as_str(),
+            "verbund@example.org",
+            "clerk@example.org",
+            crate::admin::PW,
+            &admin_secret,
+            &admin_step.to_string(),
+            &clerk_secret,
+            &clerk_step.to_string(),
+            "buergerin@example.org",
+        ])
+        .env("CHROMIUM", &chromium)
+        .current_dir(&dir)
+        .output()
+        .await
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "console check failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );

@@ -239,6 +239,7 @@ pub struct AdminTexts {
     pub ten_logo_remove: &'static str,
     pub ok_logo: &'static str,
     pub ok_logo_removed: &'static str,
+    pub table_label: &'static str,
 }
 
 pub static DE: AdminTexts = AdminTexts {
@@ -478,6 +479,7 @@ pub static DE: AdminTexts = AdminTexts {
     ten_logo_remove: "Logo entfernen",
     ok_logo: "Das Logo ist gespeichert.",
     ok_logo_removed: "Das Logo ist entfernt.",
+    table_label: "Tabelle, seitlich verschiebbar",
 };
 
 pub static EN: AdminTexts = AdminTexts {
@@ -717,6 +719,7 @@ pub static EN: AdminTexts = AdminTexts {
     ten_logo_remove: "Remove the logo",
     ok_logo: "The logo is saved.",
     ok_logo_removed: "The logo is removed.",
+    table_label: "Table, scrolls sideways",
 };
 
 #[must_use]
