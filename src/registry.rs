@@ -38,6 +38,40 @@ pub struct NewClient {
     pub default_level: Option<String>,
 }
 
+/// The request that describes an existing client (to change some of it and check it again).
+#[must_use]
+pub fn request_of(c: &Client) -> NewClient {
+    let strings = |v: &[RedirectUri]| v.iter().map(|u| u.as_str().to_owned()).collect();
+    NewClient {
+        name: c.name.clone(),
+        redirect_uris: strings(&c.redirect_uris),
+        post_logout_redirect_uris: strings(&c.post_logout_redirect_uris),
+        public: c.is_public(),
+        token_endpoint_auth_method: Some(c.auth_method.as_str().to_owned()),
+        grant_types: c
+            .grant_types
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect(),
+        scopes: c.scopes.to_vec(),
+        subject_type: Some(
+            match c.subject_type {
+                SubjectType::Pairwise => "pairwise",
+                SubjectType::Public => "public",
+            }
+            .to_owned(),
+        ),
+        id_token_signed_response_alg: Some(c.id_token_alg.as_str().to_owned()),
+        jwks: c.jwks.clone(),
+        jwks_uri: c.jwks_uri.clone(),
+        backchannel_logout_uri: c
+            .backchannel_logout_uri
+            .as_ref()
+            .map(|u| u.as_str().to_owned()),
+        default_level: c.default_level.map(|l| l.name().to_owned()),
+    }
+}
+
 /// Checks a registration request and makes the client; returns the secret in clear (shown
 /// once) for the secret methods.
 ///

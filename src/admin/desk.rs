@@ -257,3 +257,36 @@ fn desk_failure(e: AccountError) -> AdminError {
         other => AdminError::Backend(other.into()),
     }
 }
+
+impl Admin {
+    /// Accounts by address after `after`, at most `limit` (Verbund admins: the operator's
+    /// listing).
+    ///
+    /// # Errors
+    /// `Forbidden`, a backend error.
+    pub async fn accounts_page(
+        &self,
+        actor: &Actor,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Account>, AdminError> {
+        actor.must(Duty::Verbund)?;
+        Ok(self.db.accounts().page(after.unwrap_or(""), limit).await?)
+    }
+
+    /// One account with its roles and identity checks (Verbund admins).
+    ///
+    /// # Errors
+    /// `Forbidden`, `NotFound`.
+    pub async fn account(
+        &self,
+        actor: &Actor,
+        email: &str,
+    ) -> Result<(Account, crate::domain::role::Grants, Vec<ProofingRow>), AdminError> {
+        actor.must(Duty::Verbund)?;
+        let a = self.account_of(email).await?;
+        let grants = self.db.roles().of(a.id).await?;
+        let proofings = self.db.proofings().of_account(a.id).await?;
+        Ok((a, grants, proofings))
+    }
+}

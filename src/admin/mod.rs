@@ -62,6 +62,7 @@ pub enum Bad {
     /// A catalogue rule, with the catalogue's (English) reason.
     Process(String),
     Logo,
+    TenantInUse,
 }
 
 impl Bad {
@@ -81,6 +82,9 @@ impl Bad {
             Bad::NoSecret => "this client has no secret to rotate",
             Bad::Level => "an identity check confirms substantial or high",
             Bad::Kind => "an event type is lower-case letters, dots and underscores",
+            Bad::TenantInUse => {
+                "the tenant's systems sent messages whose evidence names it: disable it instead"
+            }
             Bad::Logo => {
                 "a logo is a PNG or an SVG without scripts or external references, at most 200 KiB"
             }
@@ -128,6 +132,9 @@ impl Bad {
                 "Ein Ereignistyp besteht aus Kleinbuchstaben, Punkten und Unterstrichen, z. B. admin."
             }
             Bad::Date => "Bitte geben Sie Daten als JJJJ-MM-TT ein, z. B. 2026-12-04.",
+            Bad::TenantInUse => {
+                "Die Fachverfahren dieser Kommune haben Nachrichten gesendet, deren Nachweise sie nennen. Sperren Sie die Kommune stattdessen."
+            }
             Bad::Logo => {
                 "Das Logo muss eine PNG- oder SVG-Datei bis 200 KiB sein; SVG ohne Skripte, Links und Verweise auf andere Dateien."
             }

@@ -288,3 +288,30 @@ impl Admin {
         .await
     }
 }
+
+impl Admin {
+    /// Deletes a tenant with its portals, processes and roles (Verbund admins). A tenant
+    /// whose systems sent messages cannot be deleted (the evidence names it): disable it.
+    ///
+    /// # Errors
+    /// `NotFound`, `Forbidden`, `Invalid(Bad::TenantInUse)`.
+    pub async fn delete_tenant(&self, actor: &Actor, slug: &str) -> Result<(), AdminError> {
+        let t = self.tenant(actor, slug).await?;
+        actor.must(Duty::Verbund)?;
+        match self.db.tenants().delete(t.id).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict { .. }) => return Err(AdminError::Invalid(Bad::TenantInUse)),
+            Err(e) => return Err(e.into()),
+        }
+        self.tenant_changed();
+        self.audit(
+            actor,
+            "admin.tenant_deleted",
+            Some(t.id),
+            None,
+            None,
+            json!({ "slug": t.slug, "name": t.name }),
+        )
+        .await
+    }
+}

@@ -57,6 +57,8 @@ const LANG: &str = "SELECT lang FROM accounts WHERE id = $1";
 const SET_LANG: &str = "UPDATE accounts SET lang = $2 WHERE id = $1";
 const BY_EMAIL: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts WHERE email = $1 AND deleted_at IS NULL";
 const BY_ID: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts WHERE id = $1";
+const PAGE: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts \
+    WHERE deleted_at IS NULL AND email > $1 ORDER BY email LIMIT $2";
 const SET_VERIFIED: &str =
     "UPDATE accounts SET email_verified = $2, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL";
 const SET_EMAIL: &str = "UPDATE accounts SET email = $2, email_verified = TRUE, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL";
@@ -386,6 +388,21 @@ impl Accounts<'_> {
             }
             n == 1
         })?)
+    }
+
+    /// Live accounts by address after `after`, at most `limit` (the operator's listing).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn page(&self, after: &str, limit: i64) -> StoreResult<Vec<Account>> {
+        let rows: Vec<Row> = on_db!(self.0, |p| sqlx::query_as(PAGE)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter()
+            .map(|r| AccountWithHash::try_from(r).map(|a| a.account))
+            .collect()
     }
 
     /// Whether the account has to do with the tenant: it signed in to one of its portals

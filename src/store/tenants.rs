@@ -83,6 +83,7 @@ const SET_PROFILE: &str = "UPDATE tenants SET name = $2, accent_color = $3, supp
 const SET_DISABLED: &str = "UPDATE tenants SET disabled_at = $2 WHERE id = $1";
 const SET_LOGO: &str = "UPDATE tenants SET logo = $2, logo_type = $3 WHERE id = $1";
 const LOGO: &str = "SELECT logo, logo_type FROM tenants WHERE slug = $1 AND logo IS NOT NULL";
+const DELETE: &str = "DELETE FROM tenants WHERE id = $1";
 const SET_LINKS: &str = "UPDATE tenants SET impressum_url = $2, privacy_url = $3 WHERE id = $1";
 
 impl Tenants<'_> {
@@ -233,5 +234,21 @@ impl Tenants<'_> {
             .bind(slug)
             .fetch_optional(p)
             .await)?)
+    }
+
+    /// Deletes a tenant; its clients, processes and roles go with it.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` when messages name it as their sender's tenant.
+    pub async fn delete(&self, id: TenantId) -> StoreResult<()> {
+        let n = on_db!(self.0, |p| sqlx::query(DELETE)
+            .bind(id.0)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 }

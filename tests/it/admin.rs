@@ -1614,3 +1614,160 @@ async fn the_login_shows_the_kommunes_face_and_the_verbunds_without_a_portal() {
         .expect("upload");
     assert_eq!(r.status(), 403);
 }
+
+#[tokio::test]
+async fn the_cli_lists_shows_updates_disables_and_deletes_tenants_clients_and_accounts() {
+    let app = spawn_app().await;
+    app.add_tenant("gemeinde-b", "Gemeinde B").await;
+    let sys = app.add_service_client("gemeinde-a", &["--scope", "mailbox.send"]);
+    let secret = sys.secret.clone().unwrap_or_default();
+    let cli = |args: &[&str]| app.cli(args, None);
+
+    // Tenants.
+    let (ok, t, err) = cli(&["tenant", "show", "--slug", "gemeinde-a"]);
+    assert!(ok, "{err}");
+    assert_eq!(t["name"], "Gemeinde A");
+    let (ok, _, err) = cli(&[
+        "tenant",
+        "update",
+        "--slug",
+        "gemeinde-a",
+        "--accent-color",
+        "#eeeeee",
+    ]);
+    assert!(!ok && err.contains("4.5:1"), "{err}");
+    let (ok, t, _) = cli(&[
+        "tenant",
+        "update",
+        "--slug",
+        "gemeinde-a",
+        "--name",
+        "Gemeinde Beispielheim",
+        "--accent-color",
+        "#1f4e79",
+    ]);
+    assert!(ok);
+    assert_eq!(
+        (t["name"].as_str(), t["accent_color"].as_str()),
+        (Some("Gemeinde Beispielheim"), Some("#1f4e79"))
+    );
+    let (ok, _, err) = cli(&["tenant", "show", "--slug", "gibt-es-nicht"]);
+    assert!(!ok && err.contains("not found"), "{err}");
+
+    // Clients: list, update under the registration's rules, rotate, disable, delete.
+    let (ok, list, _) = cli(&["client", "list", "--tenant", "gemeinde-a"]);
+    assert!(
+        ok && list
+            .as_array()
+            .is_some_and(|l| l.iter().any(|c| c["client_id"] == sys.id.as_str()))
+    );
+    let (ok, _, err) = cli(&[
+        "client",
+        "update",
+        "--id",
+        &sys.id,
+        "--grant-type",
+        "refresh_token",
+    ]);
+    assert!(!ok && err.contains("refresh_token"), "{err}");
+    let (ok, c, _) = cli(&[
+        "client",
+        "update",
+        "--id",
+        &sys.id,
+        "--scope",
+        "mailbox.send",
+        "--scope",
+        "mailbox.read",
+        "--default-level",
+        "substantial",
+    ]);
+    assert!(ok);
+    assert_eq!(
+        c["scopes"],
+        serde_json::json!(["mailbox.read", "mailbox.send"])
+    );
+    assert_eq!(c["default_level"], "substantial");
+    let (ok, rotated, _) = cli(&[
+        "client",
+        "rotate-secret",
+        "--id",
+        &sys.id,
+        "--overlap-hours",
+        "0",
+    ]);
+    assert!(ok);
+    let new_secret = rotated["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert_eq!(cc_status(&app, &sys.id, &secret).await, 401);
+    assert_eq!(cc_status(&app, &sys.id, &new_secret).await, 200);
+    let (ok, _, _) = cli(&["client", "disable", "--id", &sys.id]);
+    assert!(ok);
+    // Another process (the CLI) changed it: this instance sees it within the client cache.
+    tokio::time::sleep(std::time::Duration::from_millis(10_100)).await;
+    assert_eq!(cc_status(&app, &sys.id, &new_secret).await, 401);
+    let (_, c, _) = cli(&["client", "show", "--id", &sys.id]);
+    assert!(c["disabled_at"].is_string());
+    let (ok, _, _) = cli(&["client", "enable", "--id", &sys.id]);
+    assert!(ok);
+
+    // A tenant whose system sent a message cannot be deleted (its evidence names it); one
+    // without can.
+    use crate::mailbox::{EMAIL, authority, citizen_at, letter, send};
+    app.add_user(EMAIL, crate::mailbox::PW).await;
+    let portal = app
+        .add_client(
+            "gemeinde-b",
+            &["--scope", "openid", "--scope", "mailbox.read"],
+        )
+        .await;
+    let (sub, _) = citizen_at(&app, &portal).await;
+    let (token, _) = authority(&app, "gemeinde-b").await;
+    let (status, _, _) = send(&app, &token, &letter(&sub), None).await;
+    assert_eq!(status, 201);
+    let (ok, _, err) = cli(&["tenant", "delete", "--slug", "gemeinde-b"]);
+    assert!(!ok && err.contains("disable it instead"), "{err}");
+    app.add_tenant("gemeinde-c", "Gemeinde C").await;
+    let (ok, _, err) = cli(&["tenant", "delete", "--slug", "gemeinde-c"]);
+    assert!(ok, "{err}");
+    let (ok, tenants, _) = cli(&["tenant", "list"]);
+    assert!(ok && tenants.as_array().map(Vec::len) == Some(2));
+    let (ok, _, _) = cli(&["client", "delete", "--id", &sys.id]);
+    assert!(ok);
+    let (ok, _, err) = cli(&["client", "show", "--id", &sys.id]);
+    assert!(!ok && err.contains("not found"), "{err}");
+
+    // Accounts: a page at a time, and one with its roles and checks.
+    for n in 0..3 {
+        app.add_user(&format!("nutzer{n}@example.org"), PW).await;
+    }
+    let (ok, page, _) = cli(&["user", "list", "--limit", "2"]);
+    assert!(ok);
+    let page = page.as_array().cloned().unwrap_or_default();
+    assert_eq!(page.len(), 2);
+    let last = page[1]["email"].as_str().expect("email").to_owned();
+    let (_, next, _) = cli(&["user", "list", "--limit", "10", "--after", &last]);
+    assert!(
+        next.as_array()
+            .is_some_and(|n| n.iter().all(|a| a["email"].as_str() > Some(last.as_str())))
+    );
+    let (ok, _, _) = cli(&["user", "list", "--limit", "0"]);
+    assert!(!ok);
+    assert!(verify_identity(&app, "nutzer1@example.org", "substantial").0);
+    let (ok, _, _) = cli(&[
+        "admin",
+        "grant",
+        "--email",
+        "nutzer1@example.org",
+        "--role",
+        "auditor",
+    ]);
+    assert!(ok);
+    let (ok, a, _) = cli(&["user", "show", "--email", "nutzer1@example.org"]);
+    assert!(ok);
+    assert_eq!(a["proofing_level"], "substantial");
+    assert_eq!(a["roles"][0]["role"], "auditor");
+    assert_eq!(a["identity_checks"][0]["document_type"], "personalausweis");
+}

@@ -12,6 +12,8 @@ use crate::registry::{self, NewClient};
 use crate::store::Db;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+
+pub mod manage;
 use serde_json::json;
 use std::io::Read;
 
@@ -89,6 +91,8 @@ pub enum TenantCmd {
         #[arg(long)]
         privacy_url: String,
     },
+    #[command(flatten)]
+    Manage(manage::TenantManage),
 }
 
 #[derive(Subcommand, Debug)]
@@ -136,6 +140,8 @@ pub enum ClientCmd {
         #[arg(long = "default-level")]
         default_level: Option<String>,
     },
+    #[command(flatten)]
+    Manage(manage::ClientManage),
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,6 +176,8 @@ pub enum UserCmd {
         #[arg(long = "password-stdin")]
         password_stdin: bool,
     },
+    #[command(flatten)]
+    Manage(manage::UserManage),
 }
 
 #[derive(Subcommand, Debug)]
@@ -314,6 +322,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}",
                 json!({ "slug": t.slug, "impressum_url": impressum, "privacy_url": privacy })
             );
+            Ok(())
+        }
+        Command::Tenant {
+            cmd: TenantCmd::Manage(cmd),
+        } => {
+            let db = Db::connect(config.database_url.expose()).await?;
+            let out = manage::tenant(&db, cmd).await;
+            db.close().await;
+            println!("{}", out?);
+            Ok(())
+        }
+        Command::Client {
+            cmd: ClientCmd::Manage(cmd),
+        } => {
+            let db = Db::connect(config.database_url.expose()).await?;
+            let out = manage::client(&db, cmd).await;
+            db.close().await;
+            println!("{}", out?);
+            Ok(())
+        }
+        Command::User {
+            cmd: UserCmd::Manage(cmd),
+        } => {
+            let db = Db::connect(config.database_url.expose()).await?;
+            let out = manage::user(&db, cmd).await;
+            db.close().await;
+            println!("{}", out?);
             Ok(())
         }
         Command::Client { cmd } => add_client(&config, cmd).await,
@@ -527,7 +562,10 @@ async fn add_client(config: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
         jwks_uri,
         backchannel_logout_uri,
         default_level,
-    } = cmd;
+    } = cmd
+    else {
+        bail!("the other client commands are dispatched before");
+    };
     let jwks = match jwks {
         None => None,
         Some(j) if j.trim_start().starts_with('{') => {

@@ -1,0 +1,380 @@
+//! `list`, `show`, `update`, `disable`, `enable`, `delete` for tenants and clients, and
+//! `list`/`show` for accounts: the operator's shell is a Verbund admin
+//! ([`Actor::operator`]) and goes through the same administration service, rules and audit
+//! as the console.
+
+use crate::admin::tenants::TenantProfile;
+use crate::admin::{Actor, Admin, AdminError};
+use crate::store::Db;
+use crate::store::clients::ClientRecord;
+use crate::store::tenants::Tenant;
+use anyhow::bail;
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+/// What the tenant commands beyond `add`, `list` and `links` do.
+#[derive(Subcommand, Debug)]
+pub enum TenantManage {
+    /// Show one tenant as JSON.
+    Show {
+        #[arg(long)]
+        slug: String,
+    },
+    /// Change a tenant's name and face; what is not given stays, an empty value clears.
+    Update {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// #rrggbb with at least 4.5:1 against white.
+        #[arg(long = "accent-color")]
+        accent_color: Option<String>,
+        #[arg(long = "support-contact")]
+        support_contact: Option<String>,
+        #[arg(long = "impressum-url")]
+        impressum_url: Option<String>,
+        #[arg(long = "privacy-url")]
+        privacy_url: Option<String>,
+    },
+    /// Disable a tenant: its portals and systems are refused.
+    Disable {
+        #[arg(long)]
+        slug: String,
+    },
+    /// Enable a disabled tenant again.
+    Enable {
+        #[arg(long)]
+        slug: String,
+    },
+    /// Delete a tenant with its portals, processes and roles (not one whose systems sent
+    /// messages: disable it).
+    Delete {
+        #[arg(long)]
+        slug: String,
+    },
+}
+
+/// What the client commands beyond `add` do.
+#[derive(Subcommand, Debug)]
+pub enum ClientManage {
+    /// List clients (of one tenant) as a JSON array.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Show one client as JSON.
+    Show {
+        #[arg(long)]
+        id: String,
+    },
+    /// Change a client under the registration's rules; a list given replaces the list.
+    Update {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        #[arg(long = "subject-type")]
+        subject_type: Option<String>,
+        /// An empty value removes it.
+        #[arg(long = "backchannel-logout-uri")]
+        backchannel_logout_uri: Option<String>,
+        /// low, substantial, high, or empty for none.
+        #[arg(long = "default-level")]
+        default_level: Option<String>,
+    },
+    /// A new secret; the old one keeps working for the overlap.
+    RotateSecret {
+        #[arg(long)]
+        id: String,
+        #[arg(long = "overlap-hours", default_value_t = 24)]
+        overlap_hours: u32,
+    },
+    /// Disable a client.
+    Disable {
+        #[arg(long)]
+        id: String,
+    },
+    /// Enable a disabled client.
+    Enable {
+        #[arg(long)]
+        id: String,
+    },
+    /// Delete a client with its consents and refresh tokens.
+    Delete {
+        #[arg(long)]
+        id: String,
+    },
+}
+
+/// What the account commands beyond `add` and `verify-identity` do.
+#[derive(Subcommand, Debug)]
+pub enum UserManage {
+    /// List accounts by address as a JSON array, a page at a time.
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Start after this address (the last one of the previous page).
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// Show one account with its roles and identity checks.
+    Show {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+fn explain(e: AdminError) -> anyhow::Error {
+    match e {
+        AdminError::NotFound => anyhow::anyhow!("not found"),
+        other => anyhow::Error::new(other),
+    }
+}
+
+#[must_use]
+pub fn tenant_json(t: &Tenant) -> Value {
+    json!({
+        "id": t.id,
+        "slug": t.slug,
+        "name": t.name,
+        "created_at": t.created_at,
+        "disabled_at": t.disabled_at,
+        "impressum_url": t.impressum_url,
+        "privacy_url": t.privacy_url,
+        "accent_color": t.accent_color,
+        "support_contact": t.support_contact,
+        "logo": t.has_logo,
+    })
+}
+
+#[must_use]
+pub fn client_json(r: &ClientRecord) -> Value {
+    let c = &r.client;
+    let strings = |v: &[crate::domain::client::RedirectUri]| {
+        v.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>()
+    };
+    json!({
+        "client_id": c.id,
+        "tenant_id": c.tenant_id,
+        "name": c.name,
+        "redirect_uris": strings(&c.redirect_uris),
+        "post_logout_redirect_uris": strings(&c.post_logout_redirect_uris),
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "scopes": c.scopes.to_vec(),
+        "token_endpoint_auth_method": c.auth_method.as_str(),
+        "subject_type": match c.subject_type {
+            crate::domain::client::SubjectType::Pairwise => "pairwise",
+            crate::domain::client::SubjectType::Public => "public",
+        },
+        "backchannel_logout_uri": c.backchannel_logout_uri.as_ref().map(|u| u.as_str()),
+        "default_level": c.default_level.map(|l| l.name()),
+        "created_at": r.created_at,
+        "disabled_at": r.disabled_at,
+        "tenant_disabled": r.tenant_disabled,
+        "last_used_at": r.last_used_at,
+        "previous_secret_until": c.previous_secret.as_ref().map(|(_, until)| until),
+    })
+}
+
+/// Runs a tenant command.
+///
+/// # Errors
+/// What went wrong, for the exit code.
+pub async fn tenant(db: &Db, cmd: TenantManage) -> anyhow::Result<Value> {
+    let admin = Admin::new(db.clone());
+    let actor = Actor::operator();
+    Ok(match cmd {
+        TenantManage::Show { slug } => {
+            tenant_json(&admin.tenant(&actor, &slug).await.map_err(explain)?)
+        }
+        TenantManage::Update {
+            slug,
+            name,
+            accent_color,
+            support_contact,
+            impressum_url,
+            privacy_url,
+        } => {
+            let t = admin.tenant(&actor, &slug).await.map_err(explain)?;
+            let p = TenantProfile {
+                name: name.unwrap_or(t.name),
+                accent_color: accent_color.or(t.accent_color).unwrap_or_default(),
+                support_contact: support_contact.or(t.support_contact).unwrap_or_default(),
+                impressum_url: impressum_url.or(t.impressum_url).unwrap_or_default(),
+                privacy_url: privacy_url.or(t.privacy_url).unwrap_or_default(),
+            };
+            tenant_json(
+                &admin
+                    .update_tenant(&actor, &slug, &p)
+                    .await
+                    .map_err(explain)?,
+            )
+        }
+        TenantManage::Disable { slug } => {
+            admin
+                .set_tenant_disabled(&actor, &slug, true)
+                .await
+                .map_err(explain)?;
+            json!({ "slug": slug, "disabled": true })
+        }
+        TenantManage::Enable { slug } => {
+            admin
+                .set_tenant_disabled(&actor, &slug, false)
+                .await
+                .map_err(explain)?;
+            json!({ "slug": slug, "disabled": false })
+        }
+        TenantManage::Delete { slug } => {
+            admin.delete_tenant(&actor, &slug).await.map_err(explain)?;
+            json!({ "slug": slug, "deleted": true })
+        }
+    })
+}
+
+/// Runs a client command.
+///
+/// # Errors
+/// What went wrong, for the exit code.
+pub async fn client(db: &Db, cmd: ClientManage) -> anyhow::Result<Value> {
+    let admin = Admin::new(db.clone());
+    let actor = Actor::operator();
+    Ok(match cmd {
+        ClientManage::List { tenant } => Value::Array(
+            admin
+                .clients(&actor, tenant.as_deref())
+                .await
+                .map_err(explain)?
+                .iter()
+                .flat_map(|(_, cs)| cs.iter().map(client_json))
+                .collect(),
+        ),
+        ClientManage::Show { id } => {
+            client_json(&admin.client(&actor, &id).await.map_err(explain)?)
+        }
+        ClientManage::Update {
+            id,
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grant_types,
+            scopes,
+            subject_type,
+            backchannel_logout_uri,
+            default_level,
+        } => {
+            let old = admin.client(&actor, &id).await.map_err(explain)?;
+            let mut req = crate::registry::request_of(&old.client);
+            if let Some(n) = name {
+                req.name = n;
+            }
+            for (given, list) in [
+                (redirect_uris, &mut req.redirect_uris),
+                (
+                    post_logout_redirect_uris,
+                    &mut req.post_logout_redirect_uris,
+                ),
+                (grant_types, &mut req.grant_types),
+                (scopes, &mut req.scopes),
+            ] {
+                if !given.is_empty() {
+                    *list = given.into_iter().filter(|s| !s.is_empty()).collect();
+                }
+            }
+            if subject_type.is_some() {
+                req.subject_type = subject_type;
+            }
+            if let Some(u) = backchannel_logout_uri {
+                req.backchannel_logout_uri = Some(u).filter(|u| !u.is_empty());
+            }
+            if let Some(l) = default_level {
+                req.default_level = Some(l).filter(|l| !l.is_empty());
+            }
+            admin
+                .update_client(&actor, &id, req)
+                .await
+                .map_err(explain)?;
+            client_json(&admin.client(&actor, &id).await.map_err(explain)?)
+        }
+        ClientManage::RotateSecret { id, overlap_hours } => {
+            let secret = admin
+                .rotate_secret(&actor, &id, overlap_hours)
+                .await
+                .map_err(explain)?;
+            json!({ "client_id": id, "client_secret": secret, "overlap_hours": overlap_hours })
+        }
+        ClientManage::Disable { id } => {
+            admin
+                .set_client_disabled(&actor, &id, true)
+                .await
+                .map_err(explain)?;
+            json!({ "client_id": id, "disabled": true })
+        }
+        ClientManage::Enable { id } => {
+            admin
+                .set_client_disabled(&actor, &id, false)
+                .await
+                .map_err(explain)?;
+            json!({ "client_id": id, "disabled": false })
+        }
+        ClientManage::Delete { id } => {
+            admin.delete_client(&actor, &id).await.map_err(explain)?;
+            json!({ "client_id": id, "deleted": true })
+        }
+    })
+}
+
+/// Runs an account command.
+///
+/// # Errors
+/// What went wrong, for the exit code.
+pub async fn user(db: &Db, cmd: UserManage) -> anyhow::Result<Value> {
+    let admin = Admin::new(db.clone());
+    let actor = Actor::operator();
+    Ok(match cmd {
+        UserManage::List { limit, after } => {
+            if limit == 0 || limit > 1000 {
+                bail!("--limit is 1 to 1000");
+            }
+            Value::Array(
+                admin
+                    .accounts_page(&actor, after.as_deref(), i64::from(limit))
+                    .await
+                    .map_err(explain)?
+                    .iter()
+                    .map(|a| {
+                        json!({
+                            "id": a.id,
+                            "email": a.email.as_str(),
+                            "email_verified": a.email_verified,
+                            "proofing_level": a.proofing.name(),
+                            "created_at": a.created_at,
+                        })
+                    })
+                    .collect(),
+            )
+        }
+        UserManage::Show { email } => {
+            let (a, grants, proofings) = admin.account(&actor, &email).await.map_err(explain)?;
+            json!({
+                "id": a.id,
+                "email": a.email.as_str(),
+                "email_verified": a.email_verified,
+                "proofing_level": a.proofing.name(),
+                "created_at": a.created_at,
+                "roles": grants.0,
+                "identity_checks": proofings.iter().map(|p| json!({
+                    "at": p.at, "level": p.level, "method": p.method,
+                    "document_type": p.document_type, "verified_by": p.verified_by,
+                })).collect::<Vec<_>>(),
+            })
+        }
+    })
+}
