@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod clients;
 pub mod desk;
+pub mod json;
 pub mod processes;
 pub mod roles;
 pub mod tenants;

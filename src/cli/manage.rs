@@ -3,11 +3,10 @@
 //! ([`Actor::operator`]) and goes through the same administration service, rules and audit
 //! as the console.
 
+use crate::admin::json::{client_json, tenant_json};
 use crate::admin::tenants::TenantProfile;
 use crate::admin::{Actor, Admin, AdminError};
 use crate::store::Db;
-use crate::store::clients::ClientRecord;
-use crate::store::tenants::Tenant;
 use anyhow::bail;
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -137,51 +136,6 @@ fn explain(e: AdminError) -> anyhow::Error {
         AdminError::NotFound => anyhow::anyhow!("not found"),
         other => anyhow::Error::new(other),
     }
-}
-
-#[must_use]
-pub fn tenant_json(t: &Tenant) -> Value {
-    json!({
-        "id": t.id,
-        "slug": t.slug,
-        "name": t.name,
-        "created_at": t.created_at,
-        "disabled_at": t.disabled_at,
-        "impressum_url": t.impressum_url,
-        "privacy_url": t.privacy_url,
-        "accent_color": t.accent_color,
-        "support_contact": t.support_contact,
-        "logo": t.has_logo,
-    })
-}
-
-#[must_use]
-pub fn client_json(r: &ClientRecord) -> Value {
-    let c = &r.client;
-    let strings = |v: &[crate::domain::client::RedirectUri]| {
-        v.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>()
-    };
-    json!({
-        "client_id": c.id,
-        "tenant_id": c.tenant_id,
-        "name": c.name,
-        "redirect_uris": strings(&c.redirect_uris),
-        "post_logout_redirect_uris": strings(&c.post_logout_redirect_uris),
-        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-        "scopes": c.scopes.to_vec(),
-        "token_endpoint_auth_method": c.auth_method.as_str(),
-        "subject_type": match c.subject_type {
-            crate::domain::client::SubjectType::Pairwise => "pairwise",
-            crate::domain::client::SubjectType::Public => "public",
-        },
-        "backchannel_logout_uri": c.backchannel_logout_uri.as_ref().map(|u| u.as_str()),
-        "default_level": c.default_level.map(|l| l.name()),
-        "created_at": r.created_at,
-        "disabled_at": r.disabled_at,
-        "tenant_disabled": r.tenant_disabled,
-        "last_used_at": r.last_used_at,
-        "previous_secret_until": c.previous_secret.as_ref().map(|(_, until)| until),
-    })
 }
 
 /// Runs a tenant command.

@@ -618,6 +618,12 @@ pub mod need {
     impl ScopeSet for IdentityVerify {
         const ANY_OF: &'static [&'static str] = &["identity.verify"];
     }
+    /// The administration API: the Verbund's (`admin.verbund`), a Kommune's
+    /// (`admin.tenant`) or its audit log's (`admin.audit`).
+    pub struct Admin;
+    impl ScopeSet for Admin {
+        const ANY_OF: &'static [&'static str] = &["admin.verbund", "admin.tenant", "admin.audit"];
+    }
     /// The Verbund's or a Kommune's catalogue administration.
     pub struct Catalogue;
     impl ScopeSet for Catalogue {
@@ -668,6 +674,8 @@ pub struct ServiceCaller<S> {
     pub client: std::sync::Arc<crate::domain::client::Client>,
     /// The one of `S`'s scopes the token carries (the first listed, when it has several).
     pub scope: &'static str,
+    /// Every scope the token carries.
+    pub scopes: crate::domain::scope::Scopes,
     _scopes: std::marker::PhantomData<S>,
 }
 
@@ -683,9 +691,10 @@ where
         use axum::extract::FromRef;
         let p = crate::oidc::Provider::from_ref(state);
         match api_caller::<S>(parts, &p).await? {
-            (crate::oidc::access_token::Caller::Service { client, .. }, scope) => Ok(Self {
+            (crate::oidc::access_token::Caller::Service { client, scopes }, scope) => Ok(Self {
                 client,
                 scope,
+                scopes,
                 _scopes: std::marker::PhantomData,
             }),
             (crate::oidc::access_token::Caller::Citizen { .. }, scope) => Err(ApiError::new(

@@ -1771,3 +1771,339 @@ async fn the_cli_lists_shows_updates_disables_and_deletes_tenants_clients_and_ac
     assert_eq!(a["roles"][0]["role"], "auditor");
     assert_eq!(a["identity_checks"][0]["document_type"], "personalausweis");
 }
+
+/// A call to the admin API with a bearer token; the status and the JSON body.
+async fn api(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = app.http.request(method, app.url(path));
+    if !token.is_empty() {
+        req = req.bearer_auth(token);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test]
+async fn the_admin_api_acts_with_the_roles_its_scopes_carry_and_no_further() {
+    use reqwest::Method;
+    use serde_json::json;
+    let app = spawn_app().await;
+    app.add_tenant("gemeinde-b", "Gemeinde B").await;
+    let other = app.add_service_client("gemeinde-b", &["--scope", "mailbox.send"]);
+    let kommune_sys = app.add_service_client("gemeinde-a", &["--scope", "admin.tenant"]);
+    let audit_sys = app.add_service_client("gemeinde-a", &["--scope", "admin.audit"]);
+    let verbund_sys = app.add_service_client("gemeinde-a", &["--scope", "admin.verbund"]);
+    let mail_sys = app.add_service_client("gemeinde-a", &["--scope", "mailbox.send"]);
+    let kommune = app.service_token(&kommune_sys, None).await;
+    let auditor = app.service_token(&audit_sys, None).await;
+    let verbund = app.service_token(&verbund_sys, None).await;
+    let mail = app.service_token(&mail_sys, None).await;
+
+    // No token, or one without an admin scope.
+    assert_eq!(
+        api(&app, Method::GET, "/api/v1/admin/tenants", "", None)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        api(&app, Method::GET, "/api/v1/admin/tenants", &mail, None)
+            .await
+            .0,
+        403
+    );
+
+    // A Kommune's system sees and changes its own tenant only.
+    let (s, list) = api(&app, Method::GET, "/api/v1/admin/tenants", &kommune, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    assert_eq!(list[0]["slug"], "gemeinde-a");
+    assert_eq!(
+        api(
+            &app,
+            Method::GET,
+            "/api/v1/admin/tenants/gemeinde-b",
+            &kommune,
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    let (s, t) = api(
+        &app,
+        Method::PATCH,
+        "/api/v1/admin/tenants/gemeinde-a",
+        &kommune,
+        Some(json!({ "support_contact": "Bürgerbüro" })),
+    )
+    .await;
+    assert_eq!(
+        (s, t["support_contact"].as_str()),
+        (200, Some("Bürgerbüro"))
+    );
+    let (s, p) = api(
+        &app,
+        Method::PATCH,
+        "/api/v1/admin/tenants/gemeinde-a",
+        &kommune,
+        Some(json!({ "accent_color": "#ffff00" })),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(p["detail"].as_str().unwrap_or("").contains("4.5:1"), "{p}");
+    assert_eq!(
+        api(
+            &app,
+            Method::PATCH,
+            "/api/v1/admin/tenants/gemeinde-a",
+            &kommune,
+            Some(json!({ "colour": "x" }))
+        )
+        .await
+        .0,
+        400,
+        "unknown fields"
+    );
+    assert_eq!(
+        api(
+            &app,
+            Method::POST,
+            "/api/v1/admin/tenants",
+            &kommune,
+            Some(json!({ "slug": "neu", "name": "Neu" }))
+        )
+        .await
+        .0,
+        403
+    );
+
+    // Clients: registered in its own tenant with the secret once; never another tenant's,
+    // never with the Verbund's scopes.
+    let (s, created) = api(&app, Method::POST, "/api/v1/admin/clients", &kommune, Some(json!({ "name": "Hundesteuer", "scopes": ["mailbox.send"], "grant_types": ["client_credentials"] }))).await;
+    assert_eq!(s, 201, "{created}");
+    let id = created["client_id"].as_str().expect("id").to_owned();
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert_eq!(cc_status(&app, &id, &secret).await, 200);
+    let (s, shown) = api(
+        &app,
+        Method::GET,
+        &format!("/api/v1/admin/clients/{id}"),
+        &kommune,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(
+        shown.get("client_secret").is_none() && shown["secret_hash"].is_null(),
+        "no secret: {shown}"
+    );
+    assert_eq!(api(&app, Method::POST, "/api/v1/admin/clients", &kommune, Some(json!({ "tenant": "gemeinde-b", "name": "X", "grant_types": ["client_credentials"] }))).await.0, 404);
+    assert_eq!(api(&app, Method::POST, "/api/v1/admin/clients", &kommune, Some(json!({ "name": "X", "scopes": ["admin.verbund"], "grant_types": ["client_credentials"] }))).await.0, 403);
+    for (method, path) in [
+        (Method::GET, format!("/api/v1/admin/clients/{}", other.id)),
+        (Method::PATCH, format!("/api/v1/admin/clients/{}", other.id)),
+        (
+            Method::POST,
+            format!("/api/v1/admin/clients/{}/disable", other.id),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/admin/clients/{}", other.id),
+        ),
+    ] {
+        let body = (method == Method::PATCH).then(|| json!({ "name": "Übernommen" }));
+        assert_eq!(
+            api(&app, method.clone(), &path, &kommune, body).await.0,
+            404,
+            "{method} {path}"
+        );
+    }
+    assert_eq!(
+        api(
+            &app,
+            Method::POST,
+            &format!("/api/v1/admin/clients/{}/secret", other.id),
+            &kommune,
+            Some(json!({ "overlap_hours": 1 }))
+        )
+        .await
+        .0,
+        404
+    );
+    let (_, list) = api(&app, Method::GET, "/api/v1/admin/clients", &kommune, None).await;
+    assert!(
+        list.as_array()
+            .is_some_and(|l| l.iter().all(|c| c["client_id"] != other.id.as_str()))
+    );
+    let (s, patched) = api(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/admin/clients/{id}"),
+        &kommune,
+        Some(json!({ "scopes": ["mailbox.send", "mailbox.read"] })),
+    )
+    .await;
+    assert_eq!(
+        (s, patched["scopes"].clone()),
+        (200, json!(["mailbox.read", "mailbox.send"]))
+    );
+    let (s, rotated) = api(
+        &app,
+        Method::POST,
+        &format!("/api/v1/admin/clients/{id}/secret"),
+        &kommune,
+        Some(json!({ "overlap_hours": 0 })),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(cc_status(&app, &id, &secret).await, 401);
+    let secret = rotated["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert_eq!(
+        api(
+            &app,
+            Method::POST,
+            &format!("/api/v1/admin/clients/{id}/disable"),
+            &kommune,
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(cc_status(&app, &id, &secret).await, 401);
+    assert_eq!(
+        api(
+            &app,
+            Method::POST,
+            &format!("/api/v1/admin/clients/{id}/enable"),
+            &kommune,
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        api(
+            &app,
+            Method::DELETE,
+            &format!("/api/v1/admin/clients/{id}"),
+            &kommune,
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        api(
+            &app,
+            Method::GET,
+            &format!("/api/v1/admin/clients/{id}"),
+            &kommune,
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        cc_status(&app, &other.id, other.secret.as_deref().unwrap_or("")).await,
+        200,
+        "untouched"
+    );
+
+    // The audit system reads its tenant's trail (with the acting client), changes nothing.
+    let (s, entries) = api(
+        &app,
+        Method::GET,
+        "/api/v1/admin/audit?kind=admin.client",
+        &auditor,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let entries = entries.as_array().cloned().unwrap_or_default();
+    assert!(
+        entries.iter().any(|e| e["kind"] == "admin.client_created"
+            && e["actor"] == format!("client:{}", kommune_sys.id)),
+        "{entries:?}"
+    );
+    assert_eq!(
+        api(
+            &app,
+            Method::GET,
+            "/api/v1/admin/audit?tenant=gemeinde-b",
+            &auditor,
+            None
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        api(
+            &app,
+            Method::POST,
+            "/api/v1/admin/clients",
+            &auditor,
+            Some(json!({ "name": "X", "grant_types": ["client_credentials"] }))
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        api(
+            &app,
+            Method::GET,
+            "/api/v1/admin/audit?from=gestern",
+            &auditor,
+            None
+        )
+        .await
+        .0,
+        400
+    );
+
+    // The Verbund's system creates tenants.
+    let (s, t) = api(
+        &app,
+        Method::POST,
+        "/api/v1/admin/tenants",
+        &verbund,
+        Some(json!({ "slug": "samtgemeinde-c", "name": "Samtgemeinde C" })),
+    )
+    .await;
+    assert_eq!((s, t["slug"].as_str()), (201, Some("samtgemeinde-c")));
+    assert_eq!(
+        api(
+            &app,
+            Method::POST,
+            "/api/v1/admin/tenants",
+            &verbund,
+            Some(json!({ "slug": "samtgemeinde-c", "name": "Doppelt" }))
+        )
+        .await
+        .0,
+        400
+    );
+    let (_, all) = api(&app, Method::GET, "/api/v1/admin/tenants", &verbund, None).await;
+    assert_eq!(all.as_array().map(Vec::len), Some(3));
+}

@@ -1,6 +1,7 @@
 //! JSON APIs for portals, authority systems and admins. Errors are problem details
 //! (RFC 9457, `application/problem+json`); callers authenticate with a bearer access token.
 
+pub mod admin;
 pub mod mailbox;
 pub mod openapi;
 pub mod processes;
@@ -10,6 +11,7 @@ pub mod proofings;
 pub fn routes() -> axum::Router<super::state::AppState> {
     axum::Router::new()
         .merge(openapi::routes())
+        .merge(admin::routes())
         .merge(processes::routes())
         .merge(proofings::routes())
         .merge(mailbox::routes())

@@ -66,12 +66,25 @@ impl Modify for Security {
         super::processes::show,
         super::processes::put,
         super::proofings::create,
+        super::admin::tenants,
+        super::admin::create_tenant,
+        super::admin::tenant,
+        super::admin::update_tenant,
+        super::admin::clients,
+        super::admin::create_client,
+        super::admin::client,
+        super::admin::update_client,
+        super::admin::rotate_secret,
+        super::admin::disable_client,
+        super::admin::enable_client,
+        super::admin::delete_client,
+        super::admin::audit,
     ),
     modifiers(&Security),
     tags(
         (name = "mailbox", description = "Authority systems (Fachverfahren): client_credentials with scope mailbox.send"),
         (name = "portal", description = "Portals: a citizen's access token with scope mailbox.read"),
-        (name = "admin", description = "Process catalogue and identity proofing"),
+        (name = "admin", description = "Administration: tenants, clients and the audit log (client_credentials with scope admin.verbund, admin.tenant or admin.audit), the process catalogue and identity proofing"),
     )
 )]
 pub struct ApiDoc;
