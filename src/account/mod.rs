@@ -201,7 +201,7 @@ impl AccountService {
         email: &str,
         password: &str,
         lang: Lang,
-        cont: Option<&str>,
+        (cont, via): (Option<&str>, Option<&str>),
         ip: IpAddr,
     ) -> Result<(), AccountError> {
         // Every registration sends a mail and costs an Argon2 hash: limited per address
@@ -227,7 +227,7 @@ impl AccountService {
                     .audit()
                     .record("account.registered", Some(id), None, json!({}))
                     .await?;
-                self.send_verification(id, &email, lang, cont).await
+                self.send_verification(id, &email, lang, (cont, via)).await
             }
             Err(e) if e.is_conflict_on("email") => {
                 let existing = self.db.accounts().by_email(&email).await?;
@@ -249,8 +249,14 @@ impl AccountService {
                     if !self.may_mail(existing.account.id).await? {
                         return Ok(());
                     }
-                    self.mail_verification(existing.account.id, &email, lang, cont, Some(hash))
-                        .await
+                    self.mail_verification(
+                        existing.account.id,
+                        &email,
+                        lang,
+                        (cont, via),
+                        Some(hash),
+                    )
+                    .await
                 }
             }
             Err(e) => Err(e.into()),
@@ -263,12 +269,12 @@ impl AccountService {
         id: AccountId,
         email: &EmailAddress,
         lang: Lang,
-        cont: Option<&str>,
+        origin: (Option<&str>, Option<&str>),
     ) -> Result<(), AccountError> {
         self.eph
             .put(&verify_sent_key(id), "1", self.limits.mail_interval)
             .await?;
-        self.mail_verification(id, email, lang, cont, None).await
+        self.mail_verification(id, email, lang, origin, None).await
     }
 
     /// A login of an unverified account: a new link, at most one per interval.
@@ -282,15 +288,18 @@ impl AccountService {
         if !self.may_mail(id).await? {
             return Ok(());
         }
-        self.mail_verification(id, email, lang, cont, None).await
+        self.mail_verification(id, email, lang, (cont, None), None)
+            .await
     }
 
+    /// `origin`: the pending request to continue, and the portal with its Kommune that the
+    /// mail names.
     async fn mail_verification(
         &self,
         id: AccountId,
         email: &EmailAddress,
         lang: Lang,
-        cont: Option<&str>,
+        (cont, via): (Option<&str>, Option<&str>),
         password_hash: Option<String>,
     ) -> Result<(), AccountError> {
         let token = random_token();
@@ -317,7 +326,7 @@ impl AccountService {
             .await?;
         let link = format!("{}/verify-email?token={token}", self.issuer);
         self.mailer
-            .send(email, mail::verification(lang, &link)?)
+            .send(email, mail::verification(lang, &link, via)?)
             .await?;
         Ok(())
     }
@@ -334,7 +343,7 @@ impl AccountService {
             return Ok(false);
         }
         let lang = self.lang(id).await?;
-        self.mail_verification(id, &account.email, lang, None, None)
+        self.mail_verification(id, &account.email, lang, (None, None), None)
             .await?;
         Ok(true)
     }

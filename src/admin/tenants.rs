@@ -185,6 +185,8 @@ pub struct Overview {
     pub logins: Vec<(String, i64)>,
     /// Per tenant: name, clients, messages sent, unread.
     pub tenants: Vec<(String, i64, i64, i64)>,
+    /// Portals whose back-channel logout failed in the last day: name, failures.
+    pub failing_backchannel: Vec<(String, i64)>,
 }
 
 impl Admin {
@@ -213,14 +215,20 @@ impl Admin {
         let stats = self.db.stats();
         let midnight = crate::domain::civil::start_of_day(chrono::Utc::now());
         let mut rows = Vec::with_capacity(tenants.len());
+        let mut failing = Vec::new();
+        let day_ago = chrono::Utc::now() - chrono::Duration::days(1);
         for t in tenants {
             let (sent, unread) = stats.messages_of(t.id).await?;
             rows.push((t.name.clone(), stats.clients_of(t.id).await?, sent, unread));
+            for (_, name, n) in stats.backchannel_failures(t.id, day_ago).await? {
+                failing.push((format!("{name} ({})", t.name), n));
+            }
         }
         Ok(Overview {
             accounts: stats.accounts_by_level().await?,
             logins: stats.logins_by_level(midnight).await?,
             tenants: rows,
+            failing_backchannel: failing,
         })
     }
 }

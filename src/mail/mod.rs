@@ -113,15 +113,22 @@ fn one_link(
 ///
 /// # Errors
 /// When a template fails to render.
-pub fn verification(lang: Lang, link: &str) -> Result<Mail, MailError> {
-    one_link(lang, link, |t| {
-        [
-            t.verify_subject,
-            t.verify_intro,
-            t.verify_action,
-            t.verify_note,
-        ]
-    })
+pub fn verification(lang: Lang, link: &str, via: Option<&str>) -> Result<Mail, MailError> {
+    let t = mail_texts(lang);
+    let mut before = vec![t.verify_intro.to_owned()];
+    // The portal and its Kommune the registration started at, so the mail is recognised.
+    if let Some(via) = via {
+        before.push(format!("{} {via}", t.verify_via));
+    }
+    Layout {
+        texts: t,
+        subject: t.verify_subject,
+        before,
+        action: t.verify_action,
+        link,
+        after: vec![t.verify_note.into()],
+    }
+    .render()
 }
 
 /// Sent instead of a verification mail when someone registers an address that has an account,

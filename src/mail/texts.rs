@@ -81,6 +81,7 @@ pub struct MailTexts {
     pub report_ack_intro: &'static str,
     pub report_action: &'static str,
     pub report_ack_note: &'static str,
+    pub verify_via: &'static str,
 }
 
 fn new_mail_de(n: usize) -> String {
@@ -169,6 +170,7 @@ pub static DE: MailTexts = MailTexts {
     report_ack_intro: "vielen Dank: Ihre Rückmeldung zur Barrierefreiheit des Bürgerkontos ist bei uns angekommen. Wir antworten Ihnen innerhalb der Frist, die in der Erklärung zur Barrierefreiheit steht.",
     report_action: "Erklärung zur Barrierefreiheit",
     report_ack_note: "Wenn Sie keine zufriedenstellende Antwort erhalten, können Sie kostenlos ein Schlichtungsverfahren beantragen. Wie das geht, steht in der Erklärung.",
+    verify_via: "Sie haben sich angemeldet bei:",
 };
 
 pub static EN: MailTexts = MailTexts {
@@ -235,6 +237,7 @@ pub static EN: MailTexts = MailTexts {
     report_ack_intro: "thank you: your feedback on the accessibility of the Bürgerkonto has reached us. We will answer within the time stated in the accessibility statement.",
     report_action: "Accessibility statement",
     report_ack_note: "If you do not receive a satisfactory answer, you can apply for a conciliation procedure free of charge. The statement explains how.",
+    verify_via: "You signed up at:",
 };
 
 #[must_use]

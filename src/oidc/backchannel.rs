@@ -180,10 +180,26 @@ impl Provider {
             // Portals are told in parallel: a dead one does not delay the others.
             let p = self.clone();
             let (uri, client_id) = (uri.as_str().to_owned(), client_id.clone());
+            let (tenant, id) = (client.tenant_id, client.id.clone());
             deliveries.spawn(async move {
                 let ok = p.post_logout(&uri, &jwt).await;
                 if !ok {
                     tracing::warn!(client_id, "back-channel logout not delivered");
+                    // The administration's overview lists portals whose logout URI fails.
+                    if let Err(e) =
+                        p.db.audit()
+                            .record_by(
+                                "backchannel.failed",
+                                None,
+                                Some(tenant),
+                                None,
+                                Some(&id),
+                                json!({}),
+                            )
+                            .await
+                    {
+                        tracing::warn!(error = %e, "could not write the audit record");
+                    }
                 }
                 (client_id, ok)
             });

@@ -24,7 +24,28 @@ const MESSAGES_OF_TENANT: &str = "SELECT COUNT(*), \
     COALESCE(SUM(CASE WHEN opened_at IS NULL AND deleted_at IS NULL AND purged_at IS NULL THEN 1 ELSE 0 END), 0) \
     FROM mailbox_messages WHERE sender_tenant_id = $1";
 
+const BACKCHANNEL_FAILURES: &str = "SELECT e.client_id, c.name, COUNT(*) FROM audit_events e \
+    JOIN clients c ON c.id = e.client_id \
+    WHERE e.kind = 'backchannel.failed' AND e.at >= $1 AND e.tenant_id = $2 \
+    GROUP BY e.client_id, c.name ORDER BY e.client_id";
+
 impl Stats<'_> {
+    /// The tenant's clients whose back-channel logout failed since `since`: id, name, count.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn backchannel_failures(
+        &self,
+        tenant: TenantId,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<(String, String, i64)>> {
+        Ok(on_db!(self.0, |p| sqlx::query_as(BACKCHANNEL_FAILURES)
+            .bind(since)
+            .bind(tenant.0)
+            .fetch_all(p)
+            .await)?)
+    }
+
     /// Live accounts per proofing level (`low`, `substantial`, `high`).
     ///
     /// # Errors

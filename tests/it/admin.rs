@@ -1561,6 +1561,36 @@ async fn the_login_shows_the_kommunes_face_and_the_verbunds_without_a_portal() {
         register.contains("– Gemeinde Beispielheim")
             && register.contains("/kommune/gemeinde-a/logo")
     );
+    // The confirmation mail names the portal and its Kommune too.
+    let csrf = hidden(&register, "csrf").expect("csrf");
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("csrf", &csrf),
+                ("req", &req),
+                ("email", "neu@example.org"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        app.wait_for_link("neu@example.org", "/verify-email")
+            .await
+            .is_some()
+    );
+    let mail = app
+        .mails()
+        .into_iter()
+        .find(|m| m.contains("neu@example.org"))
+        .expect("mail");
+    assert!(
+        mail.replace("=\r\n", "")
+            .replace("=\n", "")
+            .contains("Beispielheim"),
+        "{mail}"
+    );
 
     // Without a portal: the Verbund's neutral face.
     let page = app.get("/login").await.text().await.expect("page");
@@ -2106,4 +2136,51 @@ async fn the_admin_api_acts_with_the_roles_its_scopes_carry_and_no_further() {
     );
     let (_, all) = api(&app, Method::GET, "/api/v1/admin/tenants", &verbund, None).await;
     assert_eq!(all.as_array().map(Vec::len), Some(3));
+}
+
+#[tokio::test]
+async fn the_overview_names_portals_whose_back_channel_logout_fails() {
+    let mut app = spawn_app().await;
+    let verbund = admin(&mut app, "verbund@example.org", "verbund_admin", None).await;
+    let dead = app
+        .add_client(
+            "gemeinde-a",
+            &[
+                "--backchannel-logout-uri",
+                "http://127.0.0.1:9/nothing-listens",
+            ],
+        )
+        .await;
+    app.add_user("buerger@example.org", PW).await;
+    app.reset_browser();
+    let rp = crate::helpers::rp::discover(&app, &dead).await;
+    let flow = crate::helpers::rp::start(&rp, &[], &[]);
+    crate::helpers::rp::run_browser(&app, &flow.url, "buerger@example.org", PW).await;
+    let page = app
+        .get(&format!("/logout?client_id={}", dead.id))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = app
+        .post_form(
+            "/logout/confirm",
+            &[("csrf", &csrf), ("client_id", &dead.id)],
+        )
+        .await;
+    assert!(r.status().is_success() || r.status().is_redirection());
+    app.as_admin(&verbund);
+    let mut overview = String::new();
+    for _ in 0..50 {
+        overview = app.get("/admin").await.text().await.expect("page");
+        if overview.contains("fehlgeschlagen bei") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        overview.contains("fehlgeschlagen bei Bürgerportal Test (Gemeinde A): 1"),
+        "{overview}"
+    );
 }

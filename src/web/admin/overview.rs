@@ -66,6 +66,9 @@ async fn show(State(state): State<AppState>, c: Console) -> Result<Response, Pag
         .filter(|t| t.disabled_at.is_some())
         .map(|t| format!("{} {}", a.ov_tenant_disabled, t.name))
         .collect();
+    for (portal, n) in &counts.failing_backchannel {
+        attention.push(format!("{} {portal}: {n}", a.ov_backchannel));
+    }
     let keys = &state.provider.keys;
     let old = chrono::Utc::now() - chrono::Duration::days(KEY_AGE_DAYS);
     if c.actor.grants.is_verbund_admin()

@@ -240,6 +240,7 @@ pub struct AdminTexts {
     pub ok_logo: &'static str,
     pub ok_logo_removed: &'static str,
     pub table_label: &'static str,
+    pub ov_backchannel: &'static str,
 }
 
 pub static DE: AdminTexts = AdminTexts {
@@ -480,6 +481,7 @@ pub static DE: AdminTexts = AdminTexts {
     ok_logo: "Das Logo ist gespeichert.",
     ok_logo_removed: "Das Logo ist entfernt.",
     table_label: "Tabelle, seitlich verschiebbar",
+    ov_backchannel: "Back-Channel-Logout in den letzten 24 Stunden fehlgeschlagen bei",
 };
 
 pub static EN: AdminTexts = AdminTexts {
@@ -720,6 +722,7 @@ pub static EN: AdminTexts = AdminTexts {
     ok_logo: "The logo is saved.",
     ok_logo_removed: "The logo is removed.",
     table_label: "Table, scrolls sideways",
+    ov_backchannel: "Back-channel logout failed in the last 24 hours at",
 };
 
 #[must_use]

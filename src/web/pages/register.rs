@@ -163,9 +163,17 @@ pub async fn submit(
         ));
     }
     let cont = (!req.is_empty()).then_some(req.as_str());
+    // The mail names the portal and its Kommune the registration started at.
+    let via = cont.map(|_| face.title.as_str());
     match state
         .accounts
-        .register(email, form.get("password").unwrap_or(""), lang, cont, ip)
+        .register(
+            email,
+            form.get("password").unwrap_or(""),
+            lang,
+            (cont, via),
+            ip,
+        )
         .await
     {
         Ok(()) => {
