@@ -7,14 +7,16 @@
 //!
 //! ```text
 //! main.rs      parse the command line, call cli::run; nothing else
-//! cli.rs       commands (serve, migrate, tenant/client/user/process, keys, openapi); prints JSON
+//! cli/         commands (serve, migrate, tenant/client/user/process, admin, keys, openapi);
+//!              prints JSON; manage.rs: list/show/update/disable/delete through admin/
 //! config.rs    buergerkonto.toml + BUERGERKONTO_* -> validated Config
 //! app.rs       Services::connect + Application::build: backends, keys, mailer -> router;
 //!              starts and stops the owners' workers, nothing else runs here
 //! clock.rs     the injected clock where expiry is decided (system, or manual in tests)
 //! telemetry.rs tracing subscriber; Cause and Chain (errors logged with their causes)
 //! domain/      pure types and rules: ids (TenantId::sector), e-mail, redirect URIs, clients
-//!              (Client::sector), scopes, levels, parameters, mailbox MessageState, evidence
+//!              (Client::sector), scopes, levels, parameters, mailbox MessageState, evidence,
+//!              roles (who may do what), brand (accent contrast, logo check)
 //! crypto/      Argon2id, Secret (redacted), constant-time comparison, random tokens,
 //!              digests, PKCE, TOTP, AES-256-GCM sealing
 //! keyring/     keys/ folder: signing keys (generate, rotate with overlap, JWKS, sign/verify),
@@ -27,6 +29,10 @@
 //! account/     registration, e-mail verification, password login with throttling, second
 //!              factors (TOTP, passkeys), identity proofing and verified data, sign-in audit
 //! authn/       login sessions (sid, auth_time, amr, acr); SignedIn
+//! admin/       the administration: every console, admin-API and CLI operation, checked against
+//!              the actor's roles (domain/role.rs: one decision, Grants::may) and audited with
+//!              the actor: roles, tenants (face, logo), clients, processes, the clerk desk,
+//!              the audit log; json.rs the machine shape of tenants and clients
 //! catalogue.rs the process catalogue service: one level per process, raised per tenant
 //! registry.rs  checks client registrations and makes credentials
 //! broker.rs    relying party towards upstream identity providers (BundID, ELSTER, eID)
@@ -55,7 +61,10 @@
 //!   extract.rs     the gates: SignedIn, MaybeSession, CsrfForm, CheckedForm, ServiceCaller,
 //!                  CitizenCaller, IdempotencyKey, ApiJson, ApiPath, ApiQueryOf, OAuthForm
 //!   oidc/          protocol endpoints (render oidc::flow's Step); pages/ citizen pages;
-//!                  api/ mailbox, processes, proofings (utoipa); server.rs the HTTP loop
+//!                  api/ mailbox, processes, proofings, admin (utoipa); server.rs the HTTP loop
+//!   admin/         the console at /admin behind its gate (Console: role, substanziell with a
+//!                  second factor, fresh factor for grave actions); texts.rs its de/en texts
+//!   face.rs        the Kommune's or the Verbund's face on citizen pages; logos, colours
 //! ```
 //!
 //! Dependency rule (`A <- B`: B may use A): domain, clock, telemetry, config <- crypto,

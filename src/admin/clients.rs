@@ -237,3 +237,63 @@ impl Admin {
         .await
     }
 }
+
+/// A change of some of a client's settings (the CLI's `client update`, the API's `PATCH`):
+/// what is absent stays, a list given replaces the list.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientChanges {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub subject_type: Option<String>,
+    /// An empty string removes it.
+    pub backchannel_logout_uri: Option<String>,
+    /// `low`, `substantial`, `high`, or an empty string for none.
+    pub default_level: Option<String>,
+}
+
+impl Admin {
+    /// Applies a change to a client under the registration's rules; returns it as it is now.
+    ///
+    /// # Errors
+    /// As [`Admin::update_client`].
+    pub async fn change_client(
+        &self,
+        actor: &Actor,
+        id: &str,
+        ch: ClientChanges,
+    ) -> Result<ClientRecord, AdminError> {
+        let old = self.client(actor, id).await?;
+        let mut req = registry::request_of(&old.client);
+        if let Some(v) = ch.name {
+            req.name = v;
+        }
+        for (given, list) in [
+            (ch.redirect_uris, &mut req.redirect_uris),
+            (
+                ch.post_logout_redirect_uris,
+                &mut req.post_logout_redirect_uris,
+            ),
+            (ch.grant_types, &mut req.grant_types),
+            (ch.scopes, &mut req.scopes),
+        ] {
+            if let Some(v) = given {
+                *list = v;
+            }
+        }
+        if ch.subject_type.is_some() {
+            req.subject_type = ch.subject_type;
+        }
+        if let Some(u) = ch.backchannel_logout_uri {
+            req.backchannel_logout_uri = Some(u).filter(|u| !u.is_empty());
+        }
+        if let Some(l) = ch.default_level {
+            req.default_level = Some(l).filter(|l| !l.is_empty());
+        }
+        self.update_client(actor, id, req).await?;
+        self.client(actor, id).await
+    }
+}

@@ -323,3 +323,39 @@ impl Admin {
         .await
     }
 }
+
+/// A change of some of a tenant's face (the CLI's `tenant update`, the API's `PATCH`): what
+/// is absent stays, an empty string clears.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantChanges {
+    pub name: Option<String>,
+    /// `#rrggbb` with at least 4.5:1 against white.
+    pub accent_color: Option<String>,
+    pub support_contact: Option<String>,
+    pub impressum_url: Option<String>,
+    pub privacy_url: Option<String>,
+}
+
+impl Admin {
+    /// Applies a change to a tenant's name and face, by [`Admin::update_tenant`]'s rules.
+    ///
+    /// # Errors
+    /// As [`Admin::update_tenant`].
+    pub async fn change_tenant(
+        &self,
+        actor: &Actor,
+        slug: &str,
+        ch: TenantChanges,
+    ) -> Result<Tenant, AdminError> {
+        let t = self.tenant(actor, slug).await?;
+        let p = TenantProfile {
+            name: ch.name.unwrap_or(t.name),
+            accent_color: ch.accent_color.or(t.accent_color).unwrap_or_default(),
+            support_contact: ch.support_contact.or(t.support_contact).unwrap_or_default(),
+            impressum_url: ch.impressum_url.or(t.impressum_url).unwrap_or_default(),
+            privacy_url: ch.privacy_url.or(t.privacy_url).unwrap_or_default(),
+        };
+        self.update_tenant(actor, slug, &p).await
+    }
+}

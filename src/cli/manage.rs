@@ -3,8 +3,9 @@
 //! ([`Actor::operator`]) and goes through the same administration service, rules and audit
 //! as the console.
 
+use crate::admin::clients::ClientChanges;
 use crate::admin::json::{client_json, tenant_json};
-use crate::admin::tenants::TenantProfile;
+use crate::admin::tenants::TenantChanges;
 use crate::admin::{Actor, Admin, AdminError};
 use crate::store::Db;
 use anyhow::bail;
@@ -131,6 +132,25 @@ pub enum UserManage {
     },
 }
 
+/// One of the managing commands.
+pub enum Managed {
+    Tenant(TenantManage),
+    Client(ClientManage),
+    User(UserManage),
+}
+
+/// Runs a managing command; its JSON.
+///
+/// # Errors
+/// What went wrong, for the exit code.
+pub async fn run(db: &Db, cmd: Managed) -> anyhow::Result<Value> {
+    match cmd {
+        Managed::Tenant(c) => tenant(db, c).await,
+        Managed::Client(c) => client(db, c).await,
+        Managed::User(c) => user(db, c).await,
+    }
+}
+
 fn explain(e: AdminError) -> anyhow::Error {
     match e {
         AdminError::NotFound => anyhow::anyhow!("not found"),
@@ -157,17 +177,16 @@ pub async fn tenant(db: &Db, cmd: TenantManage) -> anyhow::Result<Value> {
             impressum_url,
             privacy_url,
         } => {
-            let t = admin.tenant(&actor, &slug).await.map_err(explain)?;
-            let p = TenantProfile {
-                name: name.unwrap_or(t.name),
-                accent_color: accent_color.or(t.accent_color).unwrap_or_default(),
-                support_contact: support_contact.or(t.support_contact).unwrap_or_default(),
-                impressum_url: impressum_url.or(t.impressum_url).unwrap_or_default(),
-                privacy_url: privacy_url.or(t.privacy_url).unwrap_or_default(),
+            let ch = TenantChanges {
+                name,
+                accent_color,
+                support_contact,
+                impressum_url,
+                privacy_url,
             };
             tenant_json(
                 &admin
-                    .update_tenant(&actor, &slug, &p)
+                    .change_tenant(&actor, &slug, ch)
                     .await
                     .map_err(explain)?,
             )
@@ -224,38 +243,26 @@ pub async fn client(db: &Db, cmd: ClientManage) -> anyhow::Result<Value> {
             backchannel_logout_uri,
             default_level,
         } => {
-            let old = admin.client(&actor, &id).await.map_err(explain)?;
-            let mut req = crate::registry::request_of(&old.client);
-            if let Some(n) = name {
-                req.name = n;
-            }
-            for (given, list) in [
-                (redirect_uris, &mut req.redirect_uris),
-                (
-                    post_logout_redirect_uris,
-                    &mut req.post_logout_redirect_uris,
-                ),
-                (grant_types, &mut req.grant_types),
-                (scopes, &mut req.scopes),
-            ] {
-                if !given.is_empty() {
-                    *list = given.into_iter().filter(|s| !s.is_empty()).collect();
-                }
-            }
-            if subject_type.is_some() {
-                req.subject_type = subject_type;
-            }
-            if let Some(u) = backchannel_logout_uri {
-                req.backchannel_logout_uri = Some(u).filter(|u| !u.is_empty());
-            }
-            if let Some(l) = default_level {
-                req.default_level = Some(l).filter(|l| !l.is_empty());
-            }
-            admin
-                .update_client(&actor, &id, req)
-                .await
-                .map_err(explain)?;
-            client_json(&admin.client(&actor, &id).await.map_err(explain)?)
+            // A list given on the command line replaces the list (an empty value: none).
+            let list = |v: Vec<String>| {
+                (!v.is_empty()).then(|| v.into_iter().filter(|s| !s.is_empty()).collect())
+            };
+            let ch = ClientChanges {
+                name,
+                redirect_uris: list(redirect_uris),
+                post_logout_redirect_uris: list(post_logout_redirect_uris),
+                grant_types: list(grant_types),
+                scopes: list(scopes),
+                subject_type,
+                backchannel_logout_uri,
+                default_level,
+            };
+            client_json(
+                &admin
+                    .change_client(&actor, &id, ch)
+                    .await
+                    .map_err(explain)?,
+            )
         }
         ClientManage::RotateSecret { id, overlap_hours } => {
             let secret = admin

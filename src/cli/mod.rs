@@ -326,31 +326,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tenant {
             cmd: TenantCmd::Manage(cmd),
-        } => {
-            let db = Db::connect(config.database_url.expose()).await?;
-            let out = manage::tenant(&db, cmd).await;
-            db.close().await;
-            println!("{}", out?);
-            Ok(())
-        }
+        } => managed(&config, manage::Managed::Tenant(cmd)).await,
         Command::Client {
             cmd: ClientCmd::Manage(cmd),
-        } => {
-            let db = Db::connect(config.database_url.expose()).await?;
-            let out = manage::client(&db, cmd).await;
-            db.close().await;
-            println!("{}", out?);
-            Ok(())
-        }
+        } => managed(&config, manage::Managed::Client(cmd)).await,
         Command::User {
             cmd: UserCmd::Manage(cmd),
-        } => {
-            let db = Db::connect(config.database_url.expose()).await?;
-            let out = manage::user(&db, cmd).await;
-            db.close().await;
-            println!("{}", out?);
-            Ok(())
-        }
+        } => managed(&config, manage::Managed::User(cmd)).await,
         Command::Client { cmd } => add_client(&config, cmd).await,
         Command::Admin { cmd } => admin_roles(&config, cmd).await,
         Command::Process {
@@ -481,6 +463,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Runs a list/show/update/disable/delete command and prints its JSON.
+async fn managed(config: &Config, cmd: manage::Managed) -> anyhow::Result<()> {
+    let db = Db::connect(config.database_url.expose()).await?;
+    let out = manage::run(&db, cmd).await;
+    db.close().await;
+    println!("{}", out?);
+    Ok(())
 }
 
 async fn admin_roles(config: &Config, cmd: AdminCmd) -> anyhow::Result<()> {

@@ -526,6 +526,18 @@ async fn clerks_and_auditors_change_nothing_outside_their_role() {
         assert_eq!(app.get("/admin").await.status(), 200);
         assert_eq!(app.get("/admin/kommunen/gemeinde-a").await.status(), 403);
         assert_eq!(app.get("/admin/rollen").await.status(), 403);
+        assert_eq!(
+            app.get("/admin/portale").await.status(),
+            403,
+            "a clerk registers no clients"
+        );
+        assert_eq!(
+            app.get("/admin/portale/neu?kommune=gemeinde-a")
+                .await
+                .status(),
+            403
+        );
+        assert_eq!(app.get("/admin/verfahren").await.status(), 403);
         let csrf = app.csrf_of("/konto").await;
         for (action, form) in [
             ("/admin/kommunen", vec![("slug", "neu"), ("name", "Neu")]),
@@ -533,6 +545,19 @@ async fn clerks_and_auditors_change_nothing_outside_their_role() {
             (
                 "/admin/kommunen/gemeinde-a/sperren",
                 vec![("action", "disable")],
+            ),
+            (
+                "/admin/portale",
+                vec![
+                    ("kommune", "gemeinde-a"),
+                    ("name", "X"),
+                    ("scopes", "mailbox.send"),
+                    ("grant_client_credentials", "1"),
+                ],
+            ),
+            (
+                "/admin/verfahren",
+                vec![("id", "x"), ("kommune", "gemeinde-a"), ("level", "high")],
             ),
             (
                 "/admin/rollen",

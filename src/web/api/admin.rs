@@ -6,7 +6,8 @@
 //! actor is the client) as the console and the CLI.
 
 use crate::admin::audit::{AuditQuery, PAGE_ROWS};
-use crate::admin::tenants::TenantProfile;
+use crate::admin::clients::ClientChanges;
+use crate::admin::tenants::TenantChanges;
 use crate::admin::{Actor, AdminError};
 use crate::domain::role::{Grant, Grants, Role};
 use crate::registry::NewClient;
@@ -138,44 +139,21 @@ pub async fn tenant(
     Ok(Json(TenantOut::from(&t)))
 }
 
-/// What a `PATCH` of a tenant may change; what is absent stays, an empty string clears.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TenantPatch {
-    name: Option<String>,
-    #[schema(example = "#1f4e79")]
-    accent_color: Option<String>,
-    support_contact: Option<String>,
-    impressum_url: Option<String>,
-    privacy_url: Option<String>,
-}
-
-/// `PATCH /api/v1/admin/tenants/{slug}` (its Kommune admin or the Verbund).
+/// `PATCH /api/v1/admin/tenants/{slug}` (its Kommune admin or the Verbund): what is absent
+/// stays, an empty string clears.
 #[utoipa::path(patch, path = "/api/v1/admin/tenants/{slug}", tag = "admin", params(("slug" = String, Path)),
-    request_body = TenantPatch,
+    request_body = TenantChanges,
     responses((status = 200, body = TenantOut), (status = 400, body = crate::web::respond::Problem), (status = 403, body = crate::web::respond::Problem), (status = 404, body = crate::web::respond::Problem)),
     security(("bearer" = ["admin.verbund", "admin.tenant"])))]
 pub async fn update_tenant(
     State(state): State<AppState>,
     caller: ServiceCaller<need::Admin>,
     ApiPath(slug): ApiPath<String>,
-    ApiJson(patch): ApiJson<TenantPatch>,
+    ApiJson(changes): ApiJson<TenantChanges>,
 ) -> Result<Json<TenantOut>, ApiError> {
-    let actor = actor(&caller);
-    let t = state.admin.tenant(&actor, &slug).await.map_err(problem)?;
-    let p = TenantProfile {
-        name: patch.name.unwrap_or(t.name),
-        accent_color: patch.accent_color.or(t.accent_color).unwrap_or_default(),
-        support_contact: patch
-            .support_contact
-            .or(t.support_contact)
-            .unwrap_or_default(),
-        impressum_url: patch.impressum_url.or(t.impressum_url).unwrap_or_default(),
-        privacy_url: patch.privacy_url.or(t.privacy_url).unwrap_or_default(),
-    };
     let t = state
         .admin
-        .update_tenant(&actor, &slug, &p)
+        .change_tenant(&actor(&caller), &slug, changes)
         .await
         .map_err(problem)?;
     Ok(Json(TenantOut::from(&t)))
@@ -274,67 +252,22 @@ pub async fn client(
     Ok(Json(ClientOut::from(&c)))
 }
 
-/// What a `PATCH` of a client may change; what is absent stays.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ClientPatch {
-    name: Option<String>,
-    redirect_uris: Option<Vec<String>>,
-    post_logout_redirect_uris: Option<Vec<String>>,
-    grant_types: Option<Vec<String>>,
-    scopes: Option<Vec<String>>,
-    subject_type: Option<String>,
-    /// An empty string removes it.
-    backchannel_logout_uri: Option<String>,
-    /// `low`, `substantial`, `high`, or an empty string for none.
-    default_level: Option<String>,
-}
-
-/// `PATCH /api/v1/admin/clients/{id}`: under the registration's rules.
+/// `PATCH /api/v1/admin/clients/{id}`: under the registration's rules; what is absent stays.
 #[utoipa::path(patch, path = "/api/v1/admin/clients/{id}", tag = "admin", params(("id" = String, Path)),
-    request_body = ClientPatch,
+    request_body = ClientChanges,
     responses((status = 200, body = ClientOut), (status = 400, body = crate::web::respond::Problem), (status = 404, body = crate::web::respond::Problem)),
     security(("bearer" = ["admin.verbund", "admin.tenant"])))]
 pub async fn update_client(
     State(state): State<AppState>,
     caller: ServiceCaller<need::Admin>,
     ApiPath(id): ApiPath<String>,
-    ApiJson(patch): ApiJson<ClientPatch>,
+    ApiJson(changes): ApiJson<ClientChanges>,
 ) -> Result<Json<ClientOut>, ApiError> {
-    let actor = actor(&caller);
-    let old = state.admin.client(&actor, &id).await.map_err(problem)?;
-    let mut req = crate::registry::request_of(&old.client);
-    if let Some(v) = patch.name {
-        req.name = v;
-    }
-    for (given, list) in [
-        (patch.redirect_uris, &mut req.redirect_uris),
-        (
-            patch.post_logout_redirect_uris,
-            &mut req.post_logout_redirect_uris,
-        ),
-        (patch.grant_types, &mut req.grant_types),
-        (patch.scopes, &mut req.scopes),
-    ] {
-        if let Some(v) = given {
-            *list = v;
-        }
-    }
-    if patch.subject_type.is_some() {
-        req.subject_type = patch.subject_type;
-    }
-    if let Some(u) = patch.backchannel_logout_uri {
-        req.backchannel_logout_uri = Some(u).filter(|u| !u.is_empty());
-    }
-    if let Some(l) = patch.default_level {
-        req.default_level = Some(l).filter(|l| !l.is_empty());
-    }
-    state
+    let c = state
         .admin
-        .update_client(&actor, &id, req)
+        .change_client(&actor(&caller), &id, changes)
         .await
         .map_err(problem)?;
-    let c = state.admin.client(&actor, &id).await.map_err(problem)?;
     Ok(Json(ClientOut::from(&c)))
 }
 
