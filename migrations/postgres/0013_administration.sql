@@ -1,7 +1,7 @@
 -- The administration: roles bound to accounts; the audit's actor and tenant (who did what
 -- where, filterable); a tenant's state and face (disabled, accent colour, support contact,
 -- logo); a client's state, secret overlap and last use; which tenant confirmed an identity;
--- who last changed a process's level.
+-- who last changed a process's level; accounts disabled by an administrator.
 -- Pair of migrations/sqlite/0013_administration.sql.
 CREATE TABLE admin_roles (
     account_id  UUID NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
@@ -37,3 +37,5 @@ ALTER TABLE clients ADD COLUMN previous_secret_until TIMESTAMPTZ;
 ALTER TABLE identity_proofings ADD COLUMN tenant_id UUID;
 
 ALTER TABLE processes ADD COLUMN updated_by TEXT;
+
+ALTER TABLE accounts ADD COLUMN disabled_at TIMESTAMPTZ;

@@ -53,6 +53,10 @@ impl AccountService {
     ) -> Result<LoginNotes, AccountError> {
         let now = self.clock.now();
         let mut notes = LoginNotes::default();
+        // Every door ends here (password, second factor, passkey, confirmation link).
+        if self.db.accounts().is_disabled(account).await? {
+            return Err(AccountError::Disabled);
+        }
         if let Some(reason) = self.db.accounts().logged_in(account, now).await? {
             notes.deletion_cancelled = true;
             self.record(

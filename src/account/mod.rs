@@ -68,6 +68,8 @@ pub enum AccountError {
     Unavailable,
     #[error("limit reached")]
     TooMany,
+    #[error("the account is disabled")]
+    Disabled,
     #[error("internal error")]
     Internal(#[source] crate::telemetry::Cause),
     #[error(transparent)]
@@ -475,6 +477,10 @@ impl AccountService {
         cont: Option<&str>,
     ) -> Result<Account, AccountError> {
         let account = self.check_password(email, password, ip).await?;
+        // Only after the password: the answer tells nothing to someone who does not know it.
+        if self.db.accounts().is_disabled(account.id).await? {
+            return Err(AccountError::Disabled);
+        }
         if !account.email_verified {
             self.resend_verification(account.id, &account.email, lang, cont)
                 .await?;

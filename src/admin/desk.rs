@@ -54,7 +54,7 @@ impl Admin {
     }
 
     /// The live account with this address, or `NotFound`.
-    async fn account_of(&self, email: &str) -> Result<Account, AdminError> {
+    pub(super) async fn account_of(&self, email: &str) -> Result<Account, AdminError> {
         let email = EmailAddress::parse(email).map_err(|_| AdminError::Invalid(Bad::Email))?;
         match self.db.accounts().by_email(&email).await {
             Ok(a) => Ok(a.account),

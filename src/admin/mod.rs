@@ -6,6 +6,7 @@
 //! Verbund's operator), the console as the signed-in admin, the admin API as the calling
 //! authority system with the roles its scopes carry.
 
+pub mod accounts;
 pub mod audit;
 pub mod clients;
 pub mod desk;

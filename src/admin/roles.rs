@@ -1,8 +1,6 @@
 //! Granting and revoking roles (CLI `admin grant|revoke|list`, the console's role page).
 
 use super::{Actor, Admin, AdminError, Bad};
-use crate::domain::account::EmailAddress;
-use crate::domain::ids::AccountId;
 use crate::domain::role::{DutyKind, Grant, Role};
 use crate::store::StoreError;
 use crate::store::roles::RoleRow;
@@ -26,15 +24,6 @@ impl Admin {
         Grant::new(role, tenant).map_err(|_| AdminError::Invalid(Bad::RoleTenant))
     }
 
-    async fn account_by_email(&self, email: &str) -> Result<AccountId, AdminError> {
-        let email = EmailAddress::parse(email).map_err(|_| AdminError::Invalid(Bad::Email))?;
-        match self.db.accounts().by_email(&email).await {
-            Ok(a) => Ok(a.account.id),
-            Err(StoreError::NotFound) => Err(AdminError::NotFound),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// Grants `grant` to the account with this address; returns whether it is new.
     ///
     /// # Errors
@@ -48,7 +37,7 @@ impl Admin {
         if !actor.grants.may_assign(grant) {
             return Err(AdminError::Forbidden);
         }
-        let account = self.account_by_email(email).await?;
+        let account = self.account_of(email).await?.id;
         let new = self.db.roles().grant(account, grant, &actor.label).await?;
         if new {
             self.audit(
@@ -79,7 +68,7 @@ impl Admin {
         if !actor.grants.may_assign(grant) {
             return Err(AdminError::Forbidden);
         }
-        let account = self.account_by_email(email).await?;
+        let account = self.account_of(email).await?.id;
         if grant.role == Role::VerbundAdmin
             && actor.account.is_some()
             && self.db.roles().verbund_admins().await? <= 1

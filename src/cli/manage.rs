@@ -130,6 +130,24 @@ pub enum UserManage {
         #[arg(long)]
         email: String,
     },
+    /// Disable an account: every login refused, its sessions ended, its portals' refresh
+    /// tokens revoked. Needs Redis (the server's sessions live there; without it use the
+    /// admin API).
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Delete an account: disabled at once, erased by the server's next deletion round (the
+    /// messages' evidence stays). Needs Redis, as `disable`.
+    Delete {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 /// One of the managing commands.
@@ -137,6 +155,64 @@ pub enum Managed {
     Tenant(TenantManage),
     Client(ClientManage),
     User(UserManage),
+}
+
+/// Runs `user disable|enable|delete` with the server's services (Redis holds the sessions to
+/// end); `None` when the command is not one of these.
+///
+/// # Errors
+/// Without Redis, or what went wrong.
+pub async fn account_state(
+    config: &crate::config::Config,
+    cmd: &UserManage,
+) -> anyhow::Result<Option<Value>> {
+    let (email, what) = match cmd {
+        UserManage::Disable { email } => (email, "disable"),
+        UserManage::Enable { email } => (email, "enable"),
+        UserManage::Delete { email } => (email, "delete"),
+        _ => return Ok(None),
+    };
+    if config.redis_url.is_none() && what != "enable" {
+        bail!(
+            "without Redis the server's sessions live in its own memory, which this command cannot reach: disable or delete the account through the admin API (POST /api/v1/admin/accounts/{{id}}/disable)"
+        );
+    }
+    let services = crate::app::Services::connect(config).await?;
+    let admin = Admin::serving(
+        services.db.clone(),
+        services.provider.clone(),
+        services.accounts.clone(),
+    );
+    let actor = Actor::operator();
+    let (account, _) = admin
+        .account_by_email(&actor, email)
+        .await
+        .map_err(explain)?;
+    let out = match what {
+        "disable" => {
+            admin
+                .set_account_disabled(&actor, account.id, true)
+                .await
+                .map_err(explain)?;
+            json!({ "email": email, "disabled": true })
+        }
+        "enable" => {
+            admin
+                .set_account_disabled(&actor, account.id, false)
+                .await
+                .map_err(explain)?;
+            json!({ "email": email, "disabled": false })
+        }
+        _ => {
+            let due = admin
+                .delete_account(&actor, account.id)
+                .await
+                .map_err(explain)?;
+            json!({ "email": email, "deletion_due": due })
+        }
+    };
+    services.db.close().await;
+    Ok(Some(out))
 }
 
 /// Runs a managing command; its JSON.
@@ -322,14 +398,22 @@ pub async fn user(db: &Db, cmd: UserManage) -> anyhow::Result<Value> {
                     .collect(),
             )
         }
+        UserManage::Disable { .. } | UserManage::Enable { .. } | UserManage::Delete { .. } => {
+            bail!("run through account_state")
+        }
         UserManage::Show { email } => {
             let (a, grants, proofings) = admin.account(&actor, &email).await.map_err(explain)?;
+            let (_, disabled) = admin
+                .account_by_email(&actor, &email)
+                .await
+                .map_err(explain)?;
             json!({
                 "id": a.id,
                 "email": a.email.as_str(),
                 "email_verified": a.email_verified,
                 "proofing_level": a.proofing.name(),
                 "created_at": a.created_at,
+                "disabled": disabled,
                 "roles": grants.0,
                 "identity_checks": proofings.iter().map(|p| json!({
                     "at": p.at, "level": p.level, "method": p.method,

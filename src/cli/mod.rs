@@ -332,7 +332,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => managed(&config, manage::Managed::Client(cmd)).await,
         Command::User {
             cmd: UserCmd::Manage(cmd),
-        } => managed(&config, manage::Managed::User(cmd)).await,
+        } => match manage::account_state(&config, &cmd).await? {
+            Some(out) => {
+                println!("{out}");
+                Ok(())
+            }
+            None => managed(&config, manage::Managed::User(cmd)).await,
+        },
         Command::Client { cmd } => add_client(&config, cmd).await,
         Command::Admin { cmd } => admin_roles(&config, cmd).await,
         Command::Process {

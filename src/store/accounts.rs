@@ -57,6 +57,9 @@ const LANG: &str = "SELECT lang FROM accounts WHERE id = $1";
 const SET_LANG: &str = "UPDATE accounts SET lang = $2 WHERE id = $1";
 const BY_EMAIL: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts WHERE email = $1 AND deleted_at IS NULL";
 const BY_ID: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts WHERE id = $1";
+const SET_DISABLED: &str =
+    "UPDATE accounts SET disabled_at = $2, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL";
+const IS_DISABLED: &str = "SELECT disabled_at IS NOT NULL FROM accounts WHERE id = $1";
 const PAGE: &str = "SELECT id, email, password_hash, email_verified, proofing_level, created_at FROM accounts \
     WHERE deleted_at IS NULL AND email > $1 ORDER BY email LIMIT $2";
 const SET_VERIFIED: &str =
@@ -202,8 +205,9 @@ impl Accounts<'_> {
     }
 }
 
-const LOGGED_IN: &str =
-    "UPDATE accounts SET last_login_at = $2 WHERE id = $1 AND deleted_at IS NULL";
+// A disabled account logs in nowhere (whichever door; also when disabled meanwhile).
+const LOGGED_IN: &str = "UPDATE accounts SET last_login_at = $2 WHERE id = $1 AND deleted_at IS NULL \
+    AND disabled_at IS NULL";
 const CANCEL_DELETION: &str = "UPDATE accounts SET deletion_due_at = NULL, deletion_reason = NULL \
     WHERE id = $1 AND deletion_due_at IS NOT NULL AND deleted_at IS NULL RETURNING deletion_reason";
 const SCHEDULE_DELETION: &str = "UPDATE accounts SET deletion_due_at = $2, deletion_reason = $3 \
@@ -241,6 +245,8 @@ pub enum DeletionReason {
     Requested,
     /// Unused for the configured time.
     Inactive,
+    /// An administrator deleted it (the account was disabled at once).
+    Administrator,
 }
 
 impl DeletionReason {
@@ -250,14 +256,15 @@ impl DeletionReason {
         match self {
             Self::Requested => "requested",
             Self::Inactive => "inactive",
+            Self::Administrator => "administrator",
         }
     }
 
     fn from_name(s: &str) -> Self {
-        if s == "inactive" {
-            Self::Inactive
-        } else {
-            Self::Requested
+        match s {
+            "inactive" => Self::Inactive,
+            "administrator" => Self::Administrator,
+            _ => Self::Requested,
         }
     }
 }
@@ -280,7 +287,8 @@ impl Accounts<'_> {
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
-        // Deleted meanwhile (a login that checked the password just before): no login.
+        // Deleted or disabled meanwhile (a login that checked the password just before): no
+        // login.
         if n == 0 {
             return Err(StoreError::NotFound);
         }
@@ -388,6 +396,36 @@ impl Accounts<'_> {
             }
             n == 1
         })?)
+    }
+
+    /// Disables (with a time) or enables (with `None`) an account.
+    ///
+    /// # Errors
+    /// `NotFound` or a backend error.
+    pub async fn set_disabled(&self, id: AccountId, at: Option<DateTime<Utc>>) -> StoreResult<()> {
+        let n = on_db!(self.0, |p| sqlx::query(SET_DISABLED)
+            .bind(id.0)
+            .bind(at)
+            .bind(Utc::now())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Whether an administrator disabled the account.
+    ///
+    /// # Errors
+    /// `NotFound` or a backend error.
+    pub async fn is_disabled(&self, id: AccountId) -> StoreResult<bool> {
+        let v: Option<bool> = on_db!(self.0, |p| sqlx::query_scalar(IS_DISABLED)
+            .bind(id.0)
+            .fetch_optional(p)
+            .await)?;
+        v.ok_or(StoreError::NotFound)
     }
 
     /// Live accounts by address after `after`, at most `limit` (the operator's listing).

@@ -328,6 +328,7 @@ pub struct Texts {
     pub pf_locked_title: &'static str,
     pub error_reference: &'static str,
     pub face_support: &'static str,
+    pub err_disabled: &'static str,
 }
 
 pub static DE: Texts = Texts {
@@ -653,6 +654,7 @@ pub static DE: Texts = Texts {
     pf_locked_title: "Nachricht gesperrt",
     error_reference: "Fehlernummer",
     face_support: "Hilfe",
+    err_disabled: "Dieses Konto ist gesperrt. Bitte wenden Sie sich an den Bürgerservice Ihrer Kommune; dort kann die Sperre aufgehoben werden.",
 };
 
 pub static EN: Texts = Texts {
@@ -978,6 +980,7 @@ pub static EN: Texts = Texts {
     pf_locked_title: "Message locked",
     error_reference: "Error reference",
     face_support: "Help",
+    err_disabled: "This account is disabled. Please contact your municipality's citizen service, which can lift it.",
 };
 
 impl Texts {

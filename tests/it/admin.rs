@@ -2209,3 +2209,247 @@ async fn the_overview_names_portals_whose_back_channel_logout_fails() {
         "{overview}"
     );
 }
+
+#[tokio::test]
+async fn a_disabled_account_logs_in_nowhere_and_a_deleted_one_is_erased() {
+    use reqwest::Method;
+    use serde_json::json;
+    let mut app = spawn_app_configured(Backend::Default, |raw| {
+        raw.mailbox_interval_secs = 1;
+        raw.mail_interval_secs = 1;
+    })
+    .await;
+    let verbund_sys = app.add_service_client("gemeinde-a", &["--scope", "admin.verbund"]);
+    let kommune_sys = app.add_service_client("gemeinde-a", &["--scope", "admin.tenant"]);
+    let verbund = app.service_token(&verbund_sys, None).await;
+    let kommune = app.service_token(&kommune_sys, None).await;
+    app.register_and_verify("erika@example.org", PW).await;
+    let erika = std::mem::replace(&mut app.browser, browser_client());
+    let erika = AdminBrowser {
+        browser: erika,
+        recovery: Vec::new(),
+    };
+
+    assert_eq!(
+        api(
+            &app,
+            Method::POST,
+            "/api/v1/admin/accounts/lookup",
+            &kommune,
+            Some(json!({ "email": "erika@example.org" }))
+        )
+        .await
+        .0,
+        403,
+        "accounts are the Verbund's"
+    );
+    let (s, account) = api(
+        &app,
+        Method::POST,
+        "/api/v1/admin/accounts/lookup",
+        &verbund,
+        Some(json!({ "email": "erika@example.org" })),
+    )
+    .await;
+    assert_eq!((s, account["disabled"].as_bool()), (200, Some(false)));
+    let id = account["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        api(
+            &app,
+            Method::POST,
+            "/api/v1/admin/accounts/lookup",
+            &verbund,
+            Some(json!({ "email": "niemand@example.org" }))
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        api(
+            &app,
+            Method::POST,
+            "/api/v1/admin/accounts/kein-uuid/disable",
+            &verbund,
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        api(
+            &app,
+            Method::POST,
+            &format!("/api/v1/admin/accounts/{id}/disable"),
+            &kommune,
+            None
+        )
+        .await
+        .0,
+        403
+    );
+
+    // Disabled: the open session ends, and neither the password nor any other door logs in.
+    assert_eq!(
+        api(
+            &app,
+            Method::POST,
+            &format!("/api/v1/admin/accounts/{id}/disable"),
+            &verbund,
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    app.as_admin(&erika);
+    assert_eq!(
+        location(&app.get("/konto").await),
+        "/login",
+        "the session ended"
+    );
+    app.reset_browser();
+    let r = app.login("", "erika@example.org", PW).await;
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Dieses Konto ist gesperrt")
+    );
+    let r = app.login("", "erika@example.org", "falsch falsch").await;
+    assert_eq!(
+        r.status(),
+        401,
+        "a wrong password does not learn that the account is disabled"
+    );
+    // A password reset does not open it either.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let csrf = app.csrf_of("/password/forgot").await;
+    app.post_form(
+        "/password/forgot",
+        &[("csrf", &csrf), ("email", "erika@example.org")],
+    )
+    .await;
+    let link = app
+        .wait_for_link("erika@example.org", "/password/reset")
+        .await;
+    assert!(link.is_some(), "the reset mail went out");
+    if let Some(link) = link {
+        let page = app.get(&link).await.text().await.expect("page");
+        let token = hidden(&page, "token").unwrap_or_default();
+        let csrf = hidden(&page, "csrf").unwrap_or_default();
+        let r = app
+            .post_form(
+                "/password/reset",
+                &[
+                    ("csrf", &csrf),
+                    ("token", &token),
+                    ("password", "ein neues langes Passwort"),
+                ],
+            )
+            .await;
+        let status = r.status();
+        let body = r.text().await.expect("page");
+        assert!(status.as_u16() < 500, "{status}: {body}");
+        assert!(!body.contains("/konto\""), "no session from a reset");
+        assert_eq!(location(&app.get("/konto").await), "/login");
+        let r = app
+            .login("", "erika@example.org", "ein neues langes Passwort")
+            .await;
+        assert_eq!(r.status(), 403);
+    }
+    let (_, account) = api(
+        &app,
+        Method::POST,
+        "/api/v1/admin/accounts/lookup",
+        &verbund,
+        Some(json!({ "email": "erika@example.org" })),
+    )
+    .await;
+    assert_eq!(account["disabled"], true);
+
+    // Enabled again.
+    assert_eq!(
+        api(
+            &app,
+            Method::POST,
+            &format!("/api/v1/admin/accounts/{id}/enable"),
+            &verbund,
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    app.reset_browser();
+    let password = if app.login("", "erika@example.org", PW).await.status() == 303 {
+        PW
+    } else {
+        "ein neues langes Passwort"
+    };
+    app.reset_browser();
+    assert_eq!(
+        app.login("", "erika@example.org", password).await.status(),
+        303
+    );
+
+    // Deleted: refused at once, erased by the next round.
+    let (s, due) = api(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/admin/accounts/{id}"),
+        &verbund,
+        None,
+    )
+    .await;
+    assert_eq!(s, 202);
+    assert!(due["deletion_due"].is_string());
+    app.reset_browser();
+    assert_eq!(
+        app.login("", "erika@example.org", password).await.status(),
+        403
+    );
+    let mut gone = false;
+    for _ in 0..60 {
+        if api(
+            &app,
+            Method::POST,
+            "/api/v1/admin/accounts/lookup",
+            &verbund,
+            Some(json!({ "email": "erika@example.org" })),
+        )
+        .await
+        .0 == 404
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(gone, "the deletion round erased the account");
+    let (_, entries) = api(
+        &app,
+        Method::GET,
+        "/api/v1/admin/audit?kind=admin.account",
+        &verbund,
+        None,
+    )
+    .await;
+    let kinds: Vec<&str> = entries
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["kind"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        kinds.contains(&"admin.account_disabled") && kinds.contains(&"admin.account_deleted"),
+        "{kinds:?}"
+    );
+
+    // The CLI without Redis says how instead of leaving sessions open.
+    if app.config.redis_url.is_none() {
+        app.add_user("max@example.org", PW).await;
+        let (ok, _, err) = app.cli(&["user", "disable", "--email", "max@example.org"], None);
+        assert!(!ok && err.contains("admin API"), "{err}");
+    }
+}

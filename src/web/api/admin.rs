@@ -37,6 +37,13 @@ pub(in crate::web) fn routes() -> axum::Router<AppState> {
         .route("/api/v1/admin/clients/{id}/disable", post(disable_client))
         .route("/api/v1/admin/clients/{id}/enable", post(enable_client))
         .route("/api/v1/admin/audit", get(audit))
+        .route("/api/v1/admin/accounts/lookup", post(lookup_account))
+        .route(
+            "/api/v1/admin/accounts/{id}",
+            axum::routing::delete(delete_account),
+        )
+        .route("/api/v1/admin/accounts/{id}/disable", post(disable_account))
+        .route("/api/v1/admin/accounts/{id}/enable", post(enable_account))
 }
 
 /// The roles a token's scopes carry.
@@ -412,5 +419,111 @@ pub async fn audit(
                 detail: e.detail.0,
             })
             .collect(),
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lookup {
+    #[schema(example = "erika@example.org")]
+    email: String,
+}
+
+/// An account as the Verbund's administration sees it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AccountOut {
+    id: uuid::Uuid,
+    email: String,
+    email_verified: bool,
+    #[schema(example = "substantial")]
+    proofing_level: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    disabled: bool,
+}
+
+/// `POST /api/v1/admin/accounts/lookup` (`admin.verbund`): the account with an address (a
+/// POST, so the address stays out of URLs and logs).
+#[utoipa::path(post, path = "/api/v1/admin/accounts/lookup", tag = "admin", request_body = Lookup,
+    responses((status = 200, body = AccountOut), (status = 403, body = crate::web::respond::Problem), (status = 404, body = crate::web::respond::Problem)),
+    security(("bearer" = ["admin.verbund"])))]
+pub async fn lookup_account(
+    State(state): State<AppState>,
+    caller: ServiceCaller<need::Admin>,
+    ApiJson(req): ApiJson<Lookup>,
+) -> Result<Json<AccountOut>, ApiError> {
+    let (a, disabled) = state
+        .admin
+        .account_by_email(&actor(&caller), &req.email)
+        .await
+        .map_err(problem)?;
+    Ok(Json(AccountOut {
+        id: a.id.0,
+        email: a.email.as_str().to_owned(),
+        email_verified: a.email_verified,
+        proofing_level: a.proofing.name().to_owned(),
+        created_at: a.created_at,
+        disabled,
+    }))
+}
+
+/// `POST /api/v1/admin/accounts/{id}/disable` (`admin.verbund`): every login refused, every
+/// session ended, the portals' refresh tokens revoked.
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{id}/disable", tag = "admin", params(("id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 403, body = crate::web::respond::Problem), (status = 404, body = crate::web::respond::Problem)),
+    security(("bearer" = ["admin.verbund"])))]
+pub async fn disable_account(
+    State(state): State<AppState>,
+    caller: ServiceCaller<need::Admin>,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .admin
+        .set_account_disabled(&actor(&caller), crate::domain::ids::AccountId(id), true)
+        .await
+        .map_err(problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/admin/accounts/{id}/enable` (`admin.verbund`).
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{id}/enable", tag = "admin", params(("id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 403, body = crate::web::respond::Problem), (status = 404, body = crate::web::respond::Problem)),
+    security(("bearer" = ["admin.verbund"])))]
+pub async fn enable_account(
+    State(state): State<AppState>,
+    caller: ServiceCaller<need::Admin>,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .admin
+        .set_account_disabled(&actor(&caller), crate::domain::ids::AccountId(id), false)
+        .await
+        .map_err(problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// When the deletion is due.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DeletionOut {
+    deletion_due: chrono::DateTime<chrono::Utc>,
+}
+
+/// `DELETE /api/v1/admin/accounts/{id}` (`admin.verbund`): disabled at once, erased by the
+/// next deletion round (the messages' evidence stays).
+#[utoipa::path(delete, path = "/api/v1/admin/accounts/{id}", tag = "admin", params(("id" = uuid::Uuid, Path)),
+    responses((status = 202, body = DeletionOut), (status = 403, body = crate::web::respond::Problem), (status = 404, body = crate::web::respond::Problem)),
+    security(("bearer" = ["admin.verbund"])))]
+pub async fn delete_account(
+    State(state): State<AppState>,
+    caller: ServiceCaller<need::Admin>,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+) -> Result<(StatusCode, Json<DeletionOut>), ApiError> {
+    let due = state
+        .admin
+        .delete_account(&actor(&caller), crate::domain::ids::AccountId(id))
+        .await
+        .map_err(problem)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(DeletionOut { deletion_due: due }),
     ))
 }

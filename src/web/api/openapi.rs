@@ -79,6 +79,10 @@ impl Modify for Security {
         super::admin::enable_client,
         super::admin::delete_client,
         super::admin::audit,
+        super::admin::lookup_account,
+        super::admin::disable_account,
+        super::admin::enable_account,
+        super::admin::delete_account,
     ),
     modifiers(&Security),
     tags(

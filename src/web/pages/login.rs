@@ -157,6 +157,7 @@ pub async fn submit(
             return Ok(again(StatusCode::TOO_MANY_REQUESTS, t.err_throttled));
         }
         Err(AccountError::Unverified) => return Ok(again(StatusCode::FORBIDDEN, t.err_unverified)),
+        Err(AccountError::Disabled) => return Ok(again(StatusCode::FORBIDDEN, t.err_disabled)),
         Err(e) => return Err(PageError::internal(lang, e)),
     };
     // An account with a second factor: the password alone opens nothing yet.
@@ -227,6 +228,11 @@ pub(crate) async fn completed_login(
         .await
     {
         Ok(n) => n,
+        Err(AccountError::Disabled) => {
+            return Err(PageError::new(StatusCode::FORBIDDEN, lang, |t| {
+                t.err_disabled
+            }));
+        }
         // Deleted between the password check and now: no login.
         Err(AccountError::Store(crate::store::StoreError::NotFound)) => {
             return Err(PageError::new(StatusCode::UNAUTHORIZED, lang, |t| {
