@@ -64,12 +64,14 @@ pub enum ClientManage {
     },
     /// Show one client as JSON.
     Show {
-        #[arg(long)]
+        /// (Client ids may begin with `-`.)
+        #[arg(long, allow_hyphen_values = true)]
         id: String,
     },
     /// Change a client under the registration's rules; a list given replaces the list.
     Update {
-        #[arg(long)]
+        /// (Client ids may begin with `-`.)
+        #[arg(long, allow_hyphen_values = true)]
         id: String,
         #[arg(long)]
         name: Option<String>,
@@ -92,24 +94,28 @@ pub enum ClientManage {
     },
     /// A new secret; the old one keeps working for the overlap.
     RotateSecret {
-        #[arg(long)]
+        /// (Client ids may begin with `-`.)
+        #[arg(long, allow_hyphen_values = true)]
         id: String,
         #[arg(long = "overlap-hours", default_value_t = 24)]
         overlap_hours: u32,
     },
     /// Disable a client.
     Disable {
-        #[arg(long)]
+        /// (Client ids may begin with `-`.)
+        #[arg(long, allow_hyphen_values = true)]
         id: String,
     },
     /// Enable a disabled client.
     Enable {
-        #[arg(long)]
+        /// (Client ids may begin with `-`.)
+        #[arg(long, allow_hyphen_values = true)]
         id: String,
     },
     /// Delete a client with its consents and refresh tokens.
     Delete {
-        #[arg(long)]
+        /// (Client ids may begin with `-`.)
+        #[arg(long, allow_hyphen_values = true)]
         id: String,
     },
 }
@@ -422,4 +428,25 @@ pub async fn user(db: &Db, cmd: UserManage) -> anyhow::Result<Value> {
             })
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[test]
+    fn client_ids_that_begin_with_a_hyphen_are_values() {
+        for cmd in [
+            "show",
+            "disable",
+            "enable",
+            "delete",
+            "update",
+            "rotate-secret",
+        ] {
+            let parsed =
+                crate::cli::Cli::try_parse_from(["buergerkonto", "client", cmd, "--id", "-Ab_c"]);
+            assert!(parsed.is_ok(), "{cmd}: {:?}", parsed.err());
+        }
+    }
 }
