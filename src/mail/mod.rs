@@ -157,16 +157,26 @@ pub fn password_reset(lang: Lang, link: &str) -> Result<Mail, MailError> {
     })
 }
 
-/// "New mail in your mailbox": a count and a link, never content.
+/// "New mail in your mailbox": a count, who wrote (the sending Kommunen) and a link, never
+/// content.
 ///
 /// # Errors
 /// When a template fails to render.
-pub fn new_mail(lang: Lang, count: usize, link: &str) -> Result<Mail, MailError> {
+pub fn new_mail(
+    lang: Lang,
+    count: usize,
+    senders: &[String],
+    link: &str,
+) -> Result<Mail, MailError> {
     let t = mail_texts(lang);
+    let mut before = vec![(t.new_mail_intro)(count)];
+    if !senders.is_empty() {
+        before.push(format!("{} {}", t.new_mail_from, senders.join(", ")));
+    }
     Layout {
         texts: t,
         subject: t.new_mail_subject,
-        before: vec![(t.new_mail_intro)(count)],
+        before,
         action: t.new_mail_action,
         link,
         after: Vec::new(),

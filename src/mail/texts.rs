@@ -82,6 +82,7 @@ pub struct MailTexts {
     pub report_action: &'static str,
     pub report_ack_note: &'static str,
     pub verify_via: &'static str,
+    pub new_mail_from: &'static str,
 }
 
 fn new_mail_de(n: usize) -> String {
@@ -171,6 +172,7 @@ pub static DE: MailTexts = MailTexts {
     report_action: "Erklärung zur Barrierefreiheit",
     report_ack_note: "Wenn Sie keine zufriedenstellende Antwort erhalten, können Sie kostenlos ein Schlichtungsverfahren beantragen. Wie das geht, steht in der Erklärung.",
     verify_via: "Sie haben sich angemeldet bei:",
+    new_mail_from: "Absender:",
 };
 
 pub static EN: MailTexts = MailTexts {
@@ -238,6 +240,7 @@ pub static EN: MailTexts = MailTexts {
     report_action: "Accessibility statement",
     report_ack_note: "If you do not receive a satisfactory answer, you can apply for a conciliation procedure free of charge. The statement explains how.",
     verify_via: "You signed up at:",
+    new_mail_from: "From:",
 };
 
 #[must_use]

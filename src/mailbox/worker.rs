@@ -43,9 +43,18 @@ impl MailboxService {
             let sent = async {
                 let acc = self.db.accounts().by_id(account).await?;
                 let lang = self.db.accounts().lang(account).await?;
+                // The mail names who wrote: each sending Kommune once.
+                let mut tenants: Vec<_> = claimed.iter().map(|(_, t)| *t).collect();
+                tenants.sort_by_key(|t| t.0);
+                tenants.dedup();
+                let mut senders = Vec::with_capacity(tenants.len());
+                for t in tenants {
+                    senders.push(self.db.tenants().by_id(t).await?.name);
+                }
                 let mail = crate::mail::new_mail(
                     lang,
                     claimed.len(),
+                    &senders,
                     &format!("{}/postfach", self.issuer),
                 )
                 .map_err(MailboxError::Mail)?;
@@ -59,7 +68,7 @@ impl MailboxService {
                 // The evidence says `notified` only for mail that went out.
                 Ok(()) => {
                     round.mails += 1;
-                    for id in claimed {
+                    for (id, _) in claimed {
                         self.db.mailbox().mark_notified(id).await?;
                     }
                 }

@@ -4,7 +4,7 @@
 
 use super::{Db, StoreError, StoreResult, on_db, write_tx};
 use crate::domain::evidence::{Event, EventKind, GENESIS, event_hash};
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, TenantId};
 use crate::domain::level::Loa;
 use crate::domain::mailbox::MessageState;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -186,7 +186,8 @@ const DUE_NOTIFY: &str = "SELECT account_id FROM mailbox_messages WHERE notified
     AND purged_at IS NULL AND created_at <= $1 AND (notify_claimed_at IS NULL OR notify_claimed_at <= $2) \
     GROUP BY account_id ORDER BY MIN(created_at) LIMIT 1000";
 const CLAIM_NOTIFY: &str = "UPDATE mailbox_messages SET notify_claimed_at = $2 WHERE account_id = $1 AND notified_at IS NULL \
-    AND deleted_at IS NULL AND purged_at IS NULL AND (notify_claimed_at IS NULL OR notify_claimed_at <= $3) RETURNING id";
+    AND deleted_at IS NULL AND purged_at IS NULL AND (notify_claimed_at IS NULL OR notify_claimed_at <= $3) \
+    RETURNING id, sender_tenant_id";
 const NOTIFIED: &str = "UPDATE mailbox_messages SET notified_at = $2, state = CASE WHEN state = 'delivered' THEN 'notified' ELSE state END \
     WHERE id = $1 AND notified_at IS NULL";
 const DUE_EXPIRY: &str = "SELECT id FROM mailbox_messages WHERE expires_at <= $1 AND state NOT IN ('expired', 'deleted') \
@@ -665,7 +666,8 @@ impl Mailbox<'_> {
     }
 
     /// Claims all of an account's messages whose recipient was not told yet (and that no other
-    /// instance claimed since `lease_before`) for one notification mail; returns them.
+    /// instance claimed since `lease_before`) for one notification mail; returns them with
+    /// their senders' tenants (the mail names them).
     ///
     /// # Errors
     /// A backend error.
@@ -674,16 +676,16 @@ impl Mailbox<'_> {
         account: AccountId,
         now: DateTime<Utc>,
         lease_before: DateTime<Utc>,
-    ) -> StoreResult<Vec<Uuid>> {
+    ) -> StoreResult<Vec<(Uuid, TenantId)>> {
         // One statement, but a write: queued like the transactions.
         let _w = self.0.writer().await;
-        let rows: Vec<(Uuid,)> = on_db!(self.0, |p| sqlx::query_as(CLAIM_NOTIFY)
+        let rows: Vec<(Uuid, Uuid)> = on_db!(self.0, |p| sqlx::query_as(CLAIM_NOTIFY)
             .bind(account.0)
             .bind(now)
             .bind(lease_before)
             .fetch_all(p)
             .await)?;
-        Ok(rows.into_iter().map(|(m,)| m).collect())
+        Ok(rows.into_iter().map(|(m, t)| (m, TenantId(t))).collect())
     }
 
     /// Records that the recipient was told (true once): `notified_at` and the event.

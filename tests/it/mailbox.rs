@@ -757,6 +757,12 @@ async fn ten_messages_in_a_minute_are_one_mail_without_content() {
             && mail.contains("10 new messages have arrived"),
         "{mail}"
     );
+    // It names who wrote: the sending Kommune, once.
+    assert_eq!(
+        mail.matches("From: Gemeinde A").count(),
+        2,
+        "text and HTML part: {mail}"
+    );
     assert!(!mail.contains("Vertrauliche"), "no content in the mail");
     // Each message records `notified`.
     let (_, _, inbox) = api_get(app, &f.portal_token, "/api/v1/mailbox/inbox").await;

@@ -734,7 +734,10 @@ async fn mailbox_rows_states_replies_evidence_keys_and_purge() {
         assert_eq!(
             mb.claim_notifications(account, now, lease)
                 .await
-                .expect("claim"),
+                .expect("claim")
+                .into_iter()
+                .map(|(m, _)| m)
+                .collect::<Vec<_>>(),
             vec![id]
         );
         assert!(
