@@ -50,6 +50,7 @@ impl AccountService {
         account: AccountId,
         device: Option<&str>,
         user_agent: &str,
+        reached: crate::domain::level::Loa,
     ) -> Result<LoginNotes, AccountError> {
         let now = self.clock.now();
         let mut notes = LoginNotes::default();
@@ -73,6 +74,9 @@ impl AccountService {
                     .await;
             });
         }
+        // The completed login and the level it reached (the overview counts them).
+        self.record(signed_in_kind(reached), account, json!({}))
+            .await;
         let value = match device.filter(|d| well_formed(d)) {
             Some(d) => d.to_owned(),
             None => {
@@ -268,5 +272,15 @@ impl AccountService {
         self.mail_to(&before.email, mail::account_deleted(lang, &link))
             .await;
         Ok(true)
+    }
+}
+
+/// The audit kind of a completed login at `level`: one kind per level, so the overview counts
+/// them with one portable query.
+fn signed_in_kind(level: crate::domain::level::Loa) -> &'static str {
+    match level {
+        crate::domain::level::Loa::Low => "account.signed_in.low",
+        crate::domain::level::Loa::Substantial => "account.signed_in.substantial",
+        crate::domain::level::Loa::High => "account.signed_in.high",
     }
 }

@@ -181,7 +181,7 @@ impl Admin {
 pub struct Overview {
     /// Accounts per proofing level.
     pub accounts: Vec<(String, i64)>,
-    /// Password logins since midnight (German civil time) per the account's level.
+    /// Completed logins since midnight (German civil time) per the level they reached.
     pub logins: Vec<(String, i64)>,
     /// Per tenant: name, clients, messages sent, unread.
     pub tenants: Vec<(String, i64, i64, i64)>,

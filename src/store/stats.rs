@@ -16,9 +16,10 @@ impl Db {
 
 const ACCOUNTS_BY_LEVEL: &str = "SELECT proofing_level, COUNT(*) FROM accounts \
     WHERE deleted_at IS NULL GROUP BY proofing_level";
-const LOGINS_BY_LEVEL: &str = "SELECT a.proofing_level, COUNT(*) FROM audit_events e \
-    JOIN accounts a ON a.id = e.account_id \
-    WHERE e.kind = 'account.login' AND e.at >= $1 GROUP BY a.proofing_level";
+// Completed logins are audited as `account.signed_in.<level>` (18 characters before it).
+const LOGINS_BY_LEVEL: &str = "SELECT substr(kind, 19), COUNT(*) FROM audit_events \
+    WHERE kind IN ('account.signed_in.low', 'account.signed_in.substantial', 'account.signed_in.high') \
+    AND at >= $1 GROUP BY kind";
 const CLIENTS_OF_TENANT: &str = "SELECT COUNT(*) FROM clients WHERE tenant_id = $1";
 const MESSAGES_OF_TENANT: &str = "SELECT COUNT(*), \
     COALESCE(SUM(CASE WHEN opened_at IS NULL AND deleted_at IS NULL AND purged_at IS NULL THEN 1 ELSE 0 END), 0) \
@@ -56,7 +57,7 @@ impl Stats<'_> {
             .await)?)
     }
 
-    /// Password logins since `since`, per the account's proofing level.
+    /// Completed logins since `since`, per the level they reached.
     ///
     /// # Errors
     /// A backend error.

@@ -278,7 +278,7 @@ pub(crate) async fn raise_session(
             .complete(token, &mut session)
             .await
             .map_err(|e| PageError::internal(lang, e))?;
-        match super::login::completed_login(state, headers, account.id, lang).await {
+        match super::login::completed_login(state, headers, account.id, session.acr, lang).await {
             Ok(device) => cookies.extend(device),
             Err(e) => {
                 // No login after all (the account was deleted meanwhile): the session goes.

@@ -219,12 +219,13 @@ pub(crate) async fn completed_login(
     state: &AppState,
     headers: &HeaderMap,
     account: crate::domain::ids::AccountId,
+    reached: crate::domain::level::Loa,
     lang: Lang,
 ) -> Result<Option<String>, PageError> {
     let device = cookie(headers, DEVICE_COOKIE, state.web.secure_cookies);
     let notes = match state
         .accounts
-        .signed_in(account, device.as_deref(), user_agent(headers))
+        .signed_in(account, device.as_deref(), user_agent(headers), reached)
         .await
     {
         Ok(n) => n,
@@ -262,7 +263,9 @@ pub(crate) async fn start_session(
     lang: Lang,
 ) -> Result<Response, PageError> {
     end_previous(state, headers, lang).await?;
-    let device = completed_login(state, headers, account.id, lang).await?;
+    let reached =
+        crate::domain::level::effective(account.proofing, crate::domain::level::strength_of(&amr));
+    let device = completed_login(state, headers, account.id, reached, lang).await?;
     let (token, _) = state
         .sessions
         .create(account.id, account.proofing, amr, user_agent(headers))
