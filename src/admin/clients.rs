@@ -60,6 +60,21 @@ impl Admin {
         }
     }
 
+    /// A client the actor may change (edit, rotate, disable, delete): one in a tenant it
+    /// configures, and, when the client holds a Verbund scope, only by a Verbund admin. A
+    /// Kommune admin who could rotate the secret of its tenant's `admin.verbund` system
+    /// would hold the Verbund's power.
+    ///
+    /// # Errors
+    /// `NotFound` outside the reach, `Forbidden` for a client with Verbund scopes.
+    async fn client_to_change(&self, actor: &Actor, id: &str) -> Result<Client, AdminError> {
+        let c = self.client(actor, id).await?.client;
+        if VERBUND_SCOPES.iter().any(|s| c.scopes.contains(s)) {
+            actor.must(Duty::Verbund)?;
+        }
+        Ok(c)
+    }
+
     /// Only Verbund admins give a client the Verbund's scopes.
     fn check_scopes(actor: &Actor, scopes: &[String]) -> Result<(), AdminError> {
         let reserved = scopes
@@ -112,7 +127,7 @@ impl Admin {
         id: &str,
         mut req: NewClient,
     ) -> Result<Client, AdminError> {
-        let old = self.client(actor, id).await?.client;
+        let old = self.client_to_change(actor, id).await?;
         Self::check_scopes(actor, &req.scopes)?;
         req.public = old.is_public();
         req.token_endpoint_auth_method = Some(old.auth_method.as_str().to_owned());
@@ -158,7 +173,7 @@ impl Admin {
         id: &str,
         overlap_hours: u32,
     ) -> Result<String, AdminError> {
-        let c = self.client(actor, id).await?.client;
+        let c = self.client_to_change(actor, id).await?;
         if !matches!(
             c.auth_method,
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
@@ -203,7 +218,7 @@ impl Admin {
         id: &str,
         disabled: bool,
     ) -> Result<(), AdminError> {
-        let c = self.client(actor, id).await?.client;
+        let c = self.client_to_change(actor, id).await?;
         self.db
             .clients()
             .set_disabled(&c.id, disabled.then(chrono::Utc::now))
@@ -223,7 +238,7 @@ impl Admin {
     /// # Errors
     /// `NotFound`, `Forbidden`.
     pub async fn delete_client(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
-        let c = self.client(actor, id).await?.client;
+        let c = self.client_to_change(actor, id).await?;
         self.db.clients().delete(&c.id).await?;
         self.client_changed(&c.id);
         self.audit(

@@ -2084,6 +2084,47 @@ async fn the_admin_api_acts_with_the_roles_its_scopes_carry_and_no_further() {
         "untouched"
     );
 
+    // A system of its own tenant that holds a Verbund scope is not a Kommune's to change:
+    // rotating its secret would hand the Kommune the Verbund's power.
+    for (method, path, body) in [
+        (
+            Method::POST,
+            format!("/api/v1/admin/clients/{}/secret", verbund_sys.id),
+            Some(json!({ "overlap_hours": 0 })),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/admin/clients/{}", verbund_sys.id),
+            Some(json!({ "name": "Übernommen" })),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/admin/clients/{}/disable", verbund_sys.id),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/admin/clients/{}", verbund_sys.id),
+            None,
+        ),
+    ] {
+        assert_eq!(
+            api(&app, method.clone(), &path, &kommune, body).await.0,
+            403,
+            "{method} {path}"
+        );
+    }
+    assert_eq!(
+        cc_status(
+            &app,
+            &verbund_sys.id,
+            verbund_sys.secret.as_deref().unwrap_or("")
+        )
+        .await,
+        200,
+        "untouched"
+    );
+
     // The audit system reads its tenant's trail (with the acting client), changes nothing.
     let (s, entries) = api(
         &app,
