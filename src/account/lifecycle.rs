@@ -54,11 +54,20 @@ impl AccountService {
     ) -> Result<LoginNotes, AccountError> {
         let now = self.clock.now();
         let mut notes = LoginNotes::default();
-        // Every door ends here (password, second factor, passkey, confirmation link).
-        if self.db.accounts().is_disabled(account).await? {
-            return Err(AccountError::Disabled);
-        }
-        if let Some(reason) = self.db.accounts().logged_in(account, now).await? {
+        // Every door ends here (password, second factor, passkey, confirmation link). The
+        // store refuses a disabled (or deleted) account in the same statement that records
+        // the login; only then is it asked which of the two, for the answer.
+        let logged_in = match self.db.accounts().logged_in(account, now).await {
+            Err(crate::store::StoreError::NotFound) => {
+                return Err(match self.db.accounts().is_disabled(account).await {
+                    Ok(true) => AccountError::Disabled,
+                    Ok(false) => crate::store::StoreError::NotFound.into(),
+                    Err(e) => e.into(),
+                });
+            }
+            other => other?,
+        };
+        if let Some(reason) = logged_in {
             notes.deletion_cancelled = true;
             self.record(
                 "account.deletion_cancelled",

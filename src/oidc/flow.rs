@@ -65,6 +65,23 @@ pub struct Portal {
     pub support: Option<String>,
 }
 
+impl Portal {
+    /// A portal of the tenant `t`, with the Kommune's name, links and face.
+    #[must_use]
+    pub fn of(client_name: &str, t: crate::store::tenants::Tenant) -> Self {
+        Self {
+            client_name: client_name.to_owned(),
+            tenant_slug: t.slug.as_str().to_owned(),
+            tenant_name: t.name,
+            impressum_url: t.impressum_url,
+            privacy_url: t.privacy_url,
+            logo: t.has_logo,
+            accent: t.accent_color,
+            support: t.support_contact,
+        }
+    }
+}
+
 /// The next step, and the language the request asked for (`ui_locales`), once known.
 #[derive(Debug)]
 pub struct Next {
@@ -114,13 +131,7 @@ impl Provider {
         if matches!(outcome, Outcome::Wait(_))
             && let Ok(t) = self.db.tenants().by_id(client.tenant_id).await
         {
-            portal.tenant_name = t.name;
-            portal.impressum_url = t.impressum_url;
-            portal.privacy_url = t.privacy_url;
-            portal.tenant_slug = t.slug.as_str().to_owned();
-            portal.logo = t.has_logo;
-            portal.accent = t.accent_color;
-            portal.support = t.support_contact;
+            portal = Portal::of(&client.name, t);
         }
         self.settle(At::New(ip), (req, portal), session, outcome)
             .await

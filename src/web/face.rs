@@ -77,19 +77,7 @@ impl Face {
     /// The face of a client's Kommune (the logout a portal asked for).
     pub async fn of_client(state: &AppState, client: &crate::domain::client::Client) -> Self {
         match state.catalogue.tenant_by_id(client.tenant_id).await {
-            Ok(t) => Self::of(
-                Some(&Portal {
-                    client_name: client.name.clone(),
-                    tenant_name: t.name,
-                    impressum_url: t.impressum_url,
-                    privacy_url: t.privacy_url,
-                    tenant_slug: t.slug.as_str().to_owned(),
-                    logo: t.has_logo,
-                    accent: t.accent_color,
-                    support: t.support_contact,
-                }),
-                &state.web,
-            ),
+            Ok(t) => Self::of(Some(&Portal::of(&client.name, t)), &state.web),
             Err(_) => Self::verbund(&state.web),
         }
     }

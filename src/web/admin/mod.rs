@@ -18,10 +18,11 @@ pub mod texts;
 
 use crate::admin::{Actor, AdminError};
 use crate::domain::lang::Lang;
-use crate::domain::level::{Amr, Loa};
+use crate::domain::level::Loa;
 use crate::domain::role::DutyKind;
 use crate::web::extract::{MaybeSession, lang_of};
 use crate::web::i18n::{Texts, texts};
+use crate::web::pages::factors::factor_given;
 use crate::web::respond::{PageError, html, lang_switch, see_other};
 use crate::web::state::AppState;
 use askama::Template;
@@ -160,13 +161,6 @@ pub struct Frame {
     pub roles: bool,
     pub notice: Option<&'static str>,
     pub error: Option<String>,
-}
-
-/// Whether the session's login or a step-up in it gave a second factor.
-fn factor_given(session: &crate::authn::Session) -> bool {
-    [Amr::Otp, Amr::Hwk, Amr::Swk]
-        .iter()
-        .any(|m| session.amr.contains(m))
 }
 
 fn encode(s: &str) -> String {

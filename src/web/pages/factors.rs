@@ -530,7 +530,7 @@ pub(crate) async fn needs_fresh_factor(
 }
 
 /// Whether the session's login or a step-up in it gave a second factor.
-fn factor_given(session: &crate::authn::Session) -> bool {
+pub(crate) fn factor_given(session: &crate::authn::Session) -> bool {
     [Amr::Otp, Amr::Hwk, Amr::Swk]
         .iter()
         .any(|m| session.amr.contains(m))
