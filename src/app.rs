@@ -224,6 +224,14 @@ impl Application {
                 services.eph.clone(),
                 &config.issuer_str(),
             )?,
+            saml: crate::saml::Saml::new(
+                &config.upstreams,
+                &config.keys_dir,
+                &config.issuer_str(),
+                services.eph.clone(),
+            )
+            .await
+            .context("the SAML upstreams")?,
             catalogue: crate::catalogue::Catalogue::new(services.db.clone()),
             admin: crate::admin::Admin::serving(
                 services.db.clone(),
@@ -250,6 +258,14 @@ impl Application {
                 admin_fresh: std::time::Duration::from_secs(config.admin_fresh_secs),
                 verbund: Arc::new(verbund_face(&config)?),
                 trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+                upstream_logins: Arc::new(
+                    config
+                        .upstreams
+                        .iter()
+                        .filter(|u| u.kind == crate::config::UpstreamKind::Saml)
+                        .map(|u| (u.id.clone(), u.name.clone()))
+                        .collect(),
+                ),
             },
         };
         let port = listener.local_addr()?.port();

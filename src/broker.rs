@@ -135,7 +135,7 @@ impl Broker {
         self.0
             .upstreams
             .iter()
-            .find(|u| u.id == id)
+            .find(|u| u.id == id && u.kind == crate::config::UpstreamKind::Openid)
             .ok_or(BrokerError::UnknownUpstream)
     }
 

@@ -168,44 +168,129 @@ fn default_mail_interval() -> u64 {
     60
 }
 
-/// An upstream OpenID provider (BundID, ELSTER, an eID gateway, ...) that confirms identities.
-/// `Debug` leaves out the client secret.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// An upstream identity provider (BundID, Mein Unternehmenskonto, ELSTER, an eID gateway)
+/// that confirms identities: OpenID Connect (`kind = "openid"`, the default) or SAML 2.0
+/// (`kind = "saml"`). `Debug` leaves out the client secret.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UpstreamConfig {
     /// Short id used in URLs and as the provenance of verified data (`upstream:ID`).
     pub id: String,
-    /// Name shown to citizens.
+    /// Name shown to citizens ("BundID").
     pub name: String,
-    /// The upstream issuer; its discovery document is read from
+    #[serde(default)]
+    pub kind: UpstreamKind,
+    /// OpenID: the upstream issuer; its discovery document is read from
     /// `ISSUER/.well-known/openid-configuration`.
+    #[serde(default)]
     pub issuer: String,
+    #[serde(default)]
     pub client_id: String,
+    #[serde(default)]
     pub client_secret: String,
-    /// Scopes to ask for.
+    /// OpenID: scopes to ask for.
     #[serde(default = "default_upstream_scopes")]
     pub scopes: String,
-    /// `acr_values` to send upstream, if any.
+    /// OpenID: `acr_values` to send upstream, if any.
     #[serde(default)]
     pub acr_values: Option<String>,
-    /// Upstream `acr` value -> our level (`low`, `substantial`, `high`). An `acr` that is not
-    /// listed counts as `low`.
+    /// The level map: an upstream `acr` (OpenID) or `AuthnContextClassRef` / level attribute
+    /// value (SAML) -> our level (`low`, `substantial`, `high`). OpenID: an `acr` that is not
+    /// listed counts as `low`. SAML: empty means the standard map of `level_vocabulary`; a
+    /// value that is not listed is refused.
     #[serde(default)]
     pub acr_map: std::collections::BTreeMap<String, String>,
+    /// SAML: the IdP's metadata, a file path or an https URL (read again every
+    /// `metadata_refresh_secs`).
+    #[serde(default)]
+    pub idp_metadata: String,
+    /// SAML: a PEM certificate file; when set, the metadata must carry a valid signature by it.
+    #[serde(default)]
+    pub idp_metadata_cert: Option<String>,
+    #[serde(default = "default_metadata_refresh")]
+    pub metadata_refresh_secs: u64,
+    /// SAML: how the `AuthnRequest` travels, `redirect` or `post`.
+    #[serde(default)]
+    pub binding: SamlBinding,
+    /// SAML: the words for levels in requests: `stork` (`STORK-QAA-Level-1..4`, BundID) or
+    /// `eidas` (`http://eidas.europa.eu/LoA/...`).
+    #[serde(default)]
+    pub level_vocabulary: LevelVocabulary,
+    /// SAML: an attribute that carries the level, read instead of `AuthnContextClassRef`.
+    #[serde(default)]
+    pub level_attribute: Option<String>,
+    /// SAML: the attribute that identifies the citizen for good (BundID: bPK2,
+    /// `urn:oid:1.3.6.1.4.1.25484.494450.3`); without it, a persistent `NameID`.
+    #[serde(default)]
+    pub subject_attribute: Option<String>,
+    /// SAML: attributes to request, by name, each with what it fills: `given_name`,
+    /// `family_name`, `birthdate`, `email`, `address.street_address`, `address.postal_code`,
+    /// `address.locality`, `address.country`.
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// SAML: our entity id at this upstream (default `ISSUER/saml/ID`).
+    #[serde(default)]
+    pub entity_id: Option<String>,
 }
+
+/// The protocol an upstream speaks.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamKind {
+    #[default]
+    Openid,
+    Saml,
+}
+
+/// The binding of our SAML `AuthnRequest`.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SamlBinding {
+    #[default]
+    Redirect,
+    Post,
+}
+
+/// How levels are named in SAML requests and responses.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LevelVocabulary {
+    #[default]
+    Stork,
+    Eidas,
+}
+
+/// The claims a SAML attribute may fill.
+pub const SAML_TARGETS: [&str; 8] = [
+    "given_name",
+    "family_name",
+    "birthdate",
+    "email",
+    "address.street_address",
+    "address.postal_code",
+    "address.locality",
+    "address.country",
+];
 
 impl std::fmt::Debug for UpstreamConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UpstreamConfig")
             .field("id", &self.id)
             .field("name", &self.name)
+            .field("kind", &self.kind)
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
             .field("client_secret", &"***")
             .field("scopes", &self.scopes)
             .field("acr_values", &self.acr_values)
             .field("acr_map", &self.acr_map)
-            .finish()
+            .field("idp_metadata", &self.idp_metadata)
+            .field("attributes", &self.attributes)
+            .finish_non_exhaustive()
     }
+}
+
+fn default_metadata_refresh() -> u64 {
+    86_400
 }
 
 fn default_upstream_scopes() -> String {
@@ -276,11 +361,36 @@ fn check_upstream(u: &UpstreamConfig) -> anyhow::Result<()> {
     {
         bail!("upstream id {:?} must be 1-32 of a-z, 0-9 and -", u.id);
     }
-    let issuer =
-        Url::parse(&u.issuer).with_context(|| format!("upstream {}: issuer is not a URL", u.id))?;
-    let loopback = matches!(issuer.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    if issuer.scheme() != "https" && !(issuer.scheme() == "http" && loopback) {
-        bail!("upstream {}: the issuer must use https", u.id);
+    match u.kind {
+        UpstreamKind::Openid => {
+            let issuer = Url::parse(&u.issuer)
+                .with_context(|| format!("upstream {}: issuer is not a URL", u.id))?;
+            if !https_or_loopback(&issuer) {
+                bail!("upstream {}: the issuer must use https", u.id);
+            }
+        }
+        UpstreamKind::Saml => {
+            if u.idp_metadata.is_empty() {
+                bail!(
+                    "upstream {}: idp_metadata (a file or an https URL) is missing",
+                    u.id
+                );
+            }
+            if let Ok(url) = Url::parse(&u.idp_metadata)
+                && !https_or_loopback(&url)
+            {
+                bail!("upstream {}: idp_metadata must use https", u.id);
+            }
+            for (name, target) in &u.attributes {
+                if !SAML_TARGETS.contains(&target.as_str()) {
+                    bail!(
+                        "upstream {}: attributes[{name:?}] = {target:?} must be one of {}",
+                        u.id,
+                        SAML_TARGETS.join(", ")
+                    );
+                }
+            }
+        }
     }
     for (acr, level) in &u.acr_map {
         if crate::domain::level::Loa::from_name(level).is_none() {
@@ -291,6 +401,11 @@ fn check_upstream(u: &UpstreamConfig) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn https_or_loopback(url: &Url) -> bool {
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    url.scheme() == "https" || (url.scheme() == "http" && loopback)
 }
 
 /// Validated configuration.
@@ -528,8 +643,7 @@ mod tests {
             client_id: "kreis".into(),
             client_secret: "very-secret-value".into(),
             scopes: default_upstream_scopes(),
-            acr_values: None,
-            acr_map: Default::default(),
+            ..Default::default()
         };
         let shown = format!("{u:?}");
         assert!(shown.contains("kreis") && !shown.contains("very-secret-value"));

@@ -92,6 +92,7 @@ pub mod mailbox;
 pub mod oidc;
 pub mod registry;
 pub mod rights;
+pub mod saml;
 pub mod store;
 pub mod telemetry;
 pub mod web;

@@ -345,4 +345,56 @@ impl AccountService {
             .await?;
         Ok(level)
     }
+
+    /// A login through an upstream provider: the account its identity is linked to (the
+    /// link's data and proofing refreshed), or, at the first login, a new account with the
+    /// e-mail address the upstream passed on (`Unavailable` without one, `EmailTaken` when
+    /// another account has it: linking then needs that account's own login).
+    ///
+    /// # Errors
+    /// `Unavailable`, `EmailTaken`, `Disabled`, or a backend error.
+    pub async fn upstream_login(
+        &self,
+        c: &crate::saml::Confirmed,
+    ) -> Result<(AccountId, Loa), AccountError> {
+        let linked = self
+            .db
+            .identities()
+            .linked_account(&c.upstream, &c.upstream_sub)
+            .await?;
+        let account = match linked {
+            Some(id) => id,
+            None => {
+                let email = c
+                    .email
+                    .as_deref()
+                    .and_then(|e| crate::domain::account::EmailAddress::parse(e).ok())
+                    .ok_or(AccountError::Unavailable)?;
+                // Nobody knows this password; a reset by mail sets one.
+                let unknown = crate::crypto::hash_password(crate::crypto::random_token()).await?;
+                let id = match self
+                    .db
+                    .accounts()
+                    .insert(&email, &unknown, true, Loa::Low)
+                    .await
+                {
+                    Ok(id) => id,
+                    Err(e) if e.is_conflict_on("email") => return Err(AccountError::EmailTaken),
+                    Err(e) => return Err(e.into()),
+                };
+                self.db
+                    .audit()
+                    .record(
+                        "account.registered_by_upstream",
+                        Some(id),
+                        None,
+                        json!({ "upstream": c.upstream }),
+                    )
+                    .await?;
+                id
+            }
+        };
+        let level = self.link_upstream(&c.into_assertion(account)).await?;
+        Ok((account, level))
+    }
 }

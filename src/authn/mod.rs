@@ -53,12 +53,46 @@ pub struct Session {
     /// lives [`SECOND_FACTOR_TTL`].
     #[serde(default)]
     pub second_factor_due: bool,
+    /// The level an upstream identity provider (BundID) confirmed in this session, by a login
+    /// or a step-up there: it counts as the session's strength, and tokens name it as the
+    /// level's source (`level_source`).
+    #[serde(default)]
+    pub upstream: Option<UpstreamAuth>,
+}
+
+/// An authentication at an upstream provider within a session.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UpstreamAuth {
+    pub id: String,
+    pub level: Loa,
 }
 
 /// How long a login may wait for its second factor.
 pub const SECOND_FACTOR_TTL: Duration = Duration::from_secs(600);
 
 impl Session {
+    /// The strength of the session's authentication: its own methods, or the upstream's
+    /// confirmation if that is stronger.
+    #[must_use]
+    pub fn strength(&self) -> Loa {
+        let own = strength_of(&self.amr);
+        self.upstream.as_ref().map_or(own, |u| own.max(u.level))
+    }
+
+    /// The level reached with `proofing`: min(proofing, strength).
+    pub fn reach(&mut self, proofing: Loa) {
+        self.acr = effective(proofing, self.strength());
+    }
+
+    /// The upstream that confirmed the session's level, if one did (`upstream:ID`).
+    #[must_use]
+    pub fn level_source(&self) -> Option<String> {
+        self.upstream
+            .as_ref()
+            .filter(|u| u.level >= self.acr)
+            .map(|u| format!("upstream:{}", u.id))
+    }
+
     /// Records an authentication now (a login or a step-up).
     pub fn authenticated_now(&mut self) {
         let now_ms = chrono::Utc::now().timestamp_millis();
@@ -138,7 +172,30 @@ impl Sessions {
         amr: Vec<Amr>,
         user_agent: &str,
     ) -> EphResult<(String, Session)> {
-        self.start(account, proofing, amr, user_agent, false).await
+        self.start(account, proofing, amr, user_agent, false, None)
+            .await
+    }
+
+    /// Starts a session after a login at an upstream provider.
+    ///
+    /// # Errors
+    /// When the short-lived store fails.
+    pub async fn create_upstream(
+        &self,
+        account: AccountId,
+        proofing: Loa,
+        upstream: UpstreamAuth,
+        user_agent: &str,
+    ) -> EphResult<(String, Session)> {
+        self.start(
+            account,
+            proofing,
+            Vec::new(),
+            user_agent,
+            false,
+            Some(upstream),
+        )
+        .await
     }
 
     /// Starts a session that waits for the account's second factor (after the password).
@@ -153,7 +210,8 @@ impl Sessions {
         amr: Vec<Amr>,
         user_agent: &str,
     ) -> EphResult<(String, Session)> {
-        self.start(account, proofing, amr, user_agent, true).await
+        self.start(account, proofing, amr, user_agent, true, None)
+            .await
     }
 
     async fn start(
@@ -163,6 +221,7 @@ impl Sessions {
         amr: Vec<Amr>,
         user_agent: &str,
         second_factor_due: bool,
+        upstream: Option<UpstreamAuth>,
     ) -> EphResult<(String, Session)> {
         let ttl = if second_factor_due {
             SECOND_FACTOR_TTL
@@ -172,14 +231,14 @@ impl Sessions {
         let token = random_token();
         let now_ms = chrono::Utc::now().timestamp_millis();
         let now = now_ms.div_euclid(1000);
-        let session = Session {
+        let mut session = Session {
             expires_at: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
             created_at: now,
             sid: random_token(),
             account_id: account,
             auth_time: now,
             auth_time_ms: now_ms,
-            acr: effective(proofing, strength_of(&amr)),
+            acr: Loa::Low,
             amr,
             clients: Vec::new(),
             user_agent: user_agent
@@ -189,7 +248,9 @@ impl Sessions {
                 .collect(),
             factor_enrolled: false,
             second_factor_due,
+            upstream,
         };
+        session.reach(proofing);
         let json = serde_json::to_string(&session).unwrap_or_default();
         self.eph.put(&key(&handle_of(&token)), &json, ttl).await?;
         self.eph

@@ -76,6 +76,12 @@ pub enum Key<'a> {
     // ---- broker
     /// `broker`: a pending link to an upstream provider by `state`; 10 minutes, taken once.
     UpstreamLink(&'a str),
+    /// `saml`: a pending SAML round trip by `RelayState`; 10 minutes, taken once.
+    SamlPending(&'a str),
+    /// `saml`: a checked response waiting for the browser, by token digest; 2 minutes.
+    SamlLanded(&'a str),
+    /// `saml`: an assertion id seen (digest of upstream and id); until it expires.
+    SamlAssertion(&'a str),
 }
 
 /// What is counted per client address.
@@ -145,6 +151,9 @@ impl fmt::Display for Key<'_> {
                 f.write_str(&crate::domain::net::address_key(what.prefix(), *ip))
             }
             Key::UpstreamLink(s) => write!(f, "link:{s}"),
+            Key::SamlPending(s) => write!(f, "saml-req:{s}"),
+            Key::SamlLanded(d) => write!(f, "saml-landed:{d}"),
+            Key::SamlAssertion(d) => write!(f, "saml-seen:{d}"),
         }
     }
 }

@@ -222,7 +222,7 @@ fn generate(alg: SigningAlg) -> anyhow::Result<KeyFile> {
 }
 
 /// Writes a file readable only by its owner, atomically (temp file + rename).
-fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     {
         let mut opts = std::fs::OpenOptions::new();
@@ -346,7 +346,7 @@ fn dir_mtime(dir: &Path) -> Option<SystemTime> {
 
 /// Creates a folder only its owner can enter. An existing folder is left as it is, so a
 /// read-only mount of prepared keys works.
-fn create_private_dir(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn create_private_dir(path: &Path) -> anyhow::Result<()> {
     if path.is_dir() {
         return Ok(());
     }

@@ -40,6 +40,10 @@ pub struct IdTokenClaims {
     pub nonce: Option<String>,
     pub acr: String,
     pub amr: Vec<String>,
+    /// Which upstream confirmed the level in `acr` (`upstream:ID`, e.g. `upstream:bundid`);
+    /// absent when our own factors over the account's proofing reached it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub level_source: Option<String>,
     pub sid: String,
     pub azp: String,
     #[serde(skip_serializing_if = "Option::is_none")]

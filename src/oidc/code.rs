@@ -30,6 +30,9 @@ pub struct CodeGrant {
     pub acr: Loa,
     pub amr: Vec<Amr>,
     pub sid: String,
+    /// The upstream that confirmed the level (`upstream:ID`), if one did.
+    #[serde(default)]
+    pub level_source: Option<String>,
 }
 
 impl Provider {
@@ -64,6 +67,7 @@ impl Provider {
             acr: session.acr,
             amr: session.amr.clone(),
             sid: session.sid.clone(),
+            level_source: session.level_source(),
         };
         self.eph
             .put(

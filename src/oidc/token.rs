@@ -100,6 +100,7 @@ struct Grant {
     amr: Vec<Amr>,
     sid: String,
     nonce: Option<String>,
+    level_source: Option<String>,
 }
 
 impl Provider {
@@ -184,6 +185,7 @@ impl Provider {
             amr: grant.amr,
             sid: grant.sid,
             nonce: grant.nonce,
+            level_source: grant.level_source,
         };
         // OIDC Core §11: a refresh token only with offline_access, for clients allowed to use it.
         let refresh =
@@ -230,6 +232,7 @@ impl Provider {
             auth_time: g.auth_time,
             acr: g.acr,
             amr: g.amr.clone(),
+            level_source: g.level_source.clone(),
             sid: g.sid.clone(),
             created_at: now,
             expires_at: (now + secs(self.settings.refresh_idle)).min(family_expires_at),
@@ -269,6 +272,7 @@ impl Provider {
             nonce: g.nonce.clone(),
             acr: g.acr.acr().to_owned(),
             amr: g.amr.iter().map(|a| a.as_str().to_owned()).collect(),
+            level_source: g.level_source.clone(),
             sid: g.sid.clone(),
             azp: client.id.0.clone(),
             at_hash: Some(at_hash(client.id_token_alg, &access_token)),
@@ -342,6 +346,7 @@ impl Provider {
             amr: rec.amr.clone(),
             sid: rec.sid.clone(),
             nonce: None,
+            level_source: rec.level_source.clone(),
         };
         let (next_token, next) = self.refresh_record(client, &g, rec.family_expires_at);
         let g = Grant { scope, ..g };

@@ -21,6 +21,8 @@ pub struct RefreshRecord {
     pub auth_time: i64,
     pub acr: Loa,
     pub amr: Vec<Amr>,
+    /// The upstream that confirmed the grant's level (`upstream:ID`), if one did.
+    pub level_source: Option<String>,
     pub sid: String,
     pub created_at: DateTime<Utc>,
     /// Idle expiry of this token.
@@ -47,6 +49,7 @@ struct Row {
     auth_time: i64,
     acr: String,
     amr: Json<Vec<Amr>>,
+    level_source: Option<String>,
     sid: String,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -67,6 +70,7 @@ impl TryFrom<Row> for RefreshRecord {
             acr: Loa::from_name(&r.acr)
                 .ok_or_else(|| StoreError::Corrupt(format!("acr {}", r.acr)))?,
             amr: r.amr.0,
+            level_source: r.level_source,
             sid: r.sid,
             created_at: r.created_at,
             expires_at: r.expires_at,
@@ -100,6 +104,7 @@ macro_rules! bind_record {
             .bind($r.auth_time)
             .bind($r.acr.name())
             .bind(Json(&$r.amr))
+            .bind(&$r.level_source)
             .bind(&$r.sid)
             .bind($r.created_at)
             .bind($r.expires_at)
@@ -114,10 +119,10 @@ impl Db {
     }
 }
 
-const INSERT: &str = "INSERT INTO refresh_tokens (token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, \
-    created_at, expires_at, family_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+const INSERT: &str = "INSERT INTO refresh_tokens (token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, level_source, sid, \
+    created_at, expires_at, family_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 /// The token as presented, with whether it was used and whether it (or its grant) is revoked.
-const PRESENT: &str = "SELECT token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, \
+const PRESENT: &str = "SELECT token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, level_source, sid, \
     created_at, expires_at, family_expires_at, used_at IS NOT NULL AS used, \
     (revoked_at IS NOT NULL OR EXISTS (SELECT 1 FROM revoked_grants g WHERE g.family_id = refresh_tokens.family_id)) AS revoked \
     FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2";
@@ -137,7 +142,7 @@ const REVOKE_GRANTS_OF: &str = "INSERT INTO revoked_grants (family_id, revoked_a
     ON CONFLICT (family_id) DO NOTHING";
 const REVOKE_TOKENS_OF: &str = "UPDATE refresh_tokens SET revoked_at = $3 \
     WHERE account_id = $1 AND ($2 IS NULL OR client_id = $2) AND revoked_at IS NULL";
-const ACTIVE: &str = "SELECT token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, sid, created_at, expires_at, \
+const ACTIVE: &str = "SELECT token_hash, family_id, client_id, account_id, sub, scope, auth_time, acr, amr, level_source, sid, created_at, expires_at, \
     family_expires_at FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL";
 const PURGE: &str = "DELETE FROM refresh_tokens WHERE family_expires_at < $1";
 const PURGE_GRANTS: &str = "DELETE FROM revoked_grants WHERE expires_at < $1";

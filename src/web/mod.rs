@@ -34,6 +34,7 @@ pub const MAX_URI: usize = 8 * 1024;
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 const CSS: &[u8] = include_bytes!("static/style.css");
 const PASSKEY_JS: &[u8] = include_bytes!("static/passkey.js");
+const AUTOSUBMIT_JS: &[u8] = include_bytes!("static/autosubmit.js");
 
 /// The complete router: one router per surface (protocol, pages, APIs), each route next to
 /// its handler, merged here under the layers every request passes.
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(|| async { respond::see_other("/konto", &[]) }))
         .route("/static/style.css", get(css))
         .route("/static/passkey.js", get(passkey_js))
+        .route("/static/autosubmit.js", get(autosubmit_js))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(not_found)
@@ -139,6 +141,10 @@ async fn limit_uri(req: Request, next: Next) -> Response {
 
 async fn css() -> Response {
     asset("text/css; charset=utf-8", CSS)
+}
+
+async fn autosubmit_js() -> Response {
+    asset("text/javascript; charset=utf-8", AUTOSUBMIT_JS)
 }
 
 async fn passkey_js() -> Response {

@@ -16,6 +16,8 @@ pub struct WebConfig {
     pub admin_fresh: std::time::Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
+    /// (id, name) of the upstreams one may log in with (SAML: BundID), for the login page.
+    pub upstream_logins: std::sync::Arc<Vec<(String, String)>>,
 }
 
 /// The Verbund's name and logo (its bytes and content type), read at start.
@@ -31,6 +33,8 @@ pub struct AppState {
     pub accounts: AccountService,
     pub sessions: Sessions,
     pub broker: crate::broker::Broker,
+    /// The SAML upstreams (BundID).
+    pub saml: crate::saml::Saml,
     pub catalogue: crate::catalogue::Catalogue,
     /// The administration (console, admin API).
     pub admin: crate::admin::Admin,

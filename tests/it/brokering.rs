@@ -54,6 +54,7 @@ async fn spawn_downstream(upstream: &TestApp) -> TestApp {
             ]
             .into_iter()
             .collect(),
+            ..UpstreamConfig::default()
         });
     })
     .await

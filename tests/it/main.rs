@@ -20,6 +20,7 @@ mod pages;
 mod passkeys;
 mod processes;
 mod rights;
+mod saml;
 mod store;
 mod throttling;
 mod token;

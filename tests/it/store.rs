@@ -518,6 +518,7 @@ fn record(
         auth_time: now.timestamp(),
         acr: Loa::Substantial,
         amr: vec![Amr::Pwd, Amr::Otp],
+        level_source: Some("upstream:bundid".into()),
         sid: "sid".into(),
         created_at: now,
         expires_at: now + chrono::Duration::days(1),

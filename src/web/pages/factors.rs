@@ -5,7 +5,7 @@ use super::req_id;
 use crate::account::AccountError;
 use crate::account::passkeys::Ceremony;
 use crate::domain::lang::Lang;
-use crate::domain::level::{Amr, effective, strength_of};
+use crate::domain::level::Amr;
 use crate::web::extract::{CheckedForm, FactorSession, SignedIn, csrf_token};
 use crate::web::extract::{PageLang, Query};
 use crate::web::i18n::{Texts, texts};
@@ -268,7 +268,7 @@ pub(crate) async fn raise_session(
     {
         session.amr.push(Amr::Mfa);
     }
-    session.acr = effective(account.proofing, strength_of(&session.amr));
+    session.reach(account.proofing);
     session.authenticated_now();
     let mut cookies = Vec::new();
     if session.second_factor_due {

@@ -49,6 +49,20 @@ pub async fn begin(
     if let Some(r) = needs_current_factor(&state, &session, lang, "/konto/sicherheit").await? {
         return Ok(r);
     }
+    if state.saml.has(&upstream) {
+        let purpose = crate::saml::Purpose::Link {
+            account: session.account_id,
+        };
+        return super::upstream::depart(
+            &state,
+            lang,
+            &upstream,
+            purpose,
+            crate::domain::level::Loa::Low,
+            true,
+        )
+        .await;
+    }
     match state.broker.begin(&upstream, session.account_id).await {
         Ok(url) => Ok(see_other(&url, &[])),
         Err(BrokerError::UnknownUpstream) => {
@@ -119,14 +133,26 @@ pub async fn callback(
             .await;
         }
     };
-    match state.accounts.link_upstream(&assertion).await {
+    linked(&state, &headers, &session, lang, &assertion).await
+}
+
+/// Records a confirmed link and shows the security page with the resulting level.
+pub(super) async fn linked(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &crate::authn::Session,
+    lang: crate::domain::lang::Lang,
+    assertion: &crate::broker::Assertion,
+) -> Result<Response, PageError> {
+    let t = texts(lang);
+    match state.accounts.link_upstream(assertion).await {
         Ok(level) => {
             let level = t.level(level);
             let notice = format!("{} {level}", t.link_done);
             security_page(
-                &state,
-                &headers,
-                &session,
+                state,
+                headers,
+                session,
                 lang,
                 StatusCode::OK,
                 Some(&notice),
@@ -136,9 +162,9 @@ pub async fn callback(
         }
         Err(AccountError::Store(crate::store::StoreError::Conflict { .. })) => {
             security_page(
-                &state,
-                &headers,
-                &session,
+                state,
+                headers,
+                session,
                 lang,
                 StatusCode::CONFLICT,
                 None,

@@ -38,6 +38,8 @@ struct LoginPage<'a> {
     portal: Option<&'a crate::oidc::flow::Portal>,
     error: Option<&'a str>,
     face: crate::web::face::Face,
+    /// (id, button label) of each upstream to log in with.
+    upstreams: Vec<(&'a str, String)>,
 }
 
 /// The language for a page within a flow: the request's `ui_locales` wins.
@@ -97,6 +99,11 @@ fn render(
         portal,
         error,
         face,
+        upstreams: web
+            .upstream_logins
+            .iter()
+            .map(|(id, name)| (id.as_str(), t.upstream_login.replace("{}", name)))
+            .collect(),
     };
     with_cookies(html(status, &page), set)
 }
@@ -202,7 +209,11 @@ async fn await_second_factor(
 }
 
 /// A new login replaces the browser's session: its portals learn that it ended.
-async fn end_previous(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result<(), PageError> {
+pub(crate) async fn end_previous(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+) -> Result<(), PageError> {
     if let Some(old) = cookie(headers, SESSION_COOKIE, state.web.secure_cookies) {
         state
             .provider

@@ -13,6 +13,7 @@ pub mod passkeys;
 pub mod password;
 pub mod postfach;
 pub mod register;
+pub mod upstream;
 
 /// The pages for people.
 pub fn routes() -> axum::Router<super::state::AppState> {
@@ -23,6 +24,7 @@ pub fn routes() -> axum::Router<super::state::AppState> {
         .merge(factors::routes())
         .merge(passkeys::routes())
         .merge(identity::routes())
+        .merge(upstream::routes())
         .merge(account::routes())
         .merge(postfach::routes())
         .merge(legal::routes())

@@ -1,0 +1,505 @@
+//! BundID as a SAML 2.0 upstream, against a real SAML identity provider nobody here wrote:
+//! pysaml2's (tests/saml/idp.py) signs and encrypts its assertions, asserts STORK levels and
+//! BundID-style attributes, and can misbehave on request.
+
+use crate::helpers::rp::{discover, finish, jwt_payload, start};
+use crate::helpers::{Backend, TestApp, hidden, location, query_param, spawn_app_configured};
+use buergerkonto::config::{UpstreamConfig, UpstreamKind};
+use openidconnect::TokenResponse;
+use serde_json::{Value, json};
+use std::io::BufRead;
+
+const BPK2: &str = "urn:oid:1.3.6.1.4.1.25484.494450.3";
+const GIVEN: &str = "urn:oid:2.5.4.42";
+const FAMILY: &str = "urn:oid:2.5.4.4";
+const BIRTH: &str = "urn:oid:1.2.40.0.10.2.1.1.55";
+const MAIL: &str = "urn:oid:0.9.2342.19200300.100.1.3";
+const POSTAL: &str = "urn:oid:2.5.4.17";
+const LOCALITY: &str = "urn:oid:2.5.4.7";
+
+/// The fake BundID: a pysaml2 IdP on loopback, killed when dropped.
+pub struct FakeBundId {
+    child: std::process::Child,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+impl Drop for FakeBundId {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl FakeBundId {
+    /// `None` outside CI when python3 with pysaml2 or xmlsec1 is missing.
+    pub fn start() -> Option<Self> {
+        let ready = std::process::Command::new("python3")
+            .args(["-c", "import saml2"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+            && std::process::Command::new("xmlsec1")
+                .arg("--version")
+                .output()
+                .is_ok();
+        if !ready {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but pysaml2 or xmlsec1 is missing"
+            );
+            eprintln!("skipped: pysaml2 or xmlsec1 is not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/saml/idp.py");
+        let mut child = std::process::Command::new("python3")
+            .args([script, "--dir", &dir.path().display().to_string()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the IdP");
+        let out = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(out)
+            .read_line(&mut line)
+            .expect("the IdP says READY");
+        let base = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("unexpected IdP output {line:?}"))
+            .to_owned();
+        Some(Self {
+            child,
+            base,
+            dir,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+        })
+    }
+
+    fn metadata_path(&self) -> String {
+        self.dir
+            .path()
+            .join("idp-metadata.xml")
+            .display()
+            .to_string()
+    }
+
+    /// Follows our redirect to the IdP; returns the key of its login page.
+    pub async fn login_page(&self, url: &str) -> String {
+        let r = self.http.get(url).send().await.expect("IdP");
+        let status = r.status();
+        let body = r.text().await.expect("body");
+        assert_eq!(status, 200, "the IdP accepts our signed request: {body}");
+        hidden(&body, "key").expect("login page key")
+    }
+
+    /// The last request the IdP accepted.
+    pub async fn last_request(&self) -> Value {
+        self.http
+            .get(format!("{}/last-request", self.base))
+            .send()
+            .await
+            .expect("IdP")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// The IdP's answer for `subject` at STORK `level`: (SAMLResponse, RelayState).
+    pub async fn answer(
+        &self,
+        key: &str,
+        subject: &str,
+        level: u8,
+        attributes: &Value,
+        mischief: &str,
+    ) -> (String, String) {
+        let r = self
+            .http
+            .post(format!("{}/login", self.base))
+            .form(&[
+                ("key", key),
+                ("subject", subject),
+                ("level", &level.to_string()),
+                ("attributes", &attributes.to_string()),
+                ("mischief", mischief),
+            ])
+            .send()
+            .await
+            .expect("IdP");
+        let status = r.status();
+        let body = r.text().await.expect("body");
+        assert_eq!(status, 200, "IdP answer: {body}");
+        (
+            hidden(&body, "SAMLResponse").expect("SAMLResponse"),
+            hidden(&body, "RelayState").unwrap_or_default(),
+        )
+    }
+}
+
+/// Our server with the fake BundID as upstream `bundid`; our SP metadata registered there.
+pub async fn spawn_with_bundid(idp: &FakeBundId) -> TestApp {
+    let metadata = idp.metadata_path();
+    let app = spawn_app_configured(Backend::Default, |raw| {
+        raw.upstreams.push(UpstreamConfig {
+            id: "bundid".into(),
+            name: "BundID".into(),
+            kind: UpstreamKind::Saml,
+            idp_metadata: metadata,
+            metadata_refresh_secs: 3600,
+            subject_attribute: Some(BPK2.into()),
+            attributes: [
+                (GIVEN, "given_name"),
+                (FAMILY, "family_name"),
+                (BIRTH, "birthdate"),
+                (MAIL, "email"),
+                (POSTAL, "address.postal_code"),
+                (LOCALITY, "address.locality"),
+            ]
+            .into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect(),
+            ..UpstreamConfig::default()
+        });
+    })
+    .await;
+    let r = app.get("/saml/bundid/metadata").await;
+    assert_eq!(r.status(), 200);
+    let xml = r.text().await.expect("metadata");
+    assert!(
+        xml.contains("<ds:SignatureValue>")
+            && xml.contains(&format!("{}/saml/bundid/acs", app.addr))
+            && xml.contains(BPK2),
+        "our metadata is signed and names the ACS and the attributes: {xml}"
+    );
+    let r = idp
+        .http
+        .post(format!("{}/setup/sp", idp.base))
+        .body(xml)
+        .send()
+        .await
+        .expect("IdP setup");
+    assert_eq!(r.status(), 204, "the IdP takes our metadata");
+    app
+}
+
+fn citizen(bpk: &str, email: &str) -> Value {
+    json!({
+        BPK2: bpk,
+        GIVEN: "Erika",
+        FAMILY: "Mustermann",
+        BIRTH: "1964-08-12",
+        MAIL: email,
+        POSTAL: "29614",
+        LOCALITY: "Soltau",
+    })
+}
+
+/// Presses "Mit BundID anmelden" on the login page of `req`; returns the IdP URL.
+async fn press_bundid(app: &TestApp, req: &str) -> String {
+    let page = format!("/login?req={req}");
+    let body = app.get(&page).await.text().await.expect("login page");
+    assert!(
+        body.contains("Mit BundID anmelden"),
+        "the login page offers BundID"
+    );
+    let csrf = hidden(&body, "csrf").expect("csrf");
+    let r = app
+        .post_form("/anmelden/extern/bundid", &[("csrf", &csrf), ("req", req)])
+        .await;
+    assert_eq!(r.status(), 303);
+    location(&r)
+}
+
+/// Posts the IdP's answer to our ACS as the browser's auto-submitted form would.
+async fn post_acs(app: &TestApp, response: &str, relay: &str) -> reqwest::Response {
+    app.post_form(
+        "/saml/bundid/acs",
+        &[("SAMLResponse", response), ("RelayState", relay)],
+    )
+    .await
+}
+
+/// An authorization request of a portal for `acr`; returns (rp, flow, req).
+async fn portal_request(
+    app: &TestApp,
+    acr: &str,
+) -> (
+    crate::helpers::rp::Rp,
+    crate::helpers::rp::Flow,
+    crate::helpers::TestClient,
+    String,
+) {
+    let c = app
+        .add_client(
+            &app.tenant,
+            &[
+                "--scope", "openid", "--scope", "profile", "--scope", "address",
+            ],
+        )
+        .await;
+    let rp = discover(app, &c).await;
+    let flow = start(&rp, &["openid", "profile"], &[("acr_values", acr)]);
+    let r = app.get(&flow.url).await;
+    let login = location(&r);
+    let req = query_param(&login, "req").unwrap_or_else(|| panic!("login page: {login}"));
+    (rp, flow, c, req)
+}
+
+/// From the ACS's 303 to the portal's callback: `/saml/weiter`, the resumed request, consent.
+async fn back_to_portal(app: &TestApp, acs: reqwest::Response) -> String {
+    assert_eq!(acs.status(), 303, "the ACS accepts the response");
+    let weiter = location(&acs);
+    assert!(weiter.starts_with("/saml/weiter?t="));
+    let r = app.get(&weiter).await;
+    assert_eq!(r.status(), 303);
+    let mut next = location(&r);
+    for _ in 0..5 {
+        if next.starts_with("/consent") {
+            let req = query_param(&next, "req").expect("req");
+            let csrf = app.csrf_of(&next).await;
+            let r = app
+                .post_form(
+                    "/consent",
+                    &[("csrf", &csrf), ("req", &req), ("decision", "allow")],
+                )
+                .await;
+            return location(&r);
+        }
+        if !next.starts_with('/') {
+            return next;
+        }
+        let r = app.get(&next).await;
+        assert!(r.status().is_redirection(), "at {next}: {}", r.status());
+        next = location(&r);
+    }
+    panic!("no way back to the portal");
+}
+
+const HIGH: &str = "http://eidas.europa.eu/LoA/high";
+
+#[tokio::test]
+async fn a_level_4_bundid_login_reaches_high_in_the_id_token() {
+    let Some(idp) = FakeBundId::start() else {
+        return;
+    };
+    let app = spawn_with_bundid(&idp).await;
+    let (rp, flow, _, req) = portal_request(&app, HIGH).await;
+    let to_idp = press_bundid(&app, &req).await;
+    assert!(to_idp.starts_with(&idp.base) && to_idp.contains("Signature="));
+    let key = idp.login_page(&to_idp).await;
+    let sent = idp.last_request().await;
+    assert_eq!(sent["signed"], true);
+    assert_eq!(sent["comparison"], "minimum");
+    assert_eq!(
+        sent["authn_context_class_refs"],
+        json!(["STORK-QAA-Level-4"])
+    );
+    let asked: Vec<&str> = sent["requested_attributes"]
+        .as_array()
+        .expect("attributes")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert!(asked.contains(&BPK2) && asked.contains(&GIVEN), "{asked:?}");
+
+    let (resp, relay) = idp
+        .answer(
+            &key,
+            "x",
+            4,
+            &citizen("bpk-erika", "erika@example.org"),
+            "none",
+        )
+        .await;
+    let callback = back_to_portal(&app, post_acs(&app, &resp, &relay).await).await;
+    let tokens = finish(&app, &rp, flow, &callback).await;
+    let id = jwt_payload(&tokens.id_token().expect("id token").to_string());
+    assert_eq!(id["acr"], HIGH, "BundID's level 4 is high");
+    assert_eq!(id["level_source"], "upstream:bundid");
+    assert_eq!(id["given_name"], "Erika", "verified names with consent");
+    assert_eq!(id["birthdate"], "1964-08-12");
+
+    // The first login made the account, with BundID's address and a confirmed identity.
+    let (ok, shown, err) = app.cli(&["user", "show", "--email", "erika@example.org"], None);
+    assert!(ok, "{err}");
+    assert_eq!(shown["proofing_level"], "high", "{shown}");
+
+    // The next login finds the same account (one upstream identity, one account).
+    let mut app = app;
+    app.reset_browser();
+    let (_, _, _, req) = portal_request(&app, HIGH).await;
+    let key = idp.login_page(&press_bundid(&app, &req).await).await;
+    let (resp, relay) = idp
+        .answer(
+            &key,
+            "x",
+            4,
+            &citizen("bpk-erika", "other@example.org"),
+            "none",
+        )
+        .await;
+    back_to_portal(&app, post_acs(&app, &resp, &relay).await).await;
+    let (ok, list, _) = app.cli(&["user", "list"], None);
+    assert!(ok);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+}
+
+#[tokio::test]
+async fn a_level_3_answer_for_a_high_request_is_refused_never_lowered() {
+    let Some(idp) = FakeBundId::start() else {
+        return;
+    };
+    let app = spawn_with_bundid(&idp).await;
+    let (_, _, _, req) = portal_request(&app, HIGH).await;
+    let key = idp.login_page(&press_bundid(&app, &req).await).await;
+    let (resp, relay) = idp
+        .answer(&key, "x", 3, &citizen("bpk-max", "max@example.org"), "none")
+        .await;
+    let r = post_acs(&app, &resp, &relay).await;
+    assert_eq!(r.status(), 403);
+    let page = r.text().await.expect("page");
+    assert!(page.contains("Vertrauensniveau nicht erreicht"), "{page}");
+    // The IdP itself saying so is the same page.
+    let (resp, relay) = idp.answer(&key, "x", 4, &json!({}), "nolevel").await;
+    assert_eq!(post_acs(&app, &resp, &relay).await.status(), 403);
+    let r = app.get("/konto").await;
+    assert!(location(&r).starts_with("/login"), "no session");
+    let (_, list, _) = app.cli(&["user", "list"], None);
+    assert_eq!(list, json!([]), "no account");
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn unb64(s: &str) -> String {
+    use base64::Engine;
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .expect("base64"),
+    )
+    .expect("utf-8")
+}
+
+#[tokio::test]
+async fn hostile_responses_are_refused_with_a_page_and_nothing_is_linked() {
+    let Some(idp) = FakeBundId::start() else {
+        return;
+    };
+    let app = spawn_with_bundid(&idp).await;
+    let key = idp.login_page(&press_bundid(&app, "").await).await;
+    let erika = citizen("bpk-erika", "erika@example.org");
+    for mischief in [
+        "unsigned",
+        "expired",
+        "audience",
+        "destination",
+        "recipient",
+        "foreignkey",
+    ] {
+        let (resp, relay) = idp.answer(&key, "x", 4, &erika, mischief).await;
+        let r = post_acs(&app, &resp, &relay).await;
+        assert_eq!(r.status(), 400, "{mischief} is refused");
+        let page = r.text().await.expect("page");
+        assert!(page.contains("nichts übernommen"), "{mischief}: {page}");
+    }
+    // Tampered: one character of the signed response changed.
+    let (resp, relay) = idp.answer(&key, "x", 4, &erika, "none").await;
+    let xml = unb64(&resp);
+    let tampered = xml.replacen("IssueInstant=\"20", "IssueInstant=\"19", 1);
+    assert_ne!(tampered, xml);
+    assert_eq!(post_acs(&app, &b64(&tampered), &relay).await.status(), 400);
+    // Wrapped: the signed response inside a forged one that carries Mallory's assertion,
+    // and Mallory's assertion beside the signed one.
+    let (plain, relay) = idp
+        .answer(
+            &key,
+            "x",
+            4,
+            &citizen("bpk-mallory", "mallory@example.org"),
+            "plain",
+        )
+        .await;
+    let signed = unb64(&plain);
+    let body_start = signed.find("<samlp:Response").expect("response");
+    let signed = &signed[body_start..];
+    let assertion_at = signed.find("<saml:Assertion").expect("assertion");
+    let assertion_end = signed.find("</saml:Assertion>").expect("end") + "</saml:Assertion>".len();
+    let evil_assertion = signed[assertion_at..assertion_end]
+        .replace("bpk-mallory", "bpk-erika")
+        .replacen("ID=\"", "ID=\"evil", 1);
+    let outer = format!(
+        r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_evil" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><samlp:Extensions>{signed}</samlp:Extensions>{evil_assertion}</samlp:Response>"#
+    );
+    assert_eq!(post_acs(&app, &b64(&outer), &relay).await.status(), 400);
+    let beside = format!(
+        "{}{}{}",
+        &signed[..assertion_at],
+        evil_assertion,
+        &signed[assertion_at..]
+    );
+    assert_eq!(post_acs(&app, &b64(&beside), &relay).await.status(), 400);
+    // A cancelled login says so.
+    let (resp, relay) = idp.answer(&key, "x", 4, &json!({}), "cancel").await;
+    let r = post_acs(&app, &resp, &relay).await;
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.expect("page").contains("abgebrochen"));
+    // An unknown RelayState is no round trip of ours.
+    let (resp, _) = idp.answer(&key, "x", 4, &erika, "none").await;
+    assert_eq!(post_acs(&app, &resp, "forged").await.status(), 400);
+
+    // Nothing of the above linked or created anything.
+    let (_, list, _) = app.cli(&["user", "list"], None);
+    assert_eq!(list, json!([]), "no account");
+    let r = app.get("/konto").await;
+    assert!(location(&r).starts_with("/login"), "no session");
+
+    // The round trip survived the forgeries: the genuine answer is taken, once.
+    let (resp, relay) = idp.answer(&key, "x", 4, &erika, "none").await;
+    let first = post_acs(&app, &resp, &relay).await;
+    assert_eq!(first.status(), 303);
+    let again = post_acs(&app, &resp, &relay).await;
+    assert_eq!(again.status(), 400, "each assertion once");
+    // Another browser cannot take the result.
+    let stranger = crate::helpers::browser_client();
+    let r = stranger
+        .get(app.url(&location(&first)))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), 400, "bound to the browser that began");
+}
+
+#[tokio::test]
+async fn the_same_answer_forty_times_at_once_logs_in_once() {
+    let Some(idp) = FakeBundId::start() else {
+        return;
+    };
+    let app = spawn_with_bundid(&idp).await;
+    let key = idp.login_page(&press_bundid(&app, "").await).await;
+    let (resp, relay) = idp
+        .answer(
+            &key,
+            "x",
+            4,
+            &citizen("bpk-erika", "erika@example.org"),
+            "none",
+        )
+        .await;
+    let tries = (0..40).map(|_| post_acs(&app, &resp, &relay));
+    let answers = futures_util::future::join_all(tries).await;
+    let accepted = answers.iter().filter(|r| r.status() == 303).count();
+    assert_eq!(accepted, 1, "one response, one result");
+    assert!(
+        answers
+            .iter()
+            .all(|r| r.status() == 303 || r.status() == 400)
+    );
+}
