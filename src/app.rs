@@ -144,6 +144,10 @@ impl Services {
             refresh_ttl: config.refresh_token_ttl_secs,
             refresh_idle: config.refresh_token_idle_secs,
             pending_requests_per_ip: config.authorize_pending_per_ip,
+            upstream_step_up: config
+                .upstreams
+                .iter()
+                .any(|u| u.kind == crate::config::UpstreamKind::Saml),
         };
         let sessions = Sessions::new(
             eph.clone(),

@@ -42,7 +42,7 @@ impl Catalogue {
         &self,
         id: &str,
         name: &str,
-        level: Loa,
+        (level, upstream_required): (Loa, bool),
         scope: ProcessScope,
         by: &str,
     ) -> Result<Process, CatalogueError> {
@@ -70,13 +70,15 @@ impl Catalogue {
             scope,
             name: name.to_owned(),
             level,
+            upstream_required,
         };
         db.processes().upsert(&p, by).await?;
         Ok(p)
     }
 
     /// The Verbund's entry and the level that applies for `tenant`'s portals (or for the
-    /// Verbund when `tenant` is `None`).
+    /// Verbund when `tenant` is `None`); the entry's `upstream_required` is the one that
+    /// applies there too.
     ///
     /// # Errors
     /// A backend error.
@@ -90,15 +92,20 @@ impl Catalogue {
             return Ok(None);
         };
         let own = match tenant {
-            Some(t) => db
-                .processes()
-                .get(id, ProcessScope::Tenant(t))
-                .await?
-                .map(|p| p.level),
+            Some(t) => db.processes().get(id, ProcessScope::Tenant(t)).await?,
             None => None,
         };
-        let level = effective(verbund.level, own);
-        Ok(Some((verbund, level)))
+        let level = effective(verbund.level, own.as_ref().map(|p| p.level));
+        // Either entry's requirement of an upstream holds.
+        let upstream_required =
+            verbund.upstream_required || own.is_some_and(|p| p.upstream_required);
+        Ok(Some((
+            Process {
+                upstream_required,
+                ..verbund
+            },
+            level,
+        )))
     }
 
     /// A tenant by slug, `None` when there is none.

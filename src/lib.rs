@@ -35,7 +35,10 @@
 //!              the audit log; json.rs the machine shape of tenants and clients
 //! catalogue.rs the process catalogue service: one level per process, raised per tenant
 //! registry.rs  checks client registrations and makes credentials
-//! broker.rs    relying party towards upstream identity providers (BundID, ELSTER, eID)
+//! broker.rs    relying party towards upstream OpenID providers (ELSTER, an eID gateway)
+//! saml/        service provider towards SAML upstreams (BundID, Mein Unternehmenskonto):
+//!              IdP metadata, our keys (keys.rs), AuthnRequest and Response checks
+//!              (message.rs, XML security by libxmlsec1 through samael), the round trip
 //! rights.rs    data rights: everything held about an account, as a page and a JSON export
 //!              (gathers from account, authn, oidc and mailbox; no storage of its own)
 //! legal/       the operator's legal pages (Markdown, rendered safely; German templates) and

@@ -346,6 +346,34 @@ impl AccountService {
         Ok(level)
     }
 
+    /// A step-up at an upstream for a signed-in account: it must confirm the person already
+    /// linked there, if one is (a step-up raises this person's level; it does not replace
+    /// who the account belongs to). Then recorded like a link.
+    ///
+    /// # Errors
+    /// `OtherPerson`, `Store(Conflict)` when the identity belongs to another account, or a
+    /// backend error.
+    pub async fn upstream_step_up(
+        &self,
+        a: &crate::broker::Assertion,
+    ) -> Result<Loa, AccountError> {
+        let linked = self
+            .db
+            .identities()
+            .subject_of(a.account, &a.upstream)
+            .await?;
+        if linked.is_some_and(|s| s != a.upstream_sub) {
+            self.record(
+                "account.step_up_refused",
+                a.account,
+                json!({ "upstream": a.upstream, "reason": "another person" }),
+            )
+            .await;
+            return Err(AccountError::OtherPerson);
+        }
+        self.link_upstream(a).await
+    }
+
     /// A login through an upstream provider: the account its identity is linked to (the
     /// link's data and proofing refreshed), or, at the first login, a new account with the
     /// e-mail address the upstream passed on (`Unavailable` without one, `EmailTaken` when

@@ -70,6 +70,8 @@ pub enum AccountError {
     TooMany,
     #[error("the account is disabled")]
     Disabled,
+    #[error("the upstream confirmed another person than the one linked")]
+    OtherPerson,
     #[error("internal error")]
     Internal(#[source] crate::telemetry::Cause),
     #[error(transparent)]

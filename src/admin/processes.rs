@@ -49,7 +49,7 @@ impl Admin {
         actor: &Actor,
         id: &str,
         name: &str,
-        level: &str,
+        (level, upstream_required): (&str, bool),
         tenant: Option<&str>,
     ) -> Result<(), AdminError> {
         let level = Loa::from_name(level).ok_or(AdminError::Invalid(Bad::Level))?;
@@ -82,7 +82,10 @@ impl Admin {
                 }
             }
         };
-        let p = match catalogue.set(id, &name, level, scope, &actor.label).await {
+        let p = match catalogue
+            .set(id, &name, (level, upstream_required), scope, &actor.label)
+            .await
+        {
             Ok(p) => p,
             Err(CatalogueError::Store(e)) => return Err(e.into()),
             Err(e) => return Err(AdminError::Invalid(Bad::Process(e.to_string()))),
@@ -93,7 +96,7 @@ impl Admin {
             tenant_id,
             None,
             None,
-            json!({ "process": p.id.as_str(), "name": p.name, "level": p.level.name() }),
+            json!({ "process": p.id.as_str(), "name": p.name, "level": p.level.name(), "upstream_required": p.upstream_required }),
         )
         .await
     }

@@ -84,6 +84,12 @@ impl Session {
         self.acr = effective(proofing, self.strength());
     }
 
+    /// Whether an upstream confirmed at least `level` in this session.
+    #[must_use]
+    pub fn confirmed_upstream(&self, level: Loa) -> bool {
+        self.upstream.as_ref().is_some_and(|u| u.level >= level)
+    }
+
     /// The upstream that confirmed the session's level, if one did (`upstream:ID`).
     #[must_use]
     pub fn level_source(&self) -> Option<String> {

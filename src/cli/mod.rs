@@ -193,6 +193,10 @@ pub enum ProcessCmd {
         level: String,
         #[arg(long)]
         tenant: Option<String>,
+        /// The level must be confirmed by an upstream (BundID) in the login, not by a
+        /// clerk's check (§ 3 Abs. 4 OZG).
+        #[arg(long)]
+        upstream_required: bool,
     },
 }
 
@@ -236,6 +240,16 @@ pub enum KeysCmd {
     /// Create a new mailbox master key and re-wrap every message's data key with it (the
     /// content is not re-encrypted). Old master keys can be removed from keys/mailbox/ after.
     RotateMailbox,
+    /// New SAML service-provider keys (signing and encryption) in keys/saml/; the current
+    /// ones stay as the previous ones, which our metadata keeps naming and decryption keeps
+    /// trying until the next rotation. Restart the instances, then update the registration
+    /// at the identity provider (BundID's self-service) with the new metadata.
+    RotateSaml {
+        /// Seconds until the new signing key signs (the IdP must have the new metadata by
+        /// then); the new encryption key is used by the IdP as soon as it reads it.
+        #[arg(long = "activate-in-secs", default_value_t = 172_800)]
+        activate_in_secs: u64,
+    },
 }
 
 /// Runs a command.
@@ -348,6 +362,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     name,
                     level,
                     tenant,
+                    upstream_required,
                 },
         } => {
             let level = Loa::from_name(&level)
@@ -361,11 +376,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             };
             let p = crate::catalogue::Catalogue::new(db)
-                .set(&id, &name, level, scope, "cli")
+                .set(&id, &name, (level, upstream_required), scope, "cli")
                 .await?;
             println!(
                 "{}",
-                json!({ "id": p.id.as_str(), "name": p.name, "level": p.level.name(), "tenant": tenant })
+                json!({ "id": p.id.as_str(), "name": p.name, "level": p.level.name(), "tenant": tenant, "upstream_required": p.upstream_required })
             );
             Ok(())
         }
@@ -462,6 +477,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let services = Services::connect(&config).await?;
             let (key_id, rewrapped) = services.mailbox.rotate_master_key().await?;
             println!("{}", json!({ "key_id": key_id, "rewrapped": rewrapped }));
+            Ok(())
+        }
+        Command::Keys {
+            cmd: KeysCmd::RotateSaml { activate_in_secs },
+        } => {
+            crate::saml::keys::SpKeys::rotate(
+                &config.keys_dir,
+                &config.issuer_str(),
+                std::time::Duration::from_secs(activate_in_secs),
+            )?;
+            let keys =
+                crate::saml::keys::SpKeys::load_or_init(&config.keys_dir, &config.issuer_str())?;
+            println!(
+                "{}",
+                json!({
+                    "signing_certificate": keys.signing.cert_b64(),
+                    "encryption_certificate": keys.encryption.cert_b64(),
+                    "previous_kept": keys.previous_encryption.is_some(),
+                    "signing_activates_at": keys.signing_activates_at,
+                })
+            );
             Ok(())
         }
         Command::Openapi => {

@@ -54,6 +54,10 @@ pub struct Process {
     pub scope: ProcessScope,
     pub name: String,
     pub level: Loa,
+    /// The level must be confirmed by an upstream identity provider in the login (BundID:
+    /// § 3 Abs. 4 OZG), not by our own factors over a clerk's check. A tenant may add this,
+    /// never take it away (the Verbund's or the tenant's entry suffices).
+    pub upstream_required: bool,
 }
 
 /// Why a catalogue change is refused.

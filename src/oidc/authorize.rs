@@ -92,6 +92,9 @@ pub struct AuthRequest {
     pub lang: Option<Lang>,
     /// The level the request demands (acr_values / claims), at least low.
     pub required_level: Loa,
+    /// The named process wants the level confirmed by an upstream in the login.
+    #[serde(default)]
+    pub upstream_required: bool,
     /// Unix time when the request arrived: a login or consent after it satisfies
     /// `prompt=login` / `prompt=consent`.
     pub created_at: i64,
@@ -185,6 +188,7 @@ pub async fn validate(
         login_hint: None,
         lang: None,
         required_level: Loa::Low,
+        upstream_required: false,
         created_at: now_ms.div_euclid(1000),
         created_at_ms: now_ms,
         hint: None,
@@ -366,7 +370,10 @@ pub async fn validate(
             .lookup(&id, Some(client.tenant_id))
             .await?
         {
-            Some((_, level)) => req.required_level = req.required_level.max(level),
+            Some((process, level)) => {
+                req.required_level = req.required_level.max(level);
+                req.upstream_required = process.upstream_required;
+            }
             None => return Err(unknown()),
         }
     }
@@ -422,6 +429,9 @@ pub enum Decision {
     /// The level cannot be reached with this account now: explain why, then answer the
     /// portal with `unmet_authentication_requirements`.
     CannotReach(Obstacle),
+    /// The level cannot be reached here, but an upstream (BundID) can confirm it: offer
+    /// that step-up (the request waits).
+    Upstream(Obstacle),
     /// Ask the citizen to consent to the scopes.
     Consent,
     /// Everything is in place: issue a code.
@@ -435,6 +445,8 @@ pub enum Obstacle {
     Proofing,
     /// No second factor that would reach the level is set up.
     Factor,
+    /// The process wants the level confirmed by an upstream in this login (§ 3 Abs. 4 OZG).
+    Upstream,
 }
 
 /// What the decision needs to know about the logged-in account.
@@ -444,6 +456,8 @@ pub struct AccountFacts {
     pub has_totp: bool,
     /// The level the account's strongest passkey gives, if it has one.
     pub passkey: Option<Loa>,
+    /// An upstream can confirm levels (a step-up there is possible).
+    pub upstream_step_up: bool,
 }
 
 /// Decides the next step (OIDC Core §3.1.2.3). `consented` are the scopes the account has
@@ -496,19 +510,26 @@ pub fn decide(
     {
         // The level is min(proofing, strength): a second factor helps only if the proofing
         // already reaches the level. A token never claims a level that was not reached.
-        let facts = facts.unwrap_or(AccountFacts {
-            proofing: Loa::Low,
-            has_totp: false,
-            passkey: None,
-        });
+        let facts = facts.unwrap_or_default();
         if req.prompt.none {
             return Err(req.error(
                 ErrorCode::UnmetAuthenticationRequirements,
                 "a higher assurance level needs interaction",
             ));
         }
-        if facts.proofing < req.required_level {
-            return Ok(Decision::CannotReach(Obstacle::Proofing));
+        // Our own factors cannot help when the identity is not proven well enough, or when
+        // the process wants the upstream itself: BundID can, if there is one.
+        if facts.proofing < req.required_level || req.upstream_required {
+            let obstacle = if req.upstream_required {
+                Obstacle::Upstream
+            } else {
+                Obstacle::Proofing
+            };
+            return Ok(if facts.upstream_step_up {
+                Decision::Upstream(obstacle)
+            } else {
+                Decision::CannotReach(obstacle)
+            });
         }
         let reach = crate::domain::level::reachable_by_step_up(
             facts.proofing,
@@ -522,6 +543,24 @@ pub fn decide(
             Decision::CannotReach(Obstacle::Factor)
         });
     }
+    // § 3 Abs. 4 OZG: the level must have been confirmed by an upstream in this session,
+    // not only reached with our factors over a clerk's check.
+    if let Some(s) = session
+        && req.upstream_required
+        && !s.confirmed_upstream(req.required_level)
+    {
+        if req.prompt.none {
+            return Err(req.error(
+                ErrorCode::UnmetAuthenticationRequirements,
+                "the level must be confirmed by an upstream, which needs interaction",
+            ));
+        }
+        return Ok(if facts.is_some_and(|f| f.upstream_step_up) {
+            Decision::Upstream(Obstacle::Upstream)
+        } else {
+            Decision::CannotReach(Obstacle::Upstream)
+        });
+    }
     let covered = req.consent_remembered && consented.is_some_and(|c| req.scopes().is_subset(c));
     if !covered || req.prompt.consent {
         return if req.prompt.none {
@@ -531,6 +570,18 @@ pub fn decide(
         };
     }
     Ok(Decision::Issue)
+}
+
+impl Default for AccountFacts {
+    /// Nothing known: unproven, no factors, no upstream.
+    fn default() -> Self {
+        Self {
+            proofing: Loa::Low,
+            has_totp: false,
+            passkey: None,
+            upstream_step_up: false,
+        }
+    }
 }
 
 impl Session {

@@ -43,6 +43,9 @@ pub enum Step {
     /// The level cannot be reached with this account: why, and the way back to the portal
     /// (with `unmet_authentication_requirements`).
     CannotReach { back: String, obstacle: Obstacle },
+    /// The level cannot be reached here, but an upstream can confirm it: the page offers
+    /// that step-up for this pending request (or to cancel it).
+    UpstreamStepUp { pending: String, obstacle: Obstacle },
     /// Refused with a page: the request cannot be answered at a redirect URI.
     Refused(PageReason),
     /// A backend failed (the cause is for the log).
@@ -266,7 +269,9 @@ impl Provider {
         req: &AuthRequest,
         s: &Session,
     ) -> Result<Option<AccountFacts>, crate::account::AccountError> {
-        if s.acr >= req.required_level {
+        if s.acr >= req.required_level
+            && (!req.upstream_required || s.confirmed_upstream(req.required_level))
+        {
             return Ok(None);
         }
         let account = self.accounts.get(s.account_id).await?;
@@ -275,6 +280,7 @@ impl Provider {
             proofing: account.proofing,
             has_totp: factors.totp,
             passkey: factors.best_passkey,
+            upstream_step_up: self.settings.upstream_step_up,
         }))
     }
 
@@ -311,6 +317,7 @@ impl Provider {
             return next(match d {
                 Decision::Login => Step::Login { pending },
                 Decision::StepUp => Step::StepUp { pending },
+                Decision::Upstream(obstacle) => Step::UpstreamStepUp { pending, obstacle },
                 _ => Step::Consent {
                     pending,
                     scopes: record.req.scopes(),

@@ -47,6 +47,9 @@ pub struct TokenSettings {
     pub refresh_ttl: u64,
     /// How long a refresh token may lie unused, seconds.
     pub refresh_idle: u64,
+    /// An upstream (BundID) can confirm levels: a citizen short of a level is offered the
+    /// step-up there instead of a dead end.
+    pub upstream_step_up: bool,
 }
 
 /// Everything the protocol engine needs; cheap to clone (one `Arc`), as every request does.

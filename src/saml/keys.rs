@@ -1,8 +1,10 @@
 //! Our SAML service-provider keys in `keys/saml/`: one RSA key with a self-signed certificate
 //! for signing requests and metadata, one for receiving encrypted assertions. Generated on
 //! first start; `buergerkonto keys rotate-saml` moves the current pair to `*.previous.*` and
-//! makes a new one. Our metadata names both certificates during the rollover (the upstream
-//! may still encrypt to the old one), and decryption tries the new key, then the previous.
+//! makes a new one. Our metadata names both certificates during the rollover: the upstream
+//! may still encrypt to the old one (decryption tries the new key, then the previous), and
+//! the new signing key signs only from `signing.activates_at` on (the IdP must have read the
+//! new metadata first; until then the previous key signs).
 
 use crate::keyring::{create_private_dir, write_private};
 use anyhow::Context;
@@ -20,6 +22,8 @@ use std::path::{Path, PathBuf};
 /// before it ends; rotate earlier).
 const CERT_DAYS: u32 = 3 * 365;
 const RSA_BITS: u32 = 3072;
+/// When the new signing key takes over (Unix seconds), written by a rotation.
+const ACTIVATES_FILE: &str = "signing.activates_at";
 
 /// What a key is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +65,8 @@ pub struct SpKeys {
     pub encryption: Pair,
     pub previous_signing: Option<Pair>,
     pub previous_encryption: Option<Pair>,
+    /// Unix time from which the new signing key signs (while a previous one exists).
+    pub signing_activates_at: i64,
 }
 
 fn dir_of(keys_dir: &Path) -> PathBuf {
@@ -168,11 +174,20 @@ impl SpKeys {
             let (kp, cp) = paths(&dir, u, true);
             read_pair(&kp, &cp)
         };
+        let activates = dir.join(ACTIVATES_FILE);
+        let signing_activates_at = match std::fs::read_to_string(&activates) {
+            Ok(s) => s
+                .trim()
+                .parse()
+                .with_context(|| format!("{} is not a Unix time", activates.display()))?,
+            Err(_) => 0,
+        };
         Ok(Self {
             signing,
             encryption,
             previous_signing: previous(Use::Signing)?,
             previous_encryption: previous(Use::Encryption)?,
+            signing_activates_at,
         })
     }
 
@@ -181,9 +196,16 @@ impl SpKeys {
     ///
     /// # Errors
     /// When the folder cannot be written.
-    pub fn rotate(keys_dir: &Path, entity: &str) -> anyhow::Result<()> {
+    pub fn rotate(
+        keys_dir: &Path,
+        entity: &str,
+        activate_in: std::time::Duration,
+    ) -> anyhow::Result<()> {
         let dir = dir_of(keys_dir);
         create_private_dir(&dir)?;
+        let at = chrono::Utc::now().timestamp()
+            + i64::try_from(activate_in.as_secs()).unwrap_or(i64::MAX / 4);
+        write_private(&dir.join(ACTIVATES_FILE), at.to_string().as_bytes())?;
         for u in [Use::Signing, Use::Encryption] {
             let (kp, cp) = paths(&dir, u, false);
             let (pkp, pcp) = paths(&dir, u, true);
@@ -194,6 +216,15 @@ impl SpKeys {
             write_new(&dir, u, entity)?;
         }
         Ok(())
+    }
+
+    /// The key that signs now: the new one once it is active, the previous one before.
+    #[must_use]
+    pub fn signer(&self) -> &Pair {
+        match &self.previous_signing {
+            Some(p) if chrono::Utc::now().timestamp() < self.signing_activates_at => p,
+            _ => &self.signing,
+        }
     }
 
     /// The decryption keys, newest first.

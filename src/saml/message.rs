@@ -339,7 +339,7 @@ impl Request {
                 url.query_pairs_mut()
                     .append_pair("SAMLRequest", &STANDARD.encode(&deflated))
                     .append_pair("RelayState", &self.relay_state);
-                let signed = samael::crypto::sign_url(url, &keys.signing.key)
+                let signed = samael::crypto::sign_url(url, &keys.signer().key)
                     .map_err(|e| format!("signing: {e}"))?;
                 Ok(Departure::Redirect(signed.into()))
             }
@@ -349,8 +349,8 @@ impl Request {
                     .sso_post
                     .clone()
                     .ok_or("the IdP has no HTTP-POST SSO endpoint")?;
-                let template = signature_template(&self.id, &keys.signing.cert_b64());
-                let signed = sign(&self.xml(Some(&template)), &keys.signing)?;
+                let template = signature_template(&self.id, &keys.signer().cert_b64());
+                let signed = sign(&self.xml(Some(&template)), keys.signer())?;
                 Ok(Departure::Post {
                     url: dest,
                     saml_request: STANDARD.encode(signed.as_bytes()),
@@ -678,6 +678,23 @@ mod tests {
             shape(r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"/>"#)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn ds_is_declared_again_only_where_missing() {
+        let xml = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:KeyInfo><x/></ds:KeyInfo><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"/><other:KeyInfo xmlns:other="urn:x"/></samlp:Response>"#;
+        let out = declare_ds(xml).expect("well-formed");
+        assert_eq!(
+            out.matches(r#"<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#""#)
+                .count(),
+            2,
+            "{out}"
+        );
+        assert_eq!(
+            out.len(),
+            xml.len() + r#" xmlns:ds="http://www.w3.org/2000/09/xmldsig#""#.len()
+        );
+        assert!(declare_ds("<a><b></a>").is_err());
     }
 
     #[test]

@@ -466,7 +466,7 @@ impl Saml {
         let u = self.up(id)?;
         let keys = self.keys()?.clone();
         let xml = sp_metadata(u, &keys);
-        tokio::task::spawn_blocking(move || message::sign(&xml, &keys.signing))
+        tokio::task::spawn_blocking(move || message::sign(&xml, keys.signer()))
             .await
             .map_err(|e| SamlError::Unavailable(e.to_string()))?
             .map_err(SamlError::Unavailable)
@@ -526,7 +526,7 @@ fn sp_metadata(u: &Upstream, keys: &SpKeys) -> String {
         id = id,
         entity = message::esc(&u.entity_id),
         valid_until = valid_until,
-        signature = signature_template(&id, &keys.signing.cert_b64()),
+        signature = signature_template(&id, &keys.signer().cert_b64()),
         kd = kd,
         post = message::POST_BINDING,
         acs = message::esc(&u.acs),

@@ -37,6 +37,8 @@ pub struct UpstreamLink {
 
 const LINK_OWNER: &str =
     "SELECT account_id FROM upstream_links WHERE upstream = $1 AND upstream_sub = $2";
+const SUBJECT_OF: &str =
+    "SELECT upstream_sub FROM upstream_links WHERE account_id = $1 AND upstream = $2";
 const UNLINK_OLD: &str = "DELETE FROM upstream_links WHERE account_id = $1 AND upstream = $2";
 const LINK: &str = "INSERT INTO upstream_links (upstream, upstream_sub, account_id, level, linked_at) VALUES ($1, $2, $3, $4, $5)";
 const LINKS: &str =
@@ -135,6 +137,23 @@ impl Identities<'_> {
             }
         })?;
         Ok(())
+    }
+
+    /// The upstream subject the account is linked to at `upstream`, if any.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn subject_of(
+        &self,
+        account: AccountId,
+        upstream: &str,
+    ) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> = on_db!(self.0, |p| sqlx::query_as(SUBJECT_OF)
+            .bind(account.0)
+            .bind(upstream)
+            .fetch_optional(p)
+            .await)?;
+        Ok(row.map(|(s,)| s))
     }
 
     /// The account's upstream links.

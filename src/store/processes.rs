@@ -16,11 +16,12 @@ impl Db {
     }
 }
 
-const UPSERT: &str = "INSERT INTO processes (id, scope, tenant_id, name, level, updated_at, updated_by) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id, scope) DO UPDATE SET name = excluded.name, \
-    level = excluded.level, updated_at = excluded.updated_at, updated_by = excluded.updated_by";
+const UPSERT: &str = "INSERT INTO processes (id, scope, tenant_id, name, level, updated_at, updated_by, upstream_required) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id, scope) DO UPDATE SET name = excluded.name, \
+    level = excluded.level, updated_at = excluded.updated_at, updated_by = excluded.updated_by, \
+    upstream_required = excluded.upstream_required";
 // The Verbund's entries that match (id or name), with every raise of them.
-const SEARCH: &str = "SELECT id, tenant_id, name, level, updated_at, updated_by FROM processes \
+const SEARCH: &str = "SELECT id, tenant_id, name, level, updated_at, updated_by, upstream_required FROM processes \
     WHERE id IN (SELECT id FROM processes WHERE scope = 'verbund' \
         AND ($1 IS NULL OR lower(name) LIKE $1 ESCAPE '\\' OR id LIKE $1 ESCAPE '\\') ORDER BY id LIMIT $2) \
     ORDER BY id, tenant_id IS NOT NULL, updated_at";
@@ -35,8 +36,10 @@ pub struct ProcessRow {
     pub level: String,
     pub updated_at: DateTime<Utc>,
     pub updated_by: Option<String>,
+    pub upstream_required: bool,
 }
-const GET: &str = "SELECT name, level FROM processes WHERE id = $1 AND scope = $2";
+const GET: &str =
+    "SELECT name, level, upstream_required FROM processes WHERE id = $1 AND scope = $2";
 
 impl Processes<'_> {
     /// Creates or replaces an entry.
@@ -56,6 +59,7 @@ impl Processes<'_> {
             .bind(p.level.name())
             .bind(Utc::now())
             .bind(by)
+            .bind(p.upstream_required)
             .execute(db)
             .await
             .map(|r| r.rows_affected()))?;
@@ -65,18 +69,19 @@ impl Processes<'_> {
     /// # Errors
     /// A backend error.
     pub async fn get(&self, id: &ProcessId, scope: ProcessScope) -> StoreResult<Option<Process>> {
-        let row: Option<(String, String)> = on_db!(self.0, |db| sqlx::query_as(GET)
+        let row: Option<(String, String, bool)> = on_db!(self.0, |db| sqlx::query_as(GET)
             .bind(id.as_str())
             .bind(scope.key())
             .fetch_optional(db)
             .await)?;
-        row.map(|(name, level)| {
+        row.map(|(name, level, upstream_required)| {
             Ok(Process {
                 id: id.clone(),
                 scope,
                 name,
                 level: Loa::from_name(&level)
                     .ok_or_else(|| StoreError::Corrupt(format!("level {level}")))?,
+                upstream_required,
             })
         })
         .transpose()

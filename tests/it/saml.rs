@@ -143,9 +143,17 @@ impl FakeBundId {
 
 /// Our server with the fake BundID as upstream `bundid`; our SP metadata registered there.
 pub async fn spawn_with_bundid(idp: &FakeBundId) -> TestApp {
+    spawn_with_bundid_as(idp, |_| {}).await
+}
+
+/// The same, with the upstream's configuration changed by `tweak`.
+async fn spawn_with_bundid_as(
+    idp: &FakeBundId,
+    tweak: impl FnOnce(&mut UpstreamConfig),
+) -> TestApp {
     let metadata = idp.metadata_path();
     let app = spawn_app_configured(Backend::Default, |raw| {
-        raw.upstreams.push(UpstreamConfig {
+        let mut u = UpstreamConfig {
             id: "bundid".into(),
             name: "BundID".into(),
             kind: UpstreamKind::Saml,
@@ -164,27 +172,35 @@ pub async fn spawn_with_bundid(idp: &FakeBundId) -> TestApp {
             .map(|(a, b)| (a.to_owned(), b.to_owned()))
             .collect(),
             ..UpstreamConfig::default()
-        });
+        };
+        tweak(&mut u);
+        raw.upstreams.push(u);
     })
     .await;
+    register_metadata(idp, &app).await;
+    app
+}
+
+/// Gives the IdP our current SP metadata.
+async fn register_metadata(idp: &FakeBundId, app: &TestApp) -> String {
     let r = app.get("/saml/bundid/metadata").await;
     assert_eq!(r.status(), 200);
     let xml = r.text().await.expect("metadata");
     assert!(
         xml.contains("<ds:SignatureValue>")
-            && xml.contains(&format!("{}/saml/bundid/acs", app.addr))
+            && xml.contains(&format!("{}/saml/bundid/acs", app.config.issuer_str()))
             && xml.contains(BPK2),
         "our metadata is signed and names the ACS and the attributes: {xml}"
     );
     let r = idp
         .http
         .post(format!("{}/setup/sp", idp.base))
-        .body(xml)
+        .body(xml.clone())
         .send()
         .await
         .expect("IdP setup");
     assert_eq!(r.status(), 204, "the IdP takes our metadata");
-    app
+    xml
 }
 
 fn citizen(bpk: &str, email: &str) -> Value {
@@ -255,29 +271,7 @@ async fn back_to_portal(app: &TestApp, acs: reqwest::Response) -> String {
     assert_eq!(acs.status(), 303, "the ACS accepts the response");
     let weiter = location(&acs);
     assert!(weiter.starts_with("/saml/weiter?t="));
-    let r = app.get(&weiter).await;
-    assert_eq!(r.status(), 303);
-    let mut next = location(&r);
-    for _ in 0..5 {
-        if next.starts_with("/consent") {
-            let req = query_param(&next, "req").expect("req");
-            let csrf = app.csrf_of(&next).await;
-            let r = app
-                .post_form(
-                    "/consent",
-                    &[("csrf", &csrf), ("req", &req), ("decision", "allow")],
-                )
-                .await;
-            return location(&r);
-        }
-        if !next.starts_with('/') {
-            return next;
-        }
-        let r = app.get(&next).await;
-        assert!(r.status().is_redirection(), "at {next}: {}", r.status());
-        next = location(&r);
-    }
-    panic!("no way back to the portal");
+    back_to_portal_from(app, &weiter).await
 }
 
 const HIGH: &str = "http://eidas.europa.eu/LoA/high";
@@ -502,4 +496,298 @@ async fn the_same_answer_forty_times_at_once_logs_in_once() {
             .iter()
             .all(|r| r.status() == 303 || r.status() == 400)
     );
+}
+
+const SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
+
+#[tokio::test]
+async fn a_process_that_requires_bundid_refuses_a_clerk_proofed_account_until_the_bundid_step_up() {
+    use crate::levels::enrol_totp;
+    use buergerkonto::crypto::totp::code_at;
+    let Some(idp) = FakeBundId::start() else {
+        return;
+    };
+    let app = spawn_with_bundid(&idp).await;
+    let (ok, p, err) = app.cli(
+        &[
+            "process",
+            "set",
+            "--id",
+            "wohngeld",
+            "--name",
+            "Wohngeld",
+            "--level",
+            "substantial",
+            "--upstream-required",
+        ],
+        None,
+    );
+    assert!(ok && p["upstream_required"] == true, "{err} {p}");
+    let r = app.get("/api/v1/processes/wohngeld").await;
+    let shown: Value = r.json().await.expect("json");
+    assert_eq!(shown["upstream_required"], true, "{shown}");
+
+    // Erika: confirmed at the Bürgerbüro (substantial), with an authenticator app, logged in
+    // with password and code: substantial by our own means.
+    const PW: &str = "ein langes Passwort";
+    app.register_and_verify("erika@example.org", PW).await;
+    let (ok, _, err) = app.cli(
+        &[
+            "user",
+            "verify-identity",
+            "--email",
+            "erika@example.org",
+            "--level",
+            "substantial",
+            "--document-type",
+            "personalausweis",
+            "--clerk",
+            "Frau Amt",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let (secret, enrol_step, _) = enrol_totp(&app).await;
+    let (_, _, _, req) = portal_request(&app, SUBSTANTIAL).await;
+    let csrf = app.csrf_of(&format!("/login/otp?req={req}")).await;
+    let code = format!("{:06}", code_at(&secret, enrol_step + 1));
+    let r = app
+        .post_form(
+            "/login/otp",
+            &[("csrf", &csrf), ("req", &req), ("code", &code)],
+        )
+        .await;
+    assert_eq!(location(&r), format!("/authorize/resume?req={req}"));
+    assert!(
+        query_param(&back_to_portal_from(&app, &location(&r)).await, "code").is_some(),
+        "substantial by our own means is enough for a plain substantial request"
+    );
+
+    // The process wants BundID: the same session gets no code, but the way there.
+    let c = app
+        .add_client(&app.tenant, &["--scope", "openid", "--scope", "profile"])
+        .await;
+    let rp = discover(&app, &c).await;
+    let flow = start(&rp, &["openid", "profile"], &[("process", "wohngeld")]);
+    let r = app.get(&flow.url).await;
+    assert_eq!(
+        r.status(),
+        200,
+        "no code without BundID: {:?}",
+        r.headers().get("location")
+    );
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains("Mit BundID bestätigen") && page.contains("§ 3 Abs. 4 OZG"),
+        "{page}"
+    );
+    let req = hidden(&page, "req").expect("req");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = app
+        .post_form(
+            "/authorize/extern/bundid",
+            &[("csrf", &csrf), ("req", &req)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let key = idp.login_page(&location(&r)).await;
+    let sent = idp.last_request().await;
+    assert_eq!(
+        sent["authn_context_class_refs"],
+        json!(["STORK-QAA-Level-3"])
+    );
+    assert!(
+        sent["xml"]
+            .as_str()
+            .is_some_and(|x| x.contains(r#"ForceAuthn="true""#))
+    );
+    let (resp, relay) = idp
+        .answer(
+            &key,
+            "x",
+            3,
+            &citizen("bpk-erika", "erika@example.org"),
+            "none",
+        )
+        .await;
+    let callback = back_to_portal(&app, post_acs(&app, &resp, &relay).await).await;
+    let tokens = finish(&app, &rp, flow, &callback).await;
+    let id = jwt_payload(&tokens.id_token().expect("id token").to_string());
+    assert_eq!(id["acr"], SUBSTANTIAL);
+    assert_eq!(
+        id["level_source"], "upstream:bundid",
+        "the portal can check it too"
+    );
+
+    // A step-up is this person's: someone else's eID does not take the account over.
+    let csrf = app.csrf_of("/konto/sicherheit").await;
+    let r = app
+        .post_form("/authorize/extern/bundid", &[("csrf", &csrf), ("req", "")])
+        .await;
+    let key = idp.login_page(&location(&r)).await;
+    let (resp, relay) = idp
+        .answer(
+            &key,
+            "x",
+            4,
+            &citizen("bpk-mallory", "mallory@example.org"),
+            "none",
+        )
+        .await;
+    let acs = post_acs(&app, &resp, &relay).await;
+    let r = app.get(&location(&acs)).await;
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.expect("page").contains("anderen Person"));
+    let (_, shown, _) = app.cli(&["user", "show", "--email", "erika@example.org"], None);
+    assert_eq!(
+        shown["proofing_level"], "substantial",
+        "nothing raised: {shown}"
+    );
+}
+
+/// Follows our redirects from `path` (consent answered) to the portal's callback.
+async fn back_to_portal_from(app: &TestApp, path: &str) -> String {
+    let mut next = path.to_owned();
+    for _ in 0..5 {
+        if next.starts_with("/consent") {
+            let req = query_param(&next, "req").expect("req");
+            let csrf = app.csrf_of(&next).await;
+            let r = app
+                .post_form(
+                    "/consent",
+                    &[("csrf", &csrf), ("req", &req), ("decision", "allow")],
+                )
+                .await;
+            return location(&r);
+        }
+        if !next.starts_with('/') {
+            return next;
+        }
+        let r = app.get(&next).await;
+        assert!(r.status().is_redirection(), "at {next}: {}", r.status());
+        next = location(&r);
+    }
+    panic!("no way back to the portal");
+}
+
+#[tokio::test]
+async fn the_post_binding_and_metadata_read_from_a_url_work_too() {
+    let Some(idp) = FakeBundId::start() else {
+        return;
+    };
+    let url = format!("{}/metadata", idp.base);
+    let app = spawn_with_bundid_as(&idp, |u| {
+        u.idp_metadata = url;
+        u.binding = buergerkonto::config::SamlBinding::Post;
+        u.level_vocabulary = buergerkonto::config::LevelVocabulary::Eidas;
+    })
+    .await;
+    let page = app.get("/login").await.text().await.expect("login page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = app
+        .post_form("/anmelden/extern/bundid", &[("csrf", &csrf), ("req", "")])
+        .await;
+    assert_eq!(r.status(), 200, "a form to post to the IdP");
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains(&format!(r#"action="{}/sso/post""#, idp.base)),
+        "{page}"
+    );
+    let form = [
+        (
+            "SAMLRequest",
+            hidden(&page, "SAMLRequest").expect("request"),
+        ),
+        ("RelayState", hidden(&page, "RelayState").expect("relay")),
+    ];
+    let r = idp
+        .http
+        .post(format!("{}/sso/post", idp.base))
+        .form(&form)
+        .send()
+        .await
+        .expect("IdP");
+    let body = r.text().await.expect("body");
+    let key =
+        hidden(&body, "key").unwrap_or_else(|| panic!("the IdP accepts the signed POST: {body}"));
+    let sent = idp.last_request().await;
+    assert_eq!(sent["binding"], "post");
+    assert_eq!(
+        sent["authn_context_class_refs"],
+        json!(["http://eidas.europa.eu/LoA/low"])
+    );
+    let r = idp
+        .http
+        .post(format!("{}/login", idp.base))
+        .form(&[
+            ("key", key.as_str()),
+            ("subject", "x"),
+            ("level", "3"),
+            ("vocab", "eidas"),
+            (
+                "attributes",
+                &citizen("bpk-max", "max@example.org").to_string(),
+            ),
+        ])
+        .send()
+        .await
+        .expect("IdP");
+    let body = r.text().await.expect("body");
+    let (resp, relay) = (
+        hidden(&body, "SAMLResponse").expect("response"),
+        hidden(&body, "RelayState").expect("relay"),
+    );
+    let r = post_acs(&app, &resp, &relay).await;
+    assert_eq!(r.status(), 303);
+    let r = app.get(&location(&r)).await;
+    assert_eq!(location(&r), "/konto", "logged in without a portal");
+    let (ok, shown, err) = app.cli(&["user", "show", "--email", "max@example.org"], None);
+    assert!(ok, "{err}");
+    assert_eq!(
+        shown["proofing_level"], "substantial",
+        "the eIDAS level, mapped"
+    );
+}
+
+#[tokio::test]
+async fn a_key_rotation_keeps_working_while_the_idp_still_has_the_old_metadata() {
+    let Some(idp) = FakeBundId::start() else {
+        return;
+    };
+    let app = spawn_with_bundid(&idp).await;
+    let (ok, rotated, err) = app.cli(&["keys", "rotate-saml"], None);
+    assert!(ok && rotated["previous_kept"] == true, "{err} {rotated}");
+    // A restarted instance: new keys, the previous ones kept; the IdP has the old metadata.
+    let b = crate::helpers::spawn_peer(&app).await;
+    let key = idp.login_page(&press_bundid(&b, "").await).await;
+    let (resp, relay) = idp
+        .answer(
+            &key,
+            "x",
+            4,
+            &citizen("bpk-erika", "erika@example.org"),
+            "none",
+        )
+        .await;
+    assert_eq!(
+        post_acs(&b, &resp, &relay).await.status(),
+        303,
+        "signed with the previous key until the new one is active, decrypted with the previous"
+    );
+    // The new metadata names both; the IdP encrypts to the new key from then on.
+    let xml = register_metadata(&idp, &b).await;
+    let new_cert = rotated["encryption_certificate"].as_str().expect("cert");
+    assert!(xml.find(new_cert) < xml.rfind("<md:KeyDescriptor use=\"encryption\">"));
+    assert_eq!(xml.matches(r#"use="encryption""#).count(), 2);
+    let key = idp.login_page(&press_bundid(&b, "").await).await;
+    let (resp, relay) = idp
+        .answer(
+            &key,
+            "x",
+            4,
+            &citizen("bpk-erika", "erika@example.org"),
+            "none",
+        )
+        .await;
+    assert_eq!(post_acs(&b, &resp, &relay).await.status(), 303);
 }

@@ -253,6 +253,7 @@ async fn tenants_clients_accounts_consents_subjects_audit() {
             scope: ProcessScope::Verbund,
             name: "Bauantrag".into(),
             level: Loa::Substantial,
+            upstream_required: false,
         };
         db.processes()
             .upsert(&verbund, "test")

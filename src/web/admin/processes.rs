@@ -22,7 +22,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
 struct Row {
     id: String,
     name: String,
-    level: &'static str,
+    level: String,
     raises: Vec<String>,
     changed: String,
 }
@@ -84,16 +84,25 @@ async fn page(
             None => rows.push(Row {
                 id: p.id.clone(),
                 name: p.name.clone(),
-                level: a.level(&p.level),
+                level: if p.upstream_required {
+                    format!("{} ({})", a.level(&p.level), a.pr_upstream_mark)
+                } else {
+                    a.level(&p.level).to_owned()
+                },
                 raises: Vec::new(),
                 changed: changed(p.updated_at, &p.updated_by),
             }),
             Some(t) => {
                 if let Some(row) = rows.last_mut().filter(|r| r.id == p.id) {
                     row.raises.push(format!(
-                        "{}: {} ({})",
+                        "{}: {}{} ({})",
                         names.get(&t).map_or("?", String::as_str),
                         a.level(&p.level),
+                        if p.upstream_required {
+                            format!(", {}", a.pr_upstream_mark)
+                        } else {
+                            String::new()
+                        },
                         changed(p.updated_at, &p.updated_by)
                     ));
                 }
@@ -158,7 +167,10 @@ async fn set(
             &c.actor,
             id,
             form.get("name").unwrap_or(""),
-            form.get("level").unwrap_or(""),
+            (
+                form.get("level").unwrap_or(""),
+                form.get("upstream") == Some("1"),
+            ),
             form.get("kommune"),
         )
         .await

@@ -32,6 +32,9 @@ pub struct ProcessOut {
     acr: String,
     /// The tenant asked about, if any.
     tenant: Option<String>,
+    /// The level must be confirmed by an upstream identity provider (BundID) in the login,
+    /// not by a clerk's check (§ 3 Abs. 4 OZG); ID tokens then carry `level_source`.
+    upstream_required: bool,
 }
 
 impl ProcessOut {
@@ -42,6 +45,7 @@ impl ProcessOut {
             level: level.name().to_owned(),
             acr: level.acr().to_owned(),
             tenant: tenant.map(str::to_owned),
+            upstream_required: p.upstream_required,
         }
     }
 }
@@ -88,6 +92,10 @@ pub async fn show(
 pub struct SetProcess {
     name: String,
     level: String,
+    /// Require the level to be confirmed by an upstream (BundID); a tenant may add this to
+    /// the Verbund's entry, never take it away.
+    #[serde(default)]
+    upstream_required: bool,
 }
 
 /// Sets a process's level: for the Verbund (scope `catalogue.admin`) or raised for the
@@ -129,7 +137,13 @@ pub async fn put(
         )
     })?;
     let process = catalogue
-        .set(&id, &req.name, level, scope, caller.client.id.as_str())
+        .set(
+            &id,
+            &req.name,
+            (level, req.upstream_required),
+            scope,
+            caller.client.id.as_str(),
+        )
         .await
         .map_err(|e| match e {
             CatalogueError::Invalid(d) => ApiError::new(StatusCode::BAD_REQUEST, d),

@@ -149,20 +149,39 @@ fn render_step(
         }
         Step::CannotReach { back, obstacle } => {
             let t = texts(lang);
-            let (text, setup) = match obstacle {
-                Obstacle::Proofing => (t.reach_proofing, false),
-                Obstacle::Factor => (t.reach_factor, true),
-            };
             html(
                 StatusCode::OK,
                 &CannotReachPage {
                     t,
                     lang_switch: lang_switch(t, "/konto"),
-                    text,
+                    text: obstacle_text(t, obstacle),
                     back: &back,
-                    setup,
+                    setup: obstacle == Obstacle::Factor,
+                    req: "",
+                    csrf: "",
+                    upstreams: Vec::new(),
                 },
             )
+        }
+        Step::UpstreamStepUp { pending, obstacle } => {
+            let t = texts(lang);
+            let (token, set) = crate::web::extract::csrf_token(headers, state.web.secure_cookies);
+            let page = CannotReachPage {
+                t,
+                lang_switch: lang_switch(t, &format!("/authorize/resume?req={pending}")),
+                text: obstacle_text(t, obstacle),
+                back: "",
+                setup: false,
+                req: &pending,
+                csrf: &token,
+                upstreams: state
+                    .web
+                    .upstream_logins
+                    .iter()
+                    .map(|(id, name)| (id.as_str(), t.upstream_confirm.replace("{}", name)))
+                    .collect(),
+            };
+            with_cookies(html(StatusCode::OK, &page), set)
         }
         Step::Refused(reason) => refused(reason, lang),
         Step::Failed(cause) => PageError::internal(lang, cause).into_response(),
@@ -217,6 +236,19 @@ struct CannotReachPage<'a> {
     t: &'static Texts,
     lang_switch: String,
     text: &'a str,
+    /// The portal's error URL (the request is over), or empty while it waits.
     back: &'a str,
     setup: bool,
+    /// The waiting request, its form token, and the upstreams that can confirm the level.
+    req: &'a str,
+    csrf: &'a str,
+    upstreams: Vec<(&'a str, String)>,
+}
+
+fn obstacle_text(t: &Texts, obstacle: Obstacle) -> &str {
+    match obstacle {
+        Obstacle::Proofing => t.reach_proofing,
+        Obstacle::Factor => t.reach_factor,
+        Obstacle::Upstream => t.reach_upstream,
+    }
 }

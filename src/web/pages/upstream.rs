@@ -309,10 +309,15 @@ async fn finish(
             };
             let proofing = match state
                 .accounts
-                .link_upstream(&confirmed.into_assertion(account))
+                .upstream_step_up(&confirmed.into_assertion(account))
                 .await
             {
                 Ok(l) => l,
+                Err(AccountError::OtherPerson) => {
+                    return Err(PageError::new(StatusCode::CONFLICT, lang, |t| {
+                        t.upstream_other_person
+                    }));
+                }
                 Err(AccountError::Store(crate::store::StoreError::Conflict { .. })) => {
                     return Err(PageError::new(StatusCode::CONFLICT, lang, |t| t.link_taken));
                 }
