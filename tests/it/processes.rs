@@ -41,7 +41,7 @@ async fn the_verbund_sets_levels_and_tenants_may_only_raise_them() {
     assert!(ok, "{err}");
     assert_eq!(
         out,
-        json!({"id": "bauantrag", "name": "Bauantrag", "level": "high", "tenant": null})
+        json!({"id": "bauantrag", "name": "Bauantrag", "level": "high", "tenant": null, "upstream_required": false})
     );
     let (ok, _, err) = set_process(&app, "bauantrag", "Bauantrag", "low", Some("gemeinde-a"));
     assert!(
@@ -95,6 +95,33 @@ async fn the_verbund_sets_levels_and_tenants_may_only_raise_them() {
     )
     .await;
     assert_eq!(v["level"], "low");
+    // A tenant may add the need for an upstream (BundID) for its portals; the Verbund's
+    // entry keeps its own.
+    let (ok, out, err) = app.cli(
+        &[
+            "process",
+            "set",
+            "--id",
+            "meldebescheinigung",
+            "--name",
+            "Meldebescheinigung",
+            "--level",
+            "substantial",
+            "--tenant",
+            "gemeinde-a",
+            "--upstream-required",
+        ],
+        None,
+    );
+    assert!(ok && out["upstream_required"] == true, "{err}");
+    let (_, v) = app_get(
+        &app,
+        "/api/v1/processes/meldebescheinigung?tenant=gemeinde-a",
+    )
+    .await;
+    assert_eq!(v["upstream_required"], true);
+    let (_, v) = app_get(&app, "/api/v1/processes/meldebescheinigung").await;
+    assert_eq!(v["upstream_required"], false);
     let (s, v) = app_get(&app, "/api/v1/processes/unbekannt").await;
     assert_eq!((s, v["status"].as_i64()), (404, Some(404)));
     assert_eq!(
