@@ -42,7 +42,7 @@ impl Catalogue {
         &self,
         id: &str,
         name: &str,
-        (level, upstream_required): (Loa, bool),
+        (level, upstream_required): (Loa, Option<bool>),
         scope: ProcessScope,
         by: &str,
     ) -> Result<Process, CatalogueError> {
@@ -65,6 +65,16 @@ impl Catalogue {
                 CatalogueRule::WouldLower { verbund } => CatalogueError::WouldLower(verbund),
             })?;
         }
+        // Not named: the entry keeps what it had (an edit of the level must not drop the
+        // requirement of an upstream).
+        let upstream_required = match upstream_required {
+            Some(u) => u,
+            None => db
+                .processes()
+                .get(&id, scope)
+                .await?
+                .is_some_and(|p| p.upstream_required),
+        };
         let p = Process {
             id,
             scope,

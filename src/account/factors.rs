@@ -391,6 +391,10 @@ impl AccountService {
             .linked_account(&c.upstream, &c.upstream_sub)
             .await?;
         let account = match linked {
+            // A disabled account logs in nowhere: refused before anything is recorded.
+            Some(id) if self.db.accounts().is_disabled(id).await? => {
+                return Err(AccountError::Disabled);
+            }
             Some(id) => id,
             None => {
                 let email = c
@@ -400,26 +404,13 @@ impl AccountService {
                     .ok_or(AccountError::Unavailable)?;
                 // Nobody knows this password; a reset by mail sets one.
                 let unknown = crate::crypto::hash_password(crate::crypto::random_token()).await?;
-                let id = match self
-                    .db
-                    .accounts()
-                    .insert(&email, &unknown, true, Loa::Low)
-                    .await
-                {
-                    Ok(id) => id,
-                    Err(e) if e.is_conflict_on("email") => return Err(AccountError::EmailTaken),
-                    Err(e) => return Err(e.into()),
-                };
-                self.db
-                    .audit()
-                    .record(
-                        "account.registered_by_upstream",
-                        Some(id),
-                        None,
-                        json!({ "upstream": c.upstream }),
-                    )
-                    .await?;
-                id
+                self.insert_verified(
+                    &email,
+                    &unknown,
+                    "account.registered_by_upstream",
+                    json!({ "upstream": c.upstream }),
+                )
+                .await?
             }
         };
         let level = self.link_upstream(&c.into_assertion(account)).await?;

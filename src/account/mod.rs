@@ -816,20 +816,25 @@ impl AccountService {
         let email = EmailAddress::parse(email).map_err(|_| AccountError::InvalidEmail)?;
         check_new_password(password).map_err(AccountError::Password)?;
         let hash = crypto::hash_password(password.to_owned()).await?;
-        let id = match self
-            .db
-            .accounts()
-            .insert(&email, &hash, true, Loa::Low)
+        self.insert_verified(&email, &hash, "account.created_by_operator", json!({}))
             .await
-        {
+    }
+
+    /// Inserts an account whose address needs no confirmation (made by the operator, or
+    /// passed on by a trusted upstream) and audits it as `kind`.
+    pub(crate) async fn insert_verified(
+        &self,
+        email: &EmailAddress,
+        hash: &str,
+        kind: &'static str,
+        detail: serde_json::Value,
+    ) -> Result<AccountId, AccountError> {
+        let id = match self.db.accounts().insert(email, hash, true, Loa::Low).await {
             Ok(id) => id,
             Err(e) if e.is_conflict_on("email") => return Err(AccountError::EmailTaken),
             Err(e) => return Err(e.into()),
         };
-        self.db
-            .audit()
-            .record("account.created_by_operator", Some(id), None, json!({}))
-            .await?;
+        self.db.audit().record(kind, Some(id), None, detail).await?;
         Ok(id)
     }
 

@@ -49,7 +49,7 @@ impl Admin {
         actor: &Actor,
         id: &str,
         name: &str,
-        (level, upstream_required): (&str, bool),
+        (level, upstream_required): (&str, Option<bool>),
         tenant: Option<&str>,
     ) -> Result<(), AdminError> {
         let level = Loa::from_name(level).ok_or(AdminError::Invalid(Bad::Level))?;

@@ -215,8 +215,9 @@ impl Sessions {
         proofing: Loa,
         amr: Vec<Amr>,
         user_agent: &str,
+        upstream: Option<UpstreamAuth>,
     ) -> EphResult<(String, Session)> {
-        self.start(account, proofing, amr, user_agent, true, None)
+        self.start(account, proofing, amr, user_agent, true, upstream)
             .await
     }
 

@@ -194,9 +194,10 @@ pub enum ProcessCmd {
         #[arg(long)]
         tenant: Option<String>,
         /// The level must be confirmed by an upstream (BundID) in the login, not by a
-        /// clerk's check (§ 3 Abs. 4 OZG).
-        #[arg(long)]
-        upstream_required: bool,
+        /// clerk's check (§ 3 Abs. 4 OZG): `true` or `false`; left out, the entry keeps
+        /// what it had.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+        upstream_required: Option<bool>,
     },
 }
 

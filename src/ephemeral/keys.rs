@@ -82,6 +82,8 @@ pub enum Key<'a> {
     SamlLanded(&'a str),
     /// `saml`: an assertion id seen (digest of upstream and id); until it expires.
     SamlAssertion(&'a str),
+    /// `saml`: refused responses for a pending round trip (by `RelayState`); 10 minutes.
+    SamlFailures(&'a str),
 }
 
 /// What is counted per client address.
@@ -99,6 +101,8 @@ pub enum PerAddress {
     PendingRequests,
     /// `legal::feedback`: barrier reports (per hour).
     Feedback,
+    /// `saml`: round trips to an upstream begun (per 10 minutes).
+    SamlRoundTrips,
 }
 
 impl PerAddress {
@@ -110,6 +114,7 @@ impl PerAddress {
             PerAddress::PasskeyCeremonies => "pk-anon",
             PerAddress::PendingRequests => "authreq-ip",
             PerAddress::Feedback => "feedback:ip",
+            PerAddress::SamlRoundTrips => "saml-ip",
         }
     }
 }
@@ -154,6 +159,7 @@ impl fmt::Display for Key<'_> {
             Key::SamlPending(s) => write!(f, "saml-req:{s}"),
             Key::SamlLanded(d) => write!(f, "saml-landed:{d}"),
             Key::SamlAssertion(d) => write!(f, "saml-seen:{d}"),
+            Key::SamlFailures(s) => write!(f, "saml-fail:{s}"),
         }
     }
 }

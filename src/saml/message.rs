@@ -31,7 +31,6 @@ const ISSUE_DELAY_SECS: i64 = 300;
 pub const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 pub const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
-const TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
 const AKDB_NS: &str = "https://www.akdb.de/request/2018/09";
 
 /// Why a response is refused.
@@ -79,6 +78,15 @@ pub fn no_dtd(xml: &str) -> Result<(), ResponseError> {
     let lower = xml.to_ascii_lowercase();
     if lower.contains("<!doctype") || lower.contains("<!entity") {
         return Err(ResponseError::Malformed("a DTD is not allowed".into()));
+    }
+    // libxml2 would follow another declared encoding, and then read another document than
+    // the one these checks read.
+    if let Some(decl) = lower.trim_start().strip_prefix("<?xml")
+        && let Some(end) = decl.find("?>")
+        && decl[..end].contains("encoding")
+        && !(decl[..end].contains("\"utf-8\"") || decl[..end].contains("'utf-8'"))
+    {
+        return Err(ResponseError::Malformed("only UTF-8 is accepted".into()));
     }
     Ok(())
 }
@@ -367,33 +375,81 @@ struct Shape {
     status: Vec<String>,
 }
 
-/// Counts the elements an XML-signature-wrapping attack would have to duplicate.
+/// The transforms a SAML signature may name (SAML Core §5.4.4): anything else is work an
+/// attacker could make libxmlsec1 do before the signature value is checked.
+const TRANSFORMS: [&[u8]; 5] = [
+    b"http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+    b"http://www.w3.org/2001/10/xml-exc-c14n#",
+    b"http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+    b"http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+    b"http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
+];
+
+fn attr(s: &quick_xml::events::BytesStart<'_>, name: &[u8]) -> Option<Vec<u8>> {
+    s.attributes()
+        .flatten()
+        .find(|a| a.key.local_name().as_ref() == name)
+        .map(|a| a.value.into_owned())
+}
+
+/// Counts the elements an XML-signature-wrapping attack would have to duplicate, and
+/// allows only the signature shape SAML uses (SAML Core §5.4): at most two signatures,
+/// each a child of the `Response` or the `Assertion`, each with one same-document
+/// `Reference` and the standard transforms; no `Object`, `Manifest` or `RetrievalMethod`.
+/// libxmlsec1 follows references and runs transforms before it checks the signature value,
+/// so anything else is refused before it gets there.
 fn shape(xml: &str) -> Result<Shape, ResponseError> {
     no_dtd(xml)?;
+    let bad = |what: &str| Err(ResponseError::Malformed(what.to_owned()));
     let mut reader = quick_xml::Reader::from_str(xml);
-    let (mut responses, mut assertions) = (0u32, 0u32);
-    let mut root: Option<Vec<u8>> = None;
+    let (mut responses, mut assertions, mut signatures, mut references) = (0u32, 0u32, 0u32, 0u32);
+    let mut stack: Vec<Vec<u8>> = Vec::new();
     let mut status = Vec::new();
     loop {
         let ev = reader
             .read_event()
             .map_err(|e| ResponseError::Malformed(e.to_string()))?;
-        let start = match &ev {
-            Event::Start(s) | Event::Empty(s) => Some(s),
-            Event::Eof => break,
-            Event::DocType(_) => {
-                return Err(ResponseError::Malformed("a DTD is not allowed".into()));
+        let (s, empty) = match &ev {
+            Event::Start(s) => (s, false),
+            Event::Empty(s) => (s, true),
+            Event::End(_) => {
+                stack.pop();
+                continue;
             }
-            _ => None,
+            Event::Eof => break,
+            Event::DocType(_) => return bad("a DTD is not allowed"),
+            _ => continue,
         };
-        let Some(s) = start else { continue };
         let local = s.local_name().as_ref().to_vec();
-        if root.is_none() {
-            root = Some(local.clone());
+        if stack.is_empty() && responses > 0 {
+            return bad("one root element");
         }
         match local.as_slice() {
             b"Response" => responses += 1,
             b"Assertion" | b"EncryptedAssertion" => assertions += 1,
+            b"Signature" => {
+                signatures += 1;
+                let parent = stack.last().map(Vec::as_slice);
+                if signatures > 2 || !matches!(parent, Some(b"Response" | b"Assertion")) {
+                    return bad("unexpected signature");
+                }
+            }
+            b"Reference" => {
+                references += 1;
+                let uri = attr(s, b"URI").unwrap_or_default();
+                if references > signatures || uri.len() < 2 || uri.first() != Some(&b'#') {
+                    return bad("a signature may reference only its element");
+                }
+            }
+            b"Transform" => {
+                let alg = attr(s, b"Algorithm").unwrap_or_default();
+                if !TRANSFORMS.contains(&alg.as_slice()) {
+                    return bad("transform not allowed");
+                }
+            }
+            b"Object" | b"Manifest" | b"RetrievalMethod" | b"XPath" => {
+                return bad("not allowed in a signature");
+            }
             b"StatusCode" => {
                 if let Some(v) = s
                     .attributes()
@@ -405,8 +461,14 @@ fn shape(xml: &str) -> Result<Shape, ResponseError> {
             }
             _ => {}
         }
+        if stack.is_empty() && local != b"Response" {
+            return bad("expected a Response");
+        }
+        if !empty {
+            stack.push(local);
+        }
     }
-    if root.as_deref() != Some(b"Response".as_slice()) || responses != 1 || assertions > 1 {
+    if responses != 1 || assertions > 1 {
         return Err(ResponseError::Malformed(
             "expected one Response with at most one assertion".into(),
         ));
@@ -605,7 +667,9 @@ impl Check {
                 .subject
                 .as_ref()
                 .and_then(|s| s.name_id.as_ref())
-                .filter(|n| n.format.as_deref() != Some(TRANSIENT))
+                // Only a persistent NameID names the same person for good (an e-mail
+                // address or an unspecified one may be given to someone else later).
+                .filter(|n| n.format.as_deref() == Some(PERSISTENT))
                 .map(|n| n.value.trim().to_owned())
                 .filter(|v| !v.is_empty()),
         }
@@ -674,6 +738,30 @@ mod tests {
         );
         assert!(shape(&nested).is_err());
         assert!(shape(r#"<!DOCTYPE x [<!ENTITY a "b">]><Response/>"#).is_err());
+        let signed = |reference: &str, transform: &str| {
+            format!(
+                r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" ID="r"><ds:Signature><ds:SignedInfo>{reference}<ds:Transforms><ds:Transform Algorithm="{transform}"/></ds:Transforms></ds:SignedInfo></ds:Signature></samlp:Response>"#
+            )
+        };
+        let exc = "http://www.w3.org/2001/10/xml-exc-c14n#";
+        assert!(shape(&signed(r#"<ds:Reference URI="file:///dev/zero"/>"#, exc)).is_err());
+        assert!(shape(&signed(r#"<ds:Reference URI=""/>"#, exc)).is_err());
+        assert!(shape(&signed(r##"<ds:Reference URI="#r"/>"##, exc)).is_ok());
+        assert!(
+            shape(&signed(
+                r##"<ds:Reference URI="#r"/><ds:Reference URI="#r"/>"##,
+                exc
+            ))
+            .is_err()
+        );
+        assert!(
+            shape(&signed(
+                r##"<ds:Reference URI="#r"/>"##,
+                "http://www.w3.org/TR/1999/REC-xpath-19991116"
+            ))
+            .is_err()
+        );
+        assert!(shape(r#"<?xml version="1.0" encoding="UTF-7"?><Response/>"#).is_err());
         assert!(
             shape(r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"/>"#)
                 .is_err()

@@ -31,6 +31,13 @@ pub const ROUND_TRIP_TTL: Duration = Duration::from_secs(600);
 const LANDED_TTL: Duration = Duration::from_secs(120);
 /// Largest metadata document read.
 const MAX_METADATA: usize = 1024 * 1024;
+/// Round trips one client address may begin in [`ROUND_TRIP_TTL`] (each is a signature and
+/// a record held for ten minutes).
+const ROUND_TRIPS_PER_IP: u64 = 60;
+/// Refused responses after which a round trip is given up (each costs a signature check).
+const MAX_FAILURES: u64 = 5;
+/// How long our signed metadata is served before it is signed again.
+const METADATA_CACHE: Duration = Duration::from_secs(3600);
 /// After a failed metadata load, the next try waits this long.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 
@@ -44,6 +51,8 @@ pub enum SamlError {
     InvalidState,
     #[error("the assertion was already used")]
     Replayed,
+    #[error("too many round trips from this address")]
+    TooMany,
     #[error(transparent)]
     Response(#[from] ResponseError),
     #[error(transparent)]
@@ -111,6 +120,8 @@ struct Upstream {
     acs: String,
     trust: Option<samael::crypto::CertificateDer>,
     idp: RwLock<Option<(Arc<Idp>, Instant)>>,
+    /// Our signed metadata and when it was signed.
+    metadata: RwLock<Option<(Arc<str>, Instant)>>,
     /// One reload at a time; the time of the last failed one.
     reload: tokio::sync::Mutex<Option<Instant>>,
 }
@@ -159,6 +170,7 @@ impl Saml {
                 trust,
                 cfg: cfg.clone(),
                 idp: RwLock::new(None),
+                metadata: RwLock::new(None),
                 reload: tokio::sync::Mutex::new(None),
             });
         }
@@ -296,10 +308,21 @@ impl Saml {
         &self,
         id: &str,
         purpose: Purpose,
-        min_level: Loa,
-        force: bool,
+        (min_level, force): (Loa, bool),
+        ip: std::net::IpAddr,
     ) -> Result<(Departure, String), SamlError> {
         let u = self.up(id)?;
+        let begun = self
+            .0
+            .eph
+            .incr_window(
+                &Key::PerAddress(crate::ephemeral::PerAddress::SamlRoundTrips, ip),
+                ROUND_TRIP_TTL,
+            )
+            .await?;
+        if begun > ROUND_TRIPS_PER_IP {
+            return Err(SamlError::TooMany);
+        }
         let idp = self.idp(u).await?;
         let keys = self.keys()?;
         let relay_state = random_token();
@@ -375,9 +398,25 @@ impl Saml {
             min_level: pending.min_level,
         };
         let response = saml_response.to_owned();
-        let verified = tokio::task::spawn_blocking(move || check.verify(&response))
+        let verified = match tokio::task::spawn_blocking(move || check.verify(&response))
             .await
-            .map_err(|e| SamlError::Unavailable(e.to_string()))??;
+            .map_err(|e| SamlError::Unavailable(e.to_string()))?
+        {
+            Ok(v) => v,
+            Err(e) => {
+                // A round trip takes a few wrong answers (a cancel, a retry), not endless
+                // signature checks of forgeries.
+                let failures = self
+                    .0
+                    .eph
+                    .incr_window(&Key::SamlFailures(relay_state), ROUND_TRIP_TTL)
+                    .await?;
+                if failures >= MAX_FAILURES {
+                    self.0.eph.delete(&Key::SamlPending(relay_state)).await?;
+                }
+                return Err(e.into());
+            }
+        };
         // Each assertion once, for as long as it could be presented (SAML Profiles
         // §4.1.4.5); claimed only now that everything else holds.
         let ttl = verified
@@ -464,12 +503,23 @@ impl Saml {
     /// Unknown upstream, or signing fails.
     pub async fn metadata(&self, id: &str) -> Result<String, SamlError> {
         let u = self.up(id)?;
+        if let Some((xml, at)) = u.metadata.read().ok().and_then(|g| g.clone())
+            && at.elapsed() < METADATA_CACHE
+        {
+            return Ok(xml.to_string());
+        }
         let keys = self.keys()?.clone();
         let xml = sp_metadata(u, &keys);
-        tokio::task::spawn_blocking(move || message::sign(&xml, keys.signer()))
-            .await
-            .map_err(|e| SamlError::Unavailable(e.to_string()))?
-            .map_err(SamlError::Unavailable)
+        let signed: Arc<str> =
+            tokio::task::spawn_blocking(move || message::sign(&xml, keys.signer()))
+                .await
+                .map_err(|e| SamlError::Unavailable(e.to_string()))?
+                .map_err(SamlError::Unavailable)?
+                .into();
+        if let Ok(mut g) = u.metadata.write() {
+            *g = Some((signed.clone(), Instant::now()));
+        }
+        Ok(signed.to_string())
     }
 }
 

@@ -231,6 +231,11 @@ async fn press_bundid(app: &TestApp, req: &str) -> String {
     location(&r)
 }
 
+/// A login round trip from the plain login page; the key of the IdP's login page.
+async fn round_trip(app: &TestApp, idp: &FakeBundId) -> String {
+    idp.login_page(&press_bundid(app, "").await).await
+}
+
 /// Posts the IdP's answer to our ACS as the browser's auto-submitted form would.
 async fn post_acs(app: &TestApp, response: &str, relay: &str) -> reqwest::Response {
     app.post_form(
@@ -388,7 +393,6 @@ async fn hostile_responses_are_refused_with_a_page_and_nothing_is_linked() {
         return;
     };
     let app = spawn_with_bundid(&idp).await;
-    let key = idp.login_page(&press_bundid(&app, "").await).await;
     let erika = citizen("bpk-erika", "erika@example.org");
     for mischief in [
         "unsigned",
@@ -398,6 +402,7 @@ async fn hostile_responses_are_refused_with_a_page_and_nothing_is_linked() {
         "recipient",
         "foreignkey",
     ] {
+        let key = round_trip(&app, &idp).await;
         let (resp, relay) = idp.answer(&key, "x", 4, &erika, mischief).await;
         let r = post_acs(&app, &resp, &relay).await;
         assert_eq!(r.status(), 400, "{mischief} is refused");
@@ -405,6 +410,7 @@ async fn hostile_responses_are_refused_with_a_page_and_nothing_is_linked() {
         assert!(page.contains("nichts übernommen"), "{mischief}: {page}");
     }
     // Tampered: one character of the signed response changed.
+    let key = round_trip(&app, &idp).await;
     let (resp, relay) = idp.answer(&key, "x", 4, &erika, "none").await;
     let xml = unb64(&resp);
     let tampered = xml.replacen("IssueInstant=\"20", "IssueInstant=\"19", 1);
@@ -412,6 +418,7 @@ async fn hostile_responses_are_refused_with_a_page_and_nothing_is_linked() {
     assert_eq!(post_acs(&app, &b64(&tampered), &relay).await.status(), 400);
     // Wrapped: the signed response inside a forged one that carries Mallory's assertion,
     // and Mallory's assertion beside the signed one.
+    let key = round_trip(&app, &idp).await;
     let (plain, relay) = idp
         .answer(
             &key,
@@ -440,7 +447,17 @@ async fn hostile_responses_are_refused_with_a_page_and_nothing_is_linked() {
         &signed[assertion_at..]
     );
     assert_eq!(post_acs(&app, &b64(&beside), &relay).await.status(), 400);
+    // A signature that references more than its element (work for libxmlsec1 before the
+    // signature value is checked) is refused before that.
+    let file_ref = signed.replacen(
+        r##"<ds:Reference URI="#"##,
+        r##"<ds:Reference URI="file:///dev/zero"/><ds:Reference URI="#"##,
+        1,
+    );
+    assert_ne!(file_ref, signed);
+    assert_eq!(post_acs(&app, &b64(&file_ref), &relay).await.status(), 400);
     // A cancelled login says so.
+    let key = round_trip(&app, &idp).await;
     let (resp, relay) = idp.answer(&key, "x", 4, &json!({}), "cancel").await;
     let r = post_acs(&app, &resp, &relay).await;
     assert_eq!(r.status(), 401);
@@ -455,7 +472,21 @@ async fn hostile_responses_are_refused_with_a_page_and_nothing_is_linked() {
     let r = app.get("/konto").await;
     assert!(location(&r).starts_with("/login"), "no session");
 
-    // The round trip survived the forgeries: the genuine answer is taken, once.
+    // A round trip takes a few wrong answers, then it is given up.
+    let key = round_trip(&app, &idp).await;
+    for _ in 0..5 {
+        let (resp, relay) = idp.answer(&key, "x", 4, &erika, "unsigned").await;
+        assert_eq!(post_acs(&app, &resp, &relay).await.status(), 400);
+    }
+    let (resp, relay) = idp.answer(&key, "x", 4, &erika, "none").await;
+    assert_eq!(
+        post_acs(&app, &resp, &relay).await.status(),
+        400,
+        "given up"
+    );
+
+    // A genuine answer is taken, once.
+    let key = round_trip(&app, &idp).await;
     let (resp, relay) = idp.answer(&key, "x", 4, &erika, "none").await;
     let first = post_acs(&app, &resp, &relay).await;
     assert_eq!(first.status(), 303);
@@ -790,4 +821,57 @@ async fn a_key_rotation_keeps_working_while_the_idp_still_has_the_old_metadata()
         )
         .await;
     assert_eq!(post_acs(&b, &resp, &relay).await.status(), 303);
+}
+
+#[tokio::test]
+async fn a_bundid_password_login_still_asks_for_the_accounts_app() {
+    use crate::levels::enrol_totp;
+    let Some(idp) = FakeBundId::start() else {
+        return;
+    };
+    let mut app = spawn_with_bundid(&idp).await;
+    app.register_and_verify("erika@example.org", "ein langes Passwort")
+        .await;
+    let _ = enrol_totp(&app).await;
+    // Linked once (with the app's session), then a fresh browser logs in through BundID
+    // with BundID's level 1 (a password there).
+    let csrf = app.csrf_of("/konto/sicherheit").await;
+    let r = app
+        .post_form("/konto/verknuepfen/bundid", &[("csrf", &csrf)])
+        .await;
+    let key = idp.login_page(&location(&r)).await;
+    let (resp, relay) = idp
+        .answer(
+            &key,
+            "x",
+            4,
+            &citizen("bpk-erika", "erika@example.org"),
+            "none",
+        )
+        .await;
+    let r = app
+        .get(&location(&post_acs(&app, &resp, &relay).await))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.expect("page").contains("BundID"));
+    app.reset_browser();
+    let key = round_trip(&app, &idp).await;
+    let (resp, relay) = idp
+        .answer(
+            &key,
+            "x",
+            1,
+            &citizen("bpk-erika", "erika@example.org"),
+            "none",
+        )
+        .await;
+    let r = app
+        .get(&location(&post_acs(&app, &resp, &relay).await))
+        .await;
+    assert_eq!(location(&r), "/login/otp", "the app is still asked for");
+    let r = app.get("/konto").await;
+    assert!(
+        location(&r).starts_with("/login"),
+        "nothing opens before it"
+    );
 }

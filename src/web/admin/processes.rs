@@ -169,7 +169,7 @@ async fn set(
             form.get("name").unwrap_or(""),
             (
                 form.get("level").unwrap_or(""),
-                form.get("upstream") == Some("1"),
+                Some(form.get("upstream") == Some("1")),
             ),
             form.get("kommune"),
         )

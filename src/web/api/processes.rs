@@ -93,9 +93,9 @@ pub struct SetProcess {
     name: String,
     level: String,
     /// Require the level to be confirmed by an upstream (BundID); a tenant may add this to
-    /// the Verbund's entry, never take it away.
+    /// the Verbund's entry, never take it away. Left out: the entry keeps its value.
     #[serde(default)]
-    upstream_required: bool,
+    upstream_required: Option<bool>,
 }
 
 /// Sets a process's level: for the Verbund (scope `catalogue.admin`) or raised for the

@@ -27,6 +27,7 @@ pub(in crate::web) fn routes() -> axum::Router<AppState> {
 pub async fn begin(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    crate::web::extract::ClientIp(ip): crate::web::extract::ClientIp,
     SignedIn { session, .. }: SignedIn,
     PagePath(upstream): PagePath<String>,
     headers: HeaderMap,
@@ -58,8 +59,8 @@ pub async fn begin(
             lang,
             &upstream,
             purpose,
-            crate::domain::level::Loa::Low,
-            true,
+            (crate::domain::level::Loa::Low, true),
+            ip,
         )
         .await;
     }
@@ -145,7 +146,9 @@ pub(super) async fn linked(
     assertion: &crate::broker::Assertion,
 ) -> Result<Response, PageError> {
     let t = texts(lang);
-    match state.accounts.link_upstream(assertion).await {
+    // A link is this person's, whichever door it comes through: another person's identity
+    // does not replace the one linked (unlinking is a separate, deliberate step).
+    match state.accounts.upstream_step_up(assertion).await {
         Ok(level) => {
             let level = t.level(level);
             let notice = format!("{} {level}", t.link_done);
@@ -169,6 +172,18 @@ pub(super) async fn linked(
                 StatusCode::CONFLICT,
                 None,
                 Some(t.link_taken),
+            )
+            .await
+        }
+        Err(AccountError::OtherPerson) => {
+            security_page(
+                state,
+                headers,
+                session,
+                lang,
+                StatusCode::CONFLICT,
+                None,
+                Some(t.upstream_other_person),
             )
             .await
         }

@@ -196,6 +196,7 @@ async fn await_second_factor(
             account.proofing,
             vec![Amr::Pwd],
             user_agent(headers),
+            None,
         )
         .await
         .map_err(|e| PageError::internal(lang, e))?;

@@ -15,8 +15,8 @@ use crate::domain::level::Loa;
 use crate::saml::message::{Departure, ResponseError};
 use crate::saml::{Purpose, SamlError};
 use crate::web::extract::{
-    CheckedForm, MaybeSession, PageForm, PageLang, PagePath, Query, SESSION_COOKIE, SignedIn,
-    cookie, set_cookie,
+    CheckedForm, ClientIp, MaybeSession, PageForm, PageLang, PagePath, Query, SESSION_COOKIE,
+    SignedIn, cookie, set_cookie,
 };
 use crate::web::i18n::{Texts, texts};
 use crate::web::respond::{PageError, html, see_other, with_cookies};
@@ -57,10 +57,14 @@ pub(super) async fn depart(
     lang: crate::domain::lang::Lang,
     upstream: &str,
     purpose: Purpose,
-    min_level: Loa,
-    force: bool,
+    (min_level, force): (Loa, bool),
+    ip: std::net::IpAddr,
 ) -> Result<Response, PageError> {
-    let (departure, secret) = match state.saml.begin(upstream, purpose, min_level, force).await {
+    let (departure, secret) = match state
+        .saml
+        .begin(upstream, purpose, (min_level, force), ip)
+        .await
+    {
         Ok(d) => d,
         Err(e) => return Err(refusal(lang, &e)),
     };
@@ -112,6 +116,9 @@ fn refusal(lang: crate::domain::lang::Lang, e: &SamlError) -> PageError {
         SamlError::InvalidState => {
             PageError::new(StatusCode::BAD_REQUEST, lang, |t| t.error_expired)
         }
+        SamlError::TooMany => {
+            PageError::new(StatusCode::TOO_MANY_REQUESTS, lang, |t| t.error_too_many)
+        }
         SamlError::Response(ResponseError::Cancelled) => {
             PageError::new(StatusCode::UNAUTHORIZED, lang, |t| t.upstream_cancelled)
         }
@@ -142,6 +149,7 @@ async fn needed(state: &AppState, req: &str) -> Loa {
 async fn login(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    ClientIp(ip): ClientIp,
     PagePath(upstream): PagePath<String>,
     CheckedForm { params, csrf_ok }: CheckedForm,
 ) -> Result<Response, PageError> {
@@ -150,15 +158,10 @@ async fn login(
     }
     let req = super::req_id(params.get("req"));
     let level = needed(&state, &req).await;
-    depart(
-        &state,
-        lang,
-        &upstream,
-        Purpose::Login { req },
-        level,
-        false,
-    )
-    .await
+    // A new authentication there, always: a login here must not be BundID's SSO of whoever
+    // used this browser before (prompt=login, max_age, a shared computer).
+    let purpose = Purpose::Login { req };
+    depart(&state, lang, &upstream, purpose, (level, true), ip).await
 }
 
 /// `POST /authorize/extern/{upstream}`: confirm the signed-in account's level upstream, for
@@ -166,6 +169,7 @@ async fn login(
 async fn step_up(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
+    ClientIp(ip): ClientIp,
     SignedIn { session, .. }: SignedIn,
     PagePath(upstream): PagePath<String>,
     CheckedForm { params, csrf_ok }: CheckedForm,
@@ -185,7 +189,7 @@ async fn step_up(
         account: session.account_id,
         req,
     };
-    depart(&state, lang, &upstream, purpose, level, true).await
+    depart(&state, lang, &upstream, purpose, (level, true), ip).await
 }
 
 /// `GET /saml/{upstream}/metadata`: our signed SP metadata, for the IdP's registration.
@@ -248,39 +252,7 @@ async fn finish(
     };
     let resp = match purpose {
         Purpose::Login { req } => {
-            let (account, proofing) = match state.accounts.upstream_login(&confirmed).await {
-                Ok(a) => a,
-                Err(AccountError::Unavailable) => {
-                    return Err(PageError::new(StatusCode::CONFLICT, lang, |t| {
-                        t.upstream_no_email
-                    }));
-                }
-                Err(AccountError::EmailTaken) => {
-                    return Err(PageError::new(StatusCode::CONFLICT, lang, |t| {
-                        t.upstream_email_taken
-                    }));
-                }
-                Err(AccountError::Store(crate::store::StoreError::Conflict { .. })) => {
-                    return Err(PageError::new(StatusCode::CONFLICT, lang, |t| t.link_taken));
-                }
-                Err(e) => return Err(PageError::internal(lang, e)),
-            };
-            end_previous(&state, &headers, lang).await?;
-            let reached = crate::domain::level::effective(proofing, confirmed.level);
-            let device = completed_login(&state, &headers, account, reached, lang).await?;
-            let (token, _) = state
-                .sessions
-                .create_upstream(account, proofing, upstream, user_agent(&headers))
-                .await
-                .map_err(|e| PageError::internal(lang, e))?;
-            let session_cookie = set_cookie(SESSION_COOKIE, &token, None, state.web.secure_cookies);
-            let next = if req.is_empty() {
-                "/konto".to_owned()
-            } else {
-                format!("/authorize/resume?req={req}")
-            };
-            let cookies: Vec<String> = [session_cookie, clear].into_iter().chain(device).collect();
-            return Ok(see_other(&next, &cookies));
+            return login_through(&state, &headers, lang, &confirmed, &req, clear).await;
         }
         Purpose::Link { account } => {
             let Some(SignedIn { session, .. }) =
@@ -343,4 +315,83 @@ async fn finish(
         }
     };
     Ok(with_cookies(resp, [clear]))
+}
+
+/// A login through the upstream: the linked account (or a new one), then a session at the
+/// level the upstream confirmed. An account with a second factor gets it asked for when the
+/// upstream confirmed no more than *low* (a password there): that login counts like our own
+/// password.
+async fn login_through(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: crate::domain::lang::Lang,
+    confirmed: &crate::saml::Confirmed,
+    req: &str,
+    clear: String,
+) -> Result<Response, PageError> {
+    let (account, proofing) = match state.accounts.upstream_login(confirmed).await {
+        Ok(a) => a,
+        Err(AccountError::Unavailable) => {
+            return Err(PageError::new(StatusCode::CONFLICT, lang, |t| {
+                t.upstream_no_email
+            }));
+        }
+        Err(AccountError::EmailTaken) => {
+            return Err(PageError::new(StatusCode::CONFLICT, lang, |t| {
+                t.upstream_email_taken
+            }));
+        }
+        Err(AccountError::Disabled) => {
+            return Err(PageError::new(StatusCode::FORBIDDEN, lang, |t| {
+                t.err_disabled
+            }));
+        }
+        Err(AccountError::Store(crate::store::StoreError::Conflict { .. })) => {
+            return Err(PageError::new(StatusCode::CONFLICT, lang, |t| t.link_taken));
+        }
+        Err(e) => return Err(PageError::internal(lang, e)),
+    };
+    let upstream = UpstreamAuth {
+        id: confirmed.upstream.clone(),
+        level: confirmed.level,
+    };
+    let ua = user_agent(headers);
+    let weak = confirmed.level < Loa::Substantial
+        && state
+            .accounts
+            .factors(account)
+            .await
+            .map_err(|e| PageError::internal(lang, e))?
+            .usable(state.accounts.passkeys_available());
+    if weak {
+        end_previous(state, headers, lang).await?;
+        let (token, _) = state
+            .sessions
+            .create_awaiting_factor(account, proofing, Vec::new(), ua, Some(upstream))
+            .await
+            .map_err(|e| PageError::internal(lang, e))?;
+        let cookie = set_cookie(SESSION_COOKIE, &token, None, state.web.secure_cookies);
+        let next = if req.is_empty() {
+            "/login/otp".to_owned()
+        } else {
+            format!("/login/otp?req={req}")
+        };
+        return Ok(see_other(&next, &[cookie, clear]));
+    }
+    let reached = crate::domain::level::effective(proofing, confirmed.level);
+    let device = completed_login(state, headers, account, reached, lang).await?;
+    end_previous(state, headers, lang).await?;
+    let (token, _) = state
+        .sessions
+        .create_upstream(account, proofing, upstream, ua)
+        .await
+        .map_err(|e| PageError::internal(lang, e))?;
+    let session_cookie = set_cookie(SESSION_COOKIE, &token, None, state.web.secure_cookies);
+    let next = if req.is_empty() {
+        "/konto".to_owned()
+    } else {
+        format!("/authorize/resume?req={req}")
+    };
+    let cookies: Vec<String> = [session_cookie, clear].into_iter().chain(device).collect();
+    Ok(see_other(&next, &cookies))
 }
