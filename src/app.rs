@@ -266,7 +266,6 @@ impl Application {
                     config
                         .upstreams
                         .iter()
-                        .filter(|u| u.kind == crate::config::UpstreamKind::Saml)
                         .map(|u| (u.id.clone(), u.name.clone()))
                         .collect(),
                 ),

@@ -1,10 +1,12 @@
-//! Identity brokering: a citizen links an account at an upstream OpenID provider (BundID,
-//! ELSTER, an eID gateway). We are the relying party there: code flow with PKCE, state and
-//! nonce; the ID token is verified with the upstream's JWKS; its `acr` is mapped to our levels
-//! by configuration; verified attributes come from the upstream's userinfo.
+//! Identity brokering: a citizen links an account at an upstream OpenID provider (ELSTER,
+//! an eID gateway, another Bürgerkonto), or logs in with it. We are the relying party there:
+//! code flow with PKCE, state and nonce; the ID token is verified with the upstream's JWKS;
+//! its `acr` is mapped to our levels by configuration; verified attributes come from the
+//! upstream's userinfo. A login is bound to the browser that began it (a cookie's digest in
+//! the pending record), a link to the signed-in account.
 
 use crate::config::UpstreamConfig;
-use crate::crypto::{random_token, sha256};
+use crate::crypto::{ct_eq, random_token, sha256, token_digest};
 use crate::domain::claims::{VERIFIED_CLAIMS, verified_claim};
 use crate::domain::ids::AccountId;
 use crate::domain::level::Loa;
@@ -39,6 +41,41 @@ pub enum BrokerError {
     Ephemeral(#[from] EphemeralError),
 }
 
+/// What an upstream (OpenID or SAML) confirmed, before it is an account's.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Confirmed {
+    pub upstream: String,
+    pub upstream_sub: String,
+    pub level: Loa,
+    /// Verified claims as (name, JSON value).
+    pub claims: Vec<(String, String)>,
+    /// The address the upstream confirmed, for a first login.
+    pub email: Option<String>,
+}
+
+impl Confirmed {
+    /// The confirmation as a link of `account`.
+    #[must_use]
+    pub fn into_assertion(&self, account: AccountId) -> Assertion {
+        Assertion {
+            account,
+            upstream: self.upstream.clone(),
+            upstream_sub: self.upstream_sub.clone(),
+            level: self.level,
+            claims: self.claims.clone(),
+        }
+    }
+}
+
+/// How a finished round trip continues.
+#[derive(Debug)]
+pub enum Completed {
+    /// Link the signed-in account.
+    Link(Assertion),
+    /// Log in (or create the account), then continue the authorization request `req`.
+    Login { confirmed: Confirmed, req: String },
+}
+
 /// What the upstream confirmed about the citizen.
 #[derive(Debug, Clone)]
 pub struct Assertion {
@@ -53,10 +90,17 @@ pub struct Assertion {
 
 #[derive(Serialize, Deserialize)]
 struct Pending {
-    account: AccountId,
+    /// The account to link; none for a login.
+    account: Option<AccountId>,
     upstream: String,
     nonce: String,
     verifier: String,
+    /// A login: the authorization request to continue, and the digest of the browser
+    /// secret.
+    #[serde(default)]
+    req: String,
+    #[serde(default)]
+    browser: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -204,6 +248,40 @@ impl Broker {
     /// # Errors
     /// Unknown upstream, an unreachable upstream, or the short-lived store.
     pub async fn begin(&self, upstream: &str, account: AccountId) -> Result<String, BrokerError> {
+        self.depart(upstream, Some(account), String::new(), None)
+            .await
+    }
+
+    /// Starts a login: like [`Broker::begin`], for no account yet; returns the URL and the
+    /// browser secret to set as a cookie (the answer is taken only with it).
+    ///
+    /// # Errors
+    /// Unknown upstream, an unreachable upstream, or the short-lived store.
+    pub async fn begin_login(
+        &self,
+        upstream: &str,
+        req: String,
+    ) -> Result<(String, String), BrokerError> {
+        let secret = random_token();
+        let url = self
+            .depart(upstream, None, req, Some(token_digest(&secret)))
+            .await?;
+        Ok((url, secret))
+    }
+
+    /// Whether `id` is an OpenID upstream of ours.
+    #[must_use]
+    pub fn has(&self, id: &str) -> bool {
+        self.upstream(id).is_ok()
+    }
+
+    async fn depart(
+        &self,
+        upstream: &str,
+        account: Option<AccountId>,
+        req: String,
+        browser: Option<String>,
+    ) -> Result<String, BrokerError> {
         let u = self.upstream(upstream)?;
         let m = self.metadata(u).await?;
         let state = random_token();
@@ -212,7 +290,10 @@ impl Broker {
             upstream: u.id.clone(),
             nonce: random_token(),
             verifier: random_token(),
+            req,
+            browser,
         };
+        let login = pending.account.is_none();
         let challenge = URL_SAFE_NO_PAD.encode(sha256(pending.verifier.as_bytes()));
         let mut url = url::Url::parse(&m.authorization_endpoint)
             .map_err(|e| BrokerError::Invalid(e.to_string()))?;
@@ -229,6 +310,10 @@ impl Broker {
             if let Some(acr) = &u.acr_values {
                 q.append_pair("acr_values", acr);
             }
+            if login {
+                // A login here is a new login there (a shared computer).
+                q.append_pair("prompt", "login");
+            }
         }
         let json = serde_json::to_string(&pending).unwrap_or_default();
         self.0
@@ -238,19 +323,20 @@ impl Broker {
         Ok(url.into())
     }
 
-    /// Finishes linking with the upstream's answer (each state once). `session_account` is
-    /// the account of the browser's session: it must be the one that started the link.
+    /// Finishes a link or a login with the upstream's answer (each state once). A link must
+    /// come back in the session of the account that started it (`session_account`), a
+    /// login in the browser that started it (`browser_secret`, the cookie).
     ///
     /// # Errors
-    /// `InvalidState` for an unknown state or another account, `Refused`/`Invalid`/
-    /// `Unreachable` for upstream problems.
+    /// `InvalidState` for an unknown state, another account or browser, `Refused`/
+    /// `Invalid`/`Unreachable` for upstream problems.
     pub async fn complete(
         &self,
         state: &str,
         code: &str,
         iss: Option<&str>,
-        session_account: AccountId,
-    ) -> Result<Assertion, BrokerError> {
+        (session_account, browser_secret): (Option<AccountId>, Option<&str>),
+    ) -> Result<Completed, BrokerError> {
         if state.len() > 64 {
             return Err(BrokerError::InvalidState);
         }
@@ -260,7 +346,12 @@ impl Broker {
             .take(&Key::UpstreamLink(state))
             .await?
             .and_then(|s| serde_json::from_str(&s).ok())
-            .filter(|p: &Pending| p.account == session_account)
+            .filter(|p: &Pending| match (p.account, &p.browser) {
+                (Some(a), _) => session_account == Some(a),
+                (None, Some(digest)) => browser_secret
+                    .is_some_and(|s| ct_eq(token_digest(s).as_bytes(), digest.as_bytes())),
+                (None, None) => false,
+            })
             .ok_or(BrokerError::InvalidState)?;
         let u = self.upstream(&pending.upstream)?;
         let m = self.metadata(u).await?;
@@ -306,6 +397,7 @@ impl Broker {
             .and_then(|l| Loa::from_name(l))
             .unwrap_or(Loa::Low);
         let mut verified = Vec::new();
+        let mut email = None;
         if let Some(ep) = &m.userinfo_endpoint {
             let info: Value = self
                 .get_json(self.0.http.get(ep).bearer_auth(&tokens.access_token))
@@ -322,13 +414,24 @@ impl Broker {
                     verified.push((name.to_owned(), stored));
                 }
             }
+            // Only an address the upstream says it confirmed (OIDC Core §5.1).
+            if info["email_verified"].as_bool() == Some(true) {
+                email = info["email"].as_str().map(str::to_owned);
+            }
         }
-        Ok(Assertion {
-            account: pending.account,
+        let confirmed = Confirmed {
             upstream: u.id.clone(),
             upstream_sub: claims.sub,
             level,
             claims: verified,
+            email,
+        };
+        Ok(match pending.account {
+            Some(account) => Completed::Link(confirmed.into_assertion(account)),
+            None => Completed::Login {
+                confirmed,
+                req: pending.req,
+            },
         })
     }
 

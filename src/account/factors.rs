@@ -383,7 +383,7 @@ impl AccountService {
     /// `Unavailable`, `EmailTaken`, `Disabled`, or a backend error.
     pub async fn upstream_login(
         &self,
-        c: &crate::saml::Confirmed,
+        c: &crate::broker::Confirmed,
     ) -> Result<(AccountId, Loa), AccountError> {
         let linked = self
             .db

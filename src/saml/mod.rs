@@ -72,30 +72,7 @@ pub enum Purpose {
     StepUp { account: AccountId, req: String },
 }
 
-/// What the upstream confirmed.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Confirmed {
-    pub upstream: String,
-    pub upstream_sub: String,
-    pub level: Loa,
-    /// Verified claims as (name, JSON value).
-    pub claims: Vec<(String, String)>,
-    pub email: Option<String>,
-}
-
-impl Confirmed {
-    /// The confirmation as a link of `account`.
-    #[must_use]
-    pub fn into_assertion(&self, account: AccountId) -> crate::broker::Assertion {
-        crate::broker::Assertion {
-            account,
-            upstream: self.upstream.clone(),
-            upstream_sub: self.upstream_sub.clone(),
-            level: self.level,
-            claims: self.claims.clone(),
-        }
-    }
-}
+pub use crate::broker::Confirmed;
 
 #[derive(Serialize, Deserialize)]
 struct Pending {

@@ -33,6 +33,8 @@ async fn spawn_downstream(upstream: &TestApp) -> TestApp {
                 "profile",
                 "--scope",
                 "address",
+                "--scope",
+                "email",
             ],
             None,
         );
@@ -43,7 +45,7 @@ async fn spawn_downstream(upstream: &TestApp) -> TestApp {
             issuer: upstream.addr.clone(),
             client_id: json["client_id"].as_str().expect("id").into(),
             client_secret: json["client_secret"].as_str().expect("secret").into(),
-            scopes: "openid profile address".into(),
+            scopes: "openid profile address email".into(),
             acr_values: Some(SUBSTANTIAL.into()),
             acr_map: [
                 (SUBSTANTIAL.to_owned(), "substantial".to_owned()),
@@ -280,4 +282,80 @@ async fn linking_an_upstream_maps_its_acr_and_stores_verified_data_with_provenan
     let url = begin_link(&down).await;
     let callback = at_upstream(&up, &url, "erika@example.org", Some((&secret, step + 2))).await;
     assert_eq!(down.get(&callback).await.status(), 409);
+}
+
+/// An upstream account that reaches substantial (a clerk's check and TOTP); the browser is
+/// logged out again. Returns the TOTP secret and its enrolment step.
+async fn substantial_at(up: &mut TestApp, email: &str) -> (Vec<u8>, i64) {
+    up.add_user(email, PW).await;
+    let (ok, _, err) = up.cli(
+        &[
+            "user",
+            "verify-identity",
+            "--email",
+            email,
+            "--level",
+            "substantial",
+            "--document-type",
+            "personalausweis",
+            "--clerk",
+            "Bürgerbüro Land",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(up.login("", email, PW).await.status(), 303);
+    let (secret, step, _) = enrol_totp(up).await;
+    up.reset_browser();
+    (secret, step)
+}
+
+#[tokio::test]
+async fn an_openid_upstream_is_a_way_in_on_the_login_page_bound_to_the_browser() {
+    let mut up = spawn_app().await;
+    let (secret, step) = substantial_at(&mut up, "land@example.org").await;
+    let down = spawn_downstream(&up).await;
+    // The login page offers the upstream; the round trip asks it for a new login.
+    let page = down.get("/login").await.text().await.expect("page");
+    assert!(page.contains("Mit Land-ID anmelden"), "{page}");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = down
+        .post_form("/anmelden/extern/land-id", &[("csrf", &csrf), ("req", "")])
+        .await;
+    assert_eq!(r.status(), 303);
+    let url = location(&r);
+    assert_eq!(query_param(&url, "prompt").as_deref(), Some("login"));
+    let callback = at_upstream(&up, &url, "land@example.org", Some((&secret, step))).await;
+    // Another browser cannot take the answer (a login CSRF would end here).
+    let stranger = crate::helpers::browser_client();
+    let r = stranger.get(&callback).send().await.expect("GET");
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn a_first_login_through_an_openid_upstream_creates_the_account() {
+    let mut up = spawn_app().await;
+    let (secret, step) = substantial_at(&mut up, "land@example.org").await;
+    let down = spawn_downstream(&up).await;
+    let page = down.get("/login").await.text().await.expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let r = down
+        .post_form("/anmelden/extern/land-id", &[("csrf", &csrf), ("req", "")])
+        .await;
+    let callback = at_upstream(
+        &up,
+        &location(&r),
+        "land@example.org",
+        Some((&secret, step)),
+    )
+    .await;
+    let r = down.get(&callback).await;
+    assert_eq!(location(&r), "/konto", "logged in");
+    assert_eq!(down.get("/konto").await.status(), 200);
+    let (ok, shown, err) = down.cli(&["user", "show", "--email", "land@example.org"], None);
+    assert!(ok, "{err}");
+    assert_eq!(
+        shown["proofing_level"], "substantial",
+        "the upstream's level: {shown}"
+    );
 }

@@ -178,6 +178,8 @@ fn render_step(
                     .web
                     .upstream_logins
                     .iter()
+                    // A step-up is SAML's (BundID); OpenID upstreams link and log in.
+                    .filter(|(id, _)| state.saml.has(id))
                     .map(|(id, name)| (id.as_str(), t.upstream_confirm.replace("{}", name)))
                     .collect(),
             };

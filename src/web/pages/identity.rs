@@ -5,10 +5,12 @@
 use super::factors::needs_current_factor;
 use super::passkeys::security_page;
 use crate::account::AccountError;
-use crate::broker::BrokerError;
+use crate::broker::{BrokerError, Completed};
 use crate::web::extract::{CheckedForm, PagePath, SignedIn};
+use crate::web::extract::{MaybeSession, cookie, set_cookie};
 use crate::web::extract::{PageLang, Query};
 use crate::web::i18n::texts;
+use crate::web::pages::upstream::ROUND_TRIP_COOKIE;
 use crate::web::respond::{PageError, see_other};
 use crate::web::state::AppState;
 use axum::extract::State;
@@ -87,54 +89,69 @@ pub async fn begin(
     }
 }
 
-/// `GET /konto/verknuepfen/callback?code=...&state=...&iss=...` (or `error=...`).
+/// `GET /konto/verknuepfen/callback?code=...&state=...&iss=...` (or `error=...`): a link
+/// (in the session that began it) or a login (in the browser that began it).
 pub async fn callback(
     State(state): State<AppState>,
     PageLang(lang): PageLang,
-    SignedIn { session, .. }: SignedIn,
+    MaybeSession(signed_in): MaybeSession,
     headers: HeaderMap,
     Query(q): Query,
 ) -> Result<Response, PageError> {
-    let t = texts(lang);
+    let session = signed_in.map(|s| s.session);
     let (Some(st), Some(code)) = (q.get("state"), q.get("code")) else {
         // The citizen cancelled upstream, or the upstream answered with an error.
-        return security_page(
+        return failed(
             &state,
             &headers,
-            &session,
+            session.as_ref(),
             lang,
             StatusCode::BAD_REQUEST,
-            None,
-            Some(t.link_failed),
         )
         .await;
     };
-    let assertion = match state
-        .broker
-        .complete(st, code, q.get("iss"), session.account_id)
-        .await
-    {
-        Ok(a) => a,
-        Err(BrokerError::Ephemeral(e)) => return Err(PageError::internal(lang, e)),
+    let secure = state.web.secure_cookies;
+    let secret = cookie(&headers, ROUND_TRIP_COOKIE, secure);
+    let bound = (session.as_ref().map(|s| s.account_id), secret.as_deref());
+    match state.broker.complete(st, code, q.get("iss"), bound).await {
+        Ok(Completed::Link(assertion)) => match &session {
+            Some(s) => linked(&state, &headers, s, lang, &assertion).await,
+            None => Err(PageError::new(StatusCode::BAD_REQUEST, lang, |t| {
+                t.error_expired
+            })),
+        },
+        Ok(Completed::Login { confirmed, req }) => {
+            let clear = set_cookie(ROUND_TRIP_COOKIE, "", Some(0), secure);
+            super::upstream::login_through(&state, &headers, lang, &confirmed, &req, clear).await
+        }
+        Err(BrokerError::Ephemeral(e)) => Err(PageError::internal(lang, e)),
         Err(e) => {
-            tracing::warn!(error = %e, "linking failed");
+            tracing::warn!(error = %e, "upstream round trip failed");
             let status = match e {
                 BrokerError::InvalidState | BrokerError::UnknownUpstream => StatusCode::BAD_REQUEST,
                 _ => StatusCode::BAD_GATEWAY,
             };
-            return security_page(
-                &state,
-                &headers,
-                &session,
-                lang,
-                status,
-                None,
-                Some(t.link_failed),
-            )
-            .await;
+            failed(&state, &headers, session.as_ref(), lang, status).await
         }
-    };
-    linked(&state, &headers, &session, lang, &assertion).await
+    }
+}
+
+/// A link or login that did not work: the security page says so to a signed-in citizen,
+/// an error page to anybody else.
+async fn failed(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: Option<&crate::authn::Session>,
+    lang: crate::domain::lang::Lang,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    match session {
+        Some(s) => {
+            let t = texts(lang);
+            security_page(state, headers, s, lang, status, None, Some(t.link_failed)).await
+        }
+        None => Err(PageError::new(status, lang, |t| t.upstream_invalid)),
+    }
 }
 
 /// Records a confirmed link and shows the security page with the resulting level.

@@ -160,6 +160,31 @@ async fn login(
     let level = needed(&state, &req).await;
     // A new authentication there, always: a login here must not be BundID's SSO of whoever
     // used this browser before (prompt=login, max_age, a shared computer).
+    if state.broker.has(&upstream) {
+        // An OpenID upstream: its own round trip, bound to this browser the same way.
+        return match state.broker.begin_login(&upstream, req).await {
+            Ok((url, secret)) => {
+                let cookie = set_cookie(
+                    ROUND_TRIP_COOKIE,
+                    &secret,
+                    Some(crate::broker::LINK_TTL.as_secs()),
+                    state.web.secure_cookies,
+                );
+                Ok(see_other(&url, &[cookie]))
+            }
+            Err(crate::broker::BrokerError::UnknownUpstream) => {
+                Err(PageError::new(StatusCode::NOT_FOUND, lang, |t| {
+                    t.error_not_found
+                }))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, upstream, "login at the upstream could not start");
+                Err(PageError::new(StatusCode::BAD_GATEWAY, lang, |t| {
+                    t.upstream_unavailable
+                }))
+            }
+        };
+    }
     let purpose = Purpose::Login { req };
     depart(&state, lang, &upstream, purpose, (level, true), ip).await
 }
@@ -321,11 +346,11 @@ async fn finish(
 /// level the upstream confirmed. An account with a second factor gets it asked for when the
 /// upstream confirmed no more than *low* (a password there): that login counts like our own
 /// password.
-async fn login_through(
+pub(super) async fn login_through(
     state: &AppState,
     headers: &HeaderMap,
     lang: crate::domain::lang::Lang,
-    confirmed: &crate::saml::Confirmed,
+    confirmed: &crate::broker::Confirmed,
     req: &str,
     clear: String,
 ) -> Result<Response, PageError> {
