@@ -112,6 +112,7 @@ impl Services {
                 notify_delay: Duration::from_secs(config.mailbox_notify_delay_secs),
                 retention: Duration::from_secs(config.mailbox_retention_days * 86_400),
                 portal_max_age: Duration::from_secs(config.mailbox_portal_max_age_secs),
+                scanner: config.scanner.clone(),
             },
             clock.clone(),
         );

@@ -113,6 +113,13 @@ pub struct RawConfig {
     /// `smtp_from`.
     #[serde(default)]
     pub feedback_to: String,
+    /// The ClamAV daemon that scans every mailbox attachment: `tcp://HOST:PORT` or
+    /// `unix:///run/clamav/clamd.ctl`; empty: no scanning.
+    #[serde(default)]
+    pub clamd: String,
+    /// Accept attachments unscanned while clamd cannot be reached (default: refuse, 503).
+    #[serde(default)]
+    pub clamd_fail_open: bool,
 }
 
 fn default_legal_dir() -> String {
@@ -340,6 +347,8 @@ impl Default for RawConfig {
             mail_interval_secs: default_mail_interval(),
             legal_dir: default_legal_dir(),
             feedback_to: String::new(),
+            clamd: String::new(),
+            clamd_fail_open: false,
         }
     }
 }
@@ -450,6 +459,7 @@ pub struct Config {
     pub mail_interval_secs: u64,
     pub legal_dir: PathBuf,
     pub feedback_to: crate::domain::account::EmailAddress,
+    pub scanner: crate::mailbox::scan::Scanner,
 }
 
 impl Config {
@@ -556,7 +566,17 @@ impl Config {
             crate::domain::account::EmailAddress::parse(&feedback_raw).map_err(|e| {
                 anyhow::anyhow!("BUERGERKONTO_FEEDBACK_TO is not an address ({e}): {feedback_raw}")
             })?;
+        let scanner = if raw.clamd.trim().is_empty() {
+            crate::mailbox::scan::Scanner::Off
+        } else {
+            crate::mailbox::scan::Scanner::Clamd {
+                addr: crate::mailbox::scan::ClamdAddr::parse(raw.clamd.trim())
+                    .map_err(|e| anyhow::anyhow!("BUERGERKONTO_CLAMD: {e}"))?,
+                fail_open: raw.clamd_fail_open,
+            }
+        };
         Ok(Self {
+            scanner,
             issuer,
             listen,
             database_url: crate::crypto::Secret::new(raw.database_url),

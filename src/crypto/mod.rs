@@ -83,6 +83,14 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
+/// SHA-512 (attachment hashes, as FIT-Connect names them).
+#[must_use]
+pub fn sha512(data: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, data)
+        .as_ref()
+        .to_vec()
+}
+
 /// Digest used to store and look up high-entropy secrets (codes, client secrets, tokens).
 #[must_use]
 pub fn token_digest(token: &str) -> String {

@@ -15,6 +15,7 @@
 
 pub mod limits;
 mod recipient;
+pub mod scan;
 mod seal;
 mod sender;
 pub mod view;
@@ -58,6 +59,11 @@ pub enum MailboxError {
     ReplyNotAllowed,
     #[error("the message content cannot be decrypted")]
     Undecryptable,
+    /// An attachment carries malware (the scanner's signature name).
+    #[error("the attachment {file:?} contains malware ({signature}) and was not accepted")]
+    Infected { file: String, signature: String },
+    #[error(transparent)]
+    ScannerUnavailable(#[from] scan::ScanUnavailable),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the receipt could not be signed")]
@@ -69,7 +75,7 @@ pub enum MailboxError {
 }
 
 /// Mailbox settings from the configuration.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// Wait this long after a message before mailing, so a burst becomes one mail.
     pub notify_delay: Duration,
@@ -79,6 +85,8 @@ pub struct Settings {
     /// only with a citizen's token from a login at most this old: a refreshed token keeps
     /// its `acr` for weeks, long after the citizen left.
     pub portal_max_age: Duration,
+    /// The virus scanner every attachment passes, in both directions.
+    pub scanner: scan::Scanner,
 }
 
 /// The mailbox; cheap to clone.

@@ -404,6 +404,8 @@ impl MailboxService {
         }
         limits::check_reply_count(self.db.mailbox().reply_count(id).await?)?;
         let body = limits::validate_reply(body, files)?;
+        self.scan_files(files, "from_citizen", Some(reader.account), None)
+            .await?;
         let reply = Uuid::now_v7();
         let key: Key = random_bytes::<32>();
         let (key_id, wrapped) = self

@@ -35,6 +35,42 @@ pub(super) fn aad(id: Uuid, field: &str) -> Vec<u8> {
 }
 
 impl MailboxService {
+    /// Scans every file before anything is stored; a finding is audited (who, which
+    /// direction, the signature) and refuses the whole upload.
+    pub(super) async fn scan_files(
+        &self,
+        files: &[File],
+        direction: &'static str,
+        account: Option<crate::domain::ids::AccountId>,
+        client: Option<&crate::domain::ids::ClientId>,
+    ) -> Result<(), MailboxError> {
+        for f in files {
+            if let super::scan::Verdict::Infected(signature) =
+                self.settings.scanner.scan(&f.content).await?
+            {
+                self.db
+                    .audit()
+                    .record(
+                        "mailbox.attachment_refused",
+                        account,
+                        client,
+                        serde_json::json!({
+                            "direction": direction,
+                            "signature": signature,
+                            "sha512": crate::crypto::hex(&crate::crypto::sha512(&f.content)),
+                            "size": f.content.len(),
+                        }),
+                    )
+                    .await?;
+                return Err(MailboxError::Infected {
+                    file: f.filename.chars().take(100).collect(),
+                    signature,
+                });
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn seal_files(&self, owner: Uuid, key: &Key, files: &[File]) -> Vec<NewAttachment> {
         files
             .iter()

@@ -34,6 +34,8 @@ impl MailboxService {
             return Ok((replay, true));
         }
         limits::validate(&out, self.clock.now())?;
+        self.scan_files(&out.attachments, "to_citizen", None, Some(&sender.id))
+            .await?;
         let invalid = |m: &str| MailboxError::Invalid(m.to_owned());
         let subject = out.subject.trim();
         let mut required = out.required_level;

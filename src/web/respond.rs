@@ -288,6 +288,10 @@ impl IntoResponse for ApiError {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
             }
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

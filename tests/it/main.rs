@@ -21,6 +21,7 @@ mod passkeys;
 mod processes;
 mod rights;
 mod saml;
+mod scan;
 mod store;
 mod throttling;
 mod token;

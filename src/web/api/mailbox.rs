@@ -187,6 +187,13 @@ fn problem(e: MailboxError) -> ApiError {
             max_age: Some(max_age),
         }),
         MailboxError::ReplyNotAllowed => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        MailboxError::Infected { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        MailboxError::ScannerUnavailable(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the virus scanner cannot be reached; nothing was stored, try again later",
+        ),
         MailboxError::Undecryptable
         | MailboxError::Store(_)
         | MailboxError::Sign(_)
@@ -293,7 +300,8 @@ fn parse_send(body: &[u8]) -> Result<Outgoing, ApiError> {
         (status = 403, description = "Token without mailbox.send", body = Problem),
         (status = 409, description = "Idempotency-Key reused with another body", body = Problem),
         (status = 413, description = "Too large", body = Problem),
-        (status = 422, description = "Unknown recipient, or an invalid field", body = Problem),
+        (status = 422, description = "Unknown recipient, an invalid field, or an attachment with malware (the scanner's finding is named)", body = Problem),
+        (status = 503, description = "The virus scanner cannot be reached: nothing was stored; retry after Retry-After", body = Problem),
     ),
     security(("bearer" = ["mailbox.send"]))
 )]

@@ -536,6 +536,37 @@ pub async fn reply(
             )
             .await
         }
+        Err(MailboxError::Infected { .. }) => {
+            show(
+                &state,
+                &headers,
+                &session,
+                lang,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(t.pf_err_infected),
+            )
+            .await
+        }
+        Err(MailboxError::ScannerUnavailable(_)) => {
+            let mut r = show(
+                &state,
+                &headers,
+                &session,
+                lang,
+                id,
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                Some(t.pf_err_scanner),
+            )
+            .await?;
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("60"),
+            );
+            Ok(r)
+        }
         Err(MailboxError::NeedsLevel(_)) => Ok(see_other(&format!("/postfach/{id}"), &[])),
         Err(MailboxError::ReplyNotAllowed) => Err(PageError::bad_request(lang)),
         Err(e) => Err(mail_error(lang, e)),
