@@ -80,6 +80,7 @@ impl MailboxService {
                     id,
                     content_type: f.content_type.clone(),
                     size: i64::try_from(f.content.len()).unwrap_or(i64::MAX),
+                    sha512: crate::crypto::hex(&crate::crypto::sha512(&f.content)),
                     filename: aead::seal(
                         key,
                         &aad(owner, &format!("{id}|filename")),

@@ -45,6 +45,8 @@ pub struct NewAttachment {
     pub id: Uuid,
     pub content_type: String,
     pub size: i64,
+    /// SHA-512 of the plaintext, hex: named in the evidence (`sent`, `replied`).
+    pub sha512: String,
     pub filename: Vec<u8>,
     pub content: Vec<u8>,
 }
@@ -269,6 +271,23 @@ where
     }
 }
 
+/// The attachments as the evidence names them: id, size and SHA-512 each.
+fn attachment_list(attachments: &[NewAttachment]) -> serde_json::Value {
+    attachments
+        .iter()
+        .map(|a| serde_json::json!({ "id": a.id, "size": a.size, "sha512": a.sha512 }))
+        .collect()
+}
+
+/// The `sent` event's detail: `{}` without attachments (as before), else their list.
+fn digests(attachments: &[NewAttachment]) -> String {
+    if attachments.is_empty() {
+        "{}".to_owned()
+    } else {
+        serde_json::json!({ "attachments": attachment_list(attachments) }).to_string()
+    }
+}
+
 impl Mailbox<'_> {
     /// Stores a message, its attachments and the `sent` and `delivered` events in one
     /// transaction. `Conflict` when the sender used the idempotency key before.
@@ -315,7 +334,8 @@ impl Mailbox<'_> {
                     .execute(&mut *tx)
                     .await?;
             }
-            append_event!(tx, m.id, EventKind::Sent, "{}", now);
+            let sent = digests(attachments);
+            append_event!(tx, m.id, EventKind::Sent, &sent, now);
             append_event!(tx, m.id, EventKind::Delivered, "{}", now);
         })?;
         Ok(())
@@ -554,7 +574,11 @@ impl Mailbox<'_> {
         body: &[u8],
         attachments: &[NewAttachment],
     ) -> StoreResult<i64> {
-        let detail = serde_json::json!({ "reply": id }).to_string();
+        let mut detail = serde_json::json!({ "reply": id });
+        if !attachments.is_empty() {
+            detail["attachments"] = attachment_list(attachments);
+        }
+        let detail = detail.to_string();
         retry_conflicts(|| async {
             let now = Utc::now();
             Ok(write_tx!(self.0, |tx| {

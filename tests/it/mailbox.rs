@@ -162,6 +162,26 @@ async fn a_message_is_delivered_read_once_and_its_receipt_verifies_with_the_jwks
     assert_eq!(kinds(&status), ["sent", "delivered"]);
     assert_eq!(status["evidence_intact"], true);
     assert_eq!(status["reference"], "32-1234/2026");
+    // The evidence names each attachment by its SHA-512 (and so does the receipt below).
+    let pdf_sha512: String = {
+        use std::fmt::Write;
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, PDF)
+            .as_ref()
+            .iter()
+            .fold(String::new(), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            })
+    };
+    assert_eq!(
+        status["events"][0]["detail"]["attachments"][0]["sha512"],
+        pdf_sha512.as_str(),
+        "{status}"
+    );
+    assert_eq!(
+        status["events"][0]["detail"]["attachments"][0]["size"],
+        PDF.len()
+    );
 
     // The citizen's inbox: the message, unread.
     let page = app.get("/postfach").await.text().await.expect("page");
@@ -672,6 +692,23 @@ async fn replies_are_fetched_by_cursor_without_loss_or_repeat() {
             )
             .expect("b64"),
         b"\x89PNG fake"
+    );
+    // The reply's evidence names its file by SHA-512 too.
+    let (_, _, b) = api_get(app, &f.authority, &format!("/api/v1/mailbox/messages/{id}")).await;
+    let status = json_of(&b);
+    let replied: Vec<&Value> = status["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "replied")
+        .collect();
+    assert!(
+        replied
+            .iter()
+            .any(|e| e["detail"]["attachments"][0]["sha512"]
+                .as_str()
+                .is_some_and(|h| h.len() == 128)),
+        "{status}"
     );
     let c2 = p2["next_cursor"].as_str().expect("cursor").to_owned();
     let (_, _, b) = api_get(

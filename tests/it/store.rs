@@ -659,6 +659,7 @@ async fn mailbox_rows_states_replies_evidence_keys_and_purge() {
             id: uuid::Uuid::now_v7(),
             content_type: "application/pdf".into(),
             size: 3,
+            sha512: "00".repeat(64),
             filename: b"sealed-name".to_vec(),
             content: b"sealed-content".to_vec(),
         };
