@@ -73,4 +73,21 @@ wrk -t2 -c8 -d"${DUR}s" --latency -s bench/mailbox_get.lua "http://$ADDR/postfac
 BK_BEARER="$BK_PORTAL_TOKEN" wrk -t2 -c8 -d"${DUR}s" --latency -s bench/mailbox_get.lua "http://$ADDR/api/v1/mailbox/inbox" | BK_BEARER="$BK_PORTAL_TOKEN" wrk_json inbox_api_10k_c8
 # 3. Sending: c=16 for DUR seconds (the mailbox grows past 10,000 here).
 wrk -t2 -c16 -d"${DUR}s" --latency -s bench/mailbox_send.lua "http://$ADDR/api/v1/mailbox/messages" | wrk_json send_10kb_c16
+# 4. Bulk: one call with 1,000 recipients (the same citizen) and the 10 KB body, three times.
+python3 - "http://$ADDR" <<'PY'
+import json, os, sys, time, urllib.request
+base = sys.argv[1]
+m = json.load(open(os.environ["BK_MESSAGE_FILE"]))
+sub = m.pop("recipient_sub")
+body = json.dumps({"message": m, "recipients": [{"recipient_sub": sub} for _ in range(1000)]}).encode()
+for run in range(3):
+    t = time.monotonic()
+    req = urllib.request.Request(base + "/api/v1/mailbox/bulk", data=body, headers={
+        "Content-Type": "application/json", "Authorization": "Bearer " + os.environ["BK_AUTHORITY_TOKEN"]})
+    out = json.load(urllib.request.urlopen(req))
+    secs = time.monotonic() - t
+    assert out["sent"] == 1000, out
+    print(json.dumps({"bench": "bulk_1000_10kb", "run": run, "seconds": round(secs, 3),
+                      "messages_per_second": round(1000 / secs)}))
+PY
 echo "server log: $WORK/server.log" >&2

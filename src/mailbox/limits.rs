@@ -57,6 +57,31 @@ pub fn validate(out: &Outgoing, now: DateTime<Utc>) -> Result<(), MailboxError> 
     check_files(&out.attachments)
 }
 
+/// At most this many recipients in one bulk send.
+pub const BULK_RECIPIENTS: usize = 10_000;
+/// At most this many attachment bytes stored by one bulk send (each recipient's copy is
+/// sealed with its own key).
+pub const BULK_ATTACHMENT_BYTES: usize = 1024 * 1024 * 1024;
+
+/// The size of a bulk send: its recipients, and its attachments times its recipients.
+///
+/// # Errors
+/// `TooLarge` naming the limit.
+pub fn check_bulk(recipients: usize, files: &[File]) -> Result<(), MailboxError> {
+    if recipients > BULK_RECIPIENTS {
+        return Err(MailboxError::TooLarge(format!(
+            "at most {BULK_RECIPIENTS} recipients per call"
+        )));
+    }
+    let bytes: usize = files.iter().map(|f| f.content.len()).sum();
+    if bytes.saturating_mul(recipients) > BULK_ATTACHMENT_BYTES {
+        return Err(MailboxError::TooLarge(format!(
+            "attachments times recipients may be at most {BULK_ATTACHMENT_BYTES} bytes; split the run"
+        )));
+    }
+    Ok(())
+}
+
 /// The rules for a citizen's reply; returns the text as it is stored (trimmed).
 ///
 /// # Errors

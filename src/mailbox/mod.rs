@@ -18,6 +18,7 @@ mod recipient;
 pub mod scan;
 mod seal;
 mod sender;
+pub use sender::BulkItem;
 pub mod view;
 pub mod worker;
 

@@ -9,9 +9,21 @@ use crate::crypto::aead::{self, Key};
 use crate::crypto::{random_bytes, sha256};
 use crate::domain::client::{Client, SigningAlg};
 use crate::domain::evidence::verify_chain;
+use crate::domain::level::Loa;
 use crate::store::mailbox::{MessageRow, NewMessage, ReplyRow};
 use serde_json::json;
 use uuid::Uuid;
+
+/// One recipient of a bulk send.
+#[derive(Clone, Debug)]
+pub struct BulkItem {
+    pub recipient_sub: String,
+    /// This recipient's case reference, if it has its own.
+    pub reference: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// The message and this item as sent (what an idempotent retry must repeat).
+    pub request: Vec<u8>,
+}
 
 impl MailboxService {
     /// Stores a message for the citizen whom `sender`'s tenant knows as `recipient_sub`.
@@ -36,8 +48,89 @@ impl MailboxService {
         limits::validate(&out, self.clock.now())?;
         self.scan_files(&out.attachments, "to_citizen", None, Some(&sender.id))
             .await?;
+        let required = self.required_level(sender, &out).await?;
+        self.store(
+            sender,
+            &out,
+            required,
+            (&out.recipient_sub, out.reference.as_deref()),
+            (idempotency.map(|(k, _)| k), request_hash.as_deref()),
+        )
+        .await
+    }
+
+    /// Sends one message to many recipients (a *Bescheid* run), each with its own result:
+    /// the message is checked and its attachments scanned once, then stored per recipient
+    /// (each its own message, sealed with its own key). Idempotent per item: an item's key is
+    /// its own `idempotency_key`, or the whole call's key with `#INDEX`; its request is the
+    /// message and the item, so a retry of the whole call (or of one item in another call)
+    /// replays what was stored and stores nothing twice.
+    ///
+    /// # Errors
+    /// What applies to the whole call (invalid or oversized message, malware, the scanner,
+    /// too many recipients) or storage failures; per-recipient problems are item results.
+    pub async fn send_bulk(
+        &self,
+        sender: &Client,
+        shared: &Outgoing,
+        items: &[BulkItem],
+        key: Option<&str>,
+    ) -> Result<Vec<Result<(Uuid, bool), MailboxError>>, MailboxError> {
+        if items.is_empty() {
+            return Err(MailboxError::Invalid("recipients must not be empty".into()));
+        }
+        limits::check_bulk(items.len(), &shared.attachments)?;
+        limits::validate(shared, self.clock.now())?;
+        self.scan_files(&shared.attachments, "to_citizen", None, Some(&sender.id))
+            .await?;
+        let required = self.required_level(sender, shared).await?;
+        let mut results = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let item_key = item
+                .idempotency_key
+                .clone()
+                .or_else(|| key.map(|k| format!("{k}#{i}")));
+            let hash = item_key
+                .as_ref()
+                .map(|_| crate::crypto::hex(&sha256(&item.request)));
+            let one = async {
+                if let Some(k) = &item_key
+                    && let Some(id) = self.replay(sender, k, hash.as_deref()).await?
+                {
+                    return Ok((id, true));
+                }
+                if item.reference.as_ref().is_some_and(|r| {
+                    r.chars().count() > limits::REFERENCE_CHARS || r.chars().any(char::is_control)
+                }) {
+                    return Err(MailboxError::Invalid(
+                        "reference must be at most 100 characters without control characters"
+                            .into(),
+                    ));
+                }
+                self.store(
+                    sender,
+                    shared,
+                    required,
+                    (
+                        &item.recipient_sub,
+                        item.reference.as_deref().or(shared.reference.as_deref()),
+                    ),
+                    (item_key.as_deref(), hash.as_deref()),
+                )
+                .await
+            };
+            match one.await {
+                // A backend failure ends the call; what was stored is replayed by a retry.
+                Err(e @ (MailboxError::Store(_) | MailboxError::Keys(_))) => return Err(e),
+                r => results.push(r),
+            }
+        }
+        Ok(results)
+    }
+
+    /// The level a message needs: the sender's, or its process's if higher.
+    async fn required_level(&self, sender: &Client, out: &Outgoing) -> Result<Loa, MailboxError> {
         let invalid = |m: &str| MailboxError::Invalid(m.to_owned());
-        let subject = out.subject.trim();
         let mut required = out.required_level;
         if let Some(p) = &out.process {
             let id = crate::domain::process::ProcessId::parse(p)
@@ -50,16 +143,24 @@ impl MailboxService {
                 None => return Err(invalid("unknown process")),
             }
         }
+        Ok(required)
+    }
+
+    /// Seals and stores one checked message for one recipient (with its own reference).
+    async fn store(
+        &self,
+        sender: &Client,
+        out: &Outgoing,
+        required: Loa,
+        (recipient_sub, reference): (&str, Option<&str>),
+        (idempotency, request_hash): (Option<&str>, Option<&str>),
+    ) -> Result<(Uuid, bool), MailboxError> {
+        let subject = out.subject.trim();
         // The recipient as the sender's tenant knows them (its pairwise sector, whatever the
         // sender's own subject type: a public subject would reach other tenants' citizens);
         // another tenant's subject, or a made-up one, finds nothing and gets the same answer.
         let sector = sender.tenant_id.sector();
-        let Some(account) = self
-            .db
-            .subjects()
-            .resolve(&sector, &out.recipient_sub)
-            .await?
-        else {
+        let Some(account) = self.db.subjects().resolve(&sector, recipient_sub).await? else {
             return Err(MailboxError::UnknownRecipient);
         };
         let id = Uuid::now_v7();
@@ -69,10 +170,7 @@ impl MailboxService {
             &key_aad(id, account.0, Some(required.name()), sender.id.as_str()),
         );
         let subject_ct = aead::seal(&key, &aad(id, "subject"), subject.as_bytes());
-        let reference_ct = out
-            .reference
-            .as_deref()
-            .map(|r| aead::seal(&key, &aad(id, "reference"), r.as_bytes()));
+        let reference_ct = reference.map(|r| aead::seal(&key, &aad(id, "reference"), r.as_bytes()));
         let body_ct = aead::seal(&key, &aad(id, "body"), out.body.as_bytes());
         let attachments = self.seal_files(id, &key, &out.attachments);
         let m = NewMessage {
@@ -80,7 +178,7 @@ impl MailboxService {
             sender_client_id: sender.id.as_str(),
             sender_tenant_id: sender.tenant_id.0,
             account,
-            recipient_sub: &out.recipient_sub,
+            recipient_sub,
             reference: reference_ct.as_deref(),
             process: out.process.as_deref(),
             required_level: required,
@@ -90,15 +188,15 @@ impl MailboxService {
             wrapped_key: &wrapped,
             subject: &subject_ct,
             body: &body_ct,
-            idempotency_key: idempotency.map(|(k, _)| k),
-            request_hash: request_hash.as_deref(),
+            idempotency_key: idempotency,
+            request_hash,
         };
         match self.db.mailbox().insert_message(&m, &attachments).await {
             Ok(()) => Ok((id, false)),
             // A concurrent retry with the same key won the race: answer as a retry.
             Err(e) if e.is_conflict_on("idempotency") && idempotency.is_some() => {
-                let key = idempotency.map_or("", |(k, _)| k);
-                self.replay(sender, key, request_hash.as_deref())
+                let key = idempotency.unwrap_or_default();
+                self.replay(sender, key, request_hash)
                     .await?
                     .map(|id| (id, true))
                     .ok_or_else(|| MailboxError::Invalid("conflicting request".into()))

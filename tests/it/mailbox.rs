@@ -1408,3 +1408,108 @@ async fn a_deleted_message_waits_in_the_bin_and_comes_back_until_it_is_purged() 
     .await;
     assert_eq!(json_of(&st)["state"], "expired");
 }
+
+async fn bulk_send(app: &TestApp, token: &str, body: &Value, key: Option<&str>) -> (u16, Value) {
+    let mut req = app
+        .http
+        .post(app.url("/api/v1/mailbox/bulk"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    let r = req.send().await.expect("bulk");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_bulk_send_has_a_result_per_recipient_and_is_idempotent_as_a_whole_and_per_item() {
+    let f = fixture(Backend::Default).await;
+    let app = &f.app;
+    let mut message = letter(&f.sub);
+    message
+        .as_object_mut()
+        .expect("object")
+        .remove("recipient_sub");
+    let body = json!({
+        "message": message,
+        "recipients": [
+            {"recipient_sub": f.sub, "reference": "32-1/2026"},
+            {"recipient_sub": "unbekannt"},
+            {"recipient_sub": f.sub, "idempotency_key": "eigener-schluessel"},
+        ],
+    });
+    let (s, first) = bulk_send(app, &f.authority, &body, Some("lauf-1")).await;
+    assert_eq!(s, 200, "{first}");
+    let statuses: Vec<u64> = first["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["status"].as_u64())
+        .collect();
+    assert_eq!(statuses, [201, 422, 201], "{first}");
+    assert_eq!(
+        (first["sent"].as_u64(), first["failed"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let inbox = app.get("/postfach").await.text().await.expect("inbox");
+    assert_eq!(
+        inbox.matches("Anwohnerparkausweis").count(),
+        2,
+        "two messages"
+    );
+    // Each recipient's own reference, or the message's.
+    let id0 = first["results"][0]["id"].as_str().expect("id").to_owned();
+    let (_, _, b) = api_get(
+        app,
+        &f.authority,
+        &format!("/api/v1/mailbox/messages/{id0}"),
+    )
+    .await;
+    assert_eq!(json_of(&b)["reference"], "32-1/2026");
+
+    // The same call again: every stored item is replayed, nothing stored twice.
+    let (s, again) = bulk_send(app, &f.authority, &body, Some("lauf-1")).await;
+    assert_eq!(s, 200);
+    assert_eq!(again["replayed"].as_u64(), Some(2), "{again}");
+    for i in [0, 2] {
+        assert_eq!(again["results"][i]["status"], 200);
+        assert_eq!(again["results"][i]["id"], first["results"][i]["id"]);
+    }
+    let inbox = app.get("/postfach").await.text().await.expect("inbox");
+    assert_eq!(inbox.matches("Anwohnerparkausweis").count(), 2, "still two");
+    // An item with its own key is the same item in another call too; a changed message under
+    // the same keys is a conflict per item, not a second letter.
+    let only = json!({"message": body["message"], "recipients": [body["recipients"][2]]});
+    let (_, one) = bulk_send(app, &f.authority, &only, None).await;
+    assert_eq!(one["results"][0]["status"], 200, "{one}");
+    assert_eq!(one["results"][0]["id"], first["results"][2]["id"]);
+    let mut changed = body.clone();
+    changed["message"]["subject"] = "Ein anderer Betreff".into();
+    let (_, conflict) = bulk_send(app, &f.authority, &changed, Some("lauf-1")).await;
+    assert_eq!(conflict["results"][0]["status"], 409, "{conflict}");
+    assert_eq!(conflict["sent"].as_u64(), Some(0));
+
+    // Limits apply to the call: 10,001 recipients are refused before anything is stored.
+    let many: Vec<Value> = (0..10_001)
+        .map(|_| json!({"recipient_sub": f.sub}))
+        .collect();
+    let (s, _) = bulk_send(
+        app,
+        &f.authority,
+        &json!({"message": body["message"], "recipients": many}),
+        None,
+    )
+    .await;
+    assert_eq!(s, 413);
+    let (s, _) = bulk_send(
+        app,
+        &f.authority,
+        &json!({"message": body["message"], "recipients": []}),
+        None,
+    )
+    .await;
+    assert_eq!(s, 422);
+}

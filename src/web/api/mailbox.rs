@@ -33,6 +33,10 @@ pub(in crate::web) fn routes() -> axum::Router<AppState> {
             "/api/v1/mailbox/messages",
             post(send).layer(DefaultBodyLimit::max(crate::mailbox::limits::REQUEST_BYTES)),
         )
+        .route(
+            "/api/v1/mailbox/bulk",
+            post(bulk).layer(DefaultBodyLimit::max(BULK_REQUEST_BYTES)),
+        )
         .route("/api/v1/mailbox/messages/{id}", get(status))
         .route("/api/v1/mailbox/messages/{id}/receipt", get(receipt))
         .route("/api/v1/mailbox/replies", get(replies))
@@ -204,19 +208,24 @@ fn problem(e: MailboxError) -> ApiError {
 
 /// The request body, at most [`limits::REQUEST_BYTES`].
 async fn read_body(request: axum::extract::Request) -> Result<Bytes, ApiError> {
+    read_body_up_to(request, limits::REQUEST_BYTES).await
+}
+
+/// A bulk send's body: one message and up to 10,000 recipients.
+const BULK_REQUEST_BYTES: usize = limits::REQUEST_BYTES + 2 * 1024 * 1024;
+
+/// The request body, at most `limit` bytes.
+async fn read_body_up_to(request: axum::extract::Request, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the request may have at most {} bytes",
-                limits::REQUEST_BYTES
-            ),
+            format!("the request may have at most {limit} bytes"),
         )
     };
-    if crate::web::extract::announced_over(request.headers(), limits::REQUEST_BYTES) {
+    if crate::web::extract::announced_over(request.headers(), limit) {
         return Err(too_large());
     }
-    axum::body::to_bytes(request.into_body(), limits::REQUEST_BYTES)
+    axum::body::to_bytes(request.into_body(), limit)
         .await
         .map_err(|e| {
             if e.to_string().contains("length limit") {
@@ -336,6 +345,147 @@ pub async fn send(
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)
+}
+
+/// One message to many recipients.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    /// The message, as for a single send but without `recipient_sub`.
+    #[schema(value_type = Object)]
+    pub message: serde_json::Map<String, serde_json::Value>,
+    /// 1 to 10,000 recipients.
+    pub recipients: Vec<BulkRecipient>,
+}
+
+/// One recipient of a bulk send.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRecipient {
+    pub recipient_sub: String,
+    /// This recipient's case reference (else the message's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Makes this item's retries safe, also in a later call (else the call's key with `#INDEX`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// Each recipient's result, in the order sent.
+#[derive(Serialize, ToSchema)]
+pub struct BulkResult {
+    pub results: Vec<BulkItemResult>,
+    pub sent: usize,
+    pub replayed: usize,
+    pub failed: usize,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulkItemResult {
+    pub index: usize,
+    pub recipient_sub: String,
+    /// 201 stored, 200 an idempotent replay, or the error status of this item alone.
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Sends one message to many citizens (a *Bescheid* run): checked and scanned once, stored
+/// per recipient, each with its own result. With an `Idempotency-Key` (or per-item keys) a
+/// retry of the call replays each stored item and stores nothing twice.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mailbox/bulk",
+    tag = "mailbox",
+    request_body = BulkRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries of the whole call safe; item i uses KEY#i.")),
+    responses(
+        (status = 200, description = "Each recipient's result", body = BulkResult),
+        (status = 400, description = "Malformed JSON", body = Problem),
+        (status = 413, description = "Too many recipients, or attachments times recipients too large", body = Problem),
+        (status = 422, description = "An invalid message or an attachment with malware (nothing stored)", body = Problem),
+        (status = 503, description = "The virus scanner cannot be reached (nothing stored)", body = Problem),
+    ),
+    security(("bearer" = ["mailbox.send"]))
+)]
+pub async fn bulk(
+    State(state): State<AppState>,
+    sender: ServiceCaller<need::MailboxSend>,
+    IdempotencyKey(key): IdempotencyKey,
+    request: axum::extract::Request,
+) -> Result<Json<BulkResult>, ApiError> {
+    let body = read_body_up_to(request, BULK_REQUEST_BYTES).await?;
+    let bad = |d: String| ApiError::new(StatusCode::BAD_REQUEST, d);
+    if crate::domain::text::json_has_forbidden_controls(&body) {
+        return Err(bad(
+            "strings must not contain control characters (other than tab and line breaks)".into(),
+        ));
+    }
+    let req: BulkRequest = serde_json::from_slice(&body)
+        .map_err(|e| bad(format!("the body is not a valid bulk send: {e}")))?;
+    let first = req
+        .recipients
+        .first()
+        .map(|r| r.recipient_sub.clone())
+        .unwrap_or_default();
+    let mut message = req.message;
+    message.insert("recipient_sub".into(), first.into());
+    let message_json = serde_json::Value::Object(message);
+    let shared = parse_send(message_json.to_string().as_bytes())?;
+    let mut message_bytes = serde_json::to_vec(&message_json).unwrap_or_default();
+    message_bytes.push(0);
+    let items: Vec<crate::mailbox::BulkItem> = req
+        .recipients
+        .iter()
+        .map(|r| {
+            let mut request = message_bytes.clone();
+            request.extend(serde_json::to_vec(r).unwrap_or_default());
+            crate::mailbox::BulkItem {
+                recipient_sub: r.recipient_sub.clone(),
+                reference: r.reference.clone(),
+                idempotency_key: r.idempotency_key.clone(),
+                request,
+            }
+        })
+        .collect();
+    let outcomes = state
+        .mailbox
+        .send_bulk(&sender.client, &shared, &items, key.as_deref())
+        .await
+        .map_err(problem)?;
+    let mut out = BulkResult {
+        results: Vec::with_capacity(outcomes.len()),
+        sent: 0,
+        replayed: 0,
+        failed: 0,
+    };
+    for (index, (r, item)) in outcomes.into_iter().zip(&req.recipients).enumerate() {
+        let (status, id, detail) = match r {
+            Ok((id, false)) => {
+                out.sent += 1;
+                (201, Some(id), None)
+            }
+            Ok((id, true)) => {
+                out.replayed += 1;
+                (200, Some(id), None)
+            }
+            Err(e) => {
+                out.failed += 1;
+                let p = problem(e);
+                (p.status.as_u16(), None, Some(p.detail))
+            }
+        };
+        out.results.push(BulkItemResult {
+            index,
+            recipient_sub: item.recipient_sub.clone(),
+            status,
+            id,
+            detail,
+        });
+    }
+    Ok(Json(out))
 }
 
 /// State and evidence of one of your messages. `evidence_intact` is `false` when the

@@ -57,6 +57,7 @@ impl Modify for Security {
     ),
     paths(
         super::mailbox::send,
+        super::mailbox::bulk,
         super::mailbox::status,
         super::mailbox::receipt,
         super::mailbox::replies,
