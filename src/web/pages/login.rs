@@ -174,30 +174,35 @@ pub async fn submit(
         .await
         .map_err(|e| PageError::internal(lang, e))?;
     if factors.usable(state.accounts.passkeys_available()) {
-        return await_second_factor(&state, &headers, &account, &req, lang).await;
+        let first = (vec![Amr::Pwd], None);
+        return await_second_factor(
+            &state,
+            &headers,
+            (account.id, account.proofing),
+            first,
+            &req,
+            lang,
+        )
+        .await;
     }
     start_session(&state, &headers, &account, vec![Amr::Pwd], &req, lang).await
 }
 
-/// The password was right and the account has a second factor: a session that waits for
-/// it (nothing but the second-factor page takes it), and that page.
-async fn await_second_factor(
+/// The first factor was right (the password, or an upstream's low login) and the account
+/// has a second factor: a session that waits for it (nothing but the second-factor page
+/// takes it), and that page.
+pub(crate) async fn await_second_factor(
     state: &AppState,
     headers: &HeaderMap,
-    account: &crate::domain::account::Account,
+    (account, proofing): (crate::domain::ids::AccountId, crate::domain::level::Loa),
+    (amr, upstream): (Vec<Amr>, Option<crate::authn::UpstreamAuth>),
     req: &str,
     lang: Lang,
 ) -> Result<Response, PageError> {
     end_previous(state, headers, lang).await?;
     let (token, _) = state
         .sessions
-        .create_awaiting_factor(
-            account.id,
-            account.proofing,
-            vec![Amr::Pwd],
-            user_agent(headers),
-            None,
-        )
+        .create_awaiting_factor(account, proofing, amr, user_agent(headers), upstream)
         .await
         .map_err(|e| PageError::internal(lang, e))?;
     let cookie = set_cookie(SESSION_COOKIE, &token, None, state.web.secure_cookies);

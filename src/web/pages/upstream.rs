@@ -8,7 +8,7 @@
 //! /saml/{upstream}/acs`, `GET /saml/weiter`.
 
 use super::factors::needs_current_factor;
-use super::login::{completed_login, end_previous, user_agent};
+use super::login::{await_second_factor, completed_login, end_previous, user_agent};
 use crate::account::AccountError;
 use crate::authn::UpstreamAuth;
 use crate::domain::level::Loa;
@@ -389,19 +389,10 @@ pub(super) async fn login_through(
             .map_err(|e| PageError::internal(lang, e))?
             .usable(state.accounts.passkeys_available());
     if weak {
-        end_previous(state, headers, lang).await?;
-        let (token, _) = state
-            .sessions
-            .create_awaiting_factor(account, proofing, Vec::new(), ua, Some(upstream))
-            .await
-            .map_err(|e| PageError::internal(lang, e))?;
-        let cookie = set_cookie(SESSION_COOKIE, &token, None, state.web.secure_cookies);
-        let next = if req.is_empty() {
-            "/login/otp".to_owned()
-        } else {
-            format!("/login/otp?req={req}")
-        };
-        return Ok(see_other(&next, &[cookie, clear]));
+        let first = (Vec::new(), Some(upstream));
+        let page =
+            await_second_factor(state, headers, (account, proofing), first, req, lang).await?;
+        return Ok(with_cookies(page, [clear]));
     }
     let reached = crate::domain::level::effective(proofing, confirmed.level);
     let device = completed_login(state, headers, account, reached, lang).await?;
