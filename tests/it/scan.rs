@@ -56,8 +56,9 @@ impl PrivateClamd {
         std::fs::write(
             dir.path().join("clamd.conf"),
             format!(
-                "DatabaseDirectory {}\nTCPSocket {port}\nTCPAddr 127.0.0.1\nForeground yes\nLogFile {}\n",
+                "DatabaseDirectory {}\nTCPSocket {port}\nTCPAddr 127.0.0.1\nLocalSocket {}\nForeground yes\nLogFile {}\n",
                 db.display(),
+                dir.path().join("clamd.sock").display(),
                 dir.path().join("clamd.log").display()
             ),
         )
@@ -100,6 +101,11 @@ impl PrivateClamd {
 
     pub fn addr(&self) -> String {
         format!("tcp://127.0.0.1:{}", self.port)
+    }
+
+    /// The same daemon's Unix socket.
+    pub fn unix_addr(&self) -> String {
+        format!("unix://{}", self.dir.path().join("clamd.sock").display())
     }
 }
 
@@ -239,5 +245,27 @@ async fn fail_open_accepts_unscanned_only_when_the_operator_chose_it() {
         422
     );
     clamd.stop();
+    assert_eq!(send(&app, &token, &letter(&sub), None).await.0, 201);
+}
+
+#[tokio::test]
+async fn the_scanner_is_reached_over_its_unix_socket_too() {
+    let Some(clamd) = PrivateClamd::start() else {
+        return;
+    };
+    let socket = clamd.unix_addr();
+    for _ in 0..100 {
+        if std::path::Path::new(socket.trim_start_matches("unix://")).exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (app, sub, token) = fixture(&socket, false).await;
+    assert_eq!(
+        send(&app, &token, &with_file(&sub, "virus.com", EICAR), None)
+            .await
+            .0,
+        422
+    );
     assert_eq!(send(&app, &token, &letter(&sub), None).await.0, 201);
 }
