@@ -42,19 +42,26 @@ pub fn validate(out: &Outgoing, now: DateTime<Utc>) -> Result<(), MailboxError> 
             "body may have at most {BODY_BYTES} bytes"
         )));
     }
-    if out
-        .reference
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > REFERENCE_CHARS || r.chars().any(char::is_control))
-    {
-        return Err(invalid(
-            "reference must be at most 100 characters without control characters",
-        ));
-    }
+    check_reference(out.reference.as_deref())?;
     if out.expires_at.is_some_and(|e| e <= now) {
         return Err(invalid("expires_at must be in the future"));
     }
     check_files(&out.attachments)
+}
+
+/// A case reference: at most 100 characters, no control characters.
+///
+/// # Errors
+/// `Invalid` naming the rule.
+pub fn check_reference(reference: Option<&str>) -> Result<(), MailboxError> {
+    if reference
+        .is_some_and(|r| r.chars().count() > REFERENCE_CHARS || r.chars().any(char::is_control))
+    {
+        return Err(MailboxError::Invalid(
+            "reference must be at most 100 characters without control characters".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// At most this many recipients in one bulk send.

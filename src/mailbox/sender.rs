@@ -21,8 +21,10 @@ pub struct BulkItem {
     /// This recipient's case reference, if it has its own.
     pub reference: Option<String>,
     pub idempotency_key: Option<String>,
-    /// The message and this item as sent (what an idempotent retry must repeat).
-    pub request: Vec<u8>,
+    /// The digest (hex) of the message and this item as sent: what an idempotent retry must
+    /// repeat. A digest, not the bytes: 10,000 copies of a message with attachments would
+    /// not fit in memory.
+    pub request_hash: String,
 }
 
 impl MailboxService {
@@ -90,23 +92,14 @@ impl MailboxService {
                 .idempotency_key
                 .clone()
                 .or_else(|| key.map(|k| format!("{k}#{i}")));
-            let hash = item_key
-                .as_ref()
-                .map(|_| crate::crypto::hex(&sha256(&item.request)));
+            let hash = item_key.as_ref().map(|_| item.request_hash.clone());
             let one = async {
                 if let Some(k) = &item_key
                     && let Some(id) = self.replay(sender, k, hash.as_deref()).await?
                 {
                     return Ok((id, true));
                 }
-                if item.reference.as_ref().is_some_and(|r| {
-                    r.chars().count() > limits::REFERENCE_CHARS || r.chars().any(char::is_control)
-                }) {
-                    return Err(MailboxError::Invalid(
-                        "reference must be at most 100 characters without control characters"
-                            .into(),
-                    ));
-                }
+                limits::check_reference(item.reference.as_deref())?;
                 self.store(
                     sender,
                     shared,

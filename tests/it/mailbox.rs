@@ -1486,6 +1486,15 @@ async fn a_bulk_send_has_a_result_per_recipient_and_is_idempotent_as_a_whole_and
     let (_, one) = bulk_send(app, &f.authority, &only, None).await;
     assert_eq!(one["results"][0]["status"], 200, "{one}");
     assert_eq!(one["results"][0]["id"], first["results"][2]["id"]);
+    // Whatever else the later call carries: another first recipient changes nothing.
+    let behind = json!({"message": body["message"], "recipients": [{"recipient_sub": "unbekannt"}, body["recipients"][2]]});
+    let (_, two) = bulk_send(app, &f.authority, &behind, None).await;
+    assert_eq!(two["results"][1]["status"], 200, "{two}");
+    assert_eq!(two["results"][1]["id"], first["results"][2]["id"]);
+    // The recipients are named only in `recipients`.
+    let mut named = body.clone();
+    named["message"]["recipient_sub"] = f.sub.clone().into();
+    assert_eq!(bulk_send(app, &f.authority, &named, None).await.0, 400);
     let mut changed = body.clone();
     changed["message"]["subject"] = "Ein anderer Betreff".into();
     let (_, conflict) = bulk_send(app, &f.authority, &changed, Some("lauf-1")).await;

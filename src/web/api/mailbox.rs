@@ -430,23 +430,29 @@ pub async fn bulk(
         .first()
         .map(|r| r.recipient_sub.clone())
         .unwrap_or_default();
-    let mut message = req.message;
-    message.insert("recipient_sub".into(), first.into());
-    let message_json = serde_json::Value::Object(message);
-    let shared = parse_send(message_json.to_string().as_bytes())?;
-    let mut message_bytes = serde_json::to_vec(&message_json).unwrap_or_default();
-    message_bytes.push(0);
+    let mut message = serde_json::Value::Object(req.message);
+    if message.get("recipient_sub").is_some() {
+        return Err(bad(
+            "the recipients are in recipients, not in message".into()
+        ));
+    }
+    // The message is hashed once, without a recipient: each item's request digest covers
+    // it and the item, whichever call the item comes in.
+    let message_digest =
+        crate::crypto::sha256(&serde_json::to_vec(&message).map_err(|e| bad(e.to_string()))?);
+    message["recipient_sub"] = first.into();
+    let shared = parse_send(&serde_json::to_vec(&message).map_err(|e| bad(e.to_string()))?)?;
     let items: Vec<crate::mailbox::BulkItem> = req
         .recipients
         .iter()
         .map(|r| {
-            let mut request = message_bytes.clone();
+            let mut request = message_digest.to_vec();
             request.extend(serde_json::to_vec(r).unwrap_or_default());
             crate::mailbox::BulkItem {
                 recipient_sub: r.recipient_sub.clone(),
                 reference: r.reference.clone(),
                 idempotency_key: r.idempotency_key.clone(),
-                request,
+                request_hash: crate::crypto::hex(&crate::crypto::sha256(&request)),
             }
         })
         .collect();
