@@ -37,6 +37,8 @@ pub enum BrokerError {
     Invalid(String),
     #[error("the upstream provider cannot be reached: {0}")]
     Unreachable(String),
+    #[error("too many round trips from this address")]
+    TooMany,
     #[error(transparent)]
     Ephemeral(#[from] EphemeralError),
 }
@@ -247,8 +249,13 @@ impl Broker {
     ///
     /// # Errors
     /// Unknown upstream, an unreachable upstream, or the short-lived store.
-    pub async fn begin(&self, upstream: &str, account: AccountId) -> Result<String, BrokerError> {
-        self.depart(upstream, Some(account), String::new(), None)
+    pub async fn begin(
+        &self,
+        upstream: &str,
+        account: AccountId,
+        ip: std::net::IpAddr,
+    ) -> Result<String, BrokerError> {
+        self.depart(upstream, Some(account), (String::new(), None), ip)
             .await
     }
 
@@ -261,10 +268,11 @@ impl Broker {
         &self,
         upstream: &str,
         req: String,
+        ip: std::net::IpAddr,
     ) -> Result<(String, String), BrokerError> {
         let secret = random_token();
         let url = self
-            .depart(upstream, None, req, Some(token_digest(&secret)))
+            .depart(upstream, None, (req, Some(token_digest(&secret))), ip)
             .await?;
         Ok((url, secret))
     }
@@ -279,10 +287,13 @@ impl Broker {
         &self,
         upstream: &str,
         account: Option<AccountId>,
-        req: String,
-        browser: Option<String>,
+        (req, browser): (String, Option<String>),
+        ip: std::net::IpAddr,
     ) -> Result<String, BrokerError> {
         let u = self.upstream(upstream)?;
+        if !admit_round_trip(&self.0.eph, ip).await? {
+            return Err(BrokerError::TooMany);
+        }
         let m = self.metadata(u).await?;
         let state = random_token();
         let pending = Pending {
@@ -473,6 +484,22 @@ impl Broker {
         }
         Err(BrokerError::Invalid(format!("id_token: {last}")))
     }
+}
+
+/// Round trips to upstreams (OpenID or SAML) one client address may begin in [`LINK_TTL`]:
+/// each holds a record for ten minutes (and a SAML one costs a signature).
+const ROUND_TRIPS_PER_IP: u64 = 60;
+
+/// Counts a round trip begun from `ip`; `false` once the address is over the limit.
+///
+/// # Errors
+/// When the short-lived store fails.
+pub async fn admit_round_trip(
+    eph: &Ephemeral,
+    ip: std::net::IpAddr,
+) -> Result<bool, EphemeralError> {
+    let key = Key::PerAddress(crate::ephemeral::PerAddress::UpstreamRoundTrips, ip);
+    Ok(eph.incr_window(&key, LINK_TTL).await? <= ROUND_TRIPS_PER_IP)
 }
 
 /// RFC 6749 §2.3.1: client id and secret are form-encoded before Basic authentication.

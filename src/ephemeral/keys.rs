@@ -101,8 +101,8 @@ pub enum PerAddress {
     PendingRequests,
     /// `legal::feedback`: barrier reports (per hour).
     Feedback,
-    /// `saml`: round trips to an upstream begun (per 10 minutes).
-    SamlRoundTrips,
+    /// `broker`, `saml`: round trips to an upstream begun, either kind (per 10 minutes).
+    UpstreamRoundTrips,
 }
 
 impl PerAddress {
@@ -114,7 +114,7 @@ impl PerAddress {
             PerAddress::PasskeyCeremonies => "pk-anon",
             PerAddress::PendingRequests => "authreq-ip",
             PerAddress::Feedback => "feedback:ip",
-            PerAddress::SamlRoundTrips => "saml-ip",
+            PerAddress::UpstreamRoundTrips => "upstream-ip",
         }
     }
 }

@@ -31,9 +31,6 @@ pub const ROUND_TRIP_TTL: Duration = Duration::from_secs(600);
 const LANDED_TTL: Duration = Duration::from_secs(120);
 /// Largest metadata document read.
 const MAX_METADATA: usize = 1024 * 1024;
-/// Round trips one client address may begin in [`ROUND_TRIP_TTL`] (each is a signature and
-/// a record held for ten minutes).
-const ROUND_TRIPS_PER_IP: u64 = 60;
 /// Refused responses after which a round trip is given up (each costs a signature check).
 const MAX_FAILURES: u64 = 5;
 /// How long our signed metadata is served before it is signed again.
@@ -289,15 +286,7 @@ impl Saml {
         ip: std::net::IpAddr,
     ) -> Result<(Departure, String), SamlError> {
         let u = self.up(id)?;
-        let begun = self
-            .0
-            .eph
-            .incr_window(
-                &Key::PerAddress(crate::ephemeral::PerAddress::SamlRoundTrips, ip),
-                ROUND_TRIP_TTL,
-            )
-            .await?;
-        if begun > ROUND_TRIPS_PER_IP {
+        if !crate::broker::admit_round_trip(&self.0.eph, ip).await? {
             return Err(SamlError::TooMany);
         }
         let idp = self.idp(u).await?;

@@ -330,6 +330,17 @@ async fn an_openid_upstream_is_a_way_in_on_the_login_page_bound_to_the_browser()
     let stranger = crate::helpers::browser_client();
     let r = stranger.get(&callback).send().await.expect("GET");
     assert_eq!(r.status(), 400);
+    // Each begun round trip holds a record: one address may begin 60 in ten minutes, through
+    // this door as through BundID's.
+    let mut last = 0;
+    for _ in 0..60 {
+        last = down
+            .post_form("/anmelden/extern/land-id", &[("csrf", &csrf), ("req", "")])
+            .await
+            .status()
+            .as_u16();
+    }
+    assert_eq!(last, 429);
 }
 
 #[tokio::test]

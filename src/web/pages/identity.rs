@@ -66,11 +66,16 @@ pub async fn begin(
         )
         .await;
     }
-    match state.broker.begin(&upstream, session.account_id).await {
+    match state.broker.begin(&upstream, session.account_id, ip).await {
         Ok(url) => Ok(see_other(&url, &[])),
         Err(BrokerError::UnknownUpstream) => {
             Err(PageError::new(StatusCode::NOT_FOUND, lang, |t| {
                 t.error_not_found
+            }))
+        }
+        Err(BrokerError::TooMany) => {
+            Err(PageError::new(StatusCode::TOO_MANY_REQUESTS, lang, |t| {
+                t.error_too_many
             }))
         }
         Err(e) => {

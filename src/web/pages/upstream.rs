@@ -162,7 +162,7 @@ async fn login(
     // used this browser before (prompt=login, max_age, a shared computer).
     if state.broker.has(&upstream) {
         // An OpenID upstream: its own round trip, bound to this browser the same way.
-        return match state.broker.begin_login(&upstream, req).await {
+        return match state.broker.begin_login(&upstream, req, ip).await {
             Ok((url, secret)) => {
                 let cookie = set_cookie(
                     ROUND_TRIP_COOKIE,
@@ -175,6 +175,11 @@ async fn login(
             Err(crate::broker::BrokerError::UnknownUpstream) => {
                 Err(PageError::new(StatusCode::NOT_FOUND, lang, |t| {
                     t.error_not_found
+                }))
+            }
+            Err(crate::broker::BrokerError::TooMany) => {
+                Err(PageError::new(StatusCode::TOO_MANY_REQUESTS, lang, |t| {
+                    t.error_too_many
                 }))
             }
             Err(e) => {
