@@ -113,7 +113,7 @@ struct Inner {
 
 impl Saml {
     /// Takes the `kind = "saml"` upstreams; loads (or makes) our keys when there is one.
-    /// Metadata is read now when it can be, else at first use.
+    /// Metadata is read in the background from now on, and at first use if that failed.
     ///
     /// # Errors
     /// When the keys cannot be read or written, or a trust certificate is unreadable.
@@ -165,10 +165,16 @@ impl Saml {
             eph,
             http,
         }));
-        for u in &saml.0.ups {
-            if let Err(e) = saml.idp(u).await {
-                tracing::warn!(upstream = %u.cfg.id, error = %e, "SAML metadata not loaded at start");
-            }
+        // Read ahead, off the start: an IdP that does not answer (a URL with its 10 s
+        // timeout) must not hold up the server; the first login reads it otherwise.
+        for i in 0..saml.0.ups.len() {
+            let saml = saml.clone();
+            tokio::spawn(async move {
+                let u = &saml.0.ups[i];
+                if let Err(e) = saml.idp(u).await {
+                    tracing::warn!(upstream = %u.cfg.id, error = %e, "SAML metadata not loaded at start");
+                }
+            });
         }
         Ok(saml)
     }
