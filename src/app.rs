@@ -30,6 +30,8 @@ pub struct Application {
     mailbox: MailboxService,
     rights: crate::rights::DataRights,
     mailbox_interval: Duration,
+    /// Whether this instance delivers callbacks.
+    callback_deliver: bool,
     /// The stop signals, listened to from before the port is bound: a SIGTERM that arrives
     /// while the server starts still shuts it down in order.
     stop: Option<StopSignals>,
@@ -113,6 +115,8 @@ impl Services {
                 retention: Duration::from_secs(config.mailbox_retention_days * 86_400),
                 portal_max_age: Duration::from_secs(config.mailbox_portal_max_age_secs),
                 scanner: config.scanner.clone(),
+                callbacks: config.callbacks.clone(),
+                announcement: config.announcement.clone(),
             },
             clock.clone(),
         );
@@ -242,7 +246,8 @@ impl Application {
                 services.db.clone(),
                 services.provider.clone(),
                 services.accounts.clone(),
-            ),
+            )
+            .with_callbacks(services.mailbox.master_keys(), config.callbacks.allow_http),
             legal: Arc::new(
                 crate::legal::LegalPages::load(&config.legal_dir)
                     .context("reading the legal pages (BUERGERKONTO_LEGAL_DIR)")?,
@@ -287,6 +292,7 @@ impl Application {
             mailbox: services.mailbox,
             rights,
             mailbox_interval: Duration::from_secs(config.mailbox_interval_secs),
+            callback_deliver: config.callback_deliver,
             stop: None,
         })
     }
@@ -306,11 +312,14 @@ impl Application {
             None => StopSignals::listen()?,
         };
         // Background work lives with its owner; here it is only started and stopped.
-        let workers = [
+        let mut workers = vec![
             self.provider.clone().spawn_worker(),
             self.mailbox.clone().spawn_worker(self.mailbox_interval),
             self.rights.clone().spawn_worker(self.mailbox_interval),
         ];
+        if self.callback_deliver {
+            workers.push(self.mailbox.spawn_callbacks()?);
+        }
         let result =
             crate::web::server::serve(self.listener, self.router, self.limits, stop.received())
                 .await

@@ -7,6 +7,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 use url::Url;
 
 /// What the file and the environment may say, before validation.
@@ -120,6 +121,49 @@ pub struct RawConfig {
     /// Accept attachments unscanned while clamd cannot be reached (default: refuse, 503).
     #[serde(default)]
     pub clamd_fail_open: bool,
+    /// One callback delivery may take this many seconds (connect, send, answer).
+    #[serde(default = "default_callback_timeout")]
+    pub callback_timeout_secs: u64,
+    /// The first retry of a failed callback waits this long; each further one twice as long
+    /// (at most an hour).
+    #[serde(default = "default_callback_retry_base")]
+    pub callback_retry_base_secs: u64,
+    /// A callback is given up (dead-lettered) this many seconds after it was queued.
+    #[serde(default = "default_callback_give_up")]
+    pub callback_give_up_secs: u64,
+    /// Also accept `http://` callback URLs (a receiver on the same host); default https only.
+    #[serde(default)]
+    pub callback_allow_http: bool,
+    /// Whether this instance delivers callbacks (all do by default; the outbox's leases keep
+    /// them from sending one twice at the same time).
+    #[serde(default = "default_true")]
+    pub callback_deliver: bool,
+    /// When a message counts as announced: `ozg` (§ 9 Abs. 1 OZG, the default), `baydig`
+    /// (Art. 24 Abs. 2 BayDiG) or `vwvfg` (§ 41 Abs. 2a VwVfG).
+    #[serde(default = "default_announcement_rule")]
+    pub announcement_rule: String,
+    /// Move an announcement date on a Saturday, Sunday or holiday to the next working day.
+    #[serde(default)]
+    pub announcement_next_working_day: bool,
+    /// The Land's holidays besides the nationwide ones, `YYYY-MM-DD`, comma-separated.
+    #[serde(default)]
+    pub announcement_holidays: String,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_callback_timeout() -> u64 {
+    10
+}
+fn default_callback_retry_base() -> u64 {
+    10
+}
+fn default_callback_give_up() -> u64 {
+    24 * 3600
+}
+fn default_announcement_rule() -> String {
+    "ozg".into()
 }
 
 fn default_legal_dir() -> String {
@@ -349,6 +393,14 @@ impl Default for RawConfig {
             feedback_to: String::new(),
             clamd: String::new(),
             clamd_fail_open: false,
+            callback_timeout_secs: default_callback_timeout(),
+            callback_retry_base_secs: default_callback_retry_base(),
+            callback_give_up_secs: default_callback_give_up(),
+            callback_allow_http: false,
+            callback_deliver: true,
+            announcement_rule: default_announcement_rule(),
+            announcement_next_working_day: false,
+            announcement_holidays: String::new(),
         }
     }
 }
@@ -460,6 +512,10 @@ pub struct Config {
     pub legal_dir: PathBuf,
     pub feedback_to: crate::domain::account::EmailAddress,
     pub scanner: crate::mailbox::scan::Scanner,
+    pub callbacks: crate::mailbox::callback::Settings,
+    /// Whether this instance delivers callbacks.
+    pub callback_deliver: bool,
+    pub announcement: crate::domain::announcement::Rule,
 }
 
 impl Config {
@@ -575,8 +631,40 @@ impl Config {
                 fail_open: raw.clamd_fail_open,
             }
         };
+        let mut announcement = crate::domain::announcement::Rule::named(
+            raw.announcement_rule.trim(),
+        )
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "BUERGERKONTO_ANNOUNCEMENT_RULE is ozg, baydig or vwvfg, not {:?}",
+                raw.announcement_rule
+            )
+        })?;
+        announcement.next_working_day = raw.announcement_next_working_day;
+        for d in raw
+            .announcement_holidays
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        {
+            announcement.extra_holidays.push(
+                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                    anyhow::anyhow!("BUERGERKONTO_ANNOUNCEMENT_HOLIDAYS: {d:?} is not YYYY-MM-DD")
+                })?,
+            );
+        }
+        let callbacks = crate::mailbox::callback::Settings {
+            timeout: Duration::from_secs(raw.callback_timeout_secs.clamp(1, 60)),
+            retry_base: Duration::from_secs(raw.callback_retry_base_secs.clamp(1, 3600)),
+            give_up_after: Duration::from_secs(raw.callback_give_up_secs.max(1)),
+            allow_http: raw.callback_allow_http,
+            ..crate::mailbox::callback::Settings::default()
+        };
         Ok(Self {
             scanner,
+            callbacks,
+            callback_deliver: raw.callback_deliver,
+            announcement,
             issuer,
             listen,
             database_url: crate::crypto::Secret::new(raw.database_url),

@@ -67,7 +67,11 @@ impl Admin {
     ///
     /// # Errors
     /// `NotFound` outside the reach, `Forbidden` for a client with Verbund scopes.
-    async fn client_to_change(&self, actor: &Actor, id: &str) -> Result<Client, AdminError> {
+    pub(super) async fn client_to_change(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<Client, AdminError> {
         let c = self.client(actor, id).await?.client;
         if VERBUND_SCOPES.iter().any(|s| c.scopes.contains(s)) {
             actor.must(Duty::Verbund)?;

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod callbacks;
 pub mod clients;
 pub mod desk;
 pub mod json;
@@ -65,6 +66,12 @@ pub enum Bad {
     Process(String),
     Logo,
     TenantInUse,
+    /// A callback URL or secret that breaks its rule.
+    Callback(crate::mailbox::callback::BadCallback),
+    /// A delivery listing names a state other than pending, delivered, dead.
+    CallbackState,
+    /// Only given-up deliveries are re-queued by hand.
+    NotGivenUp,
 }
 
 impl Bad {
@@ -73,6 +80,7 @@ impl Bad {
         match self {
             Bad::Client(why) => format!("the client is not valid: {why}"),
             Bad::Process(why) => why.clone(),
+            Bad::Callback(why) => why.to_string(),
             other => other.en_static().to_owned(),
         }
     }
@@ -81,6 +89,9 @@ impl Bad {
         match self {
             Bad::Client(_) => "the client is not valid",
             Bad::Process(_) => "the process entry is not valid",
+            Bad::Callback(_) => "the callback setting is not valid",
+            Bad::CallbackState => "the state is pending, delivered or dead",
+            Bad::NotGivenUp => "only deliveries that were given up are re-queued by hand",
             Bad::NoSecret => "this client has no secret to rotate",
             Bad::Level => "an identity check confirms substantial or high",
             Bad::Kind => "an event type is lower-case letters, dots and underscores",
@@ -128,6 +139,19 @@ impl Bad {
         match self {
             Bad::Client(_) => "Die Angaben sind so nicht gültig.",
             Bad::Process(_) => "Das Verfahren lässt sich so nicht speichern.",
+            Bad::Callback(crate::mailbox::callback::BadCallback::Url) => {
+                "Die Rückruf-Adresse muss eine https-Adresse mit höchstens 500 Zeichen sein, ohne Benutzername und ohne #-Teil."
+            }
+            Bad::Callback(crate::mailbox::callback::BadCallback::Secret) => {
+                "Das Rückruf-Geheimnis hat 32 bis 256 sichtbare ASCII-Zeichen (keine Leerzeichen, keine Umlaute). Lassen Sie das Feld leer, um eines erzeugen zu lassen."
+            }
+            Bad::Callback(crate::mailbox::callback::BadCallback::NoTarget) => {
+                "Für diesen Zugang ist noch keine Rückruf-Adresse eingetragen."
+            }
+            Bad::CallbackState => "Bitte wählen Sie: wartend, zugestellt oder aufgegeben.",
+            Bad::NotGivenUp => {
+                "Diese Zustellung wartet noch oder ist zugestellt; erneut zustellen lassen sich nur aufgegebene."
+            }
             Bad::NoSecret => "Dieser Zugang hat kein Geheimnis, das sich erneuern ließe.",
             Bad::Level => "Eine Identitätsprüfung bestätigt „substanziell“ oder „hoch“.",
             Bad::Kind => {
@@ -220,6 +244,9 @@ pub struct Admin {
     provider: Option<crate::oidc::Provider>,
     /// The server's account service (the clerk desk's resend and unlock).
     accounts: Option<crate::account::AccountService>,
+    /// The mailbox master keys that seal callback secrets, and whether http callback URLs
+    /// are allowed (none: callbacks cannot be set here).
+    callbacks: Option<(std::sync::Arc<crate::keyring::mailbox::MasterKeys>, bool)>,
 }
 
 impl Admin {
@@ -229,6 +256,7 @@ impl Admin {
             db,
             provider: None,
             accounts: None,
+            callbacks: None,
         }
     }
 
@@ -243,7 +271,19 @@ impl Admin {
             db,
             provider: Some(provider),
             accounts: Some(accounts),
+            callbacks: None,
         }
+    }
+
+    /// Callback targets can be set, their secrets sealed with these master keys.
+    #[must_use]
+    pub fn with_callbacks(
+        mut self,
+        keys: std::sync::Arc<crate::keyring::mailbox::MasterKeys>,
+        allow_http: bool,
+    ) -> Self {
+        self.callbacks = Some((keys, allow_http));
+        self
     }
 
     fn tenant_changed(&self) {

@@ -92,6 +92,11 @@ pub enum ClientManage {
         #[arg(long = "default-level")]
         default_level: Option<String>,
     },
+    /// A system's signed callbacks: where they go, what waits, what was given up.
+    Callback {
+        #[command(subcommand)]
+        cmd: CallbackManage,
+    },
     /// A new secret; the old one keeps working for the overlap.
     RotateSecret {
         /// (Client ids may begin with `-`.)
@@ -225,9 +230,10 @@ pub async fn account_state(
 ///
 /// # Errors
 /// What went wrong, for the exit code.
-pub async fn run(db: &Db, cmd: Managed) -> anyhow::Result<Value> {
+pub async fn run(db: &Db, cmd: Managed, config: &crate::config::Config) -> anyhow::Result<Value> {
     match cmd {
         Managed::Tenant(c) => tenant(db, c).await,
+        Managed::Client(ClientManage::Callback { cmd }) => callback(db, cmd, config).await,
         Managed::Client(c) => client(db, c).await,
         Managed::User(c) => user(db, c).await,
     }
@@ -290,6 +296,108 @@ pub async fn tenant(db: &Db, cmd: TenantManage) -> anyhow::Result<Value> {
         TenantManage::Delete { slug } => {
             admin.delete_tenant(&actor, &slug).await.map_err(explain)?;
             json!({ "slug": slug, "deleted": true })
+        }
+    })
+}
+
+/// The `client callback` commands.
+#[derive(Subcommand, Debug)]
+pub enum CallbackManage {
+    /// Set the callback URL. The secret (32 to 256 visible ASCII characters) is read from
+    /// stdin with --secret-stdin; without it a first setting gets a generated secret (printed
+    /// once) and a later one keeps the secret, unless --new-secret.
+    Set {
+        #[arg(long, allow_hyphen_values = true)]
+        id: String,
+        #[arg(long)]
+        url: String,
+        #[arg(long = "secret-stdin")]
+        secret_stdin: bool,
+        #[arg(long = "new-secret")]
+        new_secret: bool,
+    },
+    /// Show the URL and the backlog (never the secret).
+    Show {
+        #[arg(long, allow_hyphen_values = true)]
+        id: String,
+    },
+    /// Remove the callback URL and secret.
+    Clear {
+        #[arg(long, allow_hyphen_values = true)]
+        id: String,
+    },
+    /// List deliveries: pending, delivered or dead (given up).
+    List {
+        #[arg(long, allow_hyphen_values = true)]
+        id: String,
+        #[arg(long, default_value = "dead")]
+        state: String,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Re-queue a given-up delivery.
+    Redeliver {
+        #[arg(long, allow_hyphen_values = true)]
+        id: String,
+        #[arg(long)]
+        event: uuid::Uuid,
+    },
+}
+
+async fn callback(
+    db: &Db,
+    cmd: CallbackManage,
+    config: &crate::config::Config,
+) -> anyhow::Result<Value> {
+    let keys = crate::keyring::mailbox::MasterKeys::load_or_init(&config.keys_dir)?;
+    let admin = Admin::new(db.clone())
+        .with_callbacks(std::sync::Arc::new(keys), config.callbacks.allow_http);
+    let actor = Actor::operator();
+    Ok(match cmd {
+        CallbackManage::Set {
+            id,
+            url,
+            secret_stdin,
+            new_secret,
+        } => {
+            let secret = if secret_stdin {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                Some(s.trim_end_matches(['\r', '\n']).to_owned())
+            } else {
+                None
+            };
+            let generated = admin
+                .set_callback(&actor, &id, &url, secret.as_deref(), new_secret)
+                .await
+                .map_err(explain)?;
+            let target = admin.callback(&actor, &id).await.map_err(explain)?;
+            let mut out = serde_json::to_value(target)?;
+            if let Some(s) = generated {
+                out["secret"] = s.into();
+            }
+            out
+        }
+        CallbackManage::Show { id } => match admin.callback(&actor, &id).await.map_err(explain)? {
+            Some(t) => serde_json::to_value(t)?,
+            None => bail!("this client has no callback URL"),
+        },
+        CallbackManage::Clear { id } => {
+            admin.clear_callback(&actor, &id).await.map_err(explain)?;
+            json!({ "client_id": id, "callback": null })
+        }
+        CallbackManage::List { id, state, limit } => serde_json::to_value(
+            admin
+                .callback_deliveries(&actor, &id, &state, limit)
+                .await
+                .map_err(explain)?,
+        )?,
+        CallbackManage::Redeliver { id, event } => {
+            admin
+                .redeliver_callback(&actor, &id, event)
+                .await
+                .map_err(explain)?;
+            json!({ "event": event, "state": "pending" })
         }
     })
 }
@@ -367,6 +475,7 @@ pub async fn client(db: &Db, cmd: ClientManage) -> anyhow::Result<Value> {
                 .map_err(explain)?;
             json!({ "client_id": id, "disabled": false })
         }
+        ClientManage::Callback { .. } => bail!("callback commands run through manage::run"),
         ClientManage::Delete { id } => {
             admin.delete_client(&actor, &id).await.map_err(explain)?;
             json!({ "client_id": id, "deleted": true })

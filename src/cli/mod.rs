@@ -511,7 +511,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Runs a list/show/update/disable/delete command and prints its JSON.
 async fn managed(config: &Config, cmd: manage::Managed) -> anyhow::Result<()> {
     let db = Db::connect(config.database_url.expose()).await?;
-    let out = manage::run(&db, cmd).await;
+    let out = manage::run(&db, cmd, config).await;
     db.close().await;
     println!("{}", out?);
     Ok(())

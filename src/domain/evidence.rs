@@ -45,6 +45,63 @@ impl EventKind {
     }
 }
 
+impl EventKind {
+    /// The event's URI: the `type` of its callback, the key of its Security Event Token.
+    #[must_use]
+    pub fn uri(self) -> String {
+        format!("{EVENT_URI_PREFIX}{}", self.as_str())
+    }
+
+    /// Whether the sending system hears about it by callback (it did the others itself, or
+    /// they change nothing it acts on).
+    #[must_use]
+    pub fn is_called_back(self) -> bool {
+        matches!(
+            self,
+            Self::Notified | Self::Opened | Self::Replied | Self::Expired | Self::Deleted
+        )
+    }
+
+    /// Its name in § 9 OZG's terms, where it has one: made available, notified, first
+    /// retrieval.
+    #[must_use]
+    pub fn legal_name(self) -> Option<&'static str> {
+        match self {
+            Self::Delivered => Some("bereitgestellt"),
+            Self::Notified => Some("benachrichtigt"),
+            Self::Opened => Some("erster Abruf"),
+            _ => None,
+        }
+    }
+}
+
+/// The body of the event's callback: the `type` URI, the event id to de-duplicate by, and
+/// the ids to fetch (the message; the reply for `replied`).
+#[must_use]
+pub fn callback_body(
+    kind: EventKind,
+    event_id: uuid::Uuid,
+    message_id: uuid::Uuid,
+    seq: i32,
+    at: &str,
+    reply_id: Option<&serde_json::Value>,
+) -> String {
+    let mut b = serde_json::json!({
+        "type": kind.uri(),
+        "event_id": event_id,
+        "message_id": message_id,
+        "seq": seq,
+        "occurred_at": at,
+    });
+    if let Some(r) = reply_id {
+        b["reply_id"] = r.clone();
+    }
+    b.to_string()
+}
+
+/// What every event URI starts with.
+pub const EVENT_URI_PREFIX: &str = "urn:buergerkonto:mailbox:event:";
+
 /// The hash before the first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

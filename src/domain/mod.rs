@@ -5,6 +5,7 @@
 //! never handles an unchecked string.
 
 pub mod account;
+pub mod announcement;
 pub mod brand;
 pub mod civil;
 pub mod claims;

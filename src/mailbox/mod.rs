@@ -13,6 +13,7 @@
 //! - [`view`]: what goes in and out.
 //! - [`worker`]: the background round.
 
+pub mod callback;
 pub mod limits;
 mod recipient;
 pub mod scan;
@@ -88,6 +89,10 @@ pub struct Settings {
     pub portal_max_age: Duration,
     /// The virus scanner every attachment passes, in both directions.
     pub scanner: scan::Scanner,
+    /// How callbacks to authority systems are delivered.
+    pub callbacks: callback::Settings,
+    /// When a message counts as announced (§ 9 Abs. 1 OZG or a Land's rule).
+    pub announcement: crate::domain::announcement::Rule,
 }
 
 /// The mailbox; cheap to clone.
@@ -113,6 +118,12 @@ impl std::ops::Deref for MailboxService {
 }
 
 impl MailboxService {
+    /// The master keys (the administration seals callback secrets with them).
+    #[must_use]
+    pub fn master_keys(&self) -> Arc<MasterKeys> {
+        Arc::clone(&self.keys)
+    }
+
     #[must_use]
     pub fn new(
         db: Db,

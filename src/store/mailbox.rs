@@ -238,6 +238,30 @@ macro_rules! append_event {
         let kind: EventKind = $kind;
         let detail: &str = $detail;
         let hash = event_hash(&prev, &$id.to_string(), seq, kind.as_str(), &at, detail);
+        if kind.is_called_back() {
+            // The callback commits with its event, or neither does (the outbox).
+            let event_id = Uuid::now_v7();
+            let reply = serde_json::from_str::<serde_json::Value>(detail)
+                .ok()
+                .and_then(|d| d.get("reply").cloned());
+            let body = crate::domain::evidence::callback_body(
+                kind,
+                event_id,
+                $id,
+                seq,
+                &at,
+                reply.as_ref(),
+            );
+            sqlx::query(super::callbacks::ENQUEUE)
+                .bind(event_id)
+                .bind($id)
+                .bind(seq)
+                .bind(kind.as_str())
+                .bind(body)
+                .bind($now)
+                .execute(&mut *$tx)
+                .await?;
+        }
         sqlx::query(INSERT_EVENT)
             .bind($id)
             .bind(seq)

@@ -15,6 +15,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod callbacks;
 pub mod clients;
 pub mod consents;
 pub mod credentials;

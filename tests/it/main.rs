@@ -6,6 +6,7 @@ mod admin;
 mod authorize_errors;
 mod brokering;
 mod browser;
+mod callbacks;
 mod cli;
 mod ephemeral;
 mod helpers;

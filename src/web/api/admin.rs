@@ -47,7 +47,7 @@ pub(in crate::web) fn routes() -> axum::Router<AppState> {
 }
 
 /// The roles a token's scopes carry.
-fn actor(caller: &ServiceCaller<need::Admin>) -> Actor {
+pub(super) fn actor(caller: &ServiceCaller<need::Admin>) -> Actor {
     let tenant = Some(caller.client.tenant_id);
     let mut grants = Vec::new();
     for (scope, role) in [
@@ -72,7 +72,7 @@ fn actor(caller: &ServiceCaller<need::Admin>) -> Actor {
     }
 }
 
-fn problem(e: AdminError) -> ApiError {
+pub(super) fn problem(e: AdminError) -> ApiError {
     match e {
         AdminError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not found"),
         AdminError::Forbidden => ApiError::new(

@@ -2,6 +2,7 @@
 //! (RFC 9457, `application/problem+json`); callers authenticate with a bearer access token.
 
 pub mod admin;
+pub mod callbacks;
 pub mod mailbox;
 pub mod openapi;
 pub mod processes;
@@ -12,6 +13,7 @@ pub fn routes() -> axum::Router<super::state::AppState> {
     axum::Router::new()
         .merge(openapi::routes())
         .merge(admin::routes())
+        .merge(callbacks::routes())
         .merge(processes::routes())
         .merge(proofings::routes())
         .merge(mailbox::routes())

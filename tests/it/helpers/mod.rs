@@ -7,6 +7,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod portal;
+pub mod receiver;
 pub mod rp;
 pub mod webauthn;
 
@@ -220,6 +221,10 @@ impl TestApp {
             .env("BUERGERKONTO_KEYS_DIR", &self.config.keys_dir)
             .env("BUERGERKONTO_ISSUER", &self.addr)
             .env("BUERGERKONTO_OUTBOX_DIR", self.outbox_dir())
+            .env(
+                "BUERGERKONTO_CALLBACK_ALLOW_HTTP",
+                self.config.callbacks.allow_http.to_string(),
+            )
             .env_remove("BUERGERKONTO_REDIS_URL")
             .current_dir(self.dir.path())
             .stdin(std::process::Stdio::piped())

@@ -1,0 +1,540 @@
+//! Signed callbacks to authority systems: every evidence event a system should hear about
+//! reaches its receiver, signed (HMAC-SHA512 over timestamp and body), in order per
+//! message, at least once: across failing, hanging and redirecting receivers, a killed
+//! instance, and two instances on one database.
+
+use crate::helpers::receiver::{Mode, Receiver, types_for};
+use crate::helpers::{AppOptions, Backend, TestApp, hidden, spawn_app_with, spawn_peer};
+use crate::mailbox::{EMAIL, PW, authority, citizen_at, letter, send};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn quick(raw: &mut buergerkonto::config::RawConfig) {
+    raw.mailbox_notify_delay_secs = 1;
+    raw.mailbox_interval_secs = 1;
+    raw.callback_allow_http = true;
+    raw.callback_retry_base_secs = 1;
+    raw.callback_timeout_secs = 2;
+}
+
+struct Setup {
+    app: TestApp,
+    sub: String,
+    token: String,
+    client_id: String,
+}
+
+async fn setup(backend: Backend, tweak: fn(&mut buergerkonto::config::RawConfig)) -> Setup {
+    let app = spawn_app_with(AppOptions {
+        backend,
+        tweak,
+        ..AppOptions::default()
+    })
+    .await;
+    app.add_user(EMAIL, PW).await;
+    let portal = app
+        .add_client(
+            &app.tenant,
+            &["--scope", "openid", "--scope", "mailbox.read"],
+        )
+        .await;
+    let (sub, _) = citizen_at(&app, &portal).await;
+    let (token, client_id) = authority(&app, &app.tenant).await;
+    Setup {
+        app,
+        sub,
+        token,
+        client_id,
+    }
+}
+
+/// Registers the receiver for the client through the CLI (the secret on stdin).
+fn register(app: &TestApp, client: &str, rx: &Receiver) {
+    let (ok, out, err) = app.cli(
+        &[
+            "client",
+            "callback",
+            "set",
+            "--id",
+            client,
+            "--url",
+            &rx.url,
+            "--secret-stdin",
+        ],
+        Some(&rx.secret),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out["url"], rx.url.as_str());
+    assert!(
+        out.get("secret").is_none(),
+        "a given secret is never echoed"
+    );
+}
+
+async fn api(app: &TestApp, token: &str, method: reqwest::Method, path: &str) -> (u16, Value) {
+    let r = app
+        .http
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn open_reply_delete(app: &TestApp, id: &str) {
+    let page = app
+        .get(&format!("/postfach/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .text("body", "Danke, erhalten.")
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(Vec::new()).file_name(""),
+        );
+    let r = app
+        .browser
+        .post(app.url(&format!("/postfach/{id}/antwort")))
+        .multipart(form)
+        .send()
+        .await
+        .expect("reply");
+    assert_eq!(r.status(), 303);
+    let r = app
+        .post_form(&format!("/postfach/{id}/loeschen"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status(), 303);
+}
+
+/// The callback kinds of a message's evidence, in the evidence's order.
+async fn evidence_kinds(app: &TestApp, token: &str, id: &str) -> Vec<(String, i64)> {
+    let (_, status) = api(
+        app,
+        token,
+        reqwest::Method::GET,
+        &format!("/api/v1/mailbox/messages/{id}"),
+    )
+    .await;
+    status["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| {
+            ["notified", "opened", "replied", "deleted", "expired"]
+                .contains(&e["type"].as_str().unwrap_or(""))
+        })
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or("").to_owned(),
+                e["seq"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_event_reaches_the_receiver_signed_in_order_with_the_ids_to_fetch() {
+    let s = setup(Backend::Default, quick).await;
+    let app = &s.app;
+    let rx = Receiver::start().await;
+    register(app, &s.client_id, &rx);
+    let (_, _, sent) = send(app, &s.token, &letter(&s.sub), None).await;
+    let id = sent["id"].as_str().expect("id").to_owned();
+    // Notified by the background round, then opened, answered, deleted by the citizen.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    open_reply_delete(app, &id).await;
+    let got = rx.wait_for(4, 30).await;
+    assert_eq!(rx.bad_signatures(), 0);
+    let evidence = evidence_kinds(app, &s.token, &id).await;
+    assert_eq!(
+        types_for(&got, &id),
+        evidence.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        "one callback per event, in the evidence's order"
+    );
+    assert_eq!(evidence.len(), 4, "{evidence:?}");
+    for (v, (kind, seq)) in got.iter().zip(&evidence) {
+        assert_eq!(v["type"], format!("urn:buergerkonto:mailbox:event:{kind}"));
+        assert_eq!(v["seq"], *seq);
+        assert_eq!(v["message_id"], id.as_str());
+        assert!(v["event_id"].as_str().is_some_and(|e| e.len() == 36));
+        assert!(v["occurred_at"].is_string());
+    }
+    // The reply's id is there to fetch it.
+    let replied = got
+        .iter()
+        .find(|v| v["type"].as_str().is_some_and(|t| t.ends_with(":replied")))
+        .expect("replied");
+    let (_, replies) = api(
+        app,
+        &s.token,
+        reqwest::Method::GET,
+        "/api/v1/mailbox/replies",
+    )
+    .await;
+    assert_eq!(replied["reply_id"], replies["items"][0]["id"]);
+    // The system sees its setting (never the secret) and its deliveries.
+    let (code, target) = api(
+        app,
+        &s.token,
+        reqwest::Method::GET,
+        "/api/v1/mailbox/callback",
+    )
+    .await;
+    assert_eq!(code, 200, "{target}");
+    assert_eq!(target["url"], rx.url.as_str());
+    assert_eq!(
+        (target["pending"].as_i64(), target["dead"].as_i64()),
+        (Some(0), Some(0))
+    );
+    assert!(!target.to_string().contains(&rx.secret));
+    let (_, done) = api(
+        app,
+        &s.token,
+        reqwest::Method::GET,
+        "/api/v1/mailbox/callback/deliveries?state=delivered",
+    )
+    .await;
+    let mut listed: Vec<&str> = done
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|d| d["id"].as_str().expect("id"))
+        .collect();
+    let mut received: Vec<&str> = got
+        .iter()
+        .map(|v| v["event_id"].as_str().expect("id"))
+        .collect();
+    listed.sort_unstable();
+    received.sort_unstable();
+    assert_eq!(listed, received);
+    let (code, _) = api(
+        app,
+        &s.token,
+        reqwest::Method::GET,
+        "/api/v1/mailbox/callback/deliveries?state=lost",
+    )
+    .await;
+    assert_eq!(code, 422);
+    // A system without a target has none; another tenant's system sees none of these.
+    let other = app.add_tenant("gemeinde-b", "Gemeinde B").await;
+    let (other_token, _) = authority(app, &other).await;
+    let (code, _) = api(
+        app,
+        &other_token,
+        reqwest::Method::GET,
+        "/api/v1/mailbox/callback",
+    )
+    .await;
+    assert_eq!(code, 404);
+    let (_, none) = api(
+        app,
+        &other_token,
+        reqwest::Method::GET,
+        "/api/v1/mailbox/callback/deliveries?state=delivered",
+    )
+    .await;
+    assert_eq!(none, json!([]));
+}
+
+fn failing(raw: &mut buergerkonto::config::RawConfig) {
+    quick(raw);
+    raw.callback_timeout_secs = 1;
+}
+
+#[tokio::test]
+async fn a_refusing_hanging_or_redirecting_receiver_gets_the_backlog_in_order_once_it_recovers() {
+    let s = setup(Backend::Default, failing).await;
+    let app = &s.app;
+    let rx = Receiver::start().await;
+    register(app, &s.client_id, &rx);
+    rx.set_mode(Mode::Refuse(503));
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (_, _, sent) = send(app, &s.token, &letter(&s.sub), None).await;
+        ids.push(sent["id"].as_str().expect("id").to_owned());
+    }
+    for id in &ids {
+        open_reply_delete(app, id).await;
+    }
+    // Refused, then hanging, then redirected: nothing counts as delivered.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    rx.set_mode(Mode::Hang);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    rx.set_mode(Mode::Redirect);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(rx.accepted().is_empty());
+    assert!(rx.requests() >= 3, "attempts were made: {}", rx.requests());
+    let (_, pending) = api(
+        app,
+        &s.token,
+        reqwest::Method::GET,
+        "/api/v1/mailbox/callback/deliveries?state=pending",
+    )
+    .await;
+    let errors: Vec<String> = pending
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|d| d["last_error"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("503") || e.contains("no answer") || e.contains("redirect")),
+        "{errors:?}"
+    );
+    rx.set_mode(Mode::Accept);
+    let want: usize = {
+        let mut n = 0;
+        for id in &ids {
+            n += evidence_kinds(app, &s.token, id).await.len();
+        }
+        n
+    };
+    let got = rx.wait_for(want, 60).await;
+    assert_eq!(got.len(), want, "all delivered after recovery");
+    for id in &ids {
+        let evidence: Vec<String> = evidence_kinds(app, &s.token, id)
+            .await
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(types_for(&got, id), evidence, "in order for {id}");
+    }
+    assert_eq!(rx.bad_signatures(), 0);
+}
+
+fn give_up_fast(raw: &mut buergerkonto::config::RawConfig) {
+    quick(raw);
+    raw.callback_give_up_secs = 2;
+}
+
+#[tokio::test]
+async fn a_delivery_given_up_is_listed_and_redelivered_by_hand_through_each_door() {
+    let s = setup(Backend::Default, give_up_fast).await;
+    let app = &s.app;
+    let rx = Receiver::start().await;
+    register(app, &s.client_id, &rx);
+    rx.set_mode(Mode::Refuse(500));
+    let (_, _, sent) = send(app, &s.token, &letter(&s.sub), None).await;
+    let id = sent["id"].as_str().expect("id").to_owned();
+    open_reply_delete(app, &id).await;
+    let mut dead = Value::Null;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (_, t) = api(
+            app,
+            &s.token,
+            reqwest::Method::GET,
+            "/api/v1/mailbox/callback",
+        )
+        .await;
+        if t["dead"].as_i64().unwrap_or(0) >= 3 && t["pending"].as_i64() == Some(0) {
+            dead = api(
+                app,
+                &s.token,
+                reqwest::Method::GET,
+                "/api/v1/mailbox/callback/deliveries?state=dead",
+            )
+            .await
+            .1;
+            break;
+        }
+    }
+    let list = dead.as_array().expect("given up");
+    assert!(list.len() >= 3, "{dead}");
+    assert!(
+        list.iter()
+            .all(|d| d["last_error"] == "HTTP 500" && d["attempts"].as_i64() >= Some(1))
+    );
+    rx.set_mode(Mode::Accept);
+    // Another system cannot re-queue them; an unknown id is a 404.
+    let (other_token, _) = authority(app, &app.tenant).await;
+    let first = list[0]["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/mailbox/callback/deliveries/{first}/redeliver");
+    assert_eq!(
+        api(app, &other_token, reqwest::Method::POST, &path).await.0,
+        404
+    );
+    let bad = api(
+        app,
+        &s.token,
+        reqwest::Method::POST,
+        "/api/v1/mailbox/callback/deliveries/not-an-id/redeliver",
+    )
+    .await
+    .0;
+    assert!((400..500).contains(&bad), "{bad}");
+    // The system itself re-queues one; the CLI another; forty at once re-queue it once.
+    let calls = (0..40).map(|_| api(app, &s.token, reqwest::Method::POST, &path));
+    let codes: Vec<u16> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+    assert_eq!(codes.iter().filter(|c| **c == 202).count(), 1, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 202 || *c == 409), "{codes:?}");
+    let second = list[1]["id"].as_str().expect("id");
+    let (ok, _, err) = app.cli(
+        &[
+            "client",
+            "callback",
+            "redeliver",
+            "--id",
+            &s.client_id,
+            "--event",
+            second,
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let got = rx.wait_for(2, 20).await;
+    let mut ids: Vec<&str> = got
+        .iter()
+        .map(|v| v["event_id"].as_str().expect("id"))
+        .collect();
+    ids.sort_unstable();
+    let mut want = vec![first.as_str(), second];
+    want.sort_unstable();
+    assert_eq!(ids, want, "each re-queued delivery arrived once");
+}
+
+fn not_here(raw: &mut buergerkonto::config::RawConfig) {
+    quick(raw);
+    raw.callback_deliver = false;
+}
+
+/// The real binary on the app's database and keys, delivering callbacks only.
+fn deliverer(app: &TestApp, log: &str) -> std::process::Child {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    std::process::Command::new(env!("CARGO_BIN_EXE_buergerkonto"))
+        .arg("serve")
+        .env(
+            "BUERGERKONTO_DATABASE_URL",
+            app.config.database_url.expose(),
+        )
+        .env("BUERGERKONTO_KEYS_DIR", &app.config.keys_dir)
+        .env("BUERGERKONTO_OUTBOX_DIR", app.outbox_dir())
+        .env("BUERGERKONTO_ISSUER", format!("http://127.0.0.1:{port}"))
+        .env("BUERGERKONTO_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BUERGERKONTO_CALLBACK_ALLOW_HTTP", "true")
+        .env("BUERGERKONTO_CALLBACK_TIMEOUT_SECS", "5")
+        .env("BUERGERKONTO_CALLBACK_RETRY_BASE_SECS", "1")
+        .env("BUERGERKONTO_MAILBOX_INTERVAL_SECS", "3600")
+        .env_remove("BUERGERKONTO_REDIS_URL")
+        .current_dir(app.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(app.dir.path().join(log)).expect("log file"))
+        .spawn()
+        .expect("start the server")
+}
+
+#[tokio::test]
+async fn nothing_is_lost_when_the_delivering_instance_is_killed_between_commit_and_delivery() {
+    let s = setup(Backend::Default, not_here).await;
+    let app = &s.app;
+    let rx = Receiver::start().await;
+    register(app, &s.client_id, &rx);
+    rx.set_mode(Mode::Hang);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (_, _, sent) = send(app, &s.token, &letter(&s.sub), None).await;
+        ids.push(sent["id"].as_str().expect("id").to_owned());
+    }
+    // Committed here (this instance delivers nothing): notified, opened, replied, deleted.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for id in &ids {
+        open_reply_delete(app, id).await;
+    }
+    let mut want = 0;
+    for id in &ids {
+        want += evidence_kinds(app, &s.token, id).await.len();
+    }
+    assert_eq!(want, 8);
+    // The other instance takes deliveries; while the receiver holds them, it is killed.
+    let mut first = deliverer(app, "first.log");
+    for _ in 0..200 {
+        if rx.requests() >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(rx.requests() >= 1, "the instance was delivering");
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+    assert!(rx.accepted().is_empty());
+    // Restarted, it sends everything once the dead instance's leases run out.
+    rx.set_mode(Mode::Accept);
+    let mut second = deliverer(app, "second.log");
+    let got = rx.wait_for(want, 60).await;
+    let _ = second.kill();
+    let _ = second.wait();
+    let mut unique: Vec<&str> = got
+        .iter()
+        .map(|v| v["event_id"].as_str().expect("id"))
+        .collect();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), want, "every committed event arrived: {got:?}");
+    for id in &ids {
+        let evidence: Vec<String> = evidence_kinds(app, &s.token, id)
+            .await
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let mut seen = types_for(&got, id);
+        seen.dedup();
+        assert_eq!(seen, evidence, "in order for {id}");
+    }
+    assert_eq!(rx.bad_signatures(), 0);
+}
+
+#[tokio::test]
+async fn two_instances_on_postgresql_never_deliver_one_event_twice_at_the_same_time() {
+    if crate::helpers::test_pg_url().is_none() {
+        eprintln!("skipped: BUERGERKONTO_TEST_DATABASE_URL is not set");
+        return;
+    }
+    let s = setup(Backend::Default, quick).await;
+    let app = &s.app;
+    let _peer = spawn_peer(app).await;
+    let rx = Receiver::start().await;
+    rx.hold(Duration::from_millis(150));
+    register(app, &s.client_id, &rx);
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        let (_, _, sent) = send(app, &s.token, &letter(&s.sub), None).await;
+        ids.push(sent["id"].as_str().expect("id").to_owned());
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for id in &ids {
+        open_reply_delete(app, id).await;
+    }
+    let mut want = 0;
+    for id in &ids {
+        want += evidence_kinds(app, &s.token, id).await.len();
+    }
+    let got = rx.wait_for(want, 60).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got_all = rx.accepted();
+    assert_eq!(got.len(), want);
+    assert_eq!(got_all.len(), want, "no event twice");
+    assert_eq!(rx.parallel_duplicates(), 0);
+    for id in &ids {
+        let evidence: Vec<String> = evidence_kinds(app, &s.token, id)
+            .await
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(types_for(&got_all, id), evidence, "in order for {id}");
+    }
+}
