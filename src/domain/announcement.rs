@@ -12,7 +12,7 @@
 //! day is the operator's (legal) choice: the statutes' wording has no such rule, courts differ
 //! (the BFH moves it for the AO). Nationwide holidays are built in; a Land adds its own.
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc, Weekday};
 use serde::Serialize;
 
 /// Which event starts the count.
@@ -92,35 +92,10 @@ impl Rule {
     }
 }
 
-/// The calendar day in Germany (CET, CEST from the last Sunday of March to the last Sunday of
-/// October, switching at 01:00 UTC).
+/// The calendar day in Germany.
 #[must_use]
 pub fn german_date(t: DateTime<Utc>) -> NaiveDate {
-    let year = t.year();
-    let summer_from = last_sunday(year, 3)
-        .and_hms_opt(1, 0, 0)
-        .map(|d| Utc.from_utc_datetime(&d));
-    let summer_to = last_sunday(year, 10)
-        .and_hms_opt(1, 0, 0)
-        .map(|d| Utc.from_utc_datetime(&d));
-    let summer = matches!((summer_from, summer_to), (Some(a), Some(b)) if t >= a && t < b);
-    let offset = chrono::Duration::hours(if summer { 2 } else { 1 });
-    (t + offset).date_naive()
-}
-
-fn last_sunday(year: i32, month: u32) -> NaiveDate {
-    let (y, m) = if month == 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
-    };
-    let mut d = NaiveDate::from_ymd_opt(y, m, 1)
-        .and_then(|d| d.pred_opt())
-        .unwrap_or_default();
-    while d.weekday() != Weekday::Sun {
-        d = d.pred_opt().unwrap_or_default();
-    }
-    d
+    super::civil::german_time(t).date()
 }
 
 /// Easter Sunday (Gregorian, the anonymous algorithm of Meeus/Jones/Butcher).

@@ -52,6 +52,24 @@ impl EventKind {
         format!("{EVENT_URI_PREFIX}{}", self.as_str())
     }
 
+    /// The kind by its stored name.
+    #[must_use]
+    pub fn named(name: &str) -> Option<Self> {
+        [
+            Self::Sent,
+            Self::Delivered,
+            Self::Notified,
+            Self::Opened,
+            Self::Replied,
+            Self::Expired,
+            Self::Deleted,
+            Self::Restored,
+            Self::Purged,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
     /// Whether the sending system hears about it by callback (it did the others itself, or
     /// they change nothing it acts on).
     #[must_use]

@@ -25,7 +25,8 @@ pub mod worker;
 
 pub use recipient::{Act, Presence, Reader};
 pub use view::{
-    AttachmentInfo, EventOut, FetchedReply, File, Opened, Outgoing, ReplyView, Status, Summary,
+    Announcement, AttachmentInfo, EventOut, FetchedReply, File, Opened, Outgoing, ReplyView,
+    Status, Summary,
 };
 
 use crate::clock::Clock;
@@ -118,6 +119,25 @@ impl std::ops::Deref for MailboxService {
 }
 
 impl MailboxService {
+    /// The message's announcement under the configured rule; `retrieved` is its first
+    /// retrieval (the citizen's view passes the retrieval under way).
+    pub(crate) fn announcement(
+        &self,
+        m: &crate::store::mailbox::MessageRow,
+        retrieved: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> view::Announcement {
+        let rule = &self.settings.announcement;
+        view::Announcement {
+            rule: rule.name,
+            citation: rule.citation,
+            basis: rule.basis,
+            provided_at: m.created_at,
+            notified_at: m.notified_at,
+            first_retrieved_at: retrieved,
+            announced_on: rule.announced_on(m.created_at, m.notified_at, retrieved),
+        }
+    }
+
     /// The master keys (the administration seals callback secrets with them).
     #[must_use]
     pub fn master_keys(&self) -> Arc<MasterKeys> {

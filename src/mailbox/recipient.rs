@@ -346,6 +346,7 @@ impl MailboxService {
         );
         summary.unread = false;
         Ok(Opened {
+            announcement: self.announcement(&m, m.opened_at.or_else(|| Some(self.clock.now()))),
             summary,
             body,
             process: m.process,

@@ -240,7 +240,9 @@ impl MailboxService {
         let intact = verify_chain(&id.to_string(), &events).is_ok();
         // The sender's own reference; gone with the data key once the content is purged.
         let reference = self.reference(&m, self.message_key(&m).ok().as_ref());
+        let announcement = self.announcement(&m, m.opened_at);
         Ok(Status {
+            announcement,
             id,
             state: m.state,
             recipient_sub: m.recipient_sub,
@@ -278,12 +280,58 @@ impl MailboxService {
                 "process": s.process, "required_level": s.required_level, "state": s.state,
                 "created_at": s.created_at,
             },
+            "announcement": s.announcement,
             "events": s.events,
             "head_hash": head,
         });
         self.keyring
             .sign(SigningAlg::ES256, "evidence+jwt", &claims)
             .map_err(MailboxError::Sign)
+    }
+
+    /// Each evidence event as a Security Event Token (RFC 8417: `typ: secevent+jwt`, one
+    /// event each, ES256 with our JWKS), in order. Each names its place in the hash chain
+    /// (`seq`, `prev_hash`, `hash`), so the tokens chain as the evidence does. The shape
+    /// follows FIT-Connect's event log (`sub`/`txn` name the message).
+    ///
+    /// # Errors
+    /// `NotFound`; `Invalid` when the chain is broken; signing or storage failures.
+    pub async fn event_log(&self, client_id: &str, id: Uuid) -> Result<Vec<String>, MailboxError> {
+        let s = self.status(client_id, id).await?;
+        if !s.evidence_intact {
+            return Err(MailboxError::Invalid(
+                "the evidence chain does not verify".into(),
+            ));
+        }
+        s.events
+            .iter()
+            .map(|e| {
+                let at = chrono::DateTime::parse_from_rfc3339(&e.at)
+                    .map(|t| t.timestamp())
+                    .unwrap_or_default();
+                let claims = json!({
+                    "iss": self.issuer,
+                    "iat": at,
+                    "jti": format!("{id}.{}", e.seq),
+                    "aud": client_id,
+                    "sub": format!("message:{id}"),
+                    "txn": format!("message:{id}"),
+                    "events": {
+                        format!("{}{}", crate::domain::evidence::EVENT_URI_PREFIX, e.kind): {
+                            "seq": e.seq,
+                            "at": e.at,
+                            "term": e.term,
+                            "detail": e.detail,
+                            "prev_hash": e.prev_hash,
+                            "hash": e.hash,
+                        }
+                    },
+                });
+                self.keyring
+                    .sign(SigningAlg::ES256, "secevent+jwt", &claims)
+                    .map_err(MailboxError::Sign)
+            })
+            .collect()
     }
 
     /// Replies to the client's messages after `cursor` (an opaque string; empty = from the

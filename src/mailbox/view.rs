@@ -68,6 +68,7 @@ pub struct ReplyView {
 pub struct Opened {
     #[serde(flatten)]
     pub summary: Summary,
+    pub announcement: Announcement,
     pub body: String,
     pub process: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -92,6 +93,29 @@ pub struct Status {
     pub events: Vec<EventOut>,
     /// Whether the hash chain verifies; `false` means the log was tampered with.
     pub evidence_intact: bool,
+    /// When the message counts as announced, and the facts the rule counts from.
+    pub announcement: Announcement,
+}
+
+/// The announcement (*Bekanntgabe*) of a message placed in the mailbox, under the configured
+/// rule: when it was made available (*bereitgestellt*), the recipient notified
+/// (*benachrichtigt*) and it first retrieved (*erster Abruf*), and the day it counts as
+/// announced (none while the rule's starting event has not happened).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Announcement {
+    /// `ozg`, `baydig` or `vwvfg`.
+    pub rule: &'static str,
+    /// The law, e.g. "§ 9 Abs. 1 OZG".
+    pub citation: &'static str,
+    /// What the rule counts from: `provided`, `notified` or `retrieved`.
+    #[schema(value_type = String)]
+    pub basis: crate::domain::announcement::Basis,
+    pub provided_at: DateTime<Utc>,
+    pub notified_at: Option<DateTime<Utc>>,
+    pub first_retrieved_at: Option<DateTime<Utc>>,
+    /// The day (German civil date) it counts as announced.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub announced_on: Option<chrono::NaiveDate>,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -104,11 +128,17 @@ pub struct EventOut {
     pub detail: serde_json::Value,
     pub prev_hash: String,
     pub hash: String,
+    /// The event in § 9 OZG's terms, where it has one: `bereitgestellt`, `benachrichtigt`,
+    /// `erster Abruf`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub term: Option<&'static str>,
 }
 
 impl From<Event> for EventOut {
     fn from(e: Event) -> Self {
         Self {
+            term: crate::domain::evidence::EventKind::named(&e.kind)
+                .and_then(crate::domain::evidence::EventKind::legal_name),
             seq: e.seq,
             detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
             kind: e.kind,

@@ -10,6 +10,9 @@ use std::time::Duration;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Round {
     pub mails: usize,
+    /// Messages whose recipient is still not notified a day before the announcement day
+    /// (logged as an alert each round).
+    pub at_risk: usize,
     pub expired: usize,
     pub purged: usize,
 }
@@ -76,6 +79,20 @@ impl MailboxService {
                     tracing::warn!(error = %e, "notification mail failed; retrying in 5 minutes")
                 }
             }
+        }
+        // § 9 Abs. 1 OZG: the recipient must be told by the announcement day. A day before it
+        // (counted from provision, the earliest any rule starts), an untold message is an alert.
+        let days = i64::try_from(self.settings.announcement.days).unwrap_or(3);
+        let risk_from = now - chrono::Duration::days((days - 1).max(0));
+        let (at_risk, oldest) = self.db.mailbox().unnotified_since(risk_from).await?;
+        round.at_risk = at_risk;
+        if at_risk > 0 {
+            tracing::error!(
+                messages = at_risk,
+                oldest_provided_at = ?oldest,
+                rule = self.settings.announcement.citation,
+                "notifications at risk: recipients not told a day before the announcement day; check the mail server"
+            );
         }
         // An upgrade step, never a reason to skip expiry and purging.
         if let Err(e) = self.seal_legacy_references().await {

@@ -192,6 +192,8 @@ const CLAIM_NOTIFY: &str = "UPDATE mailbox_messages SET notify_claimed_at = $2 W
     RETURNING id, sender_tenant_id";
 const NOTIFIED: &str = "UPDATE mailbox_messages SET notified_at = $2, state = CASE WHEN state = 'delivered' THEN 'notified' ELSE state END \
     WHERE id = $1 AND notified_at IS NULL";
+const UNNOTIFIED: &str = "SELECT COUNT(*), MIN(created_at) FROM mailbox_messages WHERE notified_at IS NULL \
+    AND deleted_at IS NULL AND purged_at IS NULL AND created_at <= $1";
 const DUE_EXPIRY: &str = "SELECT id FROM mailbox_messages WHERE expires_at <= $1 AND state NOT IN ('expired', 'deleted') \
     AND purged_at IS NULL LIMIT 1000";
 const EXPIRE: &str = "UPDATE mailbox_messages SET state = 'expired' WHERE id = $1 AND expires_at <= $2 \
@@ -734,6 +736,23 @@ impl Mailbox<'_> {
             .fetch_all(p)
             .await)?;
         Ok(rows.into_iter().map(|(m, t)| (m, TenantId(t))).collect())
+    }
+
+    /// How many messages provided at or before `before` still wait for their notification,
+    /// and the oldest one's time.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn unnotified_since(
+        &self,
+        before: DateTime<Utc>,
+    ) -> StoreResult<(usize, Option<DateTime<Utc>>)> {
+        let (n, oldest): (i64, Option<DateTime<Utc>>) =
+            on_db!(self.0, |p| sqlx::query_as(UNNOTIFIED)
+                .bind(before)
+                .fetch_one(p)
+                .await)?;
+        Ok((usize::try_from(n).unwrap_or(0), oldest))
     }
 
     /// Records that the recipient was told (true once): `notified_at` and the event.

@@ -1192,7 +1192,10 @@ async fn the_audit_log_is_filtered_within_the_readers_reach_and_exported_as_csv(
 
     // The Verbund's auditor reads everything, filters by actor and day, and exports.
     app.as_admin(&auditor);
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    // The console counts days in German civil time.
+    let today = buergerkonto::domain::civil::german_time(chrono::Utc::now())
+        .format("%Y-%m-%d")
+        .to_string();
     let page = app
         .get(&format!(
             "/admin/protokoll?actor=kommune%40example.org&from={today}&until={today}"

@@ -538,3 +538,219 @@ async fn two_instances_on_postgresql_never_deliver_one_event_twice_at_the_same_t
         assert_eq!(types_for(&got_all, id), evidence, "in order for {id}");
     }
 }
+
+async fn admin_api(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = app.http.request(method, app.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.expect("request");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn admins_set_and_clear_callbacks_within_their_rights_through_the_api_and_the_console() {
+    use reqwest::Method;
+    let mut app = spawn_app_with(AppOptions {
+        tweak: quick,
+        ..AppOptions::default()
+    })
+    .await;
+    app.add_tenant("gemeinde-b", "Gemeinde B").await;
+    let system = app.add_service_client("gemeinde-a", &["--scope", "mailbox.send"]);
+    let foreign = app.add_service_client("gemeinde-b", &["--scope", "mailbox.send"]);
+    let kommune_sys = app.add_service_client("gemeinde-a", &["--scope", "admin.tenant"]);
+    let audit_sys = app.add_service_client("gemeinde-a", &["--scope", "admin.audit"]);
+    let kommune = app.service_token(&kommune_sys, None).await;
+    let auditor = app.service_token(&audit_sys, None).await;
+    let path = format!("/api/v1/admin/clients/{}/callback", system.id);
+    let url = "http://127.0.0.1:9/fachverfahren";
+
+    // The first setting without a secret gets a generated one, once.
+    let (s, out) = admin_api(
+        &app,
+        Method::PUT,
+        &path,
+        &kommune,
+        Some(json!({ "url": url })),
+    )
+    .await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["url"], url);
+    let secret = out["secret"].as_str().expect("generated secret").to_owned();
+    assert!(secret.len() >= 32);
+    let (s, shown) = admin_api(&app, Method::GET, &path, &kommune, None).await;
+    assert_eq!(s, 200);
+    // An auditor does not configure clients: it sees them as little as their settings.
+    assert_eq!(
+        admin_api(&app, Method::GET, &path, &auditor, None).await.0,
+        404
+    );
+    assert_eq!(shown["url"], url);
+    assert!(!shown.to_string().contains(&secret), "write-only");
+    // A later change of the URL keeps the secret (and shows none).
+    let (s, out) = admin_api(
+        &app,
+        Method::PUT,
+        &path,
+        &kommune,
+        Some(json!({ "url": format!("{url}/v2") })),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(out.get("secret").is_none());
+    // Bad input is a clear 400; the auditor changes nothing; another tenant's system is not found.
+    for bad in [
+        json!({ "url": "ftp://fv.example/x" }),
+        json!({ "url": "https://user:pw@fv.example/x" }),
+        json!({ "url": "https://fv.example/x", "secret": "kurz" }),
+    ] {
+        let (s, e) = admin_api(&app, Method::PUT, &path, &kommune, Some(bad)).await;
+        assert_eq!(s, 400, "{e}");
+    }
+    let (s, _) = admin_api(
+        &app,
+        Method::PUT,
+        &path,
+        &kommune,
+        Some(json!({ "url": url, "extra": 1 })),
+    )
+    .await;
+    assert!((400..500).contains(&s));
+    assert_eq!(
+        admin_api(
+            &app,
+            Method::PUT,
+            &path,
+            &auditor,
+            Some(json!({ "url": url }))
+        )
+        .await
+        .0,
+        404
+    );
+    let foreign_path = format!("/api/v1/admin/clients/{}/callback", foreign.id);
+    assert_eq!(
+        admin_api(
+            &app,
+            Method::PUT,
+            &foreign_path,
+            &kommune,
+            Some(json!({ "url": url }))
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        admin_api(&app, Method::GET, &foreign_path, &kommune, None)
+            .await
+            .0,
+        404
+    );
+    let (s, _) = admin_api(
+        &app,
+        Method::GET,
+        &format!("{path}/deliveries?state=dead"),
+        &kommune,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = admin_api(
+        &app,
+        Method::POST,
+        &format!("{path}/deliveries/{}/redeliver", uuid::Uuid::now_v7()),
+        &kommune,
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (_, audit) = admin_api(&app, Method::GET, "/api/v1/admin/audit", &auditor, None).await;
+    assert!(
+        audit.to_string().contains("admin.callback_set"),
+        "audited: {audit}"
+    );
+
+    // The console: the Kommune admin sees the section, saves, gets a new secret once, clears.
+    let kommune_admin = crate::admin::admin(
+        &mut app,
+        "kommune@example.org",
+        "kommune_admin",
+        Some("gemeinde-a"),
+    )
+    .await;
+    app.as_admin(&kommune_admin);
+    let page_path = format!("/admin/portale/{}", system.id);
+    let page = app.get(&page_path).await.text().await.expect("page");
+    assert!(
+        page.contains("Rückrufe an das Fachverfahren") && page.contains("/v2"),
+        "{page}"
+    );
+    let r = crate::admin::console_post(
+        &app,
+        &page_path,
+        &format!("{page_path}/rueckruf"),
+        &[("url", url), ("action", "save")],
+    )
+    .await;
+    assert_eq!(
+        crate::helpers::location(&r),
+        format!("{page_path}?ok=callback")
+    );
+    let page = crate::admin::console_post(
+        &app,
+        &page_path,
+        &format!("{page_path}/rueckruf"),
+        &[("url", url), ("action", "new_secret")],
+    )
+    .await
+    .text()
+    .await
+    .expect("page");
+    assert!(page.contains("id=\"callback-secret\""), "{page}");
+    assert!(!page.contains(&secret));
+    let r = crate::admin::console_post(
+        &app,
+        &page_path,
+        &format!("{page_path}/rueckruf"),
+        &[("url", "http://"), ("action", "save")],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let r = crate::admin::console_post(
+        &app,
+        &page_path,
+        &format!("/admin/portale/{}/rueckruf", foreign.id),
+        &[("url", url)],
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let r = crate::admin::console_post(
+        &app,
+        &page_path,
+        &format!("{page_path}/rueckruf"),
+        &[("action", "clear")],
+    )
+    .await;
+    assert_eq!(
+        crate::helpers::location(&r),
+        format!("{page_path}?ok=callback_removed")
+    );
+    assert_eq!(
+        admin_api(&app, Method::GET, &path, &kommune, None).await.0,
+        404
+    );
+    assert_eq!(
+        admin_api(&app, Method::DELETE, &path, &kommune, None)
+            .await
+            .0,
+        404
+    );
+}

@@ -1307,9 +1307,7 @@ async fn a_deleted_message_waits_in_the_bin_and_comes_back_until_it_is_purged() 
         .text()
         .await
         .expect("page");
-    let day = (chrono::Utc::now() + chrono::Duration::days(30))
-        .format("%d.%m.%Y")
-        .to_string();
+    let day = buergerkonto::domain::civil::day(chrono::Utc::now() + chrono::Duration::days(30));
     assert!(
         bin.contains("Anwohnerparkausweis") && bin.contains(&day),
         "{bin}"

@@ -9,6 +9,7 @@ mod browser;
 mod callbacks;
 mod cli;
 mod ephemeral;
+mod evidence;
 mod helpers;
 mod hostile;
 mod legal;

@@ -292,9 +292,7 @@ async fn deleting_the_account_tells_portals_kills_tokens_purges_the_mailbox_and_
     let r = ask_deletion(&app, PW).await;
     assert_eq!(r.status(), 200);
     let done = r.text().await.expect("page");
-    let day = (clock.now() + chrono::Duration::days(14))
-        .format("%d.%m.%Y")
-        .to_string();
+    let day = buergerkonto::domain::civil::day(clock.now() + chrono::Duration::days(14));
     assert!(
         done.contains("Löschung beantragt") && done.contains(&day),
         "{done}"
@@ -404,9 +402,7 @@ async fn an_unused_account_is_warned_and_then_deleted_unless_its_holder_signs_in
     app.add_user("zurueck@example.org", PW).await;
     // Nearly two years without a login: both are warned with the day.
     clock.advance(Duration::from_secs(701 * 86_400));
-    let day = (clock.now() + chrono::Duration::days(30))
-        .format("%d.%m.%Y")
-        .to_string();
+    let day = buergerkonto::domain::civil::day(clock.now() + chrono::Duration::days(30));
     for who in ["vergessen@example.org", "zurueck@example.org"] {
         let warning = wait_for_mail(&app, who, "lange nicht genutzt")
             .await

@@ -25,6 +25,11 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/admin/portale/neu", get(new_form))
         .route("/admin/portale/{id}", get(show).post(save))
         .route("/admin/portale/{id}/geheimnis", post(rotate))
+        .route("/admin/portale/{id}/rueckruf", post(callback))
+        .route(
+            "/admin/portale/{id}/rueckruf/{event}/erneut",
+            post(redeliver),
+        )
         .route("/admin/portale/{id}/sperren", post(disable))
         .route("/admin/portale/{id}/loeschen", post(delete))
 }
@@ -369,6 +374,20 @@ struct ShowPage {
     previous_until: Option<String>,
     has_secret: bool,
     v: Values,
+    /// For authority systems (scope `mailbox.send`): the callback section.
+    mailbox_system: bool,
+    callback: Option<crate::mailbox::callback::Target>,
+    oldest_pending: Option<String>,
+    dead: Vec<DeadRow>,
+}
+
+/// A given-up callback delivery as the console lists it.
+struct DeadRow {
+    id: uuid::Uuid,
+    kind: String,
+    created_at: String,
+    attempts: i32,
+    error: String,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -397,6 +416,34 @@ async fn show_page(
         .map(|(_, n)| n)
         .unwrap_or_default();
     let now = chrono::Utc::now();
+    let mailbox_system = r.client.scopes.iter().any(|s| s == "mailbox.send");
+    let (callback, dead) = if mailbox_system {
+        let target = match state.admin.callback(&c.actor, id).await {
+            Ok(t) => t,
+            Err(e) => return Ok(c.fail(e)),
+        };
+        let dead = match state
+            .admin
+            .callback_deliveries(&c.actor, id, "dead", 50)
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => return Ok(c.fail(e)),
+        };
+        let dead = dead
+            .into_iter()
+            .map(|d| DeadRow {
+                id: d.id,
+                kind: d.kind.rsplit(':').next().unwrap_or_default().to_owned(),
+                created_at: crate::domain::civil::date_time(d.created_at),
+                attempts: d.attempts,
+                error: d.last_error.unwrap_or_default(),
+            })
+            .collect();
+        (target, dead)
+    } else {
+        (None, Vec::new())
+    };
     let (csrf, cookie) = csrf_token(headers, state.web.secure_cookies);
     let back = format!("/admin/portale/{}", r.client.id.as_str());
     let page = ShowPage {
@@ -426,6 +473,13 @@ async fn show_page(
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
         ),
         v: typed.unwrap_or_else(|| Values::from_client(&r.client)),
+        mailbox_system,
+        oldest_pending: callback
+            .as_ref()
+            .and_then(|t| t.oldest_pending_at)
+            .map(crate::domain::civil::date_time),
+        callback,
+        dead,
     };
     Ok(with_cookies(html(status, &page), cookie))
 }
@@ -525,6 +579,100 @@ async fn rotate(
         }
         Err(e) => Ok(c.fail(e)),
     }
+}
+
+/// `POST /admin/portale/{id}/rueckruf`: set the callback URL (and secret), generate a new
+/// secret, or remove it. A secret given or generated needs fresh authentication; a
+/// generated one is shown once.
+async fn callback(
+    State(state): State<AppState>,
+    c: Console,
+    headers: HeaderMap,
+    PagePath(id): PagePath<String>,
+    CsrfForm(form): CsrfForm,
+) -> Result<Response, PageError> {
+    let action = form.get("action").unwrap_or("save");
+    if action == "clear" {
+        return Ok(match state.admin.clear_callback(&c.actor, &id).await {
+            Ok(()) => see_other(&format!("{}?ok=callback_removed", back_to(&id)), &[]),
+            Err(e) => c.fail(e),
+        });
+    }
+    if let Some(r) = c.require_fresh(&back_to(&id), true) {
+        return Ok(r);
+    }
+    let url = form.get("url").unwrap_or("").trim().to_owned();
+    let secret = form.get("secret").map(str::trim).filter(|s| !s.is_empty());
+    match state
+        .admin
+        .set_callback(&c.actor, &id, &url, secret, action == "new_secret")
+        .await
+    {
+        Ok(None) => Ok(see_other(&format!("{}?ok=callback", back_to(&id)), &[])),
+        Ok(Some(generated)) => {
+            let r = match state.admin.client(&c.actor, &id).await {
+                Ok(r) => r,
+                Err(e) => return Ok(c.fail(e)),
+            };
+            Ok(callback_secret_page(&c, &r.client, generated))
+        }
+        Err(AdminError::Invalid(bad)) => {
+            let error = Some(c.bad(&bad));
+            show_page(
+                &state,
+                &c,
+                &headers,
+                &id,
+                StatusCode::BAD_REQUEST,
+                None,
+                error,
+                None,
+            )
+            .await
+        }
+        Err(e) => Ok(c.fail(e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/callback_secret.html")]
+struct CallbackSecretPage {
+    t: &'static Texts,
+    a: &'static AdminTexts,
+    lang_switch: String,
+    f: super::Frame,
+    id: String,
+    name: String,
+    secret: String,
+}
+
+fn callback_secret_page(c: &Console, client: &Client, secret: String) -> Response {
+    let t = c.t();
+    let page = CallbackSecretPage {
+        t,
+        a: c.a(),
+        lang_switch: lang_switch(t, "/admin/portale"),
+        f: c.frame("clients", None, None),
+        id: client.id.as_str().to_owned(),
+        name: client.name.clone(),
+        secret,
+    };
+    html(StatusCode::OK, &page)
+}
+
+/// `POST /admin/portale/{id}/rueckruf/{event}/erneut`: re-queue a given-up delivery.
+async fn redeliver(
+    State(state): State<AppState>,
+    c: Console,
+    PagePath((id, event)): PagePath<(String, uuid::Uuid)>,
+    CsrfForm(_): CsrfForm,
+) -> Result<Response, PageError> {
+    Ok(
+        match state.admin.redeliver_callback(&c.actor, &id, event).await {
+            Ok(()) => see_other(&format!("{}?ok=requeued", back_to(&id)), &[]),
+            Err(e) => c.fail(e),
+        },
+    )
 }
 
 /// `POST /admin/portale/{id}/sperren`: disable (fresh authentication) or enable.

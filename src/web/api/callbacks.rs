@@ -196,7 +196,7 @@ pub struct CallbackOut {
 /// `GET /api/v1/admin/clients/{id}/callback`.
 #[utoipa::path(get, path = "/api/v1/admin/clients/{id}/callback", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = Target), (status = 404, body = Problem)),
-    security(("bearer" = ["admin.verbund", "admin.tenant", "admin.audit"])))]
+    security(("bearer" = ["admin.verbund", "admin.tenant"])))]
 pub async fn target(
     State(state): State<AppState>,
     caller: ServiceCaller<need::Admin>,
@@ -258,7 +258,7 @@ pub async fn clear(
 #[utoipa::path(get, path = "/api/v1/admin/clients/{id}/callback/deliveries", tag = "admin",
     params(("id" = String, Path), DeliveriesQuery),
     responses((status = 200, body = Vec<Delivery>), (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = ["admin.verbund", "admin.tenant", "admin.audit"])))]
+    security(("bearer" = ["admin.verbund", "admin.tenant"])))]
 pub async fn deliveries(
     State(state): State<AppState>,
     caller: ServiceCaller<need::Admin>,

@@ -39,6 +39,7 @@ pub(in crate::web) fn routes() -> axum::Router<AppState> {
         )
         .route("/api/v1/mailbox/messages/{id}", get(status))
         .route("/api/v1/mailbox/messages/{id}/receipt", get(receipt))
+        .route("/api/v1/mailbox/messages/{id}/events", get(event_log))
         .route("/api/v1/mailbox/replies", get(replies))
         .route("/api/v1/mailbox/inbox", get(inbox))
         .route("/api/v1/mailbox/inbox/{id}", get(open))
@@ -514,6 +515,41 @@ pub async fn status(
         .status(sender.client.id.as_str(), id)
         .await
         .map(Json)
+        .map_err(problem)
+}
+
+/// The message's evidence as Security Event Tokens.
+#[derive(Serialize, ToSchema)]
+pub struct EventLog {
+    /// One compact JWS per evidence event, oldest first (RFC 8417, `typ: secevent+jwt`,
+    /// ES256, verifiable with `/jwks.json`); each carries `seq`, `prev_hash` and `hash`.
+    pub event_log: Vec<String>,
+}
+
+/// Every evidence event as a signed Security Event Token (RFC 8417), chained by the
+/// evidence's hashes; the shape of FIT-Connect's event log.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mailbox/messages/{id}/events",
+    tag = "mailbox",
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = EventLog),
+        (status = 404, description = "Not your message", body = Problem),
+        (status = 422, description = "The evidence chain does not verify", body = Problem),
+    ),
+    security(("bearer" = ["mailbox.send"]))
+)]
+pub async fn event_log(
+    State(state): State<AppState>,
+    sender: ServiceCaller<need::MailboxSend>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<EventLog>, ApiError> {
+    state
+        .mailbox
+        .event_log(sender.client.id.as_str(), id)
+        .await
+        .map(|event_log| Json(EventLog { event_log }))
         .map_err(problem)
 }
 

@@ -60,6 +60,7 @@ impl Modify for Security {
         super::mailbox::bulk,
         super::mailbox::status,
         super::mailbox::receipt,
+        super::mailbox::event_log,
         super::mailbox::replies,
         super::mailbox::inbox,
         super::mailbox::open,

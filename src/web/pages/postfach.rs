@@ -222,6 +222,8 @@ struct MessageView {
     date: String,
     reference: Option<String>,
     expires: Option<String>,
+    /// The day it counts as announced, with the law that says so.
+    announced: Option<(String, &'static str)>,
     body: String,
     attachments: Vec<AttachmentView>,
     replies: Vec<ReplyRow>,
@@ -300,6 +302,10 @@ async fn show(
         date: date_time(m.summary.created_at),
         reference: m.summary.reference.clone(),
         expires: m.expires_at.map(date_time),
+        announced: m
+            .announcement
+            .announced_on
+            .map(|d| (d.format("%d.%m.%Y").to_string(), m.announcement.citation)),
         attachments: m.attachments.iter().map(view).collect(),
         replies: m
             .replies
