@@ -15,6 +15,7 @@ pub mod json;
 pub mod processes;
 pub mod roles;
 pub mod tenants;
+pub mod topics;
 
 use crate::domain::ids::{AccountId, ClientId, TenantId};
 use crate::domain::role::{Duty, Grants, Role};

@@ -207,6 +207,17 @@ impl Admin {
             .collect())
     }
 
+    /// A tenant's slug (for forms that name it).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn tenant_slug(
+        &self,
+        id: crate::domain::ids::TenantId,
+    ) -> Result<String, AdminError> {
+        Ok(self.db.tenants().by_id(id).await?.slug.as_str().to_owned())
+    }
+
     /// The overview's counts for these tenants.
     ///
     /// # Errors

@@ -165,6 +165,7 @@ pub enum UserManage {
 pub enum Managed {
     Tenant(TenantManage),
     Client(ClientManage),
+    Topic(TopicManage),
     User(UserManage),
 }
 
@@ -235,6 +236,7 @@ pub async fn run(db: &Db, cmd: Managed, config: &crate::config::Config) -> anyho
         Managed::Tenant(c) => tenant(db, c).await,
         Managed::Client(ClientManage::Callback { cmd }) => callback(db, cmd, config).await,
         Managed::Client(c) => client(db, c).await,
+        Managed::Topic(c) => topic(db, c).await,
         Managed::User(c) => user(db, c).await,
     }
 }
@@ -296,6 +298,87 @@ pub async fn tenant(db: &Db, cmd: TenantManage) -> anyhow::Result<Value> {
         TenantManage::Delete { slug } => {
             admin.delete_tenant(&actor, &slug).await.map_err(explain)?;
             json!({ "slug": slug, "deleted": true })
+        }
+    })
+}
+
+/// The `topic` commands.
+#[derive(Subcommand, Debug)]
+pub enum TopicManage {
+    /// Add a contact topic; prints it as JSON.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// The tenant's authority system (scope mailbox.send) that receives the messages.
+        #[arg(long, allow_hyphen_values = true)]
+        client: String,
+        /// low (default), substantial or high (at least the process's level).
+        #[arg(long)]
+        level: Option<String>,
+        #[arg(long)]
+        process: Option<String>,
+    },
+    /// List topics (of one tenant) as a JSON array.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Disable a topic: citizens no longer see it.
+    Disable {
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
+    /// Enable a disabled topic.
+    Enable {
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
+}
+
+async fn topic(db: &Db, cmd: TopicManage) -> anyhow::Result<Value> {
+    let admin = Admin::new(db.clone());
+    let actor = Actor::operator();
+    Ok(match cmd {
+        TopicManage::Add {
+            tenant,
+            slug,
+            name,
+            client,
+            level,
+            process,
+        } => serde_json::to_value(
+            admin
+                .create_topic(
+                    &actor,
+                    crate::admin::topics::NewTopic {
+                        tenant,
+                        slug,
+                        name,
+                        process,
+                        client_id: client,
+                        required_level: level,
+                    },
+                )
+                .await
+                .map_err(explain)?,
+        )?,
+        TopicManage::List { tenant } => serde_json::to_value(
+            admin
+                .topics(&actor, tenant.as_deref())
+                .await
+                .map_err(explain)?,
+        )?,
+        TopicManage::Disable { id } | TopicManage::Enable { id } => {
+            let disabled = matches!(cmd, TopicManage::Disable { .. });
+            admin
+                .set_topic_disabled(&actor, id, disabled)
+                .await
+                .map_err(explain)?;
+            json!({ "id": id, "disabled": disabled })
         }
     })
 }

@@ -51,6 +51,11 @@ pub enum Command {
         #[command(subcommand)]
         cmd: UserCmd,
     },
+    /// Contact topics: what citizens can write to a Kommune about, and which system receives it.
+    Topic {
+        #[command(subcommand)]
+        cmd: manage::TopicManage,
+    },
     /// Manage the process catalogue.
     Process {
         #[command(subcommand)]
@@ -345,6 +350,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client {
             cmd: ClientCmd::Manage(cmd),
         } => managed(&config, manage::Managed::Client(cmd)).await,
+        Command::Topic { cmd } => managed(&config, manage::Managed::Topic(cmd)).await,
         Command::User {
             cmd: UserCmd::Manage(cmd),
         } => match manage::account_state(&config, &cmd).await? {

@@ -107,6 +107,18 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     out
 }
 
+/// A pairwise subject: HMAC-SHA256(secret, `sector|account`), base64url. What a tenant's
+/// portals and systems know an account as.
+#[must_use]
+pub fn pairwise_sub(
+    secret: &[u8; 32],
+    sector: &str,
+    account: crate::domain::ids::AccountId,
+) -> String {
+    let input = format!("{sector}|{account}");
+    URL_SAFE_NO_PAD.encode(hmac_sha256(secret, input.as_bytes()))
+}
+
 /// The first characters of a secret value, enough to correlate log lines, never to reuse it.
 #[must_use]
 pub fn log_prefix(s: &str) -> &str {

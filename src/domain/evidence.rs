@@ -26,6 +26,8 @@ pub enum EventKind {
     Restored,
     /// Its content was purged after the retention period (the evidence stays).
     Purged,
+    /// The citizen wrote it to an authority (a message the citizen started, on a topic).
+    Submitted,
 }
 
 impl EventKind {
@@ -41,6 +43,7 @@ impl EventKind {
             Self::Deleted => "deleted",
             Self::Restored => "restored",
             Self::Purged => "purged",
+            Self::Submitted => "submitted",
         }
     }
 }
@@ -65,6 +68,7 @@ impl EventKind {
             Self::Deleted,
             Self::Restored,
             Self::Purged,
+            Self::Submitted,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)
@@ -76,7 +80,12 @@ impl EventKind {
     pub fn is_called_back(self) -> bool {
         matches!(
             self,
-            Self::Notified | Self::Opened | Self::Replied | Self::Expired | Self::Deleted
+            Self::Notified
+                | Self::Opened
+                | Self::Replied
+                | Self::Expired
+                | Self::Deleted
+                | Self::Submitted
         )
     }
 

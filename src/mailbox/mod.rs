@@ -14,6 +14,7 @@
 //! - [`worker`]: the background round.
 
 pub mod callback;
+pub mod incoming;
 pub mod limits;
 mod recipient;
 pub mod scan;

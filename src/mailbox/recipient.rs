@@ -127,6 +127,8 @@ impl MailboxService {
             required_level: required,
             reply_allowed: r.reply_allowed,
             archived: r.archived_at.is_some(),
+            origin: r.origin.clone(),
+            topic: r.topic.clone(),
         }
     }
 

@@ -43,6 +43,11 @@ pub struct Summary {
     pub required_level: Loa,
     pub reply_allowed: bool,
     pub archived: bool,
+    /// `authority` (to the citizen) or `citizen` (the citizen wrote it to `sender`).
+    pub origin: String,
+    /// The topic of a message the citizen wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
 }
 
 /// Attachment metadata (content on request).

@@ -1,6 +1,6 @@
 //! Token contents and subject identifiers.
 
-use crate::crypto::{hmac_sha256, sha256};
+use crate::crypto::sha256;
 use crate::domain::client::{Client, SigningAlg, SubjectType};
 use crate::domain::ids::AccountId;
 use base64::Engine;
@@ -12,10 +12,7 @@ use serde::{Deserialize, Serialize};
 #[must_use]
 pub fn subject(secret: &[u8; 32], client: &Client, account: AccountId) -> String {
     match client.subject_type {
-        SubjectType::Pairwise => {
-            let input = format!("{}|{}", client.sector(), account);
-            URL_SAFE_NO_PAD.encode(hmac_sha256(secret, input.as_bytes()))
-        }
+        SubjectType::Pairwise => crate::crypto::pairwise_sub(secret, &client.sector(), account),
         SubjectType::Public => account.to_string(),
     }
 }

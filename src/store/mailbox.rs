@@ -79,6 +79,21 @@ pub struct MessageRow {
     pub wrapped_key: Option<Vec<u8>>,
     pub subject: Option<Vec<u8>>,
     pub body: Option<Vec<u8>>,
+    /// `authority` (sent to the citizen) or `citizen` (the citizen wrote it on a topic, to
+    /// the system in `sender_client_id`).
+    pub origin: String,
+    /// The topic's name, for a citizen's message.
+    pub topic: Option<String>,
+    /// A citizen's message's place in its system's feed.
+    pub incoming_cursor: Option<i64>,
+}
+
+impl MessageRow {
+    /// Whether the citizen wrote it (to the system in `sender_client_id`).
+    #[must_use]
+    pub fn from_citizen(&self) -> bool {
+        self.origin == "citizen"
+    }
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -138,7 +153,7 @@ pub enum Sealed {
 
 const MESSAGE_COLUMNS: &str = "id, sender_client_id, sender_tenant_id, account_id, recipient_sub, reference, reference_sealed, process, \
     required_level, reply_allowed, expires_at, created_at, state, opened_at, notified_at, archived_at, deleted_at, \
-    purged_at, key_id, wrapped_key, subject, body";
+    purged_at, key_id, wrapped_key, subject, body, origin, topic, incoming_cursor";
 const INSERT_MESSAGE: &str = "INSERT INTO mailbox_messages (id, sender_client_id, sender_tenant_id, account_id, \
     recipient_sub, reference_sealed, process, required_level, reply_allowed, expires_at, created_at, state, key_id, \
     wrapped_key, subject, body, idempotency_key, request_hash) \
@@ -165,6 +180,8 @@ const RESTORE: &str = "UPDATE mailbox_messages SET deleted_at = NULL, archived_a
     WHEN EXISTS (SELECT 1 FROM mailbox_replies r WHERE r.message_id = mailbox_messages.id) THEN 'replied' \
     WHEN opened_at IS NOT NULL THEN 'opened' WHEN notified_at IS NOT NULL THEN 'notified' ELSE 'delivered' END \
     WHERE id = $1 AND deleted_at IS NOT NULL AND deleted_at <= $2 AND purged_at IS NULL";
+const MARK_INCOMING: &str = "UPDATE mailbox_messages SET origin = 'citizen', topic = $2, incoming_cursor = $3, \
+    opened_at = $4 WHERE id = $1";
 const NEXT_CURSOR: &str = "INSERT INTO mailbox_reply_cursors (client_id, last) VALUES ($1, 1) \
     ON CONFLICT (client_id) DO UPDATE SET last = mailbox_reply_cursors.last + 1 RETURNING last";
 const INSERT_REPLY: &str = "INSERT INTO mailbox_replies (id, message_id, client_id, cursor_no, created_at, key_id, wrapped_key, body) \
@@ -184,15 +201,15 @@ const REPLY: &str = "SELECT r.id, r.message_id, r.client_id, r.cursor_no, r.crea
     m.account_id AS message_account_id, m.required_level AS message_level FROM mailbox_replies r JOIN mailbox_messages m ON m.id = r.message_id \
     WHERE r.message_id = $1 AND r.id = $2";
 const REPLY_COUNT: &str = "SELECT COUNT(*) FROM mailbox_replies WHERE message_id = $1";
-const DUE_NOTIFY: &str = "SELECT account_id FROM mailbox_messages WHERE notified_at IS NULL AND deleted_at IS NULL \
+const DUE_NOTIFY: &str = "SELECT account_id FROM mailbox_messages WHERE notified_at IS NULL AND origin = 'authority' AND deleted_at IS NULL \
     AND purged_at IS NULL AND created_at <= $1 AND (notify_claimed_at IS NULL OR notify_claimed_at <= $2) \
     GROUP BY account_id ORDER BY MIN(created_at) LIMIT 1000";
-const CLAIM_NOTIFY: &str = "UPDATE mailbox_messages SET notify_claimed_at = $2 WHERE account_id = $1 AND notified_at IS NULL \
+const CLAIM_NOTIFY: &str = "UPDATE mailbox_messages SET notify_claimed_at = $2 WHERE account_id = $1 AND notified_at IS NULL AND origin = 'authority' \
     AND deleted_at IS NULL AND purged_at IS NULL AND (notify_claimed_at IS NULL OR notify_claimed_at <= $3) \
     RETURNING id, sender_tenant_id";
 const NOTIFIED: &str = "UPDATE mailbox_messages SET notified_at = $2, state = CASE WHEN state = 'delivered' THEN 'notified' ELSE state END \
     WHERE id = $1 AND notified_at IS NULL";
-const UNNOTIFIED: &str = "SELECT COUNT(*), MIN(created_at) FROM mailbox_messages WHERE notified_at IS NULL \
+const UNNOTIFIED: &str = "SELECT COUNT(*), MIN(created_at) FROM mailbox_messages WHERE notified_at IS NULL AND origin = 'authority' \
     AND deleted_at IS NULL AND purged_at IS NULL AND created_at <= $1";
 const DUE_EXPIRY: &str = "SELECT id FROM mailbox_messages WHERE expires_at <= $1 AND state NOT IN ('expired', 'deleted') \
     AND purged_at IS NULL LIMIT 1000";
@@ -365,6 +382,102 @@ impl Mailbox<'_> {
             append_event!(tx, m.id, EventKind::Delivered, "{}", now);
         })?;
         Ok(())
+    }
+
+    /// Stores a message the citizen wrote on a topic: as [`Mailbox::insert_message`], with
+    /// origin `citizen`, the topic's name, the receiving system's next incoming cursor, and
+    /// `submitted` and `delivered` (to the system) as its first events. It counts as seen by
+    /// its author (`opened_at`), so it is neither unread nor notified, and `opened` stays the
+    /// recipient's to record.
+    ///
+    /// # Errors
+    /// A backend error or `Conflict` (the idempotency key).
+    pub async fn insert_incoming(
+        &self,
+        m: &NewMessage<'_>,
+        topic: &str,
+        attachments: &[NewAttachment],
+    ) -> StoreResult<i64> {
+        let now = Utc::now();
+        let counter = format!("incoming:{}", m.sender_client_id);
+        Ok(write_tx!(self.0, |tx| {
+            let (cursor,): (i64,) = sqlx::query_as(NEXT_CURSOR)
+                .bind(&counter)
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query(INSERT_MESSAGE)
+                .bind(m.id)
+                .bind(m.sender_client_id)
+                .bind(m.sender_tenant_id)
+                .bind(m.account.0)
+                .bind(m.recipient_sub)
+                .bind(m.reference)
+                .bind(m.process)
+                .bind(m.required_level.name())
+                .bind(m.reply_allowed)
+                .bind(m.expires_at)
+                .bind(now)
+                .bind(m.key_id)
+                .bind(m.wrapped_key)
+                .bind(m.subject)
+                .bind(m.body)
+                .bind(m.idempotency_key)
+                .bind(m.request_hash)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(MARK_INCOMING)
+                .bind(m.id)
+                .bind(topic)
+                .bind(cursor)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            for (i, a) in attachments.iter().enumerate() {
+                sqlx::query(INSERT_ATTACHMENT)
+                    .bind(a.id)
+                    .bind(m.id)
+                    .bind(None::<Uuid>)
+                    .bind(i32::try_from(i).unwrap_or(i32::MAX))
+                    .bind(&a.content_type)
+                    .bind(a.size)
+                    .bind(&a.filename)
+                    .bind(&a.content)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let mut detail = serde_json::json!({ "topic": topic });
+            if !attachments.is_empty() {
+                detail["attachments"] = attachment_list(attachments);
+            }
+            let detail = detail.to_string();
+            append_event!(tx, m.id, EventKind::Submitted, &detail, now);
+            append_event!(tx, m.id, EventKind::Delivered, "{}", now);
+            cursor
+        })?)
+    }
+
+    /// Citizens' messages to `client` after `cursor`, oldest first.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn incoming_after(
+        &self,
+        client: &str,
+        cursor: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<MessageRow>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM mailbox_messages WHERE sender_client_id = $1 \
+             AND incoming_cursor > $2 ORDER BY incoming_cursor LIMIT $3"
+        );
+        Ok(on_db!(self.0, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql.as_str()
+        ))
+        .bind(client)
+        .bind(cursor)
+        .bind(limit)
+        .fetch_all(p)
+        .await)?)
     }
 
     /// The message a sender stored under an idempotency key, with its request hash.

@@ -30,6 +30,7 @@ pub mod roles;
 pub mod stats;
 pub mod subjects;
 pub mod tenants;
+pub mod topics;
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

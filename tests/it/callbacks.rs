@@ -732,6 +732,42 @@ async fn admins_set_and_clear_callbacks_within_their_rights_through_the_api_and_
     )
     .await;
     assert_eq!(r.status(), 404);
+    // The system's contact topics are defined on the same page.
+    let r = crate::admin::console_post(
+        &app,
+        &page_path,
+        &format!("{page_path}/themen"),
+        &[
+            ("tenant", "gemeinde-a"),
+            ("name", "Sperrmüll anmelden"),
+            ("slug", "sperrmuell"),
+            ("level", "low"),
+            ("process", ""),
+        ],
+    )
+    .await;
+    assert_eq!(
+        crate::helpers::location(&r),
+        format!("{page_path}?ok=topic#themen")
+    );
+    let page = app.get(&page_path).await.text().await.expect("page");
+    assert!(
+        page.contains("Sperrmüll anmelden") && page.contains("<code>sperrmuell</code>"),
+        "{page}"
+    );
+    let r = crate::admin::console_post(
+        &app,
+        &page_path,
+        &format!("/admin/portale/{}/themen", foreign.id),
+        &[
+            ("tenant", "gemeinde-b"),
+            ("name", "X"),
+            ("slug", "x"),
+            ("level", "low"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 404, "another tenant's system gets no topic");
     let r = crate::admin::console_post(
         &app,
         &page_path,

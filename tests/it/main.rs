@@ -12,6 +12,7 @@ mod ephemeral;
 mod evidence;
 mod helpers;
 mod hostile;
+mod incoming;
 mod legal;
 mod levels;
 mod lifecycle;

@@ -30,6 +30,8 @@ pub(super) fn routes() -> axum::Router<AppState> {
             "/admin/portale/{id}/rueckruf/{event}/erneut",
             post(redeliver),
         )
+        .route("/admin/portale/{id}/themen", post(add_topic))
+        .route("/admin/portale/{id}/themen/{topic}", post(switch_topic))
         .route("/admin/portale/{id}/sperren", post(disable))
         .route("/admin/portale/{id}/loeschen", post(delete))
 }
@@ -379,6 +381,9 @@ struct ShowPage {
     callback: Option<crate::mailbox::callback::Target>,
     oldest_pending: Option<String>,
     dead: Vec<DeadRow>,
+    /// The contact topics this system receives.
+    topics: Vec<crate::admin::topics::TopicView>,
+    tenant_slug: String,
 }
 
 /// A given-up callback delivery as the console lists it.
@@ -444,6 +449,22 @@ async fn show_page(
     } else {
         (None, Vec::new())
     };
+    let tenant_slug = state
+        .admin
+        .tenant_slug(r.client.tenant_id)
+        .await
+        .map_err(|e| PageError::internal(c.lang, e))?;
+    let topics = if mailbox_system {
+        match state.admin.topics(&c.actor, Some(&tenant_slug)).await {
+            Ok(ts) => ts
+                .into_iter()
+                .filter(|t| t.client_id == r.client.id.as_str())
+                .collect(),
+            Err(e) => return Ok(c.fail(e)),
+        }
+    } else {
+        Vec::new()
+    };
     let (csrf, cookie) = csrf_token(headers, state.web.secure_cookies);
     let back = format!("/admin/portale/{}", r.client.id.as_str());
     let page = ShowPage {
@@ -480,6 +501,8 @@ async fn show_page(
             .map(crate::domain::civil::date_time),
         callback,
         dead,
+        topics,
+        tenant_slug,
     };
     Ok(with_cookies(html(status, &page), cookie))
 }
@@ -670,6 +693,63 @@ async fn redeliver(
     Ok(
         match state.admin.redeliver_callback(&c.actor, &id, event).await {
             Ok(()) => see_other(&format!("{}?ok=requeued", back_to(&id)), &[]),
+            Err(e) => c.fail(e),
+        },
+    )
+}
+
+/// `POST /admin/portale/{id}/themen`: a contact topic received by this system.
+async fn add_topic(
+    State(state): State<AppState>,
+    c: Console,
+    headers: HeaderMap,
+    PagePath(id): PagePath<String>,
+    CsrfForm(form): CsrfForm,
+) -> Result<Response, PageError> {
+    let text = |n: &str| form.get(n).unwrap_or("").to_owned();
+    let new = crate::admin::topics::NewTopic {
+        tenant: text("tenant"),
+        slug: text("slug"),
+        name: text("name"),
+        process: Some(text("process")),
+        client_id: id.clone(),
+        required_level: Some(text("level")),
+    };
+    match state.admin.create_topic(&c.actor, new).await {
+        Ok(_) => Ok(see_other(&format!("{}?ok=topic#themen", back_to(&id)), &[])),
+        Err(AdminError::Invalid(bad)) => {
+            let error = Some(c.bad(&bad));
+            show_page(
+                &state,
+                &c,
+                &headers,
+                &id,
+                StatusCode::BAD_REQUEST,
+                None,
+                error,
+                None,
+            )
+            .await
+        }
+        Err(e) => Ok(c.fail(e)),
+    }
+}
+
+/// `POST /admin/portale/{id}/themen/{topic}` with `action=disable|enable`.
+async fn switch_topic(
+    State(state): State<AppState>,
+    c: Console,
+    PagePath((id, topic)): PagePath<(String, uuid::Uuid)>,
+    CsrfForm(form): CsrfForm,
+) -> Result<Response, PageError> {
+    let disabled = form.get("action") != Some("enable");
+    Ok(
+        match state
+            .admin
+            .set_topic_disabled(&c.actor, topic, disabled)
+            .await
+        {
+            Ok(()) => see_other(&format!("{}?ok=topic#themen", back_to(&id)), &[]),
             Err(e) => c.fail(e),
         },
     )

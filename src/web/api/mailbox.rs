@@ -132,16 +132,18 @@ impl From<FetchedReply> for ReplyOut {
             reference: r.reference,
             body: r.body,
             created_at: r.created_at,
-            attachments: r
-                .attachments
-                .into_iter()
-                .map(|f| FileOut {
-                    size: i64::try_from(f.content.len()).unwrap_or(i64::MAX),
-                    content_base64: STANDARD.encode(&f.content),
-                    filename: f.filename,
-                    content_type: f.content_type,
-                })
-                .collect(),
+            attachments: r.attachments.into_iter().map(FileOut::from).collect(),
+        }
+    }
+}
+
+impl From<File> for FileOut {
+    fn from(f: File) -> Self {
+        Self {
+            size: i64::try_from(f.content.len()).unwrap_or(i64::MAX),
+            content_base64: STANDARD.encode(&f.content),
+            filename: f.filename,
+            content_type: f.content_type,
         }
     }
 }
@@ -163,7 +165,7 @@ pub struct InboxPage {
     pub more: bool,
 }
 
-fn problem(e: MailboxError) -> ApiError {
+pub(super) fn problem(e: MailboxError) -> ApiError {
     match e {
         MailboxError::UnknownRecipient | MailboxError::Invalid(_) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
@@ -583,10 +585,10 @@ pub async fn receipt(
 #[derive(utoipa::IntoParams)]
 pub struct RepliesQuery {
     /// The `next_cursor` of the previous page; empty for the start.
-    after: Option<String>,
+    pub(super) after: Option<String>,
     /// 1-100, default 50.
     #[param(value_type = Option<u32>)]
-    limit: u32,
+    pub(super) limit: u32,
 }
 
 impl FromParams for RepliesQuery {

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod callbacks;
+pub mod incoming;
 pub mod mailbox;
 pub mod openapi;
 pub mod processes;
@@ -14,6 +15,7 @@ pub fn routes() -> axum::Router<super::state::AppState> {
         .merge(openapi::routes())
         .merge(admin::routes())
         .merge(callbacks::routes())
+        .merge(incoming::routes())
         .merge(processes::routes())
         .merge(proofings::routes())
         .merge(mailbox::routes())

@@ -14,6 +14,7 @@ pub mod password;
 pub mod postfach;
 pub mod register;
 pub mod upstream;
+mod write;
 
 /// The pages for people.
 pub fn routes() -> axum::Router<super::state::AppState> {
@@ -27,6 +28,7 @@ pub fn routes() -> axum::Router<super::state::AppState> {
         .merge(upstream::routes())
         .merge(account::routes())
         .merge(postfach::routes())
+        .merge(write::routes())
         .merge(legal::routes())
         .merge(data::routes())
         .merge(email::routes())

@@ -38,11 +38,19 @@ use axum::extract::DefaultBodyLimit;
 
 const PER_PAGE: u32 = 50;
 
-fn size(n: i64) -> String {
+pub(super) fn size(n: i64) -> String {
     match n {
         n if n >= 1024 * 1024 => format!("{:.1} MB", n as f64 / 1_048_576.0),
         n if n >= 1024 => format!("{} KB", n / 1024),
         n => format!("{n} B"),
+    }
+}
+
+/// Who the message is from, or (for one the citizen wrote) to whom and on which topic.
+fn correspondent(s: &crate::mailbox::Summary) -> String {
+    match &s.topic {
+        Some(topic) if s.origin == "citizen" => format!("{} – {topic}", s.sender),
+        _ => s.sender.clone(),
     }
 }
 
@@ -62,6 +70,8 @@ struct Row {
     subject: Option<String>,
     level: &'static str,
     sender: String,
+    /// "Von" for messages to the citizen, "An" for those the citizen wrote.
+    from_label: &'static str,
     date: String,
     reference: Option<String>,
     unread: bool,
@@ -146,8 +156,13 @@ pub async fn list(
         .map(|(s, purge_on)| Row {
             id: s.id,
             level: t.level(s.required_level),
+            from_label: if s.origin == "citizen" {
+                t.pf_to
+            } else {
+                t.pf_from
+            },
+            sender: correspondent(&s),
             subject: s.subject,
-            sender: s.sender,
             date: date_time(s.created_at),
             reference: s.reference,
             unread: s.unread && folder != Folder::Bin,
@@ -219,6 +234,7 @@ struct ReplyRow {
 struct MessageView {
     id: Uuid,
     sender: String,
+    from_label: &'static str,
     date: String,
     reference: Option<String>,
     expires: Option<String>,
@@ -247,7 +263,7 @@ struct MessagePage<'a> {
 
 /// A form without a valid CSRF token: an error page that does not open the message (opening
 /// is evidence, and must not happen on a forged request).
-fn csrf_error(lang: Lang) -> PageError {
+pub(super) fn csrf_error(lang: Lang) -> PageError {
     PageError::new(StatusCode::FORBIDDEN, lang, |t| t.err_csrf)
 }
 
@@ -298,7 +314,12 @@ async fn show(
     let subject = m.summary.subject.clone().unwrap_or_default();
     let message = MessageView {
         id,
-        sender: m.summary.sender.clone(),
+        sender: correspondent(&m.summary),
+        from_label: if m.summary.origin == "citizen" {
+            t.pf_to
+        } else {
+            t.pf_from
+        },
         date: date_time(m.summary.created_at),
         reference: m.summary.reference.clone(),
         expires: m.expires_at.map(date_time),
@@ -343,7 +364,11 @@ pub async fn message(
     headers: HeaderMap,
     Query(q): Query,
 ) -> Result<Response, PageError> {
-    let notice = (q.get("gesendet") == Some("1")).then_some(texts(lang).pf_sent);
+    let notice = if q.get("eingereicht") == Some("1") {
+        Some(texts(lang).pf_submitted)
+    } else {
+        (q.get("gesendet") == Some("1")).then_some(texts(lang).pf_sent)
+    };
     show(
         &state,
         &headers,
@@ -379,10 +404,13 @@ pub async fn attachment(
 /// Over a limit, reading stops and `too_large` is set; whether the CSRF token matched is
 /// known only for what was read.
 pub struct ReplyUpload {
-    csrf_ok: bool,
-    body: String,
-    files: Vec<File>,
-    too_large: bool,
+    pub(super) csrf_ok: bool,
+    pub(super) body: String,
+    /// Only in the form that starts a message (`/postfach/neu/...`).
+    pub(super) subject: String,
+    pub(super) nonce: String,
+    pub(super) files: Vec<File>,
+    pub(super) too_large: bool,
 }
 
 impl<S> axum::extract::FromRequest<S> for ReplyUpload
@@ -404,6 +432,7 @@ where
             .await
             .map_err(|_| PageError::bad_request(lang))?;
         let (mut token, mut body, mut files) = (None, String::new(), Vec::new());
+        let (mut subject, mut nonce) = (String::new(), String::new());
         let mut too_large = false;
         loop {
             let field = match multipart.next_field().await {
@@ -428,15 +457,16 @@ where
             };
             match name.as_str() {
                 // Text fields must be UTF-8, like every other form: no replacement characters.
-                "csrf" | "body" => {
+                "csrf" | "body" | "subject" | "nonce" => {
                     let text = String::from_utf8(data.to_vec())
                         .ok()
                         .filter(|t| !crate::domain::text::has_forbidden_controls(t))
                         .ok_or_else(|| PageError::bad_request(lang))?;
-                    if name == "csrf" {
-                        token = Some(text);
-                    } else {
-                        body = text;
+                    match name.as_str() {
+                        "csrf" => token = Some(text),
+                        "subject" => subject = text,
+                        "nonce" => nonce = text,
+                        _ => body = text,
                     }
                 }
                 "files" => {
@@ -466,6 +496,8 @@ where
         Ok(Self {
             csrf_ok: csrf_matches(&headers, token.as_deref(), secure),
             body,
+            subject,
+            nonce,
             files,
             too_large,
         })
