@@ -5,6 +5,8 @@
 # BENCH_DATABASE_URL / BENCH_REDIS_URL. wrk on loopback; prints JSON lines.
 #
 #   bench/mailbox.sh [DURATION_SECONDS]     (default 10)
+#   BENCH_ONLY=send   only the sends (single at c16, then bulk), without filling the mailbox
+#   BENCH_BIN=PATH    another build of buergerkonto (a before/after pair)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-10}
@@ -15,8 +17,10 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; }
 trap cleanup EXIT
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --quiet
-BIN="$CARGO_TARGET_DIR/release/buergerkonto"
+if [ -n "${BENCH_BIN:-}" ]; then BIN="$BENCH_BIN"; else
+  cargo build --release --quiet
+  BIN="$CARGO_TARGET_DIR/release/buergerkonto"
+fi
 
 export BUERGERKONTO_LISTEN=$ADDR BUERGERKONTO_ISSUER=http://$ADDR
 export BUERGERKONTO_DATABASE_URL="${BENCH_DATABASE_URL:-sqlite://$WORK/db.sqlite}"
@@ -30,7 +34,7 @@ PORTAL=$("$BIN" client add --tenant bench-$$ --name Portal --redirect-uri http:/
 AUTH=$("$BIN" client add --tenant bench-$$ --name Fachverfahren --scope mailbox.send)
 EMAIL="bench-$$@example.org"
 printf 'ein langes Passwort' | "$BIN" user add --email "$EMAIL" --password-stdin >/dev/null
-RUST_LOG=warn "$BIN" serve > "$WORK/server.log" 2>&1 &
+RUST_LOG=${BENCH_LOG:-warn} "$BIN" serve > "$WORK/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do curl -fs "http://$ADDR/healthz" >/dev/null && break; sleep 0.1; done
 eval "$(python3 bench/mailbox_setup.py "http://$ADDR" "$(json "$PORTAL" client_id)" "$(json "$PORTAL" client_secret)" \
@@ -47,6 +51,7 @@ PY
 
 wrk_json() { python3 bench/wrk_json.py "$1"; }
 
+if [ "${BENCH_ONLY:-}" != send ]; then
 # 1. Fill the mailbox to 10,000 messages.
 python3 - "http://$ADDR" <<'PY'
 import concurrent.futures, json, os, sqlite3, sys, urllib.request
@@ -71,6 +76,7 @@ PY
 # 2. Listing: the citizen's inbox page and the portal's JSON, with ~10,000 messages.
 wrk -t2 -c8 -d"${DUR}s" --latency -s bench/mailbox_get.lua "http://$ADDR/postfach" | wrk_json inbox_page_10k_c8
 BK_BEARER="$BK_PORTAL_TOKEN" wrk -t2 -c8 -d"${DUR}s" --latency -s bench/mailbox_get.lua "http://$ADDR/api/v1/mailbox/inbox" | BK_BEARER="$BK_PORTAL_TOKEN" wrk_json inbox_api_10k_c8
+fi
 # 3. Sending: c=16 for DUR seconds (the mailbox grows past 10,000 here).
 wrk -t2 -c16 -d"${DUR}s" --latency -s bench/mailbox_send.lua "http://$ADDR/api/v1/mailbox/messages" | wrk_json send_10kb_c16
 # 4. Bulk: one call with 1,000 recipients (the same citizen) and the 10 KB body, three times.

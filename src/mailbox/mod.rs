@@ -14,6 +14,7 @@
 //! - [`worker`]: the background round.
 
 pub mod callback;
+mod commit;
 pub mod incoming;
 pub mod limits;
 mod recipient;
@@ -110,6 +111,8 @@ pub struct Inner {
     settings: Settings,
     /// Where expiry, purging and a portal's freshness are decided.
     clock: Clock,
+    /// The group commit for sends (started with the first send, inside the runtime).
+    committer: std::sync::OnceLock<commit::Committer>,
 }
 
 impl std::ops::Deref for MailboxService {
@@ -120,6 +123,18 @@ impl std::ops::Deref for MailboxService {
 }
 
 impl MailboxService {
+    /// The group commit for sends.
+    fn committer(&self) -> &commit::Committer {
+        self.committer.get_or_init(|| {
+            let workers = if matches!(self.db, crate::store::Db::Pg(_)) {
+                2
+            } else {
+                1
+            };
+            commit::Committer::start(self.db.clone(), workers)
+        })
+    }
+
     /// The message's announcement under the configured rule; `retrieved` is its first
     /// retrieval (the citizen's view passes the retrieval under way).
     pub(crate) fn announcement(
@@ -163,6 +178,7 @@ impl MailboxService {
             issuer,
             settings,
             clock,
+            committer: std::sync::OnceLock::new(),
         }))
     }
 }

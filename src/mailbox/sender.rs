@@ -10,7 +10,8 @@ use crate::crypto::{random_bytes, sha256};
 use crate::domain::client::{Client, SigningAlg};
 use crate::domain::evidence::verify_chain;
 use crate::domain::level::Loa;
-use crate::store::mailbox::{MessageRow, NewMessage, ReplyRow};
+use crate::store::mailbox::{MessageRow, PendingMessage, ReplyRow};
+use futures_util::StreamExt;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -86,39 +87,61 @@ impl MailboxService {
         self.scan_files(&shared.attachments, "to_citizen", None, Some(&sender.id))
             .await?;
         let required = self.required_level(sender, shared).await?;
-        let mut results = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let item_key = item
-                .idempotency_key
-                .clone()
-                .or_else(|| key.map(|k| format!("{k}#{i}")));
-            let hash = item_key.as_ref().map(|_| item.request_hash.clone());
-            let one = async {
-                if let Some(k) = &item_key
-                    && let Some(id) = self.replay(sender, k, hash.as_deref()).await?
-                {
-                    return Ok((id, true));
-                }
-                limits::check_reference(item.reference.as_deref())?;
-                self.store(
-                    sender,
-                    shared,
-                    required,
-                    (
-                        &item.recipient_sub,
-                        item.reference.as_deref().or(shared.reference.as_deref()),
-                    ),
-                    (item_key.as_deref(), hash.as_deref()),
-                )
-                .await
-            };
-            match one.await {
-                // A backend failure ends the call; what was stored is replayed by a retry.
-                Err(e @ (MailboxError::Store(_) | MailboxError::Keys(_))) => return Err(e),
-                r => results.push(r),
+        // Items go through the group commit 32 at a time, so a run of 10,000 is stored in
+        // batches; results keep the items' order.
+        let pending: Vec<_> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.bulk_item(sender, shared, required, (i, item), key))
+            .collect();
+        let results: Vec<Result<(Uuid, bool), MailboxError>> = futures_util::stream::iter(pending)
+            .buffered(32)
+            .collect()
+            .await;
+        // A backend failure ends the call; what was stored is replayed by a retry.
+        if let Some(pos) = results
+            .iter()
+            .position(|r| matches!(r, Err(MailboxError::Store(_) | MailboxError::Keys(_))))
+        {
+            if let Some(Err(e)) = results.into_iter().nth(pos) {
+                return Err(e);
             }
+            return Err(MailboxError::Invalid("bulk send failed".into()));
         }
         Ok(results)
+    }
+
+    /// One item of a bulk send: replayed under its key, or stored.
+    async fn bulk_item(
+        &self,
+        sender: &Client,
+        shared: &Outgoing,
+        required: Loa,
+        (i, item): (usize, &BulkItem),
+        key: Option<&str>,
+    ) -> Result<(Uuid, bool), MailboxError> {
+        let item_key = item
+            .idempotency_key
+            .clone()
+            .or_else(|| key.map(|k| format!("{k}#{i}")));
+        let hash = item_key.as_ref().map(|_| item.request_hash.clone());
+        if let Some(k) = &item_key
+            && let Some(id) = self.replay(sender, k, hash.as_deref()).await?
+        {
+            return Ok((id, true));
+        }
+        limits::check_reference(item.reference.as_deref())?;
+        self.store(
+            sender,
+            shared,
+            required,
+            (
+                &item.recipient_sub,
+                item.reference.as_deref().or(shared.reference.as_deref()),
+            ),
+            (item_key.as_deref(), hash.as_deref()),
+        )
+        .await
     }
 
     /// The level a message needs: the sender's, or its process's if higher.
@@ -166,25 +189,26 @@ impl MailboxService {
         let reference_ct = reference.map(|r| aead::seal(&key, &aad(id, "reference"), r.as_bytes()));
         let body_ct = aead::seal(&key, &aad(id, "body"), out.body.as_bytes());
         let attachments = self.seal_files(id, &key, &out.attachments);
-        let m = NewMessage {
+        let m = PendingMessage {
             id,
-            sender_client_id: sender.id.as_str(),
+            sender_client_id: sender.id.as_str().to_owned(),
             sender_tenant_id: sender.tenant_id.0,
             account,
-            recipient_sub,
-            reference: reference_ct.as_deref(),
-            process: out.process.as_deref(),
+            recipient_sub: recipient_sub.to_owned(),
+            reference: reference_ct,
+            process: out.process.clone(),
             required_level: required,
             reply_allowed: out.reply_allowed,
             expires_at: out.expires_at,
-            key_id: &key_id,
-            wrapped_key: &wrapped,
-            subject: &subject_ct,
-            body: &body_ct,
-            idempotency_key: idempotency,
-            request_hash,
+            key_id,
+            wrapped_key: wrapped,
+            subject: subject_ct,
+            body: body_ct,
+            idempotency_key: idempotency.map(str::to_owned),
+            request_hash: request_hash.map(str::to_owned),
+            attachments,
         };
-        match self.db.mailbox().insert_message(&m, &attachments).await {
+        match self.committer().store(m).await {
             Ok(()) => Ok((id, false)),
             // A concurrent retry with the same key won the race: answer as a retry.
             Err(e) if e.is_conflict_on("idempotency") && idempotency.is_some() => {

@@ -650,7 +650,7 @@ async fn refresh_tokens_rotate_once_detect_reuse_revoke_and_purge() {
 async fn mailbox_rows_states_replies_evidence_keys_and_purge() {
     use buergerkonto::domain::evidence::verify_chain;
     use buergerkonto::domain::mailbox::MessageState;
-    use buergerkonto::store::mailbox::{NewAttachment, NewMessage, Sealed};
+    use buergerkonto::store::mailbox::{NewAttachment, PendingMessage, Sealed};
     for (_dir, db) in backends().await {
         let (tenant, account) = fixture(&db, "mb").await;
         let mb = db.mailbox();
@@ -663,38 +663,45 @@ async fn mailbox_rows_states_replies_evidence_keys_and_purge() {
             filename: b"sealed-name".to_vec(),
             content: b"sealed-content".to_vec(),
         };
-        let m = NewMessage {
+        let pending = |id: uuid::Uuid,
+                       key: Option<&str>,
+                       expires: Option<chrono::DateTime<chrono::Utc>>,
+                       files: Vec<NewAttachment>| PendingMessage {
             id,
-            sender_client_id: "c-mb",
+            sender_client_id: "c-mb".into(),
             sender_tenant_id: tenant.0,
             account,
-            recipient_sub: "sub-at-tenant",
-            reference: Some(b"sealed-ref"),
+            recipient_sub: "sub-at-tenant".into(),
+            reference: Some(b"sealed-ref".to_vec()),
             process: None,
             required_level: Loa::Substantial,
             reply_allowed: true,
-            expires_at: None,
-            key_id: "k1",
-            wrapped_key: b"wrapped",
-            subject: b"sealed-subject",
-            body: b"sealed-body",
-            idempotency_key: Some("idem-1"),
-            request_hash: Some("hash-1"),
+            expires_at: expires,
+            key_id: "k1".into(),
+            wrapped_key: b"wrapped".to_vec(),
+            subject: b"sealed-subject".to_vec(),
+            body: b"sealed-body".to_vec(),
+            idempotency_key: key.map(str::to_owned),
+            request_hash: key.map(|_| "hash-1".to_owned()),
+            attachments: files,
         };
-        mb.insert_message(&m, std::slice::from_ref(&attachment))
+        mb.insert_messages(&[pending(id, Some("idem-1"), None, vec![attachment.clone()])])
             .await
             .expect("insert");
+        // A batch with a reused key stores nothing of the batch.
+        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
         assert!(
-            mb.insert_message(
-                &NewMessage {
-                    id: uuid::Uuid::now_v7(),
-                    ..m
-                },
-                &[]
-            )
+            mb.insert_messages(&[
+                pending(a, None, None, vec![]),
+                pending(b, Some("idem-1"), None, vec![])
+            ])
             .await
             .expect_err("same idempotency key")
             .is_conflict_on("idempotency")
+        );
+        assert!(
+            mb.message(a).await.expect("m").is_none(),
+            "the whole batch rolled back"
         );
         assert_eq!(
             mb.by_idempotency("c-mb", "idem-1").await.expect("idem"),
@@ -858,16 +865,12 @@ async fn mailbox_rows_states_replies_evidence_keys_and_purge() {
 
         // Expiry: a message past its date becomes expired, once.
         let e = uuid::Uuid::now_v7();
-        mb.insert_message(
-            &NewMessage {
-                id: e,
-                idempotency_key: None,
-                request_hash: None,
-                expires_at: Some(chrono::Utc::now() + chrono::Duration::milliseconds(10)),
-                ..m
-            },
-            &[],
-        )
+        mb.insert_messages(&[pending(
+            e,
+            None,
+            Some(chrono::Utc::now() + chrono::Duration::milliseconds(10)),
+            vec![],
+        )])
         .await
         .expect("insert expiring");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -877,6 +880,22 @@ async fn mailbox_rows_states_replies_evidence_keys_and_purge() {
             mb.message(e).await.expect("m").expect("m").state,
             MessageState::Expired
         );
+        // A batch: each message with its own chain.
+        let (c, d) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        mb.insert_messages(&[
+            pending(c, None, None, vec![]),
+            pending(d, Some("idem-2"), None, vec![]),
+        ])
+        .await
+        .expect("batch");
+        for x in [c, d] {
+            let ev = mb.events(x).await.expect("events");
+            assert_eq!(
+                ev.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+                ["sent", "delivered"]
+            );
+            assert!(verify_chain(&x.to_string(), &ev).is_ok());
+        }
     }
 }
 
