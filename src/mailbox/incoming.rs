@@ -232,14 +232,7 @@ impl MailboxService {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<(Vec<FetchedIncoming>, String), MailboxError> {
-        let after: i64 = match cursor.filter(|c| !c.is_empty()) {
-            None => 0,
-            Some(c) => c
-                .parse()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| MailboxError::Invalid("malformed cursor".into()))?,
-        };
+        let after = limits::parse_cursor(cursor)?;
         let rows = self
             .db
             .mailbox()

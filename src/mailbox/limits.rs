@@ -199,6 +199,21 @@ fn check_files(files: &[File]) -> Result<(), MailboxError> {
     Ok(())
 }
 
+/// A feed's cursor as the caller passes it back (empty or absent: from the start).
+///
+/// # Errors
+/// `Invalid` for anything but a non-negative number.
+pub fn parse_cursor(cursor: Option<&str>) -> Result<i64, MailboxError> {
+    match cursor.filter(|c| !c.is_empty()) {
+        None => Ok(0),
+        Some(c) => c
+            .parse()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| MailboxError::Invalid("malformed cursor".into())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -319,6 +319,25 @@ macro_rules! append_event {
     }};
 }
 
+/// Inserts the attachments of a message (or of one of its replies) inside `$tx`.
+macro_rules! insert_attachments {
+    ($tx:expr, $message:expr, $reply:expr, $attachments:expr) => {{
+        for (i, a) in $attachments.iter().enumerate() {
+            sqlx::query(INSERT_ATTACHMENT)
+                .bind(a.id)
+                .bind($message)
+                .bind($reply)
+                .bind(i32::try_from(i).unwrap_or(i32::MAX))
+                .bind(&a.content_type)
+                .bind(a.size)
+                .bind(&a.filename)
+                .bind(&a.content)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
 /// Runs `f` again when a concurrent event append took the same sequence number.
 async fn retry_conflicts<T, F, Fut>(mut f: F) -> StoreResult<T>
 where
@@ -417,19 +436,7 @@ impl Mailbox<'_> {
                     .bind(&m.request_hash)
                     .execute(&mut *tx)
                     .await?;
-                for (i, a) in m.attachments.iter().enumerate() {
-                    sqlx::query(INSERT_ATTACHMENT)
-                        .bind(a.id)
-                        .bind(m.id)
-                        .bind(None::<Uuid>)
-                        .bind(i32::try_from(i).unwrap_or(i32::MAX))
-                        .bind(&a.content_type)
-                        .bind(a.size)
-                        .bind(&a.filename)
-                        .bind(&a.content)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                insert_attachments!(tx, m.id, None::<Uuid>, m.attachments);
             }
             // The events of up to 16 messages per statement (about 8 KB).
             for chunk in batch.chunks(16) {
@@ -511,19 +518,7 @@ impl Mailbox<'_> {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            for (i, a) in attachments.iter().enumerate() {
-                sqlx::query(INSERT_ATTACHMENT)
-                    .bind(a.id)
-                    .bind(m.id)
-                    .bind(None::<Uuid>)
-                    .bind(i32::try_from(i).unwrap_or(i32::MAX))
-                    .bind(&a.content_type)
-                    .bind(a.size)
-                    .bind(&a.filename)
-                    .bind(&a.content)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            insert_attachments!(tx, m.id, None::<Uuid>, attachments);
             let mut detail = serde_json::json!({ "topic": topic });
             if !attachments.is_empty() {
                 detail["attachments"] = attachment_list(attachments);
@@ -815,19 +810,7 @@ impl Mailbox<'_> {
                     .bind(body)
                     .execute(&mut *tx)
                     .await?;
-                for (i, a) in attachments.iter().enumerate() {
-                    sqlx::query(INSERT_ATTACHMENT)
-                        .bind(a.id)
-                        .bind(message)
-                        .bind(Some(id))
-                        .bind(i32::try_from(i).unwrap_or(i32::MAX))
-                        .bind(&a.content_type)
-                        .bind(a.size)
-                        .bind(&a.filename)
-                        .bind(&a.content)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                insert_attachments!(tx, message, Some(id), attachments);
                 sqlx::query(REPLIED).bind(message).execute(&mut *tx).await?;
                 append_event!(tx, message, EventKind::Replied, &detail, now);
                 cursor

@@ -17,14 +17,20 @@ fn quick(raw: &mut buergerkonto::config::RawConfig) {
     raw.callback_timeout_secs = 2;
 }
 
-struct Setup {
-    app: TestApp,
-    sub: String,
-    token: String,
-    client_id: String,
+/// A server with a citizen logged in at a portal of the tenant, and an authority system.
+pub(crate) struct Setup {
+    pub(crate) app: TestApp,
+    /// The citizen's subject at the tenant.
+    pub(crate) sub: String,
+    /// The authority system's token (`mailbox.send`) and client id.
+    pub(crate) token: String,
+    pub(crate) client_id: String,
 }
 
-async fn setup(backend: Backend, tweak: fn(&mut buergerkonto::config::RawConfig)) -> Setup {
+pub(crate) async fn setup(
+    backend: Backend,
+    tweak: fn(&mut buergerkonto::config::RawConfig),
+) -> Setup {
     let app = spawn_app_with(AppOptions {
         backend,
         tweak,

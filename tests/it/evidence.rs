@@ -2,43 +2,17 @@
 //! verifies with the JWKS and chains by hash, and the announcement date (§ 9 Abs. 1 OZG or a
 //! Land's rule) in the status, the receipt and on the citizen's page.
 
+use crate::callbacks::Setup;
 use crate::helpers::rp::jwt_payload;
-use crate::helpers::{AppOptions, Backend, TestApp, spawn_app_with};
-use crate::mailbox::{EMAIL, PW, authority, citizen_at, letter, send};
+use crate::helpers::{Backend, TestApp};
+use crate::mailbox::{authority, letter, send};
 use buergerkonto::domain::civil::german_time;
 use chrono::{Datelike, NaiveDate};
 use serde_json::Value;
 use std::time::Duration;
 
-struct Setup {
-    app: TestApp,
-    sub: String,
-    token: String,
-    client_id: String,
-}
-
 async fn setup(tweak: fn(&mut buergerkonto::config::RawConfig)) -> Setup {
-    let app = spawn_app_with(AppOptions {
-        backend: Backend::Default,
-        tweak,
-        ..AppOptions::default()
-    })
-    .await;
-    app.add_user(EMAIL, PW).await;
-    let portal = app
-        .add_client(
-            &app.tenant,
-            &["--scope", "openid", "--scope", "mailbox.read"],
-        )
-        .await;
-    let (sub, _) = citizen_at(&app, &portal).await;
-    let (token, client_id) = authority(&app, &app.tenant).await;
-    Setup {
-        app,
-        sub,
-        token,
-        client_id,
-    }
+    crate::callbacks::setup(Backend::Default, tweak).await
 }
 
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {

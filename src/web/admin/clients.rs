@@ -304,9 +304,32 @@ struct SecretPage {
     id: String,
     name: String,
     secret: Option<String>,
+    /// Which secret: the client's own (`client-secret`) or its callback's
+    /// (`callback-secret`), with its title and what to do with it.
+    kind: &'static str,
+    title: &'static str,
+    label: &'static str,
+    text: &'static str,
 }
 
 fn secret_page(c: &Console, client: &Client, secret: Option<String>) -> Response {
+    let a = c.a();
+    let what = (
+        "client-secret",
+        a.cl_secret_title,
+        a.cl_secret_label,
+        a.cl_secret_text,
+    );
+    shown_once(c, client, secret, what)
+}
+
+/// A page that shows a secret once.
+fn shown_once(
+    c: &Console,
+    client: &Client,
+    secret: Option<String>,
+    (kind, title, label, text): (&'static str, &'static str, &'static str, &'static str),
+) -> Response {
     let t = c.t();
     let page = SecretPage {
         t,
@@ -316,6 +339,10 @@ fn secret_page(c: &Console, client: &Client, secret: Option<String>) -> Response
         id: client.id.as_str().to_owned(),
         name: client.name.clone(),
         secret,
+        kind,
+        title,
+        label,
+        text,
     };
     html(StatusCode::OK, &page)
 }
@@ -637,7 +664,18 @@ async fn callback(
                 Ok(r) => r,
                 Err(e) => return Ok(c.fail(e)),
             };
-            Ok(callback_secret_page(&c, &r.client, generated))
+            let a = c.a();
+            Ok(shown_once(
+                &c,
+                &r.client,
+                Some(generated),
+                (
+                    "callback-secret",
+                    a.cb_secret_title,
+                    a.cb_secret_title,
+                    a.cb_secret_text,
+                ),
+            ))
         }
         Err(AdminError::Invalid(bad)) => {
             let error = Some(c.bad(&bad));
@@ -655,32 +693,6 @@ async fn callback(
         }
         Err(e) => Ok(c.fail(e)),
     }
-}
-
-#[derive(Template)]
-#[template(path = "admin/callback_secret.html")]
-struct CallbackSecretPage {
-    t: &'static Texts,
-    a: &'static AdminTexts,
-    lang_switch: String,
-    f: super::Frame,
-    id: String,
-    name: String,
-    secret: String,
-}
-
-fn callback_secret_page(c: &Console, client: &Client, secret: String) -> Response {
-    let t = c.t();
-    let page = CallbackSecretPage {
-        t,
-        a: c.a(),
-        lang_switch: lang_switch(t, "/admin/portale"),
-        f: c.frame("clients", None, None),
-        id: client.id.as_str().to_owned(),
-        name: client.name.clone(),
-        secret,
-    };
-    html(StatusCode::OK, &page)
 }
 
 /// `POST /admin/portale/{id}/rueckruf/{event}/erneut`: re-queue a given-up delivery.
