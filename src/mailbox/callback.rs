@@ -361,12 +361,27 @@ impl Deliverer {
         let mut set = tokio::task::JoinSet::new();
         let mut owners: HashMap<tokio::task::Id, String> = HashMap::new();
         let mut per_client: HashMap<String, usize> = HashMap::new();
+        // While the database fails, look less often (up to every 30 s) and say so once.
+        let mut failures = 0u32;
         loop {
             if set.len() < MAX_IN_FLIGHT {
-                self.take_due(&mut set, &mut owners, &mut per_client).await;
+                match self.take_due(&mut set, &mut owners, &mut per_client).await {
+                    Ok(()) => failures = 0,
+                    Err(e) => {
+                        if failures == 0 {
+                            tracing::warn!(error = %e, "could not look for due callbacks; backing off");
+                        }
+                        failures = failures.saturating_add(1);
+                    }
+                }
             }
+            let wait = self
+                .settings
+                .poll
+                .saturating_mul(1 << failures.min(6))
+                .min(Duration::from_secs(30));
             let done = tokio::select! {
-                () = tokio::time::sleep(self.settings.poll) => None,
+                () = tokio::time::sleep(wait) => None,
                 Some(r) = set.join_next_with_id(), if !set.is_empty() => Some(r),
             };
             let mut finished: Vec<tokio::task::Id> = Vec::new();
@@ -394,15 +409,9 @@ impl Deliverer {
         set: &mut tokio::task::JoinSet<()>,
         owners: &mut HashMap<tokio::task::Id, String>,
         per_client: &mut HashMap<String, usize>,
-    ) {
+    ) -> Result<(), StoreError> {
         let now = self.clock.now();
-        let candidates = match self.db.callbacks().candidates(now, 200).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not look for due callbacks");
-                return;
-            }
-        };
+        let candidates = self.db.callbacks().candidates(now, 200).await?;
         let lease = now
             + chrono::Duration::from_std(self.settings.timeout + Duration::from_secs(30))
                 .unwrap_or_default();
@@ -421,12 +430,10 @@ impl Deliverer {
                     owners.insert(handle.id(), client);
                 }
                 Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not take a callback");
-                    return;
-                }
+                Err(e) => return Err(e),
             }
         }
+        Ok(())
     }
 
     async fn deliver(&self, row: CallbackRow) {
