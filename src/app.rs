@@ -32,6 +32,8 @@ pub struct Application {
     mailbox_interval: Duration,
     /// Whether this instance delivers callbacks.
     callback_deliver: bool,
+    /// `/metrics` on an address of its own, if configured.
+    metrics: Option<(TcpListener, axum::Router)>,
     /// The stop signals, listened to from before the port is bound: a SIGTERM that arrives
     /// while the server starts still shuts it down in order.
     stop: Option<StopSignals>,
@@ -77,6 +79,8 @@ pub struct Services {
     pub provider: Provider,
     pub mailbox: MailboxService,
     pub mailer: Mailer,
+    /// Health and metrics of this instance.
+    pub ops: crate::operations::Operations,
 }
 
 impl Services {
@@ -91,11 +95,12 @@ impl Services {
     /// # Errors
     /// When a backend cannot be reached or keys cannot be loaded.
     pub async fn connect_with(config: &Config, clock: Clock) -> anyhow::Result<Self> {
-        let db = Db::connect(config.database_url.expose()).await?;
+        let db = Db::connect_with(config.database_url.expose(), config.db_timeout).await?;
         let eph = Ephemeral::connect(
             config.redis_url.as_ref().map(|s| s.expose()),
             &config.redis_prefix,
             config.memory_store_max_mb.saturating_mul(1024 * 1024),
+            config.redis_timeout,
         )
         .await
         .context("connecting to Redis (BUERGERKONTO_REDIS_URL)")?;
@@ -165,8 +170,14 @@ impl Services {
             accounts.clone(),
             issuer,
             settings,
-            clock,
+            clock.clone(),
         )?;
+        let ops = crate::operations::Operations::new(
+            (db.clone(), eph.clone(), keys.clone()),
+            mailbox.clone(),
+            crate::telemetry::metrics::Metrics::new(),
+            clock,
+        );
         Ok(Self {
             db,
             eph,
@@ -176,6 +187,7 @@ impl Services {
             provider,
             mailbox,
             mailer,
+            ops,
         })
     }
 }
@@ -253,6 +265,7 @@ impl Application {
                     .context("reading the legal pages (BUERGERKONTO_LEGAL_DIR)")?,
             ),
             rights: rights.clone(),
+            ops: services.ops.clone(),
             feedback: crate::legal::feedback::Feedback::new(
                 services.mailer.clone(),
                 config.feedback_to.clone(),
@@ -275,7 +288,20 @@ impl Application {
                         .map(|u| (u.id.clone(), u.name.clone()))
                         .collect(),
                 ),
+                metrics_here: config
+                    .metrics_listen
+                    .is_none()
+                    .then(|| metrics_access(&config)),
             },
+        };
+        let metrics = match config.metrics_listen {
+            None => None,
+            Some(addr) => Some((
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding BUERGERKONTO_METRICS_LISTEN {addr}"))?,
+                crate::web::metrics::routes(services.ops.clone(), metrics_access(&config)),
+            )),
         };
         let port = listener.local_addr()?.port();
         Ok(Self {
@@ -293,6 +319,7 @@ impl Application {
             rights,
             mailbox_interval: Duration::from_secs(config.mailbox_interval_secs),
             callback_deliver: config.callback_deliver,
+            metrics,
             stop: None,
         })
     }
@@ -300,6 +327,15 @@ impl Application {
     #[must_use]
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of `/metrics`' own listener, if it has one.
+    #[must_use]
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
+            .map(|a| a.port())
     }
 
     /// Serves until SIGINT/SIGTERM, then finishes running requests within the grace period.
@@ -320,6 +356,13 @@ impl Application {
         if self.callback_deliver {
             workers.push(self.mailbox.spawn_callbacks()?);
         }
+        if let Some((listener, router)) = self.metrics {
+            workers.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            }));
+        }
         let result =
             crate::web::server::serve(self.listener, self.router, self.limits, stop.received())
                 .await
@@ -328,6 +371,12 @@ impl Application {
             w.abort();
         }
         result
+    }
+}
+
+fn metrics_access(config: &Config) -> crate::web::metrics::MetricsAccess {
+    crate::web::metrics::MetricsAccess {
+        token: config.metrics_token.clone().map(Arc::new),
     }
 }
 

@@ -148,6 +148,22 @@ pub struct RawConfig {
     /// The Land's holidays besides the nationwide ones, `YYYY-MM-DD`, comma-separated.
     #[serde(default)]
     pub announcement_holidays: String,
+    /// Serve `/metrics` on this address (`127.0.0.1:9464`) instead of the main listener.
+    #[serde(default)]
+    pub metrics_listen: String,
+    /// When set, `/metrics` asks for `Authorization: Bearer <this token>`.
+    #[serde(default)]
+    pub metrics_token: String,
+    /// How long a request waits for a database connection before it is answered 503.
+    #[serde(default = "default_backend_timeout_ms")]
+    pub db_timeout_ms: u64,
+    /// How long a request waits for Redis before it is answered 503.
+    #[serde(default = "default_backend_timeout_ms")]
+    pub redis_timeout_ms: u64,
+}
+
+fn default_backend_timeout_ms() -> u64 {
+    1000
 }
 
 fn default_true() -> bool {
@@ -401,6 +417,10 @@ impl Default for RawConfig {
             announcement_rule: default_announcement_rule(),
             announcement_next_working_day: false,
             announcement_holidays: String::new(),
+            metrics_listen: String::new(),
+            metrics_token: String::new(),
+            db_timeout_ms: default_backend_timeout_ms(),
+            redis_timeout_ms: default_backend_timeout_ms(),
         }
     }
 }
@@ -516,6 +536,13 @@ pub struct Config {
     /// Whether this instance delivers callbacks.
     pub callback_deliver: bool,
     pub announcement: crate::domain::announcement::Rule,
+    /// Where `/metrics` is served: `None` on the main listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The bearer token `/metrics` asks for, if any.
+    pub metrics_token: Option<crate::crypto::Secret>,
+    /// How long a request waits for the database, and for Redis, before it gets a 503.
+    pub db_timeout: Duration,
+    pub redis_timeout: Duration,
 }
 
 impl Config {
@@ -656,11 +683,29 @@ impl Config {
         let callbacks = crate::mailbox::callback::Settings {
             timeout: Duration::from_secs(raw.callback_timeout_secs.clamp(1, 60)),
             retry_base: Duration::from_secs(raw.callback_retry_base_secs.clamp(1, 3600)),
-            give_up_after: Duration::from_secs(raw.callback_give_up_secs.max(1)),
+            // At most 30 days: a larger value would overflow date arithmetic.
+            give_up_after: Duration::from_secs(raw.callback_give_up_secs.clamp(1, 30 * 86_400)),
             allow_http: raw.callback_allow_http,
             ..crate::mailbox::callback::Settings::default()
         };
+        let metrics_listen = match raw.metrics_listen.trim() {
+            "" => None,
+            a => Some(a.parse::<SocketAddr>().with_context(|| {
+                format!("BUERGERKONTO_METRICS_LISTEN is not an address:port: {a}")
+            })?),
+        };
+        let metrics_token = match raw.metrics_token.trim() {
+            "" => None,
+            t if t.len() < 16 => {
+                bail!("BUERGERKONTO_METRICS_TOKEN must have at least 16 characters")
+            }
+            t => Some(crate::crypto::Secret::new(t.to_owned())),
+        };
         Ok(Self {
+            metrics_listen,
+            metrics_token,
+            db_timeout: Duration::from_millis(raw.db_timeout_ms.clamp(100, 60_000)),
+            redis_timeout: Duration::from_millis(raw.redis_timeout_ms.clamp(100, 60_000)),
             scanner,
             callbacks,
             callback_deliver: raw.callback_deliver,

@@ -13,7 +13,9 @@
 //! app.rs       Services::connect + Application::build: backends, keys, mailer -> router;
 //!              starts and stops the owners' workers, nothing else runs here
 //! clock.rs     the injected clock where expiry is decided (system, or manual in tests)
-//! telemetry.rs tracing subscriber; Cause and Chain (errors logged with their causes)
+//! telemetry/   tracing subscriber; Cause and Chain (errors logged with their causes);
+//!              metrics.rs: counters and latency histograms in the Prometheus text format
+//! operations.rs  the operator's view: dependency health (/readyz) and /metrics' gauges
 //! domain/      pure types and rules: ids (TenantId::sector), e-mail, redirect URIs, clients
 //!              (Client::sector), scopes, levels, parameters, mailbox MessageState, evidence,
 //!              roles (who may do what), brand (accent contrast, logo check)
@@ -72,7 +74,7 @@
 //!
 //! Dependency rule (`A <- B`: B may use A): domain, clock, telemetry, config <- crypto,
 //! keyring <- store, ephemeral, mail <- broker <- account, authn, catalogue, registry, legal <- oidc,
-//! mailbox <- rights <- web <- app <- cli <- main. `oidc` uses `account` and `authn` (the flow reads a
+//! mailbox <- rights, operations <- web <- app <- cli <- main. `oidc` uses `account` and `authn` (the flow reads a
 //! session's account); `account` uses `broker` (verified data from an upstream); `mailbox`
 //! does not use `oidc`; `web` calls services, never the store.
 
@@ -93,6 +95,7 @@ pub mod legal;
 pub mod mail;
 pub mod mailbox;
 pub mod oidc;
+pub mod operations;
 pub mod registry;
 pub mod rights;
 pub mod saml;

@@ -25,6 +25,23 @@ pub enum EphemeralError {
     Full,
 }
 
+impl EphemeralError {
+    /// Whether `e` (one link of a cause chain) says the short-lived store did not answer
+    /// (answered 503 with `Retry-After`, not 500).
+    #[must_use]
+    pub fn is_unavailable(e: &(dyn std::error::Error + 'static)) -> bool {
+        matches!(
+            e.downcast_ref::<EphemeralError>(),
+            Some(EphemeralError::Backend(_))
+        ) || e.downcast_ref::<::redis::RedisError>().is_some_and(|r| {
+            r.is_io_error()
+                || r.is_timeout()
+                || r.is_connection_refusal()
+                || r.is_connection_dropped()
+        })
+    }
+}
+
 pub type EphResult<T> = Result<T, EphemeralError>;
 
 /// The short-lived store.
@@ -54,9 +71,10 @@ impl Ephemeral {
         redis_url: Option<&str>,
         prefix: &str,
         memory_capacity: usize,
+        timeout: Duration,
     ) -> EphResult<Self> {
         Ok(match redis_url {
-            Some(url) => Ephemeral::Redis(redis::RedisStore::connect(url, prefix).await?),
+            Some(url) => Ephemeral::Redis(redis::RedisStore::connect(url, prefix, timeout).await?),
             None => Ephemeral::Memory(memory::MemoryStore::with_budgets(
                 memory_capacity,
                 &[(keys::PENDING_PREFIX, memory_capacity / 2)],
@@ -170,5 +188,14 @@ impl Ephemeral {
     /// When the backend fails.
     pub async fn ping(&self) -> EphResult<()> {
         dispatch!(self, |s| s.ping().await)
+    }
+
+    /// Which backend this is (`redis`, `memory`), for metrics.
+    #[must_use]
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Ephemeral::Memory(_) => "memory",
+            Ephemeral::Redis(_) => "redis",
+        }
     }
 }

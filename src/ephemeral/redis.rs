@@ -35,12 +35,24 @@ impl RedisStore {
 
     /// # Errors
     /// When the URL is malformed or the server cannot be reached.
-    pub async fn connect(url: &str, prefix: &str) -> EphResult<Self> {
+    /// Each command, and each (re)connection, waits at most `timeout`; while Redis is down a
+    /// command fails after one quick reconnection attempt, and the next command after Redis
+    /// is back reconnects.
+    pub async fn connect(url: &str, prefix: &str, timeout: Duration) -> EphResult<Self> {
         let client = redis::Client::open(url).map_err(err)?;
-        let conn = tokio::time::timeout(Duration::from_secs(10), client.get_connection_manager())
-            .await
-            .map_err(|_| EphemeralError::Backend("timed out connecting to Redis".into()))?
-            .map_err(err)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(200));
+        let conn = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        .map_err(|_| EphemeralError::Backend("timed out connecting to Redis".into()))?
+        .map_err(err)?;
         let s = Self {
             conn,
             prefix: prefix.into(),

@@ -6,7 +6,7 @@
 //! its own, so every send gets its own answer.
 
 use crate::store::mailbox::PendingMessage;
-use crate::store::{Db, StoreResult};
+use crate::store::{Db, StoreError, StoreResult};
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -65,13 +65,50 @@ impl Committer {
 }
 
 async fn commit(db: &Db, batch: Vec<Job>) {
+    // A key twice in one batch (a bulk call that repeats one) would fail the whole batch,
+    // and everyone's messages would go one at a time: the repeat goes on its own after it.
+    let mut seen = std::collections::HashSet::new();
+    let (batch, repeats): (Vec<_>, Vec<_>) = batch.into_iter().partition(|j| {
+        j.message
+            .idempotency_key
+            .as_ref()
+            .is_none_or(|k| seen.insert((j.message.sender_client_id.clone(), k.clone())))
+    });
+    commit_batch(db, batch).await;
+    for j in repeats {
+        let r = db
+            .mailbox()
+            .insert_messages(std::slice::from_ref(&j.message))
+            .await;
+        let _ = j.done.send(r);
+    }
+}
+
+async fn commit_batch(db: &Db, batch: Vec<Job>) {
+    if batch.is_empty() {
+        return;
+    }
     let (messages, waiting): (Vec<_>, Vec<_>) =
         batch.into_iter().map(|j| (j.message, j.done)).unzip();
-    if messages.len() > 1 && db.mailbox().insert_messages(&messages).await.is_ok() {
-        for w in waiting {
-            let _ = w.send(Ok(()));
+    if messages.len() > 1 {
+        match db.mailbox().insert_messages(&messages).await {
+            Ok(()) => {
+                for w in waiting {
+                    let _ = w.send(Ok(()));
+                }
+                return;
+            }
+            // The database is away: every send hears so now (503), instead of each waiting
+            // in turn for its own connection attempt.
+            Err(e) if StoreError::is_unavailable(&e) => {
+                tracing::warn!(error = %crate::telemetry::Chain(&e), "a batch of sends failed: the database is unavailable");
+                for w in waiting {
+                    let _ = w.send(Err(StoreError::unavailable()));
+                }
+                return;
+            }
+            Err(_) => {}
         }
-        return;
     }
     // One message, or a batch that failed: each on its own, with its own answer.
     for (m, w) in messages.into_iter().zip(waiting) {

@@ -17,7 +17,52 @@ pub struct Round {
     pub purged: usize,
 }
 
+/// What waits, for the operator's metrics.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Backlogs {
+    /// Messages from authorities whose recipient was not told yet, and the oldest's age.
+    pub unnotified: usize,
+    pub unnotified_oldest: Option<chrono::DateTime<chrono::Utc>>,
+    /// Of those, the ones a day before their announcement day (an alert).
+    pub at_risk: usize,
+    /// Callback deliveries waiting (and the oldest's age), and given up.
+    pub callbacks_pending: i64,
+    pub callbacks_oldest: Option<chrono::DateTime<chrono::Utc>>,
+    pub callbacks_dead: i64,
+}
+
 impl MailboxService {
+    /// Untold messages provided before this moment are at risk: a day before the earliest
+    /// announcement day any rule allows (counted from provision).
+    fn risk_from(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        let days = i64::try_from(self.settings.announcement.days).unwrap_or(3);
+        now - chrono::Duration::days((days - 1).max(0))
+    }
+
+    /// The notification and callback backlogs.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn backlogs(&self) -> Result<Backlogs, MailboxError> {
+        let now = self.clock.now();
+        let mailbox = self.db.mailbox();
+        let callbacks = self.db.callbacks();
+        let (all, risk, cb) = tokio::join!(
+            mailbox.unnotified_since(now),
+            mailbox.unnotified_since(self.risk_from(now)),
+            callbacks.backlog_all(),
+        );
+        let ((unnotified, unnotified_oldest), (at_risk, _), cb) = (all?, risk?, cb?);
+        Ok(Backlogs {
+            unnotified,
+            unnotified_oldest,
+            at_risk,
+            callbacks_pending: cb.pending,
+            callbacks_oldest: cb.oldest_pending,
+            callbacks_dead: cb.dead,
+        })
+    }
+
     /// One round of notifications, expiry and purging.
     ///
     /// # Errors
@@ -82,9 +127,11 @@ impl MailboxService {
         }
         // § 9 Abs. 1 OZG: the recipient must be told by the announcement day. A day before it
         // (counted from provision, the earliest any rule starts), an untold message is an alert.
-        let days = i64::try_from(self.settings.announcement.days).unwrap_or(3);
-        let risk_from = now - chrono::Duration::days((days - 1).max(0));
-        let (at_risk, oldest) = self.db.mailbox().unnotified_since(risk_from).await?;
+        let (at_risk, oldest) = self
+            .db
+            .mailbox()
+            .unnotified_since(self.risk_from(now))
+            .await?;
         round.at_risk = at_risk;
         if at_risk > 0 {
             tracing::error!(

@@ -160,12 +160,6 @@ impl Provider {
         })))
     }
 
-    /// Whether the database and the short-lived store answer (`/readyz`).
-    pub async fn ready(&self) -> bool {
-        let (db, eph) = tokio::join!(self.db.ping(), self.eph.ping());
-        db.is_ok() && eph.is_ok()
-    }
-
     /// A client by id, from a short cache (the token endpoint's hot path).
     ///
     /// # Errors

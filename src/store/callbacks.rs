@@ -62,11 +62,15 @@ const DELETE_TARGET: &str = "DELETE FROM mailbox_callback_targets WHERE client_i
 const TARGET: &str = "SELECT client_id, url, key_id, wrapped_key, secret, updated_at FROM mailbox_callback_targets \
     WHERE client_id = $1";
 // The first pending delivery of each message (a later one waits until the earlier one is
-// delivered or given up), due and not held by a live lease, oldest due first.
-const CANDIDATES: &str = "SELECT o.id, o.client_id FROM mailbox_callbacks o WHERE o.state = 'pending' \
+// delivered or given up), due and not held by a live lease, oldest due first, and at most
+// `$3` per system: a system with a huge backlog and a hanging receiver cannot fill the list
+// and hold back every other system's deliveries.
+const CANDIDATES: &str = "SELECT c.id, c.client_id FROM (SELECT o.id, o.client_id, o.next_attempt_at, \
+    ROW_NUMBER() OVER (PARTITION BY o.client_id ORDER BY o.next_attempt_at) AS n \
+    FROM mailbox_callbacks o WHERE o.state = 'pending' \
     AND o.next_attempt_at <= $1 AND (o.lease_until IS NULL OR o.lease_until <= $1) \
     AND NOT EXISTS (SELECT 1 FROM mailbox_callbacks e WHERE e.message_id = o.message_id \
-    AND e.state = 'pending' AND e.seq < o.seq) ORDER BY o.next_attempt_at LIMIT $2";
+    AND e.state = 'pending' AND e.seq < o.seq)) c WHERE c.n <= $3 ORDER BY c.next_attempt_at LIMIT $2";
 // Taking one is a single conditional update: of two instances that picked the same row,
 // the second finds the lease taken (PostgreSQL re-checks the condition on the locked row).
 const CLAIM: &str = "UPDATE mailbox_callbacks SET lease_until = $3, attempts = attempts + 1 \
@@ -86,6 +90,8 @@ const REDELIVER: &str = "UPDATE mailbox_callbacks SET state = 'pending', retry_f
 const STATE: &str = "SELECT state FROM mailbox_callbacks WHERE id = $1 AND client_id = $2";
 const BACKLOG: &str = "SELECT state, COUNT(*), MIN(created_at) FROM mailbox_callbacks WHERE client_id = $1 \
     AND state IN ('pending', 'dead') GROUP BY state";
+const BACKLOG_ALL: &str = "SELECT state, COUNT(*), MIN(created_at) FROM mailbox_callbacks \
+    WHERE state IN ('pending', 'dead') GROUP BY state";
 
 impl Callbacks<'_> {
     /// Sets (or replaces) a client's target with a freshly sealed secret.
@@ -156,10 +162,12 @@ impl Callbacks<'_> {
         &self,
         now: DateTime<Utc>,
         limit: i64,
+        per_client: i64,
     ) -> StoreResult<Vec<(Uuid, String)>> {
         Ok(on_db!(self.0, |p| sqlx::query_as(CANDIDATES)
             .bind(now)
             .bind(limit)
+            .bind(per_client)
             .fetch_all(p)
             .await)?)
     }
@@ -288,11 +296,25 @@ impl Callbacks<'_> {
     /// # Errors
     /// A backend error.
     pub async fn backlog(&self, client: &str) -> StoreResult<Backlog> {
-        let rows: Vec<(String, i64, Option<DateTime<Utc>>)> =
-            on_db!(self.0, |p| sqlx::query_as(BACKLOG)
-                .bind(client)
-                .fetch_all(p)
-                .await)?;
+        let rows = on_db!(self.0, |p| sqlx::query_as(BACKLOG)
+            .bind(client)
+            .fetch_all(p)
+            .await)?;
+        Ok(Backlog::of(rows))
+    }
+
+    /// The same over every system (the operator's metrics).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn backlog_all(&self) -> StoreResult<Backlog> {
+        let rows = on_db!(self.0, |p| sqlx::query_as(BACKLOG_ALL).fetch_all(p).await)?;
+        Ok(Backlog::of(rows))
+    }
+}
+
+impl Backlog {
+    fn of(rows: Vec<(String, i64, Option<DateTime<Utc>>)>) -> Self {
         let mut b = Backlog::default();
         for (state, n, oldest) in rows {
             if state == "pending" {
@@ -302,7 +324,7 @@ impl Callbacks<'_> {
                 b.dead = n;
             }
         }
-        Ok(b)
+        b
     }
 }
 

@@ -106,6 +106,41 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl StoreError {
+    /// A failure that says the database did not answer (for each of several waiters that
+    /// shared one failed attempt).
+    #[must_use]
+    pub fn unavailable() -> Self {
+        StoreError::Backend(sqlx::Error::PoolTimedOut)
+    }
+
+    /// Whether `e` (one link of a cause chain) says the database did not answer: no
+    /// connection within the deadline, refused or dropped connections, a server shutting
+    /// down or starting. Such failures are answered 503 with `Retry-After`, not 500.
+    #[must_use]
+    pub fn is_unavailable(e: &(dyn std::error::Error + 'static)) -> bool {
+        let sqlx = match e.downcast_ref::<StoreError>() {
+            Some(StoreError::Backend(s)) => s,
+            Some(_) => return false,
+            None => match e.downcast_ref::<sqlx::Error>() {
+                Some(s) => s,
+                None => return false,
+            },
+        };
+        match sqlx {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::BeginFailed => true,
+            // Class 08 (connection exception), 57P01-57P03 (shutdown, crash, starting up).
+            sqlx::Error::Database(d) => d
+                .code()
+                .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+            _ => false,
+        }
+    }
+
     /// Whether this is a conflict on a unique constraint whose name contains `name`
     /// (SQLite does not report constraint names; there any conflict matches).
     #[must_use]
@@ -128,11 +163,20 @@ impl Db {
     /// # Errors
     /// When the database cannot be reached or a migration fails.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, Duration::from_secs(10)).await
+    }
+
+    /// Like [`Db::connect`]; on PostgreSQL a query waits at most `acquire` for a connection
+    /// (while the server is down, requests fail after this long instead of piling up).
+    ///
+    /// # Errors
+    /// When the database cannot be reached or a migration fails.
+    pub async fn connect_with(url: &str, acquire: Duration) -> anyhow::Result<Self> {
         use anyhow::Context;
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(20)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(acquire)
                 .connect(url)
                 .await
                 .context("connecting to PostgreSQL")?;
@@ -195,6 +239,25 @@ impl Db {
             .await
             .map(|_| ()))?;
         Ok(())
+    }
+
+    /// The pool's connections: open, idle, and the most it opens.
+    #[must_use]
+    pub fn pool_stats(&self) -> (u32, usize, u32) {
+        on_db!(self, |p| (
+            p.size(),
+            p.num_idle(),
+            p.options().get_max_connections()
+        ))
+    }
+
+    /// Which backend this is (`postgres`, `sqlite`), for metrics.
+    #[must_use]
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Pg(_) => "postgres",
+            Db::Sqlite(..) => "sqlite",
+        }
     }
 
     pub async fn close(&self) {

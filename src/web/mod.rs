@@ -6,6 +6,7 @@ pub mod api;
 pub mod extract;
 pub mod face;
 pub mod i18n;
+pub mod metrics;
 pub mod oidc;
 pub mod pages;
 pub mod respond;
@@ -39,7 +40,13 @@ const AUTOSUBMIT_JS: &[u8] = include_bytes!("static/autosubmit.js");
 /// The complete router: one router per surface (protocol, pages, APIs), each route next to
 /// its handler, merged here under the layers every request passes.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let ops = state.ops.clone();
+    let metrics = state
+        .web
+        .metrics_here
+        .clone()
+        .map(|access| metrics::routes(ops.clone(), access));
+    let router = Router::new()
         .merge(oidc::routes())
         .merge(pages::routes())
         .merge(api::routes())
@@ -52,13 +59,16 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state);
+    router
+        .merge(metrics.unwrap_or_default())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(limit_uri))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
+        .layer(middleware::from_fn_with_state(ops, metrics::track))
         .layer(middleware::map_response(security_headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
@@ -169,10 +179,18 @@ async fn not_found(PageLang(lang): PageLang) -> Response {
     PageError::new(StatusCode::NOT_FOUND, lang, |t| t.error_not_found).into_response()
 }
 
-async fn ready(State(state): State<AppState>) -> Response {
-    if state.provider.ready().await {
+/// `/readyz`: 200 when the database and the short-lived store answer, else 503 naming what
+/// is missing (`not ready: redis`). Each check has a deadline, so it never hangs.
+async fn ready(State(ops): State<crate::operations::Operations>) -> Response {
+    let health = ops.health().await;
+    if health.ready() {
         (StatusCode::OK, "ready").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, HeaderValue::from_static("5"))],
+            format!("not ready: {}", health.missing().join(", ")),
+        )
+            .into_response()
     }
 }

@@ -114,15 +114,42 @@ impl PageError {
     pub fn expired(lang: Lang) -> Self {
         Self::new(StatusCode::BAD_REQUEST, lang, |t| t.error_expired)
     }
+    /// A failure of ours: 500, or 503 when a backend did not answer (the page says to try
+    /// again in a few minutes, and `Retry-After` says when).
     #[must_use]
     pub fn internal(lang: Lang, cause: impl Into<Cause>) -> Self {
+        let cause = cause.into();
+        let (status, text): (_, fn(&Texts) -> &str) = if unavailable(&cause) {
+            (StatusCode::SERVICE_UNAVAILABLE, |t| t.error_unavailable)
+        } else {
+            (StatusCode::INTERNAL_SERVER_ERROR, |t| t.error_internal)
+        };
         Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
+            status,
             lang,
-            text: |t| t.error_internal,
-            cause: Some(cause.into()),
+            text,
+            cause: Some(cause),
         }
     }
+}
+
+/// How long a client should wait after a 503 for a backend outage.
+const OUTAGE_RETRY_AFTER: &str = "10";
+
+/// Whether a failure's causes show the database or the short-lived store not answering
+/// (no connection within the deadline, connection refused or dropped): answered 503 with
+/// `Retry-After` on every surface, never 500.
+fn unavailable(cause: &Cause) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&**cause);
+    while let Some(e) = next {
+        if crate::store::StoreError::is_unavailable(e)
+            || crate::ephemeral::EphemeralError::is_unavailable(e)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 impl IntoResponse for PageError {
@@ -159,7 +186,7 @@ impl IntoResponse for PageError {
             ),
             None => format!("{} {}", (self.text)(t), t.error_contact),
         };
-        html(
+        let mut resp = html(
             self.status,
             &MessagePage {
                 t,
@@ -169,7 +196,14 @@ impl IntoResponse for PageError {
                 link: Some(("/konto".into(), t.error_next)),
                 is_error: true,
             },
-        )
+        );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(OUTAGE_RETRY_AFTER),
+            );
+        }
+        resp
     }
 }
 
@@ -251,11 +285,21 @@ impl ApiError {
         self.auth_error = Some(challenge);
         self
     }
+    /// A failure of ours: 500, or 503 when a backend did not answer.
     pub fn internal(cause: impl Into<Cause>) -> Self {
+        let cause = cause.into();
+        let (status, detail) = if unavailable(&cause) {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "a backend is temporarily unavailable; try again shortly",
+            )
+        } else {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        };
         Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            detail: "internal error".into(),
-            cause: Some(cause.into()),
+            status,
+            detail: detail.into(),
+            cause: Some(cause),
             auth_error: None,
         }
     }
@@ -305,7 +349,12 @@ impl IntoResponse for ApiError {
 // ---- OAuth endpoints
 
 impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        // A backend that did not answer is an outage, not our error.
+        if self.code == ErrorCode::ServerError && self.cause.as_ref().is_some_and(unavailable) {
+            self.code = ErrorCode::TemporarilyUnavailable;
+            "try again later".clone_into(&mut self.description);
+        }
         if let Some(c) = &self.cause {
             tracing::error!(error = self.code.as_str(), cause = %Chain(c.as_ref()), "OAuth request failed");
         }
@@ -323,6 +372,12 @@ impl IntoResponse for OAuthError {
             .into_response();
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            h.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(OUTAGE_RETRY_AFTER),
+            );
+        }
         match self.code {
             ErrorCode::InvalidClient => {
                 h.insert(

@@ -18,6 +18,8 @@ pub struct WebConfig {
     pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
     /// (id, name) of the upstreams one may log in with (SAML: BundID), for the login page.
     pub upstream_logins: std::sync::Arc<Vec<(String, String)>>,
+    /// `/metrics` on this listener, and who may read it (`None`: it has its own address).
+    pub metrics_here: Option<super::metrics::MetricsAccess>,
 }
 
 /// The Verbund's name and logo (its bytes and content type), read at start.
@@ -44,5 +46,7 @@ pub struct AppState {
     pub feedback: crate::legal::feedback::Feedback,
     /// Access and portability of the citizen's data.
     pub rights: crate::rights::DataRights,
+    /// Health and metrics.
+    pub ops: crate::operations::Operations,
     pub web: WebConfig,
 }

@@ -7,16 +7,21 @@ use std::time::Duration;
 
 async fn stores() -> Vec<Ephemeral> {
     let mut v = vec![
-        Ephemeral::connect(None, "", usize::MAX)
+        Ephemeral::connect(None, "", usize::MAX, std::time::Duration::from_secs(1))
             .await
             .expect("memory"),
     ];
     if let Some(url) = test_redis_url() {
         let prefix = format!("bkt:{}:", uuid::Uuid::new_v4().simple());
         v.push(
-            Ephemeral::connect(Some(&url), &prefix, usize::MAX)
-                .await
-                .expect("BUERGERKONTO_TEST_REDIS_URL must be reachable"),
+            Ephemeral::connect(
+                Some(&url),
+                &prefix,
+                usize::MAX,
+                std::time::Duration::from_secs(1),
+            )
+            .await
+            .expect("BUERGERKONTO_TEST_REDIS_URL must be reachable"),
         );
     }
     v
@@ -126,7 +131,7 @@ async fn values_expire() {
 
 #[tokio::test(start_paused = true)]
 async fn memory_values_expire_with_paused_time() {
-    let s = Ephemeral::connect(None, "", usize::MAX)
+    let s = Ephemeral::connect(None, "", usize::MAX, std::time::Duration::from_secs(1))
         .await
         .expect("memory");
     s.put(&Key::Code("short"), "v", Duration::from_secs(60))

@@ -19,6 +19,7 @@ mod lifecycle;
 mod logout;
 mod mailbox;
 mod oidc_flow;
+mod operations;
 mod pages;
 mod passkeys;
 mod processes;

@@ -138,19 +138,34 @@ pub async fn preflight(State(p): State<Provider>, headers: HeaderMap) -> Respons
 /// browser app may read that error too (CORS).
 pub async fn token(
     State(p): State<Provider>,
+    State(ops): State<crate::operations::Operations>,
     headers: HeaderMap,
     form: Result<OAuthForm, OAuthError>,
 ) -> Response {
-    let (client, result) = match form_of_client(&p, &headers, form).await {
+    let (client, grant, result) = match form_of_client(&p, &headers, form).await {
         Ok((client, form)) => {
+            let grant = match form.get("grant_type") {
+                Some("authorization_code") => "authorization_code",
+                Some("refresh_token") => "refresh_token",
+                Some("client_credentials") => "client_credentials",
+                _ => "other",
+            };
             let result = match TokenRequest::parse(&form) {
                 Ok(req) => p.token(&client, req).await,
                 Err(e) => Err(e),
             };
-            (Some(client), result)
+            (Some(client), grant, result)
         }
-        Err(e) => (None, Err(e)),
+        Err(e) => (None, "unknown", Err(e)),
     };
+    let outcome = match &result {
+        Ok(_) => "issued",
+        Err(e) => e.code.as_str(),
+    };
+    ops.metrics().inc(
+        "buergerkonto_tokens_total",
+        &[("grant", grant), ("outcome", outcome)],
+    );
     with_cors(&p, &headers, client.as_deref(), oauth_json(result)).await
 }
 

@@ -293,6 +293,10 @@ pub(crate) async fn raise_session(
             .await
             .map_err(|e| PageError::internal(lang, e))?;
     }
+    state.ops.metrics().inc(
+        "buergerkonto_step_ups_total",
+        &[("via", "factor"), ("level", session.acr.name())],
+    );
     state
         .accounts
         .record(

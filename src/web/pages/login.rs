@@ -155,7 +155,20 @@ pub async fn submit(
     }
     let password = form.get("password").unwrap_or("");
     let cont = (!req.is_empty()).then_some(req.as_str());
-    let account = match state.accounts.login(email, password, ip, lang, cont).await {
+    let result = state.accounts.login(email, password, ip, lang, cont).await;
+    let outcome = match &result {
+        Ok(_) => "password_ok",
+        Err(AccountError::InvalidCredentials) => "invalid_credentials",
+        Err(AccountError::Throttled) => "throttled",
+        Err(AccountError::Unverified) => "unverified",
+        Err(AccountError::Disabled) => "disabled",
+        Err(_) => "error",
+    };
+    state.ops.metrics().inc(
+        "buergerkonto_password_logins_total",
+        &[("outcome", outcome)],
+    );
+    let account = match result {
         Ok(a) => a,
         Err(AccountError::InvalidCredentials) => {
             return Ok(again(StatusCode::UNAUTHORIZED, t.err_credentials));
@@ -259,6 +272,10 @@ pub(crate) async fn completed_login(
         }
         Err(e) => return Err(PageError::internal(lang, e)),
     };
+    state
+        .ops
+        .metrics()
+        .inc("buergerkonto_logins_total", &[("level", reached.name())]);
     Ok(notes.device_cookie.map(|v| {
         set_cookie(
             DEVICE_COOKIE,

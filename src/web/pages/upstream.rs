@@ -333,6 +333,10 @@ async fn finish(
                 .save(&token, &session)
                 .await
                 .map_err(|e| PageError::internal(lang, e))?;
+            state.ops.metrics().inc(
+                "buergerkonto_step_ups_total",
+                &[("via", "upstream"), ("level", session.acr.name())],
+            );
             state
                 .accounts
                 .record(

@@ -1,5 +1,7 @@
 //! Tracing: `RUST_LOG` filter (default `info`), human-readable or JSON (`BUERGERKONTO_LOG_FORMAT=json`).
 
+pub mod metrics;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber once; later calls are ignored (tests call it per app).
