@@ -125,11 +125,14 @@ impl Admin {
             }
             Err(e) => return Err(e.into()),
         };
-        if client.tenant_id != tenant || !client.scopes.iter().any(|s| s == "mailbox.send") {
+        if client.tenant_id != tenant || !client.scopes.contains("mailbox.send") {
             return Err(AdminError::Invalid(Bad::Client(
                 "the receiving system must be one of the tenant's with scope mailbox.send".into(),
             )));
         }
+        // Routing citizens' messages to a system is a change to it: a system with the
+        // Verbund's scopes is the Verbund admin's to change.
+        self.client_to_change(actor, client.id.as_str()).await?;
         let row = TopicRow {
             id: Uuid::now_v7(),
             tenant_id: tenant.0,

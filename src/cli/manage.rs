@@ -432,7 +432,7 @@ async fn callback(
     cmd: CallbackManage,
     config: &crate::config::Config,
 ) -> anyhow::Result<Value> {
-    let keys = crate::keyring::mailbox::MasterKeys::load_or_init(&config.keys_dir)?;
+    let keys = crate::keyring::mailbox::MasterKeys::load_existing(&config.keys_dir)?;
     let admin = Admin::new(db.clone())
         .with_callbacks(std::sync::Arc::new(keys), config.callbacks.allow_http);
     let actor = Actor::operator();

@@ -95,6 +95,32 @@ impl MasterKeys {
         })
     }
 
+    /// Loads `KEYS_DIR/mailbox` and fails when it holds no key (commands that seal with the
+    /// server's key must not make one of their own that the server does not have).
+    ///
+    /// # Errors
+    /// When the folder cannot be read, holds no key, or a key file is malformed.
+    pub fn load_existing(keys_dir: &Path) -> anyhow::Result<Self> {
+        let dir = folder(keys_dir);
+        let keys = if dir.is_dir() {
+            read_all(&dir)?
+        } else {
+            std::collections::BTreeMap::new()
+        };
+        if keys.is_empty() {
+            anyhow::bail!(
+                "no mailbox master key in {}: run this with the server's keys folder \
+                 (BUERGERKONTO_KEYS_DIR), after the server has started once",
+                dir.display()
+            );
+        }
+        Ok(Self {
+            seen: std::sync::Mutex::new(modified(&dir)),
+            dir,
+            keys: RwLock::new(keys),
+        })
+    }
+
     /// Adds a new master key, which wraps every data key from now on; returns its id.
     ///
     /// # Errors

@@ -411,7 +411,11 @@ impl Deliverer {
         per_client: &mut HashMap<String, usize>,
     ) -> Result<(), StoreError> {
         let now = self.clock.now();
-        let candidates = self.db.callbacks().candidates(now, 200).await?;
+        let candidates = self
+            .db
+            .callbacks()
+            .candidates(now, 200, PER_CLIENT as i64)
+            .await?;
         let lease = now
             + chrono::Duration::from_std(self.settings.timeout + Duration::from_secs(30))
                 .unwrap_or_default();

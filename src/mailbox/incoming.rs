@@ -102,6 +102,18 @@ impl MailboxService {
         if tenant.disabled_at.is_some() {
             return Err(MailboxError::NotFound);
         }
+        // The receiving system must still be there to receive: enabled, with mailbox.send.
+        let receiver = match self.db.clients().record(&t.client_id).await {
+            Ok(r) => r,
+            Err(crate::store::StoreError::NotFound) => return Err(MailboxError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        if receiver.disabled_at.is_some()
+            || receiver.tenant_disabled
+            || !receiver.client.scopes.contains("mailbox.send")
+        {
+            return Err(MailboxError::NotFound);
+        }
         Ok((t, tenant.name))
     }
 
@@ -146,6 +158,18 @@ impl MailboxService {
         if let Some(id) = self.replay_incoming(client, &key_name, &hash).await? {
             return Ok((id, true));
         }
+        // The write limit, looked at before the work of scanning and sealing; the count that
+        // binds is taken with the insert.
+        let since = self.clock.now() - chrono::Duration::hours(24);
+        if self
+            .db
+            .mailbox()
+            .written_since(reader.account, since)
+            .await?
+            >= limits::CITIZEN_MESSAGES_PER_DAY
+        {
+            return Err(MailboxError::Throttled);
+        }
         self.scan_files(&msg.attachments, "from_citizen", Some(reader.account), None)
             .await?;
         let tenant = TenantId(topic.tenant_id);
@@ -181,10 +205,16 @@ impl MailboxService {
         match self
             .db
             .mailbox()
-            .insert_incoming(&m, &topic.name, &attachments)
+            .insert_incoming(
+                &m,
+                &topic.name,
+                &attachments,
+                (since, limits::CITIZEN_MESSAGES_PER_DAY),
+            )
             .await
         {
-            Ok(_) => Ok((id, false)),
+            Ok(Some(_)) => Ok((id, false)),
+            Ok(None) => Err(MailboxError::Throttled),
             // The same form sent twice at once: the first one stored it.
             Err(e) if e.is_conflict_on("idempotency") => self
                 .replay_incoming(client, &key_name, &hash)

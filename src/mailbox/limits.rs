@@ -5,6 +5,9 @@
 use super::{File, MailboxError, Outgoing};
 use chrono::{DateTime, Utc};
 
+/// Messages a citizen may write (start, not answer) in 24 hours, across all topics.
+pub const CITIZEN_MESSAGES_PER_DAY: i64 = 20;
+
 pub const SUBJECT_CHARS: usize = 200;
 pub const BODY_BYTES: usize = 100 * 1024;
 pub const REFERENCE_CHARS: usize = 100;
@@ -113,11 +116,17 @@ pub fn validate_reply<'a>(body: &'a str, files: &[File]) -> Result<&'a str, Mail
 /// `TooLarge` when the message has all the replies it may have.
 pub fn check_reply_count(replies: i64) -> Result<(), MailboxError> {
     if replies >= REPLIES_PER_MESSAGE as i64 {
-        return Err(MailboxError::TooLarge(format!(
-            "at most {REPLIES_PER_MESSAGE} replies to one message"
-        )));
+        return Err(too_many_replies());
     }
     Ok(())
+}
+
+/// The answer when a message has all the replies it may have.
+#[must_use]
+pub fn too_many_replies() -> MailboxError {
+    MailboxError::TooLarge(format!(
+        "at most {REPLIES_PER_MESSAGE} replies to one message"
+    ))
 }
 
 /// Whether `n` attachments are allowed: a decoder stops reading at the first one too many.

@@ -51,6 +51,9 @@ pub enum MailboxError {
     TooLarge(String),
     #[error("the Idempotency-Key was used before with a different request")]
     IdempotencyMismatch,
+    /// The citizen wrote as many messages as a day allows.
+    #[error("too many messages written in the last 24 hours")]
+    Throttled,
     #[error("not found")]
     NotFound,
     /// Reading needs a higher level than the session has.
@@ -136,14 +139,18 @@ impl MailboxService {
     }
 
     /// The message's announcement under the configured rule; `retrieved` is its first
-    /// retrieval (the citizen's view passes the retrieval under way).
+    /// retrieval (the citizen's view passes the retrieval under way). A message the citizen
+    /// wrote is not an authority's act placed in their mailbox: it has none.
     pub(crate) fn announcement(
         &self,
         m: &crate::store::mailbox::MessageRow,
         retrieved: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> view::Announcement {
+    ) -> Option<view::Announcement> {
+        if m.origin == "citizen" {
+            return None;
+        }
         let rule = &self.settings.announcement;
-        view::Announcement {
+        Some(view::Announcement {
             rule: rule.name,
             citation: rule.citation,
             basis: rule.basis,
@@ -151,7 +158,7 @@ impl MailboxService {
             notified_at: m.notified_at,
             first_retrieved_at: retrieved,
             announced_on: rule.announced_on(m.created_at, m.notified_at, retrieved),
-        }
+        })
     }
 
     /// The master keys (the administration seals callback secrets with them).

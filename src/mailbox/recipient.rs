@@ -426,8 +426,11 @@ impl MailboxService {
                 &wrapped,
                 &body_ct,
                 &attachments,
+                limits::REPLIES_PER_MESSAGE as i64,
             )
-            .await?;
+            .await?
+            // Replies that arrived at the same time took the last places.
+            .ok_or_else(limits::too_many_replies)?;
         Ok(reply)
     }
 

@@ -88,14 +88,17 @@ impl MailboxService {
             .await?;
         let required = self.required_level(sender, shared).await?;
         // Items go through the group commit 32 at a time, so a run of 10,000 is stored in
-        // batches; results keep the items' order.
+        // batches; results keep the items' order. Each item in flight holds its own sealed
+        // copy of the attachments: with large ones, fewer at a time (about 32 MiB in all).
+        let file_bytes: usize = shared.attachments.iter().map(|f| f.content.len()).sum();
+        let parallel = (32 * 1024 * 1024 / file_bytes.max(1)).clamp(1, 32);
         let pending: Vec<_> = items
             .iter()
             .enumerate()
             .map(|(i, item)| self.bulk_item(sender, shared, required, (i, item), key))
             .collect();
         let results: Vec<Result<(Uuid, bool), MailboxError>> = futures_util::stream::iter(pending)
-            .buffered(32)
+            .buffered(parallel)
             .collect()
             .await;
         // A backend failure ends the call; what was stored is replayed by a retry.

@@ -73,7 +73,8 @@ pub struct ReplyView {
 pub struct Opened {
     #[serde(flatten)]
     pub summary: Summary,
-    pub announcement: Announcement,
+    /// None for a message the citizen wrote.
+    pub announcement: Option<Announcement>,
     pub body: String,
     pub process: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -98,8 +99,9 @@ pub struct Status {
     pub events: Vec<EventOut>,
     /// Whether the hash chain verifies; `false` means the log was tampered with.
     pub evidence_intact: bool,
-    /// When the message counts as announced, and the facts the rule counts from.
-    pub announcement: Announcement,
+    /// When the message counts as announced, and the facts the rule counts from (none for
+    /// a message the citizen wrote).
+    pub announcement: Option<Announcement>,
 }
 
 /// The announcement (*Bekanntgabe*) of a message placed in the mailbox, under the configured

@@ -207,6 +207,9 @@ const RESTORE: &str = "UPDATE mailbox_messages SET deleted_at = NULL, archived_a
     WHERE id = $1 AND deleted_at IS NOT NULL AND deleted_at <= $2 AND purged_at IS NULL";
 const MARK_INCOMING: &str = "UPDATE mailbox_messages SET origin = 'citizen', topic = $2, incoming_cursor = $3, \
     opened_at = $4 WHERE id = $1";
+// Messages an account wrote since $2 (the write limit; read under the account's lock).
+const WRITTEN_SINCE: &str = "SELECT COUNT(*) FROM mailbox_messages WHERE account_id = $1 \
+    AND origin = 'citizen' AND created_at > $2";
 const NEXT_CURSOR: &str = "INSERT INTO mailbox_reply_cursors (client_id, last) VALUES ($1, 1) \
     ON CONFLICT (client_id) DO UPDATE SET last = mailbox_reply_cursors.last + 1 RETURNING last";
 const INSERT_REPLY: &str = "INSERT INTO mailbox_replies (id, message_id, client_id, cursor_no, created_at, key_id, wrapped_key, body) \
@@ -483,10 +486,27 @@ impl Mailbox<'_> {
         m: &NewMessage<'_>,
         topic: &str,
         attachments: &[NewAttachment],
-    ) -> StoreResult<i64> {
+        (since, max): (DateTime<Utc>, i64),
+    ) -> StoreResult<Option<i64>> {
         let now = Utc::now();
         let counter = format!("incoming:{}", m.sender_client_id);
+        // One writer per account at a time (a counter row of its own, locked until the
+        // commit), so the limit is counted and checked with no other write in between:
+        // 40 forms sent at once cannot all pass it.
+        let writer = format!("citizen-writes:{}", m.account.0);
         Ok(write_tx!(self.0, |tx| {
+            sqlx::query(NEXT_CURSOR)
+                .bind(&writer)
+                .execute(&mut *tx)
+                .await?;
+            let (written,): (i64,) = sqlx::query_as(WRITTEN_SINCE)
+                .bind(m.account.0)
+                .bind(since)
+                .fetch_one(&mut *tx)
+                .await?;
+            if written >= max {
+                return Ok(None);
+            }
             let (cursor,): (i64,) = sqlx::query_as(NEXT_CURSOR)
                 .bind(&counter)
                 .fetch_one(&mut *tx)
@@ -526,8 +546,26 @@ impl Mailbox<'_> {
             let detail = detail.to_string();
             append_event!(tx, m.id, EventKind::Submitted, &detail, now);
             append_event!(tx, m.id, EventKind::Delivered, "{}", now);
-            cursor
+            Some(cursor)
         })?)
+    }
+
+    /// How many messages the account wrote since `since` (a quick look before the work of
+    /// scanning and sealing; the binding count is the one in [`Self::insert_incoming`]).
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn written_since(
+        &self,
+        account: AccountId,
+        since: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let (n,): (i64,) = on_db!(self.0, |p| sqlx::query_as(WRITTEN_SINCE)
+            .bind(account.0)
+            .bind(since)
+            .fetch_one(p)
+            .await)?;
+        Ok(n)
     }
 
     /// Citizens' messages to `client` after `cursor`, oldest first.
@@ -786,7 +824,8 @@ impl Mailbox<'_> {
         wrapped_key: &[u8],
         body: &[u8],
         attachments: &[NewAttachment],
-    ) -> StoreResult<i64> {
+        max_replies: i64,
+    ) -> StoreResult<Option<i64>> {
         let mut detail = serde_json::json!({ "reply": id });
         if !attachments.is_empty() {
             detail["attachments"] = attachment_list(attachments);
@@ -799,6 +838,15 @@ impl Mailbox<'_> {
                     .bind(client)
                     .fetch_one(&mut *tx)
                     .await?;
+                // Counted under the client's cursor row, which this transaction holds until
+                // it ends: concurrent replies cannot all pass the limit.
+                let (replies,): (i64,) = sqlx::query_as(REPLY_COUNT)
+                    .bind(message)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if replies >= max_replies {
+                    return Ok(None);
+                }
                 sqlx::query(INSERT_REPLY)
                     .bind(id)
                     .bind(message)
@@ -813,7 +861,7 @@ impl Mailbox<'_> {
                 insert_attachments!(tx, message, Some(id), attachments);
                 sqlx::query(REPLIED).bind(message).execute(&mut *tx).await?;
                 append_event!(tx, message, EventKind::Replied, &detail, now);
-                cursor
+                Some(cursor)
             })?)
         })
         .await

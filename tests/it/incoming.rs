@@ -148,10 +148,10 @@ async fn a_citizen_writes_first_and_the_system_hears_of_it_and_fetches_it_by_cur
     assert!(again.iter().all(|r| location(r) == to));
     let changed = post_message(&app, &topic, &csrf, &nonce, "Etwas anderes.").await;
     assert_eq!(changed.status(), 409);
-    let page = app.get(&to).await.text().await.expect("page");
+    let own_page = app.get(&to).await.text().await.expect("page");
     assert!(
-        page.contains("Anbei mein Kontoauszug.") && page.contains("Gemeinde A – Wohngeld"),
-        "{page}"
+        own_page.contains("Anbei mein Kontoauszug.") && own_page.contains("Gemeinde A – Wohngeld"),
+        "{own_page}"
     );
 
     // The system hears of it and fetches it, with the photo and the citizen's subject.
@@ -203,6 +203,10 @@ async fn a_citizen_writes_first_and_the_system_hears_of_it_and_fetches_it_by_cur
         .map(|e| e["type"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(kinds[..2], ["submitted", "delivered"]);
+    // The citizen's own message is no act placed in their mailbox: no announcement date,
+    // neither for the system nor on the citizen's page.
+    assert_eq!(status["announcement"], Value::Null, "{status}");
+    assert!(!own_page.contains("bekannt gegeben"), "{own_page}");
     assert_eq!(
         status["events"][0]["detail"]["attachments"][0]["sha512"]
             .as_str()
@@ -298,4 +302,58 @@ async fn a_topic_above_the_session_level_asks_for_it_first_and_a_disabled_one_is
         );
         assert!(!ok, "{slug} refused");
     }
+}
+
+#[tokio::test]
+async fn forty_forms_at_once_cannot_write_more_than_a_day_allows() {
+    let app = spawn_app_with(AppOptions {
+        tweak: quick,
+        ..AppOptions::default()
+    })
+    .await;
+    app.add_user(EMAIL, PW).await;
+    let portal = app
+        .add_client(
+            &app.tenant,
+            &["--scope", "openid", "--scope", "mailbox.read"],
+        )
+        .await;
+    citizen_at(&app, &portal).await;
+    let (token, client) = authority(&app, &app.tenant).await;
+    let topic = add_topic(&app, "wohngeld", &client, "low");
+    let form = app
+        .get(&format!("/postfach/neu/{topic}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&form, "csrf").expect("csrf");
+    // Forty different forms (each its own nonce) at once: the limit is 20 a day.
+    let nonces: Vec<String> = (0..40).map(|i| format!("nonce-{i:02}-abcdefgh")).collect();
+    let answers = futures_util::future::join_all(
+        nonces
+            .iter()
+            .map(|n| post_message(&app, &topic, &csrf, n, "Noch eine Frage.")),
+    )
+    .await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        20,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        20,
+        "{statuses:?}"
+    );
+    let refused = answers
+        .into_iter()
+        .find(|r| r.status() == 429)
+        .expect("a refusal");
+    let page = refused.text().await.expect("page");
+    assert!(page.contains("so viele, wie ein Tag erlaubt"), "{page}");
+    let (code, feed) = get_json(&app, &token, "/api/v1/mailbox/incoming?limit=100").await;
+    assert_eq!(code, 200, "{feed}");
+    assert_eq!(feed["items"].as_array().expect("items").len(), 20);
 }

@@ -1520,3 +1520,61 @@ async fn a_bulk_send_has_a_result_per_recipient_and_is_idempotent_as_a_whole_and
     .await;
     assert_eq!(s, 422);
 }
+
+#[tokio::test]
+async fn forty_replies_at_once_cannot_pass_the_last_place() {
+    let f = fixture(Backend::Default).await;
+    let app = &f.app;
+    let (_, _, sent) = send(app, &f.authority, &letter(&f.sub), None).await;
+    let id = sent["id"].as_str().expect("id").to_owned();
+    let page = app
+        .get(&format!("/postfach/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    let reply = |n: usize| {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.clone())
+            .text("body", format!("Antwort {n}"))
+            .part(
+                "files",
+                reqwest::multipart::Part::bytes(Vec::new()).file_name(""),
+            );
+        app.browser
+            .post(app.url(&format!("/postfach/{id}/antwort")))
+            .multipart(form)
+            .send()
+    };
+    for n in 0..90 {
+        assert_eq!(reply(n).await.expect("reply").status(), 303, "reply {n}");
+    }
+    // Ten places are left; forty replies arrive at once.
+    let answers = futures_util::future::join_all((90..130).map(reply)).await;
+    let statuses: Vec<u16> = answers
+        .iter()
+        .map(|r| r.as_ref().expect("reply").status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 303 || *s == 413),
+        "{statuses:?}"
+    );
+    let (code, _, body) = api_get(app, &f.authority, "/api/v1/mailbox/replies?limit=100").await;
+    assert_eq!(code, 200);
+    let replies = json_of(&body);
+    assert_eq!(replies["items"].as_array().expect("items").len(), 100);
+    let next = replies["next_cursor"].as_str().expect("cursor");
+    let (_, _, rest) = api_get(
+        app,
+        &f.authority,
+        &format!("/api/v1/mailbox/replies?after={next}"),
+    )
+    .await;
+    assert_eq!(json_of(&rest)["items"], json!([]), "no 101st reply");
+}

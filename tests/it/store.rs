@@ -765,9 +765,26 @@ async fn mailbox_rows_states_replies_evidence_keys_and_purge() {
         assert!(!mb.open_once(id, "page").await.expect("once"));
         let reply = uuid::Uuid::now_v7();
         let cursor = mb
-            .insert_reply(reply, id, "c-mb", "k1", b"wrapped-r", b"sealed-reply", &[])
+            .insert_reply(
+                reply,
+                id,
+                "c-mb",
+                "k1",
+                b"wrapped-r",
+                b"sealed-reply",
+                &[],
+                1,
+            )
             .await
-            .expect("reply");
+            .expect("reply")
+            .expect("a place");
+        // The message has the one reply it may have: another finds no place.
+        assert_eq!(
+            mb.insert_reply(uuid::Uuid::now_v7(), id, "c-mb", "k1", b"w", b"s", &[], 1)
+                .await
+                .expect("store"),
+            None
+        );
         assert_eq!(mb.reply_count(id).await.expect("count"), 1);
         assert_eq!(mb.replies_to(id).await.expect("to").len(), 1);
         let after = mb

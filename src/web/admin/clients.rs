@@ -632,8 +632,7 @@ async fn rotate(
 }
 
 /// `POST /admin/portale/{id}/rueckruf`: set the callback URL (and secret), generate a new
-/// secret, or remove it. A secret given or generated needs fresh authentication; a
-/// generated one is shown once.
+/// secret, or remove it. Each needs fresh authentication; a generated secret is shown once.
 async fn callback(
     State(state): State<AppState>,
     c: Console,
@@ -641,15 +640,17 @@ async fn callback(
     PagePath(id): PagePath<String>,
     CsrfForm(form): CsrfForm,
 ) -> Result<Response, PageError> {
+    // Every change of where a system hears of its messages needs fresh authentication,
+    // removing it too (as disabling the system does).
+    if let Some(r) = c.require_fresh(&back_to(&id), true) {
+        return Ok(r);
+    }
     let action = form.get("action").unwrap_or("save");
     if action == "clear" {
         return Ok(match state.admin.clear_callback(&c.actor, &id).await {
             Ok(()) => see_other(&format!("{}?ok=callback_removed", back_to(&id)), &[]),
             Err(e) => c.fail(e),
         });
-    }
-    if let Some(r) = c.require_fresh(&back_to(&id), true) {
-        return Ok(r);
     }
     let url = form.get("url").unwrap_or("").trim().to_owned();
     let secret = form.get("secret").map(str::trim).filter(|s| !s.is_empty());

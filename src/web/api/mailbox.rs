@@ -172,6 +172,7 @@ pub(super) fn problem(e: MailboxError) -> ApiError {
         }
         MailboxError::TooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
         MailboxError::IdempotencyMismatch => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        MailboxError::Throttled => ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
         MailboxError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "no such message"),
         MailboxError::NeedsLevel(l) => ApiError::new(
             StatusCode::FORBIDDEN,
@@ -326,11 +327,22 @@ pub async fn send(
 ) -> Result<Response, ApiError> {
     let body = read_body(request).await?;
     let out = parse_send(&body)?;
-    let (id, replayed) = state
+    let sent = state
         .mailbox
         .send(&sender.client, out, key.as_deref().map(|k| (k, &body[..])))
         .await
-        .map_err(problem)?;
+        .map_err(problem);
+    let outcome = match &sent {
+        Ok((_, false)) => "stored",
+        Ok((_, true)) => "replayed",
+        Err(p) if p.status.is_client_error() => "refused",
+        Err(_) => "failed",
+    };
+    state.ops.metrics().inc(
+        "buergerkonto_mailbox_sends_total",
+        &[("via", "api"), ("outcome", outcome)],
+    );
+    let (id, replayed) = sent?;
     let url = format!("/api/v1/mailbox/messages/{id}");
     let mut resp = (
         StatusCode::CREATED,
@@ -493,6 +505,18 @@ pub async fn bulk(
             id,
             detail,
         });
+    }
+    let m = state.ops.metrics();
+    for (outcome, n) in [
+        ("stored", out.sent),
+        ("replayed", out.replayed),
+        ("refused", out.failed),
+    ] {
+        m.add(
+            "buergerkonto_mailbox_sends_total",
+            &[("via", "bulk"), ("outcome", outcome)],
+            n as u64,
+        );
     }
     Ok(Json(out))
 }

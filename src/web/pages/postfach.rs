@@ -323,10 +323,10 @@ async fn show(
         date: date_time(m.summary.created_at),
         reference: m.summary.reference.clone(),
         expires: m.expires_at.map(date_time),
-        announced: m
-            .announcement
-            .announced_on
-            .map(|d| (d.format("%d.%m.%Y").to_string(), m.announcement.citation)),
+        announced: m.announcement.as_ref().and_then(|a| {
+            a.announced_on
+                .map(|d| (d.format("%d.%m.%Y").to_string(), a.citation))
+        }),
         attachments: m.attachments.iter().map(view).collect(),
         replies: m
             .replies

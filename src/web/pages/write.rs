@@ -223,7 +223,20 @@ async fn submit(
         nonce: upload.nonce.clone(),
     };
     let reader = Reader::session(session.account_id, session.acr);
-    match state.mailbox.submit(&reader, &msg).await {
+    let result = state.mailbox.submit(&reader, &msg).await;
+    let outcome = match &result {
+        Ok((_, false)) => "stored",
+        Ok((_, true)) => "replayed",
+        Err(
+            MailboxError::Store(_) | MailboxError::Keys(_) | MailboxError::ScannerUnavailable(_),
+        ) => "failed",
+        Err(_) => "refused",
+    };
+    state.ops.metrics().inc(
+        "buergerkonto_mailbox_sends_total",
+        &[("via", "citizen"), ("outcome", outcome)],
+    );
+    match result {
         Ok((message, _)) => Ok(see_other(
             &format!("/postfach/{message}?eingereicht=1"),
             &[],
@@ -236,6 +249,9 @@ async fn submit(
             again(StatusCode::UNPROCESSABLE_ENTITY, t.pf_err_infected).await
         }
         Err(MailboxError::IdempotencyMismatch) => again(StatusCode::CONFLICT, t.pf_err_again).await,
+        Err(MailboxError::Throttled) => {
+            again(StatusCode::TOO_MANY_REQUESTS, t.pf_err_written_enough).await
+        }
         Err(MailboxError::ScannerUnavailable(_)) => {
             let mut r = again(StatusCode::SERVICE_UNAVAILABLE, t.pf_err_scanner).await?;
             r.headers_mut().insert(
