@@ -80,7 +80,9 @@ pub enum AccountError {
     Ephemeral(#[from] EphemeralError),
     #[error(transparent)]
     Mail(#[from] MailError),
-    #[error(transparent)]
+    /// Not transparent: the chain keeps the `PasswordError`, so a shed check (`Busy`) is
+    /// answered 503, not 500.
+    #[error("password check")]
     Hash(#[from] crypto::PasswordError),
 }
 

@@ -73,6 +73,14 @@ pub enum Command {
     },
     /// Print the OpenAPI description of the JSON APIs (what docs/openapi.json holds).
     Openapi,
+    /// Back up while the server runs: a consistent copy of the SQLite database and the keys
+    /// folder into a new folder (PostgreSQL: the keys; the database with pg_dump, see
+    /// docs/operators.md#backups).
+    Backup {
+        /// The folder to create (it must not exist).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -270,6 +278,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(config.clone()).await?;
             tracing::info!(issuer = %config.issuer_str(), port = app.port(), "Bürgerkonto is listening");
             app.run_until_stopped().await
+        }
+        Command::Backup { to } => {
+            if to.exists() {
+                bail!("{} exists already: back up into a new folder", to.display());
+            }
+            crate::keyring::create_private_dir(&to)?;
+            let db = Db::connect(config.database_url.expose()).await?;
+            let database = to.join("buergerkonto.db");
+            let copied_db = db
+                .backup_to(&database)
+                .await
+                .context("copying the database")?;
+            db.close().await;
+            let keys = crate::keyring::copy_keys(&config.keys_dir, &to.join("keys"))?;
+            println!(
+                "{}",
+                json!({
+                    "folder": to,
+                    "database": if copied_db { json!(database) } else {
+                        json!("PostgreSQL: back it up with pg_dump (docs/operators.md#backups)")
+                    },
+                    "key_files": keys,
+                })
+            );
+            Ok(())
         }
         Command::Migrate => {
             let db = Db::connect(config.database_url.expose()).await?;

@@ -136,16 +136,39 @@ fn argon2() -> Argon2<'static> {
 /// At most this many Argon2 computations run at once (19 MiB each); further ones wait their
 /// turn, so a burst of logins cannot exhaust memory or the blocking pool.
 static HASH_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+/// How many may wait for a slot: beyond it a login storm is shed at once (`Busy`), so the
+/// queue, and with it every waiter's latency, stays bounded.
+const HASH_QUEUE: usize = 256;
+/// How long one waits for a slot at most before it is shed.
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+static HASH_WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A slot for one Argon2 computation, or `Busy` when too many wait or the wait is too long.
+async fn hash_slot() -> Result<tokio::sync::SemaphorePermit<'static>, PasswordError> {
+    use std::sync::atomic::Ordering;
+    if let Ok(p) = HASH_SLOTS.try_acquire() {
+        return Ok(p);
+    }
+    // Counted before the check, so 500 arriving at once cannot all pass it.
+    if HASH_WAITING.fetch_add(1, Ordering::AcqRel) >= HASH_QUEUE {
+        HASH_WAITING.fetch_sub(1, Ordering::AcqRel);
+        return Err(PasswordError::Busy);
+    }
+    let r = tokio::time::timeout(HASH_WAIT, HASH_SLOTS.acquire()).await;
+    HASH_WAITING.fetch_sub(1, Ordering::AcqRel);
+    match r {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(e)) => Err(PasswordError::Hash(e.to_string())),
+        Err(_) => Err(PasswordError::Busy),
+    }
+}
 
 /// Hashes a password with Argon2id on the blocking pool. Returns the PHC string.
 ///
 /// # Errors
 /// When the blocking task fails or the hasher rejects the input.
 pub async fn hash_password(password: String) -> Result<String, PasswordError> {
-    let _slot = HASH_SLOTS
-        .acquire()
-        .await
-        .map_err(|e| PasswordError::Hash(e.to_string()))?;
+    let _slot = hash_slot().await?;
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _g = span.enter();
@@ -165,10 +188,7 @@ pub async fn hash_password(password: String) -> Result<String, PasswordError> {
 /// # Errors
 /// When the blocking task fails.
 pub async fn verify_password(password: String, phc: Option<String>) -> Result<bool, PasswordError> {
-    let _slot = HASH_SLOTS
-        .acquire()
-        .await
-        .map_err(|e| PasswordError::Hash(e.to_string()))?;
+    let _slot = hash_slot().await?;
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _g = span.enter();
@@ -199,6 +219,9 @@ fn dummy_hash() -> &'static str {
 pub enum PasswordError {
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// Too many password checks wait already (a login storm): shed, try again shortly.
+    #[error("too many password checks at once")]
+    Busy,
 }
 
 /// PKCE S256 (RFC 7636 §4.6): `BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge`.

@@ -346,6 +346,39 @@ fn dir_mtime(dir: &Path) -> Option<SystemTime> {
 
 /// Creates a folder only its owner can enter. An existing folder is left as it is, so a
 /// read-only mount of prepared keys works.
+/// Copies the keys folder (signing keys, the pairwise secret, the mailbox master keys, the
+/// SAML keys) to `target`, which must not exist yet; folders 0700, files 0600. Returns how
+/// many files it copied.
+///
+/// # Errors
+/// When `target` exists or a file cannot be read or written.
+pub fn copy_keys(keys_dir: &Path, target: &Path) -> anyhow::Result<usize> {
+    if target.exists() {
+        anyhow::bail!("{} exists already", target.display());
+    }
+    create_private_dir(target)?;
+    let mut copied = 0;
+    for entry in
+        std::fs::read_dir(keys_dir).with_context(|| format!("reading {}", keys_dir.display()))?
+    {
+        let entry = entry?;
+        let to = target.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copied += copy_keys(&entry.path(), &to)?;
+        } else {
+            std::fs::copy(entry.path(), &to)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))?;
+            }
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}
+
 pub(crate) fn create_private_dir(path: &Path) -> anyhow::Result<()> {
     if path.is_dir() {
         return Ok(());

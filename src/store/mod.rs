@@ -251,6 +251,29 @@ impl Db {
         ))
     }
 
+    /// Writes a consistent copy of a SQLite database to `target` (a new file) while the
+    /// server keeps running (`VACUUM INTO`: one read transaction, so the copy is one moment
+    /// of the database). `Ok(false)` on PostgreSQL, whose backups are `pg_dump`'s or the
+    /// cluster's business.
+    ///
+    /// # Errors
+    /// When the copy cannot be written (the file exists, the folder is missing).
+    pub async fn backup_to(&self, target: &std::path::Path) -> StoreResult<bool> {
+        match self {
+            Db::Pg(_) => Ok(false),
+            Db::Sqlite(p, _) => {
+                let target = target.to_str().ok_or_else(|| {
+                    StoreError::Corrupt("the backup path is not valid UTF-8".into())
+                })?;
+                sqlx::query("VACUUM INTO $1")
+                    .bind(target)
+                    .execute(p)
+                    .await?;
+                Ok(true)
+            }
+        }
+    }
+
     /// Which backend this is (`postgres`, `sqlite`), for metrics.
     #[must_use]
     pub fn backend(&self) -> &'static str {

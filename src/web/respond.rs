@@ -119,7 +119,9 @@ impl PageError {
     #[must_use]
     pub fn internal(lang: Lang, cause: impl Into<Cause>) -> Self {
         let cause = cause.into();
-        let (status, text): (_, fn(&Texts) -> &str) = if unavailable(&cause) {
+        let (status, text): (_, fn(&Texts) -> &str) = if shed(&cause) {
+            (StatusCode::SERVICE_UNAVAILABLE, |t| t.error_busy)
+        } else if unavailable(&cause) {
             (StatusCode::SERVICE_UNAVAILABLE, |t| t.error_unavailable)
         } else {
             (StatusCode::INTERNAL_SERVER_ERROR, |t| t.error_internal)
@@ -135,6 +137,22 @@ impl PageError {
 
 /// How long a client should wait after a 503 for a backend outage.
 const OUTAGE_RETRY_AFTER: &str = "10";
+
+/// Whether a failure's causes show a request shed under overload (too many password checks
+/// waiting): 503 with `Retry-After`, a page that says to try again shortly.
+fn shed(cause: &Cause) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&**cause);
+    while let Some(e) = next {
+        if matches!(
+            e.downcast_ref::<crate::crypto::PasswordError>(),
+            Some(crate::crypto::PasswordError::Busy)
+        ) {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
 
 /// Whether a failure's causes show the database or the short-lived store not answering
 /// (no connection within the deadline, connection refused or dropped): answered 503 with
@@ -288,7 +306,12 @@ impl ApiError {
     /// A failure of ours: 500, or 503 when a backend did not answer.
     pub fn internal(cause: impl Into<Cause>) -> Self {
         let cause = cause.into();
-        let (status, detail) = if unavailable(&cause) {
+        let (status, detail) = if shed(&cause) {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many requests at once; try again shortly",
+            )
+        } else if unavailable(&cause) {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "a backend is temporarily unavailable; try again shortly",

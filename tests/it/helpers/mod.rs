@@ -192,7 +192,23 @@ async fn spawn_app_clocked(
         tenant: String::new(),
         backend_is_pg,
     };
-    app.tenant = app.add_tenant("gemeinde-a", "Gemeinde A").await;
+    // A restored backup has its tenant already.
+    let (ok, _, err) = app.cli(
+        &[
+            "tenant",
+            "add",
+            "--slug",
+            "gemeinde-a",
+            "--name",
+            "Gemeinde A",
+        ],
+        None,
+    );
+    assert!(
+        ok || err.contains("exists already"),
+        "tenant add failed: {err}"
+    );
+    app.tenant = "gemeinde-a".to_owned();
     app
 }
 
