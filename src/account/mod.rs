@@ -530,6 +530,10 @@ impl AccountService {
         password: &str,
         ip: IpAddr,
     ) -> Result<Account, AccountError> {
+        // Under a login storm the check is shed before any work (no counter, no query).
+        if crypto::hashing_saturated() {
+            return Err(AccountError::Hash(crypto::PasswordError::Busy));
+        }
         let normalized = email.trim().to_lowercase();
         let acct_digest = token_digest(&normalized);
         let acct_key = Key::FailedLogins(&acct_digest);
@@ -555,11 +559,20 @@ impl AccountService {
             Err(_) => None,
         };
         let ok = password.len() <= crate::domain::account::PASSWORD_MAX_BYTES
-            && crypto::verify_password(
+            && match crypto::verify_password(
                 password.to_owned(),
                 found.as_ref().map(|a| a.password_hash.clone()),
             )
-            .await?;
+            .await
+            {
+                Ok(ok) => ok,
+                Err(e) => {
+                    // Shed (or failed) before the password was checked: no failure to count,
+                    // so a storm cannot lock a citizen out.
+                    self.succeeded(attempt).await?;
+                    return Err(e.into());
+                }
+            };
         let Some(found) = found.filter(|_| ok) else {
             // The reservation stays counted: a failure.
             return Err(AccountError::InvalidCredentials);

@@ -135,13 +135,21 @@ fn argon2() -> Argon2<'static> {
 
 /// At most this many Argon2 computations run at once (19 MiB each); further ones wait their
 /// turn, so a burst of logins cannot exhaust memory or the blocking pool.
-static HASH_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+static HASH_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASH_THREADS);
+/// The Argon2 threads: one per slot.
+const HASH_THREADS: usize = 4;
 /// How many may wait for a slot: beyond it a login storm is shed at once (`Busy`), so the
 /// queue, and with it every waiter's latency, stays bounded.
 const HASH_QUEUE: usize = 256;
 /// How long one waits for a slot at most before it is shed.
 const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 static HASH_WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether the queue for Argon2 is full: a caller may shed before doing any other work.
+#[must_use]
+pub fn hashing_saturated() -> bool {
+    HASH_WAITING.load(std::sync::atomic::Ordering::Acquire) >= HASH_QUEUE
+}
 
 /// A slot for one Argon2 computation, or `Busy` when too many wait or the wait is too long.
 async fn hash_slot() -> Result<tokio::sync::SemaphorePermit<'static>, PasswordError> {
@@ -163,35 +171,78 @@ async fn hash_slot() -> Result<tokio::sync::SemaphorePermit<'static>, PasswordEr
     }
 }
 
-/// Hashes a password with Argon2id on the blocking pool. Returns the PHC string.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs `f` on the Argon2 threads: as many as there are slots, each at a lower scheduling
+/// priority (nice 10). Under a login storm the CPU goes first to the requests that do not
+/// hash (tokens, discovery, pages, the mailbox), and password checks get what is left.
+async fn on_argon2_thread<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PasswordError> {
+    static POOL: OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..HASH_THREADS {
+            let rx = std::sync::Arc::clone(&rx);
+            let _ = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    // On Linux a thread id names the thread alone; elsewhere it stays as is.
+                    #[cfg(target_os = "linux")]
+                    let _ =
+                        rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10);
+                    loop {
+                        let job = rx
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+        }
+        std::sync::Mutex::new(tx)
+    });
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let span = tracing::Span::current();
+    let job: Job = Box::new(move || {
+        let _g = span.enter();
+        let _ = tx.send(f());
+    });
+    pool.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .send(job)
+        .map_err(|e| PasswordError::Hash(e.to_string()))?;
+    rx.await.map_err(|e| PasswordError::Hash(e.to_string()))
+}
+
+/// Hashes a password with Argon2id on the Argon2 threads. Returns the PHC string.
 ///
 /// # Errors
 /// When the blocking task fails or the hasher rejects the input.
 pub async fn hash_password(password: String) -> Result<String, PasswordError> {
     let _slot = hash_slot().await?;
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || {
-        let _g = span.enter();
+    on_argon2_thread(move || {
         let salt = random_bytes::<16>();
         argon2()
             .hash_password_with_salt(password.as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| PasswordError::Hash(e.to_string()))
     })
-    .await
-    .map_err(|e| PasswordError::Hash(e.to_string()))?
+    .await?
 }
 
-/// Verifies a password against a PHC string on the blocking pool. With `None` it hashes
+/// Verifies a password against a PHC string on the Argon2 threads. With `None` it hashes
 /// against a dummy hash, so a missing account costs the same time as a wrong password.
 ///
 /// # Errors
 /// When the blocking task fails.
 pub async fn verify_password(password: String, phc: Option<String>) -> Result<bool, PasswordError> {
     let _slot = hash_slot().await?;
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || {
-        let _g = span.enter();
+    on_argon2_thread(move || {
         let dummy = dummy_hash();
         let (hash, real) = match &phc {
             Some(h) => (h.as_str(), true),
@@ -201,7 +252,6 @@ pub async fn verify_password(password: String, phc: Option<String>) -> Result<bo
         ok && real
     })
     .await
-    .map_err(|e| PasswordError::Hash(e.to_string()))
 }
 
 #[allow(clippy::expect_used)]

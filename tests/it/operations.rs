@@ -427,3 +427,192 @@ async fn a_backup_taken_while_serving_restores_accounts_messages_and_keys() {
     assert!(inbox.contains("Vor der Sicherung"), "{inbox}");
     assert!(!inbox.contains("Nach der Sicherung"), "{inbox}");
 }
+
+#[tokio::test]
+async fn two_instances_share_logins_codes_refresh_tokens_and_revocations() {
+    if crate::helpers::test_pg_url().is_none() || crate::helpers::test_redis_url().is_none() {
+        eprintln!("skipped: needs PostgreSQL and Redis");
+        return;
+    }
+    use crate::helpers::{basic, code_for, exchange, post_oauth, token, userinfo_status};
+    let a = spawn_app_configured(Backend::Default, |_| {}).await;
+    let b = crate::helpers::spawn_twin(&a).await;
+    let c = a
+        .add_client(
+            &a.tenant,
+            &[
+                "--grant-type",
+                "authorization_code",
+                "--grant-type",
+                "refresh_token",
+            ],
+        )
+        .await;
+    a.add_user(EMAIL, PW).await;
+    // The citizen logs in at A; the portal redeems the code at B.
+    let scope = "openid offline_access";
+    let code = code_for(&a, &c, EMAIL, PW, scope).await;
+    let (s, first, _) = token(&b, Some(basic(&c)), &exchange(&c, &code)).await;
+    assert_eq!(s, 200, "{first}");
+    // B's refresh token is rotated at A.
+    let rt = first["refresh_token"].as_str().expect("rt");
+    let (s, next, _) = token(
+        &a,
+        Some(basic(&c)),
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+    )
+    .await;
+    assert_eq!(s, 200, "{next}");
+    // Single sign-on: the session made at A lets B answer the next authorization at once.
+    let enc = |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
+    let url = format!(
+        "/authorize?client_id={}&redirect_uri={}&response_type=code&scope={}&state=s&code_challenge={}&code_challenge_method=S256",
+        c.id,
+        enc(&c.redirect_uri),
+        enc(scope),
+        crate::helpers::CHALLENGE,
+    );
+    let r = a
+        .browser
+        .get(b.url(&url))
+        .send()
+        .await
+        .expect("authorize at B");
+    let to = crate::helpers::location(&r);
+    assert!(
+        to.starts_with(&c.redirect_uri) && to.contains("code="),
+        "B knows A's session: {} {to}",
+        r.status()
+    );
+    // Revoked at B, refused at A.
+    let at = next["access_token"].as_str().expect("at");
+    assert_eq!(userinfo_status(&a, at).await, 200);
+    let (s, _, _) = post_oauth(&b, "/revoke", Some(basic(&c)), &[("token", at)]).await;
+    assert_eq!(s, 200);
+    assert_eq!(userinfo_status(&a, at).await, 401);
+    // The code was redeemed at B: at A it is used up (and its replay revokes the grant).
+    let (s, again, _) = token(&a, Some(basic(&c)), &exchange(&c, &code)).await;
+    assert_eq!(s, 400, "a code is single-use across instances: {again}");
+}
+
+/// The real binary as a second instance of `app` (same database, Redis, keys and issuer),
+/// on a port of its own; returns the process and its base URL once it is ready.
+async fn second_instance(app: &TestApp) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_buergerkonto"));
+    cmd.arg("serve")
+        .env(
+            "BUERGERKONTO_DATABASE_URL",
+            app.config.database_url.expose(),
+        )
+        .env("BUERGERKONTO_KEYS_DIR", &app.config.keys_dir)
+        .env("BUERGERKONTO_OUTBOX_DIR", app.outbox_dir())
+        .env("BUERGERKONTO_ISSUER", &app.addr)
+        .env("BUERGERKONTO_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BUERGERKONTO_REDIS_PREFIX", &app.config.redis_prefix)
+        .env_remove("BUERGERKONTO_REDIS_URL")
+        .current_dir(app.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(app.dir.path().join("second.log")).expect("log"));
+    if let Some(r) = &app.config.redis_url {
+        cmd.env("BUERGERKONTO_REDIS_URL", r.expose());
+    }
+    let mut child = cmd.spawn().expect("start the second instance");
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if let Ok(r) = app.http.get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            return (child, base);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the second instance did not become ready");
+}
+
+#[tokio::test]
+async fn a_stopped_instance_finishes_what_it_accepted_while_its_twin_serves_on() {
+    let app = spawn_app_configured(Backend::Default, |_| {}).await;
+    app.add_user(EMAIL, PW).await;
+    let portal = app
+        .add_client(
+            &app.tenant,
+            &["--scope", "openid", "--scope", "mailbox.read"],
+        )
+        .await;
+    let (sub, _) = citizen_at(&app, &portal).await;
+    let (token, _) = authority(&app, &app.tenant).await;
+    let (mut child, second) = second_instance(&app).await;
+    // Eight bulk sends of 400 letters each are under way at the second instance when it is
+    // told to stop (SIGTERM, as an orchestrator does at a rolling upgrade).
+    let recipients: Vec<Value> = (0..400).map(|_| json!({ "recipient_sub": sub })).collect();
+    let body = json!({
+        "message": { "subject": "Bescheid", "body": "Guten Tag." },
+        "recipients": recipients,
+    });
+    let calls: Vec<_> = (0..8)
+        .map(|i| {
+            let req = app
+                .http
+                .post(format!("{second}/api/v1/mailbox/bulk"))
+                .bearer_auth(&token)
+                .header("idempotency-key", format!("lauf-{i}"))
+                .header("content-type", "application/json")
+                .body(body.to_string());
+            tokio::spawn(async move {
+                let r = req.send().await.expect("an accepted request is answered");
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap_or(Value::Null))
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        calls.iter().all(|c| !c.is_finished()),
+        "the runs are still under way when the stop comes"
+    );
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    // Everything it accepted is finished and answered.
+    let mut stored = 0;
+    for c in calls {
+        let (status, result) = c.await.expect("task");
+        assert_eq!(status, 200, "{result}");
+        stored += result["sent"].as_u64().expect("sent");
+    }
+    assert_eq!(stored, 8 * 400);
+    let exit = child.wait().expect("exit");
+    assert!(exit.success(), "a clean exit: {exit:?}");
+    // It takes nothing new (a load balancer sends that to the twin), and the twin serves
+    // what the stopped one stored: a retry of a whole run replays it, storing nothing twice.
+    assert!(
+        app.http
+            .get(format!("{second}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "a stopped instance refuses connections"
+    );
+    let r = app
+        .http
+        .post(app.url("/api/v1/mailbox/bulk"))
+        .bearer_auth(&token)
+        .header("idempotency-key", "lauf-3")
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("bulk at the twin");
+    assert_eq!(r.status().as_u16(), 200);
+    let again: Value = r.json().await.expect("json");
+    assert_eq!(again["replayed"], 400, "{again}");
+}

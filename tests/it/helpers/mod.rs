@@ -644,12 +644,24 @@ pub async fn unmet_target(r: reqwest::Response) -> String {
 /// port, and its own in-process short-lived store (what another instance, or this one after
 /// a restart, would have when Redis is not configured).
 pub async fn spawn_peer(app: &TestApp) -> TestApp {
+    spawn_instance(app, false).await
+}
+
+/// A second instance of the same installation behind the same name: the same database,
+/// Redis, keys and issuer (as behind a load balancer), on a port of its own.
+pub async fn spawn_twin(app: &TestApp) -> TestApp {
+    spawn_instance(app, true).await
+}
+
+async fn spawn_instance(app: &TestApp, shared_redis: bool) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let mut config = app.config.clone();
-    config.redis_url = None;
+    if !shared_redis {
+        config.redis_url = None;
+    }
     let peer = Application::build_on(config.clone(), listener)
         .await
         .expect("build peer");
