@@ -51,6 +51,21 @@ async fn until_ready(app: &TestApp) {
     panic!("the instance did not become ready again");
 }
 
+/// A citizen logged in at a portal of the app's tenant, and an authority system: the
+/// citizen's subject there, the system's token (mailbox.send), and the portal.
+async fn parties(app: &TestApp) -> (String, String, crate::helpers::TestClient) {
+    app.add_user(EMAIL, PW).await;
+    let portal = app
+        .add_client(
+            &app.tenant,
+            &["--scope", "openid", "--scope", "mailbox.read"],
+        )
+        .await;
+    let (sub, _) = citizen_at(app, &portal).await;
+    let (token, _) = authority(app, &app.tenant).await;
+    (sub, token, portal)
+}
+
 fn message(sub: &str, subject: &str) -> Value {
     json!({ "recipient_sub": sub, "subject": subject, "body": "Guten Tag." })
 }
@@ -66,15 +81,7 @@ async fn a_redis_outage_is_a_quick_503_with_retry_after_and_heals_by_itself() {
         raw.redis_prefix = "outage:".into();
     })
     .await;
-    app.add_user(EMAIL, PW).await;
-    let portal = app
-        .add_client(
-            &app.tenant,
-            &["--scope", "openid", "--scope", "mailbox.read"],
-        )
-        .await;
-    let (sub, _) = citizen_at(&app, &portal).await;
-    let (token, _) = authority(&app, &app.tenant).await;
+    let (sub, token, _) = parties(&app).await;
     assert_eq!(get(&app, "/readyz", None).await.0, 200);
     let csrf = app.csrf_of("/login").await;
 
@@ -131,15 +138,7 @@ async fn a_postgres_outage_is_a_quick_503_with_retry_after_and_loses_nothing() {
         raw.database_url = url;
     })
     .await;
-    app.add_user(EMAIL, PW).await;
-    let portal = app
-        .add_client(
-            &app.tenant,
-            &["--scope", "openid", "--scope", "mailbox.read"],
-        )
-        .await;
-    let (sub, _) = citizen_at(&app, &portal).await;
-    let (token, _) = authority(&app, &app.tenant).await;
+    let (sub, token, _) = parties(&app).await;
     let (s, _, before, _) = send_timed(&app, &token, &message(&sub, "Vorher")).await;
     assert_eq!(s, 201, "{before}");
     let before = before["id"].as_str().expect("id").to_owned();
@@ -206,15 +205,7 @@ fn series(text: &str, name_and_labels: &str) -> Option<f64> {
 #[tokio::test]
 async fn metrics_count_logins_tokens_sends_and_requests_and_read_the_backlogs() {
     let app = spawn_app_configured(Backend::Default, |_| {}).await;
-    app.add_user(EMAIL, PW).await;
-    let portal = app
-        .add_client(
-            &app.tenant,
-            &["--scope", "openid", "--scope", "mailbox.read"],
-        )
-        .await;
-    let (sub, _) = citizen_at(&app, &portal).await;
-    let (token, _) = authority(&app, &app.tenant).await;
+    let (sub, token, _) = parties(&app).await;
     let (s, _, body) = send(&app, &token, &message(&sub, "Bescheid"), None).await;
     assert_eq!(s, 201, "{body}");
     let wrong = app.login("", EMAIL, "nicht das Passwort").await;
@@ -376,15 +367,7 @@ async fn a_login_storm_is_shed_with_503_while_tokens_keep_coming() {
 #[tokio::test]
 async fn a_backup_taken_while_serving_restores_accounts_messages_and_keys() {
     let app = spawn_app_configured(Backend::Embedded, |_| {}).await;
-    app.add_user(EMAIL, PW).await;
-    let portal = app
-        .add_client(
-            &app.tenant,
-            &["--scope", "openid", "--scope", "mailbox.read"],
-        )
-        .await;
-    let (sub, _) = citizen_at(&app, &portal).await;
-    let (token, _) = authority(&app, &app.tenant).await;
+    let (sub, token, portal) = parties(&app).await;
     let (s, _, body) = send(&app, &token, &message(&sub, "Vor der Sicherung"), None).await;
     assert_eq!(s, 201, "{body}");
 
@@ -539,15 +522,7 @@ async fn second_instance(app: &TestApp) -> (std::process::Child, String) {
 #[tokio::test]
 async fn a_stopped_instance_finishes_what_it_accepted_while_its_twin_serves_on() {
     let app = spawn_app_configured(Backend::Default, |_| {}).await;
-    app.add_user(EMAIL, PW).await;
-    let portal = app
-        .add_client(
-            &app.tenant,
-            &["--scope", "openid", "--scope", "mailbox.read"],
-        )
-        .await;
-    let (sub, _) = citizen_at(&app, &portal).await;
-    let (token, _) = authority(&app, &app.tenant).await;
+    let (sub, token, _) = parties(&app).await;
     let (mut child, second) = second_instance(&app).await;
     // Eight bulk sends of 400 letters each are under way at the second instance when it is
     // told to stop (SIGTERM, as an orchestrator does at a rolling upgrade).
