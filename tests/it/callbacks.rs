@@ -796,3 +796,46 @@ async fn admins_set_and_clear_callbacks_within_their_rights_through_the_api_and_
         404
     );
 }
+
+#[tokio::test]
+async fn a_long_backlog_at_a_hanging_receiver_does_not_hold_back_another_system() {
+    let s = setup(Backend::Default, quick).await;
+    let app = &s.app;
+    let slow = Receiver::start().await;
+    slow.set_mode(Mode::Hang);
+    register(app, &s.client_id, &slow);
+    // 600 letters in one run: once notified, 600 deliveries wait for a receiver that hangs
+    // (four at a time, two seconds each).
+    let recipients: Vec<Value> = (0..600)
+        .map(|_| json!({ "recipient_sub": s.sub }))
+        .collect();
+    let r = app
+        .http
+        .post(app.url("/api/v1/mailbox/bulk"))
+        .bearer_auth(&s.token)
+        .json(&json!({ "message": { "subject": "Bescheid", "body": "Guten Tag." }, "recipients": recipients }))
+        .send()
+        .await
+        .expect("bulk");
+    assert_eq!(r.status().as_u16(), 200);
+    for _ in 0..200 {
+        if slow.requests() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(slow.requests() >= 4, "the backlog is being delivered");
+    // Another system of the Kommune, with a receiver that answers: its event is not queued
+    // behind the 600 (before, the oldest 200 due deliveries were all the slow system's).
+    let (other_token, other_id) = authority(app, &app.tenant).await;
+    let fast = Receiver::start().await;
+    register(app, &other_id, &fast);
+    let (code, _, _) = send(app, &other_token, &letter(&s.sub), None).await;
+    assert_eq!(code, 201);
+    let got = fast.wait_for(1, 20).await;
+    assert_eq!(
+        got.len(),
+        1,
+        "the other system heard of its message within 20 s"
+    );
+}
