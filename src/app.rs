@@ -329,15 +329,6 @@ impl Application {
         self.port
     }
 
-    /// The port of `/metrics`' own listener, if it has one.
-    #[must_use]
-    pub fn metrics_port(&self) -> Option<u16> {
-        self.metrics
-            .as_ref()
-            .and_then(|(l, _)| l.local_addr().ok())
-            .map(|a| a.port())
-    }
-
     /// Serves until SIGINT/SIGTERM, then finishes running requests within the grace period.
     ///
     /// # Errors

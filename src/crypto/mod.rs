@@ -179,7 +179,7 @@ type Job = Box<dyn FnOnce() + Send>;
 async fn on_argon2_thread<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
-    static POOL: OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = OnceLock::new();
+    static POOL: OnceLock<std::sync::mpsc::Sender<Job>> = OnceLock::new();
     let pool = POOL.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
@@ -204,7 +204,7 @@ async fn on_argon2_thread<T: Send + 'static>(
                     }
                 });
         }
-        std::sync::Mutex::new(tx)
+        tx
     });
     let (tx, rx) = tokio::sync::oneshot::channel();
     let span = tracing::Span::current();
@@ -212,9 +212,7 @@ async fn on_argon2_thread<T: Send + 'static>(
         let _g = span.enter();
         let _ = tx.send(f());
     });
-    pool.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .send(job)
+    pool.send(job)
         .map_err(|e| PasswordError::Hash(e.to_string()))?;
     rx.await.map_err(|e| PasswordError::Hash(e.to_string()))
 }

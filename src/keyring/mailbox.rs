@@ -88,11 +88,7 @@ impl MasterKeys {
             keys = read_all(&dir)?;
             tracing::info!("generated the mailbox master key");
         }
-        Ok(Self {
-            seen: std::sync::Mutex::new(modified(&dir)),
-            dir,
-            keys: RwLock::new(keys),
-        })
+        Ok(Self::of(dir, keys))
     }
 
     /// Loads `KEYS_DIR/mailbox` and fails when it holds no key (commands that seal with the
@@ -114,11 +110,15 @@ impl MasterKeys {
                 dir.display()
             );
         }
-        Ok(Self {
+        Ok(Self::of(dir, keys))
+    }
+
+    fn of(dir: std::path::PathBuf, keys: std::collections::BTreeMap<String, Key>) -> Self {
+        Self {
             seen: std::sync::Mutex::new(modified(&dir)),
             dir,
             keys: RwLock::new(keys),
-        })
+        }
     }
 
     /// Adds a new master key, which wraps every data key from now on; returns its id.

@@ -28,9 +28,9 @@ pub struct Metrics {
 
 #[derive(Default)]
 struct Inner {
-    counters: Mutex<HashMap<(&'static str, Labels), u64>>,
+    counters: RwLock<HashMap<(&'static str, Labels), AtomicU64>>,
     http: RwLock<HashMap<RequestKey, Arc<Histogram>>>,
-    routes: Mutex<HashMap<String, &'static str>>,
+    routes: RwLock<HashMap<String, &'static str>>,
     help: Mutex<HashMap<&'static str, &'static str>>,
 }
 
@@ -78,14 +78,27 @@ impl Metrics {
         self.add(name, pairs, 1);
     }
 
-    /// Adds `n` to the counter `name` with these labels.
+    /// Adds `n` to the counter `name` with these labels. Counting a known series takes a
+    /// shared lock only (hot paths count from every core at once).
     pub fn add(&self, name: &'static str, pairs: &[(&'static str, &'static str)], n: u64) {
-        let mut c = self
+        let key = (name, labels(pairs));
+        if let Some(c) = self
             .inner
             .counters
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        *c.entry((name, labels(pairs))).or_default() += n;
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            c.fetch_add(n, Ordering::Relaxed);
+            return;
+        }
+        self.inner
+            .counters
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .fetch_add(n, Ordering::Relaxed);
     }
 
     /// The help line of a metric (shown once in the output).
@@ -102,11 +115,10 @@ impl Metrics {
     pub fn counter(&self, name: &'static str, pairs: &[(&'static str, &'static str)]) -> u64 {
         self.inner
             .counters
-            .lock()
+            .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&(name, labels(pairs)))
-            .copied()
-            .unwrap_or(0)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     /// Records one HTTP request: its route template (`None`: no route matched), method,
@@ -141,17 +153,21 @@ impl Metrics {
     /// the process's lifetime is bounded.
     #[must_use]
     pub fn intern(&self, route: &str) -> &'static str {
-        let mut r = self
+        if let Some(a) = self
             .inner
             .routes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(a) = r.get(route) {
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(route)
+        {
             return a;
         }
-        let a: &'static str = Box::leak(route.to_owned().into_boxed_str());
-        r.insert(route.to_owned(), a);
-        a
+        self.inner
+            .routes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(route.to_owned())
+            .or_insert_with(|| Box::leak(route.to_owned().into_boxed_str()))
     }
 
     /// The counters and histograms in the text format; `gauges` are appended as given.
@@ -168,10 +184,10 @@ impl Metrics {
         let mut counters: Vec<_> = self
             .inner
             .counters
-            .lock()
+            .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|(k, v)| (*k, *v))
+            .map(|(k, v)| (*k, v.load(Ordering::Relaxed)))
             .collect();
         counters.sort_unstable();
         let mut last = "";

@@ -119,12 +119,10 @@ impl PageError {
     #[must_use]
     pub fn internal(lang: Lang, cause: impl Into<Cause>) -> Self {
         let cause = cause.into();
-        let (status, text): (_, fn(&Texts) -> &str) = if shed(&cause) {
-            (StatusCode::SERVICE_UNAVAILABLE, |t| t.error_busy)
-        } else if unavailable(&cause) {
-            (StatusCode::SERVICE_UNAVAILABLE, |t| t.error_unavailable)
-        } else {
-            (StatusCode::INTERNAL_SERVER_ERROR, |t| t.error_internal)
+        let (status, text): (_, fn(&Texts) -> &str) = match failure(&cause) {
+            Failure::Shed => (StatusCode::SERVICE_UNAVAILABLE, |t| t.error_busy),
+            Failure::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, |t| t.error_unavailable),
+            Failure::Ours => (StatusCode::INTERNAL_SERVER_ERROR, |t| t.error_internal),
         };
         Self {
             status,
@@ -138,36 +136,33 @@ impl PageError {
 /// How long a client should wait after a 503 for a backend outage.
 const OUTAGE_RETRY_AFTER: &str = "10";
 
-/// Whether a failure's causes show a request shed under overload (too many password checks
-/// waiting): 503 with `Retry-After`, a page that says to try again shortly.
-fn shed(cause: &Cause) -> bool {
+/// What a failure's causes say, beyond "ours": a request shed under overload (too many
+/// password checks waiting), or a backend that did not answer (no connection within the
+/// deadline, refused or dropped). Both are answered 503 with `Retry-After` on every surface.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    Shed,
+    Unavailable,
+    Ours,
+}
+
+fn failure(cause: &Cause) -> Failure {
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&**cause);
     while let Some(e) = next {
         if matches!(
             e.downcast_ref::<crate::crypto::PasswordError>(),
             Some(crate::crypto::PasswordError::Busy)
         ) {
-            return true;
+            return Failure::Shed;
         }
-        next = e.source();
-    }
-    false
-}
-
-/// Whether a failure's causes show the database or the short-lived store not answering
-/// (no connection within the deadline, connection refused or dropped): answered 503 with
-/// `Retry-After` on every surface, never 500.
-fn unavailable(cause: &Cause) -> bool {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&**cause);
-    while let Some(e) = next {
         if crate::store::StoreError::is_unavailable(e)
             || crate::ephemeral::EphemeralError::is_unavailable(e)
         {
-            return true;
+            return Failure::Unavailable;
         }
         next = e.source();
     }
-    false
+    Failure::Ours
 }
 
 impl IntoResponse for PageError {
@@ -306,18 +301,16 @@ impl ApiError {
     /// A failure of ours: 500, or 503 when a backend did not answer.
     pub fn internal(cause: impl Into<Cause>) -> Self {
         let cause = cause.into();
-        let (status, detail) = if shed(&cause) {
-            (
+        let (status, detail) = match failure(&cause) {
+            Failure::Shed => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many requests at once; try again shortly",
-            )
-        } else if unavailable(&cause) {
-            (
+            ),
+            Failure::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "a backend is temporarily unavailable; try again shortly",
-            )
-        } else {
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            ),
+            Failure::Ours => (StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
         };
         Self {
             status,
@@ -374,7 +367,12 @@ impl IntoResponse for ApiError {
 impl IntoResponse for OAuthError {
     fn into_response(mut self) -> Response {
         // A backend that did not answer is an outage, not our error.
-        if self.code == ErrorCode::ServerError && self.cause.as_ref().is_some_and(unavailable) {
+        if self.code == ErrorCode::ServerError
+            && self
+                .cause
+                .as_ref()
+                .is_some_and(|c| failure(c) != Failure::Ours)
+        {
             self.code = ErrorCode::TemporarilyUnavailable;
             "try again later".clone_into(&mut self.description);
         }

@@ -162,6 +162,7 @@ pub async fn submit(
         Err(AccountError::Throttled) => "throttled",
         Err(AccountError::Unverified) => "unverified",
         Err(AccountError::Disabled) => "disabled",
+        Err(AccountError::Hash(crate::crypto::PasswordError::Busy)) => "shed",
         Err(_) => "error",
     };
     state.ops.metrics().inc(
