@@ -280,10 +280,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped().await
         }
         Command::Backup { to } => {
-            if to.exists() {
-                bail!("{} exists already: back up into a new folder", to.display());
-            }
-            crate::keyring::create_private_dir(&to)?;
+            crate::keyring::create_new_private_dir(&to).context("back up into a new folder")?;
             let db = Db::connect(config.database_url.expose()).await?;
             let database = to.join("buergerkonto.db");
             let copied_db = db

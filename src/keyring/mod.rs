@@ -353,10 +353,7 @@ fn dir_mtime(dir: &Path) -> Option<SystemTime> {
 /// # Errors
 /// When `target` exists or a file cannot be read or written.
 pub fn copy_keys(keys_dir: &Path, target: &Path) -> anyhow::Result<usize> {
-    if target.exists() {
-        anyhow::bail!("{} exists already", target.display());
-    }
-    create_private_dir(target)?;
+    create_new_private_dir(target)?;
     let mut copied = 0;
     for entry in
         std::fs::read_dir(keys_dir).with_context(|| format!("reading {}", keys_dir.display()))?
@@ -377,6 +374,28 @@ pub fn copy_keys(keys_dir: &Path, target: &Path) -> anyhow::Result<usize> {
         }
     }
     Ok(copied)
+}
+
+/// Creates `path` (0700), failing when it exists: one creator wins, however many start at
+/// once (no check-then-create).
+///
+/// # Errors
+/// When `path` exists or cannot be created.
+pub fn create_new_private_dir(path: &Path) -> anyhow::Result<()> {
+    match std::fs::create_dir(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            anyhow::bail!("{} exists already", path.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", path.display()))?;
+    }
+    Ok(())
 }
 
 pub(crate) fn create_private_dir(path: &Path) -> anyhow::Result<()> {

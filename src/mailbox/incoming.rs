@@ -214,7 +214,13 @@ impl MailboxService {
             .await
         {
             Ok(Some(_)) => Ok((id, false)),
-            Ok(None) => Err(MailboxError::Throttled),
+            // At the limit: unless this very form was stored meanwhile (sent twice at once,
+            // the first took the last place), which is a replay, not a refusal.
+            Ok(None) => self
+                .replay_incoming(client, &key_name, &hash)
+                .await?
+                .map(|id| (id, true))
+                .ok_or(MailboxError::Throttled),
             // The same form sent twice at once: the first one stored it.
             Err(e) if e.is_conflict_on("idempotency") => self
                 .replay_incoming(client, &key_name, &hash)

@@ -357,3 +357,52 @@ async fn forty_forms_at_once_cannot_write_more_than_a_day_allows() {
     assert_eq!(code, 200, "{feed}");
     assert_eq!(feed["items"].as_array().expect("items").len(), 20);
 }
+
+#[tokio::test]
+async fn the_form_that_takes_the_last_place_sent_twenty_times_at_once_is_one_message() {
+    let app = spawn_app_with(AppOptions {
+        tweak: quick,
+        ..AppOptions::default()
+    })
+    .await;
+    app.add_user(EMAIL, PW).await;
+    let portal = app
+        .add_client(
+            &app.tenant,
+            &["--scope", "openid", "--scope", "mailbox.read"],
+        )
+        .await;
+    citizen_at(&app, &portal).await;
+    let (_, client) = authority(&app, &app.tenant).await;
+    let topic = add_topic(&app, "wohngeld", &client, "low");
+    let form = app
+        .get(&format!("/postfach/neu/{topic}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&form, "csrf").expect("csrf");
+    for i in 0..19 {
+        let r = post_message(
+            &app,
+            &topic,
+            &csrf,
+            &format!("frueher-{i:02}-abcdef"),
+            "Frage.",
+        )
+        .await;
+        assert_eq!(r.status(), 303, "form {i}");
+    }
+    // The twentieth form, sent twenty times at once: one message, every answer its page
+    // (a repeat at the limit is a replay, not a refusal).
+    let last = futures_util::future::join_all(
+        (0..20).map(|_| post_message(&app, &topic, &csrf, "der-letzte-platz", "Letzte Frage.")),
+    )
+    .await;
+    let to = location(&last[0]);
+    assert!(to.starts_with("/postfach/"), "{to}");
+    assert!(last.iter().all(|r| r.status() == 303 && location(r) == to));
+    // Then the day is full.
+    let r = post_message(&app, &topic, &csrf, "einer-zu-viel", "Noch eine.").await;
+    assert_eq!(r.status(), 429);
+}
