@@ -592,10 +592,16 @@ impl Config {
         {
             bail!("BUERGERKONTO_DATABASE_URL must start with sqlite: or postgres://");
         }
-        if let Some(r) = &raw.redis_url
-            && !(r.starts_with("redis://") || r.starts_with("rediss://"))
-        {
-            bail!("BUERGERKONTO_REDIS_URL must start with redis:// or rediss://");
+        if let Some(r) = &raw.redis_url {
+            if r.starts_with("redis+sentinel://") {
+                if let Err(e) = crate::ephemeral::redis::check_sentinel_address(r) {
+                    bail!("BUERGERKONTO_REDIS_URL: {e}");
+                }
+            } else if !(r.starts_with("redis://") || r.starts_with("rediss://")) {
+                bail!(
+                    "BUERGERKONTO_REDIS_URL must start with redis://, rediss:// or redis+sentinel://"
+                );
+            }
         }
         let trusted_proxies = raw
             .trusted_proxies
@@ -825,6 +831,8 @@ mod tests {
         assert!(with(|r| r.listen = "localhost".into()).is_err());
         assert!(with(|r| r.database_url = "mysql://x".into()).is_err());
         assert!(with(|r| r.redis_url = Some("http://x".into())).is_err());
+        assert!(with(|r| r.redis_url = Some("redis+sentinel://s:26379".into())).is_err());
+        assert!(with(|r| r.redis_url = Some("redis+sentinel://s:26379/bk".into())).is_ok());
         assert_eq!(
             with(|r| r.trusted_proxies = "10.0.0.1, ::1".into())
                 .expect("proxies")

@@ -447,14 +447,7 @@ async fn two_instances_share_logins_codes_refresh_tokens_and_revocations() {
     .await;
     assert_eq!(s, 200, "{next}");
     // Single sign-on: the session made at A lets B answer the next authorization at once.
-    let enc = |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
-    let url = format!(
-        "/authorize?client_id={}&redirect_uri={}&response_type=code&scope={}&state=s&code_challenge={}&code_challenge_method=S256",
-        c.id,
-        enc(&c.redirect_uri),
-        enc(scope),
-        crate::helpers::CHALLENGE,
-    );
+    let url = crate::helpers::authorize_path(&c, scope);
     let r = a
         .browser
         .get(b.url(&url))
@@ -476,6 +469,89 @@ async fn two_instances_share_logins_codes_refresh_tokens_and_revocations() {
     // The code was redeemed at B: at A it is used up (and its replay revokes the grant).
     let (s, again, _) = token(&a, Some(basic(&c)), &exchange(&c, &code)).await;
     assert_eq!(s, 400, "a code is single-use across instances: {again}");
+}
+
+/// Redis behind Sentinel (point 4): a primary, its replica and a sentinel of the test's own.
+/// The primary dies; the sentinel promotes the replica; the instance asks the sentinel again
+/// and goes on by itself, with the citizen's session (replicated before) intact. While it
+/// happens, requests answer or say "try again" (503), never 500.
+#[tokio::test]
+async fn behind_redis_sentinel_a_failover_keeps_sessions_and_heals_by_itself() {
+    use crate::helpers::{basic, code_for, exchange, location, query_param, token};
+    let Some(mut primary) = PrivateRedis::start() else {
+        return;
+    };
+    let replica = PrivateRedis::replica_of(&primary).expect("replica");
+    let sentinel = PrivateRedis::sentinel("bk", &primary).expect("sentinel");
+    let replica_port = replica.port.to_string();
+    let mut known = false;
+    for _ in 0..100 {
+        known = sentinel
+            .query(&["SENTINEL", "REPLICAS", "bk"])
+            .contains(&replica_port);
+        if known {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(known, "the sentinel learnt of the replica");
+
+    let url = format!("redis+sentinel://127.0.0.1:{}/bk", sentinel.port);
+    let app = spawn_app_configured(Backend::Default, |raw| {
+        raw.redis_url = Some(url);
+        raw.redis_prefix = "sentinel:".into();
+    })
+    .await;
+    let c = app.add_client(&app.tenant, &[]).await;
+    app.add_user(EMAIL, PW).await;
+    let code = code_for(&app, &c, EMAIL, PW, "openid").await;
+    let (s, body, _) = token(&app, Some(basic(&c)), &exchange(&c, &code)).await;
+    assert_eq!(s, 200, "{body}");
+    // The session is on the replica before the primary goes.
+    let acked = primary.query(&["WAIT", "1", "2000"]);
+    assert!(acked.contains("int(1)"), "replicated: {acked}");
+
+    primary.stop();
+    let path = crate::helpers::authorize_path(&c, "openid");
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let code = loop {
+        let r = app
+            .browser
+            .get(app.url(&path))
+            .send()
+            .await
+            .expect("authorize");
+        let status = r.status().as_u16();
+        seen.push(status);
+        if status == 303 || status == 302 {
+            let to = location(&r);
+            assert!(to.starts_with(&c.redirect_uri), "{to}");
+            break query_param(&to, "code").expect("the session survived: a code at once");
+        }
+        assert_eq!(
+            status, 503,
+            "during the failover only 'try again': {seen:?}"
+        );
+        assert!(r.headers().contains_key("retry-after"));
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no recovery after the failover: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let master = sentinel.query(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "bk"]);
+    assert!(master.contains(&replica_port), "promoted: {master}");
+    // The code was written to the new primary and is redeemed there, once.
+    let (s, body, _) = token(&app, Some(basic(&c)), &exchange(&c, &code)).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, _, _) = token(&app, Some(basic(&c)), &exchange(&c, &code)).await;
+    assert_eq!(s, 400, "single-use on the new primary too");
+    until_ready(&app).await;
+    eprintln!(
+        "sentinel failover: back after {:?}, answers during it {seen:?}",
+        started.elapsed()
+    );
 }
 
 /// The real binary as a second instance of `app` (same database, Redis, keys and issuer),

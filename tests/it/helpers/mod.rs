@@ -551,15 +551,20 @@ pub async fn code_for(
     password: &str,
     scope: &str,
 ) -> String {
+    let url = authorize_path(c, scope);
+    let cb = rp::run_browser(app, &app.url(&url), email, password).await;
+    query_param(&cb, "code").unwrap_or_else(|| panic!("no code in {cb}"))
+}
+
+/// `/authorize?…` for a code with PKCE (`CHALLENGE`), `state=s`, at `c`'s redirect URI.
+pub fn authorize_path(c: &TestClient, scope: &str) -> String {
     let enc = |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
-    let url = format!(
+    format!(
         "/authorize?client_id={}&redirect_uri={}&response_type=code&scope={}&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256",
         c.id,
         enc(&c.redirect_uri),
         enc(scope)
-    );
-    let cb = rp::run_browser(app, &app.url(&url), email, password).await;
-    query_param(&cb, "code").unwrap_or_else(|| panic!("no code in {cb}"))
+    )
 }
 
 /// `Authorization: Basic` for a client.
@@ -682,14 +687,100 @@ async fn spawn_instance(app: &TestApp, shared_redis: bool) -> TestApp {
 }
 
 /// A Redis server of the test's own (on a free port, keeping nothing on disk) that the test
-/// may stop and start again. `None` outside CI when `redis-server` is not installed.
+/// may stop and start again: a primary, a replica of one, or a sentinel watching one. `None`
+/// outside CI when `redis-server` is not installed.
 pub struct PrivateRedis {
     pub port: u16,
+    args: Vec<String>,
+    /// A sentinel's configuration file (it rewrites it) lives here.
+    _dir: Option<tempfile::TempDir>,
     child: Option<std::process::Child>,
 }
 
 impl PrivateRedis {
     pub fn start() -> Option<Self> {
+        Self::start_with(
+            |port| {
+                [
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ]
+                .map(String::from)
+                .to_vec()
+            },
+            None,
+        )
+    }
+
+    /// A replica of `primary`, started once it has the primary's data.
+    pub fn replica_of(primary: &PrivateRedis) -> Option<Self> {
+        let p = primary.port.to_string();
+        let r = Self::start_with(
+            |port| {
+                [
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--replicaof",
+                    "127.0.0.1",
+                    &p,
+                ]
+                .map(String::from)
+                .to_vec()
+            },
+            None,
+        )?;
+        for _ in 0..100 {
+            if r.query(&["INFO", "replication"])
+                .contains("master_link_status:up")
+            {
+                return Some(r);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the replica did not sync with its primary");
+    }
+
+    /// A sentinel (quorum 1) watching `primary` as `service`; it takes the primary for dead
+    /// after 500 ms.
+    pub fn sentinel(service: &str, primary: &PrivateRedis) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join("sentinel.conf");
+        let port = free_port();
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\n\
+                 sentinel monitor {service} 127.0.0.1 {} 1\n\
+                 sentinel down-after-milliseconds {service} 500\n\
+                 sentinel failover-timeout {service} 5000\n",
+                dir.path().display(),
+                primary.port
+            ),
+        )
+        .expect("sentinel.conf");
+        let conf = conf.display().to_string();
+        Self::start_with(
+            |_| vec![conf.clone(), "--sentinel".into()],
+            Some((port, dir)),
+        )
+    }
+
+    fn start_with(
+        args: impl FnOnce(u16) -> Vec<String>,
+        fixed: Option<(u16, tempfile::TempDir)>,
+    ) -> Option<Self> {
         let available = std::process::Command::new("redis-server")
             .arg("--version")
             .output()
@@ -702,12 +793,13 @@ impl PrivateRedis {
             eprintln!("skipped: redis-server is not installed");
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("free port")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let mut r = Self { port, child: None };
+        let (port, dir) = fixed.map_or_else(|| (free_port(), None), |(p, d)| (p, Some(d)));
+        let mut r = Self {
+            port,
+            args: args(port),
+            _dir: dir,
+            child: None,
+        };
         r.resume();
         Some(r)
     }
@@ -716,19 +808,25 @@ impl PrivateRedis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// Runs one command against this server; its answer as text (arrays and maps flattened).
+    pub fn query(&self, args: &[&str]) -> String {
+        let client = redis::Client::open(self.url()).expect("url");
+        let Ok(mut c) = client.get_connection() else {
+            return String::new();
+        };
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query::<redis::Value>(&mut c)
+            .map(|v| format!("{v:?}"))
+            .unwrap_or_else(|e| format!("error: {e}"))
+    }
+
     /// Starts the server (again) and waits until it answers.
     pub fn resume(&mut self) {
         let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(&self.args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -750,6 +848,14 @@ impl PrivateRedis {
             let _ = c.wait();
         }
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 impl Drop for PrivateRedis {
@@ -795,11 +901,7 @@ impl PrivatePostgres {
                 .success();
             assert!(ok, "chown to postgres failed");
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("free port")
-            .local_addr()
-            .expect("addr")
-            .port();
+        let port = free_port();
         let pg = Self { port, dir, bin };
         let data = pg.data();
         pg.run(
