@@ -471,6 +471,69 @@ async fn two_instances_share_logins_codes_refresh_tokens_and_revocations() {
     assert_eq!(s, 400, "a code is single-use across instances: {again}");
 }
 
+/// The `kid` in a compact JWS's header.
+fn kid_of(jws: &str) -> String {
+    use base64::Engine;
+    let header = jws.split('.').next().expect("header");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("base64url");
+    let v: Value = serde_json::from_slice(&raw).expect("json");
+    v["kid"].as_str().expect("kid").to_owned()
+}
+
+/// A key rotated in the shared keys folder (the CLI, while two instances run) is published
+/// and used for signing by both, at their next background round (every 30 s), without a
+/// restart; tokens signed before still verify at both.
+#[tokio::test]
+async fn a_key_rotated_in_the_shared_folder_signs_at_every_instance() {
+    let a = spawn_app_configured(Backend::Default, |_| {}).await;
+    let b = crate::helpers::spawn_twin(&a).await;
+    let system = a.add_service_client(&a.tenant, &["--scope", "api:read"]);
+    let before = a.service_token(&system, None).await;
+    let (ok, rotated, err) = a.cli(
+        &[
+            "keys",
+            "rotate",
+            "--alg",
+            "ES256",
+            "--activate-in-secs",
+            "0",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let new_kid = rotated["kid"].as_str().expect("kid").to_owned();
+    assert_ne!(kid_of(&before), new_kid);
+    for app in [&a, &b] {
+        let started = Instant::now();
+        loop {
+            let t = app.service_token(&system, None).await;
+            let (_, _, jwks, _) = get(app, "/jwks.json", None).await;
+            if kid_of(&t) == new_kid && jwks.contains(&new_kid) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(45),
+                "the instance at {} did not pick up the rotation",
+                app.addr
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        // The token of the old key is still accepted there.
+        let r = app
+            .http
+            .post(app.url("/introspect"))
+            .header("authorization", crate::helpers::basic(&system))
+            .form(&[("token", before.as_str())])
+            .send()
+            .await
+            .expect("introspect");
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(v["active"], true, "{v}");
+    }
+}
+
 /// Redis behind Sentinel (point 4): a primary, its replica and a sentinel of the test's own.
 /// The primary dies; the sentinel promotes the replica; the instance asks the sentinel again
 /// and goes on by itself, with the citizen's session (replicated before) intact. While it
