@@ -401,7 +401,19 @@ async fn the_form_that_takes_the_last_place_sent_twenty_times_at_once_is_one_mes
     .await;
     let to = location(&last[0]);
     assert!(to.starts_with("/postfach/"), "{to}");
-    assert!(last.iter().all(|r| r.status() == 303 && location(r) == to));
+    let answers: Vec<(u16, Option<String>)> = last
+        .iter()
+        .map(|r| {
+            let to = r.headers().get("location").and_then(|l| l.to_str().ok());
+            (r.status().as_u16(), to.map(str::to_owned))
+        })
+        .collect();
+    assert!(
+        answers
+            .iter()
+            .all(|(s, l)| *s == 303 && l.as_deref() == Some(to.as_str())),
+        "{answers:?}"
+    );
     // Then the day is full.
     let r = post_message(&app, &topic, &csrf, "einer-zu-viel", "Noch eine.").await;
     assert_eq!(r.status(), 429);

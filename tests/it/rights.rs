@@ -340,8 +340,16 @@ async fn deleting_the_account_tells_portals_kills_tokens_purges_the_mailbox_and_
         .await
         .expect("a last mail to the address it had");
     assert!(last.contains("Nachweise"));
-    // The mailbox content is gone, the sender's evidence stays and verifies.
-    let after = status_of().await;
+    // The mailbox content is gone (the purge follows the account's erasure and its mail in
+    // the same round), the sender's evidence stays and verifies.
+    let mut after = status_of().await;
+    for _ in 0..50 {
+        if kinds(&after).contains(&"purged".to_owned()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        after = status_of().await;
+    }
     assert!(kinds(&after).contains(&"purged".to_owned()), "{after}");
     assert_eq!(after["evidence_intact"], true);
     let r = app
