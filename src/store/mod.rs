@@ -156,6 +156,10 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A PostgreSQL connection idle for longer is pinged before it is handed out (the server may
+/// have restarted or a firewall dropped it meanwhile).
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 impl Db {
     /// Connects to `url` (`postgres://...` or `sqlite:...`), creating a SQLite file and its
     /// folder if missing, and applies pending migrations.
@@ -177,6 +181,18 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(20)
                 .acquire_timeout(acquire)
+                // sqlx pings every connection it hands out (a round trip before each query,
+                // on top of the one it makes when the connection comes back). Only one that
+                // sat idle is asked: one in steady use just proved itself on release.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for < PING_IDLE_AFTER {
+                            return Ok(true);
+                        }
+                        Ok(sqlx::Connection::ping(conn).await.is_ok())
+                    })
+                })
                 .connect(url)
                 .await
                 .context("connecting to PostgreSQL")?;
@@ -198,6 +214,9 @@ impl Db {
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                // A file on this machine does not go away between two queries: no round trip
+                // to the connection's thread before each one.
+                .test_before_acquire(false)
                 .connect_with(opts)
                 .await
                 .context("opening the SQLite database")?;
