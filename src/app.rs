@@ -238,7 +238,7 @@ impl Application {
             },
             clock,
         );
-        let state = AppState {
+        let state = AppState::new(crate::web::state::Services {
             sessions: services.sessions.clone(),
             broker: crate::broker::Broker::new(
                 config.upstreams.clone(),
@@ -293,7 +293,7 @@ impl Application {
                     .is_none()
                     .then(|| metrics_access(&config)),
             },
-        };
+        });
         let metrics = match config.metrics_listen {
             None => None,
             Some(addr) => Some((

@@ -29,8 +29,46 @@ pub struct VerbundFace {
     pub logo: Option<(Vec<u8>, &'static str)>,
 }
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// What every handler may use: one pointer, so that extracting it per request is one counter
+/// increment (the services inside hold dozens of `Arc`s).
+#[derive(Clone)]
+pub struct AppState(std::sync::Arc<Services>);
+
+impl AppState {
+    #[must_use]
+    pub fn new(services: Services) -> Self {
+        Self(std::sync::Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The parts that handlers and extractors take on their own (`State<Provider>`, …).
+macro_rules! parts {
+    ($($t:ty => $field:ident),* $(,)?) => {$(
+        impl FromRef<AppState> for $t {
+            fn from_ref(s: &AppState) -> Self {
+                s.0.$field.clone()
+            }
+        }
+    )*};
+}
+
+parts!(
+    Provider => provider,
+    Sessions => sessions,
+    WebConfig => web,
+    crate::catalogue::Catalogue => catalogue,
+    crate::operations::Operations => ops,
+);
+
+/// The services behind [`AppState`].
+pub struct Services {
     pub provider: Provider,
     pub accounts: AccountService,
     pub sessions: Sessions,
