@@ -12,7 +12,7 @@ use crate::crypto::aead::{self, Key};
 use crate::crypto::{random_bytes, sha256};
 use crate::domain::ids::{AccountId, TenantId};
 use crate::domain::level::Loa;
-use crate::store::mailbox::NewMessage;
+use crate::store::mailbox::{MessageRow, NewMessage};
 use crate::store::topics::TopicRow;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -88,6 +88,30 @@ impl MailboxService {
             name: t.name,
             level: t.required_level,
         })
+    }
+
+    /// Whether the topic a citizen's message was written on still takes messages (enabled,
+    /// its Kommune and its system too).
+    pub(super) async fn topic_still_open(&self, m: &MessageRow) -> Result<bool, MailboxError> {
+        let topic = self
+            .db
+            .topics()
+            .list(Some(m.sender_tenant_id))
+            .await?
+            .into_iter()
+            .find(|t| {
+                t.disabled_at.is_none()
+                    && t.client_id == m.sender_client_id
+                    && m.topic.as_deref() == Some(t.name.as_str())
+            });
+        let Some(t) = topic else {
+            return Ok(false);
+        };
+        match self.open_topic(t.id).await {
+            Ok(_) => Ok(true),
+            Err(MailboxError::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn open_topic(&self, id: Uuid) -> Result<(TopicRow, String), MailboxError> {

@@ -65,6 +65,10 @@ pub enum MailboxError {
     NeedsFreshLogin(u64),
     #[error("replies are not allowed for this message")]
     ReplyNotAllowed,
+    /// An addition to the citizen's own thread on a topic that was disabled since (or whose
+    /// system no longer receives).
+    #[error("the topic no longer takes messages")]
+    TopicClosed,
     #[error("the message content cannot be decrypted")]
     Undecryptable,
     /// An attachment carries malware (the scanner's signature name).

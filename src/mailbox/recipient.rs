@@ -393,7 +393,8 @@ impl MailboxService {
     /// The recipient answers a message that allows replies.
     ///
     /// # Errors
-    /// `NotFound`, `NeedsLevel`, `ReplyNotAllowed`, `Invalid`, `TooLarge`; storage failures.
+    /// `NotFound`, `NeedsLevel`, `ReplyNotAllowed`, `TopicClosed`, `Invalid`, `TooLarge`;
+    /// storage failures.
     pub async fn reply(
         &self,
         reader: &Reader,
@@ -404,6 +405,10 @@ impl MailboxService {
         let m = self.admit(reader, id, Act::Reply).await?;
         if !m.reply_allowed {
             return Err(MailboxError::ReplyNotAllowed);
+        }
+        // The citizen's own thread goes to the topic's system: only while the topic is open.
+        if m.from_citizen() && !self.topic_still_open(&m).await? {
+            return Err(MailboxError::TopicClosed);
         }
         limits::check_reply_count(self.db.mailbox().reply_count(id).await?)?;
         let body = limits::validate_reply(body, files)?;

@@ -304,6 +304,68 @@ async fn a_topic_above_the_session_level_asks_for_it_first_and_a_disabled_one_is
     }
 }
 
+/// Adds to the citizen's own thread, by the page's reply form.
+async fn add_to_thread(app: &TestApp, id: &str, csrf: &str, text: &str) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.to_owned())
+        .text("body", text.to_owned())
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(Vec::new()).file_name(""),
+        );
+    app.browser
+        .post(app.url(&format!("/postfach/{id}/antwort")))
+        .multipart(form)
+        .send()
+        .await
+        .expect("addition")
+}
+
+#[tokio::test]
+async fn a_thread_on_a_topic_disabled_since_takes_no_more_additions() {
+    let app = spawn_app_with(AppOptions {
+        tweak: quick,
+        ..AppOptions::default()
+    })
+    .await;
+    app.add_user(EMAIL, PW).await;
+    assert_eq!(app.login("", EMAIL, PW).await.status(), 303);
+    let (_, client) = authority(&app, &app.tenant).await;
+    let topic = add_topic(&app, "sperrmuell", &client, "low");
+    let form = app
+        .get(&format!("/postfach/neu/{topic}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let csrf = hidden(&form, "csrf").expect("csrf");
+    let nonce = hidden(&form, "nonce").expect("nonce");
+    let r = post_message(&app, &topic, &csrf, &nonce, "Bitte Abholung.").await;
+    let id = location(&r)
+        .trim_start_matches("/postfach/")
+        .trim_end_matches("?eingereicht=1")
+        .to_owned();
+    let r = add_to_thread(&app, &id, &csrf, "Es sind zwei Schränke.").await;
+    assert_eq!(r.status(), 303, "open topic: the addition goes through");
+
+    let (ok, _, err) = app.cli(&["topic", "disable", "--id", &topic], None);
+    assert!(ok, "{err}");
+    let r = add_to_thread(&app, &id, &csrf, "Und ein Sofa.").await;
+    assert_eq!(r.status(), 409);
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains("Dieses Thema nimmt keine Nachrichten mehr an"),
+        "{page}"
+    );
+    let thread = app
+        .get(&format!("/postfach/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(thread.contains("Es sind zwei Schränke.") && !thread.contains("Und ein Sofa."));
+}
+
 #[tokio::test]
 async fn forty_forms_at_once_cannot_write_more_than_a_day_allows() {
     let app = spawn_app_with(AppOptions {

@@ -194,7 +194,9 @@ pub(super) fn problem(e: MailboxError) -> ApiError {
             acr: None,
             max_age: Some(max_age),
         }),
-        MailboxError::ReplyNotAllowed => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        MailboxError::ReplyNotAllowed | MailboxError::TopicClosed => {
+            ApiError::new(StatusCode::CONFLICT, e.to_string())
+        }
         MailboxError::Infected { .. } => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
         }

@@ -607,6 +607,19 @@ pub async fn reply(
         }
         Err(MailboxError::NeedsLevel(_)) => Ok(see_other(&format!("/postfach/{id}"), &[])),
         Err(MailboxError::ReplyNotAllowed) => Err(PageError::bad_request(lang)),
+        Err(MailboxError::TopicClosed) => {
+            show(
+                &state,
+                &headers,
+                &session,
+                lang,
+                id,
+                StatusCode::CONFLICT,
+                None,
+                Some(t.pf_err_topic_closed),
+            )
+            .await
+        }
         Err(e) => Err(mail_error(lang, e)),
     }
 }
