@@ -138,7 +138,7 @@ impl MailboxService {
             } else {
                 1
             };
-            commit::Committer::start(self.db.clone(), workers)
+            commit::Committer::start(self.db.clone(), Arc::clone(&self.keys), workers)
         })
     }
 

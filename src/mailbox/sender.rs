@@ -1,7 +1,7 @@
 //! The sending side: an authority system sends (idempotently), reads a message's state and
 //! evidence, fetches a signed receipt and polls the replies.
 
-use super::seal::{aad, key_aad};
+use super::seal::aad;
 use super::view::{EventOut, FetchedReply, Outgoing, Status};
 use super::{File, MailboxError, MailboxService, limits};
 use crate::catalogue;
@@ -9,6 +9,7 @@ use crate::crypto::aead::{self, Key};
 use crate::crypto::{random_bytes, sha256};
 use crate::domain::client::{Client, SigningAlg};
 use crate::domain::evidence::verify_chain;
+use crate::domain::ids::AccountId;
 use crate::domain::level::Loa;
 use crate::store::mailbox::{MessageRow, PendingMessage, ReplyRow};
 use futures_util::StreamExt;
@@ -178,16 +179,11 @@ impl MailboxService {
         // The recipient as the sender's tenant knows them (its pairwise sector, whatever the
         // sender's own subject type: a public subject would reach other tenants' citizens);
         // another tenant's subject, or a made-up one, finds nothing and gets the same answer.
+        // The committer looks the subject up with the rest of its batch and wraps the data
+        // key for the account it names.
         let sector = sender.tenant_id.sector();
-        let Some(account) = self.db.subjects().resolve(&sector, recipient_sub).await? else {
-            return Err(MailboxError::UnknownRecipient);
-        };
         let id = Uuid::now_v7();
         let key: Key = random_bytes::<32>();
-        let (key_id, wrapped) = self.keys.wrap(
-            &key,
-            &key_aad(id, account.0, Some(required.name()), sender.id.as_str()),
-        );
         let subject_ct = aead::seal(&key, &aad(id, "subject"), subject.as_bytes());
         let reference_ct = reference.map(|r| aead::seal(&key, &aad(id, "reference"), r.as_bytes()));
         let body_ct = aead::seal(&key, &aad(id, "body"), out.body.as_bytes());
@@ -196,23 +192,30 @@ impl MailboxService {
             id,
             sender_client_id: sender.id.as_str().to_owned(),
             sender_tenant_id: sender.tenant_id.0,
-            account,
+            account: AccountId(Uuid::nil()),
             recipient_sub: recipient_sub.to_owned(),
             reference: reference_ct,
             process: out.process.clone(),
             required_level: required,
             reply_allowed: out.reply_allowed,
             expires_at: out.expires_at,
-            key_id,
-            wrapped_key: wrapped,
+            key_id: String::new(),
+            wrapped_key: Vec::new(),
             subject: subject_ct,
             body: body_ct,
             idempotency_key: idempotency.map(str::to_owned),
             request_hash: request_hash.map(str::to_owned),
             attachments,
         };
-        match self.committer().store(m).await {
+        let addressed = super::commit::Addressed {
+            sector,
+            key,
+            message: m,
+        };
+        match self.committer().store(addressed).await {
             Ok(()) => Ok((id, false)),
+            // Another tenant's subject, or a made-up one: nobody.
+            Err(crate::store::StoreError::NotFound) => Err(MailboxError::UnknownRecipient),
             // A concurrent retry with the same key won the race: answer as a retry.
             Err(e) if e.is_conflict_on("idempotency") && idempotency.is_some() => {
                 let key = idempotency.unwrap_or_default();
