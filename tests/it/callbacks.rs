@@ -96,20 +96,7 @@ async fn open_reply_delete(app: &TestApp, id: &str) {
         .await
         .expect("page");
     let csrf = hidden(&page, "csrf").expect("csrf");
-    let form = reqwest::multipart::Form::new()
-        .text("csrf", csrf.clone())
-        .text("body", "Danke, erhalten.")
-        .part(
-            "files",
-            reqwest::multipart::Part::bytes(Vec::new()).file_name(""),
-        );
-    let r = app
-        .browser
-        .post(app.url(&format!("/postfach/{id}/antwort")))
-        .multipart(form)
-        .send()
-        .await
-        .expect("reply");
+    let r = crate::helpers::reply_on_page(app, id, &csrf, "Danke, erhalten.").await;
     assert_eq!(r.status(), 303);
     let r = app
         .post_form(&format!("/postfach/{id}/loeschen"), &[("csrf", &csrf)])

@@ -304,23 +304,6 @@ async fn a_topic_above_the_session_level_asks_for_it_first_and_a_disabled_one_is
     }
 }
 
-/// Adds to the citizen's own thread, by the page's reply form.
-async fn add_to_thread(app: &TestApp, id: &str, csrf: &str, text: &str) -> reqwest::Response {
-    let form = reqwest::multipart::Form::new()
-        .text("csrf", csrf.to_owned())
-        .text("body", text.to_owned())
-        .part(
-            "files",
-            reqwest::multipart::Part::bytes(Vec::new()).file_name(""),
-        );
-    app.browser
-        .post(app.url(&format!("/postfach/{id}/antwort")))
-        .multipart(form)
-        .send()
-        .await
-        .expect("addition")
-}
-
 #[tokio::test]
 async fn a_thread_on_a_topic_disabled_since_takes_no_more_additions() {
     let app = spawn_app_with(AppOptions {
@@ -345,12 +328,12 @@ async fn a_thread_on_a_topic_disabled_since_takes_no_more_additions() {
         .trim_start_matches("/postfach/")
         .trim_end_matches("?eingereicht=1")
         .to_owned();
-    let r = add_to_thread(&app, &id, &csrf, "Es sind zwei Schränke.").await;
+    let r = crate::helpers::reply_on_page(&app, &id, &csrf, "Es sind zwei Schränke.").await;
     assert_eq!(r.status(), 303, "open topic: the addition goes through");
 
     let (ok, _, err) = app.cli(&["topic", "disable", "--id", &topic], None);
     assert!(ok, "{err}");
-    let r = add_to_thread(&app, &id, &csrf, "Und ein Sofa.").await;
+    let r = crate::helpers::reply_on_page(&app, &id, &csrf, "Und ein Sofa.").await;
     assert_eq!(r.status(), 409);
     let page = r.text().await.expect("page");
     assert!(

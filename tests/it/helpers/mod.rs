@@ -567,6 +567,24 @@ pub fn authorize_path(c: &TestClient, scope: &str) -> String {
     )
 }
 
+/// The citizen answers message `id` (or adds to their own thread) by the page's form,
+/// without files.
+pub async fn reply_on_page(app: &TestApp, id: &str, csrf: &str, text: &str) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.to_owned())
+        .text("body", text.to_owned())
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(Vec::new()).file_name(""),
+        );
+    app.browser
+        .post(app.url(&format!("/postfach/{id}/antwort")))
+        .multipart(form)
+        .send()
+        .await
+        .expect("addition")
+}
+
 /// `Authorization: Basic` for a client.
 pub fn basic(c: &TestClient) -> String {
     use base64::Engine;
@@ -699,46 +717,14 @@ pub struct PrivateRedis {
 
 impl PrivateRedis {
     pub fn start() -> Option<Self> {
-        Self::start_with(
-            |port| {
-                [
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ]
-                .map(String::from)
-                .to_vec()
-            },
-            None,
-        )
+        Self::start_with(|port| data_node(port, &[]), None)
     }
 
     /// A replica of `primary`, started once it has the primary's data.
     pub fn replica_of(primary: &PrivateRedis) -> Option<Self> {
         let p = primary.port.to_string();
         let r = Self::start_with(
-            |port| {
-                [
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--replicaof",
-                    "127.0.0.1",
-                    &p,
-                ]
-                .map(String::from)
-                .to_vec()
-            },
+            |port| data_node(port, &["--replicaof", "127.0.0.1", &p]),
             None,
         )?;
         for _ in 0..100 {
@@ -848,6 +834,25 @@ impl PrivateRedis {
             let _ = c.wait();
         }
     }
+}
+
+/// `redis-server` arguments for a node on `port` that keeps nothing on disk, then `extra`.
+fn data_node(port: u16, extra: &[&str]) -> Vec<String> {
+    let port = port.to_string();
+    [
+        "--port",
+        &port,
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|a| (*a).to_owned())
+    .collect()
 }
 
 fn free_port() -> u16 {
