@@ -33,12 +33,9 @@ impl EphemeralError {
         matches!(
             e.downcast_ref::<EphemeralError>(),
             Some(EphemeralError::Backend(_))
-        ) || e.downcast_ref::<::redis::RedisError>().is_some_and(|r| {
-            r.is_io_error()
-                || r.is_timeout()
-                || r.is_connection_refusal()
-                || r.is_connection_dropped()
-        })
+        ) || e
+            .downcast_ref::<::redis::RedisError>()
+            .is_some_and(redis::unreachable)
     }
 }
 

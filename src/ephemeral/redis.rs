@@ -123,17 +123,14 @@ fn parse_sentinel(url: &str) -> Result<SentinelAddress, String> {
         },
     };
     let mut sentinel_password = None;
-    for (k, v) in query
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .filter_map(|kv| kv.split_once('='))
-    {
-        if k == "sentinel_password" {
-            sentinel_password = Some(decoded(v));
-        } else {
-            return Err(format!(
-                "unknown parameter {k} ({usage}[?sentinel_password=…])"
-            ));
+    for kv in query.into_iter().flat_map(|q| q.split('&')) {
+        match kv.split_once('=') {
+            Some(("sentinel_password", v)) => sentinel_password = Some(decoded(v)),
+            _ => {
+                return Err(format!(
+                    "unknown parameter {kv} ({usage}[?sentinel_password=…])"
+                ));
+            }
         }
     }
     Ok(SentinelAddress {
@@ -154,13 +151,15 @@ pub fn check_sentinel_address(url: &str) -> Result<(), String> {
     parse_sentinel(url).map(|_| ())
 }
 
+/// Whether `e` says Redis did not answer: refused, dropped, broken or timed out.
+pub(super) fn unreachable(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_timeout() || e.is_connection_refusal() || e.is_connection_dropped()
+}
+
 /// Whether `e` says this connection no longer reaches a primary: broken, timed out, or the
 /// node was demoted to a replica (`READONLY`) or lost its primary (`MASTERDOWN`).
 fn lost_primary(e: &RedisError) -> bool {
-    e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_refusal()
-        || e.is_connection_dropped()
+    unreachable(e)
         || matches!(
             e.kind(),
             ErrorKind::Server(ServerErrorKind::ReadOnly | ServerErrorKind::MasterDown)
@@ -203,35 +202,39 @@ impl SentinelLink {
 
     /// The connection to the primary: the current one, or a new one to the primary the
     /// sentinels name now (one caller asks; the others wait for its answer).
+    ///
+    /// The wait for the other caller counts against the same bound as the asking: while
+    /// the primary is away, 40 requests at once each get their answer (503) within twice
+    /// the timeout, not one after the other.
     async fn connection(self: &Arc<Self>) -> EphResult<Conn> {
         if let (generation, Some(conn)) = self.current() {
-            return Ok(self.conn(conn, generation));
-        }
-        let mut sentinels = self.sentinels.lock().await;
-        let (generation, existing) = self.current();
-        if let Some(conn) = existing {
             return Ok(self.conn(conn, generation));
         }
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout));
-        let conn = tokio::time::timeout(self.timeout * 2, async {
+        let (generation, conn) = tokio::time::timeout(self.timeout * 2, async {
+            let mut sentinels = self.sentinels.lock().await;
+            if let (generation, Some(conn)) = self.current() {
+                return Ok((generation, conn));
+            }
             let client = sentinels.async_get_client().await?;
-            client
+            let conn = client
                 .get_multiplexed_async_connection_with_config(&config)
-                .await
+                .await?;
+            let mut g = self
+                .current
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            g.1 = Some(conn.clone());
+            Ok::<_, RedisError>((g.0, conn))
         })
         .await
         .map_err(|_| {
             EphemeralError::Backend("timed out asking Redis Sentinel for the primary".into())
         })?
         .map_err(err)?;
-        let mut g = self
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        g.1 = Some(conn.clone());
-        Ok(self.conn(conn, g.0))
+        Ok(self.conn(conn, generation))
     }
 
     fn conn(self: &Arc<Self>, conn: MultiplexedConnection, generation: u64) -> Conn {
@@ -240,6 +243,16 @@ impl SentinelLink {
             link: Arc::clone(self),
             generation,
         }
+    }
+
+    /// Passes `r` on; a lost primary drops the connection of `generation`.
+    fn noted<T>(&self, generation: u64, r: redis::RedisResult<T>) -> redis::RedisResult<T> {
+        if let Err(e) = &r
+            && lost_primary(e)
+        {
+            self.broken(generation);
+        }
+        r
     }
 
     /// Drops the connection of `generation` (if it is still the current one).
@@ -262,15 +275,9 @@ impl ConnectionLike for Conn {
                 conn,
                 link,
                 generation,
-            } => Box::pin(async move {
-                let r = conn.req_packed_command(cmd).await;
-                if let Err(e) = &r
-                    && lost_primary(e)
-                {
-                    link.broken(*generation);
-                }
-                r
-            }),
+            } => {
+                Box::pin(async move { link.noted(*generation, conn.req_packed_command(cmd).await) })
+            }
         }
     }
 
@@ -287,13 +294,10 @@ impl ConnectionLike for Conn {
                 link,
                 generation,
             } => Box::pin(async move {
-                let r = conn.req_packed_commands(pipeline, offset, count).await;
-                if let Err(e) = &r
-                    && lost_primary(e)
-                {
-                    link.broken(*generation);
-                }
-                r
+                link.noted(
+                    *generation,
+                    conn.req_packed_commands(pipeline, offset, count).await,
+                )
             }),
         }
     }
@@ -507,6 +511,7 @@ mod tests {
             "redis+sentinel://:1/m",
             "redis+sentinel://h:1/m/x",
             "redis+sentinel://h:1/m?password=x",
+            "redis+sentinel://h:1/m?sentinel_password",
             "redis://h:1/m",
         ] {
             assert!(parse_sentinel(bad).is_err(), "{bad}");

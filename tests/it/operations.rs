@@ -545,7 +545,7 @@ async fn behind_redis_sentinel_a_failover_keeps_sessions_and_heals_by_itself() {
         return;
     };
     let replica = PrivateRedis::replica_of(&primary).expect("replica");
-    let sentinel = PrivateRedis::sentinel("bk", &primary).expect("sentinel");
+    let sentinel = PrivateRedis::sentinel("bk", &primary, 500).expect("sentinel");
     let replica_port = replica.port.to_string();
     let mut known = false;
     for _ in 0..100 {
@@ -615,6 +615,60 @@ async fn behind_redis_sentinel_a_failover_keeps_sessions_and_heals_by_itself() {
         "sentinel failover: back after {:?}, answers during it {seen:?}",
         started.elapsed()
     );
+}
+
+/// Behind Sentinel, a primary that hangs (frozen: it accepts and never answers) while 40
+/// requests arrive at once: each is answered 503 within a bound, not one after the other
+/// behind whichever request is asking the sentinels; when it thaws, sends go on.
+#[tokio::test]
+async fn behind_redis_sentinel_a_hanging_primary_answers_forty_requests_at_once_in_time() {
+    let Some(primary) = PrivateRedis::start() else {
+        return;
+    };
+    // The sentinel keeps naming it (it would take a minute to call it down): the worst case,
+    // where asking the sentinels leads to the hanging primary again.
+    let sentinel = PrivateRedis::sentinel("bk", &primary, 60_000).expect("sentinel");
+    let url = format!("redis+sentinel://127.0.0.1:{}/bk", sentinel.port);
+    let app = spawn_app_configured(Backend::Default, |raw| {
+        raw.redis_url = Some(url);
+        raw.redis_prefix = "frozen:".into();
+    })
+    .await;
+    let (sub, token, _) = parties(&app).await;
+
+    primary.freeze();
+    let letters: Vec<Value> = (0..40)
+        .map(|i| message(&sub, &format!("Nr. {i}")))
+        .collect();
+    // The first 40 time out on the connection they share (which breaks it); the next 40 all
+    // have to ask the sentinels.
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        answers.extend(
+            futures_util::future::join_all(letters.iter().map(|m| send_timed(&app, &token, m)))
+                .await,
+        );
+    }
+    primary.thaw();
+    // Each waits at most twice the 1 s Redis timeout to ask, and 1 s for its command; in
+    // turn, the last of 40 would have waited 40 s and more.
+    let slowest = answers.iter().map(|a| a.3).max().expect("answers");
+    for (s, h, body, took) in &answers {
+        assert_eq!(*s, 503, "{body}");
+        assert!(h.contains_key("retry-after"));
+        assert!(*took < Duration::from_secs(8), "took {took:?}");
+    }
+    eprintln!("frozen primary: 2 x 40 sends answered 503, slowest after {slowest:?}");
+    until_ready(&app).await;
+    let mut status = 0;
+    for _ in 0..40 {
+        status = send_timed(&app, &token, &message(&sub, "Danach")).await.0;
+        if status == 201 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 201);
 }
 
 /// The real binary as a second instance of `app` (same database, Redis, keys and issuer),

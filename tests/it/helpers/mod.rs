@@ -739,8 +739,8 @@ impl PrivateRedis {
     }
 
     /// A sentinel (quorum 1) watching `primary` as `service`; it takes the primary for dead
-    /// after 500 ms.
-    pub fn sentinel(service: &str, primary: &PrivateRedis) -> Option<Self> {
+    /// after `down_after_ms`.
+    pub fn sentinel(service: &str, primary: &PrivateRedis, down_after_ms: u32) -> Option<Self> {
         let dir = tempfile::tempdir().expect("tempdir");
         let conf = dir.path().join("sentinel.conf");
         let port = free_port();
@@ -749,7 +749,7 @@ impl PrivateRedis {
             format!(
                 "port {port}\nbind 127.0.0.1\ndir {}\n\
                  sentinel monitor {service} 127.0.0.1 {} 1\n\
-                 sentinel down-after-milliseconds {service} 500\n\
+                 sentinel down-after-milliseconds {service} {down_after_ms}\n\
                  sentinel failover-timeout {service} 5000\n",
                 dir.path().display(),
                 primary.port
@@ -825,6 +825,26 @@ impl PrivateRedis {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         panic!("redis-server did not start");
+    }
+
+    /// Freezes the server (SIGSTOP): connections are accepted by the kernel and never
+    /// answered, the worst kind of outage. `thaw` lets it go on.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill {sig} {pid}");
     }
 
     /// Stops the server (an outage).
