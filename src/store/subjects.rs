@@ -44,8 +44,8 @@ impl Subjects<'_> {
         Ok(row.map(|(id,)| AccountId(id)))
     }
 
-    /// The accounts behind several subjects of one sector, in one statement (at most 100
-    /// subjects); subjects that name nobody are absent from the answer.
+    /// The accounts behind several subjects of one sector, in one statement per 100
+    /// subjects; subjects that name nobody are absent from the answer.
     ///
     /// # Errors
     /// A backend error.
@@ -54,26 +54,24 @@ impl Subjects<'_> {
         sector: &str,
         subs: &[&str],
     ) -> StoreResult<std::collections::HashMap<String, AccountId>> {
-        if subs.is_empty() {
-            return Ok(std::collections::HashMap::new());
+        let mut found = std::collections::HashMap::new();
+        for chunk in subs.chunks(100) {
+            let list = (2..chunk.len() + 2)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT sub, account_id FROM subjects WHERE sector = $1 AND sub IN ({list})"
+            );
+            let rows: Vec<(String, Uuid)> = on_db!(self.0, |p| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(sector);
+                for sub in chunk {
+                    q = q.bind(*sub);
+                }
+                q.fetch_all(p).await
+            })?;
+            found.extend(rows.into_iter().map(|(sub, id)| (sub, AccountId(id))));
         }
-        let subs = &subs[..subs.len().min(100)];
-        let list = (2..subs.len() + 2)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql =
-            format!("SELECT sub, account_id FROM subjects WHERE sector = $1 AND sub IN ({list})");
-        let rows: Vec<(String, Uuid)> = on_db!(self.0, |p| {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(sector);
-            for sub in subs {
-                q = q.bind(*sub);
-            }
-            q.fetch_all(p).await
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|(sub, id)| (sub, AccountId(id)))
-            .collect())
+        Ok(found)
     }
 }
