@@ -107,7 +107,7 @@ impl MailboxService {
         let Some(t) = topic else {
             return Ok(false);
         };
-        match self.open_topic(t.id).await {
+        match self.receiving(t).await {
             Ok(_) => Ok(true),
             Err(MailboxError::NotFound) => Ok(false),
             Err(e) => Err(e),
@@ -122,6 +122,11 @@ impl MailboxService {
             .await?
             .filter(|t| t.disabled_at.is_none())
             .ok_or(MailboxError::NotFound)?;
+        self.receiving(t).await
+    }
+
+    /// An enabled topic, if its Kommune and its system still receive; with the Kommune's name.
+    async fn receiving(&self, t: TopicRow) -> Result<(TopicRow, String), MailboxError> {
         let tenant = self.db.tenants().by_id(TenantId(t.tenant_id)).await?;
         if tenant.disabled_at.is_some() {
             return Err(MailboxError::NotFound);
@@ -179,8 +184,8 @@ impl MailboxService {
         let client = topic.client_id.as_str();
         let key_name = format!("citizen:{}:{}", reader.account, msg.nonce);
         let hash = request_hash(msg);
-        if let Some(id) = self.replay_incoming(client, &key_name, &hash).await? {
-            return Ok((id, true));
+        if let Some(replayed) = self.replay_incoming(client, &key_name, &hash).await? {
+            return Ok(replayed);
         }
         // The write limit, looked at before the work of scanning and sealing; the count that
         // binds is taken with the insert. At the limit, this very form may have been stored
@@ -196,7 +201,6 @@ impl MailboxService {
             return self
                 .replay_incoming(client, &key_name, &hash)
                 .await?
-                .map(|id| (id, true))
                 .ok_or(MailboxError::Throttled);
         }
         self.scan_files(&msg.attachments, "from_citizen", Some(reader.account), None)
@@ -248,27 +252,26 @@ impl MailboxService {
             Ok(None) => self
                 .replay_incoming(client, &key_name, &hash)
                 .await?
-                .map(|id| (id, true))
                 .ok_or(MailboxError::Throttled),
             // The same form sent twice at once: the first one stored it.
             Err(e) if e.is_conflict_on("idempotency") => self
                 .replay_incoming(client, &key_name, &hash)
                 .await?
-                .map(|id| (id, true))
                 .ok_or_else(|| MailboxError::Invalid("conflicting request".into())),
             Err(e) => Err(e.into()),
         }
     }
 
+    /// The answer to a form stored before under `key` (the message, replayed), if any.
     async fn replay_incoming(
         &self,
         client: &str,
         key: &str,
         hash: &str,
-    ) -> Result<Option<Uuid>, MailboxError> {
+    ) -> Result<Option<(Uuid, bool)>, MailboxError> {
         match self.db.mailbox().by_idempotency(client, key).await? {
             None => Ok(None),
-            Some((id, stored)) if stored.as_deref() == Some(hash) => Ok(Some(id)),
+            Some((id, stored)) if stored.as_deref() == Some(hash) => Ok(Some((id, true))),
             Some(_) => Err(MailboxError::IdempotencyMismatch),
         }
     }
