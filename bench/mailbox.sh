@@ -7,7 +7,8 @@
 #   bench/mailbox.sh [DURATION_SECONDS]     (default 10)
 #   BENCH_ONLY=send   only the sends (single at c16, then bulk), without filling the mailbox
 #   BENCH_BIN=PATH    another build of buergerkonto (a before/after pair)
-#   (PostgreSQL on this host: add ?sslmode=disable or use the socket, see docs/performance.md)
+#   (PostgreSQL on this host: add ?sslmode=disable or use the socket, and set the database's
+#   backend_flush_after = 256kB, else a checkpoint stalls commits: see docs/performance.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-10}

@@ -1,6 +1,7 @@
 //! Group commit for sends: concurrent sends wait in a queue, and each of a few committers
 //! takes whatever waits (up to [`BATCH`]) and stores it in one transaction. One commit (one
-//! fsync) and a handful of statements serve a whole batch instead of one message, with no
+//! fsync) and one statement (PostgreSQL without TLS) or a statement per message serve a whole
+//! batch instead of one message each, with no
 //! added wait: a batch forms from the sends that arrived while the previous commit ran. The
 //! recipients of a batch are looked up in one statement too, and each message's data key is
 //! wrapped for the account found (the wrapping names the account). If a batch fails (say one

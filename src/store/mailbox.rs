@@ -177,14 +177,27 @@ pub enum Sealed {
 const MESSAGE_COLUMNS: &str = "id, sender_client_id, sender_tenant_id, account_id, recipient_sub, reference, reference_sealed, process, \
     required_level, reply_allowed, expires_at, created_at, state, opened_at, notified_at, archived_at, deleted_at, \
     purged_at, key_id, wrapped_key, subject, body, origin, topic, incoming_cursor";
-const INSERT_MESSAGE: &str = "INSERT INTO mailbox_messages (id, sender_client_id, sender_tenant_id, account_id, \
+/// The head of an insert of messages (`state` comes after `created_at`).
+macro_rules! message_head {
+    () => {
+        "INSERT INTO mailbox_messages (id, sender_client_id, sender_tenant_id, account_id, \
     recipient_sub, reference_sealed, process, required_level, reply_allowed, expires_at, created_at, state, key_id, \
-    wrapped_key, subject, body, idempotency_key, request_hash) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'delivered', $12, $13, $14, $15, $16, $17)";
+    wrapped_key, subject, body, idempotency_key, request_hash) VALUES "
+    };
+}
+const INSERT_MESSAGE: &str = concat!(
+    message_head!(),
+    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'delivered', $12, $13, $14, $15, $16, $17)"
+);
 const INSERT_EVENTS: &str =
     "INSERT INTO mailbox_events (message_id, seq, kind, at, detail, prev_hash, hash) VALUES ";
-const INSERT_ATTACHMENT: &str = "INSERT INTO mailbox_attachments (id, message_id, reply_id, position, content_type, size, filename, content) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+/// The head of an insert of attachments.
+macro_rules! attachment_head {
+    () => {
+        "INSERT INTO mailbox_attachments (id, message_id, reply_id, position, content_type, size, filename, content) VALUES "
+    };
+}
+const INSERT_ATTACHMENT: &str = concat!(attachment_head!(), "($1, $2, $3, $4, $5, $6, $7, $8)");
 const BY_IDEMPOTENCY: &str = "SELECT id, request_hash FROM mailbox_messages WHERE sender_client_id = $1 AND idempotency_key = $2";
 const ATTACHMENT_COLUMNS: &str =
     "id, message_id, reply_id, position, content_type, size, filename, content";
@@ -404,6 +417,145 @@ fn digests(attachments: &[NewAttachment]) -> String {
     }
 }
 
+/// Binds a [`PendingMessage`] to [`INSERT_MESSAGE`]'s 17 parameters (or a row of them).
+macro_rules! bind_message {
+    ($q:expr, $m:expr, $now:expr) => {{
+        let m: &PendingMessage = $m;
+        $q.bind(m.id)
+            .bind(&m.sender_client_id)
+            .bind(m.sender_tenant_id)
+            .bind(m.account.0)
+            .bind(&m.recipient_sub)
+            .bind(&m.reference)
+            .bind(&m.process)
+            .bind(m.required_level.name())
+            .bind(m.reply_allowed)
+            .bind(m.expires_at)
+            .bind($now)
+            .bind(&m.key_id)
+            .bind(&m.wrapped_key)
+            .bind(&m.subject)
+            .bind(&m.body)
+            .bind(&m.idempotency_key)
+            .bind(&m.request_hash)
+    }};
+}
+
+/// Binds a new message's first two events (`sent`, `delivered`: the start of its chain) to
+/// two rows of [`INSERT_EVENTS`].
+macro_rules! bind_first_events {
+    ($q:expr, $m:expr, $at:expr) => {{
+        let (m, at): (&PendingMessage, &str) = ($m, $at);
+        let id = m.id.to_string();
+        let sent = digests(&m.attachments);
+        let first = event_hash(GENESIS, &id, 1, EventKind::Sent.as_str(), at, &sent);
+        let second = event_hash(&first, &id, 2, EventKind::Delivered.as_str(), at, "{}");
+        $q.bind(m.id)
+            .bind(1_i32)
+            .bind(EventKind::Sent.as_str())
+            .bind(at.to_owned())
+            .bind(sent)
+            .bind(GENESIS)
+            .bind(first.clone())
+            .bind(m.id)
+            .bind(2_i32)
+            .bind(EventKind::Delivered.as_str())
+            .bind(at.to_owned())
+            .bind("{}")
+            .bind(first)
+            .bind(second)
+    }};
+}
+
+/// Whether a statement reaches `pool`'s server in one socket write: over a Unix socket or
+/// plain TCP (`sslmode=disable`). Over TLS, sqlx writes one 16 KB record per system call and
+/// sets no `TCP_NODELAY`, so a statement of several records waits for the server's delayed
+/// ACK (40 ms: 400 instead of 4,500 sends per second, measured); `prefer` may be TLS. Those
+/// connections take a statement per message, each about one record.
+fn written_at_once(pool: &sqlx::PgPool) -> bool {
+    let options = pool.connect_options();
+    options.get_socket().is_some()
+        || matches!(options.get_ssl_mode(), sqlx::postgres::PgSslMode::Disable)
+}
+
+/// At most this many bytes of content in one statement (larger batches take a statement per
+/// message): a write larger than the socket's send buffer goes out in pieces, and the last
+/// would wait for the server's delayed ACK.
+const STATEMENT_BYTES: usize = 1 << 20;
+
+/// PostgreSQL's one statement for a batch of new messages: the messages and their
+/// attachments in `WITH` clauses, then their first events (their foreign keys are checked at
+/// the statement's end, when the messages are there). Parameters in this order: every
+/// message's 17, every attachment's 8 (message by message), every message's two events' 14.
+/// `None` when the batch needs more parameters than one statement takes, or carries more
+/// than [`STATEMENT_BYTES`].
+fn batch_statement(batch: &[PendingMessage]) -> Option<String> {
+    let files: usize = batch.iter().map(|m| m.attachments.len()).sum();
+    let bytes: usize = batch
+        .iter()
+        .map(|m| {
+            m.body.len()
+                + m.subject.len()
+                + m.attachments
+                    .iter()
+                    .map(|a| a.content.len() + a.filename.len())
+                    .sum::<usize>()
+        })
+        .sum();
+    if batch.len() * (17 + 14) + files * 8 > usize::from(u16::MAX) || bytes > STATEMENT_BYTES {
+        return None;
+    }
+    let mut sql = String::with_capacity(batch.len() * 330 + files * 50 + 700);
+    let mut next = 1;
+    sql.push_str(concat!("WITH m AS (", message_head!()));
+    placeholders(
+        &mut sql,
+        &mut next,
+        batch.len(),
+        17,
+        Some((11, "'delivered'")),
+    );
+    sql.push(')');
+    if files > 0 {
+        sql.push_str(concat!(", a AS (", attachment_head!()));
+        placeholders(&mut sql, &mut next, files, 8, None);
+        sql.push(')');
+    }
+    sql.push(' ');
+    sql.push_str(INSERT_EVENTS);
+    placeholders(&mut sql, &mut next, batch.len() * 2, 7, None);
+    Some(sql)
+}
+
+/// Appends `rows` groups of `width` placeholders numbered from `next` on, each with `literal`
+/// after its `after`th placeholder when given.
+fn placeholders(
+    sql: &mut String,
+    next: &mut usize,
+    rows: usize,
+    width: usize,
+    literal: Option<(usize, &str)>,
+) {
+    use std::fmt::Write as _;
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..width {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            let _ = write!(sql, "${next}");
+            *next += 1;
+            if let Some((after, text)) = literal
+                && c + 1 == after
+            {
+                sql.push_str(", ");
+                sql.push_str(text);
+            }
+        }
+        sql.push(')');
+    }
+}
+
 impl Mailbox<'_> {
     /// Stores messages (each with its attachments and its `sent` and `delivered` events) in
     /// one transaction: a few statements for the whole batch (the group commit of
@@ -419,29 +571,42 @@ impl Mailbox<'_> {
         }
         let now = Utc::now();
         let at = now_text(now);
-        write_tx!(self.0, |tx| {
-            // One statement per message: a statement of several 10 KB rows would be written
-            // to the socket in pieces, and sqlx's connections do not set TCP_NODELAY, so the
-            // last piece would wait for the server's delayed ACK (40 ms).
+        if let Db::Pg(pool) = self.0
+            && written_at_once(pool)
+            && let Some(sql) = batch_statement(batch)
+        {
+            // PostgreSQL: the whole batch is one statement, so one round trip and one commit
+            // (a statement is its own transaction) instead of BEGIN, a statement per message,
+            // the events and COMMIT. SQLite cannot insert in a WITH clause and has no round
+            // trips to save: it takes the transaction below.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for m in batch {
-                sqlx::query(INSERT_MESSAGE)
-                    .bind(m.id)
-                    .bind(&m.sender_client_id)
-                    .bind(m.sender_tenant_id)
-                    .bind(m.account.0)
-                    .bind(&m.recipient_sub)
-                    .bind(&m.reference)
-                    .bind(&m.process)
-                    .bind(m.required_level.name())
-                    .bind(m.reply_allowed)
-                    .bind(m.expires_at)
-                    .bind(now)
-                    .bind(&m.key_id)
-                    .bind(&m.wrapped_key)
-                    .bind(&m.subject)
-                    .bind(&m.body)
-                    .bind(&m.idempotency_key)
-                    .bind(&m.request_hash)
+                q = bind_message!(q, m, now);
+            }
+            for m in batch {
+                for (i, a) in m.attachments.iter().enumerate() {
+                    q = q
+                        .bind(a.id)
+                        .bind(m.id)
+                        .bind(None::<Uuid>)
+                        .bind(i32::try_from(i).unwrap_or(i32::MAX))
+                        .bind(&a.content_type)
+                        .bind(a.size)
+                        .bind(&a.filename)
+                        .bind(&a.content);
+                }
+            }
+            for m in batch {
+                q = bind_first_events!(q, m, &at);
+            }
+            q.execute(pool).await?;
+            return Ok(());
+        }
+        write_tx!(self.0, |tx| {
+            // SQLite, PostgreSQL over TLS, or a batch too large for one statement: a statement
+            // per message.
+            for m in batch {
+                bind_message!(sqlx::query(INSERT_MESSAGE), m, now)
                     .execute(&mut *tx)
                     .await?;
                 insert_attachments!(tx, m.id, None::<Uuid>, m.attachments);
@@ -451,26 +616,7 @@ impl Mailbox<'_> {
                 let sql = multi_row(INSERT_EVENTS, 7, chunk.len() * 2);
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
                 for m in chunk {
-                    let id = m.id.to_string();
-                    let sent = digests(&m.attachments);
-                    let first = event_hash(GENESIS, &id, 1, EventKind::Sent.as_str(), &at, &sent);
-                    let second =
-                        event_hash(&first, &id, 2, EventKind::Delivered.as_str(), &at, "{}");
-                    q = q
-                        .bind(m.id)
-                        .bind(1_i32)
-                        .bind(EventKind::Sent.as_str())
-                        .bind(at.clone())
-                        .bind(sent)
-                        .bind(GENESIS)
-                        .bind(first.clone())
-                        .bind(m.id)
-                        .bind(2_i32)
-                        .bind(EventKind::Delivered.as_str())
-                        .bind(at.clone())
-                        .bind("{}")
-                        .bind(first)
-                        .bind(second);
+                    q = bind_first_events!(q, m, &at);
                 }
                 q.execute(&mut *tx).await?;
             }

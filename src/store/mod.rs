@@ -12,6 +12,9 @@
 //! `tests/it/store.rs` run the methods on SQLite and, when configured, on PostgreSQL (its
 //! doc lists what it covers; passkeys and processes only through their HTTP tests).
 //! Migrations live in `migrations/{postgres,sqlite}` with the same numbers and names.
+//! One exception to the shared body: `Mailbox::insert_messages` stores a batch of sends on
+//! PostgreSQL in one statement with `WITH … INSERT` clauses, which SQLite does not have (the
+//! shared transaction is its fallback, tested on both).
 
 pub mod accounts;
 pub mod audit;

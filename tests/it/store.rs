@@ -646,12 +646,38 @@ async fn refresh_tokens_rotate_once_detect_reuse_revoke_and_purge() {
     }
 }
 
+/// [`backends`], and PostgreSQL once more over TLS when the server offers it: new messages
+/// are stored in one statement over a plain connection and a statement each over TLS.
+async fn mailbox_backends() -> Vec<(tempfile::TempDir, Db)> {
+    let mut v = backends().await;
+    if let Some(pg) = test_pg_url() {
+        let mut url = url::Url::parse(&fresh_pg_database(&pg).await).expect("url");
+        let plain = url
+            .query_pairs()
+            .any(|(k, v)| k == "sslmode" && v == "disable");
+        let query: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| k != "sslmode")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(query)
+            .append_pair("sslmode", if plain { "require" } else { "disable" });
+        match Db::connect(url.as_str()).await {
+            Ok(db) => v.push((tempfile::tempdir().expect("tmp"), db)),
+            Err(e) => eprintln!("PostgreSQL with {url}: {e} (not covered)"),
+        }
+    }
+    v
+}
+
 #[tokio::test]
 async fn mailbox_rows_states_replies_evidence_keys_and_purge() {
     use buergerkonto::domain::evidence::verify_chain;
     use buergerkonto::domain::mailbox::MessageState;
     use buergerkonto::store::mailbox::{NewAttachment, PendingMessage, Sealed};
-    for (_dir, db) in backends().await {
+    for (_dir, db) in mailbox_backends().await {
         let (tenant, account) = fixture(&db, "mb").await;
         let mb = db.mailbox();
         let id = uuid::Uuid::now_v7();
@@ -897,14 +923,47 @@ async fn mailbox_rows_states_replies_evidence_keys_and_purge() {
             mb.message(e).await.expect("m").expect("m").state,
             MessageState::Expired
         );
-        // A batch: each message with its own chain.
+        // A batch: each message with its own chain and its own files.
         let (c, d) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let second = NewAttachment {
+            id: uuid::Uuid::now_v7(),
+            ..attachment.clone()
+        };
+        let third = NewAttachment {
+            id: uuid::Uuid::now_v7(),
+            content: b"third".to_vec(),
+            ..attachment.clone()
+        };
         mb.insert_messages(&[
-            pending(c, None, None, vec![]),
-            pending(d, Some("idem-2"), None, vec![]),
+            pending(c, None, None, vec![second.clone()]),
+            pending(
+                d,
+                Some("idem-2"),
+                None,
+                vec![attachment.clone(), third.clone()],
+            ),
         ])
         .await
         .expect("batch");
+        let mut files = Vec::new();
+        for m in [c, d] {
+            let rows = mb.attachments(m, None).await.expect("files");
+            files.push(
+                rows.into_iter()
+                    .map(|f| (f.id, f.position, f.content))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(
+            files,
+            [
+                vec![(second.id, 0, Some(attachment.content.clone()))],
+                vec![
+                    (attachment.id, 0, Some(attachment.content.clone())),
+                    (third.id, 1, Some(b"third".to_vec()))
+                ]
+            ]
+        );
         for x in [c, d] {
             let ev = mb.events(x).await.expect("events");
             assert_eq!(
