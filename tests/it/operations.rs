@@ -671,9 +671,20 @@ async fn behind_redis_sentinel_a_hanging_primary_answers_forty_requests_at_once_
     assert_eq!(status, 201);
 }
 
+/// A second instance's process, killed when the test ends (also when it fails, so that no
+/// server is left holding the test database).
+struct Twin(std::process::Child);
+
+impl Drop for Twin {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The real binary as a second instance of `app` (same database, Redis, keys and issuer),
 /// on a port of its own; returns the process and its base URL once it is ready.
-async fn second_instance(app: &TestApp) -> (std::process::Child, String) {
+async fn second_instance(app: &TestApp) -> (Twin, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("port")
         .local_addr()
@@ -697,7 +708,7 @@ async fn second_instance(app: &TestApp) -> (std::process::Child, String) {
     if let Some(r) = &app.config.redis_url {
         cmd.env("BUERGERKONTO_REDIS_URL", r.expose());
     }
-    let mut child = cmd.spawn().expect("start the second instance");
+    let child = Twin(cmd.spawn().expect("start the second instance"));
     let base = format!("http://127.0.0.1:{port}");
     for _ in 0..200 {
         if let Ok(r) = app.http.get(format!("{base}/readyz")).send().await
@@ -707,8 +718,7 @@ async fn second_instance(app: &TestApp) -> (std::process::Child, String) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     panic!("the second instance did not become ready");
 }
 
@@ -747,7 +757,7 @@ async fn a_stopped_instance_finishes_what_it_accepted_while_its_twin_serves_on()
         "the runs are still under way when the stop comes"
     );
     let term = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(term.success());
@@ -759,7 +769,7 @@ async fn a_stopped_instance_finishes_what_it_accepted_while_its_twin_serves_on()
         stored += result["sent"].as_u64().expect("sent");
     }
     assert_eq!(stored, 8 * 2000);
-    let exit = child.wait().expect("exit");
+    let exit = child.0.wait().expect("exit");
     assert!(exit.success(), "a clean exit: {exit:?}");
     // It takes nothing new (a load balancer sends that to the twin), and the twin serves
     // what the stopped one stored: a retry of a whole run replays it, storing nothing twice.
