@@ -857,8 +857,11 @@ impl PrivateRedis {
 }
 
 /// `redis-server` arguments for a node on `port` that keeps nothing on disk, then `extra`.
+/// Its directory is the system's temporary one: a replica writes the primary's snapshot
+/// there when it synchronises (it wrote `dump.rdb` into the checkout before).
 fn data_node(port: u16, extra: &[&str]) -> Vec<String> {
     let port = port.to_string();
+    let dir = std::env::temp_dir().display().to_string();
     [
         "--port",
         &port,
@@ -868,6 +871,8 @@ fn data_node(port: u16, extra: &[&str]) -> Vec<String> {
         "",
         "--appendonly",
         "no",
+        "--dir",
+        &dir,
     ]
     .iter()
     .chain(extra)
